@@ -1,0 +1,186 @@
+"""The adapter contract every channel implements, and the errors `send` may raise.
+
+    ChannelError                  (never raised itself)
+    ├── TransientError            timeouts, connection errors, 5xx, 408, provider "busy": retry later
+    │   └── RateLimitedError      429 / quota: retry no earlier than `retry_after` seconds
+    ├── PermanentError            content rejected (4xx, provider says no): fail, ops may replay
+    └── ChannelConfigError        bad credentials or settings: pause the channel, alert ops
+
+An adapter is constructed once per process from its typed settings and a `ChannelContext`.
+`render` is pure (no I/O, no clock). `send` does the remote I/O of one delivery and returns a
+`Receipt`, or raises one of the errors above; it never sleeps, loops over retries or touches
+the store: the ledger owns retries. Asynchronous channels return `Receipt(accepted=True)` and
+answer `confirm` later. `check` is the pre-flight the approval step runs, so problems a channel
+would reject are shown to the approver, not discovered at send time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from publisher.domain import Operation, VersionView
+
+__all__ = [
+    "Channel",
+    "ChannelConfigError",
+    "ChannelContext",
+    "ChannelError",
+    "ChannelSettings",
+    "Confirmation",
+    "Operation",
+    "Payload",
+    "PermanentError",
+    "Problem",
+    "RateLimitedError",
+    "Receipt",
+    "TransientError",
+]
+
+
+class ChannelError(Exception):
+    """Base of the classified errors. Carries what the attempt row records."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        provider_code: str | None = None,
+        response_excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.provider_code = provider_code
+        self.response_excerpt = response_excerpt
+
+
+class TransientError(ChannelError):
+    pass
+
+
+class RateLimitedError(TransientError):
+    def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class PermanentError(ChannelError):
+    pass
+
+
+class ChannelConfigError(ChannelError):
+    pass
+
+
+@dataclass(frozen=True)
+class Payload:
+    """What `render` produced for one operation; `body` is channel-specific and JSON-ready."""
+
+    kind: str
+    operation: Operation
+    uid: str
+    version: int
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a successful `send` learned. `accepted=True` means the provider took it but has
+    not confirmed it live: the delivery stays `accepted` until `confirm` says so."""
+
+    external_id: str | None = None
+    url: str | None = None
+    accepted: bool = False
+    data: Mapping[str, Any] = field(default_factory=dict)
+    http_status: int | None = None
+    provider_code: str | None = None
+    response_excerpt: str | None = None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """`delivered=None`: still pending, ask again later. `False`: failed for good with `error`.
+    `flag` is a note for ops on an item already live (e.g. WeChat deleted or banned it)."""
+
+    delivered: bool | None
+    url: str | None = None
+    error: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A pre-flight finding, shown to the approver beside the field it concerns."""
+
+    field: str
+    message: str
+
+
+class ChannelSettings(BaseModel):
+    """Base of every adapter's typed settings (secrets as SecretStr, resolved by the caller)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What the deployment gives an adapter: where the service lives and where it may keep
+    its own files. `secret(name)` resolves `<name>_env` / `<name>_file` keys of its section."""
+
+    public_base_url: str
+    data_dir: Path
+    agency_name: str
+    secret: Callable[[str], str | None] = lambda _name: None
+    on_change: Callable[[str, Mapping[str, Any]], None] = lambda _event, _data: None
+
+
+class Channel(ABC):
+    kind: ClassVar[str]
+    capabilities: ClassVar[frozenset[Operation]] = frozenset(Operation)
+    settings_model: ClassVar[type[ChannelSettings]] = ChannelSettings
+    # Asynchronous channels (accepted → delivered later) set this and implement confirm().
+    asynchronous: ClassVar[bool] = False
+
+    def __init__(self, settings: ChannelSettings, context: ChannelContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], context: ChannelContext) -> Channel:
+        """Build from a raw config section; secret keys (`*_env`, `*_file`) are resolved here."""
+        data = {k: v for k, v in section.items() if not (k.endswith("_env") or k.endswith("_file"))}
+        for key in section:
+            if key.endswith("_env") or key.endswith("_file"):
+                name = key.rsplit("_", 1)[0]
+                if name not in data:
+                    data[name] = context.secret(name)
+        return cls(cls.settings_model.model_validate(data), context)
+
+    def check(self, version: VersionView) -> list[Problem]:
+        """Pre-flight: problems this channel would reject. Pure."""
+        return []
+
+    @abstractmethod
+    def render(self, version: VersionView, op: Operation) -> Payload:
+        """Pure: no I/O, no clock."""
+
+    @abstractmethod
+    def send(self, payload: Payload, *, key: str) -> Receipt:
+        """One remote delivery; raise only the classified errors above. `key` is stable across
+        retries of the same delivery: use it for idempotency."""
+
+    def confirm(self, receipt: Receipt) -> Confirmation | None:
+        """Asynchronous channels: ask the provider whether the accepted delivery is live."""
+        return None
+
+    def close(self) -> None:
+        """Release clients and connections."""
