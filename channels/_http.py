@@ -61,7 +61,7 @@ def request(client: httpx.Client, method: str, url: str, **kwargs: object) -> ht
     """Send; transport failures become TransientError. Status codes are left to the caller
     (providers differ), with `raise_for_status` below as the common mapping."""
     try:
-        return client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        return client.request(method, url, **kwargs)  # type: ignore[arg-type,unused-ignore]
     except httpx.TimeoutException as exc:
         raise TransientError(f"超时 / timeout: {type(exc).__name__}") from exc
     except httpx.TransportError as exc:

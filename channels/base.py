@@ -182,5 +182,5 @@ class Channel(ABC):
         """Asynchronous channels: ask the provider whether the accepted delivery is live."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release clients and connections."""

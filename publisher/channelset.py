@@ -1,0 +1,69 @@
+"""The deployment's enabled channel adapters, built once per process by kind name through
+the registry, so the core never imports a concrete adapter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+from typing import Any
+
+from channels import registry
+from channels.base import Channel, ChannelContext, ChannelError, Problem
+
+from .domain import VersionView
+from .errors import FieldError
+from .settings import Settings, SettingsError, resolve_secret
+
+log = logging.getLogger(__name__)
+
+
+def _secret(section: dict[str, Any], name: str) -> str | None:
+    return resolve_secret(section, name)
+
+
+class ChannelSet:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._adapters: dict[str, Channel] = {}
+        self._lock = threading.Lock()
+
+    def context(self, kind: str) -> ChannelContext:
+        section = self.settings.channel(kind)
+        return ChannelContext(
+            public_base_url=self.settings.public_base_url,
+            data_dir=self.settings.data_dir / "channels" / kind,
+            agency_name=self.settings.agency.name,
+            secret=partial(_secret, section),
+        )
+
+    def get(self, kind: str) -> Channel:
+        with self._lock:
+            adapter = self._adapters.get(kind)
+            if adapter is None:
+                if kind not in self.settings.enabled_channels():
+                    raise SettingsError(f"channel {kind!r} is not enabled")
+                adapter = registry.create(kind, self.settings.channel(kind), self.context(kind))
+                self._adapters[kind] = adapter
+            return adapter
+
+    def preflight(self, view: VersionView, kinds: list[str]) -> list[FieldError]:
+        """Every routed channel's check(); a channel that cannot be built is itself a problem."""
+        out: list[FieldError] = []
+        for kind in kinds:
+            try:
+                problems: list[Problem] = self.get(kind).check(view)
+            except (SettingsError, ChannelError, ValueError) as exc:
+                out.append(FieldError(f"channels.{kind}", f"渠道配置有误 / channel misconfigured: {exc}"))
+                continue
+            out += [FieldError(f"channels.{kind}.{p.field}", p.message) for p in problems]
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            for adapter in self._adapters.values():
+                try:
+                    adapter.close()
+                except Exception:  # closing is best effort at shutdown
+                    log.exception("closing channel %s", adapter.kind)
+            self._adapters.clear()

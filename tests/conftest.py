@@ -1,0 +1,124 @@
+"""Shared fixtures: a fresh, migrated store per test on SQLite and on PostgreSQL.
+
+PostgreSQL is required (127.0.0.1:5432 here; `scripts/test.sh` starts it where missing):
+if it cannot be reached the PostgreSQL variants fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from publisher.auth import Actor
+from publisher.db import Database
+from publisher.migrate import upgrade
+from publisher.service import Service
+from publisher.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("PUBLISHER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+ALL_CHANNELS = {k: {"enabled": True} for k in ("rss", "cms", "wechat", "cityplatform")}
+
+
+def _pg_url(dbname: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{dbname}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One migrated PostgreSQL database for this test session (dropped at the end)."""
+    name = f"pubtest_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _pg_url(name)
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _reset_pg(url: str) -> None:
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+        )]
+        conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s)", ("0" * 64,))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "publisher.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _reset_pg(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=db_url,
+        channels={k: dict(v) for k, v in ALL_CHANNELS.items()},
+    )
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.db_url)
+    yield database
+    database.dispose()
+
+
+@dataclass
+class Team:
+    editor: Actor
+    editor2: Actor
+    reviewer: Actor
+    approver: Actor
+    approver2: Actor
+    ops: Actor
+    admin: Actor
+    tokens: dict[str, str]
+
+
+@pytest.fixture
+def service(db: Database, settings: Settings) -> Service:
+    return Service(db, settings)
+
+
+@pytest.fixture
+def team(service: Service) -> Team:
+    actors, tokens = {}, {}
+    for name, role in [
+        ("editor", "editor"), ("editor2", "editor"), ("reviewer", "reviewer"), ("approver", "approver"),
+        ("approver2", "approver"), ("ops", "ops"), ("admin", "admin"),
+    ]:
+        actor, token = service.add_user(name, role)
+        actors[name], tokens[name] = actor, token
+    return Team(**actors, tokens=tokens)
+
+
+def with_channels(settings: Settings, *kinds: str) -> Settings:
+    return replace(settings, channels={k: {"enabled": True} for k in kinds})
