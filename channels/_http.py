@@ -74,15 +74,20 @@ def raise_for_status(response: httpx.Response, what: str = "request") -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
-    info = {"http_status": status, "response_excerpt": excerpt(response)}
+    body = excerpt(response)
     if status in (401, 403):
-        raise ChannelConfigError(f"{what}: 凭据被拒绝 / credentials rejected ({status})", **info)  # type: ignore[arg-type]
+        raise ChannelConfigError(
+            f"{what}: 凭据被拒绝 / credentials rejected ({status})", http_status=status, response_excerpt=body
+        )
     if status == 429:
         raise RateLimitedError(
             f"{what}: 请求过多 / rate limited (429)",
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            **info,  # type: ignore[arg-type]
+            http_status=status,
+            response_excerpt=body,
         )
     if status == 408 or status >= 500:
-        raise TransientError(f"{what}: 服务暂不可用 / server error ({status})", **info)  # type: ignore[arg-type]
-    raise PermanentError(f"{what}: 被拒绝 / rejected ({status})", **info)  # type: ignore[arg-type]
+        raise TransientError(
+            f"{what}: 服务暂不可用 / server error ({status})", http_status=status, response_excerpt=body
+        )
+    raise PermanentError(f"{what}: 被拒绝 / rejected ({status})", http_status=status, response_excerpt=body)
