@@ -140,7 +140,11 @@ class ChannelContext:
     data_dir: Path
     agency_name: str
     secret: Callable[[str], str | None] = lambda _name: None
+    # resolves `<name>_env` / `<name>_file` in any mapping (e.g. a nested target of the section)
+    resolve_secret: Callable[[Mapping[str, Any], str], str | None] = lambda _section, _name: None
     on_change: Callable[[str, Mapping[str, Any]], None] = lambda _event, _data: None
+    # the channel instance name (`webhook.crm`); equals the kind for single-instance channels
+    name: str = ""
 
 
 class Channel(ABC):

@@ -18,8 +18,17 @@ from .settings import Settings, SettingsError, resolve_secret
 log = logging.getLogger(__name__)
 
 
+# Keys the engine reads (routing, retry, breaker) rather than the adapter.
+ENGINE_KEYS = frozenset({"kind", "types", "retry", "breaker", "lease_seconds", "confirm_interval_seconds",
+                         "confirm_timeout_seconds"})
+
+
 def _secret(section: dict[str, Any], name: str) -> str | None:
     return resolve_secret(section, name)
+
+
+def adapter_section(section: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in section.items() if k not in ENGINE_KEYS}
 
 
 class ChannelSet:
@@ -28,13 +37,15 @@ class ChannelSet:
         self._adapters: dict[str, Channel] = {}
         self._lock = threading.Lock()
 
-    def context(self, kind: str) -> ChannelContext:
-        section = self.settings.channel(kind)
+    def context(self, name: str) -> ChannelContext:
+        section = self.settings.channel(name)
         return ChannelContext(
             public_base_url=self.settings.public_base_url,
-            data_dir=self.settings.data_dir / "channels" / kind,
+            data_dir=self.settings.data_dir / "channels" / name,
             agency_name=self.settings.agency.name,
             secret=partial(_secret, section),
+            resolve_secret=resolve_secret,
+            name=name,
         )
 
     def get(self, kind: str) -> Channel:
@@ -43,7 +54,9 @@ class ChannelSet:
             if adapter is None:
                 if kind not in self.settings.enabled_channels():
                     raise SettingsError(f"channel {kind!r} is not enabled")
-                adapter = registry.create(kind, self.settings.channel(kind), self.context(kind))
+                adapter = registry.create(
+                    self.settings.kind_of(kind), adapter_section(self.settings.channel(kind)), self.context(kind)
+                )
                 self._adapters[kind] = adapter
             return adapter
 

@@ -128,6 +128,8 @@ class Delivery(Base):
     after_delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # when an executor last handed it to a broker; the sweeper re-dispatches only stale ones
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     external_id: Mapped[str | None] = mapped_column(String(200))

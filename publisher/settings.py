@@ -73,16 +73,31 @@ class Settings:
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'publisher.db').as_posix()}"
 
-    def channel(self, kind: str) -> dict[str, Any]:
-        return dict(self.channels.get(kind, {}))
+    def channel(self, name: str) -> dict[str, Any]:
+        return dict(self.channels.get(name, {}))
+
+    def kind_of(self, name: str) -> str:
+        """A channel instance's adapter kind: `webhook.crm` is of kind `webhook`."""
+        return str(self.channels.get(name, {}).get("kind", name))
 
     def enabled_channels(self) -> list[str]:
-        return [k for k, v in self.channels.items() if _truthy(v.get("enabled", False))]
+        """Enabled channel instances (a section with subscribers is a group, not a channel)."""
+        return [
+            k for k, v in self.channels.items() if _truthy(v.get("enabled", False)) and "subscribers" not in v
+        ]
 
     def routed_channels(self, item_type: str) -> list[str]:
-        """Channels an item of this type goes to in this deployment: routed and enabled."""
-        enabled = set(self.enabled_channels())
-        return [c for c in self.routing.get(item_type, []) if c in enabled]
+        """Channels an item of this type goes to in this deployment: routed and enabled.
+        Webhook subscribers route by their own `types` (all types when not given)."""
+        enabled = self.enabled_channels()
+        out = [c for c in self.routing.get(item_type, []) if c in enabled]
+        for name in enabled:
+            section = self.channels[name]
+            if self.kind_of(name) == "webhook" and name not in out:
+                types = section.get("types")
+                if not types or item_type in types:
+                    out.append(name)
+        return out
 
 
 def _truthy(value: Any) -> bool:
@@ -118,6 +133,23 @@ def _coerce(text: str) -> Any:
         return int(text)
     except ValueError:
         return text
+
+
+def _expand_subscribers(channels: dict[str, dict[str, Any]]) -> None:
+    """`[[channels.webhook.subscribers]]` become channel instances `webhook.<name>`, each with its
+    own queue, retry budget and breaker, so one slow or dead endpoint never holds up another."""
+    group = channels.get("webhook", {})
+    subscribers = group.get("subscribers") or []
+    for n, sub in enumerate(subscribers, start=1):
+        name = str(sub.get("name") or n)
+        if not all(c.isalnum() or c in "-_" for c in name):
+            raise SettingsError(f"webhook subscriber name {name!r}: letters, digits, - and _ only")
+        instance = {k: v for k, v in group.items() if k not in ("subscribers", "enabled")}
+        instance.update(sub)
+        instance.pop("name", None)
+        instance["kind"] = "webhook"
+        instance["enabled"] = _truthy(group.get("enabled", False)) and _truthy(sub.get("enabled", True))
+        channels[f"webhook.{name}"] = instance
 
 
 def load_settings(env: Mapping[str, str] | None = None, path: str | Path | None = None) -> Settings:
@@ -176,6 +208,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: str | Path | None 
         if kind and key:
             channels.setdefault(kind, {})[key] = _coerce(value)
 
+    _expand_subscribers(channels)
     return Settings(
         data_dir=data_dir,
         database_url=environ.get("PUBLISHER_DATABASE_URL") or str(database.get("url", "")),

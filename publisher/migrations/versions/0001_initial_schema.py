@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 22:08:56.354939
+Create Date: 2026-11-27 22:15:19.789307
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ def upgrade() -> None:
         sa.Column("after_delivery_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", publisher.models.UTCDateTime(), nullable=False),
+        sa.Column("dispatched_at", publisher.models.UTCDateTime(), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_expires_at", publisher.models.UTCDateTime(), nullable=True),
         sa.Column("external_id", sa.String(length=200), nullable=True),

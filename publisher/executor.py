@@ -1,0 +1,106 @@
+"""The embedded executor: worker threads inside `publisher serve`, one small pool per
+channel (a slow channel never starves another), woken after commit, with the sweeper and
+confirmation polling in-process. Needs nothing but the store."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+
+from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+_STOP = -1
+
+
+class EmbeddedExecutor:
+    def __init__(self, engine: Engine, *, threads_per_channel: int | None = None, sweep_interval: float | None = None) -> None:
+        self.engine = engine
+        self.threads_per_channel = threads_per_channel or engine.settings.executor.threads
+        self.sweep_interval = sweep_interval or engine.settings.executor.sweep_interval_seconds
+        self._queues: dict[str, queue.Queue[int]] = defaultdict(queue.Queue)
+        self._queued: set[int] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._sweep_now = threading.Event()
+        self.last_sweep: float = 0.0
+        engine.dispatch = self.wake
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._stopping.clear()
+        for kind in self.engine.settings.enabled_channels():
+            self._start_channel(kind)
+        t = threading.Thread(target=self._sweeper, name="publisher-sweeper", daemon=True)
+        t.start()
+        self._threads.append(t)
+        log.info("embedded executor started: %d threads per channel", self.threads_per_channel)
+
+    def _start_channel(self, kind: str) -> None:
+        q = self._queues[kind]
+        for n in range(self.threads_per_channel):
+            t = threading.Thread(target=self._work, args=(kind, q), name=f"publisher-{kind}-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._sweep_now.set()
+        for q in list(self._queues.values()):
+            for _ in range(self.threads_per_channel):
+                q.put(_STOP)
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+
+    # -- dispatch --------------------------------------------------------------------------
+    def wake(self, delivery_ids: list[int]) -> None:
+        with self._lock:
+            fresh = [i for i in delivery_ids if i not in self._queued]
+            self._queued.update(fresh)
+        if not fresh:
+            return
+        for delivery_id, channel in self.engine.channel_of(fresh).items():
+            if channel not in self._queues:
+                log.warning("delivery %s is for channel %s, which is not enabled here", delivery_id, channel)
+                with self._lock:
+                    self._queued.discard(delivery_id)
+                continue
+            self._queues[channel].put(delivery_id)
+
+    def sweep_soon(self) -> None:
+        self._sweep_now.set()
+
+    def _work(self, kind: str, q: queue.Queue[int]) -> None:
+        while True:
+            delivery_id = q.get()
+            if delivery_id == _STOP:
+                return
+            with self._lock:
+                self._queued.discard(delivery_id)
+            try:
+                self.engine.process(delivery_id)
+            except Exception:  # keep the thread alive; the lease and sweeper recover the row
+                log.exception("delivery %s on %s crashed the worker step", delivery_id, kind)
+
+    def _sweeper(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                due, confirm = self.engine.sweep()
+                self.last_sweep = time.time()
+                if due:
+                    self.wake(due)
+                for delivery_id in confirm:
+                    if self._stopping.is_set():
+                        break
+                    self.engine.confirm(delivery_id)
+            except Exception:  # the store may be briefly unavailable: try again next round
+                log.exception("sweep failed")
+            self._sweep_now.wait(self.sweep_interval)
+            self._sweep_now.clear()
