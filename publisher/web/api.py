@@ -1,0 +1,305 @@
+"""The JSON API under /api: items, their workflow actions, deliveries and the audit log.
+
+Every endpoint needs `Authorization: Bearer <token>`; roles and maker-checker are enforced by
+the service, so the API and the CLI refuse exactly the same things. Endpoints are plain
+`def`: service calls are synchronous and touch the database, so they run in the threadpool.
+The contract is documented in docs/api.md; extend it, don't break it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..domain import ItemState, ItemType, Role, Validity
+from .deps import ActorDep, ServiceDep, check_params, check_storable
+from .errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+
+
+def _guard(request: Request, actor: ActorDep) -> None:
+    # authentication first, then the NUL check on path and query parameters
+    check_params(request)
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(_guard)], responses=ERROR_RESPONSES)
+
+
+# -- request bodies ---------------------------------------------------------------------------
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000, description="理由 / reason", examples=["文号有误"])
+
+
+class AbolishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    on: date = Field(alias="date", description="废止/失效日期 YYYY-MM-DD / date of the change", examples=["2019-12-20"])
+    by: str | None = Field(
+        default=None, max_length=100, description="废止它的信息（uid 或 ref）/ the abolishing item (uid or ref)"
+    )
+    validity: Literal["已废止", "已失效", "已修订"] = Field(default="已废止", description="新的有效性 / new validity")
+
+
+ITEM_EXAMPLES: dict[str, Any] = {
+    "policy": {
+        "summary": "政策文件 / a policy",
+        "value": {
+            "ref": "policy-2026-12",
+            "type": "policy",
+            "title": "关于进一步规范财政资金管理的通知",
+            "issue_date": "2026-11-20",
+            "doc_number": "沪财预[2026]12号",
+            "subject": "财政\\预算",
+            "disclosure": "主动公开",
+            "validity": "有效",
+            "keywords": ["财政资金"],
+            "description": "规范财政资金管理。",
+            "body_html": "<p>正文。</p>",
+        },
+    },
+    "procurement_result": {
+        "summary": "政府采购结果 / a procurement result",
+        "value": {
+            "ref": "proc-2019-001",
+            "type": "procurement_result",
+            "title": "某信息化运维服务项目中标结果公告（示例）",
+            "issue_date": "2019-05-20",
+            "subject": "财政\\政府采购",
+            "description": "公布示例采购项目的中标供应商和中标金额。",
+            "procurement": {
+                "project_number": "SH-2019-EXAMPLE-001",
+                "purchaser": "上海市财政局",
+                "supplier": "示例供应商有限公司",
+                "amount_yuan": "1280000.00",
+                "award_date": "2019-05-15",
+                "method": "公开招标",
+            },
+            "body_html": "<p>中标金额：人民币1,280,000.00元</p>",
+        },
+    },
+}
+
+ITEM_BODY_DESCRIPTION = (
+    "一条信息，与 publisher/data/items.json 中的样例同形 / an item in the shape of the sample fixtures. "
+    "Validated by the service (publisher.domain.ItemIn): unknown fields, a bad 文号, a missing title or a "
+    "date not in YYYY-MM-DD form are 422 errors naming the field."
+)
+
+
+# -- responses --------------------------------------------------------------------------------
+class VersionOut(BaseModel):
+    number: int
+    content_hash: str
+    reason: str
+    created_at: str
+
+
+class ItemSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    uid: str
+    ref: str | None
+    type: str
+    state: str
+    title: str
+    index_number: str | None
+    doc_number: str | None
+    issue_date: str | None
+    issuing_body: str | None
+    subject: str | None
+    validity: str
+    validity_changed_on: str | None
+    release_group: str | None
+    publish_at: str | None
+    published_at: str | None
+    live_version: int | None
+    delivery_status: str = Field(description="pending / published / partially_published / withdrawn / draft")
+    channels: dict[str, str] = Field(description="每个渠道最新投递的状态 / latest delivery state per channel")
+    updated_at: str
+
+
+class ItemDetail(ItemSummary):
+    content: dict[str, Any]
+    reject_reason: str | None
+    withdraw_reason: str | None
+    abolished_by: str | None
+    versions: list[VersionOut]
+
+
+class ApproveOut(ItemDetail):
+    released: list[str] = Field(description="一并批准的信息（发布组）/ uids approved together (release group)")
+
+
+class ItemList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[ItemSummary]
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: int
+    channel: str
+    operation: str
+    version: int | None
+    state: str
+    attempts: int
+    external_id: str | None
+    url: str | None
+    last_error: str | None
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    seq: int
+    at: str
+    actor: str
+    action: str
+    item: str | None
+    version_hash: str | None
+    reason: str | None
+    data: dict[str, Any] | None
+    hash: str
+
+
+class AuditProblemOut(BaseModel):
+    seq: int
+    problem: str
+
+
+class AuditVerifyOut(BaseModel):
+    checked: int
+    intact: bool
+    problems: list[AuditProblemOut]
+
+
+UidPath = Annotated[str, Field(min_length=1, max_length=100)]
+ItemBody = Annotated[
+    dict[str, Any], Body(description=ITEM_BODY_DESCRIPTION, openapi_examples=ITEM_EXAMPLES)
+]
+
+
+# -- items ------------------------------------------------------------------------------------
+@router.post("/items", status_code=201, response_model=ItemDetail, summary="新建信息 / create an item (draft)")
+def create_item(body: ItemBody, response: Response, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    check_storable(body)
+    item = service.create_item(actor, body)
+    response.headers["Location"] = f"/api/items/{item.uid}"
+    return service.item_detail(item.uid)
+
+
+@router.get("/items", response_model=ItemList, summary="信息列表 / list items")
+def list_items(
+    service: ServiceDep,
+    type: Annotated[ItemType | None, Query(description="信息类型 / item type")] = None,
+    state: Annotated[ItemState | None, Query(description="状态 / workflow state")] = None,
+    validity: Annotated[Validity | None, Query(description="有效性 / validity")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="标题、索取号或 ref 包含 / title, index number or ref contains")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    total, items = service.list_items(
+        type=type.value if type else None,
+        state=state.value if state else None,
+        validity=validity.value if validity else None,
+        q=q or None,
+        limit=limit,
+        offset=offset,
+    )
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+@router.get("/items/{uid}", response_model=ItemDetail, responses=NOT_FOUND, summary="信息详情 / one item")
+def get_item(uid: UidPath, service: ServiceDep) -> dict[str, Any]:
+    return service.item_detail(uid)
+
+
+@router.patch(
+    "/items/{uid}", response_model=ItemDetail, responses={**NOT_FOUND, **CONFLICT},
+    summary="修改信息 / edit an item (a live item starts a revision)",
+)
+def update_item(uid: UidPath, body: ItemBody, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    check_storable(body)
+    service.update_item(actor, uid, body)
+    return service.item_detail(uid)
+
+
+# -- workflow actions -------------------------------------------------------------------------
+ACTION_RESPONSES = {**NOT_FOUND, **CONFLICT}
+
+
+@router.post("/items/{uid}/submit", summary="提交审查 / submit for review (editor)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+def submit(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    service.submit(actor, uid)
+    return service.item_detail(uid)
+
+
+@router.post("/items/{uid}/review", summary="保密审查通过 / confidentiality review passed (reviewer)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+def review(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    service.review(actor, uid)
+    return service.item_detail(uid)
+
+
+@router.post(
+    "/items/{uid}/approve", response_model=ApproveOut, responses={**NOT_FOUND, **CONFLICT},
+    summary="批准发布 / approve (approver; never the author; a release group is approved together)",
+)
+def approve(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    outcome = service.approve(actor, uid)
+    return {**service.item_detail(uid), "released": [m.uid for m in outcome.items]}
+
+
+@router.post("/items/{uid}/reject", summary="退回 / reject with a reason (reviewer, approver)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+def reject(uid: UidPath, body: ReasonIn, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    check_storable(body.model_dump())
+    service.reject(actor, uid, body.reason)
+    return service.item_detail(uid)
+
+
+@router.post("/items/{uid}/abolish", summary="废止或失效 / abolish or expire (approver)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+def abolish(uid: UidPath, body: AbolishIn, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    check_storable(body.model_dump(by_alias=True, mode="json"))
+    service.abolish(actor, uid, on=body.on, by=body.by, validity=body.validity)
+    return service.item_detail(uid)
+
+
+@router.post("/items/{uid}/withdraw", summary="撤回 / withdraw from every channel (approver)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+def withdraw(uid: UidPath, body: ReasonIn, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    check_storable(body.model_dump())
+    service.withdraw(actor, uid, body.reason)
+    return service.item_detail(uid)
+
+
+# -- deliveries and audit ---------------------------------------------------------------------
+@router.get(
+    "/items/{uid}/deliveries", response_model=list[DeliveryOut], responses=NOT_FOUND,
+    summary="投递记录 / the item's deliveries, oldest first",
+)
+def deliveries(uid: UidPath, service: ServiceDep) -> list[dict[str, Any]]:
+    return service.deliveries(uid)
+
+
+@router.get("/audit", response_model=list[AuditEventOut], summary="审计日志 / audit events, in order")
+def audit(
+    service: ServiceDep,
+    item: Annotated[str | None, Query(max_length=100, description="只看某条信息 / one item's uid")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+) -> list[dict[str, Any]]:
+    return service.audit_events(item or None, limit=limit, offset=offset)
+
+
+@router.get(
+    "/audit/verify", response_model=AuditVerifyOut,
+    summary="校验审计日志哈希链 / verify the audit hash chain (ops, admin)",
+)
+def audit_verify(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    actor.require(Role.OPS)
+    checked, problems = service.verify_audit()
+    return {
+        "checked": checked,
+        "intact": not problems,
+        "problems": [{"seq": p.seq, "problem": p.problem} for p in problems],
+    }
