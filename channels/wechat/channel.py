@@ -1,0 +1,424 @@
+"""The `wechat` channel: an item becomes an article in the Official Account.
+
+publish: cover → permanent material; each in-article image → media/uploadimg; draft/add;
+freepublish/submit → `accepted` with the publish_id. `confirm` polls freepublish/get (the
+PUBLISHJOBFINISH callback, parsed in callback.py, says the same thing sooner).
+update: a correction article beside the original, or delete-and-republish (settings).
+withdraw: freepublish/delete of exactly this item's article(s), always with an explicit
+index ≥ 1 (index 0 or none deletes every article of that publish).
+
+Each step's result is kept in Redis under the delivery key, so a retry after a lost answer
+continues where the previous attempt stopped instead of uploading or publishing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from html import escape
+from typing import Any, ClassVar, Literal
+
+import httpx
+import redis
+from pydantic import Field, SecretStr
+from redis.exceptions import RedisError
+
+from channels._http import make_client
+from channels.base import (
+    Channel,
+    ChannelConfigError,
+    ChannelContext,
+    ChannelSettings,
+    Confirmation,
+    Payload,
+    PermanentError,
+    Problem,
+    Receipt,
+    TransientError,
+)
+from publisher.domain import Operation, VersionView
+
+from .api import WechatApi
+from .html import host_allowed, rewrite_images, to_wechat_html
+from .media import fetch_image, for_cover, for_uploadimg, generate_cover
+from .status import confirmation_for
+
+TITLE_MAX = 32
+AUTHOR_MAX = 16
+DIGEST_MAX = 128
+CONTENT_MAX_CHARS = 20_000
+CONTENT_MAX_BYTES = 1024 * 1024
+SOURCE_URL_MAX = 1024
+PROGRESS_TTL = 30 * 24 * 3600
+META = "font-size:14px;color:#888;line-height:1.6;margin:0 0 1.2em;"
+NOTICE = "font-size:15px;color:#b22222;line-height:1.6;margin:0 0 1em;"
+
+
+class WechatSettings(ChannelSettings):
+    api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
+    appid: str = ""
+    secret: SecretStr | None = None
+    callback_token: SecretStr | None = None
+    callback_aes_key: SecretStr | None = None
+    allowed_image_hosts: list[str] = Field(default_factory=list)
+    update_mode: Literal["correction", "republish"] = "correction"
+    broadcast_types: list[str] = Field(default_factory=list)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "publisher:wechat"
+    author: str | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    image_max_bytes: int = 5 * 1024 * 1024
+    token_margin: float = 300.0
+    lookup_pages: int = 10  # freepublish/batchget pages (20 each) searched when withdrawing
+
+
+def _fit(prefix: str, title: str) -> str:
+    if len(prefix) + len(title) <= TITLE_MAX:
+        return prefix + title
+    return prefix + title[: TITLE_MAX - len(prefix) - 1] + "…"
+
+
+class WechatChannel(Channel):
+    kind: ClassVar[str] = "wechat"
+    asynchronous: ClassVar[bool] = True
+    settings_model: ClassVar[type[ChannelSettings]] = WechatSettings
+    settings: WechatSettings
+
+    def __init__(self, settings: ChannelSettings, context: ChannelContext) -> None:
+        if not isinstance(settings, WechatSettings):
+            settings = WechatSettings.model_validate(settings.model_dump())
+        super().__init__(settings, context)
+        self.settings = settings
+        self._redis: redis.Redis[bytes] = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        self._api: WechatApi | None = None
+        self._http: httpx.Client | None = None
+
+    # ---- wiring ---------------------------------------------------------------------------
+
+    @property
+    def api(self) -> WechatApi:
+        if self._api is None:
+            secret = self.settings.secret.get_secret_value() if self.settings.secret else ""
+            if not self.settings.appid or not secret:
+                raise ChannelConfigError("微信公众号未配置 AppID/AppSecret / WeChat appid or secret not configured")
+            self._api = WechatApi(
+                appid=self.settings.appid,
+                secret=secret,
+                api_base_url=self.settings.api_base_url,
+                redis_client=self._redis,
+                key_prefix=self.settings.key_prefix,
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                token_margin=self.settings.token_margin,
+            )
+        return self._api
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = make_client(timeout=httpx.Timeout(connect=self.settings.connect_timeout,
+                                                           read=self.settings.read_timeout, write=20.0, pool=5.0))
+        return self._http
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.settings.key_prefix, *parts))
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+        if self._http is not None:
+            self._http.close()
+        self._redis.close()
+
+    # ---- pure: render and check -----------------------------------------------------------
+
+    def source_url(self, version: VersionView) -> str:
+        return version.channel_urls.get("cms") or version.public_url
+
+    def _content(self, version: VersionView, notice: str | None = None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        transformed = to_wechat_html(version.body_html, base_url=version.public_url,
+                                     allowed_hosts=self.settings.allowed_image_hosts)
+        meta = [("索引号", version.index_number), ("发布机构", version.issuing_body), ("文号", version.doc_number),
+                ("成文日期", version.issue_date.isoformat()), ("有效性", version.validity)]
+        lines = "<br/>".join(f"{label}：{escape(value)}" for label, value in meta if value)
+        parts = []
+        if notice:
+            parts.append(f'<p style="{NOTICE}">{escape(notice)}</p>')
+        parts.append(f'<p style="{META}">{lines}</p>')
+        parts.append(transformed.content)
+        if version.attachments:
+            items = "".join(
+                f'<li style="font-size:15px;line-height:1.6;">{escape(a.get("title", ""))}'
+                f'（<span style="color:#576b95;word-break:break-all;">{escape(a.get("url", ""))}</span>）</li>'
+                for a in version.attachments
+            )
+            parts.append(f'<p style="font-size:16px;font-weight:bold;margin:1em 0 0.5em;">附件</p><ol>{items}</ol>')
+        return "".join(parts), transformed.images, transformed.dropped_images
+
+    def _notice(self, version: VersionView, op: Operation) -> tuple[str, str | None]:
+        """(title prefix, notice line) for an update article."""
+        changed = version.validity_changed_on.isoformat() if version.validity_changed_on else ""
+        if version.validity != "有效":
+            note = f"本文件{('已于' + changed) if changed else '现'}{version.validity.lstrip('已')}，请以最新文件为准。"
+            return f"【{version.validity}】", note
+        if op is Operation.UPDATE:
+            return "【更新】", "本文内容已更新，以下为更新后的全文。"
+        return "", None
+
+    def _author(self, version: VersionView) -> str:
+        author = self.settings.author or version.issuing_body or ""
+        return author if len(author) <= AUTHOR_MAX else ""
+
+    def render(self, version: VersionView, op: Operation) -> Payload:
+        title = version.short_title or version.title
+        known = version.channel_urls.get("wechat")
+        locate = {"uid": version.uid, "urls": [known] if known else [],
+                  "source_urls": sorted({self.source_url(version), version.public_url})}
+        if op is Operation.WITHDRAW:
+            return Payload(self.kind, op, version.uid, version.version, {"op": op.value, "locate": locate})
+        correction = op is Operation.UPDATE and self.settings.update_mode == "correction"
+        prefix, notice = self._notice(version, op) if (correction or version.validity != "有效") else ("", None)
+        content, images, dropped = self._content(version, notice)
+        article = {
+            "title": _fit(prefix, title) if prefix else title,
+            "author": self._author(version),
+            "digest": version.description,
+            "content": content,
+            "content_source_url": self.source_url(version),
+            "need_open_comment": 0,
+            "only_fans_can_comment": 0,
+        }
+        body = {
+            "op": op.value,
+            "mode": "correction" if correction else ("republish" if op is Operation.UPDATE else "publish"),
+            "article": article,
+            "images": list(images),
+            "dropped_images": list(dropped),
+            "cover_url": version.cover_url,
+            "cover_caption": f"{version.index_number}  {version.issue_date.isoformat()}",
+            "cover_seed": f"{version.uid}:{version.version}",
+            "item_type": version.type.value,
+            "locate": locate,
+        }
+        return Payload(self.kind, op, version.uid, version.version, body)
+
+    def check(self, version: VersionView) -> list[Problem]:
+        problems: list[Problem] = []
+        if version.short_title and len(version.short_title) > TITLE_MAX:
+            problems.append(Problem("short_title", f"微信短标题超过{TITLE_MAX}字（现为{len(version.short_title)}字）"
+                                                   f" / short title has {len(version.short_title)} characters, "
+                                                   f"WeChat allows {TITLE_MAX}"))
+        elif not version.short_title and len(version.title) > TITLE_MAX:
+            problems.append(Problem("short_title", f"标题超过{TITLE_MAX}字（现为{len(version.title)}字），请填写微信短标题"
+                                                   f" / title has {len(version.title)} characters (WeChat allows "
+                                                   f"{TITLE_MAX}): add a short title"))
+        if len(version.description) > DIGEST_MAX:
+            problems.append(Problem("description", f"摘要超过{DIGEST_MAX}字（现为{len(version.description)}字）"
+                                                   f" / digest has {len(version.description)} characters, "
+                                                   f"WeChat allows {DIGEST_MAX}"))
+        content, _images, dropped = self._content(version)
+        if len(content) >= CONTENT_MAX_CHARS or len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
+            problems.append(Problem("body_html", f"正文过长（转换后{len(content)}字符），微信要求少于{CONTENT_MAX_CHARS}字符且小于1MB"
+                                                 f" / content too large for WeChat ({len(content)} characters)"))
+        if dropped:
+            problems.append(Problem("body_html", "以下图片来源不在允许列表，不会出现在微信文章中 / images from hosts "
+                                                 "not allowed will be left out: " + ", ".join(dropped)[:500]))
+        if version.cover_url and not host_allowed(version.cover_url, self.settings.allowed_image_hosts):
+            problems.append(Problem("cover_url", "封面图片来源不在允许列表 / cover image host not allowed"))
+        if len(self.source_url(version).encode("utf-8")) > SOURCE_URL_MAX:
+            problems.append(Problem("public_url", "原文链接超过1KB / source URL longer than 1 KB"))
+        return problems
+
+    # ---- progress kept per delivery key ---------------------------------------------------
+
+    def load_progress(self, key: str) -> dict[str, Any]:
+        try:
+            raw = self._redis.get(self._key("send", key))
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        return json.loads(raw) if raw else {}
+
+    def save_progress(self, key: str, progress: Mapping[str, Any]) -> None:
+        try:
+            self._redis.set(self._key("send", key), json.dumps(progress), ex=PROGRESS_TTL)
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+
+    # ---- remote steps ---------------------------------------------------------------------
+
+    def _upload_cover(self, body: Mapping[str, Any]) -> str:
+        cover_url = body.get("cover_url")
+        if cover_url:
+            data = fetch_image(self.http, str(cover_url), allowed_hosts=self.settings.allowed_image_hosts,
+                               max_bytes=self.settings.image_max_bytes)
+            jpeg, kind = for_cover(data), "image"
+        else:
+            jpeg = generate_cover(str(body["item_type"]), str(body["cover_caption"]), str(body["cover_seed"]))
+            kind = "thumb"
+        result = self.api.upload("material/add_material", "material/add_material", {"type": kind},
+                                 "cover.jpg", jpeg, "image/jpeg")
+        return str(result["media_id"])
+
+    def _rehost(self, url: str) -> str:
+        data = fetch_image(self.http, url, allowed_hosts=self.settings.allowed_image_hosts,
+                           max_bytes=self.settings.image_max_bytes)
+        data, filename, ctype = for_uploadimg(data)
+        cache = self._key("img", hashlib.sha256(data).hexdigest())
+        try:
+            known = self._redis.get(cache)
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        if known:
+            return bytes(known).decode()
+        result = self.api.upload("media/uploadimg", "media/uploadimg", {}, filename, data, ctype)
+        hosted = str(result["url"])
+        try:
+            self._redis.set(cache, hosted, ex=PROGRESS_TTL)
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        return hosted
+
+    def prepare_article(self, body: Mapping[str, Any], progress: dict[str, Any],
+                        save: Callable[[], None]) -> dict[str, Any]:
+        """Upload the cover and images of one rendered article (resuming from `progress`,
+        calling `save` after each step) and return the article as draft/add takes it."""
+        if not progress.get("thumb_media_id"):
+            progress["thumb_media_id"] = self._upload_cover(body)
+            save()
+        hosted: dict[str, str] = progress.setdefault("images", {})
+        for url in body.get("images", []):
+            if url not in hosted:
+                hosted[url] = self._rehost(url)
+                save()
+        article = dict(body["article"])
+        article["content"] = rewrite_images(article["content"], hosted)
+        article["thumb_media_id"] = progress["thumb_media_id"]
+        return article
+
+    def _receipt(self, payload: Payload, progress: Mapping[str, Any]) -> Receipt:
+        return Receipt(
+            external_id=str(progress["publish_id"]),
+            accepted=True,
+            provider_code="0",
+            data={"publish_id": progress["publish_id"], "media_id": progress.get("media_id"),
+                  "msg_data_id": progress.get("msg_data_id"), "thumb_media_id": progress.get("thumb_media_id"),
+                  "images": len(progress.get("images", {})), "uid": payload.uid, "version": payload.version,
+                  "replaced": progress.get("deleted", [])},
+        )
+
+    def send(self, payload: Payload, *, key: str) -> Receipt:
+        body = payload.body
+        if payload.operation is Operation.WITHDRAW:
+            deleted = self._delete_item(body["locate"])
+            return Receipt(accepted=False, provider_code="0",
+                           data={"deleted": deleted, "absent": not deleted, "uid": payload.uid})
+        progress = self.load_progress(key)
+        if progress.get("publish_id"):
+            return self._receipt(payload, progress)
+        if body.get("mode") == "republish" and "deleted" not in progress:
+            progress["deleted"] = self._delete_item(body["locate"])
+            self.save_progress(key, progress)
+        if progress.get("submitting") and progress.get("media_id"):
+            self._check_lost_submit(str(progress["media_id"]))
+        if not progress.get("media_id"):
+            article = self.prepare_article(body, progress, lambda: self.save_progress(key, progress))
+            result = self.api.post("draft/add", "draft/add", {"articles": [article]})
+            progress["media_id"] = str(result["media_id"])
+            self.save_progress(key, progress)
+        progress["submitting"] = True
+        self.save_progress(key, progress)
+        result = self.api.post("freepublish/submit", "freepublish/submit", {"media_id": progress["media_id"]})
+        progress["publish_id"] = str(result["publish_id"])
+        progress["msg_data_id"] = result.get("msg_data_id")
+        self.save_progress(key, progress)
+        return self._receipt(payload, progress)
+
+    def _check_lost_submit(self, media_id: str) -> None:
+        """The previous attempt sent freepublish/submit but never saw the answer. A submitted
+        draft leaves the draft box: if it is still there, submitting again is safe."""
+        try:
+            self.api.post("draft/get", "draft/get", {"media_id": media_id})
+        except PermanentError as exc:
+            raise PermanentError(
+                "草稿已提交发布但未收到发布编号，请在公众号后台核对后再重放 / the draft was submitted but the "
+                "publish_id was lost: check the account before replaying",
+                provider_code=exc.provider_code,
+            ) from exc
+
+    def confirm(self, receipt: Receipt) -> Confirmation | None:
+        if not receipt.accepted or not receipt.external_id:
+            return Confirmation(delivered=True, url=receipt.url, data=dict(receipt.data))
+        result = self.api.post("freepublish/get", "freepublish/get", {"publish_id": receipt.external_id})
+        items = (result.get("article_detail") or {}).get("item") or []
+        urls = [str(i.get("article_url", "")) for i in sorted(items, key=lambda i: int(i.get("idx", 0)))]
+        article_id = result.get("article_id")
+        status = int(result.get("publish_status", 3))
+        uid = receipt.data.get("uid")
+        if status == 0 and article_id and uid:
+            self.remember(str(uid), str(article_id), urls)
+        return confirmation_for(status, publish_id=receipt.external_id, article_id=article_id, urls=urls,
+                                fail_idx=[int(i) for i in result.get("fail_idx") or []])
+
+    # ---- finding and deleting an item's articles ------------------------------------------
+
+    def remember(self, uid: str, article_id: str, urls: Sequence[str]) -> None:
+        """Record where an item's article lives (from confirm or a PUBLISHJOBFINISH event)."""
+        entry = json.dumps({"article_id": article_id, "urls": list(urls)})
+        try:
+            self._redis.hset(self._key("articles", uid), article_id, entry)
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+
+    def _remembered(self, uid: str) -> list[tuple[str, int]]:
+        try:
+            entries = self._redis.hgetall(self._key("articles", uid))
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        found = []
+        for raw in entries.values():
+            entry = json.loads(raw)
+            # We publish one article per publish, so it is article 1 of that publish.
+            found.append((str(entry["article_id"]), 1))
+        return found
+
+    def _scan(self, locate: Mapping[str, Any]) -> list[tuple[str, int]]:
+        """Search the account's publications for this item's articles (by its WeChat URL, or
+        by the source URL we set as content_source_url), newest first, bounded."""
+        urls = set(locate.get("urls") or [])
+        sources = set(locate.get("source_urls") or [])
+        found: list[tuple[str, int]] = []
+        for page in range(self.settings.lookup_pages):
+            result = self.api.post("freepublish/batchget", "freepublish/batchget",
+                                   {"offset": page * 20, "count": 20, "no_content": 1})
+            for item in result.get("item") or []:
+                news = (item.get("content") or {}).get("news_item") or []
+                for idx, article in enumerate(news, start=1):
+                    if article.get("is_deleted"):
+                        continue
+                    if article.get("url") in urls or article.get("content_source_url") in sources:
+                        found.append((str(item["article_id"]), idx))
+            if (page + 1) * 20 >= int(result.get("total_count") or 0):
+                break
+        return found
+
+    def _delete_item(self, locate: Mapping[str, Any]) -> list[dict[str, Any]]:
+        uid = str(locate["uid"])
+        # Both sources: a remembered article may be older than the list's window, and an
+        # article confirmed only by callback was never remembered.
+        targets = self._remembered(uid) + self._scan(locate)
+        deleted = []
+        for article_id, index in dict.fromkeys(targets):
+            if index < 1:  # index 0 would delete every article of that publish
+                raise PermanentError("拒绝删除整组图文 / refusing to delete a whole publish")
+            try:
+                self.api.post("freepublish/delete", "freepublish/delete", {"article_id": article_id, "index": index})
+            except PermanentError as exc:
+                if exc.provider_code != "53600":  # already gone: that is what we wanted
+                    raise
+            deleted.append({"article_id": article_id, "index": index})
+        try:
+            self._redis.delete(self._key("articles", uid))
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        return deleted
