@@ -192,6 +192,7 @@ class WechatStandin:
             self.faults: list[Fault] = []
             self.publish_outcomes: list[int] = []
             self.callbacks: list[dict[str, Any]] = []
+            self.delete_log: list[dict[str, Any]] = []  # every freepublish/delete body, as received
             self.daily_calls: dict[tuple[str, str], int] = {}
             self.counters: dict[str, Any] = {
                 "token_fetches": 0,
@@ -407,6 +408,7 @@ class WechatStandin:
                 "faults": [asdict(f) for f in self.faults],
                 "publish_outcomes": list(self.publish_outcomes),
                 "callbacks": self.callbacks,
+                "delete_log": self.delete_log,
                 "counters": self.counters,
                 "valid_tokens": sum(1 for e in self.tokens.values() if e["expires_at"] > time.time()),
             }))
@@ -731,6 +733,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         if body is None:
             return error(47001)
         with s.lock:
+            s.delete_log.append(body)
             job = _job_of(body.get("article_id"))
             if job is None or job["publish_status"] not in (0, 5):
                 return error(53600)
