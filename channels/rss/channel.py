@@ -205,17 +205,16 @@ class RssChannel(Channel):
         hub = self.rss_settings.websub_hub_url
         if not hub:
             return
-        topics = [("hub.mode", "publish")]
-        topics += [("hub.url", f"{self.base_url}/feeds/{k}.{ext}") for k in keys for ext in FORMATS]
+        topics = [f"{self.base_url}/feeds/{k}.{ext}" for k in keys for ext in FORMATS]
         # A hub that is down must not fail a delivery that already reached the feeds: log only.
         try:
             with _http.make_client(timeout=_HUB_TIMEOUT) as client:
-                response = _http.request(client, "POST", hub, data=topics)
+                response = _http.request(client, "POST", hub, data={"hub.mode": "publish", "hub.url": topics})
                 _http.raise_for_status(response, "WebSub hub")
         except ChannelError as exc:
             log.warning("WebSub ping to %s failed: %s", hub, exc.message)
         else:
-            log.info("WebSub ping to %s: %d topics", hub, len(topics) - 1)
+            log.info("WebSub ping to %s: %d topics", hub, len(topics))
 
     def close(self) -> None:
         if self._store is not None:
