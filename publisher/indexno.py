@@ -24,12 +24,15 @@ def _ensure_counter(session: Session, agency: str, year: int) -> None:
 
 
 def next_index_number(session: Session, agency: AgencySettings, year: int) -> str:
-    _ensure_counter(session, agency.code, year)
+    # One upsert statement: creates the year's counter at 1 or increments it under the row lock.
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert(IndexCounter) if dialect == "postgresql" else sqlite_insert(IndexCounter)
+    stmt = ins.values(agency=agency.code, year=year, last_serial=1)
     serial = session.execute(
-        update(IndexCounter)
-        .where(IndexCounter.agency == agency.code, IndexCounter.year == year)
-        .values(last_serial=IndexCounter.last_serial + 1)
-        .returning(IndexCounter.last_serial)
+        stmt.on_conflict_do_update(
+            index_elements=[IndexCounter.agency, IndexCounter.year],
+            set_={"last_serial": IndexCounter.last_serial + 1},
+        ).returning(IndexCounter.last_serial)
     ).scalar_one()
     return agency.index_pattern.format(code=agency.code, year=year, serial=serial)
 

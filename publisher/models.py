@@ -88,7 +88,7 @@ class Item(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     versions: Mapped[list[ItemVersion]] = relationship(
-        back_populates="item", order_by="ItemVersion.number", lazy="selectin"
+        back_populates="item", order_by="ItemVersion.number", lazy="select", viewonly=True
     )
 
 
@@ -105,7 +105,7 @@ class ItemVersion(Base):
     reason: Mapped[str] = mapped_column(String(16))  # publish | update | abolish | withdraw
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    item: Mapped[Item] = relationship(back_populates="versions")
+    item: Mapped[Item] = relationship(back_populates="versions", viewonly=True)
 
 
 class Delivery(Base):

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, indexno
@@ -262,10 +262,12 @@ def _group_of(session: Session, item: Item) -> list[Item]:
     return batch
 
 
-def _live_version(item: Item) -> ItemVersion | None:
+def _live_version(session: Session, item: Item) -> ItemVersion | None:
     if item.live_version is None:
         return None
-    return next(v for v in item.versions if v.number == item.live_version)
+    return session.execute(
+        select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.number == item.live_version)
+    ).scalar_one()
 
 
 def _interpreted_by(session: Session, uid: str) -> tuple[str, ...]:
@@ -298,8 +300,9 @@ def view_of(session: Session, settings: Settings, item: Item, version: ItemVersi
 def _freeze(
     session: Session, item: Item, actor: Actor, reason: str, content: dict[str, Any]
 ) -> ItemVersion:
-    number = max((v.number for v in item.versions), default=0) + 1
-    version = ItemVersion(
+    # every new version becomes the live one, so the live number is also the highest
+    number = (item.live_version or 0) + 1
+    values = dict(
         item_id=item.id,
         number=number,
         content=content,
@@ -308,22 +311,23 @@ def _freeze(
         created_by=actor.id,
         created_at=utcnow(),
     )
-    session.add(version)
-    item.versions.append(version)
+    # Core INSERT … RETURNING: this is the approval hot path and the ORM flush would cost
+    # more than the statement. The returned object is a read-only snapshot, not session-bound.
+    vid = session.execute(insert(ItemVersion).values(**values).returning(ItemVersion.id)).scalar_one()
     item.live_version = number
-    session.flush()
-    return version
+    return ItemVersion(id=vid, **values)
 
 
-def _supersede_unsent(session: Session, item: Item, channel: str) -> None:
+def _supersede_unsent(session: Session, item: Item, channels: list[str]) -> None:
     session.execute(
         update(Delivery)
         .where(
             Delivery.item_id == item.id,
-            Delivery.channel == channel,
+            Delivery.channel.in_(channels),
             Delivery.state.in_([s.value for s in UNSENT_STATES]),
         )
         .values(state=DeliveryState.SUPERSEDED.value, updated_at=utcnow(), lease_owner=None)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -337,12 +341,17 @@ def _enqueue(
     channels: Iterable[str],
     not_before: datetime,
     after: dict[str, int] | None = None,
-) -> list[Delivery]:
-    rows = []
+    supersede: bool = True,
+) -> dict[str, int]:
+    """Write one queued delivery per channel; returns {channel: delivery id}."""
     now = utcnow()
-    for channel in channels:
-        _supersede_unsent(session, item, channel)
-        d = Delivery(
+    channels = list(channels)
+    if not channels:
+        return {}
+    if supersede:
+        _supersede_unsent(session, item, channels)
+    params = [
+        dict(
             item_id=item.id,
             version_id=version.id,
             channel=channel,
@@ -355,10 +364,12 @@ def _enqueue(
             created_at=now,
             updated_at=now,
         )
-        session.add(d)
-        rows.append(d)
-    session.flush()
-    return rows
+        for channel in channels
+    ]
+    rows = session.execute(
+        insert(Delivery).returning(Delivery.channel, Delivery.id, sort_by_parameter_order=True), params
+    ).all()
+    return {channel: did for channel, did in rows}
 
 
 def _policy_deliveries(session: Session, policy_uid: str) -> dict[str, int]:
@@ -424,7 +435,7 @@ def approve(
     outcome = Outcome()
     policy_deliveries: dict[str, dict[str, int]] = {}
     for m in batch:
-        live = _live_version(m)
+        live = _live_version(session, m)
         release_at = m.publish_at or now
         if m.index_number is None:
             m.index_number = indexno.next_index_number(session, settings.agency, local(release_at).year)
@@ -448,9 +459,12 @@ def approve(
         after: dict[str, int] = {}
         if m.type == ItemType.INTERPRETATION and m.interprets_uid:
             after = policy_deliveries.get(m.interprets_uid) or _policy_deliveries(session, m.interprets_uid)
-        rows = _enqueue(session, settings, m, version, op, channels=channels, not_before=release_at, after=after)
+        rows = _enqueue(
+            session, settings, m, version, op, channels=channels, not_before=release_at, after=after,
+            supersede=live is not None,  # a first publication has nothing unsent to supersede
+        )
         if m.type == ItemType.POLICY:
-            policy_deliveries[m.uid] = {d.channel: d.id for d in rows}
+            policy_deliveries[m.uid] = rows
         if release_at <= now:
             m.state = ItemState.PUBLISHED.value
             m.published_at = m.published_at or now
@@ -464,7 +478,7 @@ def approve(
         )
         outcome.items.append(m)
         if release_at <= now:
-            outcome.deliveries += [d.id for d in rows]
+            outcome.deliveries += list(rows.values())
         # A notice that abolishes earlier documents changes their validity in the same release.
         for target_uid in content.get("abolishes") or []:
             target = get_item(session, target_uid, lock=True)
@@ -488,7 +502,7 @@ def _change_validity(
     by: str | None,
     not_before: datetime | None = None,
 ) -> Outcome:
-    live = _live_version(item)
+    live = _live_version(session, item)
     if live is None or item.state not in (ItemState.PUBLISHED, ItemState.APPROVED, ItemState.DRAFT):
         raise _refuse(item, "change validity of")
     item.validity = validity.value
@@ -509,7 +523,7 @@ def _change_validity(
         data={"validity": validity.value, "on": on.isoformat(), "by": by, "version": version.number},
     )
     due = not_before is None or not_before <= now
-    return Outcome(items=[item], deliveries=[d.id for d in rows] if due else [])
+    return Outcome(items=[item], deliveries=list(rows.values()) if due else [])
 
 
 def abolish(
@@ -541,7 +555,7 @@ def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reaso
     """Take the item down from every channel that has or was about to get it."""
     actor.require(Role.APPROVER)
     item = get_item(session, uid, lock=True)
-    live = _live_version(item)
+    live = _live_version(session, item)
     if live is None or item.state == ItemState.WITHDRAWN:
         raise _refuse(item, "withdraw")
     reason = (reason or "").strip()
@@ -564,7 +578,7 @@ def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reaso
         session, actor=actor.name, action="withdraw", item_uid=item.uid, version_hash=version.content_hash,
         reason=item.withdraw_reason, data={"channels": channels},
     )
-    return Outcome(items=[item], deliveries=[d.id for d in rows])
+    return Outcome(items=[item], deliveries=list(rows.values()))
 
 
 def release_due(session: Session, now: datetime | None = None) -> Outcome:

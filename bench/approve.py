@@ -1,0 +1,103 @@
+"""Approvals per second, each writing its frozen version, audit event and 4 delivery rows,
+beside a baseline of plain INSERTs of the same rows in the same run (issue #2).
+
+    .venv/bin/python bench/approve.py [--items 300] [--rounds 3] [--db sqlite,postgres]
+
+Target: the approval path at least 0.5x the bare-INSERT baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, update  # noqa: E402
+
+from bench._common import median, scratch_database, table  # noqa: E402
+from publisher.db import Database  # noqa: E402
+from publisher.models import AuditEvent, Delivery, Item, ItemVersion  # noqa: E402
+from publisher.service import Service  # noqa: E402
+from publisher.settings import Settings  # noqa: E402
+
+CHANNELS = {k: {"enabled": True} for k in ("rss", "cms", "wechat", "cityplatform")}
+
+
+def prepare(svc: Service, editor, n: int, tag: str) -> list[str]:  # type: ignore[no-untyped-def]
+    uids = []
+    for i in range(n):
+        item = svc.create_item(editor, {
+            "type": "policy", "title": f"基准测试{tag}{i}", "issue_date": "2026-11-20", "subject": "财政\\预算",
+            "description": "基准测试。", "body_html": "<p>" + "正文。" * 200 + "</p>",
+        })
+        uids.append(item.uid)
+    with svc.db.transaction() as s:
+        s.execute(update(Item).where(Item.uid.in_(uids)).values(state="awaiting_approval"))
+    return uids
+
+
+def approve_all(svc: Service, approver, uids: list[str]) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    for uid in uids:
+        svc.approve(approver, uid)
+    return len(uids) / (time.perf_counter() - t0)
+
+
+def bare_inserts(db: Database, item_ids: list[int], content: dict, author: int) -> float:  # type: ignore[type-arg]
+    """The same rows an approval writes, as plain INSERTs, one transaction per item."""
+    now = datetime.now(UTC)
+    t0 = time.perf_counter()
+    for item_id in item_ids:
+        with db.transaction() as s:
+            vid = s.execute(insert(ItemVersion).values(
+                item_id=item_id, number=1, content=content, content_hash="0" * 64, reason="publish",
+                created_by=author, created_at=now).returning(ItemVersion.id)).scalar_one()
+            s.execute(insert(Delivery), [dict(
+                item_id=item_id, version_id=vid, channel=c, operation="publish", state="queued",
+                key=f"bare{item_id}.{c}", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
+                for c in CHANNELS])
+            s.execute(insert(AuditEvent).values(
+                seq=10_000_000 + item_id, at=now, actor="bench", action="approve", prev_hash="0" * 64, hash="0" * 64))
+    return len(item_ids) / (time.perf_counter() - t0)
+
+
+def run(kind: str, items: int, rounds: int) -> tuple[float, float]:
+    ours, base = [], []
+    with scratch_database(kind) as url:
+        settings = Settings(database_url=url, channels=CHANNELS)
+        db = Database(url)
+        svc = Service(db, settings)
+        editor, _ = svc.add_user("bench-editor", "editor")
+        approver, _ = svc.add_user("bench-approver", "approver")
+        for r in range(rounds):
+            uids = prepare(svc, editor, items, f"a{r}-")
+            ours.append(approve_all(svc, approver, uids))
+            bare = prepare(svc, editor, items, f"b{r}-")
+            with db.reader() as s:
+                rows = s.query(Item.id, Item.content).filter(Item.uid.in_(bare)).all()
+            base.append(bare_inserts(db, [r.id for r in rows], rows[0].content, editor.id))
+        db.dispose()
+    return median(ours), median(base)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--items", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--db", default="sqlite,postgres")
+    args = ap.parse_args()
+    rows = []
+    for kind in args.db.split(","):
+        ours, base = run(kind, args.items, args.rounds)
+        rows.append((f"approvals/s ({kind})", f"{ours:.0f}", f"{base:.0f}", f"{ours / base:.2f}x", ">= 0.5x"))
+        print(f"{kind}: approve {ours:.0f}/s, bare inserts {base:.0f}/s", flush=True)
+    print()
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
