@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: venv + packages, local services
+# (PostgreSQL, Redis, MariaDB + WordPress), then ruff, mypy --strict and pytest.
+#   scripts/test.sh [pytest args…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh --dev
+bash scripts/services.sh
+echo "== ruff";  .venv/bin/ruff check publisher channels tasks tests bench
+echo "== mypy (strict)"; .venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest -p no:cacheprovider -q "$@"
