@@ -165,7 +165,13 @@ class Contract:
             if isinstance(mapped, str):
                 ref = mapped
         errors = sorted(self.validator(ref).iter_errors(body), key=lambda e: list(e.absolute_path))
-        return [self._reason(e) for e in errors]
+        out: dict[tuple[str | None, str], Reason] = {}
+        for err in errors:
+            r = self._reason(err)
+            # one reason per field: an empty title breaks minLength and the non-blank pattern
+            if r["code"] == "unknown_field" or not any(f == r["field"] for f, _c in out):
+                out.setdefault((r["field"], r["code"]), r)
+        return list(out.values())
 
     @staticmethod
     def _reason(err: SchemaError) -> Reason:
