@@ -29,7 +29,6 @@ class EmbeddedExecutor:
         self._stopping = threading.Event()
         self._sweep_now = threading.Event()
         self.last_sweep: float = 0.0
-        engine.dispatch = self.wake
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:

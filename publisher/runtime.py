@@ -9,6 +9,7 @@ from typing import Protocol
 
 from .channelset import ChannelSet
 from .db import Database
+from .engine import Engine
 from .migrate import upgrade
 from .service import Service
 from .settings import Settings
@@ -30,6 +31,7 @@ class Runtime:
     db: Database
     channels: ChannelSet
     service: Service
+    engine: Engine
     executor: Executor | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -50,7 +52,35 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
     db = Database(settings.db_url)
     channels = ChannelSet(settings)
     service = Service(db, settings, preflight=channels.preflight)
-    runtime = Runtime(settings=settings, db=db, channels=channels, service=service, executor=executor)
+    engine = Engine(db, settings, channels)
+    runtime = Runtime(settings=settings, db=db, channels=channels, service=service, engine=engine)
     if executor is not None:
-        service.add_waker(executor.wake)
+        use_executor(runtime, executor)
     return runtime
+
+
+def use_executor(runtime: Runtime, executor: Executor) -> None:
+    """Hand deliveries that become due (approvals, replays, released holds) to `executor`."""
+    runtime.executor = executor
+    runtime.service.add_waker(executor.wake)
+    runtime.engine.dispatch = executor.wake
+
+
+def attach_executor(runtime: Runtime, name: str | None = None) -> Executor:
+    """Pick the executor by name through the `publisher.executors` entry points, so the core
+    never imports Celery: "celery" when a broker is configured, else "embedded"."""
+    from importlib.metadata import entry_points
+
+    name = name or ("celery" if runtime.settings.broker_url else "embedded")
+    if name == "embedded":
+        from .executor import EmbeddedExecutor
+
+        executor: Executor = EmbeddedExecutor(runtime.engine)
+    else:
+        found = [ep for ep in entry_points(group="publisher.executors") if ep.name == name]
+        if not found:
+            raise RuntimeError(f"no executor named {name!r} is installed (entry point group publisher.executors)")
+        executor = found[0].load()(runtime)
+    use_executor(runtime, executor)
+    log.info("executor: %s", name)
+    return executor

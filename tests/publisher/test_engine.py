@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from publisher.engine import Engine
 from publisher.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime
+from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team
 from tests.receiver import SECRET, Receiver, webhook_channels
@@ -35,11 +34,7 @@ def make_runtime(settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
     def make(channels: dict[str, dict[str, Any]]) -> Runtime:
         s = replace(settings, channels=channels)
         rt = build_runtime(s)
-        engine = Engine(rt.db, s, rt.channels)
-        ex = EmbeddedExecutor(engine, threads_per_channel=2, sweep_interval=0.05)
-        rt.executor = ex
-        rt.service.add_waker(ex.wake)
-        rt.extras["engine"] = engine
+        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
         rt.start()
         made.append(rt)
         return rt
@@ -121,7 +116,7 @@ def test_400_fails_at_once_with_one_attempt(make_runtime: Callable[..., Runtime]
     assert len(receiver.hits) == 1
     assert rt.service.item_detail(uid)["delivery_status"] == "partially_published"
     # ops replay after the receiver is fixed
-    assert rt.extras["engine"].replay(d["id"], "ops")  # type: ignore[attr-defined]
+    assert rt.engine.replay(d["id"], "ops")
     wait_for(lambda: only_delivery(rt, uid)["state"] == "delivered")
     assert [a["outcome"] for a in rt.service.attempts(d["id"])] == ["permanent", "success"]
 
@@ -172,16 +167,16 @@ def test_410_disables_the_subscription_without_losing_anything(
     second = publish(rt, team, title="第二份政策")
     wait_for(lambda: only_delivery(rt, second)["state"] == "held")
     assert len(receiver.hits) == 1  # nothing sent while disabled
-    rt.extras["engine"].resume("webhook.hooks", "ops")  # type: ignore[attr-defined]
+    rt.engine.resume("webhook.hooks", "ops")
     wait_for(lambda: all(only_delivery(rt, u)["state"] == "delivered" for u in (uid, second)))
 
 
 def test_newer_version_supersedes_unsent_delivery(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
-    rt.extras["engine"].pause("webhook.hooks", "维护", "ops")  # type: ignore[attr-defined]
+    rt.engine.pause("webhook.hooks", "维护", "ops")
     uid = publish(rt, team)
     rt.service.withdraw(team.approver, uid, "撤回测试")
-    rt.extras["engine"].resume("webhook.hooks", "ops")  # type: ignore[attr-defined]
+    rt.engine.resume("webhook.hooks", "ops")
     wait_for(lambda: any(d["operation"] == "withdraw" and d["state"] == "delivered" for d in rt.service.deliveries(uid)))
     states = {(d["operation"], d["state"]) for d in rt.service.deliveries(uid)}
     assert states == {("publish", "superseded"), ("withdraw", "delivered")}

@@ -1,0 +1,134 @@
+"""Delivery operations for ops: list and inspect deliveries, replay one or a channel's failed
+deliveries in a time window, pause and resume a channel, see each channel's state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from ..auth import Actor
+from ..domain import DeliveryState, Role
+from ..errors import NotFoundError, TransitionError
+from ..models import ChannelState, Delivery, Item
+from ..runtime import Runtime
+from ..service import delivery_json
+from .deps import ActorDep, get_runtime
+from .errors import ERROR_RESPONSES
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _ops(actor: ActorDep) -> Actor:
+    actor.require(Role.OPS)
+    return actor
+
+
+OpsDep = Annotated[Actor, Depends(_ops)]
+router = APIRouter(prefix="/api", tags=["ops"], responses=ERROR_RESPONSES)
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000, description="原因 / reason")
+
+
+class WindowIn(BaseModel):
+    since: datetime | None = Field(default=None, description="失败时间不早于 / failed at or after (ISO 8601)")
+    until: datetime | None = Field(default=None, description="失败时间不晚于 / failed at or before (ISO 8601)")
+
+
+@router.get("/deliveries", summary="投递列表 / list deliveries")
+def list_deliveries(
+    runtime: RuntimeDep,
+    actor: OpsDep,
+    state: Annotated[DeliveryState | None, Query(description="状态 / state")] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    with runtime.db.reader() as s:
+        stmt = select(Delivery, Item.uid, Item.title).join(Item, Item.id == Delivery.item_id)
+        if state is not None:
+            stmt = stmt.where(Delivery.state == state.value)
+        if channel:
+            stmt = stmt.where(Delivery.channel == channel)
+        total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = s.execute(stmt.order_by(Delivery.updated_at.desc()).limit(limit).offset(offset)).all()
+        return {
+            "total": total,
+            "deliveries": [
+                {**delivery_json(d, None), "item": uid, "title": title} for d, uid, title in rows
+            ],
+        }
+
+
+@router.get("/deliveries/{delivery_id}", summary="投递详情与每次尝试 / a delivery with its attempts")
+def get_delivery(delivery_id: int, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+    with runtime.db.reader() as s:
+        d = s.get(Delivery, delivery_id)
+        if d is None:
+            raise NotFoundError(f"未找到投递 {delivery_id} / delivery not found")
+        data = delivery_json(d, None)
+    data["attempt_log"] = runtime.service.attempts(delivery_id)
+    return data
+
+
+@router.post("/deliveries/{delivery_id}/replay", summary="重放失败的投递 / replay a failed delivery")
+def replay(delivery_id: int, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+    with runtime.db.reader() as s:
+        d = s.get(Delivery, delivery_id)
+        if d is None:
+            raise NotFoundError(f"未找到投递 {delivery_id} / delivery not found")
+        state = d.state
+    if not runtime.engine.replay(delivery_id, actor.name):
+        raise TransitionError(f"只有失败的投递可以重放，当前为 {state} / only failed deliveries can be replayed", state)
+    return {"replayed": [delivery_id]}
+
+
+@router.post("/channels/{channel}/replay-failed", summary="重放渠道在时间窗内的失败投递 / replay a channel's failed deliveries")
+def replay_failed(channel: str, body: WindowIn, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+    ids = runtime.engine.replay_failed(channel, actor.name, body.since, body.until)
+    return {"replayed": ids}
+
+
+@router.post("/channels/{channel}/pause", summary="暂停渠道 / pause a channel")
+def pause(channel: str, body: ReasonIn, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+    runtime.engine.pause(channel, body.reason, actor.name)
+    return channel_status(runtime, channel)
+
+
+@router.post("/channels/{channel}/resume", summary="恢复渠道 / resume a channel")
+def resume(channel: str, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+    released = runtime.engine.resume(channel, actor.name)
+    return {**channel_status(runtime, channel), "released": len(released)}
+
+
+@router.get("/channels", summary="各渠道状态 / channel states")
+def channels(runtime: RuntimeDep, actor: OpsDep) -> list[dict[str, Any]]:
+    names = sorted(set(runtime.settings.enabled_channels()) | _known_channels(runtime))
+    return [channel_status(runtime, n) for n in names]
+
+
+def _known_channels(runtime: Runtime) -> set[str]:
+    with runtime.db.reader() as s:
+        return set(s.execute(select(Delivery.channel).distinct()).scalars())
+
+
+def channel_status(runtime: Runtime, channel: str) -> dict[str, Any]:
+    with runtime.db.reader() as s:
+        st = s.get(ChannelState, channel)
+        counts = dict(s.execute(
+            select(Delivery.state, func.count()).where(Delivery.channel == channel).group_by(Delivery.state)
+        ).tuples().all())
+    return {
+        "channel": channel,
+        "enabled": channel in runtime.settings.enabled_channels(),
+        "paused": bool(st and st.paused),
+        "pause_reason": st.pause_reason if st else None,
+        "breaker": st.breaker if st else "closed",
+        "counts": counts,
+    }
+
