@@ -33,7 +33,7 @@ from .errors import (
     ValidationError,
 )
 from .models import Item
-from .runtime import Runtime, build_runtime
+from .runtime import Runtime, attach_executor, build_runtime
 from .service import OVERALL_LABELS
 from .settings import Settings, SettingsError, load_settings
 from .workflow import STATE_LABELS
@@ -293,13 +293,9 @@ def main(ctx: click.Context, config: str | None) -> None:
 
 
 def start_executor(runtime: Runtime) -> None:
-    """EXECUTOR SPOT (lead engineer): build the embedded executor here (or the Celery bridge
-    when runtime.settings.broker_url is set), then
-
-        runtime.executor = executor
-        runtime.service.add_waker(executor.wake)
-
-    `serve` calls runtime.start() right after this and runtime.close() at shutdown."""
+    """EXECUTOR SPOT: picks the embedded executor (or Celery when a broker is configured)
+    and wires its wake-ups; `serve` then calls runtime.start() and, at exit, runtime.close()."""
+    attach_executor(runtime)
 
 
 @main.command()

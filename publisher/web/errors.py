@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..errors import (
     AuthError,
@@ -95,7 +96,7 @@ def request_field_errors(errors: Sequence[Any]) -> list[FieldError]:
         ctx = err.get("ctx") or {}
         if kind == "json_invalid":
             detail = ctx.get("error", "")
-            out.append(FieldError("body", f"请求体不是有效的 JSON（{detail}）/ malformed JSON body"))
+            out.append(FieldError("body", f"请求体不是有效的 JSON（{detail}） / malformed JSON body"))
             continue
         field = ".".join(loc) or "body"
         if kind == "value_error":
@@ -156,14 +157,33 @@ async def _on_request_validation(request: Request, exc: Exception) -> JSONRespon
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
+        # FastAPI's "error parsing the body" (e.g. not UTF-8): bad input like any other
+        problem = _auth_problem(request)
+        if problem is not None:
+            return publisher_error_response(problem)
+        return _json(422, [FieldError("body", "请求体无法解析（须为 UTF-8 编码的 JSON） / body cannot be parsed as JSON")])
     if exc.status_code == 404:
         message = "未找到 / not found"
     elif exc.status_code == 405:
         message = "不支持该请求方法 / method not allowed"
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     else:
         message = str(exc.detail)
     field = _FIELD_OF_STATUS.get(exc.status_code, "request")
-    return _json(exc.status_code, [FieldError(field, message)], dict(exc.headers or {}) or None)
+    return _json(exc.status_code, [FieldError(field, message)], headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Starlette names only the first route matching the path; several routes share a path
+    # here (GET and POST /api/items), so collect the methods of all of them.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
