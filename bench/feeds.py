@@ -180,7 +180,7 @@ def load_python(url: str, headers: dict[str, str], seconds: float, connections: 
     counts = [0] * connections
 
     def worker(i: int) -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
         while time.monotonic() < stop:
             conn.request("GET", parts.path, headers=headers)
             response = conn.getresponse()
