@@ -324,3 +324,28 @@ def test_websub_hub_down_is_logged_not_raised(tmp_path: Path, caplog: pytest.Log
         receipt = deliver(channel, version(1))
     assert receipt.external_id == version(1).public_url
     assert any("WebSub ping" in r.getMessage() and "connection error" in r.getMessage() for r in caplog.records)
+
+
+def test_concurrent_sends_from_two_workers_lose_no_entry(tmp_path: Path) -> None:
+    # given two adapter instances on the same folder (two worker processes) with four threads each
+    channels = [make_channel(tmp_path), make_channel(tmp_path)]
+    versions = [version(n) for n in range(1, 25)]
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for v in versions[i::8]:
+                deliver(channels[i % 2], v)
+        except BaseException as exc:  # surfaced below with its class
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then every entry is in the feed, newest first, and the files are whole
+    assert errors == []
+    for fmt in ("rss", "atom"):
+        ids = [e.id for e in parse(channels[0], "all", fmt).entries]
+        assert ids == [v.public_url for v in reversed(versions)]
