@@ -16,6 +16,8 @@ from tests.samples import policy
 
 APPROVER_SCRIPT = """
 import json, sys
+from publisher.auth import Actor
+from publisher.domain import Role
 from publisher.db import Database
 from publisher.service import Service
 from publisher.settings import Settings
