@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import html
 import json
 import logging
@@ -97,7 +98,8 @@ class Contract:
     """The OpenAPI document, loaded once, as request validators."""
 
     def __init__(self, spec_path: Path = SPEC_PATH) -> None:
-        self.document: dict[str, Any] = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        self.document: dict[str, Any] = yaml.load(spec_path.read_text(encoding="utf-8"), Loader=loader)
         resource: Resource[Any] = DRAFT202012.create_resource(self.document)
         self._registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
         self._validators: dict[str, Draft202012Validator] = {}
@@ -194,6 +196,12 @@ class Contract:
         return reason(str(err.validator), message, _pointer(path))
 
 
+@functools.lru_cache(maxsize=4)
+def load_contract(spec_path: Path = SPEC_PATH) -> Contract:
+    """Parsing the document takes a while; receivers started in one process share it."""
+    return Contract(spec_path)
+
+
 # --------------------------------------------------------------------------- store
 
 
@@ -265,7 +273,7 @@ class Receiver:
 
     def __init__(self, config: ReceiverConfig) -> None:
         self.config = config
-        self.contract = Contract(config.spec_path)
+        self.contract = load_contract(config.spec_path)
         self.faults = Faults()
         self._lock = threading.RLock()
         self._db = sqlite3.connect(config.db_path, check_same_thread=False, isolation_level=None)
