@@ -11,7 +11,8 @@ import pytest
 
 from channels.standins.wechat_server import RunningServer
 
-from .wechat_support import picture, wechat  # noqa: F401  (fixture)
+from .wechat_support import *  # noqa: F403  (fixtures)
+from .wechat_support import picture
 
 
 def token(server: RunningServer, **params: str) -> dict[str, Any]:

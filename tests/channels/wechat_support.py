@@ -24,6 +24,9 @@ from channels.base import ChannelContext
 from channels.standins.wechat_server import RunningServer, ServerConfig, start_in_thread
 from channels.wechat import WechatChannel, WechatSettings
 
+# Test modules star-import these fixtures (pytest finds fixtures by name in the module).
+__all__ = ["image_host", "make_channel", "receiver", "redis_prefix", "wechat"]
+
 REDIS_URL = "redis://127.0.0.1:6379/5"
 CALLBACK_TOKEN = "callback-token-for-tests"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
