@@ -171,3 +171,28 @@ def test_subscription_page_lists_every_feed(runtime: Runtime, base: str, service
     assert f"{public}/feeds/all.rss" in links and f"{public}/feeds/type/policy.atom" in links
     assert any(re.search(r"/feeds/subject/s[0-9a-f]{12}\.rss$", h) for h in links)
     assert "财政 / 预算" in soup.get_text()
+
+
+def test_rss_deliveries_go_through_the_ledger(runtime: Runtime, base: str, service: Service, team: Team) -> None:
+    # given a policy approved for the rss channel only
+    rt_settings = runtime.settings
+    assert "rss" in rt_settings.routed_channels("policy")
+    (uid,) = release(service, team, policy())
+
+    def run_rss() -> dict:
+        (d,) = [d for d in service.deliveries(uid) if d["channel"] == "rss" and d["state"] == "queued"]
+        assert runtime.engine.process(d["id"]) == "delivered"
+        return next(x for x in service.deliveries(uid) if x["id"] == d["id"])
+
+    # when the engine processes its rss delivery, then the ledger records it and the feed has it
+    done = run_rss()
+    assert done["external_id"] == done["url"] == f"{rt_settings.public_base_url}/items/{uid}"
+    feed = httpx.get(f"{base}/feeds/type/policy.atom").text
+    assert "关于进一步规范财政资金管理的通知" in feed
+    # abolition and withdrawal travel the same way
+    service.abolish(team.approver, uid, on=date(2026, 12, 1))
+    run_rss()
+    assert "【已废止】关于进一步规范财政资金管理的通知" in httpx.get(f"{base}/feeds/all.atom").text
+    service.withdraw(team.approver, uid, "错误发布")
+    run_rss()
+    assert "关于进一步规范财政资金管理的通知" not in httpx.get(f"{base}/feeds/all.atom").text
