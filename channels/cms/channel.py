@@ -1,0 +1,429 @@
+"""The cms channel: posts in the bureau's website CMS, WordPress over its REST API v2.
+
+One item is one post, found again by the item uid stored in registered post meta (the
+must-use plugin in channels/cms/mu-plugin/ registers it and adds `?publisher_uid=` lookups).
+Every send looks the post up first, so a retry after a lost response updates the post it
+created instead of making a second one.
+
+WordPress traps handled here (DOMAIN.md §5): unregistered meta and unknown category ids are
+silently dropped (both are checked on the returned post); a bad Application Password makes a
+GET anonymous instead of failing (lookups ask for `context=edit`, which needs a login).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import mimetypes
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import Field, SecretStr, field_validator
+
+from channels._http import make_client, request
+from channels.base import (
+    Channel,
+    ChannelConfigError,
+    ChannelContext,
+    ChannelSettings,
+    Operation,
+    Payload,
+    PermanentError,
+    Problem,
+    Receipt,
+    TransientError,
+)
+from publisher.domain import ItemType, VersionView
+from publisher.sanitize import text_of
+
+from .errors import error_for, wp_code
+from .render import DEFAULT_CATEGORY_SLUGS, render_body, rewrite_links
+
+__all__ = ["CmsChannel", "CmsSettings"]
+
+KIND = "cms"
+TITLE_MAX = 200
+_SLUG = r"^[a-z0-9][a-z0-9-]{0,199}$"
+
+
+class CmsSettings(ChannelSettings):
+    base_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://\S+$", max_length=500)
+    user: str = Field(default="admin", min_length=1, max_length=60)
+    app_password: SecretStr | None = None
+    # trash: the post goes to WordPress's trash; notice: it stays, replaced by a withdrawal notice
+    withdraw_mode: Literal["trash", "notice"] = "trash"
+    # deliver only once the public permalink answers 200 and shows the title
+    verify_live: bool = True
+    category_slugs: dict[ItemType, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    max_media_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+    @field_validator("category_slugs")
+    @classmethod
+    def _slugs(cls, v: dict[ItemType, str]) -> dict[ItemType, str]:
+        for t, slug in v.items():
+            if not re.match(_SLUG, slug):
+                raise ValueError(f"栏目别名 {slug!r}（{t}）只能含小写字母、数字和连字符 / invalid category slug")
+        return {**DEFAULT_CATEGORY_SLUGS, **v}
+
+    def category_slug(self, item_type: ItemType | str) -> str:
+        t = ItemType(item_type)
+        return self.category_slugs.get(t) or DEFAULT_CATEGORY_SLUGS[t]
+
+    @property
+    def api(self) -> str:
+        return self.base_url.rstrip("/") + "/wp-json/wp/v2"
+
+
+class CmsChannel(Channel):
+    kind: ClassVar[str] = KIND
+    settings_model: ClassVar[type[ChannelSettings]] = CmsSettings
+
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        context: ChannelContext,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """`transport` replaces the network for both clients (classification tests pass an
+        `httpx.MockTransport`)."""
+        super().__init__(settings, context)
+        assert isinstance(settings, CmsSettings)
+        self.cfg: CmsSettings = settings
+        self._transport = transport
+        self._api: httpx.Client | None = None
+        self._public: httpx.Client | None = None
+        self._lock = threading.Lock()
+        # slug / name -> term id; checked on every returned post, dropped when stale
+        self._categories: dict[str, int] = {}
+        self._tags: dict[str, int] = {}
+
+    # ---------------------------------------------------------------- clients
+    def _timeout(self) -> httpx.Timeout:
+        t = self.cfg.timeout_seconds
+        return httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=5.0)
+
+    def _client(self) -> httpx.Client:
+        """The authenticated REST client."""
+        with self._lock:
+            if self._api is None:
+                secret = self.cfg.app_password.get_secret_value() if self.cfg.app_password else ""
+                if not secret:
+                    raise ChannelConfigError("未配置 WordPress 应用密码 / no Application Password configured")
+                client = make_client(base_url=self.cfg.api, timeout=self._timeout(),
+                                     auth=(self.cfg.user, secret))
+                if self._transport is not None:
+                    client._transport = self._transport
+                self._api = client
+            return self._api
+
+    def _anonymous(self) -> httpx.Client:
+        """Unauthenticated: fetches the public page and media sources on other hosts, which
+        must never see the Application Password."""
+        with self._lock:
+            if self._public is None:
+                client = make_client(timeout=self._timeout())
+                if self._transport is not None:
+                    client._transport = self._transport
+                self._public = client
+            return self._public
+
+    def close(self) -> None:
+        with self._lock:
+            for client in (self._api, self._public):
+                if client is not None:
+                    client.close()
+            self._api = self._public = None
+
+    # ---------------------------------------------------------------- pure part
+    def check(self, version: VersionView) -> list[Problem]:
+        problems: list[Problem] = []
+        if not version.title.strip():
+            problems.append(Problem("title", "标题为空 / empty title"))
+        elif len(version.title) > TITLE_MAX:
+            problems.append(Problem("title", f"网站文章标题不超过{TITLE_MAX}字 / title longer than {TITLE_MAX}"))
+        if not text_of(version.body_html) and "<img" not in version.body_html and not version.attachments:
+            problems.append(Problem("body_html", "正文为空 / empty body"))
+        return problems
+
+    def render(self, version: VersionView, op: Operation) -> Payload:
+        body = render_body(version, op, withdraw_mode=self.cfg.withdraw_mode)
+        body["category_slug"] = self.cfg.category_slug(version.type)
+        return Payload(kind=KIND, operation=op, uid=version.uid, version=version.version, body=body)
+
+    # ---------------------------------------------------------------- remote part
+    def send(self, payload: Payload, *, key: str) -> Receipt:
+        if payload.operation is Operation.WITHDRAW:
+            return self._withdraw(payload)
+        return self._upsert(payload)
+
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+        response = request(self._client(), method, path, **kwargs)
+        err = error_for(response, what)
+        if err is not None:
+            raise err
+        return response
+
+    def _json(self, response: httpx.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            # a 2xx that is not JSON: base_url points at something that is not the REST API
+            raise ChannelConfigError(
+                f"{what}: 返回的不是 WordPress REST 数据，请检查 base_url / not a WordPress REST answer",
+                http_status=response.status_code, response_excerpt=response.text[:300],
+            ) from None
+
+    def _find(self, uid: str) -> dict[str, Any] | None:
+        """The post of this item, in any status including the trash; the oldest if several."""
+        what = "查找文章 / look up post"
+        response = self._call("GET", "/posts", what, params={
+            "publisher_uid": uid, "context": "edit", "orderby": "id", "order": "asc", "per_page": 20,
+            "_fields": "id,status,link,meta,title",
+        })
+        posts = self._json(response, what)
+        if not isinstance(posts, list):
+            raise ChannelConfigError(f"{what}: 意外的应答 / unexpected answer", response_excerpt=response.text[:300])
+        if posts and not all(isinstance(p.get("meta"), dict) and "publisher_uid" in p["meta"] for p in posts):
+            raise _plugin_missing()
+        # Without the plugin's filter WordPress ignores the unknown parameter and lists every
+        # post: only an exact meta match counts.
+        mine = [p for p in posts if p["meta"].get("publisher_uid") == uid]
+        return mine[0] if mine else None
+
+    def _term(self, taxonomy: str, cache: dict[str, int], key: str, create: dict[str, str],
+              lookup: dict[str, str] | None, *, fresh: bool = False) -> int:
+        """The id of a category (by slug) or tag (by name), created when missing."""
+        if not fresh:
+            with self._lock:
+                if key in cache:
+                    return cache[key]
+        what = f"栏目/标签 / {taxonomy} {key}"
+        term_id: int | None = None
+        if lookup is not None:
+            found = self._json(self._call("GET", f"/{taxonomy}", what,
+                                          params={**lookup, "_fields": "id,slug,name"}), what)
+            if isinstance(found, list) and found:
+                term_id = int(found[0]["id"])
+        if term_id is None:
+            response = request(self._client(), "POST", f"/{taxonomy}", json=create)
+            if response.status_code == 400 and wp_code(response) == "term_exists":
+                # created meanwhile, or the name is taken under another slug: use that term
+                data = self._json(response, what).get("data", {})
+                term_id = int(data["term_id"])
+            else:
+                err = error_for(response, what)
+                if err is not None:
+                    raise err
+                term_id = int(self._json(response, what)["id"])
+        with self._lock:
+            cache[key] = term_id
+        return term_id
+
+    def _category(self, slug: str, name: str, *, fresh: bool = False) -> int:
+        return self._term("categories", self._categories, slug, {"slug": slug, "name": name},
+                          {"slug": slug}, fresh=fresh)
+
+    def _tag(self, name: str, *, fresh: bool = False) -> int:
+        # Tags are created straight away: term_exists answers with the existing id, one
+        # request instead of a search that also matches substrings.
+        return self._term("tags", self._tags, name, {"name": name}, None, fresh=fresh)
+
+    def _download(self, url: str) -> tuple[bytes, str]:
+        """One media source, at most max_media_bytes. Streamed, so an oversized file is refused
+        without being held in memory; `_http.request` has no streaming variant."""
+        what = f"下载附件 / fetch {url[:200]}"
+        limit = self.cfg.max_media_bytes
+        try:
+            with self._anonymous().stream("GET", url, follow_redirects=True) as response:
+                status = response.status_code
+                if status in (408, 425, 429) or status >= 500:
+                    raise TransientError(f"{what}: 源站暂不可用 / source unavailable ({status})", http_status=status)
+                if status != 200:
+                    raise PermanentError(f"{what}: 源文件无法获取 / source not available ({status})",
+                                         http_status=status)
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise PermanentError(f"{what}: 文件超过{limit}字节 / file larger than {limit} bytes")
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise PermanentError(f"{what}: 文件超过{limit}字节 / file larger than {limit} bytes")
+                    chunks.append(chunk)
+                ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{what}: 超时 / timeout: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"{what}: 连接失败 / connection error: {type(exc).__name__}"[:300]) from exc
+        return b"".join(chunks), ctype
+
+    def _rehost(self, media: list[Mapping[str, str]], content: str) -> tuple[str, int]:
+        """Upload every source to the media library (once per distinct file: the media slug is
+        a digest of the bytes) and point the content at the copies."""
+        own = urlsplit(self.cfg.base_url).netloc
+        wanted: list[tuple[Mapping[str, str], bytes, str, str]] = []
+        for m in media:
+            if urlsplit(m["url"]).netloc == own:
+                continue  # already on the site
+            data, ctype = self._download(m["url"])
+            slug = "pub-" + hashlib.sha256(data).hexdigest()[:24]
+            wanted.append((m, data, ctype, slug))
+        if not wanted:
+            return content, 0
+        what = "媒体库 / media library"
+        slugs = sorted({w[3] for w in wanted})
+        found = self._json(self._call("GET", "/media", what, params={
+            "slug": ",".join(slugs), "per_page": 100, "_fields": "id,slug,source_url"}), what)
+        hosted: dict[str, str] = {m["slug"]: m["source_url"] for m in found if isinstance(m, dict)}
+        mapping: dict[str, str] = {}
+        uploaded = 0
+        for m, data, ctype, slug in wanted:
+            if slug not in hosted:
+                ext = _extension(m["url"], ctype)
+                mime = ctype or mimetypes.guess_type("x" + ext)[0] or "application/octet-stream"
+                response = self._call(
+                    "POST", "/media", f"上传 / upload {m['url'][:200]}",
+                    params={"slug": slug, "title": m.get("title") or slug},
+                    content=data,
+                    headers={"Content-Type": mime, "Content-Disposition": f'attachment; filename="{slug}{ext}"'},
+                )
+                hosted[slug] = str(self._json(response, what)["source_url"])
+                uploaded += 1
+            mapping[m["url"]] = hosted[slug]
+        return rewrite_links(content, mapping), uploaded
+
+    def _write(self, post_id: int | None, data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+        """Create, or update in place; an update of a post deleted meanwhile re-creates it."""
+        what = "写入文章 / write post"
+        if post_id is not None:
+            response = request(self._client(), "POST", f"/posts/{post_id}", json=data,
+                               params={"context": "edit"})
+            if response.status_code != 404 or wp_code(response) == "rest_no_route":
+                err = error_for(response, what)
+                if err is not None:
+                    raise err
+                return self._json(response, what), response.status_code
+        response = self._call("POST", "/posts", what, json=data, params={"context": "edit"})
+        return self._json(response, what), response.status_code
+
+    def _upsert(self, payload: Payload) -> Receipt:
+        body = payload.body
+        existing = self._find(payload.uid)
+        if existing is not None and int(existing["meta"].get("publisher_version") or 0) > payload.version:
+            # a late retry of an older version must not overwrite the newer one already live
+            return Receipt(external_id=str(existing["id"]), url=existing.get("link"),
+                           data={"stale": True, "live_version": existing["meta"]["publisher_version"]})
+        post = dict(body["post"])
+        category_id = self._category(body["category_slug"], body["category_name"])
+        tag_ids = [self._tag(name) for name in body["tags"]]
+        post["content"], uploaded = self._rehost(list(body["media"]), post["content"])
+        post["categories"] = [category_id]
+        post["tags"] = tag_ids
+        result, status = self._write(int(existing["id"]) if existing else None, post)
+        post_id = int(result["id"])
+        self._check_meta(result, payload.uid)
+        missing_cat = category_id not in result.get("categories", [])
+        missing_tags = set(tag_ids) - set(result.get("tags", []))
+        if missing_cat or missing_tags:
+            # WordPress drops unknown term ids without a word: a cached id went stale (term
+            # deleted). Resolve afresh once and write the terms again.
+            category_id = self._category(body["category_slug"], body["category_name"], fresh=True)
+            tag_ids = [self._tag(name, fresh=True) for name in body["tags"]]
+            result, _ = self._write(post_id, {"categories": [category_id], "tags": tag_ids})
+            if category_id not in result.get("categories", []):
+                raise PermanentError(
+                    f"栏目 {body['category_slug']} 未能设置到文章 {post_id} / category not kept on the post",
+                    response_excerpt=str(result.get("categories")),
+                )
+        link = str(result.get("link") or "")
+        if self.cfg.verify_live:
+            self._verify_live(link, _rendered_title(result, post["title"]))
+        return Receipt(
+            external_id=str(post_id), url=link or None, http_status=status,
+            data={"status": result.get("status"), "created": status == 201, "media_uploaded": uploaded,
+                  "category_id": category_id},
+        )
+
+    def _withdraw(self, payload: Payload) -> Receipt:
+        existing = self._find(payload.uid)
+        if existing is None:
+            return Receipt(data={"absent": True})  # nothing to take down
+        post_id = int(existing["id"])
+        link = str(existing.get("link") or "")
+        if payload.body["withdraw_mode"] == "notice":
+            post = dict(payload.body["post"])
+            result, status = self._write(post_id, post)
+            self._check_meta(result, payload.uid)
+            new_link = str(result.get("link") or link)
+            if self.cfg.verify_live:
+                self._verify_live(new_link, _rendered_title(result, post["title"]))
+            return Receipt(external_id=str(result["id"]), url=new_link or None, http_status=status,
+                           data={"status": result.get("status"), "mode": "notice"})
+        if existing.get("status") != "trash":
+            response = request(self._client(), "DELETE", f"/posts/{post_id}")
+            code = wp_code(response)
+            gone = response.status_code == 410 and code == "rest_already_trashed"
+            gone = gone or (response.status_code == 404 and code == "rest_post_invalid_id")
+            if not gone:
+                err = error_for(response, "撤回文章 / trash post")
+                if err is not None:
+                    raise err
+        if self.cfg.verify_live and link:
+            self._verify_gone(link, str((existing.get("title") or {}).get("rendered") or ""))
+        return Receipt(external_id=str(post_id), url=None, data={"status": "trash", "mode": "trash"})
+
+    @staticmethod
+    def _check_meta(result: Mapping[str, Any], uid: str) -> None:
+        meta = result.get("meta")
+        if not isinstance(meta, dict) or meta.get("publisher_uid") != uid:
+            raise _plugin_missing()
+
+    def _public_page(self, url: str) -> httpx.Response:
+        return request(self._anonymous(), "GET", url, follow_redirects=True)
+
+    def _verify_live(self, link: str, title: str) -> None:
+        if not link:
+            raise TransientError("尚未上线：WordPress 未返回链接 / not live yet: no permalink")
+        response = self._public_page(link)
+        if response.status_code != 200:
+            raise TransientError(f"尚未上线 / not live yet: {link} answers {response.status_code}",
+                                 http_status=response.status_code)
+        if html.unescape(title) not in html.unescape(response.text):
+            raise TransientError(f"尚未上线：页面未显示标题 / not live yet: title not on {link}",
+                                 http_status=response.status_code)
+
+    def _verify_gone(self, link: str, title: str) -> None:
+        response = self._public_page(link)
+        if response.status_code == 200 and title and html.unescape(title) in html.unescape(response.text):
+            raise TransientError(f"仍可访问 / still live: {link}", http_status=200)
+
+
+def _plugin_missing() -> ChannelConfigError:
+    return ChannelConfigError(
+        "WordPress 未安装 publisher-disclosure 插件（元数据被忽略）/ the publisher-disclosure must-use plugin "
+        "is not installed: post meta is ignored (docs/cms-wordpress.md)"
+    )
+
+
+def _rendered_title(result: Mapping[str, Any], fallback: str) -> str:
+    title = result.get("title")
+    if isinstance(title, dict) and title.get("rendered"):
+        return str(title["rendered"])
+    return fallback
+
+
+def _extension(url: str, ctype: str) -> str:
+    path = urlsplit(url).path
+    dot = path.rfind(".")
+    if dot > path.rfind("/") and 1 < len(path) - dot <= 6:
+        return path[dot:].lower()
+    guessed = mimetypes.guess_extension(ctype) if ctype else None
+    return guessed or ".bin"
+
