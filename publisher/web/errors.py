@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -130,7 +131,7 @@ async def _on_publisher_error(request: Request, exc: Exception) -> JSONResponse:
     return publisher_error_response(exc)
 
 
-def _auth_problem(request: Request) -> AuthError | None:
+async def _auth_problem(request: Request) -> AuthError | None:
     """Authentication comes before input validation on /api: FastAPI parses the body before
     it runs dependencies, so a bad body with a bad token would otherwise say 422, not 401."""
     if not request.url.path.startswith("/api/"):
@@ -141,7 +142,7 @@ def _auth_problem(request: Request) -> AuthError | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     try:
-        runtime.service.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+        await run_in_threadpool(runtime.service.authenticate, token.strip() if scheme.lower() == "bearer" else None)
     except AuthError as exc:
         return exc
     return None
@@ -149,7 +150,7 @@ def _auth_problem(request: Request) -> AuthError | None:
 
 async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problem = _auth_problem(request)
+    problem = await _auth_problem(request)
     if problem is not None:
         return publisher_error_response(problem)
     return _json(422, request_field_errors(exc.errors()))
@@ -160,7 +161,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
         # FastAPI's "error parsing the body" (e.g. not UTF-8): bad input like any other
-        problem = _auth_problem(request)
+        problem = await _auth_problem(request)
         if problem is not None:
             return publisher_error_response(problem)
         return _json(422, [FieldError("body", "请求体无法解析（须为 UTF-8 编码的 JSON） / body cannot be parsed as JSON")])
@@ -177,13 +178,15 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _allowed_methods(request: Request) -> list[str]:
     # Starlette names only the first route matching the path; several routes share a path
-    # here (GET and POST /api/items), so collect the methods of all of them.
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    # here (GET and POST /api/items), so ask every route about every method.
+    routes = request.app.router.routes
+    return [
+        method for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:

@@ -380,3 +380,15 @@ def test_openapi_document_describes_bodies_and_error_shape(client: TestClient) -
     create_op = doc["paths"]["/api/items"]["post"]
     assert "policy" in create_op["requestBody"]["content"]["application/json"]["examples"]
     assert "409" in doc["paths"]["/api/items/{uid}/approve"]["post"]["responses"]
+
+
+def test_body_that_is_not_utf8_is_422(client: TestClient, service: Service, team: Team) -> None:
+    r = client.post("/api/items", content=b"\xff\xfe{", headers={**h(team, "editor"), "Content-Type": "application/json"})
+    assert r.status_code == 422 and fields(r) == ["body"]
+    assert stored(service)["items"] == 0
+
+
+def test_method_not_allowed_lists_every_method_of_the_path(client: TestClient, team: Team) -> None:
+    r = client.put("/api/items", headers=h(team, "editor"))
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
