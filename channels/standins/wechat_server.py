@@ -468,6 +468,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     def api(endpoint: str, needs_token: bool = True) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
         def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             async def endpoint_handler(request: Request) -> Response:
+                quota = standin.count_call(endpoint)  # every request counts, faulted ones too
                 fault = standin.take_fault(endpoint)
                 if fault is not None:
                     if fault.delay:
@@ -476,7 +477,6 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
                         return PlainTextResponse("injected fault", status_code=fault.http_status)
                     if fault.errcode is not None:
                         return error(fault.errcode, fault.errmsg)
-                quota = standin.count_call(endpoint)
                 if quota is not None:
                     return error(quota)
                 if needs_token:
