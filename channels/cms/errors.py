@@ -23,7 +23,7 @@ from channels.base import (
     TransientError,
 )
 
-__all__ = ["CODE_TABLE", "STATUS_TABLE", "classify", "error_for", "wp_code"]
+__all__ = ["CODE_TABLE", "OVERRIDE_TABLE", "STATUS_TABLE", "classify", "error_for", "wp_code"]
 
 STATUS_TABLE: dict[int, type[ChannelError]] = {
     401: ChannelConfigError,  # wrong user or Application Password (rest_not_logged_in, incorrect_password)
@@ -33,6 +33,12 @@ STATUS_TABLE: dict[int, type[ChannelError]] = {
     429: RateLimitedError,
 }
 
+# Codes that decide whatever the status says: WordPress answers 500 when it refuses an
+# upload's file type, which no retry will change.
+OVERRIDE_TABLE: dict[str, type[ChannelError]] = {
+    "rest_upload_sideload_error": PermanentError,
+}
+
 # Refinements of 4xx answers by WordPress error code.
 CODE_TABLE: dict[str, type[ChannelError]] = {
     "rest_no_route": ChannelConfigError,  # no REST API at base_url (wrong URL, REST disabled)
@@ -40,7 +46,6 @@ CODE_TABLE: dict[str, type[ChannelError]] = {
     "rest_missing_callback_param": PermanentError,
     "rest_post_invalid_id": PermanentError,
     "rest_already_trashed": PermanentError,
-    "rest_upload_sideload_error": PermanentError,  # file type not allowed
     "rest_upload_file_too_big": PermanentError,
     "rest_cookie_invalid_nonce": ChannelConfigError,
     "rest_forbidden_context": ChannelConfigError,
@@ -52,6 +57,8 @@ def classify(status: int, code: str | None = None) -> type[ChannelError] | None:
     """The error class for one answer, None for success."""
     if 200 <= status < 300:
         return None
+    if code in OVERRIDE_TABLE:
+        return OVERRIDE_TABLE[code]
     if status in STATUS_TABLE:
         return STATUS_TABLE[status]
     if status >= 500:

@@ -118,6 +118,7 @@ def publish(ch: CmsChannel, op: Operation = Operation.PUBLISH) -> Any:
     (413, None, PermanentError),
     (429, None, RateLimitedError),
     (500, "db_insert_error", TransientError),
+    (500, "rest_upload_sideload_error", PermanentError),  # file type refused, with a 500
     (502, None, TransientError),
     (503, None, TransientError),
 ])

@@ -25,7 +25,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from channels.base import ChannelConfigError, ChannelContext, Operation, Receipt, TransientError
+from channels.base import (
+    ChannelConfigError,
+    ChannelContext,
+    Operation,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from channels.cms import CmsChannel, CmsSettings
 from publisher.domain import ItemType, VersionView
 from tests.factories import make_version
@@ -357,7 +364,7 @@ def tiny_pdf(marker: str) -> bytes:
 def file_server() -> Iterator[tuple[str, dict[str, int]]]:
     """A separate origin serving the item's images and attachments; counts hits and checks
     that no credentials reach it."""
-    files = {"/figure.png": (tiny_png(), "image/png"),
+    files = {"/figure.png": (tiny_png(), "image/png"), "/tool.exe": (b"MZ\x90\x00" * 64, "application/x-msdownload"),
              "/rules.pdf": (tiny_pdf(uuid.uuid4().hex), "application/pdf")}
     hits: dict[str, int] = {"auth": 0}
 
@@ -418,3 +425,15 @@ def test_images_and_attachments_go_to_the_media_library(
     assert posts_for(admin, version.uid)[0]["content"]["raw"] == content
     for m in mine:
         admin.delete(f"/media/{m['id']}", params={"force": "true"})
+
+
+def test_refused_file_type_is_permanent(
+        cms: CmsChannel, uids: list[str], file_server: tuple[str, dict[str, int]]) -> None:
+    # WordPress refuses the type with a 500 (rest_upload_sideload_error): retrying cannot help
+    origin, _ = file_server
+    version = new_policy(uids, attachments=({"title": "工具", "url": f"{origin}/tool.exe"},))
+    with pytest.raises(PermanentError) as info:
+        send(cms, version, Operation.PUBLISH)
+    assert info.value.http_status == 500
+    assert info.value.provider_code == "rest_upload_sideload_error"
+    assert rows_in_db(version.uid) == 0
