@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -437,3 +438,28 @@ def test_refused_file_type_is_permanent(
     assert info.value.http_status == 500
     assert info.value.provider_code == "rest_upload_sideload_error"
     assert rows_in_db(version.uid) == 0
+
+
+def test_uid_lookup_hides_unpublished_posts_from_anonymous_readers(
+        cms: CmsChannel, wordpress: WordPress, admin: httpx.Client, uids: list[str]) -> None:
+    version = new_policy(uids)
+    receipt = send(cms, version, Operation.PUBLISH)
+    api = wordpress.url + "/wp-json/wp/v2/posts"
+    anonymous = httpx.get(api, params={"publisher_uid": version.uid}).json()
+    assert [p["id"] for p in anonymous] == [int(str(receipt.external_id))]
+    send(cms, version, Operation.WITHDRAW)
+    # the plugin widens the lookup to drafts and trash only for users who may edit posts
+    assert httpx.get(api, params={"publisher_uid": version.uid}).json() == []
+    assert [p["status"] for p in posts_for(admin, version.uid)] == ["trash"]
+
+
+def test_setup_script_is_idempotent_and_fast_when_up(wordpress: WordPress) -> None:
+    before = (STATE_DIR / "wp.env").read_text()
+    started = time.monotonic()
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh")], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - started < 10
+    assert (STATE_DIR / "wp.env").read_text() == before  # the Application Password is kept
+    assert httpx.get(wordpress.url + "/wp-json/wp/v2/users/me",
+                     auth=(wordpress.user, wordpress.app_password)).status_code == 200
