@@ -66,7 +66,7 @@ class ChannelSet:
         for kind in kinds:
             try:
                 problems: list[Problem] = self.get(kind).check(view)
-            except (SettingsError, ChannelError, ValueError) as exc:
+            except (SettingsError, ChannelError, ValueError, ImportError, registry.UnknownChannelError) as exc:
                 out.append(FieldError(f"channels.{kind}", f"渠道配置有误 / channel misconfigured: {exc}"))
                 continue
             out += [FieldError(f"channels.{kind}.{p.field}", p.message) for p in problems]

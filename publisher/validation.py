@@ -1,4 +1,5 @@
-"""Turn pydantic's errors into our bilingual field errors."""
+"""Turn pydantic's errors into our bilingual field errors. `MESSAGES` maps pydantic error
+types to bilingual messages; the web layer uses it for request validation too."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .errors import FieldError
 
-_MESSAGES = {
+MESSAGES = {
     "missing": "必填字段 / field required",
     "extra_forbidden": "不允许的字段 / unknown field",
     "string_too_short": "不能为空 / must not be empty",
@@ -46,7 +47,7 @@ def field_errors(exc: PydanticValidationError) -> list[FieldError]:
                 else:
                     out.append(FieldError(".".join(loc) or "body", part))
             continue
-        message = _MESSAGES.get(kind, f"取值无效 / invalid value ({err['msg']})")
+        message = MESSAGES.get(kind, f"取值无效 / invalid value ({err['msg']})")
         if kind == "enum":
             expected = err.get("ctx", {}).get("expected")
             if expected:

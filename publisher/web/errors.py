@@ -30,7 +30,7 @@ from ..errors import (
     TransitionError,
     ValidationError,
 )
-from ..validation import _MESSAGES as PYDANTIC_MESSAGES
+from ..validation import MESSAGES as PYDANTIC_MESSAGES
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from ..auth import Actor
@@ -17,9 +17,10 @@ from ..models import ChannelState, Delivery, Item
 from ..runtime import Runtime
 from ..service import delivery_json
 from .deps import ActorDep, get_runtime
-from .errors import ERROR_RESPONSES
+from .errors import ERROR_RESPONSES, NOT_FOUND
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+DeliveryId = Annotated[int, Path(ge=1, le=2**62, description="投递编号 / delivery id")]
 
 
 def _ops(actor: ActorDep) -> Actor:
@@ -31,11 +32,13 @@ OpsDep = Annotated[Actor, Depends(_ops)]
 router = APIRouter(prefix="/api", tags=["ops"], responses=ERROR_RESPONSES)
 
 
-class ReasonIn(BaseModel):
+class PauseBody(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, description="原因 / reason")
 
 
-class WindowIn(BaseModel):
+class WindowBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     since: datetime | None = Field(default=None, description="失败时间不早于 / failed at or after (ISO 8601)")
     until: datetime | None = Field(default=None, description="失败时间不晚于 / failed at or before (ISO 8601)")
 
@@ -47,7 +50,7 @@ def list_deliveries(
     state: Annotated[DeliveryState | None, Query(description="状态 / state")] = None,
     channel: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     with runtime.db.reader() as s:
         stmt = select(Delivery, Item.uid, Item.title).join(Item, Item.id == Delivery.item_id)
@@ -65,8 +68,8 @@ def list_deliveries(
         }
 
 
-@router.get("/deliveries/{delivery_id}", summary="投递详情与每次尝试 / a delivery with its attempts")
-def get_delivery(delivery_id: int, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+@router.get("/deliveries/{delivery_id}", responses=NOT_FOUND, summary="投递详情与每次尝试 / a delivery with its attempts")
+def get_delivery(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
     with runtime.db.reader() as s:
         d = s.get(Delivery, delivery_id)
         if d is None:
@@ -76,8 +79,8 @@ def get_delivery(delivery_id: int, runtime: RuntimeDep, actor: OpsDep) -> dict[s
     return data
 
 
-@router.post("/deliveries/{delivery_id}/replay", summary="重放失败的投递 / replay a failed delivery")
-def replay(delivery_id: int, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+@router.post("/deliveries/{delivery_id}/replay", responses=NOT_FOUND, summary="重放失败的投递 / replay a failed delivery")
+def replay(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
     with runtime.db.reader() as s:
         d = s.get(Delivery, delivery_id)
         if d is None:
@@ -89,13 +92,13 @@ def replay(delivery_id: int, runtime: RuntimeDep, actor: OpsDep) -> dict[str, An
 
 
 @router.post("/channels/{channel}/replay-failed", summary="重放渠道在时间窗内的失败投递 / replay a channel's failed deliveries")
-def replay_failed(channel: str, body: WindowIn, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+def replay_failed(channel: str, body: WindowBody, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
     ids = runtime.engine.replay_failed(channel, actor.name, body.since, body.until)
     return {"replayed": ids}
 
 
 @router.post("/channels/{channel}/pause", summary="暂停渠道 / pause a channel")
-def pause(channel: str, body: ReasonIn, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+def pause(channel: str, body: PauseBody, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
     runtime.engine.pause(channel, body.reason, actor.name)
     return channel_status(runtime, channel)
 
