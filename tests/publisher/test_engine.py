@@ -14,7 +14,7 @@ from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team
 from tests.receiver import SECRET, Receiver, webhook_channels
-from tests.samples import policy
+from tests.support import publish, wait_for
 
 FAST_RETRY = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5}}
 
@@ -44,22 +44,8 @@ def make_runtime(settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
         rt.close()
 
 
-def publish(rt: Runtime, team: Team, **overrides: Any) -> str:
-    svc = rt.service
-    item = svc.create_item(team.editor, policy(**overrides))
-    svc.submit(team.editor, item.uid)
-    svc.review(team.reviewer, item.uid)
-    svc.approve(team.approver, item.uid)
-    return item.uid
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def only_delivery(rt: Runtime, uid: str) -> dict[str, Any]:
@@ -69,7 +55,7 @@ def only_delivery(rt: Runtime, uid: str) -> dict[str, Any]:
 
 def test_delivered_once_with_signed_stable_id(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
     rt = make_runtime(webhook_channels(receiver.url))
-    uid = publish(rt, team)
+    uid = publish(rt.service, team)
     wait_for(lambda: only_delivery(rt, uid)["state"] == "delivered")
     d = only_delivery(rt, uid)
     assert d["attempts"] == 1
@@ -84,7 +70,7 @@ def test_500_three_times_then_200_takes_exactly_four_attempts(
 ) -> None:
     receiver.answer(500, 500, 500)
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
-    uid = publish(rt, team)
+    uid = publish(rt.service, team)
     wait_for(lambda: only_delivery(rt, uid)["state"] == "delivered")
     d = only_delivery(rt, uid)
     attempts = rt.service.attempts(d["id"])
@@ -97,7 +83,7 @@ def test_500_three_times_then_200_takes_exactly_four_attempts(
 def test_429_retry_after_is_honoured(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
     receiver.answer((429, {"Retry-After": "2"}))
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
-    uid = publish(rt, team)
+    uid = publish(rt.service, team)
     wait_for(lambda: only_delivery(rt, uid)["state"] == "delivered")
     first, second = receiver.hits
     assert second.at - first.at >= 2.0
@@ -108,7 +94,7 @@ def test_429_retry_after_is_honoured(make_runtime: Callable[..., Runtime], team:
 def test_400_fails_at_once_with_one_attempt(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
     receiver.answer(400)
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
-    uid = publish(rt, team)
+    uid = publish(rt.service, team)
     wait_for(lambda: only_delivery(rt, uid)["state"] == "failed")
     time.sleep(0.3)
     d = only_delivery(rt, uid)
@@ -125,7 +111,7 @@ def test_attempts_exhausted_fail_with_the_count(make_runtime: Callable[..., Runt
     receiver.default = 503
     rt = make_runtime(webhook_channels(receiver.url, retry={"base_seconds": 0.02, "cap_seconds": 0.05,
                                                              "max_attempts": 3}, breaker={"failures": 100}))
-    uid = publish(rt, team)
+    uid = publish(rt.service, team)
     wait_for(lambda: only_delivery(rt, uid)["state"] == "failed")
     d = only_delivery(rt, uid)
     assert d["attempts"] == 3 and "3" in d["last_error"]
@@ -138,7 +124,7 @@ def test_breaker_opens_holds_probes_and_closes(make_runtime: Callable[..., Runti
         receiver.url, retry={"base_seconds": 0.05, "cap_seconds": 0.1, "max_attempts": 50},
         breaker={"failures": 3, "cooldown_seconds": 1.0, "min_samples": 100},
     ))
-    uids = [publish(rt, team, title=f"政策{i}") for i in range(4)]
+    uids = [publish(rt.service, team, title=f"政策{i}") for i in range(4)]
     # the breaker opens after 3 consecutive failures and the deliveries are held, not burnt
     wait_for(lambda: any(e["action"] == "breaker.open" for e in rt.service.audit_events()))
     hits_when_open = len(receiver.hits)
@@ -161,10 +147,10 @@ def test_410_disables_the_subscription_without_losing_anything(
 ) -> None:
     receiver.answer(410)
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
-    uid = publish(rt, team)
+    uid = publish(rt.service, team)
     wait_for(lambda: only_delivery(rt, uid)["state"] == "held")
     assert any(e["action"] == "channel.pause" for e in rt.service.audit_events())
-    second = publish(rt, team, title="第二份政策")
+    second = publish(rt.service, team, title="第二份政策")
     wait_for(lambda: only_delivery(rt, second)["state"] == "held")
     assert len(receiver.hits) == 1  # nothing sent while disabled
     rt.engine.resume("webhook.hooks", "ops")
@@ -174,7 +160,7 @@ def test_410_disables_the_subscription_without_losing_anything(
 def test_newer_version_supersedes_unsent_delivery(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
     rt.engine.pause("webhook.hooks", "维护", "ops")
-    uid = publish(rt, team)
+    uid = publish(rt.service, team)
     rt.service.withdraw(team.approver, uid, "撤回测试")
     rt.engine.resume("webhook.hooks", "ops")
     wait_for(lambda: any(d["operation"] == "withdraw" and d["state"] == "delivered" for d in rt.service.deliveries(uid)))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -15,7 +14,7 @@ from publisher.settings import Settings
 from publisher.web import create_app
 from tests.conftest import Team
 from tests.receiver import SECRET, Receiver, webhook_channels
-from tests.samples import policy
+from tests.support import publish, wait_for
 
 
 @pytest.fixture
@@ -32,28 +31,15 @@ def setup(settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch) -> It
     receiver.stop()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
-def publish(rt: Runtime, team: Team, title: str) -> str:
-    item = rt.service.create_item(team.editor, policy(title=title))
-    rt.service.submit(team.editor, item.uid)
-    rt.service.review(team.reviewer, item.uid)
-    rt.service.approve(team.approver, item.uid)
-    return item.uid
 
 
 def test_failed_queue_replay_one_and_window(setup: tuple[Runtime, TestClient, Receiver], team: Team) -> None:
     rt, client, receiver = setup
     ops = {"Authorization": f"Bearer {team.tokens['ops']}"}
     receiver.default = 400
-    uids = [publish(rt, team, f"政策{i}") for i in range(3)]
+    uids = [publish(rt.service, team, title=f"政策{i}") for i in range(3)]
     wait_for(lambda: all(rt.service.deliveries(u)[0]["state"] == "failed" for u in uids))
 
     # only ops (or admin) may look at and act on deliveries
@@ -84,7 +70,7 @@ def test_pause_holds_and_resume_releases(setup: tuple[Runtime, TestClient, Recei
     ops = {"Authorization": f"Bearer {team.tokens['ops']}"}
     r = client.post("/api/channels/webhook.hooks/pause", json={"reason": "接收方维护"}, headers=ops)
     assert r.status_code == 200 and r.json()["paused"] is True
-    uid = publish(rt, team, "暂停期间的政策")
+    uid = publish(rt.service, team, title="暂停期间的政策")
     wait_for(lambda: rt.service.deliveries(uid)[0]["state"] == "held")
     assert receiver.hits == []
     r = client.post("/api/channels/webhook.hooks/resume", headers=ops)

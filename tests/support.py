@@ -1,0 +1,29 @@
+"""Small helpers shared by tests that drive items through the workflow and wait on the ledger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from publisher.service import Service
+from tests.conftest import Team
+from tests.samples import policy
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not met within {timeout} s")
+
+
+def publish(service: Service, team: Team, **overrides: Any) -> str:
+    """Create a policy and take it through submit, review and approve; returns its uid."""
+    item = service.create_item(team.editor, policy(**overrides))
+    service.submit(team.editor, item.uid)
+    service.review(team.reviewer, item.uid)
+    service.approve(team.approver, item.uid)
+    return item.uid
