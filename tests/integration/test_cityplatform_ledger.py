@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from functools import partial
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pytest
