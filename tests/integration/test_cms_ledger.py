@@ -1,0 +1,202 @@
+"""The cms channel through the ledger against the real local WordPress
+(scripts/setup-wordpress.sh): approve -> embedded executor -> delivered, and bad credentials
+holding deliveries on a paused channel until the secret is fixed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from publisher.executor import EmbeddedExecutor
+from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.settings import Settings
+from tests.conftest import Team
+from tests.samples import policy
+
+pytestmark = pytest.mark.wordpress
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE_DIR = Path(os.environ.get("WP_STATE_DIR", "/var/lib/publisher-wp"))
+PASSWORD_ENV = "PUBLISHER_TEST_WP_APP_PASSWORD"
+FAST = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5},
+        "confirm_interval_seconds": 0.1}
+
+
+@dataclass(frozen=True)
+class WordPress:
+    url: str
+    user: str
+    app_password: str
+
+
+@pytest.fixture(scope="session")
+def wordpress() -> WordPress:
+    """Runs the idempotent setup script; fails, never skips, when WordPress cannot start."""
+    try:
+        run = subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"],
+                             capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        pytest.fail("scripts/setup-wordpress.sh did not finish in 15 minutes")
+    if run.returncode != 0:
+        pytest.fail(f"WordPress could not be started (rc={run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+    env = dict(line.split("=", 1) for line in (STATE_DIR / "wp.env").read_text().splitlines() if "=" in line)
+    return WordPress(env["WP_URL"], env["WP_USER"], env["WP_APP_PASSWORD"])
+
+
+@pytest.fixture
+def admin(wordpress: WordPress) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=wordpress.url + "/wp-json/wp/v2", auth=(wordpress.user, wordpress.app_password),
+                      timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def uids(admin: httpx.Client) -> Iterator[list[str]]:
+    """Items a test published; their posts are force-deleted afterwards."""
+    made: list[str] = []
+    yield made
+    for uid in made:
+        for post in posts_for(admin, uid):
+            admin.delete(f"/posts/{post['id']}", params={"force": "true"})
+
+
+@pytest.fixture
+def make_runtime(settings: Settings, team: Team, wordpress: WordPress) -> Iterator[Callable[[], Runtime]]:
+    """Runtimes over the test's store with only the cms channel; the password comes from
+    PASSWORD_ENV as it is set when the runtime is built."""
+    made: list[Runtime] = []
+    section: dict[str, Any] = {"enabled": True, **FAST, "base_url": wordpress.url, "user": wordpress.user,
+                               "app_password_env": PASSWORD_ENV}
+
+    def make() -> Runtime:
+        rt = build_runtime(replace(settings, channels={"cms": dict(section)}))
+        made.append(rt)
+        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
+        rt.start()
+        return rt
+
+    yield make
+    for rt in made:
+        rt.close()
+
+
+def posts_for(admin: httpx.Client, uid: str) -> list[dict[str, Any]]:
+    posts = admin.get("/posts", params={"publisher_uid": uid, "context": "edit"}).json()
+    assert isinstance(posts, list)
+    return posts
+
+
+def approve(rt: Runtime, team: Team, uid: str) -> None:
+    rt.service.submit(team.editor, uid)
+    rt.service.review(team.reviewer, uid)
+    rt.service.approve(team.approver, uid)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def ops(rt: Runtime, uid: str) -> list[tuple[str, str]]:
+    return [(d["operation"], d["state"]) for d in rt.service.deliveries(uid)]
+
+
+def settled(rt: Runtime, uid: str, n: int) -> bool:
+    states = [s for _op, s in ops(rt, uid)]
+    return len(states) == n and all(s in ("delivered", "failed") for s in states)
+
+
+def in_state(rt: Runtime, uid: str, state: str) -> bool:
+    return [s for _op, s in ops(rt, uid)] == [state]
+
+
+def test_publish_abolish_withdraw_of_a_policy(
+    make_runtime: Callable[[], Runtime], team: Team, wordpress: WordPress, admin: httpx.Client, uids: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, wordpress.app_password)
+    rt = make_runtime()
+    svc = rt.service
+    uid = svc.create_item(team.editor, policy()).uid
+    uids.append(uid)
+    approve(rt, team, uid)
+    wait_for(partial(settled, rt, uid, 1))
+    assert ops(rt, uid) == [("publish", "delivered")]
+    [post] = posts_for(admin, uid)
+    [d] = svc.deliveries(uid)
+    assert d["external_id"] == str(post["id"]) and d["url"] == post["link"]
+    assert post["status"] == "publish" and post["title"]["raw"] == policy()["title"]
+    assert post["meta"]["index_number"] == svc.item_detail(uid)["index_number"]
+    assert post["meta"]["validity"] == "有效" and post["meta"]["publisher_version"] == 1
+    assert httpx.get(post["link"], follow_redirects=True, timeout=30).status_code == 200
+
+    svc.abolish(team.approver, uid, on=date(2026, 12, 1))
+    wait_for(partial(settled, rt, uid, 2))
+    assert ops(rt, uid) == [("publish", "delivered"), ("update", "delivered")]
+    [post] = posts_for(admin, uid)  # the same post, updated in place
+    assert str(post["id"]) == d["external_id"] and post["status"] == "publish"
+    assert post["meta"]["validity"] == "已废止" and post["meta"]["validity_changed_on"] == "2026-12-01"
+    assert post["meta"]["publisher_version"] == 2
+    assert "本文件已废止（2026-12-01起）" in post["content"]["raw"]
+
+    svc.withdraw(team.approver, uid, "误发，撤回 / published in error")
+    wait_for(partial(settled, rt, uid, 3))
+    assert ops(rt, uid) == [("publish", "delivered"), ("update", "delivered"), ("withdraw", "delivered")]
+    [post] = posts_for(admin, uid)
+    assert str(post["id"]) == d["external_id"] and post["status"] == "trash"
+    assert httpx.get(post["link"], follow_redirects=True, timeout=30).status_code == 404
+    assert svc.item_detail(uid)["delivery_status"] == "withdrawn"
+
+
+def test_bad_credentials_hold_and_pause_until_fixed(
+    make_runtime: Callable[[], Runtime], team: Team, wordpress: WordPress, admin: httpx.Client, uids: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "abcd efgh ijkl mnop qrst uvwx")
+    rt = make_runtime()
+    first = rt.service.create_item(team.editor, policy()).uid
+    uids.append(first)
+    approve(rt, team, first)
+    wait_for(partial(in_state, rt, first, "held"))
+    [d] = rt.service.deliveries(first)
+    assert "401" in d["last_error"]
+    [attempt] = rt.service.attempts(d["id"])
+    assert attempt["outcome"] == "config" and attempt["http_status"] == 401
+    pauses = [e for e in rt.service.audit_events() if e["action"] == "channel.pause"]
+    assert len(pauses) == 1 and pauses[0]["data"] == {"channel": "cms"} and pauses[0]["reason"]
+    # a second item approved while the channel is paused waits too: nothing sent, nothing lost
+    second = rt.service.create_item(team.editor, policy(title="关于加强预算绩效管理的通知")).uid
+    uids.append(second)
+    approve(rt, team, second)
+    wait_for(partial(in_state, rt, second, "held"))
+    time.sleep(0.3)
+    assert rt.service.attempts(d["id"]) == [attempt]
+    assert posts_for(admin, first) == [] and posts_for(admin, second) == []
+
+    # ops fix the secret: a restarted service still holds both, and resuming sends them
+    rt.close()
+    monkeypatch.setenv(PASSWORD_ENV, wordpress.app_password)
+    fixed = make_runtime()
+    assert ops(fixed, first) == [("publish", "held")] and ops(fixed, second) == [("publish", "held")]
+    fixed.engine.resume("cms", "ops")
+    for uid in (first, second):
+        wait_for(partial(in_state, fixed, uid, "delivered"))
+        [post] = posts_for(admin, uid)
+        assert post["status"] == "publish"
+        assert fixed.service.deliveries(uid)[0]["external_id"] == str(post["id"])
+    assert [a["outcome"] for a in fixed.service.attempts(d["id"])] == ["config", "success"]
+    assert any(e["action"] == "channel.resume" for e in fixed.service.audit_events())
