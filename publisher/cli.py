@@ -14,7 +14,7 @@ import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from .auth import Actor, actor_of
-from .domain import ITEM_TYPE_LABELS, ItemState, ItemType, Role, Validity
+from .domain import ITEM_TYPE_LABELS, DeliveryState, ItemState, ItemType, Role, Validity
 from .errors import (
     AuthError,
     NotFoundError,
@@ -628,6 +628,100 @@ class SampleLoader:
     def runtime_uid(self, ref: str) -> str:
         with self.runtime.db.reader() as s:
             return str(s.execute(select(Item.uid).where(Item.ref == ref)).scalar_one())
+
+
+# -- deliveries (ops) -------------------------------------------------------------------------------
+def _operator(cli: Cli, as_user: str | None) -> Actor:
+    actor = cli.actor(as_user)
+    actor.require(Role.OPS)
+    return actor
+
+
+@main.command("deliveries")
+@click.option("--state", type=click.Choice([s.value for s in DeliveryState]), help="状态 / state")
+@click.option("--channel", help="渠道 / channel, e.g. cms or webhook.archive")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@json_option
+@pass_cli
+def deliveries(cli: Cli, state: str | None, channel: str | None, limit: int, as_json: bool) -> None:
+    """投递列表，如 --state failed / list deliveries, e.g. the failed queue."""
+    total, rows = cli.runtime().service.list_deliveries(state=state, channel=channel, limit=limit)
+    if as_json:
+        emit_json({"total": total, "deliveries": rows})
+        return
+    table(["id", "渠道", "操作", "状态", "尝试", "信息", "最后错误"],
+          [[str(d["id"]), d["channel"], d["operation"], d["state"], str(d["attempts"]), d["item"],
+            clip(d["last_error"] or "", 40)] for d in rows])
+    click.echo(f"共 {total} 条 / {total} deliveries")
+
+
+@main.command("replay")
+@click.argument("delivery_id", type=click.IntRange(1))
+@as_option
+@pass_cli
+def replay(cli: Cli, delivery_id: int, as_user: str | None) -> None:
+    """重放一条失败的投递 / replay one failed delivery (the running service sends it)."""
+    actor = _operator(cli, as_user)
+    if not cli.runtime().engine.replay(delivery_id, actor.name):
+        raise Fail(f"投递 {delivery_id} 不存在或不是失败状态 / delivery {delivery_id} is not a failed delivery")
+    click.echo(f"已重新排队 / queued again: {delivery_id}")
+
+
+@main.command("replay-failed")
+@click.argument("channel")
+@click.option("--since", type=click.DateTime(), help="失败时间不早于（UTC）/ failed at or after (UTC)")
+@click.option("--until", type=click.DateTime(), help="失败时间不晚于（UTC）/ failed at or before (UTC)")
+@as_option
+@pass_cli
+def replay_failed(cli: Cli, channel: str, since: Any, until: Any, as_user: str | None) -> None:
+    """重放某渠道在时间窗内的全部失败投递 / replay every failed delivery of a channel in a window."""
+    actor = _operator(cli, as_user)
+    utc = [None if t is None else t.replace(tzinfo=UTC) for t in (since, until)]
+    ids = cli.runtime().engine.replay_failed(channel, actor.name, utc[0], utc[1])
+    click.echo(f"已重新排队 {len(ids)} 条 / queued again: {len(ids)}")
+
+
+@main.group()
+def channel() -> None:
+    """渠道：状态、暂停与恢复 / channels: state, pause and resume."""
+
+
+@channel.command("list")
+@json_option
+@pass_cli
+def channel_list(cli: Cli, as_json: bool) -> None:
+    """各渠道状态 / every channel's state and delivery counts."""
+    service = cli.runtime().service
+    rows = [service.channel_status(n) for n in service.channel_names()]
+    if as_json:
+        emit_json(rows)
+        return
+    table(["渠道", "启用", "暂停", "熔断器", "各状态数量"],
+          [[r["channel"], "是" if r["enabled"] else "否", "是" if r["paused"] else "否", r["breaker"],
+            ", ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))] for r in rows])
+
+
+@channel.command("pause")
+@click.argument("name")
+@click.option("--reason", required=True, help="原因 / reason")
+@as_option
+@pass_cli
+def channel_pause(cli: Cli, name: str, reason: str, as_user: str | None) -> None:
+    """暂停渠道：到期投递转为 held，不会丢失 / pause: due deliveries are held, never dropped."""
+    actor = _operator(cli, as_user)
+    cli.runtime().engine.pause(name, reason, actor.name)
+    click.echo(f"已暂停 / paused: {name}")
+
+
+@channel.command("resume")
+@click.argument("name")
+@as_option
+@pass_cli
+def channel_resume(cli: Cli, name: str, as_user: str | None) -> None:
+    """恢复渠道并放行被挂起的投递 / resume and release its held deliveries."""
+    actor = _operator(cli, as_user)
+    released = cli.runtime().engine.resume(name, actor.name)
+    click.echo(f"已恢复 / resumed: {name}，放行 {len(released)} 条 / released {len(released)}")
 
 
 # -- audit ------------------------------------------------------------------------------------------

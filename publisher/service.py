@@ -20,7 +20,7 @@ from . import audit, workflow
 from .auth import Actor, actor_of, add_user, authenticate
 from .db import Database
 from .domain import DeliveryState, ItemState
-from .models import Attempt, AuditEvent, Delivery, Item, User
+from .models import Attempt, AuditEvent, ChannelState, Delivery, Item, User
 from .settings import Settings
 from .workflow import Outcome, Preflight
 
@@ -194,6 +194,41 @@ class Service:
                 select(Attempt).where(Attempt.delivery_id == delivery_id).order_by(Attempt.number)
             ).scalars().all()
             return [attempt_json(a) for a in rows]
+
+    def list_deliveries(
+        self, *, state: str | None = None, channel: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[int, list[dict[str, Any]]]:
+        with self.db.reader() as s:
+            stmt = select(Delivery, Item.uid, Item.title).join(Item, Item.id == Delivery.item_id)
+            if state is not None:
+                stmt = stmt.where(Delivery.state == state)
+            if channel:
+                stmt = stmt.where(Delivery.channel == channel)
+            total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+            rows = s.execute(stmt.order_by(Delivery.updated_at.desc()).limit(limit).offset(offset)).all()
+            return total, [{**delivery_json(d, None), "item": uid, "title": title} for d, uid, title in rows]
+
+    def channel_status(self, channel: str) -> dict[str, Any]:
+        with self.db.reader() as s:
+            st = s.get(ChannelState, channel)
+            counts = dict(s.execute(
+                select(Delivery.state, func.count()).where(Delivery.channel == channel).group_by(Delivery.state)
+            ).tuples().all())
+            known = channel in set(s.execute(select(Delivery.channel).distinct()).scalars())
+        return {
+            "channel": channel,
+            "enabled": channel in self.settings.enabled_channels(),
+            "known": known,
+            "paused": bool(st and st.paused),
+            "pause_reason": st.pause_reason if st else None,
+            "breaker": st.breaker if st else "closed",
+            "counts": counts,
+        }
+
+    def channel_names(self) -> list[str]:
+        with self.db.reader() as s:
+            known = set(s.execute(select(Delivery.channel).distinct()).scalars())
+        return sorted(set(self.settings.enabled_channels()) | known)
 
     def audit_events(self, item_uid: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
         with self.db.reader() as s:

@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
 from ..auth import Actor
 from ..domain import DeliveryState, Role
 from ..errors import NotFoundError, TransitionError
-from ..models import ChannelState, Delivery, Item
+from ..models import Delivery
 from ..runtime import Runtime
 from ..service import delivery_json
 from .deps import ActorDep, get_runtime
@@ -52,20 +51,10 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
-    with runtime.db.reader() as s:
-        stmt = select(Delivery, Item.uid, Item.title).join(Item, Item.id == Delivery.item_id)
-        if state is not None:
-            stmt = stmt.where(Delivery.state == state.value)
-        if channel:
-            stmt = stmt.where(Delivery.channel == channel)
-        total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        rows = s.execute(stmt.order_by(Delivery.updated_at.desc()).limit(limit).offset(offset)).all()
-        return {
-            "total": total,
-            "deliveries": [
-                {**delivery_json(d, None), "item": uid, "title": title} for d, uid, title in rows
-            ],
-        }
+    total, rows = runtime.service.list_deliveries(
+        state=state.value if state else None, channel=channel, limit=limit, offset=offset
+    )
+    return {"total": total, "deliveries": rows}
 
 
 @router.get("/deliveries/{delivery_id}", responses=NOT_FOUND, summary="投递详情与每次尝试 / a delivery with its attempts")
@@ -111,27 +100,10 @@ def resume(channel: str, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
 
 @router.get("/channels", summary="各渠道状态 / channel states")
 def channels(runtime: RuntimeDep, actor: OpsDep) -> list[dict[str, Any]]:
-    names = sorted(set(runtime.settings.enabled_channels()) | _known_channels(runtime))
-    return [channel_status(runtime, n) for n in names]
-
-
-def _known_channels(runtime: Runtime) -> set[str]:
-    with runtime.db.reader() as s:
-        return set(s.execute(select(Delivery.channel).distinct()).scalars())
+    return [channel_status(runtime, n) for n in runtime.service.channel_names()]
 
 
 def channel_status(runtime: Runtime, channel: str) -> dict[str, Any]:
-    with runtime.db.reader() as s:
-        st = s.get(ChannelState, channel)
-        counts = dict(s.execute(
-            select(Delivery.state, func.count()).where(Delivery.channel == channel).group_by(Delivery.state)
-        ).tuples().all())
-    return {
-        "channel": channel,
-        "enabled": channel in runtime.settings.enabled_channels(),
-        "paused": bool(st and st.paused),
-        "pause_reason": st.pause_reason if st else None,
-        "breaker": st.breaker if st else "closed",
-        "counts": counts,
-    }
-
+    status = runtime.service.channel_status(channel)
+    status.pop("known")
+    return status
