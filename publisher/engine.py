@@ -15,9 +15,12 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor as ThreadPool
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from channels.base import (
     ChannelConfigError,
@@ -31,7 +34,7 @@ from . import events, ledger, workflow
 from .channelset import ChannelSet
 from .clock import utcnow
 from .db import Database
-from .domain import Operation
+from .domain import Operation, VersionView
 from .ledger import AttemptInfo, Effects
 from .models import Delivery, Item, ItemVersion
 from .policy import ChannelPolicy, channel_policy
@@ -44,6 +47,29 @@ Dispatch = Callable[[list[int]], None]
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A delivery this worker holds the lease on, with everything the send needs."""
+
+    delivery_id: int
+    channel: str
+    op: Operation
+    view: VersionView
+    key: str
+    policy: ChannelPolicy
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What one remote call produced: a receipt or a classified error."""
+
+    started: datetime
+    duration_ms: float
+    receipt: Receipt | None
+    error: ChannelError | None
+    kind: str
 
 
 class Engine:
@@ -78,7 +104,7 @@ class Engine:
             d = s.get(Delivery, delivery_id)
             if d is None or d.state not in ledger.CLAIMABLE or d.next_attempt_at > now:
                 return "skipped"
-            channel, op = d.channel, Operation(d.operation)
+            channel = d.channel
             policy = self.policy(channel)
             verdict, effects = ledger.gate(s, channel, policy, self.worker, now)
             if verdict == "held":
@@ -86,26 +112,79 @@ class Engine:
             elif not ledger.claim(s, delivery_id, self.worker, policy.lease_seconds, now):
                 return "skipped"
             else:
-                item = s.get(Item, d.item_id)
-                version = s.get(ItemVersion, d.version_id)
-                assert item is not None and version is not None
-                view = workflow.view_of(s, self.settings, item, version)
-                key = d.key
+                claimed = self._claimed(s, d, policy)
         self._after_commit(effects)
         if verdict == "held":
             return "held"
-        return self._send(delivery_id, channel, op, view, key, policy)
+        sent = self._call(claimed)
+        with self.db.transaction() as s:
+            effects, outcome = self._record(s, claimed, sent)
+        self._after_commit(effects)
+        return outcome
 
-    def _send(self, delivery_id: int, channel: str, op: Operation, view: object, key: str, policy: ChannelPolicy) -> str:
+    def _claimed(self, s: Session, d: Delivery, policy: ChannelPolicy) -> _Claimed:
+        item = s.get(Item, d.item_id)
+        version = s.get(ItemVersion, d.version_id)
+        assert item is not None and version is not None
+        view = workflow.view_of(s, self.settings, item, version)
+        return _Claimed(d.id, d.channel, Operation(d.operation), view, d.key, policy)
+
+    def process_batch(self, delivery_ids: list[int], pool: ThreadPool | None = None) -> dict[int, str]:
+        """Deliver several deliveries with two transactions in all: claim every claimable one,
+        send them (concurrently on `pool` when given), record every outcome. Returns each
+        id's outcome as process() would. A channel whose gate says 'probe' sends only one
+        delivery (the probe); the rest of that channel's batch is held until it closes."""
+        now = utcnow()
+        results = dict.fromkeys(delivery_ids, "skipped")
+        claimed: list[_Claimed] = []
+        effects = Effects()
+        with self.db.transaction() as s:
+            rows = s.execute(
+                select(Delivery)
+                .where(Delivery.id.in_(delivery_ids), Delivery.state.in_(ledger.CLAIMABLE),
+                       Delivery.next_attempt_at <= now)
+                .order_by(Delivery.id)
+            ).scalars().all()
+            by_channel: dict[str, list[Delivery]] = {}
+            for d in rows:
+                by_channel.setdefault(d.channel, []).append(d)
+            for channel, group in by_channel.items():
+                policy = self.policy(channel)
+                verdict, gate_effects = ledger.gate(s, channel, policy, self.worker, now)
+                effects.merge(gate_effects)
+                to_send = group if verdict == "send" else group[:1] if verdict == "probe" else []
+                for d in group[len(to_send):]:
+                    if ledger.hold(s, d.id, now):
+                        results[d.id] = "held"
+                won = set(ledger.claim_many(s, [d.id for d in to_send], self.worker, policy.lease_seconds, now))
+                claimed += [self._claimed(s, d, policy) for d in to_send if d.id in won]
+        self._after_commit(effects)
+        if not claimed:
+            return results
+        if pool is not None and len(claimed) > 1:
+            sent = list(pool.map(self._call, claimed))
+        else:
+            sent = [self._call(c) for c in claimed]
+        effects = Effects()
+        with self.db.transaction() as s:
+            for c, outcome in zip(claimed, sent, strict=True):
+                recorded, results[c.delivery_id] = self._record(s, c, outcome)
+                effects.merge(recorded)
+        self._after_commit(effects)
+        return results
+
+    def _call(self, c: _Claimed) -> _Sent:
+        """The remote part: render and send, with no transaction open."""
         started = utcnow()
         t0 = time.perf_counter()
         receipt: Receipt | None = None
         error: ChannelError | None = None
         kind = "error"
+        delivery_id, channel = c.delivery_id, c.channel
         try:
             adapter = self.channels.get(channel)
-            payload = adapter.render(view, op)  # type: ignore[arg-type]
-            receipt = adapter.send(payload, key=key)
+            payload = adapter.render(c.view, c.op)
+            receipt = adapter.send(payload, key=c.key)
         except RateLimitedError as exc:
             error, kind = exc, "rate_limited"
         except ChannelConfigError as exc:
@@ -117,28 +196,27 @@ class Engine:
         except Exception as exc:  # an adapter bug: record it and retry like a transient error
             log.exception("delivery %s: unexpected error in channel %s", delivery_id, channel)
             error = ChannelError(f"内部错误 / internal error: {type(exc).__name__}: {exc}"[:500])
-        duration = (time.perf_counter() - t0) * 1000
-        with self.db.transaction() as s:
-            if receipt is not None:
-                info = AttemptInfo(started, duration, receipt.http_status, receipt.provider_code, None,
-                                   receipt.response_excerpt)
-                effects = ledger.record_success(
-                    s, delivery_id, self.worker, info, accepted=receipt.accepted, external_id=receipt.external_id,
-                    url=receipt.url, receipt=dict(receipt.data) or None, policy=policy,
-                )
-                outcome = "accepted" if receipt.accepted else "delivered"
-            else:
-                assert error is not None
-                info = AttemptInfo(started, duration, error.http_status, error.provider_code, error.message,
-                                   error.response_excerpt)
-                retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
-                effects = ledger.record_failure(
-                    s, delivery_id, self.worker, info, kind=kind, retry_after=retry_after, policy=policy
-                )
-                outcome = kind
-                log.info("delivery %s on %s: %s: %s", delivery_id, channel, kind, error.message)
-        self._after_commit(effects)
-        return outcome
+        return _Sent(started, (time.perf_counter() - t0) * 1000, receipt, error, kind)
+
+    def _record(self, s: Session, c: _Claimed, sent: _Sent) -> tuple[Effects, str]:
+        receipt, error = sent.receipt, sent.error
+        if receipt is not None:
+            info = AttemptInfo(sent.started, sent.duration_ms, receipt.http_status, receipt.provider_code, None,
+                               receipt.response_excerpt)
+            effects = ledger.record_success(
+                s, c.delivery_id, self.worker, info, accepted=receipt.accepted, external_id=receipt.external_id,
+                url=receipt.url, receipt=dict(receipt.data) or None, policy=c.policy,
+            )
+            return effects, "accepted" if receipt.accepted else "delivered"
+        assert error is not None
+        info = AttemptInfo(sent.started, sent.duration_ms, error.http_status, error.provider_code, error.message,
+                           error.response_excerpt)
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        effects = ledger.record_failure(
+            s, c.delivery_id, self.worker, info, kind=sent.kind, retry_after=retry_after, policy=c.policy
+        )
+        log.info("delivery %s on %s: %s: %s", c.delivery_id, c.channel, sent.kind, error.message)
+        return effects, sent.kind
 
     # -- confirmations (asynchronous channels) --------------------------------------------
     def confirm(self, delivery_id: int) -> str:
@@ -180,9 +258,16 @@ class Engine:
         return True
 
     # -- the sweeper -----------------------------------------------------------------------
-    def sweep(self, now: datetime | None = None, limit: int = 1000) -> tuple[list[int], list[int]]:
+    def sweep(
+        self, now: datetime | None = None, limit: int = 1000, *, stale_after: float | None = None
+    ) -> tuple[list[int], list[int]]:
         """Recover and release: expired leases, scheduled releases, held deliveries whose
-        channel reopened. Returns (due delivery ids to send, accepted ids to confirm)."""
+        channel reopened. Returns (due delivery ids to send, accepted ids to confirm).
+
+        With `stale_after` (a broker executor) the due ids are only those never handed to the
+        broker or handed over more than `stale_after` seconds ago, so a sweep never floods
+        the queues with deliveries already waiting there; deliveries this sweep itself made
+        due (reclaimed, reopened, released) are always included."""
         now = now or utcnow()
         effects = Effects()
         with self.db.transaction() as s:
@@ -192,7 +277,10 @@ class Engine:
         for name, data in effects.events:
             events.emit(name, data)
         with self.db.reader() as s:
-            due = ledger.due_ids(s, now, limit=limit)
+            if stale_after is None:
+                due = ledger.due_ids(s, now, limit=limit)
+            else:
+                due = ledger.undispatched_due(s, now, stale_after, limit=limit)
             confirm = ledger.accepted_due(s, now)
         return sorted(set(due) | set(effects.dispatch) | set(released.deliveries)), confirm
 
@@ -221,6 +309,17 @@ class Engine:
             effects = ledger.resume(s, channel, actor)
         self._after_commit(effects)
         return effects.dispatch
+
+    def mark_dispatched(self, ids: list[int], *, dispatched: bool = True) -> None:
+        """Record that `ids` were handed to a broker (or, with dispatched=False, that the
+        hand-over failed, so the next sweep picks them up at once)."""
+        if not ids:
+            return
+        with self.db.transaction() as s:
+            if dispatched:
+                ledger.mark_dispatched(s, ids, utcnow())
+            else:
+                ledger.clear_dispatched(s, ids)
 
     def channel_of(self, ids: list[int]) -> dict[int, str]:
         with self.db.reader() as s:

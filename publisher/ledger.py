@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from . import audit
@@ -70,9 +72,15 @@ def channel_state(session: Session, channel: str, *, lock: bool = False) -> Chan
         stmt = stmt.with_for_update()
     row = session.execute(stmt).scalar_one_or_none()
     if row is None:
-        row = ChannelState(channel=channel, paused=False, breaker="closed", consecutive_failures=0, updated_at=utcnow())
-        session.add(row)
-        session.flush()
+        # Two workers may meet a channel for the first time together: insert-if-absent,
+        # then read whichever row won.
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(ChannelState)
+            .values(channel=channel, paused=False, breaker="closed", consecutive_failures=0, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["channel"])
+        )
+        row = session.execute(stmt).scalar_one()
     return row
 
 
@@ -167,6 +175,31 @@ def claim(session: Session, delivery_id: int, worker: str, lease_seconds: float,
         )
         .execution_options(synchronize_session=False)
     )) == 1
+
+
+def claim_many(session: Session, ids: list[int], worker: str, lease_seconds: float, now: datetime) -> list[int]:
+    """claim() for several deliveries in one statement; returns the ids this worker won."""
+    if not ids:
+        return []
+    won = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.state.in_(CLAIMABLE),
+            Delivery.next_attempt_at <= now,
+            _prerequisite_met(),
+        )
+        .values(
+            state=S.SENDING.value,
+            lease_owner=worker,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=Delivery.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    return sorted(won)
 
 
 def due_ids(
@@ -506,6 +539,11 @@ def failed_ids(session: Session, channel: str, since: datetime | None, until: da
 def mark_dispatched(session: Session, ids: list[int], now: datetime) -> None:
     if ids:
         session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(dispatched_at=now))
+
+
+def clear_dispatched(session: Session, ids: list[int]) -> None:
+    if ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(dispatched_at=None))
 
 
 def undispatched_due(session: Session, now: datetime, stale_after: float, limit: int = 1000) -> list[int]:

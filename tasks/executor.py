@@ -1,0 +1,89 @@
+"""CeleryExecutor: the runtime's Executor for a deployment with a broker. The web process
+(and each worker, for deliveries that become due as a side effect) hands due deliveries to
+the channel queues; `celery -A tasks worker` processes run them.
+
+    executor = CeleryExecutor(engine)                  # engine: publisher.engine.Engine
+    executor = CeleryExecutor.from_runtime(runtime)    # builds the Engine from a Runtime
+
+Registered as the `celery` entry point of `publisher.executors` (the embedded executor is
+`embedded`); both are built as `cls(engine)`.
+
+The ledger is the truth: a delivery is marked dispatched before its message goes out, and
+marked undispatched again if the broker refused it, so the sweeper hands it over as soon
+as the broker is back; a message lost later (broker restart, killed worker) is re-sent by
+the sweeper once its dispatch is older than PUBLISHER_DISPATCH_STALE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+
+from publisher.engine import Engine
+from publisher.runtime import Runtime
+
+from .config import CeleryOptions, make_app, queue_for
+
+log = logging.getLogger(__name__)
+
+
+class CeleryExecutor:
+    def __init__(self, engine: Engine, *, app: Celery | None = None, options: CeleryOptions | None = None) -> None:
+        self.engine = engine
+        self.options = options or CeleryOptions.from_env()
+        self.app = app if app is not None else make_app(engine.settings)
+        self._own_app = app is None
+        engine.dispatch = self.wake
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, **kwargs: Any) -> CeleryExecutor:
+        return cls(Engine(runtime.db, runtime.settings, runtime.channels), **kwargs)
+
+    def start(self) -> None:
+        """Nothing to start: connections are opened on first send."""
+
+    def stop(self) -> None:
+        if self._own_app:
+            self.app.close()
+
+    def wake(self, delivery_ids: list[int]) -> None:
+        """Hand due deliveries to their channels' queues, in batches."""
+        if not delivery_ids:
+            return
+        by_channel: dict[str, list[int]] = {}
+        for delivery_id, channel in sorted(self.engine.channel_of(list(set(delivery_ids))).items()):
+            by_channel.setdefault(channel, []).append(delivery_id)
+        every = [i for ids in by_channel.values() for i in ids]
+        self.engine.mark_dispatched(every)
+        size = self.options.batch_size
+        chunks = [(channel, ids[n:n + size]) for channel, ids in by_channel.items() for n in range(0, len(ids), size)]
+        failed: list[int] = []
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for sent, (channel, chunk) in enumerate(chunks):
+                    try:
+                        self.app.send_task("publisher.deliver_batch", args=[channel, chunk],
+                                           queue=queue_for(channel), producer=producer)
+                    except Exception as exc:
+                        # The broker is unreachable: leave this and the rest to the sweeper
+                        # rather than wait on every chunk.
+                        log.warning("broker refused deliveries of %s: %s", channel, exc)
+                        failed = [i for _, c in chunks[sent:] for i in c]
+                        break
+        except Exception as exc:  # no connection could even be acquired
+            log.warning("broker unavailable: %s", exc)
+            failed = every
+        if failed:
+            self.engine.mark_dispatched(failed, dispatched=False)
+            raise ConnectionError(f"消息代理不可用 / broker unavailable: {len(failed)} deliveries left to the sweeper")
+
+    def confirm(self, delivery_ids: list[int]) -> None:
+        """Ask the workers to poll asynchronous channels for these accepted deliveries."""
+        if not delivery_ids:
+            return
+        with self.app.producer_or_acquire() as producer:
+            for delivery_id, channel in self.engine.channel_of(delivery_ids).items():
+                self.app.send_task("publisher.confirm", args=[delivery_id], queue=queue_for(channel),
+                                   producer=producer)

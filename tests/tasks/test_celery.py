@@ -1,0 +1,152 @@
+"""The engine through Celery: real Redis, real `celery worker` and `celery beat` processes,
+PostgreSQL, and a real HTTP receiver. Workers are killed with SIGKILL and the broker is
+stopped mid-run; the ledger must bring every delivery home exactly once in effect."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.receiver import Receiver
+
+from .conftest import Cluster
+from .harness import RedisServer, wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+FAST_RETRY = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5}}
+NO_BREAKER = {"breaker": {"failures": 1000, "min_samples": 1000}}
+
+
+def wait_all_final(c: Cluster, total: int, timeout: float) -> None:
+    try:
+        wait_until(lambda: c.states().get("delivered", 0) + c.states().get("failed", 0) >= total, timeout)
+    except AssertionError:
+        raise AssertionError(f"not all deliveries finished: {c.states()}\n{c.logs()}") from None
+
+
+def assert_each_delivered_once(c: Cluster, receiver: Receiver, total: int) -> None:
+    deliveries = c.deliveries()
+    assert len(deliveries) == total
+    assert Counter(d.state for d in deliveries) == {"delivered": total}
+    successes = Counter(a.delivery_id for a in c.attempts() if a.outcome == "success")
+    assert all(successes[d.id] == 1 for d in deliveries), {d.id: successes[d.id] for d in deliveries}
+    seen = set(receiver.ids(200))
+    assert all(d.key in seen for d in deliveries)
+
+
+def test_500_three_times_then_200_takes_exactly_four_attempts(
+    cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
+) -> None:
+    receiver.answer(500, 500, 500)
+    c = cluster(db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY)
+    c.add_worker("w1")
+    c.start_beat()
+    c.publish()
+    wait_all_final(c, 1, 60)
+    [d] = c.deliveries()
+    assert d.state == "delivered" and d.attempts == 4
+    attempts = c.attempts()
+    assert [a.outcome for a in attempts] == ["transient", "transient", "transient", "success"]
+    assert [a.http_status for a in attempts] == [500, 500, 500, 200]
+    assert all(a.error and "500" in a.error for a in attempts[:3])
+    assert receiver.ids() == [d.key] * 4  # the same webhook-id each time
+
+
+def test_400_fails_at_once_with_one_attempt(
+    cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
+) -> None:
+    receiver.answer(400)
+    c = cluster(db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY)
+    c.add_worker("w1")
+    c.start_beat()
+    c.publish()
+    wait_all_final(c, 1, 60)
+    time.sleep(1.5)  # a few sweeps later: still one attempt
+    [d] = c.deliveries()
+    assert d.state == "failed" and d.attempts == 1 and d.last_error and "400" in d.last_error
+    [a] = c.attempts()
+    assert a.outcome == "permanent" and a.http_status == 400
+    assert len(receiver.hits) == 1
+
+
+SUBSCRIBERS = ("a", "b", "c", "d")
+
+
+def publish_in_background(c: Cluster, n: int, errors: list[BaseException], pause: float = 0.0) -> threading.Thread:
+    def run() -> None:
+        try:
+            for i in range(n):
+                c.publish(title=f"关于财政资金管理的通知（第{i}号）")
+                time.sleep(pause)
+        except BaseException as exc:  # surfaced by the test thread
+            errors.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def test_worker_killed_mid_send_repeatedly_loses_nothing(
+    cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
+) -> None:
+    """50 items x 4 subscribers = 200 deliveries; worker w1 is SIGKILLed three times while
+    sending (and restarted), w2 keeps running. Leases are 2 s; stale dispatches 3 s."""
+    receiver.delay = 0.05  # sends take a while, so kills land with sends in flight
+    c = cluster(db_url=pg_url, broker_url=shared_redis_url,
+                subscribers={s: f"{receiver.url}/{s}" for s in SUBSCRIBERS}, webhook={**FAST_RETRY, **NO_BREAKER})
+    w1 = c.add_worker("w1")
+    c.add_worker("w2")
+    c.start_beat()
+    errors: list[BaseException] = []
+    producer = publish_in_background(c, 50, errors)
+    for threshold in (30, 80, 130):
+        wait_until(lambda t=threshold: len(receiver.hits) >= t, 90, f"receiver stuck below {threshold} hits")  # type: ignore[misc]
+        w1.kill(signal.SIGKILL)
+        w1.start()
+    producer.join(120)
+    assert not errors, errors
+    assert w1.starts == 4
+    wait_all_final(c, 200, 120)
+    assert_each_delivered_once(c, receiver, 200)
+    # the kills interrupted sends: the sweeper recorded the lost attempts and resent them
+    lost = [a for a in c.attempts() if a.outcome == "lost"]
+    assert lost, "no send was in flight when w1 was killed"
+    assert all(a.error and "租约" in a.error for a in lost)
+
+
+def test_redis_down_for_30_seconds_loses_nothing(
+    cluster: Callable[..., Cluster], pg_url: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    """A private redis-server (no persistence) is stopped for 30 s in the middle of a run:
+    every queued message is gone with it, and approvals during the outage cannot reach it."""
+    receiver.delay = 0.05
+    broker = RedisServer(tmp_path).start()
+    try:
+        c = cluster(db_url=pg_url, broker_url=broker.url,
+                    subscribers={s: f"{receiver.url}/{s}" for s in SUBSCRIBERS}, webhook={**FAST_RETRY, **NO_BREAKER})
+        c.add_worker("w1")
+        c.add_worker("w2")
+        c.start_beat()
+        for i in range(10):
+            c.publish(title=f"停机前的通知（第{i}号）")
+        wait_until(lambda: len(receiver.hits) >= 8, 30, "nothing delivered before the outage")
+        broker.stop(signal.SIGTERM)
+        down_at = time.monotonic()
+        delivered_when_down = len(receiver.hits)
+        for i in range(5):  # approved while the broker is down: the hand-over fails, the ledger keeps them
+            c.publish(title=f"停机期间的通知（第{i}号）")
+        assert c.states().get("delivered", 0) < 60
+        time.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
+        broker.start()
+        wait_all_final(c, 60, 120)
+        assert_each_delivered_once(c, receiver, 60)
+        assert len(receiver.hits) > delivered_when_down
+    finally:
+        broker.stop(signal.SIGKILL)
