@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict
 from publisher.domain import Operation, VersionView
 
 __all__ = [
+    "CallbackRequest",
+    "CallbackResponse",
     "Channel",
     "ChannelConfigError",
     "ChannelContext",
@@ -117,6 +119,27 @@ class Confirmation:
 
 
 @dataclass(frozen=True)
+class CallbackRequest:
+    """An inbound HTTP call from a provider to `/callbacks/<channel>` (e.g. WeChat events)."""
+
+    method: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CallbackResponse:
+    """What to answer the provider, and the outcomes it reported: each confirmation names the
+    delivery by the `external_id` the adapter put in its Receipt."""
+
+    status: int = 200
+    body: bytes = b"success"
+    content_type: str = "text/plain; charset=utf-8"
+    confirmations: tuple[tuple[str, Confirmation], ...] = ()
+
+
+@dataclass(frozen=True)
 class Problem:
     """A pre-flight finding, shown to the approver beside the field it concerns."""
 
@@ -184,6 +207,12 @@ class Channel(ABC):
 
     def confirm(self, receipt: Receipt) -> Confirmation | None:
         """Asynchronous channels: ask the provider whether the accepted delivery is live."""
+        return None
+
+    def handle_callback(self, request: CallbackRequest) -> CallbackResponse | None:
+        """Providers that push outcomes (WeChat's PUBLISHJOBFINISH) verify and parse them here.
+        None: this channel takes no callbacks (the web layer answers 404). A forged or
+        malformed call answers 403/400 in the returned response; never raise for it."""
         return None
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
