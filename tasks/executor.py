@@ -2,11 +2,13 @@
 (and each worker, for deliveries that become due as a side effect) hands due deliveries to
 the channel queues; `celery -A tasks worker` processes run them.
 
-    executor = CeleryExecutor(engine)                  # engine: publisher.engine.Engine
-    executor = CeleryExecutor.from_runtime(runtime)    # builds the Engine from a Runtime
+    executor = CeleryExecutor(runtime)     # a publisher.runtime.Runtime: uses runtime.engine
+    executor = CeleryExecutor(engine)      # or a publisher.engine.Engine directly
+    use_executor(runtime, executor)        # publisher.runtime: wires service and engine wake-ups
 
-Registered as the `celery` entry point of `publisher.executors` (the embedded executor is
-`embedded`); both are built as `cls(engine)`.
+Registered as the `celery` entry point of `publisher.executors`; publisher.runtime's
+attach_executor builds it as `cls(runtime)`. The broker comes from settings.broker_url;
+batch size and stale-dispatch age from the environment (tasks/config.py).
 
 The ledger is the truth: a delivery is marked dispatched before its message goes out, and
 marked undispatched again if the broker refused it, so the sweeper hands it over as soon
@@ -30,7 +32,9 @@ log = logging.getLogger(__name__)
 
 
 class CeleryExecutor:
-    def __init__(self, engine: Engine, *, app: Celery | None = None, options: CeleryOptions | None = None) -> None:
+    def __init__(self, target: Engine | Runtime, *, app: Celery | None = None,
+                 options: CeleryOptions | None = None) -> None:
+        engine = target.engine if isinstance(target, Runtime) else target
         self.engine = engine
         self.options = options or CeleryOptions.from_env()
         self.app = app if app is not None else make_app(engine.settings)
@@ -39,7 +43,7 @@ class CeleryExecutor:
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, **kwargs: Any) -> CeleryExecutor:
-        return cls(Engine(runtime.db, runtime.settings, runtime.channels), **kwargs)
+        return cls(runtime.engine, **kwargs)
 
     def start(self) -> None:
         """Nothing to start: connections are opened on first send."""

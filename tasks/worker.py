@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from celery import Celery
 
 from publisher.engine import Engine
-from publisher.runtime import Runtime, build_runtime
+from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 
 from .config import CeleryOptions
@@ -76,10 +76,11 @@ class WorkerState:
     def __init__(self, settings: Settings, app: Celery, options: CeleryOptions) -> None:
         self.options = options
         self.runtime: Runtime = build_runtime(settings)
-        self.engine = Engine(self.runtime.db, settings, self.runtime.channels)
+        self.engine = self.runtime.engine
         # deliveries that become due while working (dependents, released holds) go back
         # through the broker like any other
-        self.executor = CeleryExecutor(self.engine, app=app, options=options)
+        self.executor = CeleryExecutor(self.runtime, app=app, options=options)
+        use_executor(self.runtime, self.executor)
         self._lanes: dict[str, Lane] = {}
         self._lock = threading.Lock()
 
