@@ -6,13 +6,14 @@ the mapping the service layer uses. Only `publisher.service` and its helpers wri
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -200,3 +201,72 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# -- compliance (publisher.compliance): calendar, applications, links, reminders, alert marks ---
+class CalendarYear(Base):
+    """An official holiday schedule ops loaded for a year the calendar library does not know yet."""
+
+    __tablename__ = "calendar_years"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holidays: Mapped[list[str]] = mapped_column(JSONType)
+    workdays: Mapped[list[str]] = mapped_column(JSONType)  # make-up working days (调休上班)
+    source: Mapped[str | None] = mapped_column(String(300))
+    loaded_by: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Application(Base):
+    """An answered application for disclosure (依申请公开). The applicant never leaves the system."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(60), unique=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    answered_on: Mapped[date] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(String(300))
+    request: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    answer_type: Mapped[str | None] = mapped_column(String(32))
+    applicant: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ItemLink(Base):
+    """A compliance link from an item: converted from an application, or the adoption report
+    (采纳情况) of a consultation. `target` is the application number or the consultation's uid."""
+
+    __tablename__ = "item_links"
+    __table_args__ = (UniqueConstraint("kind", "item_uid"), Index("ix_item_links_target", "kind", "target"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_uid: Mapped[str] = mapped_column(String(26))
+    target: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Reminder(Base):
+    """Something the office must still do, e.g. publish a closed consultation's adoption report."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("kind", "item_uid"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_uid: Mapped[str] = mapped_column(String(26))
+    title: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_uid: Mapped[str | None] = mapped_column(String(26))
+
+
+class AlertMark(Base):
+    """An alert already raised (kind + key), so periodic checks announce each risk once."""
+
+    __tablename__ = "alert_marks"
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
