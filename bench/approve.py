@@ -47,21 +47,29 @@ def approve_all(svc: Service, approver, uids: list[str]) -> float:  # type: igno
     return len(uids) / (time.perf_counter() - t0)
 
 
+_VERSION = insert(ItemVersion).returning(ItemVersion.id)
+_DELIVERIES = insert(Delivery)
+_AUDIT = insert(AuditEvent)
+
+
 def bare_inserts(db: Database, item_ids: list[int], content: dict, author: int) -> float:  # type: ignore[type-arg]
-    """The same rows an approval writes, as plain INSERTs, one transaction per item."""
+    """The same rows an approval writes, as plain INSERTs (prebuilt Core statements on the
+    connection, the fastest plain way), one transaction per item."""
     now = datetime.now(UTC)
     t0 = time.perf_counter()
     for item_id in item_ids:
         with db.transaction() as s:
-            vid = s.execute(insert(ItemVersion).values(
+            conn = s.connection()
+            vid = conn.execute(_VERSION, dict(
                 item_id=item_id, number=1, content=content, content_hash="0" * 64, reason="publish",
-                created_by=author, created_at=now).returning(ItemVersion.id)).scalar_one()
-            s.execute(insert(Delivery), [dict(
+                created_by=author, created_at=now)).scalar_one()
+            conn.execute(_DELIVERIES, [dict(
                 item_id=item_id, version_id=vid, channel=c, operation="publish", state="queued",
                 key=f"bare{item_id}.{c}", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
                 for c in CHANNELS])
-            s.execute(insert(AuditEvent).values(
-                seq=10_000_000 + item_id, at=now, actor="bench", action="approve", prev_hash="0" * 64, hash="0" * 64))
+            conn.execute(_AUDIT, dict(
+                seq=10_000_000 + item_id, at=now, actor="bench", action="approve", prev_hash="0" * 64,
+                hash="0" * 64))
     return len(item_ids) / (time.perf_counter() - t0)
 
 

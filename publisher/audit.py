@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .clock import utcnow
@@ -45,6 +45,23 @@ def _fields(ev: AuditEvent) -> dict[str, Any]:
     }
 
 
+# Built once: statement construction and cache-key generation cost more than the SQL here.
+_HEAD_NEXT = (
+    update(AuditHead)
+    .where(AuditHead.id == 1)
+    .values(seq=AuditHead.seq + 1)
+    .returning(AuditHead.seq, AuditHead.hash)
+    .execution_options(synchronize_session=False)
+)
+_HEAD_HASH = (
+    update(AuditHead)
+    .where(AuditHead.id == 1)
+    .values(hash=bindparam("digest"))
+    .execution_options(synchronize_session=False)
+)
+_EVENT_INSERT = insert(AuditEvent)
+
+
 def append(
     session: Session,
     *,
@@ -54,24 +71,26 @@ def append(
     version_hash: str | None = None,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> str:
+    """Append one event and return its hash. Core statements: this runs in every transition."""
     session.flush()  # everything else first: the head lock below is then held only until commit
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    ev = AuditEvent(
-        seq=head.seq + 1,
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        item_uid=item_uid,
-        version_hash=version_hash,
-        reason=reason,
-        data=data,
-        prev_hash=head.hash,
-    )
-    ev.hash = event_hash(head.hash, _fields(ev))
-    head.seq, head.hash = ev.seq, ev.hash
-    session.add(ev)
-    return ev
+    # Incrementing the head takes its row lock and reads the previous hash in one statement.
+    conn = session.connection()
+    seq, prev_hash = conn.execute(_HEAD_NEXT).one()
+    fields = {
+        "seq": seq,
+        "at": utcnow(),
+        "actor": actor,
+        "action": action,
+        "item_uid": item_uid,
+        "version_hash": version_hash,
+        "reason": reason,
+        "data": data,
+    }
+    digest = event_hash(prev_hash, {**fields, "at": fields["at"].isoformat()})
+    conn.execute(_EVENT_INSERT, {**fields, "prev_hash": prev_hash, "hash": digest})
+    conn.execute(_HEAD_HASH, {"digest": digest})
+    return digest
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,17 +23,17 @@ def _ensure_counter(session: Session, agency: str, year: int) -> None:
     session.execute(ins.values(agency=agency, year=year, last_serial=0).on_conflict_do_nothing())
 
 
+_NEXT_SERIAL = text(
+    "INSERT INTO index_counters (agency, year, last_serial) VALUES (:agency, :year, 1) "
+    "ON CONFLICT (agency, year) DO UPDATE SET last_serial = index_counters.last_serial + 1 "
+    "RETURNING last_serial"
+)
+
+
 def next_index_number(session: Session, agency: AgencySettings, year: int) -> str:
-    # One upsert statement: creates the year's counter at 1 or increments it under the row lock.
-    dialect = session.get_bind().dialect.name
-    ins = pg_insert(IndexCounter) if dialect == "postgresql" else sqlite_insert(IndexCounter)
-    stmt = ins.values(agency=agency.code, year=year, last_serial=1)
-    serial = session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[IndexCounter.agency, IndexCounter.year],
-            set_={"last_serial": IndexCounter.last_serial + 1},
-        ).returning(IndexCounter.last_serial)
-    ).scalar_one()
+    # One upsert statement, the same SQL on SQLite and PostgreSQL: creates the year's counter
+    # at 1 or increments it under the row lock. Plain text: it runs in every approval.
+    serial = session.connection().execute(_NEXT_SERIAL, {"agency": agency.code, "year": year}).scalar_one()
     return agency.index_pattern.format(code=agency.code, year=year, serial=serial)
 
 

@@ -19,8 +19,9 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, indexno
 from .auth import Actor
@@ -82,11 +83,12 @@ def _refuse(item: Item, action: str) -> TransitionError:
     )
 
 
+_ITEM = select(Item).where(Item.uid == bindparam("uid"))
+_ITEM_LOCKED = _ITEM.with_for_update()
+
+
 def get_item(session: Session, uid: str, *, lock: bool = False) -> Item:
-    stmt = select(Item).where(Item.uid == uid)
-    if lock:
-        stmt = stmt.with_for_update()
-    item = session.execute(stmt).scalar_one_or_none()
+    item = session.execute(_ITEM_LOCKED if lock else _ITEM, {"uid": uid}).scalar_one_or_none()
     if item is None:
         raise NotFoundError(f"未找到信息 {uid} / item not found")
     return item
@@ -297,10 +299,17 @@ def view_of(session: Session, settings: Settings, item: Item, version: ItemVersi
     )
 
 
+# Built once and run on the session's connection (approval hot path): constructing statements
+# and the ORM's autoflush around them cost more than the SQL itself.
+_VERSION_INSERT = insert(ItemVersion).returning(ItemVersion.id)
+_DELIVERY_INSERT = insert(Delivery).returning(Delivery.channel, Delivery.id, sort_by_parameter_order=True)
+
+
 def _freeze(
     session: Session, item: Item, actor: Actor, reason: str, content: dict[str, Any]
 ) -> ItemVersion:
-    # every new version becomes the live one, so the live number is also the highest
+    # every new version becomes the live one (the caller records that), so the live number
+    # is also the highest
     number = (item.live_version or 0) + 1
     values = dict(
         item_id=item.id,
@@ -313,8 +322,7 @@ def _freeze(
     )
     # Core INSERT … RETURNING: this is the approval hot path and the ORM flush would cost
     # more than the statement. The returned object is a read-only snapshot, not session-bound.
-    vid = session.execute(insert(ItemVersion).values(**values).returning(ItemVersion.id)).scalar_one()
-    item.live_version = number
+    vid = session.connection().execute(_VERSION_INSERT, values).scalar_one()
     return ItemVersion(id=vid, **values)
 
 
@@ -366,10 +374,29 @@ def _enqueue(
         )
         for channel in channels
     ]
-    rows = session.execute(
-        insert(Delivery).returning(Delivery.channel, Delivery.id, sort_by_parameter_order=True), params
-    ).all()
+    rows = session.connection().execute(_DELIVERY_INSERT, params).all()
     return {channel: did for channel, did in rows}
+
+
+_ITEM_RELEASE = (
+    update(Item)
+    .where(Item.id == bindparam("b_id"))
+    .values(
+        index_number=bindparam("b_index_number"),
+        live_version=bindparam("b_live_version"),
+        state=bindparam("b_state"),
+        published_at=bindparam("b_published_at"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+def _record_release(session: Session, item: Item, **values: Any) -> None:
+    """Write an approval's item changes with one prebuilt UPDATE (not an ORM flush: this is
+    the hot path) and tell the session the object already holds those committed values."""
+    session.connection().execute(_ITEM_RELEASE, {"b_id": item.id, **{f"b_{k}": v for k, v in values.items()}})
+    for key, value in values.items():
+        set_committed_value(item, key, value)
 
 
 def _policy_deliveries(session: Session, policy_uid: str) -> dict[str, int]:
@@ -437,10 +464,11 @@ def approve(
     for m in batch:
         live = _live_version(session, m)
         release_at = m.publish_at or now
-        if m.index_number is None:
-            m.index_number = indexno.next_index_number(session, settings.agency, local(release_at).year)
+        index_number = m.index_number or indexno.next_index_number(
+            session, settings.agency, local(release_at).year
+        )
         content = dict(m.content)
-        content["index_number"] = m.index_number
+        content["index_number"] = index_number
         content["published_at"] = (m.published_at or release_at).isoformat()
         content["validity_changed_on"] = m.validity_changed_on
         content["abolished_by"] = m.abolished_by
@@ -465,16 +493,19 @@ def approve(
         )
         if m.type == ItemType.POLICY:
             policy_deliveries[m.uid] = rows
-        if release_at <= now:
-            m.state = ItemState.PUBLISHED.value
-            m.published_at = m.published_at or now
-        else:
-            m.state = ItemState.APPROVED.value
-        m.updated_at = now
+        released = release_at <= now
+        _record_release(
+            session, m,
+            index_number=index_number,
+            live_version=version.number,
+            state=(ItemState.PUBLISHED if released else ItemState.APPROVED).value,
+            published_at=(m.published_at or now) if released else m.published_at,
+            updated_at=now,
+        )
         audit.append(
             session, actor=actor.name, action="approve", item_uid=m.uid, version_hash=version.content_hash,
             data={"version": version.number, "operation": op.value, "channels": channels,
-                  "index_number": m.index_number, "group": m.release_group},
+                  "index_number": index_number, "group": m.release_group},
         )
         outcome.items.append(m)
         if release_at <= now:
@@ -512,6 +543,7 @@ def _change_validity(
     content.update(validity=validity.value, validity_changed_on=on.isoformat(), abolished_by=by)
     item.content = {**item.content, "validity": validity.value}
     version = _freeze(session, item, actor, "abolish", content)
+    item.live_version = version.number
     now = utcnow()
     rows = _enqueue(
         session, settings, item, version, Operation.UPDATE,
@@ -568,6 +600,7 @@ def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reaso
     content = dict(live.content)
     content.update(withdrawn=True, withdraw_reason=reason[:2000])
     version = _freeze(session, item, actor, "withdraw", content)
+    item.live_version = version.number
     now = utcnow()
     rows = _enqueue(session, settings, item, version, Operation.WITHDRAW, channels=channels, not_before=now)
     item.state = ItemState.WITHDRAWN.value
