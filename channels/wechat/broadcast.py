@@ -78,7 +78,10 @@ def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day:
 
 
 def digest_status(channel: WechatChannel, receipt: Receipt) -> Confirmation | None:
-    """message/mass/get: None while sending."""
+    """The pushed MASSSENDJOBFINISH result when one arrived, else message/mass/get: None
+    while sending."""
+    if receipt.external_id and (pushed := channel.mass_result(receipt.external_id)) is not None:
+        return pushed
     result = channel.api.post("message/mass/get", "message/mass/get", {"msg_id": receipt.external_id})
     status = str(result.get("msg_status", ""))
     data = {"msg_id": receipt.external_id, "msg_status": status}

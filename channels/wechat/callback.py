@@ -26,11 +26,28 @@ from channels.base import Confirmation
 
 from .status import MASS_STATUS, confirmation_for
 
-__all__ = ["CallbackError", "MassEvent", "OtherEvent", "PublishEvent", "parse_event", "verify_url"]
+__all__ = [
+    "CallbackError",
+    "MalformedCallbackError",
+    "MassEvent",
+    "OtherEvent",
+    "PublishEvent",
+    "parse_event",
+    "verify_url",
+]
 
 
 class CallbackError(Exception):
-    """A push we must refuse (bad or missing signature, stale timestamp, unreadable body)."""
+    """A push we must refuse (bad or missing signature, stale timestamp, unreadable body).
+    `status` is what to answer: 403 for anything that fails the signature or decryption."""
+
+    status = 403
+
+
+class MalformedCallbackError(CallbackError):
+    """Correctly signed, but not a message we can read: 400, not a forgery."""
+
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,7 @@ def verify_url(query: Mapping[str, str], *, token: str, max_age: float | None = 
     _signed(query, token, max_age)
     echostr = query.get("echostr")
     if not echostr:
-        raise CallbackError("缺少 echostr / echostr missing")
+        raise MalformedCallbackError("缺少 echostr / echostr missing")
     return echostr
 
 
@@ -129,7 +146,7 @@ def parse_event(
     timestamp, nonce = _signed(query, token, max_age)
     raw = body.decode("utf-8") if isinstance(body, bytes) else body
     if "<!DOCTYPE" in raw.upper() or "<!ENTITY" in raw.upper():
-        raise CallbackError("拒绝含 DTD 的 XML / XML with a DTD refused")
+        raise MalformedCallbackError("拒绝含 DTD 的 XML / XML with a DTD refused")
     if query.get("encrypt_type") == "aes":
         msg_signature = query.get("msg_signature")
         if not aes_key or not msg_signature:
@@ -143,13 +160,13 @@ def parse_event(
     try:
         root = ET.fromstring(raw)
     except ET.ParseError as exc:
-        raise CallbackError("XML 无法解析 / unreadable XML") from exc
+        raise MalformedCallbackError("XML 无法解析 / unreadable XML") from exc
     msg_type, event = _text(root, "MsgType"), _text(root, "Event") or None
     account, created = _text(root, "ToUserName"), _int(root, "CreateTime")
     if msg_type == "event" and event == "PUBLISHJOBFINISH":
         info = root.find("PublishEventInfo")
         if info is None or not _text(info, "publish_id"):
-            raise CallbackError("缺少 PublishEventInfo / PublishEventInfo missing")
+            raise MalformedCallbackError("缺少 PublishEventInfo / PublishEventInfo missing")
         items = sorted(info.findall("article_detail/item"), key=lambda item: _int(item, "idx"))
         return PublishEvent(
             publish_id=_text(info, "publish_id"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any, ClassVar, Literal
@@ -26,6 +27,8 @@ from redis.exceptions import RedisError
 
 from channels._http import make_client
 from channels.base import (
+    CallbackRequest,
+    CallbackResponse,
     Channel,
     ChannelConfigError,
     ChannelContext,
@@ -40,6 +43,7 @@ from channels.base import (
 from publisher.domain import Operation, VersionView
 
 from .api import WechatApi
+from .callback import CallbackError, MassEvent, PublishEvent, parse_event, verify_url
 from .html import host_allowed, rewrite_images, to_wechat_html
 from .media import fetch_image, for_cover, for_uploadimg, generate_cover
 from .status import confirmation_for
@@ -51,6 +55,8 @@ CONTENT_MAX_CHARS = 20_000
 CONTENT_MAX_BYTES = 1024 * 1024
 SOURCE_URL_MAX = 1024
 PROGRESS_TTL = 30 * 24 * 3600
+log = logging.getLogger(__name__)
+
 META = "font-size:14px;color:#888;line-height:1.6;margin:0 0 1.2em;"
 NOTICE = "font-size:15px;color:#b22222;line-height:1.6;margin:0 0 1em;"
 
@@ -72,6 +78,8 @@ class WechatSettings(ChannelSettings):
     image_max_bytes: int = 5 * 1024 * 1024
     token_margin: float = 300.0
     lookup_pages: int = 10  # freepublish/batchget pages (20 each) searched when withdrawing
+    # Plain-mode signatures do not cover the body: a captured one is only accepted this long.
+    callback_max_age: float = 600.0
 
 
 def _fit(prefix: str, title: str) -> str:
@@ -332,7 +340,17 @@ class WechatChannel(Channel):
         progress["publish_id"] = str(result["publish_id"])
         progress["msg_data_id"] = result.get("msg_data_id")
         self.save_progress(key, progress)
+        self._index_publish(progress["publish_id"], payload.uid)
         return self._receipt(payload, progress)
+
+    def _index_publish(self, publish_id: str, uid: str) -> None:
+        """Which item a publish_id belongs to, for the PUBLISHJOBFINISH push (which names only
+        the publish_id) to remember the article for a later withdrawal. Best effort: the
+        withdrawal also finds articles by their source URL."""
+        try:
+            self._redis.set(self._key("publish", publish_id), uid, ex=PROGRESS_TTL)
+        except RedisError as exc:
+            log.warning("wechat: cannot index publish %s for %s: %s", publish_id, uid, exc)
 
     def _check_lost_submit(self, media_id: str) -> None:
         """The previous attempt sent freepublish/submit but never saw the answer. A submitted
@@ -359,6 +377,76 @@ class WechatChannel(Channel):
             self.remember(str(uid), str(article_id), urls)
         return confirmation_for(status, publish_id=receipt.external_id, article_id=article_id, urls=urls,
                                 fail_idx=[int(i) for i in result.get("fail_idx") or []])
+
+    # ---- pushes from WeChat (/callbacks/wechat) -------------------------------------------
+
+    def handle_callback(self, request: CallbackRequest) -> CallbackResponse | None:
+        """URL verification (GET with echostr) and the PUBLISHJOBFINISH / MASSSENDJOBFINISH
+        events, plain or safe (AES) mode. A publish result becomes a confirmation of the
+        delivery whose Receipt carried that publish_id; WeChat wants "success" back, and a
+        push answered otherwise is repeated (three times in all)."""
+        if self.settings.callback_token is None:
+            return None  # no token configured: this deployment takes no pushes
+        token = self.settings.callback_token.get_secret_value()
+        aes_key = self.settings.callback_aes_key.get_secret_value() if self.settings.callback_aes_key else None
+        max_age = self.settings.callback_max_age
+        try:
+            if request.method == "GET":
+                echostr = verify_url(request.query, token=token, max_age=max_age)
+                return CallbackResponse(body=echostr.encode("utf-8"))
+            if request.method != "POST":
+                return CallbackResponse(status=405, body=b"method not allowed")
+            event = parse_event(request.query, request.body, token=token, aes_key=aes_key,
+                                appid=self.settings.appid, max_age=max_age)
+        except CallbackError as exc:
+            log.warning("wechat callback refused (%s %s): %s", request.method, exc.status, exc)
+            return CallbackResponse(status=exc.status, body=str(exc).encode("utf-8"))
+        if isinstance(event, PublishEvent):
+            return self._on_publish(event)
+        if isinstance(event, MassEvent):
+            self._on_mass(event)
+        else:
+            log.info("wechat callback: %s/%s ignored", event.msg_type, event.event)
+        return CallbackResponse()
+
+    def _on_publish(self, event: PublishEvent) -> CallbackResponse:
+        confirmation = event.confirmation()
+        log.info("wechat PUBLISHJOBFINISH publish_id=%s status=%s", event.publish_id, event.status)
+        if event.status == 0 and event.article_id:
+            try:
+                raw = self._redis.get(self._key("publish", event.publish_id))
+                if raw:
+                    self.remember(bytes(raw).decode(), event.article_id, event.article_urls)
+            except (RedisError, TransientError) as exc:
+                # The withdrawal still finds the article through freepublish/batchget.
+                log.warning("wechat: cannot remember article of publish %s: %s", event.publish_id, exc)
+        if confirmation is None:
+            return CallbackResponse()
+        return CallbackResponse(confirmations=((event.publish_id, confirmation),))
+
+    def _on_mass(self, event: MassEvent) -> None:
+        """The digest broadcast is not a ledger delivery: keep its result where
+        `mass_result` (and so broadcast.digest_status) finds it without asking WeChat."""
+        confirmation = event.confirmation()
+        log.info("wechat MASSSENDJOBFINISH msg_id=%s status=%s sent=%s errors=%s", event.msg_id, event.status,
+                 event.sent_count, event.error_count)
+        record = {"delivered": confirmation.delivered, "error": confirmation.error, "data": dict(confirmation.data),
+                  "total_count": event.total_count, "filter_count": event.filter_count}
+        try:
+            self._redis.set(self._key("mass", event.msg_id), json.dumps(record, ensure_ascii=False), ex=PROGRESS_TTL)
+        except RedisError as exc:
+            log.warning("wechat: cannot record broadcast %s: %s", event.msg_id, exc)
+
+    def mass_result(self, msg_id: str) -> Confirmation | None:
+        """The MASSSENDJOBFINISH outcome pushed for `msg_id`, if one arrived."""
+        try:
+            raw = self._redis.get(self._key("mass", msg_id))
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        if not raw:
+            return None
+        record = json.loads(raw)
+        return Confirmation(delivered=record["delivered"], error=record["error"], data=record["data"])
 
     # ---- finding and deleting an item's articles ------------------------------------------
 

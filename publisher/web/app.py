@@ -28,6 +28,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "publisher.web.api",  # /api: items, workflow actions, deliveries, audit
     "publisher.web.ops",  # /api/ops: delivery operations (replay, channels)
     "publisher.web.public",  # public pages and feeds
+    "publisher.web.callbacks",  # /callbacks/{channel}: provider pushes (WeChat events)
 )
 
 

@@ -1,0 +1,113 @@
+"""Inbound provider callbacks: `GET|POST /callbacks/{channel}`.
+
+Providers that push outcomes (WeChat's PUBLISHJOBFINISH) call this URL. The router knows no
+provider: it hands the raw request to the enabled channel's `handle_callback`, answers with
+the response the adapter built (the adapter checks signatures; a forged call gets its 403),
+and records each confirmation the adapter parsed in the ledger by the delivery's
+external id. No authentication header: the provider's signature is the authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from channels.base import CallbackRequest, CallbackResponse
+
+from ..errors import NotFoundError, PublisherError
+from ..runtime import Runtime
+from ..settings import SettingsError
+from .deps import RuntimeDep, check_params
+from .errors import ERROR_RESPONSES, NOT_FOUND
+
+log = logging.getLogger(__name__)
+
+# WeChat's event pushes are a few KB; anything far larger is not a provider callback.
+MAX_BODY = 256 * 1024
+
+router = APIRouter(tags=["callbacks"])
+
+
+class PayloadTooLargeError(PublisherError):
+    status = 413
+
+
+def _not_found(channel: str) -> NotFoundError:
+    return NotFoundError(f"渠道 {channel} 未启用或不接受回调 / channel {channel!r} is not enabled or takes no callbacks")
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLargeError(f"回调内容过大 / callback body larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLargeError(f"回调内容过大 / callback body larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def handle(runtime: Runtime, channel: str, call: CallbackRequest) -> CallbackResponse:
+    """Let the channel's adapter verify and parse the call, then record what it confirmed.
+    Blocking (the adapter and the store do I/O): run it off the event loop."""
+    if channel not in runtime.settings.enabled_channels():
+        raise _not_found(channel)
+    try:
+        adapter = runtime.channels.get(channel)
+    except SettingsError as exc:
+        raise _not_found(channel) from exc
+    response = adapter.handle_callback(call)
+    if response is None:
+        raise _not_found(channel)
+    if response.status >= 300:
+        return response  # refused: nothing it carries is trusted
+    for external_id, confirmation in response.confirmations:
+        if confirmation.delivered is None:
+            continue  # still pending: polling asks again later
+        found = runtime.engine.confirm_external(
+            channel, external_id, delivered=confirmation.delivered, error=confirmation.error,
+            url=confirmation.url, flag=confirmation.flag,
+        )
+        if not found:
+            # Not (or no longer) an accepted delivery of ours, e.g. an article published by
+            # hand on the provider's site or an outcome polling already recorded.
+            log.info("callback on %s for %s matches no accepted delivery", channel, external_id)
+    return response
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    403: {"description": "签名无效，已拒绝 / bad signature, refused"},
+    413: {"description": "回调内容过大 / body too large"},
+    422: ERROR_RESPONSES[422],
+}
+
+
+async def _answer(channel: str, request: Request, runtime: Runtime) -> Response:
+    check_params(request)
+    call = CallbackRequest(
+        method=request.method,
+        query=dict(request.query_params),
+        headers=dict(request.headers),
+        body=await _body(request),
+    )
+    result = await run_in_threadpool(handle, runtime, channel, call)
+    return Response(content=result.body, status_code=result.status, media_type=result.content_type)
+
+
+@router.get("/callbacks/{channel}", summary="回调地址验证 / callback URL verification (e.g. WeChat echostr)",
+            responses=RESPONSES)
+async def verify_callback(channel: str, request: Request, runtime: RuntimeDep) -> Response:
+    return await _answer(channel, request, runtime)
+
+
+@router.post("/callbacks/{channel}", summary="渠道回调 / provider push (e.g. WeChat PUBLISHJOBFINISH)",
+             responses=RESPONSES)
+async def receive_callback(channel: str, request: Request, runtime: RuntimeDep) -> Response:
+    return await _answer(channel, request, runtime)
