@@ -17,7 +17,7 @@ would reject are shown to the approver, not discovered at send time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +28,7 @@ from publisher.domain import Operation, VersionView
 
 __all__ = [
     "CallbackRequest",
+    "Holding",
     "CallbackResponse",
     "Channel",
     "ChannelConfigError",
@@ -140,6 +141,19 @@ class CallbackResponse:
 
 
 @dataclass(frozen=True)
+class Holding:
+    """What a channel holds for one item, read back from the channel's own store (for
+    reconciliation). `live`: present and visible to the public."""
+
+    uid: str
+    version: int | None
+    validity: str | None
+    live: bool
+    external_id: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Problem:
     """A pre-flight finding, shown to the approver beside the field it concerns."""
 
@@ -207,6 +221,11 @@ class Channel(ABC):
 
     def confirm(self, receipt: Receipt) -> Confirmation | None:
         """Asynchronous channels: ask the provider whether the accepted delivery is live."""
+        return None
+
+    def inventory(self) -> Iterable[Holding] | None:
+        """Everything this channel holds for our items, read from the channel's own store
+        (posts, articles, records, feed entries). None: this channel cannot be listed."""
         return None
 
     def handle_callback(self, request: CallbackRequest) -> CallbackResponse | None:

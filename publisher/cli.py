@@ -724,6 +724,35 @@ def channel_resume(cli: Cli, name: str, as_user: str | None) -> None:
     click.echo(f"已恢复 / resumed: {name}，放行 {len(released)} 条 / released {len(released)}")
 
 
+# -- reconciliation -------------------------------------------------------------------------------
+@main.command("reconcile")
+@click.option("--channel", "names", multiple=True, help="只核对这些渠道（可多次）/ only these channels (repeatable)")
+@click.option("--strict", is_flag=True, help="尚未送达也算问题 / count deliveries still pending as problems")
+@json_option
+@pass_cli
+def reconcile_cmd(cli: Cli, names: tuple[str, ...], strict: bool, as_json: bool) -> None:
+    """核对各渠道实际内容与投递账本 / compare what every channel holds with the ledger (exit 1 on mismatch)."""
+    from .reconcile import reconcile
+
+    runtime = cli.runtime()
+    reports = reconcile(runtime.db, runtime.channels, list(names) or runtime.settings.enabled_channels())
+    bad = sum(len(r.findings if strict else r.problems) for r in reports)
+    if as_json:
+        emit_json({"ok": bad == 0, "channels": [r.as_dict() for r in reports]})
+    else:
+        for r in reports:
+            if not r.listed:
+                click.echo(f"{r.channel}: 未核对 / not checked — {r.error}")
+                continue
+            click.echo(f"{r.channel}: 应在线 {r.expected_live}，实际在线 {r.held_live}，问题 {len(r.problems)}"
+                       f" / expected live {r.expected_live}, live {r.held_live}, problems {len(r.problems)}")
+            for f in r.findings:
+                click.echo(f"  - [{f.problem}] {f.uid}: {f.detail}")
+        click.echo("一致 / consistent" if bad == 0 else f"发现 {bad} 处不一致 / {bad} mismatches")
+    if bad:
+        cli.ctx.exit(1)
+
+
 # -- audit ------------------------------------------------------------------------------------------
 @main.group()
 def audit() -> None:

@@ -12,7 +12,7 @@ import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +27,7 @@ from channels.base import (
     ChannelContext,
     ChannelError,
     ChannelSettings,
+    Holding,
     Operation,
     Payload,
     PermanentError,
@@ -215,6 +216,14 @@ class RssChannel(Channel):
             log.warning("WebSub ping to %s failed: %s", hub, exc.message)
         else:
             log.info("WebSub ping to %s: %d topics", hub, len(topics))
+
+    def inventory(self) -> Iterable[Holding]:
+        """The channel's own entry store: every item it publishes, tombstones as not live."""
+        return [
+            Holding(uid=uid, version=version, validity=None if withdrawn else validity, live=not withdrawn,
+                    external_id=uid)
+            for uid, version, withdrawn, validity in self.store.holdings()
+        ]
 
     def close(self) -> None:
         if self._store is not None:

@@ -211,5 +211,12 @@ class FeedStore:
         row = self._conn().execute("SELECT data FROM entries WHERE uid = ?", (uid,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def holdings(self) -> Iterator[tuple[str, int, bool, str | None]]:
+        """(uid, version, withdrawn, validity) of every entry, tombstones included."""
+        with self.transaction() as conn:
+            rows = conn.execute("SELECT uid, version, withdrawn, data FROM entries ORDER BY uid").fetchall()
+        for uid, version, withdrawn, data in rows:
+            yield uid, int(version), bool(withdrawn), json.loads(data).get("validity")
+
     def count(self) -> int:
         return int(self._conn().execute("SELECT count(*) FROM entries").fetchone()[0])
