@@ -1,0 +1,187 @@
+"""Statutory deadlines: active disclosure within 20 working days of the information being
+formed or changed (2019 Regulation, art. 26).
+
+Every actively disclosed item has a *content* clock that starts on its `formed_at` (default:
+its issue date) and, once its validity changed (废止/失效/修订), a *validity* clock that starts
+on the date of that change. A clock is met when a version carrying that information went
+live; otherwise it is open, at risk (≤ 5 working days left), or overdue. Clocks are derived
+from the items each time, never stored, so loading an official calendar recomputes every
+due date at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import local
+from ..domain import Disclosure, ItemState, Validity
+from ..models import Item, ItemVersion
+from .alerts import raise_once
+from .calendar import WorkCalendar
+from .config import ComplianceSettings
+from .released import versions_of
+
+CONTENT = "content"
+VALIDITY = "validity"
+
+STATUS_LABELS = {
+    "open": "未到期",
+    "at_risk": "即将到期",
+    "overdue": "已逾期",
+    "met": "按时公开",
+    "met_late": "逾期公开",
+}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    uid: str
+    ref: str | None
+    title: str
+    type: str
+    clock: str  # content | validity
+    started_on: date
+    due_on: date
+    provisional: bool
+    status: str
+    working_days_left: int | None  # open clocks only; negative when overdue
+    met_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_on"] = self.started_on.isoformat()
+        data["due_on"] = self.due_on.isoformat()
+        data["met_at"] = self.met_at.isoformat() if self.met_at else None
+        data["status_label"] = STATUS_LABELS[self.status]
+        return data
+
+
+def formed_on(content: dict[str, Any]) -> date:
+    return date.fromisoformat(content.get("formed_at") or content["issue_date"])
+
+
+def _released_versions(item: Item, versions: list[ItemVersion], now: datetime) -> list[tuple[ItemVersion, datetime]]:
+    """Versions that reached the public, with when they did, oldest first."""
+    out: list[tuple[ItemVersion, datetime]] = []
+    if item.published_at is None:
+        return out
+    for v in versions:
+        if v.reason == "withdraw":
+            continue
+        scheduled = (
+            v.number == item.live_version and item.state == ItemState.APPROVED
+            and item.publish_at is not None and item.publish_at > now
+        )
+        if scheduled:
+            continue
+        at = item.published_at if not out else max(v.created_at, item.published_at)
+        out.append((v, at))
+    return out
+
+
+def _status(
+    calendar: WorkCalendar, today: date, due: date, met_at: datetime | None, warn: int
+) -> tuple[str, int | None]:
+    if met_at is not None:
+        return ("met" if local(met_at).date() <= due else "met_late"), None
+    left = calendar.working_days_between(today, due)
+    if today > due:
+        return "overdue", left
+    return ("at_risk" if left <= warn else "open"), left
+
+
+def item_deadlines(
+    item: Item,
+    versions: list[ItemVersion],
+    calendar: WorkCalendar,
+    now: datetime,
+    config: ComplianceSettings,
+    abolisher_published: datetime | None = None,
+) -> list[Deadline]:
+    if item.state == ItemState.WITHDRAWN:
+        return []
+    if item.content.get("disclosure", Disclosure.ACTIVE) != Disclosure.ACTIVE:
+        return []
+    today = local(now).date()
+    n = config.deadline_working_days
+    out: list[Deadline] = []
+    released = _released_versions(item, versions, now)
+
+    started = formed_on(item.content)
+    due, provisional = calendar.add_working_days(started, n)
+    met_at = next((at for v, at in released if formed_on(v.content) == started), None)
+    status, left = _status(calendar, today, due, met_at, config.warn_working_days)
+    out.append(Deadline(item.uid, item.ref, item.title, item.type, CONTENT, started, due, provisional, status, left, met_at))
+
+    if item.validity != Validity.VALID and item.validity_changed_on:
+        started = date.fromisoformat(item.validity_changed_on)
+        due, provisional = calendar.add_working_days(started, n)
+        met_at = next(
+            (at for v, at in released
+             if v.reason == "abolish" and v.content.get("validity_changed_on") == item.validity_changed_on),
+            None,
+        )
+        if met_at is not None and item.abolished_by:
+            # abolished by a notice: the change is public when the notice is
+            met_at = max(met_at, abolisher_published) if abolisher_published else None
+        status, left = _status(calendar, today, due, met_at, config.warn_working_days)
+        out.append(Deadline(item.uid, item.ref, item.title, item.type, VALIDITY, started, due, provisional, status,
+                            left, met_at))
+    return out
+
+
+def deadlines(
+    session: Session,
+    now: datetime,
+    config: ComplianceSettings | None = None,
+    *,
+    uid: str | None = None,
+    calendar: WorkCalendar | None = None,
+) -> list[Deadline]:
+    """Every clock of every actively disclosed item (or of one item), due date first."""
+    config = config or ComplianceSettings()
+    calendar = calendar or WorkCalendar.from_store(session)
+    stmt = select(Item).where(Item.state != ItemState.WITHDRAWN)
+    if uid is not None:
+        stmt = stmt.where(Item.uid == uid)
+    items = session.execute(stmt.order_by(Item.id)).scalars().all()
+    versions = versions_of(session, [i.id for i in items])
+    abolishers = {i.abolished_by for i in items if i.abolished_by}
+    published = dict(
+        session.execute(select(Item.uid, Item.published_at).where(Item.uid.in_(abolishers))).tuples().all()
+    ) if abolishers else {}
+    out: list[Deadline] = []
+    for item in items:
+        out += item_deadlines(
+            item, versions.get(item.id, []), calendar, now, config,
+            abolisher_published=published.get(item.abolished_by) if item.abolished_by else None,
+        )
+    out.sort(key=lambda d: (d.due_on, d.uid, d.clock))
+    return out
+
+
+def open_deadlines(session: Session, now: datetime, config: ComplianceSettings | None = None) -> list[Deadline]:
+    return [d for d in deadlines(session, now, config) if d.status in ("open", "at_risk", "overdue")]
+
+
+def overdue(session: Session, now: datetime, config: ComplianceSettings | None = None) -> list[Deadline]:
+    return [d for d in deadlines(session, now, config) if d.status == "overdue"]
+
+
+def check_deadlines(session: Session, now: datetime, config: ComplianceSettings | None = None) -> list[Deadline]:
+    """Raise `deadline.at_risk` once per clock when it gets within the warning window (and
+    `deadline.overdue` once when it passes). Events go out after the caller's commit.
+    Returns the clocks at risk or overdue."""
+    risky = [d for d in open_deadlines(session, now, config) if d.status in ("at_risk", "overdue")]
+    for d in risky:
+        key = f"{d.uid}:{d.clock}:{d.started_on.isoformat()}"
+        data = d.as_dict()
+        raise_once(session, "deadline.at_risk", key, data)
+        if d.status == "overdue":
+            raise_once(session, "deadline.overdue", key, data)
+    return risky
