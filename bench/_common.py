@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import tempfile
 import uuid
@@ -43,6 +45,20 @@ def scratch_database(kind: str) -> Iterator[str]:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+Row = tuple[str, str, str, float | str, str]
+
+
+def report(rows: list[Row]) -> None:
+    """Print the rows as a table; when BENCH_JSON names a file (bench/run_all.py sets it),
+    also write them there so the runner can collect every bench's figures."""
+    printable = [(a, b, c, f"{d:.2f}x" if isinstance(d, float) else d, e) for a, b, c, d, e in rows]
+    print()
+    print(table(printable))
+    target = os.environ.get("BENCH_JSON")
+    if target:
+        Path(target).write_text(json.dumps([list(r) for r in rows], ensure_ascii=False), encoding="utf-8")
 
 
 def table(rows: list[tuple[str, str, str, str, str]]) -> str:

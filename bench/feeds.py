@@ -36,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import report  # noqa: E402
 from channels.base import ChannelContext, Operation  # noqa: E402
 from channels.rss import RssChannel, render_entry  # noqa: E402
 from channels.rss.entry import feed_labels  # noqa: E402
@@ -277,9 +278,7 @@ def main() -> None:
           f"{'wrk -t1 -c16' if figures['wrk'] else 'python http.client, 16 threads'}; {os.cpu_count()} CPUs")
     print(f"regeneration p90: {sorted(large_t)[int(len(large_t) * 0.9)] * 1000:.1f} ms ({large:,}) / "
           f"{sorted(small_t)[int(len(small_t) * 0.9)] * 1000:.1f} ms (100)")
-    print(f"{'figure':<40} {'measured':>18} {'baseline':>26} {'ratio':>7}  target")
-    for name, value, baseline, ratio, target in rows:
-        print(f"{name:<40} {value:>18} {baseline:>26} {ratio:>6.2f}x  {target}")
+    report(rows)
 
 
 if __name__ == "__main__":

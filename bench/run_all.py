@@ -1,0 +1,86 @@
+"""Run every benchmark and write the figures into docs/benchmarks.md.
+
+    .venv/bin/python bench/run_all.py            # every bench with its defaults
+    .venv/bin/python bench/run_all.py approve feeds
+
+Each bench runs as its own process (so one cannot skew another's memory or threads) and hands
+its rows back through BENCH_JSON. Ratios are measured against a baseline in the same run: on a
+shared machine compare ratios, not absolute figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHES = ["approve", "fanout", "feeds", "cms", "wechat", "pages"]
+OUT = ROOT / "docs" / "benchmarks.md"
+
+
+def met(ratio: object, target: str) -> str:
+    if not isinstance(ratio, float) or not target.strip().startswith(("<=", ">=")):
+        return ""
+    op, bound = target.split()[0], float(target.split()[1].rstrip("x"))
+    return "yes" if (ratio <= bound if op == "<=" else ratio >= bound) else "**no**"
+
+
+def run(name: str) -> tuple[list[list[object]], str | None, float]:
+    script = ROOT / "bench" / f"{name}.py"
+    if not script.exists():
+        return [], "not present", 0.0
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+        target = tmp.name
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env={**os.environ, "BENCH_JSON": target},
+                          text=True, capture_output=True)
+    elapsed = time.monotonic() - t0
+    sys.stdout.write(proc.stdout[-3000:])
+    rows: list[list[object]] = []
+    try:
+        rows = json.loads(Path(target).read_text(encoding="utf-8") or "[]")
+    except (OSError, json.JSONDecodeError):
+        pass
+    finally:
+        Path(target).unlink(missing_ok=True)
+    error = None if proc.returncode == 0 and rows else f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+    return rows, error, elapsed
+
+
+def main() -> None:
+    names = sys.argv[1:] or BENCHES
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `bench/run_all.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}. Every figure is beside a baseline measured in the same run; "
+        "the machine is shared, so read the ratios.",
+        "",
+        "| bench | figure | measured | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for name in names:
+        print(f"== bench/{name}.py", flush=True)
+        rows, error, elapsed = run(name)
+        for figure, measured, baseline, ratio, target in rows:
+            shown = f"{ratio:.2f}x" if isinstance(ratio, float) else str(ratio)
+            lines.append(f"| {name} | {figure} | {measured} | {baseline} | {shown} | {target} | {met(ratio, str(target))} |")
+        if error:
+            notes.append(f"- `bench/{name}.py`: {error}")
+        else:
+            notes.append(f"- `bench/{name}.py`: {elapsed:.0f} s")
+    lines += ["", "Runs:", "", *notes, ""]
+    OUT.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
