@@ -22,7 +22,7 @@ from ..clock import local
 from ..domain import Disclosure, ItemState, Validity
 from ..models import Item, ItemVersion
 from .alerts import raise_once
-from .calendar import WorkCalendar
+from .calendar import ScheduleFile, WorkCalendar, store_schedule
 from .config import ComplianceSettings
 from .released import versions_of
 
@@ -185,3 +185,20 @@ def check_deadlines(session: Session, now: datetime, config: ComplianceSettings 
         if d.status == "overdue":
             raise_once(session, "deadline.overdue", key, data)
     return risky
+
+
+def load_calendar(
+    session: Session, schedule: ScheduleFile, *, by: str, now: datetime, config: ComplianceSettings | None = None
+) -> list[dict[str, Any]]:
+    """Store an official schedule and return the clocks whose due date or provisional mark
+    changed with it (they are derived, so they are recomputed by storing it)."""
+    before = {(d.uid, d.clock): d for d in deadlines(session, now, config)}
+    store_schedule(session, schedule, by=by)
+    changed = []
+    for d in deadlines(session, now, config):
+        was = before.get((d.uid, d.clock))
+        if was is not None and (was.due_on, was.provisional) != (d.due_on, d.provisional):
+            changed.append({"uid": d.uid, "title": d.title, "clock": d.clock, "was": was.due_on.isoformat(),
+                            "was_provisional": was.provisional, "due_on": d.due_on.isoformat(),
+                            "provisional": d.provisional})
+    return changed

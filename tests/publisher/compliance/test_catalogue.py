@@ -1,0 +1,98 @@
+"""The active-disclosure catalogue over real HTTP: generated from what is published, filtered,
+exported as CSV, XLSX and JSON that round-trip, abolished items marked, withdrawn ones absent."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import httpx
+from bs4 import BeautifulSoup
+
+from publisher.compliance.catalogue import COLUMNS
+from publisher.compliance.tabular import FORMATS, read_xlsx
+from publisher.service import Service
+from tests.conftest import Team
+from tests.publisher.compliance.support import draft, release
+from tests.publisher.compliance.web_support import base, runtime  # noqa: F401
+from tests.samples import policy, sample
+
+HEADERS = [h for _, h in COLUMNS]
+
+
+def published(service: Service, team: Team) -> dict[str, str]:
+    uids = {
+        "policy": release(service, team, policy(ref="p1", keywords=["财政资金", "预算"])),
+        "notice": release(service, team, sample("notice-abolish", abolishes=[])),
+        "gone": release(service, team, policy(ref="p2", doc_number="沪财预[2026]13号", title="撤回的文件")),
+        "on_request": release(service, team, policy(ref="p3", doc_number=None, title="依申请公开的文件",
+                                                    disclosure="依申请公开")),
+        "draft": draft(service, team, policy(ref="p4", doc_number=None, title="草稿")),
+    }
+    service.abolish(team.approver, uids["policy"], on=date(2026, 11, 27))
+    service.withdraw(team.approver, uids["gone"], "错误发布")
+    return uids
+
+
+def test_catalogue_exports_round_trip_and_agree(service: Service, team: Team, base: str) -> None:  # noqa: F811
+    uids = published(service, team)
+    with httpx.Client(base_url=base) as client:
+        doc = client.get("/catalogue.json").json()
+        xlsx = client.get("/catalogue.xlsx")
+        text = client.get("/catalogue.csv")
+    # only the released, actively disclosed, not withdrawn items
+    assert {r["uid"] for r in doc["rows"]} == {uids["policy"], uids["notice"]}
+    assert [c["label"] for c in doc["columns"]] == HEADERS
+    by_uid = {r["uid"]: r for r in doc["rows"]}
+    p = by_uid[uids["policy"]]
+    assert (p["validity"], p["validity_changed_on"]) == ("已废止", "2026-11-27")
+    assert p["index_number"].startswith("AB1900010-2026-") and p["doc_number"] == "沪财预〔2026〕12号"
+    assert p["subject"] == "财政\\预算" and p["issuing_body"] == "上海市财政局" and p["disclosure"] == "主动公开"
+    assert p["keywords"] == ["财政资金", "预算"]
+
+    # XLSX: opens in openpyxl, header then the same rows as the JSON, cell for cell
+    assert xlsx.headers["content-type"] == FORMATS["xlsx"]
+    assert "attachment" in xlsx.headers["content-disposition"]
+    sheet = read_xlsx(xlsx.content)
+    assert sheet[0] == HEADERS
+    expected = [[("；".join(r[k]) if isinstance(r[k], list) else r[k]) for k, _ in COLUMNS] for r in doc["rows"]]
+    assert sheet[1:] == expected
+    # CSV: UTF-8 with BOM, the same table
+    assert text.content.startswith("\ufeff".encode())
+    assert list(csv.reader(io.StringIO(text.content.decode("utf-8-sig")))) == [HEADERS, *expected]
+
+
+def test_filters_by_type_subject_and_year(service: Service, team: Team, base: str) -> None:  # noqa: F811
+    uids = published(service, team)
+    with httpx.Client(base_url=base) as client:
+        def rows(**params: str) -> set[str]:
+            return {r["uid"] for r in client.get("/catalogue.json", params=params).json()["rows"]}
+
+        assert rows(type="notice") == {uids["notice"]}
+        assert rows(subject="财政") == {uids["policy"]}  # a parent class matches its children
+        assert rows(subject="财政\\预算") == {uids["policy"]}
+        assert rows(subject="财政\\预") == set()
+        assert rows(year="2026") == {uids["policy"], uids["notice"]}
+        assert rows(year="2019") == set()
+        assert client.get("/catalogue.json", params={"type": "nosuch"}).status_code == 422
+        assert client.get("/catalogue.json", params={"year": "19"}).status_code == 422
+        filtered = read_xlsx(client.get("/catalogue.xlsx", params={"type": "notice"}).content)
+        assert len(filtered) == 2
+
+
+def test_public_page_marks_abolished_and_omits_withdrawn(service: Service, team: Team, base: str) -> None:  # noqa: F811
+    uids = published(service, team)
+    page = httpx.get(f"{base}/catalogue")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    rows = {tr["data-uid"]: tr for tr in soup.select("#catalogue tbody tr")}
+    assert set(rows) == {uids["policy"], uids["notice"]}
+    assert "已废止" in rows[uids["policy"]].get_text()
+    assert "撤回的文件" not in page.text and "草稿" not in page.text
+    # the export links carry the filters
+    page = httpx.get(f"{base}/catalogue", params={"type": "policy", "year": "2026"})
+    links = [a["href"] for a in BeautifulSoup(page.text, "html.parser").select("a") if "catalogue." in a["href"]]
+    assert "/catalogue.xlsx?type=policy&year=2026" in links
+    assert json.loads(httpx.get(f"{base}/catalogue.json", params={"type": "policy"}).text)["filters"]["type"] == "policy"

@@ -1,0 +1,26 @@
+"""A runtime and a live server for the compliance pages (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from publisher.db import Database
+from publisher.runtime import Runtime, build_runtime
+from publisher.settings import Settings
+from publisher.web.app import create_app
+from tests.publisher.web.live import serve
+
+
+@pytest.fixture
+def runtime(settings: Settings, db: Database) -> Iterator[Runtime]:
+    rt = build_runtime(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def base(runtime: Runtime) -> Iterator[str]:
+    with serve(create_app(runtime)) as url:
+        yield url
