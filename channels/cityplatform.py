@@ -18,7 +18,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +35,7 @@ from channels.base import (
     ChannelError,
     ChannelSettings,
     Confirmation,
+    Holding,
     Operation,
     Payload,
     PermanentError,
@@ -431,6 +432,68 @@ class CityPlatformChannel(Channel):
         if pending:
             return None
         return Confirmation(delivered=True, data=states)
+
+    # -- reconciliation
+
+    INVENTORY_PAGE = 1000  # the contract's largest page
+
+    def inventory(self) -> Iterable[Holding]:
+        """Every record on every target (GET …/records, signed like every read). A record is
+        live unless revoked. An item held alike by every target that takes its type is one
+        holding; targets that disagree (version, validity, revoked or not) yield one holding
+        each, so the comparison sees the difference."""
+        by_uid: dict[str, dict[str, Holding]] = {}
+        types: dict[str, str] = {}
+        for target in self.cfg.targets:
+            for rec in self._records(target):
+                raw = rec.get("record")
+                body: dict[str, Any] = raw if isinstance(raw, dict) else {}
+                uid = str(body.get("source_id") or "")
+                if not uid:
+                    continue
+                live = rec.get("status") != "revoked"
+                version = rec.get("version")
+                validity = body.get("validity") if live else None
+                by_uid.setdefault(uid, {})[target.name] = Holding(
+                    uid=uid,
+                    version=int(version) if isinstance(version, int) else None,
+                    validity=str(validity) if validity else None,
+                    live=live,
+                    external_id=f"{target.name}:{rec.get('index_number')}",
+                    url=str(body.get("url") or "") or None,
+                )
+                types[uid] = str(body.get("item_type") or "")
+        holdings: list[Holding] = []
+        for uid, held in by_uid.items():
+            wanted = {t.name for t in self.targets_for(types[uid])}
+            views = {(h.live, h.version, h.validity) for h in held.values()}
+            if len(views) == 1 and wanted <= set(held):
+                first = next(iter(held.values()))
+                holdings.append(Holding(uid=uid, version=first.version, validity=first.validity, live=first.live,
+                                        external_id=",".join(h.external_id or "" for h in held.values()),
+                                        url=first.url))
+            else:
+                holdings.extend(held.values())
+        return holdings
+
+    def _records(self, target: CityPlatformTarget) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            headers = self._headers(target, "read_" + uuid.uuid4().hex, b"")
+            response = request(self.client, "GET", target.url, headers=headers,
+                               params={"limit": str(self.INVENTORY_PAGE), "offset": str(offset)})
+            self._raise_for(target, response, "目录查询 / list records")
+            data = _json(response)
+            page = data.get("records") if isinstance(data, dict) else None
+            if not isinstance(page, list):
+                raise TransientError(f"{target.name}: 目录不是 JSON / record list is not JSON",
+                                     http_status=response.status_code, response_excerpt=excerpt(response))
+            out.extend(r for r in page if isinstance(r, dict))
+            total = data.get("total") if isinstance(data, dict) else None
+            offset += len(page)
+            if not page or not isinstance(total, int) or offset >= total:
+                return out
 
     def _receipt(self, target: CityPlatformTarget, receipt_id: str) -> dict[str, Any]:
         # reads are signed over an empty body, each with a fresh id (not de-duplicated)

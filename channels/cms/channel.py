@@ -17,7 +17,7 @@ import html
 import mimetypes
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -30,6 +30,7 @@ from channels.base import (
     ChannelConfigError,
     ChannelContext,
     ChannelSettings,
+    Holding,
     Operation,
     Payload,
     PermanentError,
@@ -41,7 +42,7 @@ from publisher.domain import ItemType, VersionView
 from publisher.sanitize import text_of
 
 from .errors import error_for, wp_code
-from .render import DEFAULT_CATEGORY_SLUGS, render_body, rewrite_links
+from .render import DEFAULT_CATEGORY_SLUGS, WITHDRAWN_PREFIX, render_body, rewrite_links
 
 __all__ = ["CmsChannel", "CmsSettings"]
 
@@ -378,6 +379,53 @@ class CmsChannel(Channel):
         if self.cfg.verify_live and link:
             self._verify_gone(link, str((existing.get("title") or {}).get("rendered") or ""))
         return Receipt(external_id=str(post_id), url=None, data={"status": "trash", "mode": "trash"})
+
+    # ---------------------------------------------------------------- reconciliation
+    INVENTORY_STATUSES: ClassVar[str] = "publish,future,draft,pending,private,trash"
+
+    def inventory(self) -> Iterable[Holding]:
+        """Every post carrying a publisher_uid, in any status including the trash (edit
+        context, so drafts and meta are visible). Live: published, and not a withdrawal
+        notice (withdraw_mode "notice" keeps the post up under the 【已撤回】 title)."""
+        what = "列出文章 / list posts"
+        # A bad Application Password makes WordPress treat us as anonymous, which it answers
+        # with 400 on the status filter rather than 401: ask who we are first.
+        self._call("GET", "/users/me", "核对账号 / check login", params={"context": "edit", "_fields": "id"})
+        holdings: list[Holding] = []
+        page, pages = 1, 1
+        while page <= pages:
+            response = self._call("GET", "/posts", what, params={
+                "context": "edit", "status": self.INVENTORY_STATUSES, "orderby": "id", "order": "asc",
+                "per_page": 100, "page": page, "_fields": "id,status,link,meta,title",
+            })
+            posts = self._json(response, what)
+            if not isinstance(posts, list):
+                raise ChannelConfigError(f"{what}: 意外的应答 / unexpected answer",
+                                         response_excerpt=response.text[:300])
+            total = response.headers.get("X-WP-TotalPages", "1")
+            pages = int(total) if total.isdigit() else 1
+            for post in posts:
+                meta = post.get("meta")
+                if not isinstance(meta, dict) or "publisher_uid" not in meta:
+                    raise _plugin_missing()
+                uid = meta.get("publisher_uid")
+                if not uid:
+                    continue  # a post written by hand, not one of ours
+                title = post.get("title") if isinstance(post.get("title"), dict) else {}
+                raw_title = str(title.get("raw") or title.get("rendered") or "")
+                live = post.get("status") == "publish" and not raw_title.startswith(WITHDRAWN_PREFIX)
+                version = meta.get("publisher_version")
+                validity = str(meta.get("validity") or "") if live else ""
+                holdings.append(Holding(
+                    uid=str(uid),
+                    version=int(version) if isinstance(version, int) and version > 0 else None,
+                    validity=validity or None,
+                    live=live,
+                    external_id=str(post["id"]),
+                    url=str(post.get("link") or "") or None,
+                ))
+            page += 1
+        return holdings
 
     @staticmethod
     def _check_meta(result: Mapping[str, Any], uid: str) -> None:

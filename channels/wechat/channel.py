@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from html import escape
 from typing import Any, ClassVar, Literal
 
@@ -34,6 +36,7 @@ from channels.base import (
     ChannelContext,
     ChannelSettings,
     Confirmation,
+    Holding,
     Payload,
     PermanentError,
     Problem,
@@ -59,6 +62,8 @@ log = logging.getLogger(__name__)
 
 META = "font-size:14px;color:#888;line-height:1.6;margin:0 0 1.2em;"
 NOTICE = "font-size:15px;color:#b22222;line-height:1.6;margin:0 0 1em;"
+# the validity line of the metadata block _content() writes into every article
+VALIDITY_LINE = re.compile(r"有效性：(有效|已废止|已失效|已修订)")
 
 
 class WechatSettings(ChannelSettings):
@@ -489,6 +494,62 @@ class WechatChannel(Channel):
             if (page + 1) * 20 >= int(result.get("total_count") or 0):
                 break
         return found
+
+    def inventory(self) -> Iterable[Holding]:
+        """The account's publications (freepublish/batchget, every page) mapped back to item
+        uids: by the articles remembered per uid (confirm / PUBLISHJOBFINISH), else by a
+        content_source_url of the form <public_base_url>/items/<uid>. An article neither
+        maps is reported under "wechat:<article_id>:<idx>" (the comparison shows it as
+        extra). Live: not deleted. The version is not recoverable from an article (None);
+        the validity is read from the metadata block of its content. In correction mode an
+        update adds an article beside the original by design: only the newest live article
+        of an item counts as live, older ones are reported as not live."""
+        owners = self._remembered_owners()
+        prefix = self.context.public_base_url.rstrip("/") + "/items/"
+        found: list[tuple[int, Holding]] = []
+        offset = 0
+        while True:
+            result = self.api.post("freepublish/batchget", "freepublish/batchget",
+                                   {"offset": offset, "count": 20, "no_content": 0})
+            page = result.get("item") or []
+            for item in page:
+                article_id = str(item.get("article_id") or "")
+                updated = int(item.get("update_time") or 0)
+                news = (item.get("content") or {}).get("news_item") or []
+                for idx, article in enumerate(news, start=1):
+                    source = str(article.get("content_source_url") or "")
+                    uid = owners.get(article_id) or (source[len(prefix):] if source.startswith(prefix) else "")
+                    live = not article.get("is_deleted")
+                    match = VALIDITY_LINE.search(str(article.get("content") or "")) if live else None
+                    found.append((updated, Holding(
+                        uid=uid or f"wechat:{article_id}:{idx}", version=None,
+                        validity=match.group(1) if match else None, live=live,
+                        external_id=f"{article_id}:{idx}", url=str(article.get("url") or "") or None,
+                    )))
+            offset += len(page)
+            if not page or offset >= int(result.get("total_count") or 0):
+                break
+        if self.settings.update_mode != "correction":
+            return [h for _at, h in found]
+        newest: dict[str, str | None] = {}
+        for _at, h in sorted(found, key=lambda f: f[0], reverse=True):
+            if h.live:
+                newest.setdefault(h.uid, h.external_id)
+        return [h if not h.live or newest[h.uid] == h.external_id else replace(h, live=False, validity=None)
+                for _at, h in found]
+
+    def _remembered_owners(self) -> dict[str, str]:
+        """article_id -> uid from the articles remembered in Redis."""
+        owners: dict[str, str] = {}
+        marker = self._key("articles", "")
+        try:
+            for key in self._redis.scan_iter(match=marker + "*", count=500):
+                uid = bytes(key).decode()[len(marker):]
+                for article_id in self._redis.hkeys(key):
+                    owners[bytes(article_id).decode()] = uid
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        return owners
 
     def _delete_item(self, locate: Mapping[str, Any]) -> list[dict[str, Any]]:
         uid = str(locate["uid"])
