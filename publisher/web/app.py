@@ -29,6 +29,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "publisher.web.ops",  # /api/ops: delivery operations (replay, channels)
     "publisher.web.public",  # public pages and feeds
     "publisher.web.callbacks",  # /callbacks/{channel}: provider pushes (WeChat events)
+    "publisher.web.pages",  # /app: editor and ops pages; /metrics, /readyz
     "publisher.web.compliance",  # /api/compliance; /catalogue, /fees, /reports/annual
 )
 

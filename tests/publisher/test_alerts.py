@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from publisher import alerts, events
-from publisher.alerts import AlertSettings, Alerter, EmailTarget
+from publisher.alerts import Alerter, AlertSettings, EmailTarget
 from publisher.executor import EmbeddedExecutor
 from publisher.runtime import build_runtime, use_executor
 from publisher.settings import Settings, SettingsError

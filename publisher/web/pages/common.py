@@ -1,0 +1,165 @@
+"""What every page shares: templates, the logged-in user, CSRF-checked form posts, flash
+messages and redirects. Pages are server-rendered Jinja2; a failed action comes back as a
+flash message (or inline field errors on the editor), never as a JSON error body."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ...auth import Actor
+from ...clock import local
+from ...domain import ITEM_TYPE_LABELS, Role
+from ...runtime import Runtime
+from ...service import OVERALL_LABELS
+from ...workflow import STATE_LABELS
+from .sessions import COOKIE, PageSession, SessionStore
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
+
+DELIVERY_LABELS = {
+    "queued": "排队中", "sending": "发送中", "accepted": "待确认", "delivered": "已送达",
+    "retry_wait": "等待重试", "failed": "失败", "held": "暂缓", "superseded": "已取代",
+}
+ROLE_LABELS = {"editor": "编辑", "reviewer": "审查员", "approver": "审批人", "ops": "运维", "admin": "管理员"}
+
+
+def _when(value: datetime | str | None) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        parsed = value
+    return local(parsed).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _day(value: date | datetime | str | None) -> str:
+    if not value:
+        return ""
+    if isinstance(value, datetime):
+        return local(value).strftime("%Y-%m-%d")
+    return str(value)[:10]
+
+
+TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["day"] = _day
+TEMPLATES.env.globals.update(
+    TYPE_LABELS={t.value: label for t, label in ITEM_TYPE_LABELS.items()},
+    STATE_LABELS={s.value: label for s, label in STATE_LABELS.items()},
+    OVERALL_LABELS=OVERALL_LABELS,
+    DELIVERY_LABELS=DELIVERY_LABELS,
+    ROLE_LABELS=ROLE_LABELS,
+)
+
+
+class LoginRequired(Exception):
+    """No valid session: the handler installed by the pages package redirects to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class CsrfRejected(Exception):
+    """A POST without the session's CSRF token: answered 403 with a page saying so."""
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def sessions_of(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.page_sessions
+    return store
+
+
+def current_session(request: Request) -> PageSession:
+    session = sessions_of(request).get(request.cookies.get(COOKIE))
+    if session is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return session
+
+
+def actor_of(session: PageSession) -> Actor:
+    return Actor(id=session.user_id, name=session.name, role=session.role)
+
+
+def allowed(session: PageSession, *roles: Role) -> bool:
+    return session.role is Role.ADMIN or session.role in roles
+
+
+@dataclass
+class Post:
+    """A CSRF-checked form post by a logged-in user."""
+
+    session: PageSession
+    form: dict[str, str]
+    lists: dict[str, list[str]]
+
+    @property
+    def actor(self) -> Actor:
+        return actor_of(self.session)
+
+
+async def checked_post(request: Request) -> Post:
+    session = current_session(request)
+    data = await request.form()
+    form: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
+    for key, value in data.multi_items():
+        if isinstance(value, str):
+            form[key] = value
+            lists.setdefault(key, []).append(value)
+    if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+        raise CsrfRejected()
+    return Post(session, form, lists)
+
+
+SessionDep = Annotated[PageSession, Depends(current_session)]
+PostDep = Annotated[Post, Depends(checked_post)]
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], session: PageSession | None, status: int = 200
+) -> HTMLResponse:
+    runtime = runtime_of(request)
+    context.setdefault("agency", runtime.settings.agency.name)
+    context["me"] = session
+    context["csrf"] = session.csrf if session else ""
+    flash: list[tuple[str, str]] = []
+    if session is not None:
+        flash, session.flash = session.flash, []
+    context["flash"] = flash
+    response: HTMLResponse = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def flash(session: PageSession, kind: str, message: str) -> None:
+    session.flash.append((kind, message))
+
+
+def login_url(next_url: str) -> str:
+    return "/app/login?next=" + quote(next_url, safe="")
+
+
+def forbidden(request: Request, session: PageSession, message: str) -> Response:
+    return render(request, "app/error.html", {"title": "无权访问", "message": message}, session, 403)

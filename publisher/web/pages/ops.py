@@ -1,0 +1,133 @@
+"""Ops pages: the dashboard (delivery matrix + channel health), an item's timeline, the
+failed queue with replay, channel pause/resume and the audit log. Anyone logged in may look;
+only ops (and admin) may act."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from ...domain import Role
+from ...metrics import channel_health
+from .common import PostDep, SessionDep, allowed, flash, redirect, render, runtime_of
+from .queries import audit_page, failed_deliveries, matrix, timeline
+
+router = APIRouter(include_in_schema=False)
+_UID = re.compile(r"^[0-9a-z]{26}$")
+_CHANNEL = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")
+ALERTING = ("failed", "held")
+
+
+def _page_number(value: str) -> int:
+    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
+@router.get("/app/ops", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
+    runtime = runtime_of(request)
+    channels, rows = matrix(runtime.service)
+    health = channel_health(runtime.db, runtime.settings, channels)
+    failed = sum(h.counts.get("failed", 0) for h in health)
+    return render(request, "app/ops.html", {
+        "channels": channels, "rows": rows, "health": health, "failed": failed,
+        "can_act": allowed(session, Role.OPS),
+    }, session)
+
+
+@router.get("/app/ops/channels", response_class=HTMLResponse)
+def channels_page(request: Request, session: SessionDep) -> HTMLResponse:
+    runtime = runtime_of(request)
+    health = channel_health(runtime.db, runtime.settings, runtime.service.channel_names())
+    return render(request, "app/channels.html", {"health": health, "can_act": allowed(session, Role.OPS)}, session)
+
+
+@router.get("/app/ops/items/{uid}", response_class=HTMLResponse)
+def item_timeline(request: Request, uid: str, session: SessionDep) -> HTMLResponse:
+    runtime = runtime_of(request)
+    try:
+        item = runtime.service.item_detail(uid) if _UID.match(uid) else None
+    except Exception:  # NotFoundError: one page for both cases
+        item = None
+    if item is None:
+        return render(request, "app/error.html", {"title": "未找到", "message": "未找到该信息 / item not found"},
+                      session, 404)
+    deliveries, entries = timeline(runtime.service, uid)
+    return render(request, "app/timeline.html", {
+        "item": item, "deliveries": deliveries, "entries": entries, "can_act": allowed(session, Role.OPS),
+    }, session)
+
+
+@router.get("/app/ops/failed", response_class=HTMLResponse)
+def failed_queue(request: Request, session: SessionDep, channel: str = "", page: str = "1") -> HTMLResponse:
+    runtime = runtime_of(request)
+    chosen = channel if _CHANNEL.match(channel) else None
+    number = _page_number(page)
+    total, rows = failed_deliveries(runtime.service, chosen, number)
+    return render(request, "app/failed.html", {
+        "rows": rows, "total": total, "page": number, "pages": max(1, -(-total // 50)), "channel": chosen or "",
+        "channels": runtime.service.channel_names(), "can_act": allowed(session, Role.OPS),
+    }, session)
+
+
+@router.get("/app/ops/audit", response_class=HTMLResponse)
+def audit_log(request: Request, session: SessionDep, item: str = "", before: str = "") -> HTMLResponse:
+    runtime = runtime_of(request)
+    chosen = item if _UID.match(item) else None
+    rows = audit_page(runtime.service, chosen, int(before) if before.isdigit() else None)
+    return render(request, "app/audit.html", {
+        "rows": rows, "item": chosen or "", "next_before": rows[-1]["seq"] if len(rows) == 100 else None,
+    }, session)
+
+
+# -- actions -----------------------------------------------------------------------------------
+def _require_ops(post: PostDep) -> bool:
+    if allowed(post.session, Role.OPS):
+        return True
+    flash(post.session, "error", "需要运维角色 / role ops required")
+    return False
+
+
+def _back(post: PostDep, default: str) -> str:
+    back = post.form.get("back") or ""
+    return back if back.startswith("/app/") and not back.startswith("//") else default
+
+
+def _ids(values: list[str]) -> list[int]:
+    return sorted({int(v) for v in values if v.isdigit() and 0 < int(v) < 2**62})
+
+
+@router.post("/app/ops/replay")
+def replay(request: Request, post: PostDep) -> Response:
+    back = _back(post, "/app/ops/failed")
+    if not _require_ops(post):
+        return redirect(back)
+    runtime = runtime_of(request)
+    one = post.form.get("one")
+    ids = _ids([one] if one else post.lists.get("delivery", []))
+    if not ids:
+        flash(post.session, "error", "请选择要重放的投递 / select deliveries to replay")
+        return redirect(back)
+    done = [i for i in ids if runtime.engine.replay(i, post.session.name)]
+    skipped = len(ids) - len(done)
+    flash(post.session, "ok", f"已重放 {len(done)} 条投递 / replayed {len(done)}"
+          + (f"；{skipped} 条已不是失败状态 / {skipped} no longer failed" if skipped else ""))
+    return redirect(back)
+
+
+@router.post("/app/ops/channels/{channel}/pause")
+def pause(request: Request, channel: str, post: PostDep) -> Response:
+    if _CHANNEL.match(channel) and _require_ops(post):
+        reason = (post.form.get("reason") or "").strip() or "运维暂停 / paused by ops"
+        runtime_of(request).engine.pause(channel, reason[:1000], post.session.name)
+        flash(post.session, "ok", f"渠道 {channel} 已暂停 / paused")
+    return redirect(_back(post, "/app/ops"))
+
+
+@router.post("/app/ops/channels/{channel}/resume")
+def resume(request: Request, channel: str, post: PostDep) -> Response:
+    if _CHANNEL.match(channel) and _require_ops(post):
+        released = runtime_of(request).engine.resume(channel, post.session.name)
+        flash(post.session, "ok", f"渠道 {channel} 已恢复，放行 {len(released)} 条 / resumed, {len(released)} released")
+    return redirect(_back(post, "/app/ops"))

@@ -1,0 +1,205 @@
+"""Read models for the pages: item search with the derived delivery status, release groups,
+an item's timeline, the delivery matrix, the failed queue and the audit log.
+
+Reads only; every change goes through the service or the engine. Each query is bounded
+(a page, a recent window) so pages stay fast with tens of thousands of deliveries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, not_, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from ...clock import SHANGHAI
+from ...domain import DeliveryState, ItemState
+from ...models import Attempt, AuditEvent, Delivery, Item, ItemVersion
+from ...service import Service, delivery_json, item_json, overall_status
+
+PAGE_SIZE = 50
+OVERALL_FILTERS = ("draft", "pending", "published", "partially_published", "withdrawn")
+
+
+@dataclass(frozen=True)
+class ItemFilters:
+    q: str | None = None
+    type: str | None = None
+    state: str | None = None
+    validity: str | None = None
+    overall: str | None = None
+    date_field: str = "updated"  # updated | published
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _latest_per_item() -> Any:
+    """Per item: how many channels have a live (non-superseded) latest delivery, how many
+    of those are delivered, how many failed or held."""
+    latest = (
+        select(func.max(Delivery.id).label("id"))
+        .where(Delivery.state != DeliveryState.SUPERSEDED)
+        .group_by(Delivery.item_id, Delivery.channel)
+        .subquery()
+    )
+    return (
+        select(
+            Delivery.item_id.label("item_id"),
+            func.count().label("n"),
+            func.sum(case((Delivery.state == DeliveryState.DELIVERED, 1), else_=0)).label("ok"),
+            func.sum(case((Delivery.state.in_([DeliveryState.FAILED, DeliveryState.HELD]), 1), else_=0)).label("bad"),
+        )
+        .join(latest, latest.c.id == Delivery.id)
+        .group_by(Delivery.item_id)
+        .subquery()
+    )
+
+
+def _overall_clause(overall: str) -> ColumnElement[bool]:
+    """The SQL form of `service.overall_status`, so the filter and the badge always agree."""
+    if overall == "withdrawn":
+        return Item.state == ItemState.WITHDRAWN
+    agg = _latest_per_item()
+    live = Item.state != ItemState.WITHDRAWN
+    has = Item.id.in_(select(agg.c.item_id))
+    released = Item.state.in_([ItemState.PUBLISHED, ItemState.APPROVED])
+    if overall == "draft":
+        return and_(live, not_(has), not_(released))
+    if overall == "published":
+        return and_(live, or_(Item.id.in_(select(agg.c.item_id).where(agg.c.ok == agg.c.n)), and_(not_(has), released)))
+    if overall == "partially_published":
+        return and_(live, Item.id.in_(select(agg.c.item_id).where(agg.c.bad > 0)))
+    return and_(live, Item.id.in_(select(agg.c.item_id).where(agg.c.bad == 0, agg.c.ok < agg.c.n)))
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=SHANGHAI)
+    return start, start + timedelta(days=1)
+
+
+def search_items(service: Service, f: ItemFilters, page: int) -> tuple[int, list[dict[str, Any]]]:
+    with service.db.reader() as s:
+        stmt = select(Item)
+        if f.type:
+            stmt = stmt.where(Item.type == f.type)
+        if f.state:
+            stmt = stmt.where(Item.state == f.state)
+        if f.validity:
+            stmt = stmt.where(Item.validity == f.validity)
+        if f.q:
+            like = f"%{f.q}%"
+            stmt = stmt.where(or_(Item.title.like(like), Item.index_number.like(like), Item.ref.like(like),
+                                  Item.uid == f.q, Item.release_group == f.q))
+        if f.overall in OVERALL_FILTERS:
+            stmt = stmt.where(_overall_clause(f.overall))
+        column = Item.published_at if f.date_field == "published" else Item.updated_at
+        if f.date_from:
+            stmt = stmt.where(column >= _day_bounds(f.date_from)[0])
+        if f.date_to:
+            stmt = stmt.where(column < _day_bounds(f.date_to)[1])
+        total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        order = (column.desc(), Item.id.desc())
+        items = s.execute(stmt.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()
+        latest = service.latest_delivery_states(s, [i.id for i in items])
+        return total, [item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items]
+
+
+def group_members(service: Service, group: str | None) -> list[dict[str, Any]]:
+    if not group:
+        return []
+    with service.db.reader() as s:
+        items = s.execute(select(Item).where(Item.release_group == group).order_by(Item.id)).scalars().all()
+        latest = service.latest_delivery_states(s, [i.id for i in items])
+        return [item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items]
+
+
+def author_of(service: Service, uid: str) -> int | None:
+    with service.db.reader() as s:
+        return s.execute(select(Item.created_by).where(Item.uid == uid)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # audit | attempt
+    title: str
+    actor: str
+    detail: dict[str, Any]
+
+
+def timeline(service: Service, uid: str) -> tuple[list[dict[str, Any]], list[TimelineEntry]]:
+    """The item's deliveries (with receipts) and every audit event and attempt, oldest first."""
+    with service.db.reader() as s:
+        item = s.execute(select(Item).where(Item.uid == uid)).scalar_one()
+        versions = dict(s.execute(select(ItemVersion.id, ItemVersion.number).where(ItemVersion.item_id == item.id)).tuples().all())
+        rows = s.execute(select(Delivery).where(Delivery.item_id == item.id).order_by(Delivery.id)).scalars().all()
+        deliveries = []
+        by_id: dict[int, dict[str, Any]] = {}
+        for d in rows:
+            data = {**delivery_json(d, versions.get(d.version_id)), "receipt": d.receipt}
+            deliveries.append(data)
+            by_id[d.id] = data
+        entries = [
+            TimelineEntry(e.at, "audit", e.action, e.actor, {"reason": e.reason, "data": e.data,
+                                                               "version_hash": e.version_hash, "seq": e.seq})
+            for e in s.execute(select(AuditEvent).where(AuditEvent.item_uid == uid).order_by(AuditEvent.seq)).scalars()
+        ]
+        if by_id:
+            for a in s.execute(
+                select(Attempt).where(Attempt.delivery_id.in_(list(by_id))).order_by(Attempt.id)
+            ).scalars():
+                owner = by_id[a.delivery_id]
+                entries.append(TimelineEntry(
+                    a.started_at, "attempt",
+                    f"{owner['channel']} · {owner['operation']} v{owner['version']} · #{a.number}",
+                    a.worker or "", {"outcome": a.outcome, "http_status": a.http_status, "provider_code": a.provider_code,
+                                     "error": a.error, "response_excerpt": a.response_excerpt,
+                                     "duration_ms": round(a.duration_ms, 1), "delivery": a.delivery_id},
+                ))
+    entries.sort(key=lambda e: e.at)
+    return deliveries, entries
+
+
+def matrix(service: Service, limit: int = 30) -> tuple[list[str], list[dict[str, Any]]]:
+    """Recently changed items with the latest delivery state per channel."""
+    with service.db.reader() as s:
+        items = s.execute(
+            select(Item).where(Item.live_version.is_not(None)).order_by(Item.updated_at.desc(), Item.id.desc()).limit(limit)
+        ).scalars().all()
+        latest = service.latest_delivery_states(s, [i.id for i in items])
+        rows = [item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items]
+    channels = sorted(set(service.channel_names()) | {c for r in rows for c in r["channels"]})
+    return channels, rows
+
+
+def failed_deliveries(service: Service, channel: str | None, page: int) -> tuple[int, list[dict[str, Any]]]:
+    with service.db.reader() as s:
+        stmt = (
+            select(Delivery, Item.uid, Item.title)
+            .join(Item, Item.id == Delivery.item_id)
+            .where(Delivery.state == DeliveryState.FAILED)
+        )
+        if channel:
+            stmt = stmt.where(Delivery.channel == channel)
+        total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = s.execute(
+            stmt.order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        ).all()
+        return total, [{**delivery_json(d, None), "item": uid, "title": title, "updated_at": d.updated_at}
+                       for d, uid, title in rows]
+
+
+def audit_page(service: Service, item: str | None, before: int | None, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first; `before` is the seq to continue below (keyset paging, no OFFSET scans)."""
+    with service.db.reader() as s:
+        stmt = select(AuditEvent)
+        if item:
+            stmt = stmt.where(AuditEvent.item_uid == item)
+        if before:
+            stmt = stmt.where(AuditEvent.seq < before)
+        rows = s.execute(stmt.order_by(AuditEvent.seq.desc()).limit(limit)).scalars().all()
+        return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "item": e.item_uid,
+                 "reason": e.reason, "data": e.data, "hash": e.hash} for e in rows]
+

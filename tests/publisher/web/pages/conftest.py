@@ -1,0 +1,100 @@
+"""A runtime with the rss channel and a webhook subscriber (a real local receiver), the
+embedded executor, users with passwords, and a TestClient logged in per role."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from publisher.executor import EmbeddedExecutor
+from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.service import Service
+from publisher.settings import Settings
+from publisher.web import create_app
+from tests.receiver import SECRET, Receiver, webhook_channels
+
+PASSWORD = "correct horse 电池"
+ROLES = {"editor": "editor", "editor2": "editor", "reviewer": "reviewer", "approver": "approver",
+         "ops": "ops", "admin": "admin"}
+FAST_RETRY = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.1, "jitter": 0.0, "max_attempts": 2}}
+
+
+@dataclass
+class Site:
+    runtime: Runtime
+    receiver: Receiver
+    app: object
+    login: Callable[[str], TestClient]
+
+    @property
+    def service(self) -> Service:
+        return self.runtime.service
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def log_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
+    page = client.get("/app/login")
+    r = client.post("/app/login", data={"name": name, "password": password, "csrf": csrf_of(page.text),
+                                        "next": "/app/items"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return client
+
+
+@pytest.fixture
+def site(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
+    receiver = Receiver().start()
+    channels = {"rss": {"enabled": True}, **webhook_channels(receiver.url, **FAST_RETRY)}
+    rt = build_runtime(replace(settings, channels=channels, routing={**settings.routing,
+                                                                    "policy": ["rss"], "interpretation": ["rss"]}))
+    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
+    rt.start()
+    for name, role in ROLES.items():
+        rt.service.add_user(name, role, PASSWORD)
+    app = create_app(rt)
+    clients: list[TestClient] = []
+
+    def login(name: str) -> TestClient:
+        client = TestClient(app)
+        clients.append(client)
+        return log_in(client, name)
+
+    yield Site(rt, receiver, app, login)
+    for c in clients:
+        c.close()
+    rt.close()
+    receiver.stop()
+
+
+def post(client: TestClient, url: str, data: dict[str, Any] | None = None, page: str = "/app/items") -> Any:
+    """POST a form the way the browser does: with the CSRF token from a page of the session."""
+    token = csrf_of(client.get(page).text)
+    return client.post(url, data={"csrf": token, **(data or {})}, follow_redirects=False)
+
+
+def flashes(html: str) -> list[str]:
+    return [m.strip() for m in re.findall(r'class="flash [a-z]+"[^>]*>([^<]*)', html)]
+
+
+def policy_form(**overrides: str) -> dict[str, str]:
+    form = {"type": "policy", "title": "关于进一步规范财政资金管理的通知", "issue_date": "2026-11-20",
+            "doc_number": "沪财预[2026]12号", "subject": "财政\\预算", "description": "规范财政资金管理。",
+            "keywords": "财政资金，预算", "body_html": "<p>正文。</p>", "disclosure": "主动公开", "scope": "面向社会"}
+    form.update(overrides)
+    return form
+
+
+def create(client: TestClient, **overrides: str) -> str:
+    r = post(client, "/app/items/new", policy_form(**overrides), "/app/items/new")
+    assert r.status_code == 303, r.text
+    return str(r.headers["location"]).rsplit("/", 1)[1]

@@ -1,0 +1,117 @@
+"""Ops pages: the delivery matrix and channel health, an item's timeline with attempts and
+errors, the failed queue with replay one / replay selected, pause and resume, the audit log."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from tests.publisher.web.pages.conftest import Site, create, flashes, post
+from tests.support import wait_for
+
+
+def approve_through_pages(site: Site, title: str) -> str:
+    editor, reviewer, approver = site.login("editor"), site.login("reviewer"), site.login("approver")
+    uid = create(editor, title=title)
+    for who, action in ((editor, "submit"), (reviewer, "review"), (approver, "approve")):
+        assert post(who, f"/app/items/{uid}/{action}").status_code == 303
+    return uid
+
+
+def cells(html: str, uid: str) -> dict[str, str]:
+    row = html.split(f'<tr data-uid="{uid}">')[1].split("</tr>")[0]
+    return dict(re.findall(r'data-channel="([^"]+)" data-state="([^"]*)"', row))
+
+
+def health_row(html: str, channel: str) -> str:
+    return html.split(f'<tr data-channel="{channel}">')[1].split("</tr>")[0]
+
+
+def delivery_states(site: Site, uid: str) -> dict[str, str]:
+    return {d["channel"]: d["state"] for d in site.service.deliveries(uid)}
+
+
+def test_matrix_and_channel_health_show_every_channel_delivered(site: Site) -> None:
+    uid = approve_through_pages(site, "看板上的政策")
+    wait_for(lambda: set(delivery_states(site, uid).values()) == {"delivered"})
+    ops = site.login("ops")
+    html = ops.get("/app/ops").text
+    assert cells(html, uid) == {"rss": "delivered", "webhook.hooks": "delivered"}
+    row = health_row(html, "webhook.hooks")
+    assert "100.0%" in row and "闭合" in row and "运行中" in row and " ms" in row
+
+
+def test_failed_queue_replay_one_and_selected_after_the_fault_is_fixed(site: Site) -> None:
+    site.receiver.default = 400
+    uids = [approve_through_pages(site, f"失败的政策{i}") for i in range(3)]
+    wait_for(lambda: all(delivery_states(site, u)["webhook.hooks"] == "failed" for u in uids))
+    ops = site.login("ops")
+    page = ops.get("/app/ops/failed").text
+    ids = re.findall(r'<tr data-delivery="(\d+)" data-channel="webhook.hooks">', page)
+    assert len(ids) == 3 and "共 3 条" in page and "400" in page
+    assert "失败 3" in ops.get("/app/ops").text
+    # an editor may look but not replay
+    editor = site.login("editor")
+    post(editor, "/app/ops/replay", {"one": ids[0]}, "/app/ops/failed")
+    assert "需要运维角色" in " ".join(flashes(editor.get("/app/ops/failed").text))
+    # the fault is removed; replay one, then the other two selected
+    site.receiver.default = 200
+    r = post(ops, "/app/ops/replay", {"one": ids[0], "delivery": ids[1:]}, "/app/ops/failed")
+    assert r.headers["location"] == "/app/ops/failed"
+    assert "已重放 1 条" in " ".join(flashes(ops.get("/app/ops/failed").text))
+    post(ops, "/app/ops/replay", {"delivery": ids[1:]}, "/app/ops/failed")
+    wait_for(lambda: all(delivery_states(site, u)["webhook.hooks"] == "delivered" for u in uids))
+    assert "没有失败的投递" in ops.get("/app/ops/failed").text
+    # replaying what is no longer failed is reported, not an error page
+    post(ops, "/app/ops/replay", {"delivery": ids[:1]}, "/app/ops/failed")
+    assert "1 条已不是失败状态" in " ".join(flashes(ops.get("/app/ops/failed").text))
+
+
+def test_timeline_lists_audit_events_and_attempts_with_errors_and_receipts(site: Site) -> None:
+    site.receiver.answer(400)
+    uid = approve_through_pages(site, "时间线政策")
+    wait_for(lambda: delivery_states(site, uid)["webhook.hooks"] == "failed")
+    ops = site.login("ops")
+    html = ops.get(f"/app/ops/items/{uid}").text
+    timeline = html.split('id="timeline"')[1]
+    for action in ("create", "submit", "review", "approve"):
+        assert f"<td>{action}</td>" in timeline
+    assert "HTTP 400" in timeline and "permanent" in timeline
+    [failed] = re.findall(r'<tr data-delivery="(\d+)" data-channel="webhook.hooks" data-state="failed">', html)
+    # replay from the timeline comes back to it
+    r = post(ops, "/app/ops/replay", {"one": failed, "back": f"/app/ops/items/{uid}"}, f"/app/ops/items/{uid}")
+    assert r.headers["location"] == f"/app/ops/items/{uid}"
+    wait_for(lambda: delivery_states(site, uid)["webhook.hooks"] == "delivered")
+    html = ops.get(f"/app/ops/items/{uid}").text
+    assert html.count("HTTP 200") >= 1 and 'data-state="delivered"' in html
+    rss = html.split('data-channel="rss" data-state="delivered">')[1].split("</tr>")[0]
+    assert f"/items/{uid}" in rss and "<details><summary>回执</summary>" in rss  # link to the live copy + receipt
+
+
+def test_pause_and_resume_from_the_channel_page(site: Site) -> None:
+    ops = site.login("ops")
+    r = post(ops, "/app/ops/channels/webhook.hooks/pause", {"reason": "接收方维护", "back": "/app/ops/channels"},
+             "/app/ops/channels")
+    assert r.headers["location"] == "/app/ops/channels"
+    row = health_row(ops.get("/app/ops/channels").text, "webhook.hooks")
+    assert "已暂停" in row and "接收方维护" in row
+    uid = approve_through_pages(site, "暂停期间的政策")
+    wait_for(lambda: delivery_states(site, uid)["webhook.hooks"] == "held")
+    row = health_row(ops.get("/app/ops").text, "webhook.hooks")
+    assert re.search(r"<td>1</td>", row)  # queue depth
+    post(ops, "/app/ops/channels/webhook.hooks/resume", {}, "/app/ops")
+    assert "放行 1 条" in " ".join(flashes(ops.get("/app/ops").text))
+    wait_for(lambda: delivery_states(site, uid)["webhook.hooks"] == "delivered")
+    assert not site.service.channel_status("webhook.hooks")["paused"]
+
+
+def test_audit_log_newest_first_filtered_by_item(site: Site) -> None:
+    uid = approve_through_pages(site, "审计政策")
+    other = create(site.login("editor"), title="另一条")
+    ops: TestClient = site.login("ops")
+    html = ops.get("/app/ops/audit").text
+    seqs = [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", html)]
+    assert seqs == sorted(seqs, reverse=True) and len(seqs) >= 5
+    only = ops.get(f"/app/ops/audit?item={uid}").text
+    assert uid in only and other not in only.split('id="audit"')[1]
