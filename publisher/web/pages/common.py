@@ -5,6 +5,7 @@ flash message (or inline field errors on the editor), never as a JSON error body
 from __future__ import annotations
 
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -53,7 +54,13 @@ def _day(value: date | datetime | str | None) -> str:
     return str(value)[:10]
 
 
+def _json(value: Any, indent: int | None = None) -> str:
+    # readable Chinese, unlike |tojson (which escapes to \uXXXX); autoescaping still applies
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str, sort_keys=True)
+
+
 TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["json"] = _json
 TEMPLATES.env.filters["day"] = _day
 TEMPLATES.env.globals.update(
     TYPE_LABELS={t.value: label for t, label in ITEM_TYPE_LABELS.items()},
