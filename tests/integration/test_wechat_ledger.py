@@ -1,0 +1,314 @@
+"""The wechat channel through the ledger: approve -> embedded executor -> the local WeChat
+stand-in over real HTTP -> accepted -> delivered, confirmed by the stand-in's signed
+PUBLISHJOBFINISH pushed to a real uvicorn serving create_app(runtime) (or, with callbacks
+off, by the sweeper's freepublish/get polling). Failure paths end in the right ledger state
+with bounded attempts, counted on the stand-in. Redis db 5 under this module's own prefix."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from bs4 import BeautifulSoup
+
+from channels.standins.wechat_server import RunningServer, sha1_signature
+from channels.wechat.errors import seconds_until_quota_reset
+from publisher.executor import EmbeddedExecutor
+from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.settings import Settings
+from publisher.web import create_app
+from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, image_host)
+from tests.channels.wechat_support import AES_KEY, CALLBACK_TOKEN, REDIS_URL, ImageHost
+from tests.conftest import Team
+from tests.publisher.web.live import serve
+from tests.samples import policy
+from tests.support import wait_for
+
+SECRET_ENV = "PUBLISHER_TEST_WECHAT_SECRET"
+TOKEN_ENV = "PUBLISHER_TEST_WECHAT_TOKEN"
+AES_ENV = "PUBLISHER_TEST_WECHAT_AES_KEY"
+LONG_TITLE = "上海市财政局关于进一步加强和规范政府购买服务预算管理有关事项的通知（2019年修订版本）"
+SHORT_TITLE = "关于规范政府购买服务预算管理的通知"
+SOURCE = "https://www.gov.cn/zhengce/content/2019-04/15/content_5382991.htm"
+MAX_ATTEMPTS = 4
+RETRY: dict[str, Any] = {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": MAX_ATTEMPTS}
+BREAKER = {"failures": 50}  # these tests count attempts; the breaker has its own tests
+POLL_FAST, POLL_NEVER = 0.1, 3600.0
+
+
+@dataclass
+class Deployment:
+    rt: Runtime
+    url: str  # where create_app(rt) is served
+
+    @property
+    def callback_url(self) -> str:
+        return f"{self.url}/callbacks/wechat"
+
+
+Deploy = Callable[..., Deployment]
+
+
+@pytest.fixture
+def ledger_prefix() -> Iterator[str]:
+    client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # no Redis: fail here, loudly
+    prefix = f"test:wechat-ledger:{uuid.uuid4().hex[:12]}"
+    yield prefix
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def deploy(settings: Settings, team: Team, wechat: RunningServer, image_host: ImageHost, ledger_prefix: str,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy]:
+    """The service with only the wechat channel, its web app on a free port, and the
+    stand-in pushing to that app's /callbacks/wechat (unless `callbacks=False`)."""
+    monkeypatch.setenv(SECRET_ENV, wechat.config.secret)
+    monkeypatch.setenv(TOKEN_ENV, CALLBACK_TOKEN)
+    monkeypatch.setenv(AES_ENV, AES_KEY)
+    stack = ExitStack()
+
+    def make(*, callbacks: bool = True, aes: bool = False, poll: float = POLL_NEVER, threads: int = 2,
+             retry: dict[str, Any] | None = None) -> Deployment:
+        section: dict[str, Any] = {
+            "enabled": True, "api_base_url": wechat.api_base_url, "appid": wechat.config.appid,
+            "secret_env": SECRET_ENV, "callback_token_env": TOKEN_ENV, "redis_url": REDIS_URL,
+            "key_prefix": ledger_prefix, "allowed_image_hosts": [image_host.netloc], "read_timeout": 5.0,
+            "retry": retry or RETRY, "breaker": BREAKER, "confirm_interval_seconds": poll,
+        }
+        if aes:
+            section["callback_aes_key_env"] = AES_ENV
+        rt = build_runtime(replace(settings, channels={"wechat": section}))
+        stack.callback(rt.close)
+        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=threads, sweep_interval=0.05))
+        rt.start()
+        deployment = Deployment(rt, stack.enter_context(serve(create_app(rt))))
+        wechat.admin("POST", "config", {"callback_url": deployment.callback_url if callbacks else None,
+                                        "aes_key": AES_KEY if aes else None})
+        return deployment
+
+    with stack:
+        yield make
+
+
+def approve(rt: Runtime, team: Team, **overrides: Any) -> str:
+    svc = rt.service
+    uid = svc.create_item(team.editor, policy(**overrides)).uid
+    svc.submit(team.editor, uid)
+    svc.review(team.reviewer, uid)
+    svc.approve(team.approver, uid)
+    return uid
+
+
+def deliveries(rt: Runtime, uid: str) -> list[dict[str, Any]]:
+    return rt.service.deliveries(uid)
+
+
+def the_delivery(rt: Runtime, uid: str) -> dict[str, Any]:
+    [d] = deliveries(rt, uid)
+    return d
+
+
+def state_of(rt: Runtime, uid: str) -> str:
+    return str(the_delivery(rt, uid)["state"])
+
+
+def outcomes(rt: Runtime, delivery_id: int) -> list[str]:
+    return [a["outcome"] for a in rt.service.attempts(delivery_id)]
+
+
+def calls(wechat: RunningServer) -> dict[str, int]:
+    result: dict[str, int] = wechat.state()["counters"]["api_calls"]
+    return result
+
+
+def rich_policy(host: ImageHost) -> dict[str, Any]:
+    body = (
+        "<h2>一、总体要求</h2><p>坚持公开为常态、不公开为例外。</p>"
+        f'<p><img src="{host.url("/img/chart.png")}" alt="预算图表"></p>'
+        "<table><thead><tr><th>项目</th><th>金额（万元）</th></tr></thead>"
+        "<tbody><tr><td>一般公共预算</td><td>1,200</td></tr><tr><td>政府性基金</td><td>300</td></tr></tbody></table>"
+        f'<p><img src="{host.url("/img/photo.jpg")}" alt="现场"></p>'
+        f'<p>详见<a href="{SOURCE}">条例全文</a>。</p>'
+    )
+    return {"title": LONG_TITLE, "short_title": SHORT_TITLE, "body_html": body,
+            "cover_url": host.url("/img/cover.jpg")}
+
+
+@pytest.mark.parametrize("mode", ["plain", "aes"])
+def test_policy_with_images_table_and_link_is_delivered_on_the_callback(
+    deploy: Deploy, team: Team, wechat: RunningServer, image_host: ImageHost, mode: str
+) -> None:
+    # given the stand-in pushing PUBLISHJOBFINISH to our app; polling effectively off
+    dep = deploy(aes=mode == "aes")
+    rt = dep.rt
+
+    # when a policy with two images, a table, a long title (and a short one) and a link is approved
+    uid = approve(rt, team, **rich_policy(image_host))
+
+    # then it is accepted (one attempt), and the push makes it delivered
+    wait_for(lambda: state_of(rt, uid) == "delivered", what="delivered by the callback")
+    d = the_delivery(rt, uid)
+    assert outcomes(rt, d["id"]) == ["accepted"]
+    state = wechat.state()
+    job = state["publishes"][d["external_id"]]
+    assert job["publish_status"] == 0 and d["url"] == job["articles"][0]["url"]
+    assert state["counters"]["callbacks_sent"] == 1 and state["callbacks"][0]["http_status"] == 200
+    assert calls(wechat).get("freepublish/get", 0) == 0  # the push did it, not polling
+    assert calls(wechat)["freepublish/submit"] == 1 and state["counters"]["token_fetches"] == 1
+
+    # and the article WeChat stored has only WeChat-hosted images and allowed markup
+    [article] = job["articles"]
+    assert article["title"] == SHORT_TITLE
+    assert article["content_source_url"] == f"{rt.settings.public_base_url}/items/{uid}"
+    soup = BeautifulSoup(article["content"], "html.parser")
+    srcs = [str(img["src"]) for img in soup.find_all("img")]
+    assert len(srcs) == 2 and all(src.startswith(wechat.base_url) for src in srcs)
+    assert not soup.find_all(["script", "iframe", "form", "a"])
+    assert SOURCE in soup.get_text()
+    assert [td.get_text() for td in soup.find_all("td")] == ["一般公共预算", "1,200", "政府性基金", "300"]
+    assert len(state["images"]) == 2
+    [cover] = state["materials"].values()
+    assert cover["type"] == "image" and cover["format"] == "jpg"
+    assert sorted(image_host.hits) == ["/img/chart.png", "/img/cover.jpg", "/img/photo.jpg"]
+    assert rt.service.item_detail(uid)["delivery_status"] == "published"
+
+
+def test_with_callbacks_off_polling_confirms(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+    dep = deploy(callbacks=False, poll=POLL_FAST)
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "delivered", what="delivered by polling")
+    d = the_delivery(dep.rt, uid)
+    assert outcomes(dep.rt, d["id"]) == ["accepted"]
+    state = wechat.state()
+    assert state["counters"]["callbacks_sent"] == 0 and state["callbacks"] == []
+    assert calls(wechat)["freepublish/get"] >= 1
+    assert d["url"] == state["publishes"][d["external_id"]]["articles"][0]["url"]
+
+
+def test_token_expiry_in_the_middle_of_a_batch(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+    dep = deploy(threads=3)
+    first = [approve(dep.rt, team, title=f"关于第{n}批预算公开的通知") for n in range(3)]
+    wait_for(lambda: any(state_of(dep.rt, u) in ("accepted", "delivered") for u in first))
+    wechat.admin("POST", "expire_tokens")  # every token WeChat issued so far now answers 42001
+    rest = [approve(dep.rt, team, title=f"关于第{n}批预算公开的通知") for n in range(3, 6)]
+    uids = first + rest
+    wait_for(lambda: all(state_of(dep.rt, u) == "delivered" for u in uids), what="batch delivered")
+    for uid in uids:  # the adapter refreshed and repeated the rejected call: no ledger retry
+        assert outcomes(dep.rt, the_delivery(dep.rt, uid)["id"]) == ["accepted"]
+    counters = wechat.state()["counters"]
+    assert counters["token_fetches"] == 2  # the first token and exactly one refresh, whatever the concurrency
+    # one publish per item; a call rejected for its token is repeated once, so at most one
+    # extra call per delivery in flight when the tokens expired (3 threads)
+    assert len(wechat.state()["publishes"]) == 6
+    assert 6 <= calls(wechat)["freepublish/submit"] <= 6 + 3
+
+
+def test_daily_quota_waits_for_shanghai_midnight_without_retrying(
+    deploy: Deploy, team: Team, wechat: RunningServer
+) -> None:
+    dep = deploy()
+    wechat.fault(errcode=45009, count=-1, paths=["freepublish/submit"])
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "retry_wait")
+    d = the_delivery(dep.rt, uid)
+    [attempt] = dep.rt.service.attempts(d["id"])
+    assert attempt["outcome"] == "rate_limited" and attempt["provider_code"] == "45009"
+    assert "45009" in d["last_error"] and "每日限额" in d["last_error"]
+    due = datetime.fromisoformat(d["next_attempt_at"])
+    due = due if due.tzinfo else due.replace(tzinfo=UTC)
+    until = (due - datetime.now(UTC)).total_seconds()
+    assert seconds_until_quota_reset() - 10 <= until <= seconds_until_quota_reset() + 1
+    # nothing is retried before then (the sweeper runs every 50 ms): still one attempt, one
+    # submit, the uploads not repeated
+    time.sleep(1.0)
+    assert dep.rt.service.attempts(d["id"]) == [attempt] and state_of(dep.rt, uid) == "retry_wait"
+    assert calls(wechat)["freepublish/submit"] == 1 and calls(wechat)["material/add_material"] == 1
+
+
+def test_review_failure_fails_with_the_chinese_reason(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+    dep = deploy()
+    wechat.fault(publish_status=4)
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "failed")
+    d = the_delivery(dep.rt, uid)
+    assert d["last_error"] == "平台审核未通过 / platform review failed（第 1 篇 / article 1）"
+    assert outcomes(dep.rt, d["id"]) == ["accepted"]  # accepted, then failed by the push: never resent
+    assert calls(wechat)["freepublish/submit"] == 1
+    assert dep.rt.service.item_detail(uid)["delivery_status"] != "published"
+
+
+def test_a_burst_of_system_busy_is_retried_and_bounded(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+    dep = deploy()
+    # a burst shorter than the retry budget: delivered on the fourth attempt
+    wechat.fault(errcode=-1, count=3, paths=["draft/add"])
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "delivered")
+    d = the_delivery(dep.rt, uid)
+    assert outcomes(dep.rt, d["id"]) == ["transient"] * 3 + ["accepted"]
+    assert calls(wechat)["draft/add"] == 4
+    assert calls(wechat)["material/add_material"] == 1  # the cover uploaded in attempt 1 was kept
+
+    # a burst that outlasts the budget: failed after exactly max_attempts, with the reason
+    wechat.fault(errcode=-1, count=-1, paths=["draft/add"])
+    other = approve(dep.rt, team, title="关于加强预算绩效管理的通知")
+    wait_for(lambda: state_of(dep.rt, other) == "failed")
+    failed = the_delivery(dep.rt, other)
+    assert outcomes(dep.rt, failed["id"]) == ["transient"] * MAX_ATTEMPTS
+    assert failed["last_error"].startswith(f"重试{MAX_ATTEMPTS}次后仍失败")
+    assert "微信系统繁忙" in failed["last_error"]
+    assert calls(wechat)["draft/add"] == 4 + MAX_ATTEMPTS
+    assert wechat.state()["counters"]["token_fetches"] == 1  # errors never caused token fetches
+
+
+def test_withdraw_deletes_exactly_that_article(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+    dep = deploy()
+    keep = approve(dep.rt, team)
+    gone = approve(dep.rt, team, title="关于废止部分规范性文件的通知")
+    wait_for(lambda: state_of(dep.rt, keep) == "delivered" and state_of(dep.rt, gone) == "delivered")
+    kept_job = the_delivery(dep.rt, keep)["external_id"]
+    gone_job = the_delivery(dep.rt, gone)["external_id"]
+
+    dep.rt.service.withdraw(team.approver, gone, "误发，撤回 / published in error")
+    wait_for(lambda: [d["state"] for d in deliveries(dep.rt, gone)] == ["delivered", "delivered"])
+
+    state = wechat.state()
+    gone_article = state["publishes"][gone_job]["article_id"]
+    assert state["delete_log"] == [{"article_id": gone_article, "index": 1}]  # never index 0
+    assert state["publishes"][gone_job]["publish_status"] == 5
+    assert state["publishes"][kept_job]["publish_status"] == 0
+    assert [i["is_deleted"] for i in state["articles"][state["publishes"][kept_job]["article_id"]]["items"]] == [False]
+    assert httpx.get(the_delivery(dep.rt, keep)["url"], timeout=5).status_code == 200
+    assert httpx.get(deliveries(dep.rt, gone)[0]["url"], timeout=5).status_code == 404
+    assert dep.rt.service.item_detail(gone)["delivery_status"] == "withdrawn"
+
+
+def test_a_forged_callback_is_refused(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+    # given a delivery still accepted (the job takes a while at WeChat)
+    dep = deploy()
+    wechat.admin("POST", "config", {"publish_delay": 2.0})
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "accepted")
+    d = the_delivery(dep.rt, uid)
+
+    # when someone without the token pushes "review failed" for its publish_id
+    xml = wechat.standin.publish_event_xml({"publish_id": d["external_id"], "publish_status": 4, "fail_idx": [1]})
+    ts, nonce = str(int(datetime.now(UTC).timestamp())), "271828"
+    forged = httpx.post(dep.callback_url, content=xml.encode(), timeout=5, params={
+        "signature": sha1_signature("guessed-token", ts, nonce), "timestamp": ts, "nonce": nonce})
+
+    # then it is refused and the delivery is untouched; the genuine push delivers it
+    assert forged.status_code == 403
+    assert state_of(dep.rt, uid) == "accepted" and the_delivery(dep.rt, uid)["last_error"] is None
+    wait_for(lambda: state_of(dep.rt, uid) == "delivered", what="delivered by the genuine push")
+    assert outcomes(dep.rt, d["id"]) == ["accepted"]
