@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 
 import httpx
 from bs4 import BeautifulSoup
 
-from publisher.clock import utcnow
+from publisher.clock import local_today, utcnow
 from publisher.compliance.annual import annual_figures, as_dict
 from publisher.runtime import Runtime
 from publisher.web.app import create_app
@@ -36,22 +35,23 @@ def year_of_activity(rt: Runtime, team: Team) -> dict[str, str]:
         "gone": release(s, team, policy(ref="p-gone", doc_number="沪财预[2026]13号")),
         "notice": release(s, team, sample("notice-abolish", abolishes=[])),
         "consultation": release(s, team, sample("consult-2019-01")),
-        "fee": release(s, team, fee("fee-a", ADMIN, "2026-02-01", row("新增", "甲", new="1元"),
+        "fee": release(s, team, fee("fee-a", ADMIN, f"{local_today().year}-01-01", row("新增", "甲", new="1元"),
                                     row("新增", "乙", new="2元"), row("取消", "丙", "3元"))),
     }
     # each change after the first publication was delivered, so the counts do not depend on timing
     wait_for(lambda: all(delivered(rt, u) for u in uids.values()), timeout=30, what="first publications")
-    s.abolish(team.approver, uids["lonely"], on=date(2026, 11, 27))
-    s.abolish(team.approver, uids["notice"], on=date(2026, 11, 27), validity="已修订")
+    s.abolish(team.approver, uids["lonely"], on=local_today())
+    s.abolish(team.approver, uids["notice"], on=local_today(), validity="已修订")
     s.withdraw(team.approver, uids["gone"], "错误发布")
     return uids
 
 
 def test_annual_figures_page_and_csv(live: Runtime, team: Team) -> None:  # noqa: F811
     uids = year_of_activity(live, team)
+    year = local_today().year
     wait_for(lambda: all(delivered(live, u) for u in uids.values()), timeout=30, what="every delivery")
     with live.db.reader() as s:
-        figures = as_dict(annual_figures(s, 2026, utcnow(), live.settings.public_base_url))
+        figures = as_dict(annual_figures(s, year, utcnow(), live.settings.public_base_url))
     expected = {
         "published.policy": 3, "published.interpretation": 1, "published.notice": 1, "published.consultation": 1,
         "published.fee_change": 1, "published.procurement_result": 0, "published.total": 7, "withdrawn": 1,
@@ -68,16 +68,16 @@ def test_annual_figures_page_and_csv(live: Runtime, team: Team) -> None:  # noqa
         assert as_dict(annual_figures(s, 2019, utcnow()))["published.total"] == 0
 
     with serve(create_app(live)) as url, httpx.Client(base_url=url) as client:
-        page = client.get("/reports/annual/2026")
+        page = client.get(f"/reports/annual/{year}")
         assert page.status_code == 200
         cells = {tr["data-key"]: tr.find_all("td")[1].get_text() for tr in BeautifulSoup(page.text, "html.parser")
                  .select("tr[data-key]")}
         assert cells["published.total"] == "7" and cells["deliveries.rss"] == "10"
-        text = client.get("/reports/annual/2026.csv").content.decode("utf-8-sig")
+        text = client.get(f"/reports/annual/{year}.csv").content.decode("utf-8-sig")
         rows = list(csv.reader(io.StringIO(text)))
         assert rows[0] == ["类别", "指标", "数值", "键"]
         assert {r[3]: int(r[2]) for r in rows[1:]} == figures
         assert client.get("/reports/annual/1999").status_code == 422
         token = {"Authorization": f"Bearer {team.tokens['ops']}"}
-        api = client.get("/api/compliance/annual/2026", headers=token).json()
+        api = client.get(f"/api/compliance/annual/{year}", headers=token).json()
         assert {f["key"]: f["value"] for f in api["figures"]} == figures

@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 
 import httpx
 from bs4 import BeautifulSoup
 
+from publisher.clock import local_today
 from publisher.compliance.catalogue import COLUMNS
 from publisher.compliance.tabular import FORMATS, read_xlsx
 from publisher.service import Service
@@ -31,7 +31,7 @@ def published(service: Service, team: Team) -> dict[str, str]:
                                                     disclosure="依申请公开")),
         "draft": draft(service, team, policy(ref="p4", doc_number=None, title="草稿")),
     }
-    service.abolish(team.approver, uids["policy"], on=date(2026, 11, 27))
+    service.abolish(team.approver, uids["policy"], on=local_today())
     service.withdraw(team.approver, uids["gone"], "错误发布")
     return uids
 
@@ -47,8 +47,8 @@ def test_catalogue_exports_round_trip_and_agree(service: Service, team: Team, ba
     assert [c["label"] for c in doc["columns"]] == HEADERS
     by_uid = {r["uid"]: r for r in doc["rows"]}
     p = by_uid[uids["policy"]]
-    assert (p["validity"], p["validity_changed_on"]) == ("已废止", "2026-11-27")
-    assert p["index_number"].startswith("AB1900010-2026-") and p["doc_number"] == "沪财预〔2026〕12号"
+    assert (p["validity"], p["validity_changed_on"]) == ("已废止", local_today().isoformat())
+    assert p["index_number"].startswith(f"AB1900010-{local_today().year}-") and p["doc_number"] == "沪财预〔2026〕12号"
     assert p["subject"] == "财政\\预算" and p["issuing_body"] == "上海市财政局" and p["disclosure"] == "主动公开"
     assert p["keywords"] == ["财政资金", "预算"]
 
@@ -74,7 +74,7 @@ def test_filters_by_type_subject_and_year(service: Service, team: Team, base: st
         assert rows(subject="财政") == {uids["policy"]}  # a parent class matches its children
         assert rows(subject="财政\\预算") == {uids["policy"]}
         assert rows(subject="财政\\预") == set()
-        assert rows(year="2026") == {uids["policy"], uids["notice"]}
+        assert rows(year=str(local_today().year)) == {uids["policy"], uids["notice"]}
         assert rows(year="2019") == set()
         assert client.get("/catalogue.json", params={"type": "nosuch"}).status_code == 422
         assert client.get("/catalogue.json", params={"year": "19"}).status_code == 422
@@ -92,7 +92,8 @@ def test_public_page_marks_abolished_and_omits_withdrawn(service: Service, team:
     assert "已废止" in rows[uids["policy"]].get_text()
     assert "撤回的文件" not in page.text and "草稿" not in page.text
     # the export links carry the filters
-    page = httpx.get(f"{base}/catalogue", params={"type": "policy", "year": "2026"})
+    year = local_today().year
+    page = httpx.get(f"{base}/catalogue", params={"type": "policy", "year": str(year)})
     links = [a["href"] for a in BeautifulSoup(page.text, "html.parser").select("a") if "catalogue." in a["href"]]
-    assert "/catalogue.xlsx?type=policy&year=2026" in links
+    assert f"/catalogue.xlsx?type=policy&year={year}" in links
     assert json.loads(httpx.get(f"{base}/catalogue.json", params={"type": "policy"}).text)["filters"]["type"] == "policy"

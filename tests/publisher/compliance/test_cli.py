@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from publisher.clock import local_today
 from publisher.compliance.catalogue import COLUMNS
 from publisher.compliance.tabular import read_xlsx
 from publisher.service import Service
@@ -72,12 +73,13 @@ def test_catalogue_export_and_annual_figures(env: Env, service: Service, team: T
     sheet = read_xlsx(out.read_bytes())
     assert sheet[0] == [h for _, h in COLUMNS] and sheet[1][-1] == uid
 
-    result = run(env, "compliance", "annual", "2026", "--csv")
+    year = str(local_today().year)
+    result = run(env, "compliance", "annual", year, "--csv")
     rows = {r[3]: r[2] for r in csv.reader(io.StringIO(result.stdout)) if len(r) == 4}
     assert rows["published.policy"] == "1" and rows["catalogue.entries"] == "1" and rows["policies"] == "1"
-    figures = json.loads(run(env, "compliance", "annual", "2026", "--json").stdout)["figures"]
+    figures = json.loads(run(env, "compliance", "annual", year, "--json").stdout)["figures"]
     assert {f["key"]: f["value"] for f in figures}["published.total"] == 1
-    assert "政策文件" in run(env, "compliance", "annual", "2026").output
+    assert "政策文件" in run(env, "compliance", "annual", year).output
 
 
 def test_application_add_and_convert(env: Env, team: Team, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from publisher.clock import local_today, utcnow
 from publisher.compliance import check_deadlines, deadlines, overdue
 from publisher.compliance.calendar import parse_schedule, store_schedule
 from publisher.compliance.deadlines import CONTENT, VALIDITY
@@ -68,20 +69,21 @@ def test_a_rolled_back_check_raises_nothing(service: Service, team: Team) -> Non
 
 def test_publishing_meets_the_clock_late_or_on_time(service: Service, team: Team) -> None:
     old = release(service, team, policy(ref="old", issue_date="2024-09-20", formed_at="2024-09-25"))
-    fresh = release(service, team, policy(ref="fresh", doc_number=None, issue_date="2026-11-26"))
-    now = at(2026, 11, 30)
+    today = local_today()
+    fresh = release(service, team, policy(ref="fresh", doc_number=None, issue_date=today.isoformat()))
+    now = utcnow()
     assert clocks(service, now, old)[CONTENT]["status"] == "met_late"
     d = clocks(service, now, fresh)[CONTENT]
-    assert d["status"] == "met" and d["met_at"] is not None and d["started_on"] == "2026-11-26"
+    assert d["status"] == "met" and d["met_at"] is not None and d["started_on"] == today.isoformat()
     with service.db.reader() as s:
         assert overdue(s, now) == []
 
 
 def test_a_validity_change_starts_its_own_clock(service: Service, team: Team) -> None:
-    uid = release(service, team, policy(issue_date="2026-11-20"))
+    uid = release(service, team, policy(issue_date=local_today().isoformat()))
     # abolished today, announced today: met; a change dated long ago and announced now: late
     service.abolish(team.approver, uid, on=date(2024, 1, 2))
-    d = clocks(service, at(2026, 11, 30), uid)
+    d = clocks(service, utcnow(), uid)
     assert d[VALIDITY]["started_on"] == "2024-01-02" and d[VALIDITY]["status"] == "met_late"
     assert d[CONTENT]["status"] == "met"
 
