@@ -39,6 +39,7 @@ from .ledger import AttemptInfo, Effects
 from .models import Delivery, Item, ItemVersion
 from .policy import ChannelPolicy, channel_policy
 from .settings import Settings
+from .views import version_view
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,10 @@ class Engine:
                     if ledger.hold(s, d.id, now):
                         results[d.id] = "held"
                 won = set(ledger.claim_many(s, [d.id for d in to_send], self.worker, policy.lease_seconds, now))
-                claimed += [self._claimed(s, d, policy) for d in to_send if d.id in won]
+                mine = [d for d in to_send if d.id in won]
+                views = self._views(s, mine)
+                claimed += [_Claimed(d.id, d.channel, Operation(d.operation), views[d.id], d.key, policy)
+                            for d in mine]
         self._after_commit(effects)
         if not claimed:
             return results
@@ -166,12 +170,57 @@ class Engine:
         else:
             sent = [self._call(c) for c in claimed]
         effects = Effects()
+        successes: list[ledger.Success] = []
         with self.db.transaction() as s:
             for c, outcome in zip(claimed, sent, strict=True):
-                recorded, results[c.delivery_id] = self._record(s, c, outcome)
-                effects.merge(recorded)
+                r = outcome.receipt
+                if r is None:
+                    continue
+                info = AttemptInfo(outcome.started, outcome.duration_ms, r.http_status, r.provider_code, None,
+                                   r.response_excerpt)
+                successes.append(ledger.Success(c.delivery_id, info, r.accepted, r.external_id, r.url,
+                                                dict(r.data) or None))
+                results[c.delivery_id] = "accepted" if r.accepted else "delivered"
+            # successes first: they lock rows then the channel row, as failures do
+            effects.merge(ledger.record_successes(s, successes, self.worker, self.policies, self.default_policy))
+            for c, outcome in zip(claimed, sent, strict=True):
+                if outcome.receipt is None:
+                    recorded, results[c.delivery_id] = self._record(s, c, outcome)
+                    effects.merge(recorded)
         self._after_commit(effects)
         return results
+
+    def _views(self, s: Session, rows: list[Delivery]) -> dict[int, VersionView]:
+        """workflow.view_of for a batch in four queries instead of four per delivery (the
+        same inputs: the item, the version, the items interpreting it, the channel URLs
+        known for it; keep in step with workflow.view_of)."""
+        if not rows:
+            return {}
+        items = {i.id: i for i in s.execute(select(Item).where(Item.id.in_({d.item_id for d in rows}))).scalars()}
+        versions = {v.id: v for v in s.execute(
+            select(ItemVersion).where(ItemVersion.id.in_({d.version_id for d in rows}))).scalars()}
+        interpreted: dict[str, list[str]] = {}
+        for uid, target in s.execute(
+            select(Item.uid, Item.interprets_uid)
+            .where(Item.interprets_uid.in_({i.uid for i in items.values()}), Item.live_version.is_not(None))
+        ):
+            interpreted.setdefault(target, []).append(uid)
+        urls: dict[int, dict[str, str]] = {}
+        for item_id, channel, url in s.execute(
+            select(Delivery.item_id, Delivery.channel, Delivery.url)
+            .where(Delivery.item_id.in_(set(items)), Delivery.url.is_not(None))
+            .order_by(Delivery.id)
+        ):
+            urls.setdefault(item_id, {})[channel] = url
+        out: dict[int, VersionView] = {}
+        for d in rows:
+            item = items[d.item_id]
+            out[d.id] = version_view(
+                item, versions[d.version_id], public_base_url=self.settings.public_base_url,
+                agency_name=self.settings.agency.name, interpreted_by=tuple(interpreted.get(item.uid, ())),
+                channel_urls=urls.get(item.id, {}),
+            )
+        return out
 
     def _call(self, c: _Claimed) -> _Sent:
         """The remote part: render and send, with no transaction open."""
