@@ -40,7 +40,8 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 OUTBOX_STATES = (DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value, DeliveryState.HELD.value,
                  DeliveryState.SENDING.value)
 SUCCESS_OUTCOMES = ("success", "accepted")
-HEALTH_SAMPLE = 500
+HEALTH_SAMPLE = 500  # attempts per channel
+HEALTH_WINDOW = 5000  # the most recent attempts over all channels, from which each channel's sample comes
 
 
 class StoreCollector(Collector):
@@ -162,7 +163,8 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 def channel_health(db: Database, settings: Settings, channels: Iterable[str],
                    sample: int = HEALTH_SAMPLE) -> list[ChannelHealth]:
-    """Per channel: success ratio and p50/p95 latency over its last `sample` attempts,
+    """Per channel: success ratio and p50/p95 latency over its last `sample` attempts among
+    the store's most recent HEALTH_WINDOW (one index-ordered read, not one scan per channel),
     breaker and pause state, queue depth and the age of the oldest unsent delivery."""
     now = utcnow()
     out = []
@@ -174,18 +176,21 @@ def channel_health(db: Database, settings: Settings, channels: Iterable[str],
         ):
             counts[channel][state] = int(n)
         states = {st.channel: st for st in s.execute(select(ChannelState)).scalars()}
+        recent_by: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for channel, outcome, duration in s.execute(
+            select(Delivery.channel, Attempt.outcome, Attempt.duration_ms)
+            .join(Delivery, Delivery.id == Attempt.delivery_id)
+            .order_by(Attempt.id.desc())
+            .limit(HEALTH_WINDOW)
+        ):
+            if len(recent_by[channel]) < sample:
+                recent_by[channel].append((outcome, float(duration)))
         for name in channels:
             h = ChannelHealth(channel=name, enabled=name in enabled, counts=counts.get(name, {}))
             st = states.get(name)
             if st is not None:
                 h.paused, h.pause_reason, h.breaker = st.paused, st.pause_reason, st.breaker
-            recent = s.execute(
-                select(Attempt.outcome, Attempt.duration_ms)
-                .join(Delivery, Delivery.id == Attempt.delivery_id)
-                .where(Delivery.channel == name)
-                .order_by(Attempt.id.desc())
-                .limit(sample)
-            ).all()
+            recent = recent_by.get(name, [])
             if recent:
                 h.sampled = len(recent)
                 h.success_ratio = sum(1 for o, _ in recent if o in SUCCESS_OUTCOMES) / len(recent)

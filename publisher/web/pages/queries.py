@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, not_, or_, select
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
 from ...clock import SHANGHAI
@@ -35,25 +36,21 @@ class ItemFilters:
     date_to: date | None = None
 
 
-def _latest_per_item() -> Any:
-    """Per item: how many channels have a live (non-superseded) latest delivery, how many
-    of those are delivered, how many failed or held."""
-    latest = (
-        select(func.max(Delivery.id).label("id"))
-        .where(Delivery.state != DeliveryState.SUPERSEDED)
-        .group_by(Delivery.item_id, Delivery.channel)
-        .subquery()
-    )
-    return (
-        select(
-            Delivery.item_id.label("item_id"),
-            func.count().label("n"),
-            func.sum(case((Delivery.state == DeliveryState.DELIVERED, 1), else_=0)).label("ok"),
-            func.sum(case((Delivery.state.in_([DeliveryState.FAILED, DeliveryState.HELD]), 1), else_=0)).label("bad"),
-        )
-        .join(latest, latest.c.id == Delivery.id)
-        .group_by(Delivery.item_id)
-        .subquery()
+NOT_DELIVERED = (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.ACCEPTED, DeliveryState.RETRY_WAIT,
+                 DeliveryState.FAILED, DeliveryState.HELD)
+
+
+def _latest_in(states: tuple[DeliveryState, ...]) -> Any:
+    """Items whose latest live delivery on some channel is in `states`. Starts from the few
+    deliveries in those states (the state index), then checks that no newer non-superseded
+    delivery on the same channel replaced it — the same rule as `latest_delivery_states`."""
+    newer = aliased(Delivery)
+    return select(Delivery.item_id).where(
+        Delivery.state.in_([s.value for s in states]),
+        ~exists().where(
+            newer.item_id == Delivery.item_id, newer.channel == Delivery.channel,
+            newer.state != DeliveryState.SUPERSEDED, newer.id > Delivery.id,
+        ),
     )
 
 
@@ -61,17 +58,18 @@ def _overall_clause(overall: str) -> ColumnElement[bool]:
     """The SQL form of `service.overall_status`, so the filter and the badge always agree."""
     if overall == "withdrawn":
         return Item.state == ItemState.WITHDRAWN
-    agg = _latest_per_item()
     live = Item.state != ItemState.WITHDRAWN
-    has = Item.id.in_(select(agg.c.item_id))
+    has = exists().where(Delivery.item_id == Item.id, Delivery.state != DeliveryState.SUPERSEDED)
     released = Item.state.in_([ItemState.PUBLISHED, ItemState.APPROVED])
+    bad = (DeliveryState.FAILED, DeliveryState.HELD)
     if overall == "draft":
-        return and_(live, not_(has), not_(released))
+        return and_(live, ~has, ~released)
     if overall == "published":
-        return and_(live, or_(Item.id.in_(select(agg.c.item_id).where(agg.c.ok == agg.c.n)), and_(not_(has), released)))
+        return and_(live, or_(and_(has, Item.id.not_in(_latest_in(NOT_DELIVERED))), and_(~has, released)))
     if overall == "partially_published":
-        return and_(live, Item.id.in_(select(agg.c.item_id).where(agg.c.bad > 0)))
-    return and_(live, Item.id.in_(select(agg.c.item_id).where(agg.c.bad == 0, agg.c.ok < agg.c.n)))
+        return and_(live, Item.id.in_(_latest_in(bad)))
+    pending = tuple(s for s in NOT_DELIVERED if s not in bad)
+    return and_(live, Item.id.in_(_latest_in(pending)), Item.id.not_in(_latest_in(bad)))
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
