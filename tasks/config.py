@@ -6,13 +6,17 @@ Tunables that publisher's settings do not carry (yet) come from the environment:
 
     PUBLISHER_DISPATCH_STALE_SECONDS  re-dispatch a due delivery handed to the broker this long
                                       ago and still unclaimed (a lost message)       default 120
-    PUBLISHER_BATCH_SIZE              deliveries per publisher.deliver_batch message  default 16
+    PUBLISHER_BATCH_SIZE              deliveries claimed together (one claim and one
+                                      record transaction per batch)                   default 64
     PUBLISHER_LANE_THREADS            concurrent sends per channel in one worker       default 8
-    PUBLISHER_LANE_SLOTS              Celery pool slots one channel may hold in a worker default 2
+    PUBLISHER_LANE_SLOTS              Celery pool slots one channel may hold in a worker default 1
     PUBLISHER_HEARTBEAT_SECONDS       TTL of the worker heartbeat key                 default 30
 
 A worker's pool must have more slots than PUBLISHER_LANE_SLOTS x channels + 1 (the control
-queue), e.g. `--pool threads --concurrency 12` for four channels.
+queue), e.g. `--pool threads --concurrency 12` for four channels. A batch is claimed at
+once, so BATCH_SIZE / LANE_THREADS x the channel's timeout must stay below its lease
+(64 / 8 x 10 s = 80 s against the default 120 s), or a slow endpoint's batch outlives its
+lease and is sent twice. Batch size and lane threads were chosen with bench/fanout.py.
 """
 
 from __future__ import annotations
@@ -37,9 +41,9 @@ def queue_for(channel: str) -> str:
 @dataclass(frozen=True)
 class CeleryOptions:
     stale_after: float = 120.0
-    batch_size: int = 16
+    batch_size: int = 64
     lane_threads: int = 8
-    lane_slots: int = 2
+    lane_slots: int = 1
     heartbeat_ttl: float = 30.0
 
     @classmethod

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from publisher.auth import Actor
 from publisher.models import Attempt, Delivery
-from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.runtime import Runtime, attach_executor, build_runtime
 from publisher.settings import load_settings
 from tasks.executor import CeleryExecutor
 from tests.conftest import _reset_pg
@@ -110,8 +110,9 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
         proc_env = process_env(config, {"PUBLISHER_TEST_WEBHOOK_SECRET": SECRET, **(env or {})})
         settings = load_settings(env={}, path=config)
         rt = build_runtime(settings)
-        ex = CeleryExecutor(rt)
-        use_executor(rt, ex)
+        # the way `publisher serve` picks it: by entry point, because a broker is configured
+        ex = attach_executor(rt)
+        assert isinstance(ex, CeleryExecutor)
         c = Cluster(rt, ex, proc_env, tmp_path)
         for name, role in [("editor", "editor"), ("reviewer", "reviewer"), ("approver", "approver")]:
             c.actors[name] = rt.service.add_user(name, role)[0]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks.heartbeat import live_workers
 from tests.receiver import Receiver
 
 from .conftest import Cluster
@@ -59,13 +60,29 @@ def test_500_three_times_then_200_takes_exactly_four_attempts(
     assert receiver.ids() == [d.key] * 4  # the same webhook-id each time
 
 
+def test_429_retry_after_is_honoured(
+    cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
+) -> None:
+    receiver.answer((429, {"Retry-After": "2"}))
+    c = cluster(db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY)
+    c.add_worker("w1")
+    c.start_beat()
+    c.publish()
+    wait_all_final(c, 1, 60)
+    first, second = receiver.hits
+    assert second.at - first.at >= 2.0  # the retry waited in the ledger, not in a broker countdown
+    assert [(a.outcome, a.http_status) for a in c.attempts()] == [("rate_limited", 429), ("success", 200)]
+
+
 def test_400_fails_at_once_with_one_attempt(
     cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
 ) -> None:
     receiver.answer(400)
     c = cluster(db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY)
-    c.add_worker("w1")
+    w1 = c.add_worker("w1")
     c.start_beat()
+    # the worker announces itself for /readyz
+    wait_until(lambda: any(n.startswith("w1@") for n in live_workers(shared_redis_url)), 20, "no worker heartbeat")
     c.publish()
     wait_all_final(c, 1, 60)
     time.sleep(1.5)  # a few sweeps later: still one attempt
@@ -74,6 +91,8 @@ def test_400_fails_at_once_with_one_attempt(
     [a] = c.attempts()
     assert a.outcome == "permanent" and a.http_status == 400
     assert len(receiver.hits) == 1
+    w1.stop()  # a warm shutdown takes its heartbeat with it
+    assert not any(n.startswith("w1@") for n in live_workers(shared_redis_url))
 
 
 SUBSCRIBERS = ("a", "b", "c", "d")
