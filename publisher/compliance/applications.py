@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -119,7 +119,7 @@ def as_json(session: Session, app: Application, *, private: bool = False) -> dic
 
 
 def listing(session: Session, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    total = len(session.execute(select(Application.id)).all())
+    total = session.execute(select(func.count()).select_from(Application)).scalar_one()
     rows = session.execute(
         select(Application).order_by(Application.answered_on.desc(), Application.id.desc()).limit(limit).offset(offset)
     ).scalars().all()
@@ -171,7 +171,3 @@ def convert(session: Session, settings: Settings, actor: Actor, number: str, dat
     return item
 
 
-def converted_between(session: Session, start: datetime, end: datetime) -> int:
-    return len(session.execute(
-        select(ItemLink.id).where(ItemLink.kind == LINK, ItemLink.created_at >= start, ItemLink.created_at < end)
-    ).all())
