@@ -164,7 +164,8 @@ class Problem:
 class ChannelSettings(BaseModel):
     """Base of every adapter's typed settings (secrets as SecretStr, resolved by the caller)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # pydantic quotes the input in its errors; for settings that may be a secret
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     enabled: bool = False
 
 

@@ -89,7 +89,7 @@ class CityPlatformTarget(BaseModel):
     """One receiving platform. `url` is its records endpoint (…/records); receipts are read
     from the sibling …/receipts/{id}."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # errors never echo a secret
 
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
     url: str = Field(pattern=r"^https?://\S+/records$", max_length=1000)

@@ -440,7 +440,7 @@ def approve(
     for m in batch:
         if m.created_by == actor.id:
             raise PermissionDeniedError(
-                f"不能批准自己起草的信息《{m.title}》/ an author never approves their own item"
+                f"不能批准自己起草的信息《{m.title}》 / an author never approves their own item"
             )
         prefix = "" if m is item else f"group[{m.uid}]."
         errors += [FieldError(prefix + e.field, e.message) for e in _release_blockers(m)]

@@ -141,9 +141,11 @@ def render_body(version: VersionView, op: Operation, *, withdraw_mode: str) -> d
         "type": version.type.value,
         "withdraw_mode": withdraw_mode,
         "post": {
-            "title": title,
+            # WordPress prints title and excerpt as HTML (and does not filter them for an
+            # account that may post unfiltered HTML): they are text here, so escape them.
+            "title": _e(title),
             "content": content,
-            "excerpt": excerpt,
+            "excerpt": _e(excerpt),
             "status": "publish",
             "slug": post_slug(version),
             "meta": meta,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import gzip
 import hashlib
 import json
@@ -103,10 +105,13 @@ def build(meta: FeedMeta, entries: list[dict[str, Any]]) -> tuple[bytes, bytes]:
         fe.guid(e["id"], permalink=True)
         fe.title(e["title"])
         fe.link(href=e["link"], rel="alternate")
-        fe.summary(e["summary"] or e["title"])
-        fe.description(e["summary"] or e["title"])
-        if e["content"]:
-            fe.content(e["content"], type="html")
+        summary = e["summary"] or e["title"]
+        fe.summary(summary)  # Atom: a text construct, escaped by the XML writer
+        # RSS 2.0 readers render <description> as HTML: plain text must be escaped first, or
+        # a summary containing "<script>" as text would become markup in the reader.
+        fe.description(html.escape(summary))
+        # description() also fills Atom's content; give Atom the real HTML body (or the summary)
+        fe.content(e["content"] or html.escape(summary), type="html")
         for c in e["categories"]:
             fe.category(term=c["term"], scheme=c.get("scheme"))
         fe.author({"name": e["author"]})

@@ -334,15 +334,8 @@ def test_secrets_never_appear_when_deliveries_fail(
     assert leaks(seen, caplog.text, secret_strings(WEBHOOK_SECRET, CITY_SECRET, CMS_PASSWORD)) == []
 
 
-SECRET_IN_ERRORS = (
-    "channels/cityplatform.py CityPlatformSettings (and any ChannelSettings) is validated by pydantic, whose "
-    "errors quote the input: a malformed target secret, or any target-list error, puts the secret (or its "
-    "tail) into the pre-flight's 'channel misconfigured' 422 text and the logs. Fix: "
-    "ConfigDict(hide_input_in_errors=True) on ChannelSettings (channels/base.py) and CityPlatformTarget."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=SECRET_IN_ERRORS)
 @pytest.mark.parametrize("case", ["malformed-city-secret", "duplicate-targets"])
 def test_secrets_never_appear_in_configuration_errors(
     tmp_path: Path, db_url: str, team: Team, monkeypatch: pytest.MonkeyPatch, secret_env: None,

@@ -408,14 +408,8 @@ def test_no_channel_renders_anything_that_runs(
     assert problems == [], (raw, body)
 
 
-RSS_SUMMARY_BUG = (
-    "channels/rss/writer.py puts the plain-text summary (VersionView.summary: the description, or the "
-    "unescaped text of the body) into RSS 2.0 <description>, which feed readers render as HTML: body text "
-    "'&lt;script&gt;' or a description '<script>' becomes a live <script>. Fix: fe.description(html.escape(summary))."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=RSS_SUMMARY_BUG)
 @settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_html)
 @example("<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>")
@@ -454,16 +448,9 @@ def _feed_problems(xml: bytes) -> list[str]:
     return problems
 
 
-CMS_TEXT_BUG = (
-    "channels/cms/render.py sends the plain-text title and description as WordPress post title and excerpt "
-    "unescaped; WordPress prints both as HTML (the_title, the_excerpt) and does not filter them for a user with "
-    "unfiltered_html (the admin behind the Application Password), so a title '<img src=x onerror=...>' runs on "
-    "the website. Fix: html.escape() title and excerpt in render_body (the metadata panel already escapes)."
-)
 hostile_text = st.one_of(st.sampled_from(BROKEN), hostile_html).map(lambda t: t.strip()[:200]).filter(bool)
 
 
-@pytest.mark.xfail(strict=True, reason=CMS_TEXT_BUG)
 @HTML_PROPS
 @given(hostile_text, hostile_text)
 @example("<img src=x onerror=alert(1)>", "<script>alert(1)</script>")
