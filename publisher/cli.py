@@ -310,11 +310,18 @@ def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
 
     from .web import create_app
 
+    from . import alerts
+
     runtime = cli.runtime(migrate=True)
-    start_executor(runtime)  # <<< the executor is plugged in here
+    start_executor(runtime)
+    alerter = alerts.install(runtime)  # None when [alerts] names no target
     runtime.start()
     click.echo(f"publisher 正在监听 / listening on http://{host}:{port}  (数据库 / database: {_safe_url(runtime.settings.db_url)})")
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level=log_level)
+    try:
+        uvicorn.run(create_app(runtime), host=host, port=port, log_level=log_level)
+    finally:
+        if alerter is not None:
+            alerts.uninstall(alerter)
 
 
 def _safe_url(url: str) -> str:

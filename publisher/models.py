@@ -117,6 +117,8 @@ class Delivery(Base):
         UniqueConstraint("version_id", "channel", "operation"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
         Index("ix_deliveries_channel_state", "channel", "state"),
+        # the latest delivery per item and channel (status columns, matrix, reconciliation)
+        Index("ix_deliveries_item_channel", "item_id", "channel", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)

@@ -5,9 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt_updated=0
-need() {  # need <package>...: install Debian packages once
+need() {  # need <package>...: install Debian packages; their services must not auto-start
     if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+    local made=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; made=1
+    fi
     apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    [ "$made" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    return 0
 }
 
 # PostgreSQL on 127.0.0.1:5432 with trust auth and a database `test`
@@ -31,6 +37,16 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     for _ in $(seq 1 50); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis did not start" >&2; exit 1; }
+
+# Tools some tests drive: promtool (Prometheus), Chromium with CJK fonts (browser tests)
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    need "${missing[@]}"
+fi
 
 # MariaDB + Apache + WordPress on 127.0.0.1:8080 (the project's own idempotent setup)
 if [ "${PUBLISHER_SKIP_WORDPRESS:-0}" != 1 ]; then
