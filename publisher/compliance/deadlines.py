@@ -11,9 +11,10 @@ due date at once.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +25,6 @@ from ..models import Item, ItemVersion
 from .alerts import raise_once
 from .calendar import ScheduleFile, WorkCalendar, store_schedule
 from .config import ComplianceSettings
-from .released import versions_of
 
 CONTENT = "content"
 VALIDITY = "validity"
@@ -65,9 +65,76 @@ def formed_on(content: dict[str, Any]) -> date:
     return date.fromisoformat(content.get("formed_at") or content["issue_date"])
 
 
-def _released_versions(item: Item, versions: list[ItemVersion], now: datetime) -> list[tuple[ItemVersion, datetime]]:
+class _ItemFacts(NamedTuple):
+    """The columns a clock needs: read with JSON paths, so bodies are never loaded."""
+
+    id: int
+    uid: str
+    ref: str | None
+    title: str
+    type: str
+    state: str
+    validity: str
+    validity_changed_on: str | None
+    abolished_by: str | None
+    published_at: datetime | None
+    publish_at: datetime | None
+    live_version: int | None
+    formed_at: str | None
+    issue_date: str
+    disclosure: str | None
+
+    @property
+    def formed(self) -> date:
+        return date.fromisoformat(self.formed_at or self.issue_date)
+
+
+class _VersionFacts(NamedTuple):
+    item_id: int
+    number: int
+    reason: str
+    created_at: datetime
+    formed_at: str | None
+    issue_date: str
+    validity_changed_on: str | None
+
+    @property
+    def formed(self) -> date:
+        return date.fromisoformat(self.formed_at or self.issue_date)
+
+
+def _item_facts(session: Session, uid: str | None) -> list[_ItemFacts]:
+    c = Item.content
+    stmt = select(
+        Item.id, Item.uid, Item.ref, Item.title, Item.type, Item.state, Item.validity, Item.validity_changed_on,
+        Item.abolished_by, Item.published_at, Item.publish_at, Item.live_version,
+        c["formed_at"].as_string(), c["issue_date"].as_string(), c["disclosure"].as_string(),
+    ).where(Item.state != ItemState.WITHDRAWN)
+    if uid is not None:
+        stmt = stmt.where(Item.uid == uid)
+    return [_ItemFacts(*row) for row in session.execute(stmt.order_by(Item.id))]
+
+
+def _version_facts(session: Session, item_ids: list[int]) -> dict[int, list[_VersionFacts]]:
+    out: dict[int, list[_VersionFacts]] = defaultdict(list)
+    c = ItemVersion.content
+    for start in range(0, len(item_ids), 500):
+        rows = session.execute(
+            select(ItemVersion.item_id, ItemVersion.number, ItemVersion.reason, ItemVersion.created_at,
+                   c["formed_at"].as_string(), c["issue_date"].as_string(), c["validity_changed_on"].as_string())
+            .where(ItemVersion.item_id.in_(item_ids[start:start + 500]))
+            .order_by(ItemVersion.item_id, ItemVersion.number)
+        )
+        for row in rows:
+            out[row[0]].append(_VersionFacts(*row))
+    return out
+
+
+def _released_versions(
+    item: _ItemFacts, versions: list[_VersionFacts], now: datetime
+) -> list[tuple[_VersionFacts, datetime]]:
     """Versions that reached the public, with when they did, oldest first."""
-    out: list[tuple[ItemVersion, datetime]] = []
+    out: list[tuple[_VersionFacts, datetime]] = []
     if item.published_at is None:
         return out
     for v in versions:
@@ -95,26 +162,24 @@ def _status(
     return ("at_risk" if left <= warn else "open"), left
 
 
-def item_deadlines(
-    item: Item,
-    versions: list[ItemVersion],
+def _item_deadlines(
+    item: _ItemFacts,
+    versions: list[_VersionFacts],
     calendar: WorkCalendar,
     now: datetime,
     config: ComplianceSettings,
     abolisher_published: datetime | None = None,
 ) -> list[Deadline]:
-    if item.state == ItemState.WITHDRAWN:
-        return []
-    if item.content.get("disclosure", Disclosure.ACTIVE) != Disclosure.ACTIVE:
+    if (item.disclosure or Disclosure.ACTIVE) != Disclosure.ACTIVE:
         return []
     today = local(now).date()
     n = config.deadline_working_days
     out: list[Deadline] = []
     released = _released_versions(item, versions, now)
 
-    started = formed_on(item.content)
+    started = item.formed
     due, provisional = calendar.add_working_days(started, n)
-    met_at = next((at for v, at in released if formed_on(v.content) == started), None)
+    met_at = next((at for v, at in released if v.formed == started), None)
     status, left = _status(calendar, today, due, met_at, config.warn_working_days)
     out.append(Deadline(item.uid, item.ref, item.title, item.type, CONTENT, started, due, provisional, status, left, met_at))
 
@@ -122,8 +187,7 @@ def item_deadlines(
         started = date.fromisoformat(item.validity_changed_on)
         due, provisional = calendar.add_working_days(started, n)
         met_at = next(
-            (at for v, at in released
-             if v.reason == "abolish" and v.content.get("validity_changed_on") == item.validity_changed_on),
+            (at for v, at in released if v.reason == "abolish" and v.validity_changed_on == item.validity_changed_on),
             None,
         )
         if met_at is not None and item.abolished_by:
@@ -143,21 +207,18 @@ def deadlines(
     uid: str | None = None,
     calendar: WorkCalendar | None = None,
 ) -> list[Deadline]:
-    """Every clock of every actively disclosed item (or of one item), due date first."""
+    """Every clock of every actively disclosed, not withdrawn item (or of one item), due date first."""
     config = config or ComplianceSettings()
     calendar = calendar or WorkCalendar.from_store(session)
-    stmt = select(Item).where(Item.state != ItemState.WITHDRAWN)
-    if uid is not None:
-        stmt = stmt.where(Item.uid == uid)
-    items = session.execute(stmt.order_by(Item.id)).scalars().all()
-    versions = versions_of(session, [i.id for i in items])
-    abolishers = {i.abolished_by for i in items if i.abolished_by}
+    items = _item_facts(session, uid)
+    versions = _version_facts(session, [i.id for i in items])
+    abolishers = sorted({i.abolished_by for i in items if i.abolished_by})
     published = dict(
         session.execute(select(Item.uid, Item.published_at).where(Item.uid.in_(abolishers))).tuples().all()
     ) if abolishers else {}
     out: list[Deadline] = []
     for item in items:
-        out += item_deadlines(
+        out += _item_deadlines(
             item, versions.get(item.id, []), calendar, now, config,
             abolisher_published=published.get(item.abolished_by) if item.abolished_by else None,
         )
