@@ -104,6 +104,11 @@ def _close_done(session: Session, now: datetime) -> None:
         select(Reminder).where(Reminder.kind == REMINDER, Reminder.done_at.is_(None))
     ).scalars().all()
     for reminder in open_:
+        consultation = session.execute(select(Item).where(Item.uid == reminder.item_uid)).scalar_one_or_none()
+        if consultation is None or consultation.state == ItemState.WITHDRAWN:
+            # a withdrawn consultation has no adoption report to publish
+            reminder.done_at = consultation.withdrawn_at if consultation and consultation.withdrawn_at else now
+            continue
         for report in reports_of(session, reminder.item_uid):
             if report.published_at is not None and report.state == ItemState.PUBLISHED:
                 reminder.done_at = report.published_at

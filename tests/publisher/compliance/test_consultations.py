@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from publisher.compliance import check_consultations
+from publisher.compliance.consultations import reminders
 from publisher.compliance.links import item_links
 from publisher.runtime import Runtime
 from publisher.web.app import create_app
@@ -94,3 +95,16 @@ def test_adoption_report_needs_a_published_consultation(live: Runtime, api: http
     assert r.status_code == 422
     r = api.post(f"/api/compliance/consultations/{policy}/adoption-report", headers=auth(team, "reviewer"))
     assert r.status_code == 403
+
+
+def test_a_withdrawn_consultation_needs_no_report(live: Runtime, team: Team) -> None:  # noqa: F811
+    consultation = release(live.service, team, sample("consult-2019-01"))
+    with live.db.transaction() as s:
+        assert len(check_consultations(s, at(2019, 9, 1))) == 1
+    live.service.withdraw(team.approver, consultation, "征求意见稿有误")
+    with live.db.transaction() as s:
+        check_consultations(s, at(2019, 9, 2))
+    with live.db.reader() as s:
+        assert reminders(s) == []
+        [done] = reminders(s, include_done=True)
+    assert done["item"] == consultation and done["done_at"] and done["done_by"] is None
