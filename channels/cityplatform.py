@@ -157,6 +157,16 @@ def _message_id(key: str) -> str:
     return "k_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
 
+def _nothing_to_revoke(state: dict[str, Any]) -> bool:
+    reasons = state.get("reasons")
+    return (
+        state.get("operation") == "revoke"
+        and isinstance(reasons, list)
+        and bool(reasons)
+        and all(isinstance(r, dict) and r.get("code") == "unknown_record" for r in reasons)
+    )
+
+
 def _reasons_text(reasons: Any) -> str:
     if not isinstance(reasons, list):
         return ""
@@ -422,6 +432,8 @@ class CityPlatformChannel(Channel):
                 rejected.append(f"{name}: {exc.message}")
                 continue
             states[name] = state
+            if state.get("status") == "rejected" and _nothing_to_revoke(state):
+                continue  # a revoke of a record the platform never held: already not shown there
             if state.get("status") == "rejected":
                 reasons = _reasons_text(state.get("reasons")) or "未说明原因 / no reason given"
                 rejected.append(f"{name} 退回 / rejected: {reasons}")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -46,6 +50,22 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A deadlock or serialization failure (PostgreSQL 40P01/40001) or a busy SQLite file:
+    the transaction did nothing and running it again is the right answer."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None)
+    if code in ("40P01", "40001"):
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
+
+
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
@@ -68,6 +88,21 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         with self.sessions() as session, session.begin():
             yield session
+
+    def run(self, fn: Callable[[Session], T], *, attempts: int = 5) -> T:
+        """Run `fn` in one transaction, again from the start when the database broke it off
+        with a deadlock or serialization failure (two approvals and a worker's bookkeeping
+        can lock the same rows in different orders)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction() as session:
+                    return fn(session)
+            except DBAPIError as exc:
+                if attempt == attempts or not is_retryable(exc):
+                    raise
+                log.warning("transaction retried after %s (attempt %d)", type(exc.orig).__name__, attempt)
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

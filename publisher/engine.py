@@ -94,7 +94,15 @@ class Engine:
         for name, data in effects.events:
             events.emit(name, data)
         if effects.dispatch:
-            self.dispatch(effects.dispatch)
+            self._dispatch(effects.dispatch)
+
+    def _dispatch(self, ids: list[int]) -> None:
+        # What is committed is safe in the ledger: a wake-up lost here (broker down) is
+        # recovered by the sweeper, so it must never fail the caller (a provider callback).
+        try:
+            self.dispatch(ids)
+        except Exception:
+            log.exception("could not hand %d deliveries to the executor; the sweeper will", len(ids))
 
     # -- one delivery ----------------------------------------------------------------------
     def process(self, delivery_id: int) -> str:
@@ -118,8 +126,7 @@ class Engine:
         if verdict == "held":
             return "held"
         sent = self._call(claimed)
-        with self.db.transaction() as s:
-            effects, outcome = self._record(s, claimed, sent)
+        effects, outcome = self.db.run(lambda s: self._record(s, claimed, sent))
         self._after_commit(effects)
         return outcome
 
@@ -169,9 +176,9 @@ class Engine:
             sent = list(pool.map(self._call, claimed))
         else:
             sent = [self._call(c) for c in claimed]
-        effects = Effects()
-        successes: list[ledger.Success] = []
-        with self.db.transaction() as s:
+        def record(s: Session) -> Effects:
+            effects = Effects()
+            successes: list[ledger.Success] = []
             for c, outcome in zip(claimed, sent, strict=True):
                 r = outcome.receipt
                 if r is None:
@@ -187,6 +194,9 @@ class Engine:
                 if outcome.receipt is None:
                     recorded, results[c.delivery_id] = self._record(s, c, outcome)
                     effects.merge(recorded)
+            return effects
+
+        effects = self.db.run(record)
         self._after_commit(effects)
         return results
 
@@ -277,32 +287,46 @@ class Engine:
             receipt = Receipt(external_id=d.external_id, url=d.url, accepted=True, data=dict(d.receipt or {}))
         try:
             confirmation = self.channels.get(channel).confirm(receipt)
+        except ChannelConfigError as exc:
+            # rejected credentials while asking: the same as at send time, pause and tell ops
+            log.warning("confirming delivery %s on %s: %s", delivery_id, channel, exc.message)
+            reason = f"凭据或配置被拒绝 / credentials rejected: {exc.message}"
+            self._after_commit(self.db.run(lambda s: ledger.pause(s, channel, reason, "system")))
+            events.emit("channel.credentials_rejected", {"channel": channel, "error": exc.message})
+            confirmation = None
         except ChannelError as exc:
             log.info("confirming delivery %s on %s: %s", delivery_id, channel, exc.message)
             confirmation = None
-        with self.db.transaction() as s:
-            effects = ledger.record_confirmation(
-                s, delivery_id,
-                delivered=None if confirmation is None else confirmation.delivered,
-                url=None if confirmation is None else confirmation.url,
-                error=None if confirmation is None else confirmation.error,
-                flag=None if confirmation is None else confirmation.flag,
-                policy=self.policy(channel),
-            )
+        effects = self.db.run(lambda s: ledger.record_confirmation(
+            s, delivery_id,
+            delivered=None if confirmation is None else confirmation.delivered,
+            url=None if confirmation is None else confirmation.url,
+            error=None if confirmation is None else confirmation.error,
+            flag=None if confirmation is None else confirmation.flag,
+            policy=self.policy(channel),
+        ))
         self._after_commit(effects)
         return "pending" if confirmation is None or confirmation.delivered is None else (
             "delivered" if confirmation.delivered else "failed")
 
     def confirm_external(self, channel: str, external_id: str, *, delivered: bool, error: str | None = None,
                          url: str | None = None, flag: str | None = None) -> bool:
-        """A provider pushed the outcome (e.g. WeChat's PUBLISHJOBFINISH)."""
-        with self.db.transaction() as s:
-            delivery_id = ledger.find_accepted(s, channel, external_id)
+        """A provider pushed the outcome (e.g. WeChat's PUBLISHJOBFINISH). An outcome for a
+        delivery not (or no longer) `accepted` only records its flag; a push that outran our
+        own bookkeeping is picked up by confirmation polling."""
+
+        def record(s: Session) -> Effects | None:
+            delivery_id = ledger.find_accepted(s, channel, external_id) or (
+                ledger.find_external(s, channel, external_id) if flag else None)
             if delivery_id is None:
-                return False
-            effects = ledger.record_confirmation(
+                return None
+            return ledger.record_confirmation(
                 s, delivery_id, delivered=delivered, url=url, error=error, flag=flag, policy=self.policy(channel)
             )
+
+        effects = self.db.run(record)
+        if effects is None:
+            return False
         self._after_commit(effects)
         return True
 
@@ -318,11 +342,13 @@ class Engine:
         the queues with deliveries already waiting there; deliveries this sweep itself made
         due (reclaimed, reopened, released) are always included."""
         now = now or utcnow()
-        effects = Effects()
-        with self.db.transaction() as s:
+        def recover(s: Session) -> tuple[Effects, workflow.Outcome]:
+            effects = Effects()
             effects.merge(ledger.reclaim_expired(s, now, self.policies, self.default_policy))
             effects.merge(ledger.reopen_gates(s, now, self.policies, self.default_policy))
-            released = workflow.release_due(s, now)
+            return effects, workflow.release_due(s, now)
+
+        effects, released = self.db.run(recover)
         for name, data in effects.events:
             events.emit(name, data)
         with self.db.reader() as s:
@@ -338,14 +364,20 @@ class Engine:
         with self.db.transaction() as s:
             ok = ledger.replay(s, delivery_id, actor)
         if ok:
-            self.dispatch([delivery_id])
+            self._dispatch([delivery_id])
         return ok
 
     def replay_failed(self, channel: str, actor: str, since: datetime | None = None,
                       until: datetime | None = None) -> list[int]:
         with self.db.transaction() as s:
             ids = [i for i in ledger.failed_ids(s, channel, since, until) if ledger.replay(s, i, actor)]
-        self.dispatch(ids)
+        self._dispatch(ids)
+        return ids
+
+    def retry_now(self, channel: str, actor: str) -> list[int]:
+        """Make a channel's waiting retries due now (e.g. after a quota reset by the provider)."""
+        ids = self.db.run(lambda s: ledger.expedite(s, channel, actor))
+        self._dispatch(ids)
         return ids
 
     def pause(self, channel: str, reason: str, actor: str) -> None:

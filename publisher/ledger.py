@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from . import audit
 from .clock import utcnow
 from .domain import DeliveryState as S
-from .models import Attempt, ChannelState, Delivery
+from .models import Attempt, ChannelState, Delivery, Item
 from .policy import ChannelPolicy
 
 log = logging.getLogger(__name__)
@@ -496,16 +496,63 @@ def find_accepted(session: Session, channel: str, external_id: str) -> int | Non
     ).scalar_one_or_none()
 
 
+def find_external(session: Session, channel: str, external_id: str) -> int | None:
+    """The newest delivery with this provider id in any state (a flag for something already
+    delivered, e.g. WeChat reporting an article deleted after publication)."""
+    return session.execute(
+        select(Delivery.id).where(Delivery.channel == channel, Delivery.external_id == external_id)
+        .order_by(Delivery.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def expedite(session: Session, channel: str, actor: str, now: datetime | None = None) -> list[int]:
+    """Make a channel's waiting retries due now (ops: the quota was raised, the fault fixed)."""
+    now = now or utcnow()
+    ids = list(session.execute(
+        select(Delivery.id).where(Delivery.channel == channel, Delivery.state == S.RETRY_WAIT).order_by(Delivery.id)
+    ).scalars())
+    if ids:
+        session.execute(
+            update(Delivery).where(Delivery.id.in_(ids), Delivery.state == S.RETRY_WAIT)
+            .values(next_attempt_at=now, dispatched_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        audit.append(session, actor=actor, action="channel.retry_now", data={"channel": channel, "count": len(ids)})
+    return ids
+
+
 # -- sweeping -------------------------------------------------------------------------------
+
+def _has_newer(session: Session, d: Delivery) -> bool:
+    """Whether a later delivery of the same item on the same channel exists: it carries the
+    newer content (or the withdrawal), so re-sending this one would only reorder them."""
+    return session.execute(
+        select(Delivery.id).where(
+            Delivery.item_id == d.item_id, Delivery.channel == d.channel, Delivery.id > d.id,
+            Delivery.state != S.SUPERSEDED,
+        ).limit(1)
+    ).first() is not None
+
 
 def reclaim_expired(session: Session, now: datetime, policies: dict[str, ChannelPolicy], default: ChannelPolicy) -> Effects:
     """`sending` rows whose lease ran out (a worker died mid-send): back to retry_wait, due now,
-    with a `lost` attempt on record. The adapters' idempotency makes the resend safe."""
+    with a `lost` attempt on record. The adapters' idempotency makes the resend safe. A row
+    that a newer delivery of the same item and channel already follows is superseded instead:
+    the newer one waits for it (after_delivery_id) and carries the latest content."""
     effects = Effects()
     rows = session.execute(
-        select(Delivery).where(Delivery.state == S.SENDING, Delivery.lease_expires_at < now).with_for_update()
+        select(Delivery).where(Delivery.state == S.SENDING, Delivery.lease_expires_at < now)
+        .order_by(Delivery.id).with_for_update()
     ).scalars().all()
     for d in rows:
+        if _has_newer(session, d):
+            info = AttemptInfo(started_at=d.updated_at, duration_ms=(now - d.updated_at).total_seconds() * 1000,
+                               error="工作进程中断；已有更新的投递 / worker lost; a newer delivery follows")
+            _attempt(session, d, "lost", info, d.lease_owner or "?")
+            d.lease_owner, d.lease_expires_at = None, None
+            d.state, d.updated_at, d.last_error = S.SUPERSEDED.value, now, info.error
+            effects.dispatch += _dependents(session, d.id)
+            continue
         info = AttemptInfo(started_at=d.updated_at, duration_ms=(now - d.updated_at).total_seconds() * 1000,
                            error="工作进程中断，租约过期 / worker lost, lease expired")
         _attempt(session, d, "lost", info, d.lease_owner or "?")
@@ -586,7 +633,10 @@ def replay(session: Session, delivery_id: int, actor: str, now: datetime | None 
         .values(state=S.QUEUED.value, attempts=0, next_attempt_at=now, last_error=None, updated_at=now)
     )) == 1
     if changed:
-        audit.append(session, actor=actor, action="delivery.replay", data={"delivery": delivery_id})
+        uid = session.execute(
+            select(Item.uid).join(Delivery, Delivery.item_id == Item.id).where(Delivery.id == delivery_id)
+        ).scalar_one()
+        audit.append(session, actor=actor, action="delivery.replay", item_uid=uid, data={"delivery": delivery_id})
     return changed
 
 

@@ -78,8 +78,7 @@ class Service:
             yield session
 
     def _run(self, fn: Callable[[Session], Outcome]) -> Outcome:
-        with self.db.transaction() as session:
-            outcome = fn(session)
+        outcome = self.db.run(fn)
         self.wake(outcome.deliveries)
         return outcome
 
@@ -99,24 +98,19 @@ class Service:
 
     # -- editorial transitions ---------------------------------------------------------------
     def create_item(self, actor: Actor, data: dict[str, Any]) -> Item:
-        with self.db.transaction() as s:
-            return workflow.create_item(s, self.settings, actor, data)
+        return self.db.run(lambda s: workflow.create_item(s, self.settings, actor, data))
 
     def update_item(self, actor: Actor, uid: str, patch: dict[str, Any]) -> Item:
-        with self.db.transaction() as s:
-            return workflow.update_item(s, self.settings, actor, uid, patch)
+        return self.db.run(lambda s: workflow.update_item(s, self.settings, actor, uid, patch))
 
     def submit(self, actor: Actor, uid: str) -> Item:
-        with self.db.transaction() as s:
-            return workflow.submit(s, actor, uid)
+        return self.db.run(lambda s: workflow.submit(s, actor, uid))
 
     def review(self, actor: Actor, uid: str) -> Item:
-        with self.db.transaction() as s:
-            return workflow.review(s, actor, uid)
+        return self.db.run(lambda s: workflow.review(s, actor, uid))
 
     def reject(self, actor: Actor, uid: str, reason: str) -> Item:
-        with self.db.transaction() as s:
-            return workflow.reject(s, actor, uid, reason)
+        return self.db.run(lambda s: workflow.reject(s, actor, uid, reason))
 
     def approve(self, actor: Actor, uid: str) -> Outcome:
         return self._run(lambda s: workflow.approve(s, self.settings, actor, uid, preflight=self.preflight))

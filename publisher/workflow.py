@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -358,6 +358,16 @@ def _enqueue(
         return {}
     if supersede:
         _supersede_unsent(session, item, channels)
+        # A delivery of this item still in flight on a channel (sending, or accepted and not yet
+        # confirmed) goes first: the new one waits for it, so a withdrawal can never overtake
+        # the update before it.
+        in_flight = dict(session.execute(
+            select(Delivery.channel, func.max(Delivery.id))
+            .where(Delivery.item_id == item.id, Delivery.channel.in_(channels),
+                   Delivery.state.in_((DeliveryState.SENDING.value, DeliveryState.ACCEPTED.value)))
+            .group_by(Delivery.channel)
+        ).tuples().all())
+        after = {**in_flight, **(after or {})}
     params = [
         dict(
             item_id=item.id,

@@ -216,7 +216,8 @@ class FeedStore:
         with self.transaction() as conn:
             rows = conn.execute("SELECT uid, version, withdrawn, data FROM entries ORDER BY uid").fetchall()
         for uid, version, withdrawn, data in rows:
-            yield uid, int(version), bool(withdrawn), json.loads(data).get("validity")
+            entry = json.loads(data)
+            yield uid, int(version), bool(withdrawn), (entry.get("disclosure") or {}).get("validity")
 
     def count(self) -> int:
         return int(self._conn().execute("SELECT count(*) FROM entries").fetchone()[0])

@@ -155,10 +155,18 @@ def test_a_rejected_receipt_fails_with_reasons_and_the_fixed_update_is_accepted(
 
 
 def test_a_business_rule_rejection_reaches_confirm(platforms: Platforms) -> None:
-    result = deliver(platforms, make_version(withdrawn=True, withdraw_reason="撤回"), Operation.WITHDRAW, "d-w")
+    # the index number already belongs to another item on the platform
+    assert deliver(platforms, make_version(), Operation.PUBLISH, "d-a").delivered is True
+    other = make_version(uid="01jdisclosure00000000other")
+    result = deliver(platforms, other, Operation.PUBLISH, "d-b")
     assert result.delivered is False
-    assert result.error == ("disclosure 退回 / rejected: /index_number: 撤销的信息不存在 / "
-                            "no record with this index number")
+    assert result.error is not None and "index_number" in result.error and "退回 / rejected" in result.error
+
+
+def test_revoking_a_record_the_platform_never_held_is_done(platforms: Platforms) -> None:
+    # nothing to take down: the platform says unknown_record, which is what a withdrawal wants
+    result = deliver(platforms, make_version(withdrawn=True, withdraw_reason="撤回"), Operation.WITHDRAW, "d-w")
+    assert result.delivered is True
 
 
 def test_contract_violation_is_permanent_with_the_receivers_reasons(platforms: Platforms) -> None:
