@@ -308,9 +308,8 @@ def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
     """迁移数据库并启动 Web 服务与投递执行器 / migrate, then run the web service and the executor."""
     import uvicorn
 
-    from .web import create_app
-
     from . import alerts
+    from .web import create_app
 
     runtime = cli.runtime(migrate=True)
     start_executor(runtime)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import html
-
 import gzip
 import hashlib
+import html
 import json
 import os
 import tempfile
