@@ -687,6 +687,17 @@ def replay_failed(cli: Cli, channel: str, since: Any, until: Any, as_user: str |
     click.echo(f"已重新排队 {len(ids)} 条 / queued again: {len(ids)}")
 
 
+@main.command("retry-now")
+@click.argument("channel")
+@as_option
+@pass_cli
+def retry_now(cli: Cli, channel: str, as_user: str | None) -> None:
+    """让渠道中等待重试的投递立即到期（如配额已恢复）/ make a channel's waiting retries due now."""
+    actor = _operator(cli, as_user)
+    ids = cli.runtime().engine.retry_now(channel, actor.name)
+    click.echo(f"已提前 {len(ids)} 条 / due now: {len(ids)}")
+
+
 @main.group()
 def channel() -> None:
     """渠道：状态、暂停与恢复 / channels: state, pause and resume."""

@@ -86,6 +86,11 @@ def replay_failed(channel: str, body: WindowBody, runtime: RuntimeDep, actor: Op
     return {"replayed": ids}
 
 
+@router.post("/channels/{channel}/retry-now", summary="等待重试的投递立即到期 / make waiting retries due now")
+def retry_now(channel: str, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
+    return {"due_now": runtime.engine.retry_now(channel, actor.name)}
+
+
 @router.post("/channels/{channel}/pause", summary="暂停渠道 / pause a channel")
 def pause(channel: str, body: PauseBody, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
     runtime.engine.pause(channel, body.reason, actor.name)

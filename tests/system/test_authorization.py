@@ -55,6 +55,7 @@ MIN_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/channels/{channel}/replay-failed"): frozenset({Role.OPS}),
     ("POST", "/api/channels/{channel}/pause"): frozenset({Role.OPS}),
     ("POST", "/api/channels/{channel}/resume"): frozenset({Role.OPS}),
+    ("POST", "/api/channels/{channel}/retry-now"): frozenset({Role.OPS}),
     ("PUT", "/api/compliance/calendar/{year}"): frozenset({Role.OPS}),
     ("POST", "/api/compliance/check"): frozenset({Role.OPS}),
     ("POST", "/api/compliance/applications"): frozenset({Role.EDITOR}),
