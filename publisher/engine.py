@@ -359,6 +359,15 @@ class Engine:
             confirm = ledger.accepted_due(s, now)
         return sorted(set(due) | set(effects.dispatch) | set(released.deliveries)), confirm
 
+    # -- periodic checks -------------------------------------------------------------------
+    def run_periodic(self, now: datetime | None = None) -> None:
+        """The compliance checks (statutory deadlines, inspection watch, closed consultations),
+        run by the executor's clock: the embedded sweeper or Celery beat."""
+        from .compliance import run_checks  # compliance needs the store only when this runs
+
+        moment = now or utcnow()
+        self.db.run(lambda s: run_checks(s, self.settings, moment))
+
     # -- ops actions -----------------------------------------------------------------------
     def replay(self, delivery_id: int, actor: str) -> bool:
         with self.db.transaction() as s:

@@ -29,6 +29,8 @@ class EmbeddedExecutor:
         self._stopping = threading.Event()
         self._sweep_now = threading.Event()
         self.last_sweep: float = 0.0
+        # first run soon after start-up, not in the middle of it
+        self._next_periodic = time.monotonic() + min(5.0, engine.settings.executor.compliance_interval_seconds)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -65,13 +67,14 @@ class EmbeddedExecutor:
             self._queued.update(fresh)
         if not fresh:
             return
+        enabled = set(self.engine.settings.enabled_channels())
         for delivery_id, channel in self.engine.channel_of(fresh).items():
-            if channel not in self._queues:
+            if channel not in enabled:
                 log.warning("delivery %s is for channel %s, which is not enabled here", delivery_id, channel)
                 with self._lock:
                     self._queued.discard(delivery_id)
                 continue
-            self._queues[channel].put(delivery_id)
+            self._queues[channel].put(delivery_id)  # before start() too: its threads take it up
 
     def sweep_soon(self) -> None:
         self._sweep_now.set()
@@ -99,6 +102,9 @@ class EmbeddedExecutor:
                     if self._stopping.is_set():
                         break
                     self.engine.confirm(delivery_id)
+                if time.monotonic() >= self._next_periodic:
+                    self._next_periodic = time.monotonic() + self.engine.settings.executor.compliance_interval_seconds
+                    self.engine.run_periodic()
             except Exception:  # the store may be briefly unavailable: try again next round
                 log.exception("sweep failed")
             self._sweep_now.wait(self.sweep_interval)

@@ -53,6 +53,8 @@ class ExecutorSettings:
     threads: int = 4
     lease_seconds: int = 120
     sweep_interval_seconds: float = 2.0
+    # how often the compliance checks run (deadlines, inspection watch, consultations)
+    compliance_interval_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: str | Path | None 
         threads=int(environ.get("PUBLISHER_EXECUTOR_THREADS", executor_raw.get("threads", 4))),
         lease_seconds=int(executor_raw.get("lease_seconds", 120)),
         sweep_interval_seconds=float(executor_raw.get("sweep_interval_seconds", 2.0)),
+        compliance_interval_seconds=float(executor_raw.get("compliance_interval_seconds", 3600.0)),
     )
 
     routing = dict(DEFAULT_ROUTING)

@@ -69,6 +69,13 @@ def sweep() -> int:
         lock.close()
 
 
+@app.task(name="publisher.compliance_checks")
+def compliance_checks() -> None:
+    """Deadlines at risk, inspection thresholds, closed consultations; alerts go out through
+    the event bus after commit."""
+    _state().engine.run_periodic()
+
+
 _heartbeat: heartbeat.Heartbeat | None = None
 
 

@@ -105,6 +105,12 @@ def make_app(settings: Settings, *, main: str = "publisher") -> Celery:
                 # sweeps queued while no worker ran are worthless later: drop them
                 "options": {"queue": CONTROL_QUEUE, "expires": max(5.0, 3 * interval)},
             },
+            # statutory deadlines, inspection thresholds, closed consultations (issue #9)
+            "publisher.compliance_checks": {
+                "task": "publisher.compliance_checks",
+                "schedule": settings.executor.compliance_interval_seconds,
+                "options": {"queue": CONTROL_QUEUE, "expires": settings.executor.compliance_interval_seconds},
+            },
         },
     )
     return app
