@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from ...clock import local_today
+from ...clock import local_today, utcnow
+from ...compliance.deadlines import deadlines
 from ...domain import ItemState, ItemType, Role, Validity
 from ...errors import NotFoundError, PublisherError, ValidationError
 from ...models import Item
@@ -193,7 +194,15 @@ def item_page(request: Request, uid: str, session: SessionDep) -> HTMLResponse:
         "item": item, "c": item["content"], "group": group, "actions": _actions(session, item),
         "own": author_of(service, uid) == session.user_id,
         "deliveries": service.deliveries(uid),
+        "clocks": _clocks(request, uid),
     }, session)
+
+
+def _clocks(request: Request, uid: str) -> list[dict[str, Any]]:
+    """The item's statutory disclosure clocks (days left, or met), for the metadata panel."""
+    runtime = runtime_of(request)
+    with runtime.db.reader() as s:
+        return [d.as_dict() for d in deadlines(s, utcnow(), uid=uid)]
 
 
 @router.post("/app/items/{uid}/{action}")

@@ -228,3 +228,25 @@ def test_unknown_items_are_404_pages(site: Site) -> None:
                  "/app/items/01aaaaaaaaaaaaaaaaaaaaaaaa/edit", "/app/ops/items/01aaaaaaaaaaaaaaaaaaaaaaaa"):
         r = editor.get(path)
         assert r.status_code == 404 and "未找到" in r.text, path
+
+
+def test_item_page_shows_the_statutory_disclosure_clock(site: Site) -> None:
+    # a policy formed 2026-11-02 and published now: due 20 working days later, shown on its page
+    from publisher.auth import actor_of
+    from publisher.clock import utcnow
+    from publisher.compliance.deadlines import deadlines
+    from tests.samples import policy
+
+    svc = site.service
+    editor, reviewer, approver = (svc.user_by_name(n) for n in ("editor", "reviewer", "approver"))
+    assert editor and reviewer and approver
+    item = svc.create_item(actor_of(editor), policy(issue_date="2026-11-02"))
+    svc.submit(actor_of(editor), item.uid)
+    svc.review(actor_of(reviewer), item.uid)
+    svc.approve(actor_of(approver), item.uid)
+    with site.runtime.db.reader() as s:
+        [clock] = deadlines(s, utcnow(), uid=item.uid)
+    assert clock.started_on.isoformat() == "2026-11-02" and clock.due_on.isoformat() == "2026-11-30"
+    page = site.login("editor").get(f"/app/items/{item.uid}").text
+    assert '<td id="deadline-content">' in page
+    assert "自 2026-11-02 起 20 个工作日，应于 2026-11-30 前公开" in page
