@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from bench._common import median, scratch_database, table  # noqa: E402
+from bench._common import median, report, scratch_database  # noqa: E402
 from publisher.executor import EmbeddedExecutor  # noqa: E402
 from publisher.models import Delivery  # noqa: E402
 from publisher.runtime import build_runtime, use_executor  # noqa: E402
@@ -240,8 +240,7 @@ def main() -> None:
         api.close()
         print(f"cleaned up: {deleted} posts force-deleted ({len(posts.ids)} recorded)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print()
-    print(table(rows))
+    report(rows)
 
 
 if __name__ == "__main__":

@@ -419,7 +419,7 @@ def main() -> None:
         serve_receiver(args.receiver)
         return
 
-    from bench._common import median, scratch_database, table
+    from bench._common import median, report, scratch_database
 
     paced = int(args.rate * args.seconds)
     receiver = ReceiverProcess()
@@ -490,8 +490,7 @@ def main() -> None:
         ("p99 of h1-h3 with h4 at 2 s", f"{p99_after:.0f} ms", f"{p99_before:.0f} ms (h4 instant)",
          f"{p99_after / p99_before:.2f}x", "< 1.2x"),
     ]
-    print()
-    print(table(rows))
+    report(rows)
     print("\nthroughput rounds: baseline " + ", ".join(f"{r:.0f}" for r in base_rates)
           + "/s; tracked " + ", ".join(f"{r:.0f}" for r in tracked_rates) + "/s")
     print(f"(latency samples: {got_normal}/{paced * 4} delivered in the normal run, "

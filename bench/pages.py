@@ -34,7 +34,7 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from sqlalchemy import insert, select, update  # noqa: E402
 
-from bench._common import scratch_database  # noqa: E402
+from bench._common import Row, report, scratch_database  # noqa: E402
 from publisher.db import Database  # noqa: E402
 from publisher.models import Attempt, AuditEvent, AuditHead, Delivery, Item, ItemVersion, User  # noqa: E402
 from publisher.runtime import build_runtime  # noqa: E402
@@ -193,6 +193,9 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 else values[0]
 
 
+COLLECTED: list[Row] = []
+
+
 def run(kind: str, items: int, rounds: int) -> bool:
     with scratch_database(kind) as url:
         counts = seed(url, items, len(CHANNELS))
@@ -260,6 +263,9 @@ def run(kind: str, items: int, rounds: int) -> bool:
         ok = ok and good
         print(f"{label.ljust(width)} | {status:6d} | {med:9.1f} | {high:6.1f} | {med / base_median:10.1f} | "
               f"{'yes' if good else 'NO'}")
+        if label != rows[0][0]:
+            COLLECTED.append((f"{label} ({kind}), p95 ms", f"{high:.1f} (median {med:.1f})",
+                              f"{base_median:.1f} ({rows[0][0]} median)", "", f"< {TARGET_MS:.0f} ms"))
     return ok
 
 
@@ -270,6 +276,7 @@ def main() -> None:
     ap.add_argument("--db", default="sqlite", help="sqlite, postgres or both comma-separated")
     args = ap.parse_args()
     ok = all([run(kind.strip(), args.items, args.rounds) for kind in args.db.split(",")])
+    report(COLLECTED)
     sys.exit(0 if ok else 1)
 
 

@@ -25,11 +25,25 @@ BENCHES = ["approve", "fanout", "feeds", "cms", "wechat", "pages"]
 OUT = ROOT / "docs" / "benchmarks.md"
 
 
-def met(ratio: object, target: str) -> str:
-    if not isinstance(ratio, float) or not target.strip().startswith(("<=", ">=")):
+def _number(text: object) -> float | None:
+    try:
+        return float(str(text).split()[0].rstrip("x").rstrip("/s"))
+    except (ValueError, IndexError):
+        return None
+
+
+def met(measured: object, ratio: object, target: str) -> str:
+    """Judge a row: ratio targets ("<= 1.5x", ">= 0.8x") against the ratio, absolute ones
+    ("<= 100 ms", "< 200 ms") against the measured figure."""
+    parts = target.split()
+    if len(parts) < 2 or parts[0] not in ("<=", ">=", "<"):
         return ""
-    op, bound = target.split()[0], float(target.split()[1].rstrip("x"))
-    return "yes" if (ratio <= bound if op == "<=" else ratio >= bound) else "**no**"
+    bound = _number(parts[1])
+    value = _number(ratio) if parts[1].endswith("x") else _number(measured)
+    if bound is None or value is None:
+        return ""
+    ok = {"<=": value <= bound, ">=": value >= bound, "<": value < bound}[parts[0]]
+    return "yes" if ok else "**no**"
 
 
 def run(name: str) -> tuple[list[list[object]], str | None, float]:
@@ -72,7 +86,8 @@ def main() -> None:
         rows, error, elapsed = run(name)
         for figure, measured, baseline, ratio, target in rows:
             shown = f"{ratio:.2f}x" if isinstance(ratio, float) else str(ratio)
-            lines.append(f"| {name} | {figure} | {measured} | {baseline} | {shown} | {target} | {met(ratio, str(target))} |")
+            lines.append(f"| {name} | {figure} | {measured} | {baseline} | {shown} | {target} | "
+                         f"{met(measured, ratio, str(target))} |")
         if error:
             notes.append(f"- `bench/{name}.py`: {error}")
         else:

@@ -47,7 +47,7 @@ from PIL import Image  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from wechatpy import WeChatClient  # noqa: E402
 
-from bench._common import median, scratch_database, table  # noqa: E402
+from bench._common import median, report, scratch_database  # noqa: E402
 from publisher.executor import EmbeddedExecutor  # noqa: E402
 from publisher.models import Delivery  # noqa: E402
 from publisher.runtime import Runtime, build_runtime, use_executor  # noqa: E402
@@ -330,8 +330,7 @@ def main() -> None:
                      f"{m['ours_cpu'] / m['base_cpu']:.2f}x", "(info)"))
         rows.append((f"articles/s to delivered by callback ({kind})", f"{m['delivered']:.1f}", "-", "-", "(info)"))
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print()
-    print(table(rows))
+    report(rows)
 
 
 if __name__ == "__main__":
