@@ -17,8 +17,9 @@ would reject are shown to the approver, not discovered at send time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -233,6 +234,19 @@ class Channel(ABC):
         """Providers that push outcomes (WeChat's PUBLISHJOBFINISH) verify and parse them here.
         None: this channel takes no callbacks (the web layer answers 404). A forged or
         malformed call answers 403/400 in the returned response; never raise for it."""
+        return None
+
+    def digest(self, versions: Sequence[VersionView], *, day: date, now: datetime) -> Receipt | None:
+        """A channel that bundles a day's items into one broadcast (WeChat's daily 群发).
+        `versions`: the items delivered on this channel on `day` (Asia/Shanghai) and not
+        withdrawn; `now` decides whether it is time yet. None: nothing sent now (the channel
+        does not bundle, it is not time yet, or nothing qualifies); the caller asks again on
+        its next run. Idempotent per day: a repeat call for a day already sent returns that
+        day's receipt without sending again. Raises only the classified errors."""
+        return None
+
+    def digest_status(self, receipt: Receipt) -> Confirmation | None:
+        """The outcome of a broadcast `digest` returned: None while it is still going out."""
         return None
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract

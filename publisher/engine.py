@@ -17,12 +17,15 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor as ThreadPool
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import time as day_time
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.base import (
+    Channel,
     ChannelConfigError,
     ChannelError,
     PermanentError,
@@ -30,13 +33,13 @@ from channels.base import (
     Receipt,
 )
 
-from . import events, ledger, workflow
+from . import audit, events, ledger, workflow
 from .channelset import ChannelSet
-from .clock import utcnow
+from .clock import SHANGHAI, local_today, utcnow
 from .db import Database
 from .domain import Operation, VersionView
 from .ledger import AttemptInfo, Effects
-from .models import Delivery, Item, ItemVersion
+from .models import AuditEvent, Delivery, Item, ItemVersion
 from .policy import ChannelPolicy, channel_policy
 from .settings import Settings
 from .views import version_view
@@ -366,7 +369,80 @@ class Engine:
         from .compliance import run_checks  # compliance needs the store only when this runs
 
         moment = now or utcnow()
+        self.run_digests(moment)  # never raises: a failing broadcast must not stop the checks
         self.db.run(lambda s: run_checks(s, self.settings, moment))
+
+    def run_digests(self, now: datetime | None = None) -> dict[str, str]:
+        """Offer each enabled channel the items delivered on it today (Asia/Shanghai), not
+        withdrawn, for its daily digest broadcast (Channel.digest). A sent digest is audited
+        as `channel.digest` with its receipt, and once audited that channel is not asked again
+        that day; a failure is logged and audited as `channel.digest_failed` and asked again
+        on the next run. Returns each channel's outcome: "sent", "done" (sent earlier today),
+        "none" (the channel sent nothing) or "failed". Never raises."""
+        moment = now or utcnow()
+        day = local_today(moment)
+        start = datetime.combine(day, day_time(), SHANGHAI)
+        outcomes: dict[str, str] = {}
+
+        def collect(s: Session, name: str) -> tuple[bool, list[VersionView]]:
+            sent = any(
+                (e.data or {}).get("channel") == name and (e.data or {}).get("day") == day.isoformat()
+                for e in s.execute(select(AuditEvent).where(
+                    AuditEvent.action == "channel.digest", AuditEvent.at >= start - timedelta(days=1)
+                )).scalars()
+            )
+            if sent:
+                return True, []
+            rows = s.execute(
+                select(Delivery.item_id, Delivery.version_id)
+                .join(Item, Item.id == Delivery.item_id)
+                .where(Delivery.channel == name, Delivery.state == "delivered",
+                       Delivery.operation.in_([Operation.PUBLISH.value, Operation.UPDATE.value]),
+                       Delivery.delivered_at >= start, Delivery.delivered_at < start + timedelta(days=1),
+                       Item.withdrawn_at.is_(None))
+                .order_by(Delivery.id)
+            ).tuples().all()
+            latest = {item_id: version_id for item_id, version_id in rows}  # the newest per item
+            views = []
+            for item_id, version_id in latest.items():
+                item, version = s.get(Item, item_id), s.get(ItemVersion, version_id)
+                assert item is not None and version is not None
+                views.append(workflow.view_of(s, self.settings, item, version))
+            return False, views
+
+        for name in self.settings.enabled_channels():
+            try:
+                adapter = self.channels.get(name)
+                if type(adapter).digest is Channel.digest:  # does not bundle: spare the query
+                    outcomes[name] = "none"
+                    continue
+                with self.db.reader() as s:
+                    done, views = collect(s, name)
+                if done:
+                    outcomes[name] = "done"
+                    continue
+                if not views:
+                    outcomes[name] = "none"
+                    continue
+                receipt = adapter.digest(views, day=day, now=moment)
+                if receipt is None:
+                    outcomes[name] = "none"
+                    continue
+                data = {"channel": name, "day": day.isoformat(), "external_id": receipt.external_id,
+                        "accepted": receipt.accepted, "receipt": dict(receipt.data)}
+                self.db.run(partial(audit.append, actor="system", action="channel.digest", data=data))
+                log.info("digest of %s on %s sent: %s", day, name, receipt.external_id)
+                outcomes[name] = "sent"
+            except Exception as exc:
+                log.exception("digest of %s on %s failed", day, name)
+                message = exc.message if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
+                outcomes[name] = "failed"
+                try:
+                    self.db.run(partial(audit.append, actor="system", action="channel.digest_failed",
+                                        reason=message[:500], data={"channel": name, "day": day.isoformat()}))
+                except Exception:
+                    log.exception("could not audit the failed digest on %s", name)
+        return outcomes
 
     # -- ops actions -----------------------------------------------------------------------
     def replay(self, delivery_id: int, actor: str) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
-from channels.base import Confirmation, PermanentError, Receipt
+from channels.base import ChannelError, Confirmation, PermanentError, Receipt
 from publisher.domain import Operation, VersionView
 
 from .channel import WechatChannel
@@ -38,9 +38,6 @@ def pick_digest(versions: Sequence[VersionView], *, types: Collection[str], limi
 
 def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day: date) -> Receipt:
     """Broadcast the day's digest once; a repeat call for the same day returns the same receipt."""
-    picked = pick_digest(versions, types=channel.settings.broadcast_types)
-    if not picked:
-        raise PermanentError("没有可群发的条目 / nothing to broadcast")
     key = f"digest:{day.isoformat()}"
     progress: dict[str, Any] = channel.load_progress(key)
 
@@ -48,6 +45,9 @@ def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day:
         channel.save_progress(key, progress)
 
     if not progress.get("msg_id"):
+        picked = pick_digest(versions, types=channel.settings.broadcast_types)
+        if not picked:
+            raise PermanentError("没有可群发的条目 / nothing to broadcast")
         if progress.get("sending"):
             raise PermanentError("群发已提交但未收到 msg_id，请在公众号后台核对 / broadcast submitted but its msg_id "
                                  "was lost: check the account")
@@ -63,18 +63,31 @@ def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day:
             save()
         progress["sending"] = True
         save()
-        result = channel.api.post("message/mass/sendall", "message/mass/sendall", {
-            "filter": {"is_to_all": True},
-            "mpnews": {"media_id": progress["media_id"]},
-            "msgtype": "mpnews",
-            "send_ignore_reprint": 0,
-        })
+        try:
+            result = channel.api.post("message/mass/sendall", "message/mass/sendall", {
+                "filter": {"is_to_all": True},
+                "mpnews": {"media_id": progress["media_id"]},
+                "msgtype": "mpnews",
+                "send_ignore_reprint": 0,
+            })
+        except ChannelError as exc:
+            # An errcode or HTTP status is WeChat's answer that nothing was sent, so the next
+            # run may try again; a timeout or broken connection leaves "sending" (it may have gone).
+            if exc.provider_code is not None or exc.http_status is not None:
+                progress.pop("sending", None)
+                save()
+            raise
         progress["msg_id"] = str(result["msg_id"])
         progress["msg_data_id"] = result.get("msg_data_id")
         save()
     return Receipt(external_id=progress["msg_id"], accepted=True, provider_code="0",
                    data={"media_id": progress["media_id"], "msg_data_id": progress.get("msg_data_id"),
                          "uids": progress.get("uids", []), "day": day.isoformat()})
+
+
+def digest_progress(channel: WechatChannel, day: date) -> dict[str, Any]:
+    """What send_digest recorded for `day` (empty: nothing sent or started)."""
+    return channel.load_progress(f"digest:{day.isoformat()}")
 
 
 def digest_status(channel: WechatChannel, receipt: Receipt) -> Confirmation | None:

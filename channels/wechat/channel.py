@@ -17,10 +17,13 @@ import hashlib
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import date, datetime
 from html import escape
 from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 import redis
@@ -58,6 +61,9 @@ CONTENT_MAX_CHARS = 20_000
 CONTENT_MAX_BYTES = 1024 * 1024
 SOURCE_URL_MAX = 1024
 PROGRESS_TTL = 30 * 24 * 3600
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Long enough for a digest's uploads and sendall; a crashed sender frees the day after this.
+DIGEST_LOCK_SECONDS = 600
 log = logging.getLogger(__name__)
 
 META = "font-size:14px;color:#888;line-height:1.6;margin:0 0 1.2em;"
@@ -74,7 +80,11 @@ class WechatSettings(ChannelSettings):
     callback_aes_key: SecretStr | None = None
     allowed_image_hosts: list[str] = Field(default_factory=list)
     update_mode: Literal["correction", "republish"] = "correction"
+    # The daily digest broadcast (群发) is opt-in per item type: empty means no broadcast.
     broadcast_types: list[str] = Field(default_factory=list)
+    # Hour (Asia/Shanghai) from which the day's digest goes out: late enough that the day's
+    # items are in it, early enough that followers still read it the same evening.
+    broadcast_at: int = Field(default=18, ge=0, le=23)
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "publisher:wechat"
     author: str | None = None
@@ -452,6 +462,44 @@ class WechatChannel(Channel):
             return None
         record = json.loads(raw)
         return Confirmation(delivered=record["delivered"], error=record["error"], data=record["data"])
+
+    # ---- the daily digest broadcast (broadcast.py) ----------------------------------------
+
+    def digest(self, versions: Sequence[VersionView], *, day: date, now: datetime) -> Receipt | None:
+        """The day's digest: the items of `broadcast_types` (at most 8), once the Shanghai
+        clock reaches `broadcast_at`, sent once a day (the account's quota). Off when no
+        broadcast type is configured."""
+        from .broadcast import digest_progress, pick_digest, send_digest  # broadcast builds on this module
+
+        if not self.settings.broadcast_types:
+            return None
+        if digest_progress(self, day).get("msg_id"):
+            return send_digest(self, versions, day=day)  # already sent: that day's receipt, no call
+        if now.astimezone(SHANGHAI).hour < self.settings.broadcast_at:
+            return None
+        if not pick_digest(versions, types=self.settings.broadcast_types):
+            return None
+        # Every process's sweeper may run this: one of them sends, the others wait for tomorrow's
+        # question (or for this run's receipt on their next run).
+        lock, owner = self._key("digest-lock", day.isoformat()), uuid.uuid4().hex
+        try:
+            if not self._redis.set(lock, owner, nx=True, ex=DIGEST_LOCK_SECONDS):
+                return None
+        except RedisError as exc:
+            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        try:
+            return send_digest(self, versions, day=day)
+        finally:
+            try:
+                if self._redis.get(lock) == owner.encode():
+                    self._redis.delete(lock)
+            except RedisError as exc:  # the lock expires on its own
+                log.warning("wechat: cannot release the digest lock for %s: %s", day, exc)
+
+    def digest_status(self, receipt: Receipt) -> Confirmation | None:
+        from .broadcast import digest_status
+
+        return digest_status(self, receipt)
 
     # ---- finding and deleting an item's articles ------------------------------------------
 
