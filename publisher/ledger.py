@@ -158,23 +158,7 @@ def _prerequisite_met() -> Any:
 def claim(session: Session, delivery_id: int, worker: str, lease_seconds: float, now: datetime) -> bool:
     """Take one due delivery for sending. False when it is not due, not claimable, waiting for
     a prerequisite, or another worker got it first."""
-    return _rows(session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.state.in_(CLAIMABLE),
-            Delivery.next_attempt_at <= now,
-            _prerequisite_met(),
-        )
-        .values(
-            state=S.SENDING.value,
-            lease_owner=worker,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=Delivery.attempts + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )) == 1
+    return claim_many(session, [delivery_id], worker, lease_seconds, now) == [delivery_id]
 
 
 def claim_many(session: Session, ids: list[int], worker: str, lease_seconds: float, now: datetime) -> list[int]:
