@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from .clock import utcnow
@@ -53,12 +53,6 @@ _HEAD_NEXT = (
     .returning(AuditHead.seq, AuditHead.hash)
     .execution_options(synchronize_session=False)
 )
-_HEAD_HASH = (
-    update(AuditHead)
-    .where(AuditHead.id == 1)
-    .values(hash=bindparam("digest"))
-    .execution_options(synchronize_session=False)
-)
 _EVENT_INSERT = insert(AuditEvent)
 
 
@@ -88,8 +82,8 @@ def append(
         "data": data,
     }
     digest = event_hash(prev_hash, {**fields, "at": fields["at"].isoformat()})
+    # the audit_head_follows trigger (migration 0005) records the new tip in the head row
     conn.execute(_EVENT_INSERT, {**fields, "prev_hash": prev_hash, "hash": digest})
-    conn.execute(_HEAD_HASH, {"digest": digest})
     return digest
 
 
