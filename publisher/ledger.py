@@ -221,6 +221,10 @@ def _attempt(session: Session, d: Delivery, outcome: str, info: AttemptInfo, wor
     ))
 
 
+def _locked(session: Session, delivery_id: int) -> Delivery:
+    return session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).scalar_one()
+
+
 def _ours(d: Delivery, worker: str) -> bool:
     return d.state == S.SENDING and d.lease_owner == worker
 
@@ -285,7 +289,7 @@ def record_success(
 ) -> Effects:
     now = now or utcnow()
     effects = Effects()
-    d = session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).scalar_one()
+    d = _locked(session, delivery_id)
     _attempt(session, d, "accepted" if accepted else "success", info, worker)
     # A success is a fact even if our lease was taken over meanwhile (the send went out);
     # adapters are idempotent, so the other worker's send is harmless.
@@ -386,7 +390,7 @@ def record_failure(
 ) -> Effects:
     now = now or utcnow()
     effects = Effects()
-    d = session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).scalar_one()
+    d = _locked(session, delivery_id)
     _attempt(session, d, kind, info, worker)
     if not _ours(d, worker):
         return effects  # the lease expired and the sweeper or another worker took it over
@@ -435,7 +439,7 @@ def record_confirmation(
 ) -> Effects:
     now = now or utcnow()
     effects = Effects()
-    d = session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).scalar_one()
+    d = _locked(session, delivery_id)
     if flag:
         audit.append(session, actor="system", action="channel.flag", reason=flag,
                      data={"channel": d.channel, "delivery": d.id})

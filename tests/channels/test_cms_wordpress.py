@@ -16,7 +16,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,43 +34,21 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from channels.cms import CmsChannel, CmsSettings
+from channels.cms import CmsChannel
 from publisher.domain import ItemType, VersionView
 from tests.factories import make_version
+from tests.wordpress_support import ROOT, STATE_DIR, WordPress, start_wordpress
 
 pytestmark = pytest.mark.wordpress
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = Path(os.environ.get("WP_STATE_DIR", "/var/lib/publisher-wp"))
 DB_NAME = os.environ.get("WP_DB_NAME", "publisher_wp")
 CONTEXT = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"),
                          agency_name="上海市财政局")
 
 
-@dataclass(frozen=True)
-class WordPress:
-    url: str
-    user: str
-    app_password: str
-
-    def settings(self, **overrides: Any) -> CmsSettings:
-        values: dict[str, Any] = dict(enabled=True, base_url=self.url, user=self.user,
-                                      app_password=SecretStr(self.app_password))
-        values.update(overrides)
-        return CmsSettings(**values)
-
-
 @pytest.fixture(scope="session")
 def wordpress() -> WordPress:
-    try:
-        run = subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"],
-                             capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired:
-        pytest.fail("scripts/setup-wordpress.sh did not finish in 15 minutes")
-    if run.returncode != 0:
-        pytest.fail(f"WordPress could not be started (rc={run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
-    env = dict(line.split("=", 1) for line in (STATE_DIR / "wp.env").read_text().splitlines() if "=" in line)
-    return WordPress(env["WP_URL"], env["WP_USER"], env["WP_APP_PASSWORD"])
+    return start_wordpress()
 
 
 @pytest.fixture

@@ -4,14 +4,11 @@ holding deliveries on a paused channel until the secret is fixed."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,35 +19,19 @@ from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team
 from tests.samples import policy
+from tests.wordpress_support import WordPress, start_wordpress
 
 pytestmark = pytest.mark.wordpress
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = Path(os.environ.get("WP_STATE_DIR", "/var/lib/publisher-wp"))
 PASSWORD_ENV = "PUBLISHER_TEST_WP_APP_PASSWORD"
 FAST = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5},
         "confirm_interval_seconds": 0.1}
 
 
-@dataclass(frozen=True)
-class WordPress:
-    url: str
-    user: str
-    app_password: str
-
-
 @pytest.fixture(scope="session")
 def wordpress() -> WordPress:
     """Runs the idempotent setup script; fails, never skips, when WordPress cannot start."""
-    try:
-        run = subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"],
-                             capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired:
-        pytest.fail("scripts/setup-wordpress.sh did not finish in 15 minutes")
-    if run.returncode != 0:
-        pytest.fail(f"WordPress could not be started (rc={run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
-    env = dict(line.split("=", 1) for line in (STATE_DIR / "wp.env").read_text().splitlines() if "=" in line)
-    return WordPress(env["WP_URL"], env["WP_USER"], env["WP_APP_PASSWORD"])
+    return start_wordpress()
 
 
 @pytest.fixture

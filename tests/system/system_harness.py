@@ -5,7 +5,6 @@ Reuses tests/tasks/harness.py for the Celery processes and the private redis-ser
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
@@ -25,9 +24,9 @@ from publisher.models import Attempt, Delivery, Item, ItemVersion
 from publisher.runtime import Runtime
 from tests.samples import policy, sample
 from tests.tasks.harness import ROOT, RedisServer, toml_value, wait_until
+from tests.wordpress_support import WordPress, start_wordpress
 
 T = TypeVar("T")
-WP_STATE_DIR = Path(os.environ.get("WP_STATE_DIR", "/var/lib/publisher-wp"))
 TERMINAL = frozenset({"delivered", "failed", "superseded"})
 
 
@@ -52,21 +51,9 @@ class PersistentRedis(RedisServer):
         return self
 
 
-@dataclass(frozen=True)
-class WordPress:
-    url: str
-    user: str
-    app_password: str
-
-
 def wordpress() -> WordPress:
     """Runs the idempotent setup script (fast when up); raises when WordPress cannot start."""
-    run = subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"],
-                         capture_output=True, text=True, timeout=900)
-    if run.returncode != 0:
-        raise AssertionError(f"WordPress could not be started (rc={run.returncode}):\n{run.stderr[-2000:]}")
-    env = dict(line.split("=", 1) for line in (WP_STATE_DIR / "wp.env").read_text().splitlines() if "=" in line)
-    return WordPress(env["WP_URL"], env["WP_USER"], env["WP_APP_PASSWORD"])
+    return start_wordpress()
 
 
 def wordpress_answers(wp: WordPress) -> bool:
