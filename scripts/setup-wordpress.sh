@@ -49,6 +49,11 @@ creds_work() {  # wp.env exists and its Application Password is accepted by the 
     curl -fsS -m 10 -o /dev/null -u "${user}:${pass}" "${WP_URL}/wp-json/wp/v2/users/me?context=edit"
 }
 
+rules_ok() {  # the stored rewrite rules resolve /%postname%/ permalinks
+    [ "$(mariadb -uroot -N -e "SELECT option_value LIKE '%index.php?name=\$matches[1]%' FROM \`${WP_DB_NAME}\`.wp_options
+        WHERE option_name = 'rewrite_rules'" 2>/dev/null)" = 1 ]
+}
+
 theme_ok() {
     [ "$(mariadb -uroot -N -e "SELECT option_value FROM \`${WP_DB_NAME}\`.wp_options
         WHERE option_name = 'stylesheet'" 2>/dev/null)" = twentytwentyone ]
@@ -73,7 +78,7 @@ flock -w 300 9
 
 # --- fast path: everything already up and current --------------------------------------
 if alive "$APACHE_PID" && db_up && cmp -s "$PLUGIN_SRC" "$PLUGIN_DST" \
-    && grep -qx "Listen 127.0.0.1:${WP_PORT}" /etc/apache2/ports.conf 2>/dev/null && theme_ok && creds_work; then
+    && grep -qx "Listen 127.0.0.1:${WP_PORT}" /etc/apache2/ports.conf 2>/dev/null && theme_ok && rules_ok && creds_work; then
     log "WordPress already up at ${WP_URL}; credentials in ${WP_ENV}"
     exit 0
 fi
@@ -180,12 +185,13 @@ $user = getenv('WP_ADMIN_USER'); $pass = getenv('WP_ADMIN_PASS');
 if (!is_blog_installed()) {
     wp_install('上海市财政局（本地测试站点）', $user, 'admin@example.test', false, '', wp_slash($pass));
 }
-if (get_option('permalink_structure') !== '/%postname%/') {
-    update_option('permalink_structure', '/%postname%/');
-    flush_rewrite_rules(false);
-}
 // A classic theme: the public page is server-rendered HTML with the post title in it.
 if (get_stylesheet() !== 'twentytwentyone' && wp_get_theme('twentytwentyone')->exists()) switch_theme('twentytwentyone');
+if (get_option('permalink_structure') !== '/%postname%/') update_option('permalink_structure', '/%postname%/');
+// This process's $wp_rewrite was built before the structure changed: flushing here would
+// store the rules of the old structure (every permalink 404s). Dropping them makes the next
+// web request rebuild them from the stored structure.
+if (strpos(serialize(get_option('rewrite_rules')), 'index.php?name=$matches[1]') === false) delete_option('rewrite_rules');
 if (getenv('KEEP_PASSWORD') === '1') exit(0);
 $u = get_user_by('login', $user);
 foreach (WP_Application_Passwords::get_user_application_passwords($u->ID) as $item) {
@@ -205,6 +211,8 @@ if [ "$keep_password" = 0 ]; then
     mv "$WP_ENV.new" "$WP_ENV"
 fi
 rm -f "$WP_STATE_DIR/bootstrap.out"
+curl -fsS -m 30 -o /dev/null "${WP_URL}/" || true  # rebuilds the rewrite rules when they were dropped
+rules_ok || { log "pretty permalinks are not active (rewrite_rules lack the /%postname%/ rule)"; exit 1; }
 
 # --- 6. smoke test over REST with the Application Password ----------------------------------
 creds_work || { log "REST smoke test with the Application Password failed"; exit 1; }
