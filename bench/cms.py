@@ -7,14 +7,16 @@ WordPress is the one from scripts/setup-wordpress.sh (started here when it does 
 credentials in $WP_STATE_DIR/wp.env, default /var/lib/publisher-wp/wp.env).
 
 - ledger: items approved beforehand (deliveries queued), then the embedded executor is
-  started with `--threads` workers and timed until every delivery is `delivered`. Per post
-  the adapter looks the item up by uid (GET /posts?publisher_uid=…), writes it (POST /posts
-  with category, tags and disclosure meta) and, with `verify_live` (the default), fetches
-  the public permalink to check it is live: three WordPress requests.
+  started with `--threads` workers and timed until every delivery is `delivered`. A worker
+  takes up to the channel's batch_size (10) queued deliveries at once; the adapter writes
+  their posts in one WordPress `/batch/v1` request (the plugin's idempotent create by uid:
+  no lookup first) and, with `verify_live` (the default), fetches every public permalink
+  to check it is live (up to 4 at once): one request per post plus one per batch.
 - baseline: the same posts (content, excerpt, category, tags, meta copied from a post the
   ledger made) created with one bare `httpx` POST /posts each, on `--threads` threads.
-- the ledger again with `verify_live = false` (lookup + write: two requests), to show what
-  the live check costs.
+- the ledger again with `verify_live = false` (the batch write alone), to show what the
+  live check costs: rendering a public page costs WordPress about as much as creating the
+  post (bare GETs of the baseline's permalinks measure it in the same run).
 
 Every post made here is force-deleted at the end. Target: ledger >= 0.8x the baseline.
 """
@@ -162,7 +164,7 @@ def ledger_round(kind: str, wp: dict[str, str], posts: Posts, n: int, threads: i
 
 
 def baseline_round(api: httpx.Client, template: dict[str, Any], posts: Posts, n: int, threads: int,
-                   tag: str) -> float:
+                   tag: str, links: list[str]) -> float:
     """The same posts with one bare POST /posts each (one client per thread)."""
     local = threading.local()
 
@@ -186,6 +188,7 @@ def baseline_round(api: httpx.Client, template: dict[str, Any], posts: Posts, n:
                     raise
         response.raise_for_status()
         posts.add(int(response.json()["id"]))
+        links.append(str(response.json()["link"]))
 
     made: list[httpx.Client] = []
     try:
@@ -193,6 +196,27 @@ def baseline_round(api: httpx.Client, template: dict[str, Any], posts: Posts, n:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one, range(n)))
         return n / (time.perf_counter() - t0)
+    finally:
+        for c in made:
+            c.close()
+
+
+def pages_round(links: list[str], threads: int) -> float:
+    """Bare GETs of public permalinks, one client per thread: what a live check costs."""
+    local = threading.local()
+    made: list[httpx.Client] = []
+
+    def one(link: str) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=60)
+            made.append(local.client)
+        local.client.get(link).raise_for_status()
+
+    try:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, links))
+        return len(links) / (time.perf_counter() - t0)
     finally:
         for c in made:
             c.close()
@@ -221,20 +245,27 @@ def main() -> None:
     rows = []
     try:
         for kind in args.db.split(","):
-            ours, bare, quick = [], [], []
+            ours, bare, quick, pages = [], [], [], []
             for r in range(args.rounds):
                 run = f"{marker}{kind[0]}{r}"
                 ours.append(ledger_round(kind, wp, posts, args.posts, args.threads, True, f"{run}L"))
+                links: list[str] = []
                 bare.append(baseline_round(api, template_from(api, posts.ids[-1]), posts, args.posts, args.threads,
-                                           f"{run}B"))
+                                           f"{run}B", links))
+                pages.append(pages_round(links, args.threads))
                 quick.append(ledger_round(kind, wp, posts, args.posts, args.threads, False, f"{run}Q"))
                 print(f"round {r + 1}: ledger {ours[-1]:.1f}/s (verify_live), bare POST {bare[-1]:.1f}/s, "
-                      f"ledger {quick[-1]:.1f}/s (verify_live = false)", flush=True)
-            o, b, q = median(ours), median(bare), median(quick)
+                      f"ledger {quick[-1]:.1f}/s (verify_live = false), bare page GET {pages[-1]:.1f}/s", flush=True)
+            o, b, q, g = median(ours), median(bare), median(quick), median(pages)
+            both = 1 / (1 / b + 1 / g)  # a bare POST and a bare GET of its page, per post
             rows.append((f"deliveries/s ({kind}, {args.threads} threads, verify_live)", f"{o:.1f}", f"{b:.1f}",
                          f"{o / b:.2f}x", ">= 0.8x"))
             rows.append((f"deliveries/s ({kind}, verify_live = false)", f"{q:.1f}", f"{b:.1f}", f"{q / b:.2f}x",
                          "(info)"))
+            rows.append(("public page GETs/s (the live check alone, bare)", f"{g:.1f}", f"{b:.1f}", f"{g / b:.2f}x",
+                         "(info)"))
+            rows.append(("deliveries/s verify_live vs bare POST + page GET", f"{o:.1f}", f"{both:.1f}",
+                         f"{o / both:.2f}x", "(info)"))
     finally:
         deleted = posts.delete_all(marker)
         api.close()

@@ -221,6 +221,25 @@ class Channel(ABC):
         """One remote delivery; raise only the classified errors above. `key` is stable across
         retries of the same delivery: use it for idempotency."""
 
+    @property
+    def batch_size(self) -> int:
+        """How many deliveries `send_many` takes at once; 1: the channel sends one by one."""
+        return 1
+
+    def send_many(self, batch: Sequence[tuple[Payload, str]]) -> list[Receipt | ChannelError]:
+        """Several deliveries in one go, for providers with a batch API (one round trip
+        instead of one per delivery). `batch` holds (payload, key) pairs, at most
+        `batch_size`; the answer holds one outcome per pair, in order: a receipt, or the
+        classified error of that delivery alone. Raise only for an error of the whole batch,
+        which then counts for every delivery in it."""
+        out: list[Receipt | ChannelError] = []
+        for payload, key in batch:
+            try:
+                out.append(self.send(payload, key=key))
+            except ChannelError as exc:
+                out.append(exc)
+        return out
+
     def confirm(self, receipt: Receipt) -> Confirmation | None:
         """Asynchronous channels: ask the provider whether the accepted delivery is live."""
         return None

@@ -28,6 +28,7 @@ from channels.base import (
     Channel,
     ChannelConfigError,
     ChannelError,
+    Payload,
     PermanentError,
     RateLimitedError,
     Receipt,
@@ -175,10 +176,7 @@ class Engine:
         self._after_commit(effects)
         if not claimed:
             return results
-        if pool is not None and len(claimed) > 1:
-            sent = list(pool.map(self._call, claimed))
-        else:
-            sent = [self._call(c) for c in claimed]
+        sent = self._send_all(claimed, pool)
         def record(s: Session) -> Effects:
             effects = Effects()
             successes: list[ledger.Success] = []
@@ -202,6 +200,32 @@ class Engine:
         effects = self.db.run(record)
         self._after_commit(effects)
         return results
+
+    def _send_all(self, claimed: list[_Claimed], pool: ThreadPool | None) -> list[_Sent]:
+        """Send every claimed delivery: one call each, or chunks of `batch_size` for channels
+        with a batch API; the calls (or chunks) run on `pool` when given."""
+        units: list[list[int]] = []
+        by_channel: dict[str, list[int]] = {}
+        for i, c in enumerate(claimed):
+            by_channel.setdefault(c.channel, []).append(i)
+        for channel, idx in by_channel.items():
+            try:
+                size = max(1, self.channels.get(channel).batch_size)
+            except Exception:  # not configured here: each call records that failure
+                size = 1
+            units += [idx[k:k + size] for k in range(0, len(idx), size)]
+
+        def run(unit: list[int]) -> list[_Sent]:
+            if len(unit) == 1:
+                return [self._call(claimed[unit[0]])]
+            return self._call_many([claimed[i] for i in unit])
+
+        done = list(pool.map(run, units)) if pool is not None and len(units) > 1 else [run(u) for u in units]
+        out: list[_Sent | None] = [None] * len(claimed)
+        for unit, results in zip(units, done, strict=True):
+            for i, r in zip(unit, results, strict=True):
+                out[i] = r
+        return [o for o in out if o is not None]
 
     def _views(self, s: Session, rows: list[Delivery]) -> dict[int, VersionView]:
         """workflow.view_of for a batch in four queries instead of four per delivery (the
@@ -239,26 +263,45 @@ class Engine:
         """The remote part: render and send, with no transaction open."""
         started = utcnow()
         t0 = time.perf_counter()
-        receipt: Receipt | None = None
-        error: ChannelError | None = None
-        kind = "error"
-        delivery_id, channel = c.delivery_id, c.channel
         try:
-            adapter = self.channels.get(channel)
-            payload = adapter.render(c.view, c.op)
-            receipt = adapter.send(payload, key=c.key)
-        except RateLimitedError as exc:
-            error, kind = exc, "rate_limited"
-        except ChannelConfigError as exc:
-            error, kind = exc, "config"
-        except PermanentError as exc:
-            error, kind = exc, "permanent"
-        except ChannelError as exc:
-            error, kind = exc, "transient"
-        except Exception as exc:  # an adapter bug: record it and retry like a transient error
-            log.exception("delivery %s: unexpected error in channel %s", delivery_id, channel)
-            error = ChannelError(f"内部错误 / internal error: {type(exc).__name__}: {exc}"[:500])
-        return _Sent(started, (time.perf_counter() - t0) * 1000, receipt, error, kind)
+            adapter = self.channels.get(c.channel)
+            receipt = adapter.send(adapter.render(c.view, c.op), key=c.key)
+        except Exception as exc:
+            return _failed(c, exc, started, (time.perf_counter() - t0) * 1000)
+        return _Sent(started, (time.perf_counter() - t0) * 1000, receipt, None, "delivered")
+
+    def _call_many(self, group: list[_Claimed]) -> list[_Sent]:
+        """One `send_many` for deliveries of one channel (at most its batch_size). Every
+        delivery's attempt is recorded with the time of the whole batch."""
+        started = utcnow()
+        t0 = time.perf_counter()
+        out: list[_Sent | None] = [None] * len(group)
+        batch: list[tuple[Payload, str]] = []
+        where: list[int] = []
+        try:
+            adapter = self.channels.get(group[0].channel)
+        except Exception as exc:
+            return [_failed(c, exc, started, 0.0) for c in group]
+        for i, c in enumerate(group):
+            try:
+                batch.append((adapter.render(c.view, c.op), c.key))
+                where.append(i)
+            except Exception as exc:
+                out[i] = _failed(c, exc, started, (time.perf_counter() - t0) * 1000)
+        if batch:
+            try:
+                results: list[Receipt | ChannelError] = adapter.send_many(batch)
+                if len(results) != len(batch):
+                    raise ChannelError(f"内部错误 / internal error: send_many answered {len(results)} of {len(batch)}")
+            except Exception as exc:
+                results = [exc if isinstance(exc, ChannelError) else _internal(exc) for _ in batch]
+                if not isinstance(exc, ChannelError):
+                    log.exception("unexpected error in channel %s (batch of %d)", group[0].channel, len(batch))
+            ms = (time.perf_counter() - t0) * 1000
+            for i, result in zip(where, results, strict=True):
+                out[i] = (_Sent(started, ms, result, None, "delivered") if isinstance(result, Receipt)
+                          else _failed(group[i], result, started, ms))
+        return [o for o in out if o is not None]
 
     def _record(self, s: Session, c: _Claimed, sent: _Sent) -> tuple[Effects, str]:
         receipt, error = sent.receipt, sent.error
@@ -490,3 +533,25 @@ class Engine:
     def channel_of(self, ids: list[int]) -> dict[int, str]:
         with self.db.reader() as s:
             return dict(s.execute(select(Delivery.id, Delivery.channel).where(Delivery.id.in_(ids))).tuples().all())
+
+
+def _internal(exc: BaseException) -> ChannelError:
+    return ChannelError(f"内部错误 / internal error: {type(exc).__name__}: {exc}"[:500])
+
+
+def _failed(c: _Claimed, exc: BaseException, started: datetime, duration_ms: float) -> _Sent:
+    """A classified failure of one delivery; anything unclassified is an adapter bug, recorded
+    and retried like a transient error."""
+    if isinstance(exc, RateLimitedError):
+        kind = "rate_limited"
+    elif isinstance(exc, ChannelConfigError):
+        kind = "config"
+    elif isinstance(exc, PermanentError):
+        kind = "permanent"
+    elif isinstance(exc, ChannelError):
+        kind = "transient"
+    else:
+        log.exception("delivery %s: unexpected error in channel %s", c.delivery_id, c.channel, exc_info=exc)
+        exc, kind = _internal(exc), "error"
+    assert isinstance(exc, ChannelError)
+    return _Sent(started, duration_ms, None, exc, kind)

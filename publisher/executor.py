@@ -79,17 +79,36 @@ class EmbeddedExecutor:
     def sweep_soon(self) -> None:
         self._sweep_now.set()
 
+    def _batch_size(self, kind: str) -> int:
+        try:
+            return max(1, self.engine.channels.get(kind).batch_size)
+        except Exception:  # not configured: process() records why, one by one
+            return 1
+
     def _work(self, kind: str, q: queue.Queue[int]) -> None:
+        size = self._batch_size(kind)
         while True:
-            delivery_id = q.get()
-            if delivery_id == _STOP:
-                return
+            ids = [q.get()]
+            # A channel with a batch API takes what is already waiting, up to its batch
+            # size, in one go; it never waits for more to arrive.
+            while len(ids) < size and ids[-1] != _STOP:
+                try:
+                    ids.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            stop = _STOP in ids
+            ids = [i for i in ids if i != _STOP]
             with self._lock:
-                self._queued.discard(delivery_id)
+                self._queued.difference_update(ids)
             try:
-                self.engine.process(delivery_id)
+                if len(ids) == 1:
+                    self.engine.process(ids[0])
+                elif ids:
+                    self.engine.process_batch(ids)
             except Exception:  # keep the thread alive; the lease and sweeper recover the row
-                log.exception("delivery %s on %s crashed the worker step", delivery_id, kind)
+                log.exception("deliveries %s on %s crashed the worker step", ids, kind)
+            if stop:
+                return
 
     def _sweeper(self) -> None:
         while not self._stopping.is_set():

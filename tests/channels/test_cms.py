@@ -58,32 +58,57 @@ def post_json(post_id: int = 7, *, categories: list[int] | None = None, uid: str
 
 
 class FakeWordPress:
-    """Default answers of a healthy WordPress; `override[(method, path)]` replaces one."""
+    """Default answers of a healthy WordPress with the version-2 plugin (idempotent create by
+    uid, `X-Publisher-Plugin` on every answer, `/batch/v1`); `override[(method, path)]`
+    replaces one answer, `existing` are the posts already there."""
 
     def __init__(self, override: dict[tuple[str, str], httpx.Response | Handler] | None = None,
-                 existing: list[dict[str, Any]] | None = None) -> None:
+                 existing: list[dict[str, Any]] | None = None, plugin: str | None = "2") -> None:
         self.override = override or {}
         self.existing = existing or []
+        self.plugin = plugin
         self.calls: list[tuple[str, str]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        method, path = request.method, request.url.path.removeprefix("/wp-json/wp/v2")
+        response = self.answer(request.method, request.url.path, request.content, request)
+        if self.plugin is not None and "X-Publisher-Plugin" not in response.headers:
+            response.headers["X-Publisher-Plugin"] = self.plugin
+        return response
+
+    def answer(self, method: str, full_path: str, content: bytes, request: httpx.Request) -> httpx.Response:
+        path = full_path.removeprefix("/wp-json/wp/v2")
         self.calls.append((method, path))
         answer = self.override.get((method, path))
         if callable(answer):
             return answer(request)
         if answer is not None:
             return answer
+        if (method, path) == ("POST", "/wp-json/batch/v1"):
+            answers = []
+            for sub in json.loads(content)["requests"]:
+                r = self(httpx.Request(sub["method"], BASE + "/wp-json" + sub["path"], json=sub["body"]))
+                answers.append({"status": r.status_code, "headers": dict(r.headers), "body": r.json()})
+            return httpx.Response(207, json={"responses": answers})
         if (method, path) == ("GET", "/posts"):
             return httpx.Response(200, json=self.existing)
         if (method, path) == ("GET", "/categories"):
             return httpx.Response(200, json=[{"id": 3, "slug": "policy", "name": "政策文件"}])
         if (method, path) == ("POST", "/tags"):
-            name = json.loads(request.content)["name"]
+            name = json.loads(content)["name"]
             return httpx.Response(201, json={"id": 5 if name == "政务公开" else 6})
-        if method == "POST" and path.startswith("/posts"):
-            new = path == "/posts"
-            return httpx.Response(201 if new else 200, json=post_json(7 if new else int(path.rsplit("/")[-1])))
+        if (method, path) == ("POST", "/posts"):  # the plugin's create-or-update by uid
+            meta = json.loads(content).get("meta") or {}
+            held = [p for p in self.existing if p["meta"].get("publisher_uid") == meta.get("publisher_uid")]
+            if not held:
+                return httpx.Response(201, json=post_json(7, uid=meta.get("publisher_uid", UID)))
+            live = held[0]["meta"]["publisher_version"]
+            if live > meta.get("publisher_version", 0):
+                return httpx.Response(409, json={"code": "publisher_stale_version", "message": "newer", "data": {
+                    "status": 409, "post_id": held[0]["id"], "live_version": live, "link": held[0]["link"]}})
+            return httpx.Response(201, json=post_json(held[0]["id"], uid=held[0]["meta"]["publisher_uid"]),
+                                  headers={"X-Publisher-Upsert": "updated"})
+        if method == "POST" and path.startswith("/posts/"):
+            return httpx.Response(200, json=post_json(int(path.rsplit("/")[-1])))
         if method == "DELETE" and path.startswith("/posts/"):
             return httpx.Response(200, json={**post_json(), "status": "trash"})
         if (method, path) == ("GET", "/ab1900010-2019-146/"):
@@ -148,11 +173,12 @@ CREATE = ("POST", "/posts")
 ])
 def test_send_error_table(step: tuple[str, str], answer: httpx.Response, expected: type[ChannelError],
                           code: str | None) -> None:
-    # given
-    wp = FakeWordPress({step: answer})
+    # given: a lookup by uid happens on withdrawal only (publish and update are one write)
+    wp = FakeWordPress({step: answer}, existing=[post_json(42)])
+    op = Operation.WITHDRAW if step == LOOKUP else Operation.PUBLISH
     # when
     with pytest.raises(ChannelError) as info:
-        publish(channel(wp))
+        publish(channel(wp), op)
     # then: the exact class (a subclass would be classified differently) and what is recorded
     assert type(info.value) is expected
     assert info.value.http_status == answer.status_code
@@ -191,25 +217,45 @@ def test_missing_app_password_is_config_error() -> None:
 
 # ------------------------------------------------------------------ send: decisions
 def test_existing_post_is_updated_not_duplicated() -> None:
+    # given: the item's post is there (the answer to the first create was lost)
     wp = FakeWordPress(existing=[post_json(42)])
+    # when
     receipt = publish(channel(wp))
-    assert receipt.external_id == "42"
-    assert ("POST", "/posts/42") in wp.calls and CREATE not in wp.calls
+    # then: one write, no lookup first; the plugin made it an update of post 42
+    assert receipt.external_id == "42" and receipt.data["created"] is False
+    assert wp.calls.count(CREATE) == 1 and LOOKUP not in wp.calls
+
+
+def test_publish_is_one_write_and_one_page() -> None:
+    wp = FakeWordPress()
+    receipt = publish(channel(wp))
+    assert receipt.external_id == "7" and receipt.data["created"] is True
+    posts = [c for c in wp.calls if "/posts" in c[1]]
+    assert posts == [CREATE]
+    assert wp.calls[-1] == ("GET", "/ab1900010-2019-146/")
 
 
 def test_update_of_a_deleted_post_recreates_it() -> None:
-    wp = FakeWordPress({("POST", "/posts/42"): wp_error(404, "rest_post_invalid_id")}, existing=[post_json(42)])
+    # given: no post holds the uid any more (deleted by hand): the update creates it again
+    wp = FakeWordPress(existing=[])
     receipt = publish(channel(wp), Operation.UPDATE)
-    assert receipt.external_id == "7"
-    assert wp.calls.index(("POST", "/posts/42")) < wp.calls.index(CREATE)
+    assert receipt.external_id == "7" and receipt.data["created"] is True
+
+
+@pytest.mark.parametrize("plugin", [None, "1"])
+def test_write_without_plugin_2_is_config_error(plugin: str | None) -> None:
+    # Plugin 1 (or none) has no idempotent create: a retry could duplicate. Refuse and pause.
+    wp = FakeWordPress(plugin=plugin)
+    with pytest.raises(ChannelConfigError, match="plugin"):
+        publish(channel(wp))
 
 
 def test_lookup_without_plugin_is_config_error() -> None:
     # Without the mu-plugin, WordPress ignores ?publisher_uid= and lists every post, without meta.
-    wp = FakeWordPress(existing=[{"id": 1, "status": "publish", "link": f"{BASE}/hello/", "meta": []}])
+    wp = FakeWordPress(existing=[{"id": 1, "status": "publish", "link": f"{BASE}/hello/", "meta": []}], plugin=None)
     with pytest.raises(ChannelConfigError, match="plugin"):
-        publish(channel(wp))
-    assert CREATE not in wp.calls
+        publish(channel(wp), Operation.WITHDRAW)
+    assert not any(m in ("POST", "DELETE") for m, _ in wp.calls)
 
 
 def test_meta_dropped_on_create_is_config_error() -> None:
@@ -262,7 +308,79 @@ def test_stale_version_does_not_overwrite_newer() -> None:
     wp = FakeWordPress(existing=[post_json(42, version=3)])
     receipt = publish(channel(wp))
     assert receipt.data["stale"] is True and receipt.external_id == "42"
-    assert not any(m == "POST" for m, _ in wp.calls)
+    assert receipt.data["live_version"] == 3
+    assert wp.calls.count(CREATE) == 1 and not any(c[0] == "POST" and c[1] != "/posts" and "/posts" in c[1]
+                                                   for c in wp.calls)
+
+
+# ------------------------------------------------------------------ send_many: /batch/v1
+BATCH = ("POST", "/wp-json/batch/v1")
+
+
+def many(ch: CmsChannel, uids: list[str], op: Operation = Operation.PUBLISH) -> list[Any]:
+    return ch.send_many([(ch.render(make_version(uid=u), op), f"k{n}") for n, u in enumerate(uids)])
+
+
+def test_batch_writes_all_posts_in_one_request() -> None:
+    # given
+    wp = FakeWordPress(existing=[post_json(42, uid="u-2")])
+    ch = channel(wp)
+    # when
+    out = many(ch, ["u-1", "u-2", "u-3"])
+    # then: one batch request, one outcome per post, each verified on its page
+    assert ch.batch_size == 10
+    assert [type(o).__name__ for o in out] == ["Receipt"] * 3
+    assert [o.external_id for o in out] == ["7", "42", "7"]
+    assert [o.data["created"] for o in out] == [True, False, True]
+    assert wp.calls.count(BATCH) == 1
+    assert wp.calls.count(("GET", "/ab1900010-2019-146/")) == 3
+
+
+def test_batch_failure_of_one_post_is_that_posts_alone() -> None:
+    def create(request: httpx.Request) -> httpx.Response:
+        uid = json.loads(request.content)["meta"]["publisher_uid"]
+        if uid == "u-2":
+            return wp_error(400, "rest_invalid_param")
+        return httpx.Response(201, json=post_json(7, uid=uid))
+
+    out = many(channel(FakeWordPress({CREATE: create})), ["u-1", "u-2", "u-3"])
+    assert [type(o).__name__ for o in out] == ["Receipt", "PermanentError", "Receipt"]
+    assert out[1].provider_code == "rest_invalid_param"
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    (wp_error(401, "rest_not_logged_in"), ChannelConfigError),
+    (wp_error(503, "maintenance"), TransientError),
+    (wp_error(404, "rest_no_route"), ChannelConfigError),  # WordPress older than 5.6
+    (httpx.Response(200, json={"unexpected": True}), ChannelConfigError),
+])
+def test_batch_failure_of_the_whole_request(answer: httpx.Response, expected: type[ChannelError]) -> None:
+    out = many(channel(FakeWordPress({BATCH: answer})), ["u-1", "u-2"])
+    assert [type(o) for o in out] == [expected, expected]
+
+
+def test_batch_transport_failure_is_transient_for_all() -> None:
+    def boom(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow")
+
+    out = many(channel(FakeWordPress({BATCH: boom})), ["u-1", "u-2"])
+    assert all(isinstance(o, TransientError) for o in out)
+
+
+def test_batch_page_not_live_fails_only_that_post() -> None:
+    pages = iter([httpx.Response(200, html=f"<h1>{TITLE}</h1>"), httpx.Response(404, html="nf")])
+
+    out = many(channel(FakeWordPress({("GET", "/ab1900010-2019-146/"): lambda r: next(pages)},),
+                       verify_concurrency=1), ["u-1", "u-2"])
+    assert type(out[0]).__name__ == "Receipt" and isinstance(out[1], TransientError)
+
+
+def test_batch_withdrawals_go_one_by_one() -> None:
+    wp = FakeWordPress({("GET", "/ab1900010-2019-146/"): httpx.Response(404)},
+                       existing=[post_json(42, uid="u-1"), post_json(43, uid="u-2")])
+    out = many(channel(wp), ["u-1", "u-2"], Operation.WITHDRAW)
+    assert [o.external_id for o in out] == ["42", "43"]
+    assert BATCH not in wp.calls and ("DELETE", "/posts/42") in wp.calls and ("DELETE", "/posts/43") in wp.calls
 
 
 @pytest.mark.parametrize(("page", "reason"), [

@@ -231,7 +231,7 @@ class DroppingProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() in
                            ("authorization", "content-type", "content-disposition", "accept")}
                 upstream = proxy.upstream.request(self.command, self.path, headers=headers, content=body)
-                if self.command == "POST" and self.path.split("?")[0].endswith("/wp/v2/posts") \
+                if self.command == "POST" and self.path.split("?")[0].endswith(("/wp/v2/posts", "/batch/v1")) \
                         and proxy.drop_creates > 0:
                     proxy.drop_creates -= 1
                     proxy.dropped += 1
@@ -283,6 +283,47 @@ def test_lost_response_after_create_does_not_duplicate(
     assert post["status"] == "publish"
 
 
+def test_batch_writes_verifies_and_survives_a_lost_answer(
+        wordpress: WordPress, admin: httpx.Client, uids: list[str]) -> None:
+    # given: three items, one of them already on the site at an older version
+    versions = [new_policy(uids) for _ in range(3)]
+    with DroppingProxy(wordpress.url) as proxy:
+        ch = CmsChannel(wordpress.settings(base_url=proxy.url), CONTEXT)
+        first = send(ch, versions[1], Operation.PUBLISH)
+        batch = [(ch.render(v, Operation.PUBLISH), f"d{n}") for n, v in enumerate(versions)]
+        proxy.drop_creates = 1
+        # when: WordPress writes the whole batch but the answer is lost
+        lost = ch.send_many(batch)
+        assert proxy.dropped == 1 and all(isinstance(o, TransientError) for o in lost)
+        # then: the retry of the same batch updates the posts it made, one post per item
+        out = ch.send_many(batch)
+        ch.close()
+    assert all(isinstance(o, Receipt) for o in out), out
+    for v, receipt in zip(versions, out, strict=True):
+        [post] = posts_for(admin, v.uid)
+        assert rows_in_db(v.uid) == 1
+        assert isinstance(receipt, Receipt) and receipt.external_id == str(post["id"])
+        assert receipt.data["created"] is False  # the lost batch had made them
+        assert post["status"] == "publish" and post["link"] == receipt.url
+        assert httpx.get(post["link"]).status_code == 200
+    assert out[1].external_id == first.external_id  # type: ignore[union-attr]
+
+
+def test_batch_refuses_a_stale_version_and_reports_each_post(
+        cms: CmsChannel, admin: httpx.Client, uids: list[str]) -> None:
+    newer = new_policy(uids)
+    older = replace(newer, version=1, title=newer.title + "（旧）")
+    newer = replace(newer, version=2)
+    send(cms, newer, Operation.PUBLISH)
+    fresh = new_policy(uids)
+    out = cms.send_many([(cms.render(older, Operation.PUBLISH), "a"), (cms.render(fresh, Operation.PUBLISH), "b")])
+    assert isinstance(out[0], Receipt) and out[0].data["stale"] is True and out[0].data["live_version"] == 2
+    [post] = posts_for(admin, newer.uid)
+    assert post["title"]["raw"] == newer.title  # not overwritten
+    assert isinstance(out[1], Receipt) and out[1].data["created"] is True
+    assert [p["id"] for p in posts_for(admin, fresh.uid)] == [int(out[1].external_id or 0)]
+
+
 # ------------------------------------------------------------------ credentials and categories
 def test_bad_credentials_are_config_errors(wordpress: WordPress, uids: list[str]) -> None:
     version = new_policy(uids)
@@ -291,7 +332,7 @@ def test_bad_credentials_are_config_errors(wordpress: WordPress, uids: list[str]
         with pytest.raises(ChannelConfigError) as info:
             send(ch, version, op)
         assert info.value.http_status == 401
-        assert info.value.provider_code in ("rest_forbidden_context", "incorrect_password")
+        assert info.value.provider_code in ("rest_forbidden_context", "incorrect_password", "rest_cannot_create")
     wrong_user = CmsChannel(wordpress.settings(user="nobody"), CONTEXT)
     with pytest.raises(ChannelConfigError):
         send(wrong_user, version, Operation.PUBLISH)

@@ -2,7 +2,7 @@
 /**
  * Plugin Name: Publisher disclosure metadata
  * Description: Registers the disclosure metadata the publisher service writes (索取号, 文号, 印发日期, 发文机关, 有效性, item uid) as REST post meta, and lets it find its own posts by item uid.
- * Version: 1.0.0
+ * Version: 2.0.0
  *
  * Install as a must-use plugin: copy this file into wp-content/mu-plugins/ (see docs/cms-wordpress.md).
  *
@@ -64,3 +64,68 @@ add_filter('rest_post_query', function ($args, $request) {
     }
     return $args;
 }, 10, 2);
+
+/*
+ * Idempotent create (plugin version 2). A create that carries a publisher_uid already held
+ * by a post, in any status including the trash, becomes an update of that post. The service
+ * then writes with one request and no lookup first, and a retry after a lost answer (or a
+ * sub-request of a /batch/v1 call repeated) never makes a second post. A late retry of an
+ * older version than the one on the site is refused with 409 publisher_stale_version, so it
+ * cannot overwrite the newer text.
+ */
+define('PUBLISHER_DISCLOSURE_PLUGIN', '2');
+
+$GLOBALS['publisher_disclosure_upserted'] = array();
+
+add_filter('rest_pre_insert_post', function ($prepared, $request) {
+    if ($request->get_method() !== 'POST' || !empty($request['id'])) {
+        return $prepared;  // an update by id: WordPress's own path
+    }
+    $meta = $request['meta'];
+    $uid = is_array($meta) && isset($meta['publisher_uid']) ? $meta['publisher_uid'] : '';
+    if (!is_string($uid) || $uid === '') {
+        return $prepared;
+    }
+    $found = get_posts(array(
+        'post_type' => 'post', 'post_status' => array('any', 'trash'), 'numberposts' => 1,
+        'meta_key' => 'publisher_uid', 'meta_value' => $uid, 'orderby' => 'ID', 'order' => 'ASC',
+        'fields' => 'ids', 'suppress_filters' => true, 'no_found_rows' => true,
+    ));
+    if (!$found) {
+        return $prepared;
+    }
+    $id = (int) $found[0];
+    if (!current_user_can('edit_post', $id)) {
+        return new WP_Error('rest_cannot_edit', 'Sorry, you are not allowed to edit this post.',
+                            array('status' => rest_authorization_required_code()));
+    }
+    $live = (int) get_post_meta($id, 'publisher_version', true);
+    $incoming = isset($meta['publisher_version']) ? (int) $meta['publisher_version'] : 0;
+    if ($live > $incoming) {
+        return new WP_Error('publisher_stale_version', 'A newer version of this item is already on the site.',
+                            array('status' => 409, 'post_id' => $id, 'live_version' => $live,
+                                  'link' => get_permalink($id)));
+    }
+    // What wp_update_post does: fields the request leaves out (date, author, …) keep
+    // their stored values instead of wp_insert_post's defaults for a new post.
+    $merged = (object) array_merge(get_post($id, ARRAY_A), (array) $prepared);
+    $merged->ID = $id;
+    $GLOBALS['publisher_disclosure_upserted'][$id] = true;
+    return $merged;
+}, 10, 2);
+
+add_filter('rest_prepare_post', function ($response, $post) {
+    if (isset($GLOBALS['publisher_disclosure_upserted'][$post->ID])) {
+        $response->header('X-Publisher-Upsert', 'updated');
+    }
+    return $response;
+}, 10, 2);
+
+// Every REST answer says which version of this plugin is installed: the service refuses to
+// write without lookups unless the idempotent create above is there.
+add_filter('rest_post_dispatch', function ($response) {
+    if ($response instanceof WP_HTTP_Response) {
+        $response->header('X-Publisher-Plugin', PUBLISHER_DISCLOSURE_PLUGIN);
+    }
+    return $response;
+});
