@@ -181,3 +181,37 @@ def test_bad_credentials_hold_and_pause_until_fixed(
         assert fixed.service.deliveries(uid)[0]["external_id"] == str(post["id"])
     assert [a["outcome"] for a in fixed.service.attempts(d["id"])] == ["config", "success"]
     assert any(e["action"] == "channel.resume" for e in fixed.service.audit_events())
+
+
+def test_waiting_deliveries_go_out_in_one_batch(
+    settings: Settings, team: Team, wordpress: WordPress, admin: httpx.Client, uids: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: six items approved while no executor runs (their deliveries wait, queued)
+    monkeypatch.setenv(PASSWORD_ENV, wordpress.app_password)
+    section = {"enabled": True, **FAST, "base_url": wordpress.url, "user": wordpress.user,
+               "app_password_env": PASSWORD_ENV}
+    rt = build_runtime(replace(settings, channels={"cms": section}))
+    try:
+        for n in range(6):
+            uid = rt.service.create_item(team.editor, policy(title=f"关于规范财政资金管理的通知（第{n + 1}批）")).uid
+            uids.append(uid)
+            approve(rt, team, uid)
+        # when: the executor starts; a worker takes what waits, up to the batch size
+        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
+        rt.start()
+        for uid in uids:
+            wait_for(partial(in_state, rt, uid, "delivered"))
+        # then: one post per item, live, each delivery with one successful attempt, and
+        # attempts sharing one start (written by the same /batch/v1 request)
+        starts = []
+        for uid in uids:
+            [post] = posts_for(admin, uid)
+            [d] = rt.service.deliveries(uid)
+            assert d["external_id"] == str(post["id"]) and post["status"] == "publish"
+            [attempt] = rt.service.attempts(d["id"])
+            assert attempt["outcome"] == "success"
+            starts.append(attempt["started_at"])
+        assert len(set(starts)) < len(starts), starts
+    finally:
+        rt.close()
