@@ -302,7 +302,8 @@ def view_of(session: Session, settings: Settings, item: Item, version: ItemVersi
 # Built once and run on the session's connection (approval hot path): constructing statements
 # and the ORM's autoflush around them cost more than the SQL itself.
 _VERSION_INSERT = insert(ItemVersion).returning(ItemVersion.id)
-_DELIVERY_INSERT = insert(Delivery).returning(Delivery.channel, Delivery.id, sort_by_parameter_order=True)
+# (channel, id) pairs need no order, and asking for one makes SQLite insert row by row
+_DELIVERY_INSERT = insert(Delivery).returning(Delivery.channel, Delivery.id)
 
 
 def _freeze(
