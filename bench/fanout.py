@@ -154,7 +154,8 @@ def start_workers(app: str, env: dict[str, str], log_dir: Path, concurrency: int
         log = (log_dir / f"{app.replace(':', '_')}-{i}.log").open("ab")
         procs.append(subprocess.Popen(
             [CELERY, "-A", app, "worker", "--pool", "threads", "--concurrency", str(concurrency), "-n", f"bench{i}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+             "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-l", os.environ.get("BENCH_WORKER_LOGLEVEL", "warning")],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         ))
     return procs

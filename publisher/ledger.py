@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -84,10 +84,17 @@ def channel_state(session: Session, channel: str, *, lock: bool = False) -> Chan
     return row
 
 
+_GATE = select(ChannelState.paused, ChannelState.breaker).where(ChannelState.channel == bindparam("channel"))
+
+
 def gate(session: Session, channel: str, policy: ChannelPolicy, worker: str, now: datetime) -> tuple[str, Effects]:
     """'send' when the channel may be used, 'probe' when this send is the half-open probe,
     'held' when deliveries must wait (paused, breaker open, or a probe already in flight)."""
     effects = Effects()
+    # the common case, an open channel with a closed breaker, answered by one Core read
+    fast = session.connection().execute(_GATE, {"channel": channel}).first()
+    if fast is not None and not fast.paused and fast.breaker == "closed":
+        return "send", effects
     st = channel_state(session, channel)
     if st.paused:
         return "held", effects
@@ -165,24 +172,9 @@ def claim_many(session: Session, ids: list[int], worker: str, lease_seconds: flo
     """claim() for several deliveries in one statement; returns the ids this worker won."""
     if not ids:
         return []
-    won = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id.in_(_locked_ids(ids, skip_locked=False)),
-            Delivery.state.in_(CLAIMABLE),
-            Delivery.next_attempt_at <= now,
-            _prerequisite_met(),
-        )
-        .values(
-            state=S.SENDING.value,
-            lease_owner=worker,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=Delivery.attempts + 1,
-            updated_at=now,
-        )
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    ).scalars()
+    won = session.connection().execute(_CLAIM, {
+        "ids": list(ids), "c_now": now, "c_worker": worker, "c_until": now + timedelta(seconds=lease_seconds),
+    }).scalars()
     return sorted(won)
 
 
@@ -229,13 +221,17 @@ def _ours(d: Delivery, worker: str) -> bool:
     return d.state == S.SENDING and d.lease_owner == worker
 
 
+_BREAKER_CLEAN = select(ChannelState.breaker, ChannelState.consecutive_failures).where(
+    ChannelState.channel == bindparam("channel"))
+
+
 def _breaker_success(session: Session, channel: str, now: datetime, effects: Effects) -> None:
     # The common case, a closed breaker with no failures counted, needs no write: skipping
     # it spares every success a row lock that all workers of the channel would queue on.
-    st = channel_state(session, channel)
-    if st.breaker == "closed" and st.consecutive_failures == 0:
-        return
-    session.refresh(st, with_for_update=True)
+    clean = session.connection().execute(_BREAKER_CLEAN, {"channel": channel}).first()
+    if clean is None or (clean.breaker == "closed" and clean.consecutive_failures == 0):
+        return  # no row yet: nothing has failed on this channel
+    st = channel_state(session, channel, lock=True)
     if st.breaker != "closed":
         st.breaker, st.opened_at, st.probe_owner = "closed", None, None
         _breaker_event(session, channel, "closed", effects, "探测成功 / probe succeeded")
@@ -325,47 +321,80 @@ class Success:
     receipt: dict[str, Any] | None = None
 
 
+# Prebuilt Core statements for the per-batch hot path (every send is recorded through here):
+# building ORM statements and flushing ORM objects cost several times the SQL itself.
+_SUCCESS_ROWS = (
+    select(Delivery.id, Delivery.state, Delivery.channel, Delivery.attempts, Delivery.external_id, Delivery.url,
+           Delivery.next_attempt_at)
+    .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Delivery.id)
+    .with_for_update()
+)
+_ATTEMPTS_INSERT = insert(Attempt)
+_SUCCESS_UPDATE = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"), external_id=bindparam("b_external_id"), url=bindparam("b_url"),
+        receipt=bindparam("b_receipt"), sent_at=bindparam("b_now"), last_error=None, lease_owner=None,
+        lease_expires_at=None, updated_at=bindparam("b_now"), delivered_at=bindparam("b_delivered_at"),
+        next_attempt_at=bindparam("b_next"),
+    )
+)
+_DEPENDENTS = select(Delivery.id).where(
+    Delivery.after_delivery_id.in_(bindparam("ids", expanding=True)), Delivery.state.in_(CLAIMABLE)
+)
+
+
+def _attempt_row(delivery_id: int, number: int, outcome: str, info: AttemptInfo, worker: str) -> dict[str, Any]:
+    return dict(
+        delivery_id=delivery_id, number=number, started_at=info.started_at, duration_ms=info.duration_ms,
+        outcome=outcome, http_status=info.http_status, provider_code=info.provider_code,
+        error=(info.error or None) and info.error[:1000],
+        response_excerpt=(info.response_excerpt or None) and info.response_excerpt[:1000], worker=worker,
+    )
+
+
 def record_successes(
     session: Session, successes: list[Success], worker: str, policies: dict[str, ChannelPolicy],
     default: ChannelPolicy, now: datetime | None = None,
 ) -> Effects:
     """record_success() for a batch with a handful of statements instead of several per
     delivery: rows locked in one SELECT (in id order, so batches never deadlock), attempts
-    inserted together, dependents found in one query, each channel's breaker touched once."""
+    inserted together, the rows updated together, dependents found in one query, each
+    channel's breaker touched once (and only when it is not closed and clean)."""
     now = now or utcnow()
     effects = Effects()
     if not successes:
         return effects
     by_id = {s.delivery_id: s for s in successes}
-    rows = session.execute(
-        select(Delivery).where(Delivery.id.in_(list(by_id))).order_by(Delivery.id).with_for_update()
-    ).scalars().all()
+    conn = session.connection()
+    rows = conn.execute(_SUCCESS_ROWS, {"ids": list(by_id)}).all()
+    attempts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     delivered: list[int] = []
     touched: set[str] = set()
     for d in rows:
         s = by_id[d.id]
-        _attempt(session, d, "accepted" if s.accepted else "success", s.info, worker)
+        attempts.append(_attempt_row(d.id, d.attempts, "accepted" if s.accepted else "success", s.info, worker))
         if d.state in (S.DELIVERED, S.SUPERSEDED) or (d.state == S.ACCEPTED and s.accepted):
             continue
-        d.external_id = s.external_id or d.external_id
-        d.url = s.url or d.url
-        d.receipt = s.receipt
-        d.sent_at = now
-        d.last_error = None
-        d.lease_owner, d.lease_expires_at = None, None
-        d.updated_at = now
         if s.accepted:
-            d.state = S.ACCEPTED.value
-            d.next_attempt_at = now + timedelta(seconds=policies.get(d.channel, default).confirm_interval_seconds)
+            state, delivered_at = S.ACCEPTED.value, None
+            next_at = now + timedelta(seconds=policies.get(d.channel, default).confirm_interval_seconds)
         else:
-            d.state = S.DELIVERED.value
-            d.delivered_at = now
+            state, delivered_at, next_at = S.DELIVERED.value, now, d.next_attempt_at
             delivered.append(d.id)
+        updates.append(dict(b_id=d.id, b_state=state, b_external_id=s.external_id or d.external_id,
+                            b_url=s.url or d.url, b_receipt=s.receipt, b_now=now, b_delivered_at=delivered_at,
+                            b_next=next_at))
         touched.add(d.channel)
+    if attempts:
+        conn.execute(_ATTEMPTS_INSERT, attempts)
+    if updates:
+        conn.execute(_SUCCESS_UPDATE, updates)
     if delivered:
-        effects.dispatch += list(session.execute(
-            select(Delivery.id).where(Delivery.after_delivery_id.in_(delivered), Delivery.state.in_(CLAIMABLE))
-        ).scalars())
+        effects.dispatch += list(conn.execute(_DEPENDENTS, {"ids": delivered}).scalars())
     for channel in sorted(touched):
         _breaker_success(session, channel, now, effects)
     return effects
@@ -681,3 +710,26 @@ def undispatched_due(session: Session, now: datetime, stale_after: float, limit:
 def counts_by_state(session: Session) -> dict[tuple[str, str], int]:
     rows = session.execute(select(Delivery.channel, Delivery.state, func.count()).group_by(Delivery.channel, Delivery.state))
     return {(c, s): n for c, s, n in rows}
+
+
+# claim_many's statement, built once (it runs for every batch a worker takes)
+_CLAIM = (
+    update(Delivery)
+    .where(
+        Delivery.id.in_(
+            select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True))).order_by(Delivery.id)
+            .with_for_update().scalar_subquery()
+        ),
+        Delivery.state.in_(CLAIMABLE),
+        Delivery.next_attempt_at <= bindparam("c_now"),
+        _prerequisite_met(),
+    )
+    .values(
+        state=S.SENDING.value,
+        lease_owner=bindparam("c_worker"),
+        lease_expires_at=bindparam("c_until"),
+        attempts=Delivery.attempts + 1,
+        updated_at=bindparam("c_now"),
+    )
+    .returning(Delivery.id)
+)
