@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,6 +70,9 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+
+
 class Database:
     """An engine plus a session factory; the service layer opens one transaction per action."""
 
@@ -103,6 +106,14 @@ class Database:
                 log.warning("transaction retried after %s (attempt %d)", type(exc.orig).__name__, attempt)
                 time.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
+
+    def without_fsync_wait(self, session: Session) -> None:
+        """For a transaction whose loss in a database crash is harmless (a claim or a
+        dispatch mark: the ledger recovers either, and the send stays at-least-once), let
+        PostgreSQL commit it without waiting for the WAL flush. The next synchronous commit
+        flushes it anyway. SQLite (WAL, synchronous=NORMAL) needs nothing."""
+        if self.postgres:
+            session.execute(_ASYNC_COMMIT)
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

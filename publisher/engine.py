@@ -115,6 +115,7 @@ class Engine:
         'held', 'delivered', 'accepted', or the failure kind."""
         now = utcnow()
         with self.db.transaction() as s:
+            self.db.without_fsync_wait(s)  # a lost claim only means the delivery is sent again
             d = s.get(Delivery, delivery_id)
             if d is None or d.state not in ledger.CLAIMABLE or d.next_attempt_at > now:
                 return "skipped"
@@ -152,6 +153,7 @@ class Engine:
         claimed: list[_Claimed] = []
         effects = Effects()
         with self.db.transaction() as s:
+            self.db.without_fsync_wait(s)  # a lost claim only means the delivery is sent again
             rows = s.connection().execute(_DUE_IN_BATCH, {"ids": list(delivery_ids), "now": now}).all()
             by_channel: dict[str, list[Any]] = {}
             for d in rows:
@@ -516,6 +518,7 @@ class Engine:
         if not ids:
             return
         with self.db.transaction() as s:
+            self.db.without_fsync_wait(s)
             if dispatched:
                 ledger.mark_dispatched(s, ids, utcnow())
             else:

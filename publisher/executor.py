@@ -9,6 +9,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 
 from .engine import Engine
 
@@ -61,14 +62,17 @@ class EmbeddedExecutor:
         self._threads.clear()
 
     # -- dispatch --------------------------------------------------------------------------
-    def wake(self, delivery_ids: list[int]) -> None:
+    def wake(self, delivery_ids: list[int], channels: Mapping[int, str] | None = None) -> None:
         with self._lock:
             fresh = [i for i in delivery_ids if i not in self._queued]
             self._queued.update(fresh)
         if not fresh:
             return
         enabled = set(self.engine.settings.enabled_channels())
-        for delivery_id, channel in self.engine.channel_of(fresh).items():
+        known = {i: channels[i] for i in fresh if i in channels} if channels else {}
+        if len(known) < len(fresh):
+            known.update(self.engine.channel_of([i for i in fresh if i not in known]))
+        for delivery_id, channel in known.items():
             if channel not in enabled:
                 log.warning("delivery %s is for channel %s, which is not enabled here", delivery_id, channel)
                 with self._lock:

@@ -680,10 +680,7 @@ def mark_dispatched(session: Session, ids: list[int], now: datetime) -> None:
     """Rows another transaction holds (a claim, another dispatcher) are skipped rather than
     waited for: the mark only spares the sweeper a redundant hand-over."""
     if ids:
-        session.execute(
-            update(Delivery).where(Delivery.id.in_(_locked_ids(ids, skip_locked=True))).values(dispatched_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        session.connection().execute(_MARK_DISPATCHED, {"ids": list(ids), "now": now})
 
 
 def clear_dispatched(session: Session, ids: list[int]) -> None:
@@ -732,4 +729,14 @@ _CLAIM = (
         updated_at=bindparam("c_now"),
     )
     .returning(Delivery.id)
+)
+
+# mark_dispatched's statement, built once (it runs after every approval under Celery)
+_MARK_DISPATCHED = (
+    update(Delivery)
+    .where(Delivery.id.in_(
+        select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True))).order_by(Delivery.id)
+        .with_for_update(skip_locked=True).scalar_subquery()
+    ))
+    .values(dispatched_at=bindparam("now"))
 )

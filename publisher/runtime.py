@@ -4,6 +4,7 @@ CLI, the web app, Celery workers and tests start the same thing."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,7 +23,9 @@ class Executor(Protocol):
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def wake(self, delivery_ids: list[int]) -> None: ...
+    def wake(self, delivery_ids: list[int], channels: Mapping[int, str] | None = None) -> None:
+        """Hand these due deliveries over; `channels` (delivery id -> channel), where the
+        caller knows them, spares a lookup."""
 
 
 @dataclass

@@ -8,7 +8,7 @@ calls it with the ids of deliveries that became due, only after the transaction 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -26,7 +26,8 @@ from .workflow import Outcome, Preflight
 
 log = logging.getLogger(__name__)
 
-Waker = Callable[[list[int]], None]
+# (delivery ids, their channels where known) -> None
+Waker = Callable[[list[int], Mapping[int, str] | None], None]
 
 OVERALL_LABELS = {
     "draft": "未发布",
@@ -63,12 +64,12 @@ class Service:
     def add_waker(self, waker: Waker) -> None:
         self._wakers.append(waker)
 
-    def wake(self, delivery_ids: list[int]) -> None:
+    def wake(self, delivery_ids: list[int], channels: Mapping[int, str] | None = None) -> None:
         if not delivery_ids:
             return
         for waker in self._wakers:
             try:
-                waker(delivery_ids)
+                waker(delivery_ids, channels)
             except Exception:  # a lost wake-up is recovered by the sweeper
                 log.exception("waking the executor failed; the sweeper will pick the deliveries up")
 
@@ -79,7 +80,7 @@ class Service:
 
     def _run(self, fn: Callable[[Session], Outcome]) -> Outcome:
         outcome = self.db.run(fn)
-        self.wake(outcome.deliveries)
+        self.wake(outcome.deliveries, outcome.channels)
         return outcome
 
     # -- users ------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ class Outcome:
 
     items: list[Item] = field(default_factory=list)
     deliveries: list[int] = field(default_factory=list)
+    # the channel of each delivery written, where known: spares the executor a lookup
+    channels: dict[int, str] = field(default_factory=dict)
 
 
 STATE_LABELS = {
@@ -272,19 +274,21 @@ def _live_version(session: Session, item: Item) -> ItemVersion | None:
     ).scalar_one()
 
 
+# Built once: view_of runs inside every approval (the channels' pre-flight checks).
+_INTERPRETED_BY = select(Item.uid).where(Item.interprets_uid == bindparam("uid"), Item.live_version.is_not(None))
+_CHANNEL_URLS = (
+    select(Delivery.channel, Delivery.url)
+    .where(Delivery.item_id == bindparam("item_id"), Delivery.url.is_not(None))
+    .order_by(Delivery.id)
+)
+
+
 def _interpreted_by(session: Session, uid: str) -> tuple[str, ...]:
-    rows = session.execute(
-        select(Item.uid).where(Item.interprets_uid == uid, Item.live_version.is_not(None))
-    ).scalars().all()
-    return tuple(rows)
+    return tuple(session.connection().execute(_INTERPRETED_BY, {"uid": uid}).scalars().all())
 
 
 def _channel_urls(session: Session, item: Item) -> dict[str, str]:
-    rows = session.execute(
-        select(Delivery.channel, Delivery.url)
-        .where(Delivery.item_id == item.id, Delivery.url.is_not(None))
-        .order_by(Delivery.id)
-    ).all()
+    rows = session.connection().execute(_CHANNEL_URLS, {"item_id": item.id}).all()
     return {channel: url for channel, url in rows}
 
 
@@ -521,6 +525,7 @@ def approve(
         outcome.items.append(m)
         if release_at <= now:
             outcome.deliveries += list(rows.values())
+            outcome.channels.update({did: channel for channel, did in rows.items()})
         # A notice that abolishes earlier documents changes their validity in the same release.
         for target_uid in content.get("abolishes") or []:
             target = get_item(session, target_uid, lock=True)
@@ -530,6 +535,7 @@ def approve(
                     local(release_at).date(), by=m.uid, not_before=release_at,
                 )
                 outcome.deliveries += sub.deliveries
+                outcome.channels.update(sub.channels)
     return outcome
 
 
@@ -566,7 +572,8 @@ def _change_validity(
         data={"validity": validity.value, "on": on.isoformat(), "by": by, "version": version.number},
     )
     due = not_before is None or not_before <= now
-    return Outcome(items=[item], deliveries=list(rows.values()) if due else [])
+    return Outcome(items=[item], deliveries=list(rows.values()) if due else [],
+                   channels={did: channel for channel, did in rows.items()})
 
 
 def abolish(
@@ -622,7 +629,8 @@ def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reaso
         session, actor=actor.name, action="withdraw", item_uid=item.uid, version_hash=version.content_hash,
         reason=item.withdraw_reason, data={"channels": channels},
     )
-    return Outcome(items=[item], deliveries=list(rows.values()))
+    return Outcome(items=[item], deliveries=list(rows.values()),
+                   channels={did: channel for channel, did in rows.items()})
 
 
 def release_due(session: Session, now: datetime | None = None) -> Outcome:

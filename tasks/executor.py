@@ -10,15 +10,16 @@ Registered as the `celery` entry point of `publisher.executors`; publisher.runti
 attach_executor builds it as `cls(runtime)`. The broker comes from settings.broker_url;
 batch size and stale-dispatch age from the environment (tasks/config.py).
 
-The ledger is the truth: a delivery is marked dispatched before its message goes out, and
-marked undispatched again if the broker refused it, so the sweeper hands it over as soon
-as the broker is back; a message lost later (broker restart, killed worker) is re-sent by
-the sweeper once its dispatch is older than PUBLISHER_DISPATCH_STALE_SECONDS.
+The ledger is the truth: a delivery is marked dispatched once its message is out (one the
+broker refused stays unmarked, so the sweeper hands it over as soon as the broker is back);
+a message lost later (broker restart, killed worker) is re-sent by the sweeper once its
+dispatch is older than PUBLISHER_DISPATCH_STALE_SECONDS.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
@@ -52,24 +53,32 @@ class CeleryExecutor:
         if self._own_app:
             self.app.close()
 
-    def wake(self, delivery_ids: list[int]) -> None:
-        """Hand due deliveries to their channels' queues, in batches."""
+    def wake(self, delivery_ids: list[int], channels: Mapping[int, str] | None = None) -> None:
+        """Hand due deliveries to their channels' queues, in batches. The messages go out
+        first and the deliveries are marked dispatched after: a worker starts at once, and
+        the mark only spares the sweeper a redundant hand-over (a re-sent message loses the
+        claim)."""
         if not delivery_ids:
             return
+        ids = sorted(set(delivery_ids))
+        known = {i: channels[i] for i in ids if i in channels} if channels else {}
+        if len(known) < len(ids):
+            known.update(self.engine.channel_of([i for i in ids if i not in known]))
         by_channel: dict[str, list[int]] = {}
-        for delivery_id, channel in sorted(self.engine.channel_of(list(set(delivery_ids))).items()):
-            by_channel.setdefault(channel, []).append(delivery_id)
-        every = [i for ids in by_channel.values() for i in ids]
-        self.engine.mark_dispatched(every)
+        for delivery_id in ids:
+            if delivery_id in known:
+                by_channel.setdefault(known[delivery_id], []).append(delivery_id)
         size = self.options.batch_size
         chunks = [(channel, ids[n:n + size]) for channel, ids in by_channel.items() for n in range(0, len(ids), size)]
         failed: list[int] = []
+        sent_ids: list[int] = []
         try:
             with self.app.producer_or_acquire() as producer:
                 for sent, (channel, chunk) in enumerate(chunks):
                     try:
                         self.app.send_task("publisher.deliver_batch", args=[channel, chunk],
                                            queue=queue_for(channel), producer=producer)
+                        sent_ids += chunk
                     except Exception as exc:
                         # The broker is unreachable: leave this and the rest to the sweeper
                         # rather than wait on every chunk.
@@ -78,9 +87,9 @@ class CeleryExecutor:
                         break
         except Exception as exc:  # no connection could even be acquired
             log.warning("broker unavailable: %s", exc)
-            failed = every
+            failed = [i for _, c in chunks for i in c if i not in set(sent_ids)]
+        self.engine.mark_dispatched(sent_ids)
         if failed:
-            self.engine.mark_dispatched(failed, dispatched=False)
             raise ConnectionError(f"消息代理不可用 / broker unavailable: {len(failed)} deliveries left to the sweeper")
 
     def confirm(self, delivery_ids: list[int]) -> None:
