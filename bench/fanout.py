@@ -15,7 +15,10 @@ sides cost it the same), and 2 `celery worker` processes (`--pool threads`) for 
    ledger), handed to the workers by CeleryExecutor.wake, timed until the ledger shows
    every one `delivered` (claim, send, attempt row and state change all committed).
 2. latency: items approved at --rate items/s for --seconds (beat sweeping as in
-   production); from the approve call's start (and from its return) to delivered_at.
+   production) by 6 driver threads (BENCH_DRIVER_THREADS), each approval at its due time;
+   from the approve call's start (and from its return) to delivered_at. The rate the
+   driver actually kept is reported: the driver shares the 2 cores with the workers,
+   PostgreSQL, Redis and the receiver, so above what the machine can take it falls behind.
 3. isolation: the same with endpoint h4 answering in 2 s; p99 of endpoints h1-h3 compared
    with step 2.
 """
