@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -61,6 +62,11 @@ CONTENT_MAX_CHARS = 20_000
 CONTENT_MAX_BYTES = 1024 * 1024
 SOURCE_URL_MAX = 1024
 PROGRESS_TTL = 30 * 24 * 3600
+# A lost freepublish/submit answer: publications this many seconds before the saved submit
+# time still count (clocks differ), and one that has not appeared after LOST_SUBMIT_PATIENCE
+# seconds is left to ops.
+SUBMIT_CLOCK_SLACK = 5
+LOST_SUBMIT_PATIENCE = 600
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Long enough for a digest's uploads and sendall; a crashed sender frees the day after this.
 DIGEST_LOCK_SECONDS = 600
@@ -339,17 +345,23 @@ class WechatChannel(Channel):
         progress = self.load_progress(key)
         if progress.get("publish_id"):
             return self._receipt(payload, progress)
+        if progress.get("recovered"):
+            return self._recovered_receipt(payload, progress)
         if body.get("mode") == "republish" and "deleted" not in progress:
             progress["deleted"] = self._delete_item(body["locate"])
             self.save_progress(key, progress)
         if progress.get("submitting") and progress.get("media_id"):
-            self._check_lost_submit(str(progress["media_id"]))
+            recovered = self._recover_lost_submit(key, payload, progress)
+            if recovered is not None:
+                return recovered
         if not progress.get("media_id"):
             article = self.prepare_article(body, progress, lambda: self.save_progress(key, progress))
             result = self.api.post("draft/add", "draft/add", {"articles": [article]})
             progress["media_id"] = str(result["media_id"])
             self.save_progress(key, progress)
         progress["submitting"] = True
+        # what a lost answer is recognised by later: publications of this source URL since now
+        progress["submitted_at"] = int(time.time()) - SUBMIT_CLOCK_SLACK
         self.save_progress(key, progress)
         result = self.api.post("freepublish/submit", "freepublish/submit", {"media_id": progress["media_id"]})
         progress["publish_id"] = str(result["publish_id"])
@@ -367,17 +379,65 @@ class WechatChannel(Channel):
         except RedisError as exc:
             log.warning("wechat: cannot index publish %s for %s: %s", publish_id, uid, exc)
 
-    def _check_lost_submit(self, media_id: str) -> None:
-        """The previous attempt sent freepublish/submit but never saw the answer. A submitted
-        draft leaves the draft box: if it is still there, submitting again is safe."""
+    def _recover_lost_submit(self, key: str, payload: Payload, progress: dict[str, Any]) -> Receipt | None:
+        """The previous attempt sent freepublish/submit but never saw the answer (a worker
+        killed, a connection cut, Redis gone before the publish_id was saved). A submitted
+        draft leaves the draft box: if it is still there, submitting again is safe (None).
+        If it is gone the submit went through: the publication is looked up by its source URL
+        among those made since the submit, and delivered from there. A publication can take a
+        while to appear (WeChat publishes asynchronously): until LOST_SUBMIT_PATIENCE has
+        passed that is a transient error, after it a permanent one for ops to check by hand."""
         try:
-            self.api.post("draft/get", "draft/get", {"media_id": media_id})
+            self.api.post("draft/get", "draft/get", {"media_id": str(progress["media_id"])})
+            return None
         except PermanentError as exc:
-            raise PermanentError(
-                "草稿已提交发布但未收到发布编号，请在公众号后台核对后再重放 / the draft was submitted but the "
-                "publish_id was lost: check the account before replaying",
-                provider_code=exc.provider_code,
-            ) from exc
+            gone = exc
+        since = int(progress.get("submitted_at") or 0)
+        found = self._published_since(payload.body["locate"], since) if since else None
+        if found is not None:
+            article_id, url = found
+            progress["recovered"] = {"article_id": article_id, "url": url}
+            self.save_progress(key, progress)
+            self.remember(payload.uid, article_id, [url] if url else [])
+            return self._recovered_receipt(payload, progress)
+        now = int(time.time())
+        first = int(progress.setdefault("lost_since", now))
+        self.save_progress(key, progress)
+        if now - first < LOST_SUBMIT_PATIENCE:
+            raise TransientError("已提交发布，发布记录尚未出现 / submitted; the publication has not appeared yet",
+                                 provider_code=gone.provider_code)
+        raise PermanentError(
+            "草稿已提交发布但未收到发布编号，且未找到发布记录，请在公众号后台核对后再重放 / the draft was submitted "
+            "but the publish_id was lost and no publication was found: check the account before replaying",
+            provider_code=gone.provider_code,
+        )
+
+    @staticmethod
+    def _recovered_receipt(payload: Payload, progress: Mapping[str, Any]) -> Receipt:
+        """Delivered: the publication found after a lost submit answer is live already."""
+        found = progress["recovered"]
+        return Receipt(external_id=str(found["article_id"]), url=str(found.get("url") or "") or None,
+                       accepted=False, provider_code="0",
+                       data={"recovered": True, "article_id": found["article_id"], "media_id": progress.get("media_id"),
+                             "uid": payload.uid, "version": payload.version, "replaced": progress.get("deleted", [])})
+
+    def _published_since(self, locate: Mapping[str, Any], since: int) -> tuple[str, str] | None:
+        """The newest live publication of this item's source URL made at or after `since`
+        (unix seconds): (article_id, article URL)."""
+        sources = set(locate.get("source_urls") or [])
+        for page in range(self.settings.lookup_pages):
+            result = self.api.post("freepublish/batchget", "freepublish/batchget",
+                                   {"offset": page * 20, "count": 20, "no_content": 1})
+            for item in result.get("item") or []:
+                if int(item.get("update_time") or 0) < since:
+                    continue
+                news = (item.get("content") or {}).get("news_item") or []
+                for article in news:
+                    if not article.get("is_deleted") and article.get("content_source_url") in sources:
+                        return str(item["article_id"]), str(article.get("url") or "")
+            if (page + 1) * 20 >= int(result.get("total_count") or 0):
+                break
+        return None
 
     def confirm(self, receipt: Receipt) -> Confirmation | None:
         if not receipt.accepted or not receipt.external_id:

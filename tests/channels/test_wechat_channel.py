@@ -119,6 +119,69 @@ def test_retry_after_lost_answer_does_not_publish_twice(make_channel: ChannelFac
     assert calls["freepublish/submit"] == 1 and calls["draft/add"] == 1 and calls["material/add_material"] == 1
 
 
+def _submit_and_lose_the_answer(channel: WechatChannel, version: VersionView, key: str) -> None:
+    """What an attempt leaves behind when freepublish/submit went through but its answer
+    never arrived: the draft, the saved progress marked submitting, no publish_id."""
+    payload = channel.render(version, Operation.PUBLISH)
+    progress: dict[str, Any] = {}
+    article = channel.prepare_article(payload.body, progress, lambda: None)
+    progress["media_id"] = str(channel.api.post("draft/add", "draft/add", {"articles": [article]})["media_id"])
+    progress["submitting"] = True
+    progress["submitted_at"] = int(time.time()) - 5
+    channel.save_progress(key, progress)
+    channel.api.post("freepublish/submit", "freepublish/submit", {"media_id": progress["media_id"]})
+
+
+def test_lost_submit_answer_is_recovered_from_the_publication(make_channel: ChannelFactory,
+                                                              wechat: RunningServer) -> None:
+    # given: an older publication of the same item, then a submit whose answer was lost
+    channel = make_channel()
+    version = make_version(uid="lostsubmit0000000000000001")
+    older = publish(channel, version, key="older")
+    assert wait_confirmed(channel, older).delivered is True
+    _submit_and_lose_the_answer(channel, version, "lost-1")
+    # when: the ledger retries the delivery (the publication may take a moment to appear)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            receipt = channel.send(channel.render(version, Operation.PUBLISH), key="lost-1")
+            break
+        except TransientError as exc:
+            assert "尚未出现" in exc.message and time.monotonic() < deadline
+            time.sleep(0.2)
+    # then: delivered from the publication made by the lost submit, never submitted twice
+    state = wechat.state()
+    assert state["counters"]["api_calls"]["freepublish/submit"] == 2  # the older one and the lost one
+    assert receipt.accepted is False and receipt.data["recovered"] is True
+    assert receipt.external_id != older.external_id
+    published = {str(p["article_id"]) for p in state["publishes"].values() if p.get("article_id")}
+    assert receipt.external_id in published
+    again = channel.send(channel.render(version, Operation.PUBLISH), key="lost-1")
+    assert again.external_id == receipt.external_id
+    assert wechat.state()["counters"]["api_calls"]["freepublish/submit"] == 2
+
+
+def test_lost_submit_with_no_publication_gives_up_after_patience(
+        make_channel: ChannelFactory, wechat: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: the draft left the box (deleted by hand) but nothing was published
+    channel = make_channel()
+    version = make_version(uid="lostsubmit0000000000000002")
+    payload = channel.render(version, Operation.PUBLISH)
+    progress: dict[str, Any] = {}
+    article = channel.prepare_article(payload.body, progress, lambda: None)
+    media_id = str(channel.api.post("draft/add", "draft/add", {"articles": [article]})["media_id"])
+    channel.api.post("draft/delete", "draft/delete", {"media_id": media_id})
+    channel.save_progress("lost-2", {**progress, "media_id": media_id, "submitting": True,
+                                     "submitted_at": int(time.time()) - 5})
+    # then: transient while WeChat may still be publishing, permanent after the patience
+    with pytest.raises(TransientError, match="尚未出现"):
+        channel.send(payload, key="lost-2")
+    monkeypatch.setattr("channels.wechat.channel.LOST_SUBMIT_PATIENCE", 0)
+    with pytest.raises(PermanentError, match="no publication was found"):
+        channel.send(payload, key="lost-2")
+    assert wechat.state()["counters"]["api_calls"].get("freepublish/submit", 0) == 0
+
+
 def test_item_without_cover_gets_a_generated_thumb_and_a_cover_is_reencoded(
         make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost) -> None:
     channel = make_channel()
@@ -238,6 +301,7 @@ def test_no_token_fetch_storm_across_workers(make_channel: ChannelFactory, wecha
         try:
             start.wait()
             publish(channel, make_version(uid=f"storm{n}a"))
+            start.wait()  # every first publish done: the expiry hits no request in flight
             if n == 0:
                 wechat.admin("POST", "expire_tokens")
             start.wait()

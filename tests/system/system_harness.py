@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from publisher.models import Attempt, Delivery, Item, ItemVersion
+from publisher.models import Attempt, ChannelState, Delivery, Item, ItemVersion
 from publisher.runtime import Runtime
 from tests.samples import policy, sample
 from tests.tasks.harness import ROOT, RedisServer, toml_value, wait_until
@@ -252,6 +252,32 @@ def kill_and_restart(proc: Any, down: float = 1.0) -> Callable[[], None]:
 def delivery_states(rt: Runtime) -> dict[str, int]:
     with rt.db.reader() as s:
         return dict(s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).tuples().all())
+
+
+def stuck_report(rt: Runtime) -> str:
+    """Deliveries not in a terminal state, per channel and state, with the channels' own
+    state and a few last errors: what a failed drain assertion needs to say."""
+    with rt.db.reader() as s:
+        stuck = s.execute(
+            select(Delivery.channel, Delivery.state, func.count())
+            .where(Delivery.state.not_in(TERMINAL)).group_by(Delivery.channel, Delivery.state)
+        ).tuples().all()
+        channels = s.execute(select(ChannelState.channel, ChannelState.paused, ChannelState.pause_reason,
+                                    ChannelState.breaker, ChannelState.consecutive_failures)).tuples().all()
+        errors = s.execute(
+            select(Delivery.id, Delivery.channel, Delivery.operation, Delivery.attempts, Delivery.after_delivery_id,
+                   Delivery.dispatched_at, Delivery.next_attempt_at, Delivery.last_error)
+            .where(Delivery.state.not_in(TERMINAL)).order_by(Delivery.id.desc()).limit(5)
+        ).tuples().all()
+        failed = s.execute(
+            select(Delivery.id, Delivery.channel, Delivery.operation, Delivery.attempts, Delivery.last_error)
+            .where(Delivery.state == "failed").limit(5)
+        ).tuples().all()
+        tries = s.execute(
+            select(Attempt.delivery_id, Attempt.outcome, Attempt.provider_code, Attempt.error)
+            .where(Attempt.delivery_id.in_([f[0] for f in failed] or [0])).order_by(Attempt.id)
+        ).tuples().all()
+    return f"stuck: {stuck}\nchannels: {channels}\nnot terminal: {errors}\nfailed: {failed}\nattempts: {tries}"
 
 
 def all_terminal(rt: Runtime) -> bool:

@@ -65,6 +65,7 @@ from .system_harness import (
     plan_for,
     restart_apache,
     single_item,
+    stuck_report,
     truth,
     wordpress,
     write_system_config,
@@ -225,7 +226,7 @@ def test_whole_system_under_faults(pg_url: str, wp: WordPress, servers: dict[str
             try:
                 wait_until(lambda: all_terminal(rt), 420, "deliveries not terminal")
             except AssertionError:
-                raise AssertionError(f"not terminal: {delivery_states(rt)}\n"
+                raise AssertionError(f"not terminal: {delivery_states(rt)}\n{stuck_report(rt)}\n"
                                      + "\n".join(p.tail(30) for p in procs)) from None
             drained_at = time.monotonic() - t0
 
