@@ -199,18 +199,7 @@ def due_ids(
 # -- recording outcomes ---------------------------------------------------------------------
 
 def _attempt(session: Session, d: Delivery, outcome: str, info: AttemptInfo, worker: str) -> None:
-    session.add(Attempt(
-        delivery_id=d.id,
-        number=d.attempts,
-        started_at=info.started_at,
-        duration_ms=info.duration_ms,
-        outcome=outcome,
-        http_status=info.http_status,
-        provider_code=info.provider_code,
-        error=(info.error or None) and info.error[:1000],
-        response_excerpt=(info.response_excerpt or None) and info.response_excerpt[:1000],
-        worker=worker,
-    ))
+    session.add(Attempt(**_attempt_row(d.id, d.attempts, outcome, info, worker)))
 
 
 def _locked(session: Session, delivery_id: int) -> Delivery:
