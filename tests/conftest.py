@@ -21,6 +21,7 @@ from publisher.db import Database
 from publisher.migrate import upgrade
 from publisher.service import Service
 from publisher.settings import Settings
+from tests.receiver import Receiver
 
 PG_ADMIN_URL = os.environ.get("PUBLISHER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 ALL_CHANNELS = {k: {"enabled": True} for k in ("rss", "cms", "wechat", "cityplatform")}
@@ -73,6 +74,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     url: str = request.getfixturevalue("pg_database")
     _reset_pg(url)
     return url
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook endpoint (tests/receiver.py); modules needing another behaviour
+    override this fixture."""
+    r = Receiver().start()
+    yield r
+    r.stop()
 
 
 @pytest.fixture

@@ -20,13 +20,6 @@ FAST_RETRY = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0,
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def make_runtime(settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Runtime]]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     made: list[Runtime] = []

@@ -25,13 +25,6 @@ from tests.support import publish, wait_for
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def make_runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Runtime]]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     made: list[Runtime] = []

@@ -18,7 +18,7 @@ from publisher.runtime import Runtime, attach_executor, build_runtime
 from publisher.settings import load_settings
 from tasks.executor import CeleryExecutor
 from tests.conftest import _reset_pg
-from tests.receiver import SECRET, Receiver
+from tests.receiver import SECRET
 from tests.samples import policy
 
 from .harness import Proc, celery_beat, celery_worker, process_env, write_config
@@ -30,13 +30,6 @@ SHARED_REDIS_DB = 7  # the machine's shared Redis: DBs 7-9 are ours, and only th
 def pg_url(pg_database: str) -> str:
     _reset_pg(pg_database)
     return pg_database
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

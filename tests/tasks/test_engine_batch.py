@@ -24,13 +24,6 @@ from tests.samples import policy
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def rt(settings: Settings, team: Team, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     channels = {**webhook_channels(receiver.url + "/a", "a"), **webhook_channels(receiver.url + "/b", "b")}
