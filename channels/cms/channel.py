@@ -66,6 +66,12 @@ class CmsSettings(ChannelSettings):
     withdraw_mode: Literal["trash", "notice"] = "trash"
     # deliver only once the public permalink answers 200 and shows the title
     verify_live: bool = True
+    # light: the permalink is fetched with `X-Publisher-Live-Check: 1` and the must-use plugin
+    # (version 3) answers it from WordPress's own routing and query, title only, without
+    # rendering the theme (about half the cost). full: the whole themed page, for a site whose
+    # theme or a cache in front must be part of the check. Without plugin 3, light gets the
+    # full page, which passes the same check.
+    live_check: Literal["light", "full"] = "light"
     category_slugs: dict[ItemType, str] = Field(default_factory=dict)
     # posts written per WordPress /batch/v1 request (WordPress allows at most 25)
     batch_size: int = Field(default=10, ge=1, le=25)
@@ -545,7 +551,8 @@ class CmsChannel(Channel):
             raise _plugin_missing()
 
     def _public_page(self, url: str) -> httpx.Response:
-        return request(self._anonymous(), "GET", url, follow_redirects=True)
+        headers = _LIGHT_CHECK if self.cfg.live_check == "light" else None
+        return request(self._anonymous(), "GET", url, follow_redirects=True, headers=headers)
 
     def _verify_live(self, link: str, title: str) -> None:
         if not link:
@@ -587,6 +594,9 @@ def _extension(url: str, ctype: str) -> str:
     return guessed or ".bin"
 
 
+
+# asks plugin 3 for the title-only answer on the public permalink (see CmsSettings.live_check)
+_LIGHT_CHECK = {"X-Publisher-Live-Check": "1"}
 
 # what a write asks back: enough to check meta, terms and the permalink, not the rendered body
 _WRITE_FIELDS = "id,status,link,title,meta,categories,tags"

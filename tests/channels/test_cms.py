@@ -394,6 +394,21 @@ def test_not_live_is_transient(page: httpx.Response, reason: str) -> None:
     assert reason in info.value.message
 
 
+@pytest.mark.parametrize(("mode", "header"), [("light", "1"), ("full", None)])
+def test_live_check_mode_decides_the_header(mode: str, header: str | None) -> None:
+    seen: list[httpx.Request] = []
+
+    def page(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, html=f"<html><h1>{TITLE}</h1></html>")
+
+    wp = FakeWordPress({("GET", "/ab1900010-2019-146/"): page})
+    publish(channel(wp, live_check=mode))
+    assert len(seen) == 1
+    assert seen[0].headers.get("X-Publisher-Live-Check") == header
+    assert "authorization" not in seen[0].headers  # the public page never sees the password
+
+
 def test_verify_live_off_skips_page() -> None:
     wp = FakeWordPress({("GET", "/ab1900010-2019-146/"): httpx.Response(404)})
     assert publish(channel(wp, verify_live=False)).url == f"{BASE}/ab1900010-2019-146/"

@@ -472,6 +472,44 @@ def test_uid_lookup_hides_unpublished_posts_from_anonymous_readers(
     assert [p["status"] for p in posts_for(admin, version.uid)] == ["trash"]
 
 
+LIGHT = {"X-Publisher-Live-Check": "1"}
+
+
+def test_light_live_check_is_wordpress_routing_without_the_theme(
+        cms: CmsChannel, wordpress: WordPress, admin: httpx.Client, uids: list[str]) -> None:
+    # given: a post published through the channel (light check, the default)
+    assert cms.cfg.live_check == "light"
+    version = new_policy(uids, title="关于轻量上线核验的通知 <试行>")
+    receipt = send(cms, version, Operation.PUBLISH)
+    link = str(receipt.url)
+    # then: the plugin answers the permalink itself, title only, no theme
+    light = httpx.get(link, headers=LIGHT, follow_redirects=True)
+    full = httpx.get(link, follow_redirects=True)
+    assert light.status_code == full.status_code == 200
+    assert light.headers["X-Publisher-Live-Check"] == "3"
+    assert "X-Publisher-Live-Check" not in full.headers
+    assert "关于轻量上线核验的通知 &lt;试行&gt;" in light.text
+    assert "wp-content/themes" in full.text and "wp-content/themes" not in light.text
+    assert len(light.content) < len(full.content) // 10
+    # a draft and a trashed post are 404 to the light check, as to any visitor
+    draft = admin.post("/posts", json={"title": "草稿", "status": "draft",
+                                       "meta": {"publisher_uid": new_policy(uids).uid}}).json()
+    preview = f"{wordpress.url}/?p={draft['id']}"
+    assert httpx.get(preview, headers=LIGHT, follow_redirects=True).status_code == 404
+    send(cms, version, Operation.WITHDRAW)
+    gone = httpx.get(link, headers=LIGHT, follow_redirects=True)
+    assert gone.status_code == 404 and version.title not in gone.text
+
+
+def test_full_live_check_fetches_the_themed_page(wordpress: WordPress, uids: list[str]) -> None:
+    ch = CmsChannel(wordpress.settings(live_check="full"), CONTEXT)
+    try:
+        receipt = send(ch, new_policy(uids), Operation.PUBLISH)
+        assert receipt.url and httpx.get(str(receipt.url)).status_code == 200
+    finally:
+        ch.close()
+
+
 def test_setup_script_is_idempotent_and_fast_when_up(wordpress: WordPress) -> None:
     before = (STATE_DIR / "wp.env").read_text()
     started = time.monotonic()

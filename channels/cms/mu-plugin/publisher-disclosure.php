@@ -2,7 +2,7 @@
 /**
  * Plugin Name: Publisher disclosure metadata
  * Description: Registers the disclosure metadata the publisher service writes (索取号, 文号, 印发日期, 发文机关, 有效性, item uid) as REST post meta, and lets it find its own posts by item uid.
- * Version: 2.0.0
+ * Version: 3.0.0
  *
  * Install as a must-use plugin: copy this file into wp-content/mu-plugins/ (see docs/cms-wordpress.md).
  *
@@ -73,7 +73,7 @@ add_filter('rest_post_query', function ($args, $request) {
  * older version than the one on the site is refused with 409 publisher_stale_version, so it
  * cannot overwrite the newer text.
  */
-define('PUBLISHER_DISCLOSURE_PLUGIN', '2');
+define('PUBLISHER_DISCLOSURE_PLUGIN', '3');
 
 $GLOBALS['publisher_disclosure_upserted'] = array();
 
@@ -129,3 +129,36 @@ add_filter('rest_post_dispatch', function ($response) {
     }
     return $response;
 });
+
+/*
+ * Light live check (plugin version 3). The service confirms a post is live by fetching its
+ * public permalink anonymously. With the request header `X-Publisher-Live-Check: 1` the
+ * answer comes from this hook instead of the theme: the same URL, the same rewrite rules and
+ * the same main query decide what a visitor would get (a draft, private or trashed post is
+ * a 404 here as on the themed page), but the page is only the post's title. Rendering the
+ * theme costs WordPress about as much as creating the post; this costs about half.
+ * Without the header, or for anything but a single post, nothing changes.
+ */
+add_action('template_redirect', function () {
+    if (empty($_SERVER['HTTP_X_PUBLISHER_LIVE_CHECK'])) {
+        return;
+    }
+    nocache_headers();
+    header('X-Publisher-Live-Check: ' . PUBLISHER_DISCLOSURE_PLUGIN);
+    if (is_404()) {
+        status_header(404);
+        header('Content-Type: text/html; charset=UTF-8');
+        echo '<!DOCTYPE html><html><head><meta charset="utf-8"><title>404</title></head><body></body></html>';
+        exit;
+    }
+    $post = is_singular('post') ? get_queried_object() : null;
+    if (!($post instanceof WP_Post) || !is_post_publicly_viewable($post)) {
+        return;  // not a published post: let WordPress answer as it would to anyone
+    }
+    status_header(200);
+    header('Content-Type: text/html; charset=UTF-8');
+    $title = get_the_title($post);
+    printf('<!DOCTYPE html><html><head><meta charset="utf-8"><title>%1$s</title></head><body><h1>%1$s</h1></body></html>',
+           $title);
+    exit;
+}, 0);
