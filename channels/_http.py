@@ -13,6 +13,10 @@ from .base import ChannelConfigError, PermanentError, RateLimitedError, Transien
 USER_AGENT = "publisher/0.1 (+government information disclosure)"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
 EXCERPT = 500
+# Apache's and uvicorn's default keep-alive timeout is 5 s, httpx's pool expiry too: a pooled
+# connection reused just as the server closes it fails with "connection reset" and costs the
+# delivery a retry. Dropping idle connections a second earlier avoids the race.
+KEEPALIVE_EXPIRY = 4.0
 
 
 def make_client(
@@ -28,7 +32,8 @@ def make_client(
         timeout=timeout,
         auth=auth,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                            keepalive_expiry=KEEPALIVE_EXPIRY),
         follow_redirects=False,
     )
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from publisher.runtime import Runtime
 from publisher.service import Service
 from tests.conftest import Team
 from tests.samples import policy
@@ -27,3 +28,21 @@ def publish(service: Service, team: Team, **overrides: Any) -> str:
     service.review(team.reviewer, item.uid)
     service.approve(team.approver, item.uid)
     return item.uid
+
+
+def approve_existing(rt: Runtime, team: Team, uid: str) -> None:
+    """Take an existing draft through submit, review and approve."""
+    rt.service.submit(team.editor, uid)
+    rt.service.review(team.reviewer, uid)
+    rt.service.approve(team.approver, uid)
+
+
+def ops(rt: Runtime, uid: str) -> list[tuple[str, str]]:
+    """The item's deliveries as (operation, state), oldest first."""
+    return [(d["operation"], d["state"]) for d in rt.service.deliveries(uid)]
+
+
+def settled(rt: Runtime, uid: str, n: int) -> bool:
+    """The item has n deliveries and every one has ended (delivered or failed)."""
+    states = [s for _op, s in ops(rt, uid)]
+    return len(states) == n and all(s in ("delivered", "failed") for s in states)

@@ -37,36 +37,14 @@ from channels.base import (
 from channels.cms import CmsChannel
 from publisher.domain import ItemType, VersionView
 from tests.factories import make_version
-from tests.wordpress_support import ROOT, STATE_DIR, WordPress, start_wordpress
+from tests.wordpress_support import *  # noqa: F403  (fixtures: wordpress, admin, uids)
+from tests.wordpress_support import ROOT, STATE_DIR, WordPress, posts_for
 
 pytestmark = pytest.mark.wordpress
 
 DB_NAME = os.environ.get("WP_DB_NAME", "publisher_wp")
 CONTEXT = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"),
                          agency_name="上海市财政局")
-
-
-@pytest.fixture(scope="session")
-def wordpress() -> WordPress:
-    return start_wordpress()
-
-
-@pytest.fixture
-def admin(wordpress: WordPress) -> Iterator[httpx.Client]:
-    """A plain REST client to inspect what WordPress holds."""
-    with httpx.Client(base_url=wordpress.url + "/wp-json/wp/v2", auth=(wordpress.user, wordpress.app_password),
-                      timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def uids(admin: httpx.Client) -> Iterator[list[str]]:
-    """Uids a test publishes; their posts are force-deleted afterwards."""
-    made: list[str] = []
-    yield made
-    for uid in made:
-        for post in admin.get("/posts", params={"publisher_uid": uid, "context": "edit"}).json():
-            admin.delete(f"/posts/{post['id']}", params={"force": "true"})
 
 
 @pytest.fixture
@@ -83,12 +61,6 @@ def new_policy(uids: list[str], **overrides: Any) -> VersionView:
     values: dict[str, Any] = dict(uid=uid, index_number=f"AB1900010-2019-{int(tag[:8], 16) % 90000 + 10000}")
     values.update(overrides)
     return make_version(**values)
-
-
-def posts_for(admin: httpx.Client, uid: str) -> list[dict[str, Any]]:
-    posts = admin.get("/posts", params={"publisher_uid": uid, "context": "edit"}).json()
-    assert isinstance(posts, list)
-    return posts
 
 
 def rows_in_db(uid: str) -> int:

@@ -4,8 +4,7 @@ running in a thread over real HTTP."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from functools import partial
@@ -20,6 +19,8 @@ from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team
 from tests.samples import policy, sample
+from tests.support import approve_existing as approve
+from tests.support import ops, settled, wait_for
 
 SECRET_ENV = "PUBLISHER_TEST_CITYPLATFORM_SECRET"
 FAST = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5},
@@ -52,34 +53,10 @@ def runtime(settings: Settings, team: Team, platform: RunningReceiver) -> Iterat
         rt.close()
 
 
-def approve(rt: Runtime, team: Team, uid: str) -> None:
-    rt.service.submit(team.editor, uid)
-    rt.service.review(team.reviewer, uid)
-    rt.service.approve(team.approver, uid)
-
-
 def publish(rt: Runtime, team: Team, data: dict[str, Any]) -> str:
     uid = rt.service.create_item(team.editor, data).uid
     approve(rt, team, uid)
     return uid
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def ops(rt: Runtime, uid: str) -> list[tuple[str, str]]:
-    return [(d["operation"], d["state"]) for d in rt.service.deliveries(uid)]
-
-
-def settled(rt: Runtime, uid: str, n: int) -> bool:
-    states = [s for _op, s in ops(rt, uid)]
-    return len(states) == n and all(s in ("delivered", "failed") for s in states)
 
 
 def held(platform: RunningReceiver) -> dict[str, dict[str, Any]]:

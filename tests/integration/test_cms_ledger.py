@@ -19,36 +19,20 @@ from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team
 from tests.samples import policy
-from tests.wordpress_support import WordPress, start_wordpress
+from tests.support import approve_existing as approve
+from tests.support import ops, settled
+from tests.support import wait_for as _wait_for
+from tests.wordpress_support import *  # noqa: F403  (fixtures: wordpress, admin, uids)
+from tests.wordpress_support import WordPress, posts_for
+
+# WordPress on a loaded machine answers slower than the stand-ins
+wait_for = partial(_wait_for, timeout=30.0)
 
 pytestmark = pytest.mark.wordpress
 
 PASSWORD_ENV = "PUBLISHER_TEST_WP_APP_PASSWORD"
 FAST = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5},
         "confirm_interval_seconds": 0.1}
-
-
-@pytest.fixture(scope="session")
-def wordpress() -> WordPress:
-    """Runs the idempotent setup script; fails, never skips, when WordPress cannot start."""
-    return start_wordpress()
-
-
-@pytest.fixture
-def admin(wordpress: WordPress) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=wordpress.url + "/wp-json/wp/v2", auth=(wordpress.user, wordpress.app_password),
-                      timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def uids(admin: httpx.Client) -> Iterator[list[str]]:
-    """Items a test published; their posts are force-deleted afterwards."""
-    made: list[str] = []
-    yield made
-    for uid in made:
-        for post in posts_for(admin, uid):
-            admin.delete(f"/posts/{post['id']}", params={"force": "true"})
 
 
 @pytest.fixture
@@ -69,36 +53,6 @@ def make_runtime(settings: Settings, team: Team, wordpress: WordPress) -> Iterat
     yield make
     for rt in made:
         rt.close()
-
-
-def posts_for(admin: httpx.Client, uid: str) -> list[dict[str, Any]]:
-    posts = admin.get("/posts", params={"publisher_uid": uid, "context": "edit"}).json()
-    assert isinstance(posts, list)
-    return posts
-
-
-def approve(rt: Runtime, team: Team, uid: str) -> None:
-    rt.service.submit(team.editor, uid)
-    rt.service.review(team.reviewer, uid)
-    rt.service.approve(team.approver, uid)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def ops(rt: Runtime, uid: str) -> list[tuple[str, str]]:
-    return [(d["operation"], d["state"]) for d in rt.service.deliveries(uid)]
-
-
-def settled(rt: Runtime, uid: str, n: int) -> bool:
-    states = [s for _op, s in ops(rt, uid)]
-    return len(states) == n and all(s in ("delivered", "failed") for s in states)
 
 
 def in_state(rt: Runtime, uid: str, state: str) -> bool:

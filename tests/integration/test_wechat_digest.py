@@ -7,7 +7,6 @@ db 5 under this module's own prefix."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
@@ -16,7 +15,6 @@ from datetime import time as day_time
 from typing import Any
 
 import pytest
-import redis
 
 from channels.base import Receipt
 from channels.standins.wechat_server import RunningServer
@@ -25,7 +23,7 @@ from publisher.executor import EmbeddedExecutor
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, image_host)
+from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, image_host, redis_prefix)
 from tests.channels.wechat_support import REDIS_URL
 from tests.conftest import Team
 from tests.publisher.web.live import serve
@@ -44,18 +42,7 @@ Deploy = Callable[..., Runtime]
 
 
 @pytest.fixture
-def digest_prefix() -> Iterator[str]:
-    client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_URL)
-    client.ping()  # no Redis: fail here, loudly
-    prefix = f"test:wechat-digest:{uuid.uuid4().hex[:12]}"
-    yield prefix
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
-    client.close()
-
-
-@pytest.fixture
-def deploy(settings: Settings, wechat: RunningServer, digest_prefix: str,
+def deploy(settings: Settings, wechat: RunningServer, redis_prefix: str,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy]:
     """The service with only the wechat channel (broadcasting policies), its web app on a free
     port receiving the stand-in's pushes; returns once the sweeper's first periodic run is over."""
@@ -67,7 +54,7 @@ def deploy(settings: Settings, wechat: RunningServer, digest_prefix: str,
         section: dict[str, Any] = {
             "enabled": True, "api_base_url": wechat.api_base_url, "appid": wechat.config.appid,
             "secret_env": SECRET_ENV, "callback_token_env": TOKEN_ENV, "redis_url": REDIS_URL,
-            "key_prefix": digest_prefix, "read_timeout": 5.0, "retry": RETRY, "breaker": {"failures": 50},
+            "key_prefix": redis_prefix, "read_timeout": 5.0, "retry": RETRY, "breaker": {"failures": 50},
             "broadcast_types": ["policy"], **section_overrides,
         }
         executor = replace(settings.executor, compliance_interval_seconds=1e6)

@@ -7,7 +7,6 @@ with bounded attempts, counted on the stand-in. Redis db 5 under this module's o
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from bs4 import BeautifulSoup
 
 from channels.standins.wechat_server import RunningServer, sha1_signature
@@ -25,7 +23,7 @@ from publisher.executor import EmbeddedExecutor
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, image_host)
+from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, image_host, redis_prefix)
 from tests.channels.wechat_support import AES_KEY, CALLBACK_TOKEN, REDIS_URL, ImageHost
 from tests.conftest import Team
 from tests.publisher.web.live import serve
@@ -58,18 +56,7 @@ Deploy = Callable[..., Deployment]
 
 
 @pytest.fixture
-def ledger_prefix() -> Iterator[str]:
-    client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_URL)
-    client.ping()  # no Redis: fail here, loudly
-    prefix = f"test:wechat-ledger:{uuid.uuid4().hex[:12]}"
-    yield prefix
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
-    client.close()
-
-
-@pytest.fixture
-def deploy(settings: Settings, team: Team, wechat: RunningServer, image_host: ImageHost, ledger_prefix: str,
+def deploy(settings: Settings, team: Team, wechat: RunningServer, image_host: ImageHost, redis_prefix: str,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy]:
     """The service with only the wechat channel, its web app on a free port, and the
     stand-in pushing to that app's /callbacks/wechat (unless `callbacks=False`)."""
@@ -83,7 +70,7 @@ def deploy(settings: Settings, team: Team, wechat: RunningServer, image_host: Im
         section: dict[str, Any] = {
             "enabled": True, "api_base_url": wechat.api_base_url, "appid": wechat.config.appid,
             "secret_env": SECRET_ENV, "callback_token_env": TOKEN_ENV, "redis_url": REDIS_URL,
-            "key_prefix": ledger_prefix, "allowed_image_hosts": [image_host.netloc], "read_timeout": 5.0,
+            "key_prefix": redis_prefix, "allowed_image_hosts": [image_host.netloc], "read_timeout": 5.0,
             "retry": retry or RETRY, "breaker": BREAKER, "confirm_interval_seconds": poll,
         }
         if aes:
