@@ -56,7 +56,7 @@ def worker_name() -> str:
 
 
 @dataclass(frozen=True)
-class _Claimed:
+class Claimed:
     """A delivery this worker holds the lease on, with everything the send needs."""
 
     delivery_id: int
@@ -136,21 +136,30 @@ class Engine:
         self._after_commit(effects)
         return outcome
 
-    def _claimed(self, s: Session, d: Delivery, policy: ChannelPolicy) -> _Claimed:
+    def _claimed(self, s: Session, d: Delivery, policy: ChannelPolicy) -> Claimed:
         item = s.get(Item, d.item_id)
         version = s.get(ItemVersion, d.version_id)
         assert item is not None and version is not None
         view = workflow.view_of(s, self.settings, item, version)
-        return _Claimed(d.id, d.channel, Operation(d.operation), view, d.key, policy)
+        return Claimed(d.id, d.channel, Operation(d.operation), view, d.key, policy)
 
     def process_batch(self, delivery_ids: list[int], pool: ThreadPool | None = None) -> dict[int, str]:
         """Deliver several deliveries with two transactions in all: claim every claimable one,
         send them (concurrently on `pool` when given), record every outcome. Returns each
         id's outcome as process() would. A channel whose gate says 'probe' sends only one
         delivery (the probe); the rest of that channel's batch is held until it closes."""
+        claimed, results = self.claim_batch(delivery_ids)
+        if claimed:
+            results.update(self.deliver_claimed(claimed, pool))
+        return results
+
+    def claim_batch(self, delivery_ids: list[int]) -> tuple[list[Claimed], dict[int, str]]:
+        """process_batch's first transaction: claim what is claimable, with everything the
+        sends need. Returns the claims (this worker now holds their leases: pass them to
+        deliver_claimed) and the outcome of every id left out ('skipped', 'held')."""
         now = utcnow()
         results = dict.fromkeys(delivery_ids, "skipped")
-        claimed: list[_Claimed] = []
+        claimed: list[Claimed] = []
         effects = Effects()
         with self.db.transaction() as s:
             self.db.without_fsync_wait(s)  # a lost claim only means the delivery is sent again
@@ -158,6 +167,7 @@ class Engine:
             by_channel: dict[str, list[Any]] = {}
             for d in rows:
                 by_channel.setdefault(d.channel, []).append(d)
+            mine: list[tuple[Any, ChannelPolicy]] = []
             for channel, group in by_channel.items():
                 policy = self.policy(channel)
                 verdict, gate_effects = ledger.gate(s, channel, policy, self.worker, now)
@@ -167,14 +177,24 @@ class Engine:
                     if ledger.hold(s, d.id, now):
                         results[d.id] = "held"
                 won = set(ledger.claim_many(s, [d.id for d in to_send], self.worker, policy.lease_seconds, now))
-                mine = [d for d in to_send if d.id in won]
-                views = self._views(s, mine)
-                claimed += [_Claimed(d.id, d.channel, Operation(d.operation), views[d.id], d.key, policy)
-                            for d in mine]
+                mine += [(d, policy) for d in to_send if d.id in won]
+            # one load of the items and versions for every channel's claims
+            views = self._views(s, [d for d, _policy in mine])
+            claimed = [Claimed(d.id, d.channel, Operation(d.operation), views[d.id], d.key, policy)
+                       for d, policy in mine]
         self._after_commit(effects)
+        for c in claimed:
+            del results[c.delivery_id]
+        return claimed, results
+
+    def deliver_claimed(self, claimed: list[Claimed], pool: ThreadPool | None = None) -> dict[int, str]:
+        """process_batch's second half: send what claim_batch claimed (concurrently on `pool`
+        when given) and record every outcome in one transaction."""
+        results: dict[int, str] = {}
         if not claimed:
             return results
         sent = self._send_all(claimed, pool)
+
         def record(s: Session) -> Effects:
             effects = Effects()
             successes: list[ledger.Success] = []
@@ -199,7 +219,7 @@ class Engine:
         self._after_commit(effects)
         return results
 
-    def _send_all(self, claimed: list[_Claimed], pool: ThreadPool | None) -> list[_Sent]:
+    def _send_all(self, claimed: list[Claimed], pool: ThreadPool | None) -> list[_Sent]:
         """Send every claimed delivery: one call each, or chunks of `batch_size` for channels
         with a batch API; the calls (or chunks) run on `pool` when given."""
         units: list[list[int]] = []
@@ -252,7 +272,7 @@ class Engine:
             )
         return out
 
-    def _call(self, c: _Claimed) -> _Sent:
+    def _call(self, c: Claimed) -> _Sent:
         """The remote part: render and send, with no transaction open."""
         started = utcnow()
         t0 = time.perf_counter()
@@ -263,7 +283,7 @@ class Engine:
             return _failed(c, exc, started, (time.perf_counter() - t0) * 1000)
         return _Sent(started, (time.perf_counter() - t0) * 1000, receipt, None, "delivered")
 
-    def _call_many(self, group: list[_Claimed]) -> list[_Sent]:
+    def _call_many(self, group: list[Claimed]) -> list[_Sent]:
         """One `send_many` for deliveries of one channel (at most its batch_size). Every
         delivery's attempt is recorded with the time of the whole batch."""
         started = utcnow()
@@ -296,7 +316,7 @@ class Engine:
                           else _failed(group[i], result, started, ms))
         return [o for o in out if o is not None]
 
-    def _record(self, s: Session, c: _Claimed, sent: _Sent) -> tuple[Effects, str]:
+    def _record(self, s: Session, c: Claimed, sent: _Sent) -> tuple[Effects, str]:
         receipt, error = sent.receipt, sent.error
         if receipt is not None:
             info = AttemptInfo(sent.started, sent.duration_ms, receipt.http_status, receipt.provider_code, None,
@@ -553,7 +573,7 @@ def _internal(exc: BaseException) -> ChannelError:
     return ChannelError(f"内部错误 / internal error: {type(exc).__name__}: {exc}"[:500])
 
 
-def _failed(c: _Claimed, exc: BaseException, started: datetime, duration_ms: float) -> _Sent:
+def _failed(c: Claimed, exc: BaseException, started: datetime, duration_ms: float) -> _Sent:
     """A classified failure of one delivery; anything unclassified is an adapter bug, recorded
     and retried like a transient error."""
     if isinstance(exc, RateLimitedError):

@@ -2,8 +2,9 @@
 
 Settings come from the usual place (PUBLISHER_CONFIG / config/publisher.toml / PUBLISHER_*),
 the broker from PUBLISHER_BROKER_URL or [broker] url; no result backend is used. Queues:
-`publisher.control` (sweeps) and `publisher.<channel>` for each enabled channel instance;
-a worker consumes all of them unless given `-Q`. Beat runs `publisher.sweep` every
+`publisher.control` (sweeps), `publisher.<channel>` for each enabled channel instance and
+`publisher.deliveries` (one message for a wake-up spanning several channels); a worker
+consumes all of them unless given `-Q`. Beat runs `publisher.sweep` every
 [executor] sweep_interval_seconds.
 
 The tasks are thin: they take ids and call the engine. See tasks/config.py for the tunables.
@@ -43,6 +44,11 @@ def deliver_batch(channel: str, delivery_ids: list[int]) -> int:
     return _state().lane(channel).run(delivery_ids)
 
 
+@app.task(name="publisher.deliver_set")
+def deliver_set(by_channel: dict[str, list[int]]) -> int:
+    return _state().deliver_set(by_channel)
+
+
 @app.task(name="publisher.confirm")
 def confirm(delivery_id: int) -> str:
     return _state().engine.confirm(delivery_id)
@@ -60,7 +66,7 @@ def sweep() -> int:
             return 0
         try:
             due, accepted = st.engine.sweep(stale_after=options.stale_after)
-            st.executor.wake(due)
+            st.executor.wake(due, combine=False)  # per channel queue: reaches -Q pinned workers
             st.executor.confirm(accepted)
             return len(due)
         finally:

@@ -31,6 +31,8 @@ from kombu import Exchange, Queue
 from publisher.settings import Settings, SettingsError
 
 CONTROL_QUEUE = "publisher.control"
+# one message for a wake-up whose deliveries span several channels (tasks/worker.py deliver_set)
+SET_QUEUE = "publisher.deliveries"
 
 
 def queue_for(channel: str) -> str:
@@ -83,7 +85,8 @@ def make_app(settings: Settings, *, main: str = "publisher") -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=CONTROL_QUEUE,
-        task_queues=[_queue(CONTROL_QUEUE)] + [_queue(queue_for(c)) for c in settings.enabled_channels()],
+        task_queues=[_queue(CONTROL_QUEUE), _queue(SET_QUEUE)]
+        + [_queue(queue_for(c)) for c in settings.enabled_channels()],
         task_routes={"publisher.sweep": {"queue": CONTROL_QUEUE}},
         # A message unacknowledged this long is handed out again by Redis. Our tasks are short
         # and the ledger's leases and sweeper recover anything lost, so this is only a backstop.

@@ -27,7 +27,7 @@ from celery import Celery
 from publisher.engine import Engine
 from publisher.runtime import Runtime
 
-from .config import CeleryOptions, make_app, queue_for
+from .config import SET_QUEUE, CeleryOptions, make_app, queue_for
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,13 @@ class CeleryExecutor:
         if self._own_app:
             self.app.close()
 
-    def wake(self, delivery_ids: list[int], channels: Mapping[int, str] | None = None) -> None:
+    def wake(self, delivery_ids: list[int], channels: Mapping[int, str] | None = None, *,
+             combine: bool = True) -> None:
         """Hand due deliveries to their channels' queues, in batches. The messages go out
         first and the deliveries are marked dispatched after: a worker starts at once, and
         the mark only spares the sweeper a redundant hand-over (a re-sent message loses the
-        claim)."""
+        claim). `combine=False` (the sweeper's hand-over) never uses the deliver_set queue:
+        what a sweep re-sends reaches workers pinned to channel queues with `-Q` too."""
         if not delivery_ids:
             return
         ids = sorted(set(delivery_ids))
@@ -68,29 +70,41 @@ class CeleryExecutor:
         for delivery_id in ids:
             if delivery_id in known:
                 by_channel.setdefault(known[delivery_id], []).append(delivery_id)
-        size = self.options.batch_size
-        chunks = [(channel, ids[n:n + size]) for channel, ids in by_channel.items() for n in range(0, len(ids), size)]
+        messages = self._messages(by_channel, combine=combine)
         failed: list[int] = []
         sent_ids: list[int] = []
         try:
             with self.app.producer_or_acquire() as producer:
-                for sent, (channel, chunk) in enumerate(chunks):
+                for sent, (task, args, queue, chunk) in enumerate(messages):
                     try:
-                        self.app.send_task("publisher.deliver_batch", args=[channel, chunk],
-                                           queue=queue_for(channel), producer=producer)
+                        self.app.send_task(task, args=args, queue=queue, producer=producer)
                         sent_ids += chunk
                     except Exception as exc:
                         # The broker is unreachable: leave this and the rest to the sweeper
                         # rather than wait on every chunk.
-                        log.warning("broker refused deliveries of %s: %s", channel, exc)
-                        failed = [i for _, c in chunks[sent:] for i in c]
+                        log.warning("broker refused deliveries for %s: %s", queue, exc)
+                        failed = [i for *_, c in messages[sent:] for i in c]
                         break
         except Exception as exc:  # no connection could even be acquired
             log.warning("broker unavailable: %s", exc)
-            failed = [i for _, c in chunks for i in c if i not in set(sent_ids)]
+            failed = [i for *_, c in messages for i in c if i not in set(sent_ids)]
         self.engine.mark_dispatched(sent_ids)
         if failed:
             raise ConnectionError(f"消息代理不可用 / broker unavailable: {len(failed)} deliveries left to the sweeper")
+
+    def _messages(self, by_channel: dict[str, list[int]], *,
+                  combine: bool = True) -> list[tuple[str, list[Any], str, list[int]]]:
+        """(task, args, queue, ids) per message. A small wake-up spanning several channels
+        (an approval's) is one deliver_set message: one claim and one load of the item in the
+        worker instead of one per channel. Anything else goes to each channel's own queue in
+        batches."""
+        size = self.options.batch_size
+        total = sum(len(ids) for ids in by_channel.values())
+        if combine and len(by_channel) > 1 and total <= size:
+            every = [i for ids in by_channel.values() for i in ids]
+            return [("publisher.deliver_set", [by_channel], SET_QUEUE, every)]
+        return [("publisher.deliver_batch", [channel, ids[n:n + size]], queue_for(channel), ids[n:n + size])
+                for channel, ids in by_channel.items() for n in range(0, len(ids), size)]
 
     def confirm(self, delivery_ids: list[int]) -> None:
         """Ask the workers to poll asynchronous channels for these accepted deliveries."""

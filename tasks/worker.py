@@ -8,6 +8,12 @@ at once; a busy slot keeps draining the lane until it is empty. Ids parked in a 
 only in memory: if the process dies they are still marked dispatched in the ledger, and the
 sweeper re-sends them once that dispatch is stale.
 
+A deliver_set message (one wake-up's deliveries on several channels, e.g. an approval's) is
+claimed in one transaction for every channel with a free slot, and each channel's share then
+runs on a runner thread holding that channel's slot: one message, one claim and one load of
+the item instead of one of each per channel, and still one record per channel, so a slow
+channel never holds back the others'.
+
 Built lazily on first use, so under the prefork pool each child builds its own after the
 fork (database connections and HTTP clients must not cross a fork).
 """
@@ -20,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from celery import Celery
 
-from publisher.engine import Engine
+from publisher.engine import Claimed, Engine
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 
@@ -49,6 +55,43 @@ class Lane:
             if self._active >= self.slots:
                 return 0
             self._active += 1
+        return self._drain()
+
+    def reserve_or_park(self, delivery_ids: list[int]) -> bool:
+        """Take one of the channel's slots for the caller, who claims the ids itself and must
+        then call `run_claimed` (or `release`) (True); or, all slots being busy, park the ids
+        for a busy slot to drain (False)."""
+        with self._lock:
+            if self._active >= self.slots:
+                self._pending.update(dict.fromkeys(delivery_ids))
+                return False
+            self._active += 1
+            return True
+
+    def run_claimed(self, claimed: list[Claimed]) -> int:
+        """With a slot `reserve_or_park` gave: send deliveries already claimed together with
+        other channels' (WorkerState.deliver_set), then drain whatever was parked meanwhile."""
+        try:
+            if claimed:
+                self.engine.deliver_claimed(claimed, pool=self.pool)
+        except BaseException:
+            self.release()
+            raise
+        return len(claimed) + self._drain()
+
+    @property
+    def idle(self) -> bool:
+        """No slot of this channel is taken and nothing is parked."""
+        with self._lock:
+            return self._active == 0 and not self._pending
+
+    def release(self) -> None:
+        with self._lock:
+            self._active -= 1
+
+    def _drain(self) -> int:
+        """Holding a slot: claim and send what is parked, a batch at a time, until nothing
+        is left; then release the slot."""
         done = 0
         try:
             while True:
@@ -64,8 +107,7 @@ class Lane:
                 self.engine.process_batch(batch, pool=self.pool)
                 done += len(batch)
         except BaseException:
-            with self._lock:
-                self._active -= 1
+            self.release()
             raise
 
     def close(self) -> None:
@@ -83,6 +125,9 @@ class WorkerState:
         use_executor(self.runtime, self.executor)
         self._lanes: dict[str, Lane] = {}
         self._lock = threading.Lock()
+        # runs deliver_set's per-channel shares; at most lane_slots per channel at a time
+        # (a share runs only with a slot its lane gave), so this never queues for long
+        self._runners = ThreadPoolExecutor(64, thread_name_prefix="lane-runner")
 
     def lane(self, channel: str) -> Lane:
         with self._lock:
@@ -91,7 +136,38 @@ class WorkerState:
                 lane = self._lanes[channel] = Lane(channel, self.engine, self.options)
             return lane
 
+    def deliver_set(self, by_channel: dict[str, list[int]]) -> int:
+        """One wake-up's deliveries on several channels (an approval's): claimed in one
+        transaction with one load of their items, then each channel's share sent and recorded
+        on its own lane, so a slow channel never holds the others' records back. A channel
+        whose slots are all busy gets its ids parked for a busy slot instead. Returns once the
+        sends are under way; the leases (and the sweeper) cover a process that dies now."""
+        lanes = {channel: self.lane(channel) for channel in by_channel}
+        reserved = [channel for channel, ids in by_channel.items() if lanes[channel].reserve_or_park(ids)]
+        if not reserved:
+            return 0
+        try:
+            claimed, _left_out = self.engine.claim_batch([i for c in reserved for i in by_channel[c]])
+        except BaseException:
+            for channel in reserved:
+                lanes[channel].release()
+            raise
+        shares: dict[str, list[Claimed]] = {channel: [] for channel in reserved}
+        for c in claimed:
+            shares[c.channel].append(c)
+        for channel in reserved:
+            self._runners.submit(self._run_share, lanes[channel], shares[channel])
+        return len(claimed)
+
+    @staticmethod
+    def _run_share(lane: Lane, share: list[Claimed]) -> None:
+        try:
+            lane.run_claimed(share)
+        except Exception:  # the claims' leases expire and the sweeper sends them again
+            log.exception("lane %s failed; its claimed deliveries wait for their leases", lane.channel)
+
     def close(self) -> None:
+        self._runners.shutdown(wait=False, cancel_futures=True)
         for lane in self._lanes.values():
             lane.close()
         self.runtime.close()

@@ -101,6 +101,14 @@ class Proc:
             self.proc.kill()
             self.proc.wait(timeout=15)
 
+    def ready_count(self) -> int:
+        """How many times a celery worker logged "<name> ready." into this log (once per start
+        that got as far as consuming)."""
+        try:
+            return sum(1 for line in self.log.read_text(errors="replace").splitlines() if line.endswith(" ready."))
+        except OSError:
+            return 0
+
     def tail(self, n: int = 60) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])

@@ -124,8 +124,13 @@ def test_worker_killed_mid_send_repeatedly_loses_nothing(
     c.add_worker("w2")
     c.start_beat()
     errors: list[BaseException] = []
-    producer = publish_in_background(c, 50, errors)
-    for threshold in (30, 80, 130):
+    # approvals spread over ~10 s (a restart takes ~2 s), so every kill finds w1 with sends
+    # in flight
+    producer = publish_in_background(c, 50, errors, pause=0.2)
+    for _ in range(3):
+        # w1 is up and consuming again (its log says ready), 20 more hits, then it is killed
+        wait_until(lambda: w1.ready_count() >= w1.starts, 60, "w1 never came up")
+        threshold = len(receiver.hits) + 20
         wait_until(lambda t=threshold: len(receiver.hits) >= t, 90, f"receiver stuck below {threshold} hits")  # type: ignore[misc]
         w1.kill(signal.SIGKILL)
         w1.start()
