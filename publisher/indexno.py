@@ -37,6 +37,12 @@ def next_index_number(session: Session, agency: AgencySettings, year: int) -> st
     return agency.index_pattern.format(code=agency.code, year=year, serial=serial)
 
 
+def provisional(agency: AgencySettings, year: int) -> str:
+    """What a number of that year looks like, for checks made before the real one is taken
+    (the first of the year: same pattern, same shape)."""
+    return agency.index_pattern.format(code=agency.code, year=year, serial=1)
+
+
 def reserve_existing(session: Session, agency: AgencySettings, number: str) -> None:
     """An imported item keeps the number it already had; move our counter past it so the
     system never hands the same number out again."""

@@ -310,6 +310,17 @@ _VERSION_INSERT = insert(ItemVersion).returning(ItemVersion.id)
 _DELIVERY_INSERT = insert(Delivery).returning(Delivery.channel, Delivery.id)
 
 
+def _release_content(item: Item, index_number: str, release_at: datetime) -> dict[str, Any]:
+    """The content a released version freezes: the draft plus what the release decides."""
+    content = dict(item.content)
+    content["index_number"] = index_number
+    content["published_at"] = (item.published_at or release_at).isoformat()
+    content["validity_changed_on"] = item.validity_changed_on
+    content["abolished_by"] = item.abolished_by
+    content["validity"] = item.validity
+    return content
+
+
 def _freeze(
     session: Session, item: Item, actor: Actor, reason: str, content: dict[str, Any]
 ) -> ItemVersion:
@@ -479,26 +490,28 @@ def approve(
     for m in batch:
         live = _live_version(session, m)
         release_at = m.publish_at or now
-        index_number = m.index_number or indexno.next_index_number(
-            session, settings.agency, local(release_at).year
-        )
-        content = dict(m.content)
-        content["index_number"] = index_number
-        content["published_at"] = (m.published_at or release_at).isoformat()
-        content["validity_changed_on"] = m.validity_changed_on
-        content["abolished_by"] = m.abolished_by
-        content["validity"] = m.validity
+        year = local(release_at).year
+        channels = settings.routed_channels(m.type)
+        # Checks first, with the index number the item will get shown by its pattern: the
+        # counter's row lock, which every approval of the year queues on, is then held only
+        # for the writes below and the commit, not for the channels' pre-flight.
+        content = _release_content(m, m.index_number or indexno.provisional(settings.agency, year), release_at)
         if live is not None and content_hash(content) == live.content_hash:
             raise TransitionError(f"《{m.title}》内容未变更，无需重新批准 / nothing changed since the live version", m.state)
-        op = Operation.UPDATE if live is not None else Operation.PUBLISH
-        version = _freeze(session, m, actor, op.value, content)
-        channels = settings.routed_channels(m.type)
         if preflight is not None and channels:
-            view = view_of(session, settings, m, version)
-            problems = preflight(view, channels)
+            draft = ItemVersion(item_id=m.id, number=(m.live_version or 0) + 1, content=content,
+                                content_hash=content_hash(content))
+            problems = preflight(view_of(session, settings, m, draft), channels)
             if problems:
                 prefix = "" if m is item else f"group[{m.uid}]."
                 raise ValidationError([FieldError(prefix + p.field, p.message) for p in problems])
+        if not m.index_number:
+            index_number = indexno.next_index_number(session, settings.agency, year)
+            content = _release_content(m, index_number, release_at)
+        else:
+            index_number = m.index_number
+        op = Operation.UPDATE if live is not None else Operation.PUBLISH
+        version = _freeze(session, m, actor, op.value, content)
         after: dict[str, int] = {}
         if m.type == ItemType.INTERPRETATION and m.interprets_uid:
             after = policy_deliveries.get(m.interprets_uid) or _policy_deliveries(session, m.interprets_uid)
