@@ -38,6 +38,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -441,6 +443,29 @@ def run_latency(t: Tracked, uids: list[str], rate: float, endpoints: tuple[str, 
     return t.latencies(started)
 
 
+@contextmanager
+def deployment(args: argparse.Namespace) -> Iterator[tuple[ReceiverProcess, Path, str, Path, dict[str, str]]]:
+    """The receiver process, a log folder, a scratch PostgreSQL database, the publisher config
+    pointing at both, and the worker tunables from the command line; all torn down after
+    (Redis DB 8 flushed before and after)."""
+    from bench._common import scratch_database
+
+    receiver = ReceiverProcess()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, scratch_database("postgres") as db_url:
+            log_dir = Path(args.logs or tmp)
+            log_dir.mkdir(parents=True, exist_ok=True)
+            flush_redis()
+            config = log_dir / "publisher.toml"
+            write_config(config, db_url, receiver)
+            tunables = {"PUBLISHER_BATCH_SIZE": str(args.batch_size), "PUBLISHER_LANE_THREADS": str(args.lane_threads),
+                        "PUBLISHER_LANE_SLOTS": str(args.lane_slots)}
+            yield receiver, log_dir, db_url, config, tunables
+    finally:
+        receiver.stop()
+        flush_redis()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=500, help="items for the throughput run (x4 deliveries)")
@@ -459,59 +484,47 @@ def main() -> None:
         serve_receiver(args.receiver)
         return
 
-    from bench._common import median, report, scratch_database
+    from bench._common import median, report
 
     paced = int(args.rate * args.seconds)
-    receiver = ReceiverProcess()
     base_rates: list[float] = []
     tracked_rates: list[float] = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp, scratch_database("postgres") as db_url:
-            log_dir = Path(args.logs or tmp)
-            log_dir.mkdir(parents=True, exist_ok=True)
-            flush_redis()
-            config = log_dir / "publisher.toml"
-            write_config(config, db_url, receiver)
-            tunables = {"PUBLISHER_BATCH_SIZE": str(args.batch_size), "PUBLISHER_LANE_THREADS": str(args.lane_threads),
-                        "PUBLISHER_LANE_SLOTS": str(args.lane_slots)}
-            t = Tracked(db_url, config, log_dir, args.concurrency, tunables)
-            base = None if args.throughput_only else Baseline(receiver, log_dir, args.concurrency)
-            try:
-                t.start()
-                # alternate the two, so load from elsewhere on the machine hits both alike
-                for r in range(args.rounds):
-                    if base is not None:
-                        base_rates.append(base.round(args.items))
-                        print(f"round {r + 1}: baseline {base_rates[-1]:.0f}/s", flush=True)
-                    tracked_rates.append(run_throughput(t, args.items))
-                    print(f"round {r + 1}: tracked {tracked_rates[-1]:.0f}/s", flush=True)
+    with deployment(args) as (receiver, log_dir, db_url, config, tunables):
+        t = Tracked(db_url, config, log_dir, args.concurrency, tunables)
+        base = None if args.throughput_only else Baseline(receiver, log_dir, args.concurrency)
+        try:
+            t.start()
+            # alternate the two, so load from elsewhere on the machine hits both alike
+            for r in range(args.rounds):
                 if base is not None:
-                    base.close()
-                    base = None
-                if args.throughput_only:
-                    return
-                t.start_beat()
-                print(f"latency: {paced} approvals at {args.rate:g}/s ...", flush=True)
-                warm_uids = t.reviewed(int(args.rate), "预热")
-                normal_uids, slow_uids = t.reviewed(paced, "时延"), t.reviewed(paced, "隔离")
-                run_latency(t, warm_uids, args.rate, ENDPOINTS)  # one unmeasured second: connections, lanes
-                t.approve_ms.clear()
-                normal = run_latency(t, normal_uids, args.rate, ENDPOINTS)
-                approve_ms = list(t.approve_ms)
-                returned = [t.approved_at[u] for u in normal_uids]
-                kept = (len(returned) - 1) / (max(returned) - min(returned)) if len(returned) > 1 else 0.0
-                after_commit = [v for vs in t.latencies({u: t.approved_at[u] for u in normal_uids}).values() for v in vs]
-                print("isolation: the same with endpoint h4 answering in 2 s ...", flush=True)
-                receiver.delay("h4", 2.0)
-                slow = run_latency(t, slow_uids, args.rate, ENDPOINTS[:3])
-                receiver.delay()
-            finally:
-                if base is not None:
-                    base.close()
-                t.close()
-    finally:
-        receiver.stop()
-        flush_redis()
+                    base_rates.append(base.round(args.items))
+                    print(f"round {r + 1}: baseline {base_rates[-1]:.0f}/s", flush=True)
+                tracked_rates.append(run_throughput(t, args.items))
+                print(f"round {r + 1}: tracked {tracked_rates[-1]:.0f}/s", flush=True)
+            if base is not None:
+                base.close()
+                base = None
+            if args.throughput_only:
+                return
+            t.start_beat()
+            print(f"latency: {paced} approvals at {args.rate:g}/s ...", flush=True)
+            warm_uids = t.reviewed(int(args.rate), "预热")
+            normal_uids, slow_uids = t.reviewed(paced, "时延"), t.reviewed(paced, "隔离")
+            run_latency(t, warm_uids, args.rate, ENDPOINTS)  # one unmeasured second: connections, lanes
+            t.approve_ms.clear()
+            normal = run_latency(t, normal_uids, args.rate, ENDPOINTS)
+            approve_ms = list(t.approve_ms)
+            returned = [t.approved_at[u] for u in normal_uids]
+            kept = (len(returned) - 1) / (max(returned) - min(returned)) if len(returned) > 1 else 0.0
+            after_commit = [v for vs in t.latencies({u: t.approved_at[u] for u in normal_uids}).values() for v in vs]
+            print("isolation: the same with endpoint h4 answering in 2 s ...", flush=True)
+            receiver.delay("h4", 2.0)
+            slow = run_latency(t, slow_uids, args.rate, ENDPOINTS[:3])
+            receiver.delay()
+        finally:
+            if base is not None:
+                base.close()
+            t.close()
 
     base_rate, tracked_rate = statistics.median(base_rates), statistics.median(tracked_rates)
     every = [v for vs in normal.values() for v in vs]

@@ -29,7 +29,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from bench.fanout import (  # noqa: E402
     ReceiverProcess,
     Tracked,
     baseline,
-    flush_redis,
+    deployment,
     pct,
     run_latency,
     run_throughput,
@@ -52,7 +51,6 @@ from bench.fanout import (  # noqa: E402
     stop,
     wait_ready,
     worker_env,
-    write_config,
 )
 
 RATES = (10.0, 50.0, 200.0)
@@ -116,57 +114,45 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",") if w.strip()]
 
-    from bench._common import report, scratch_database
+    from bench._common import report
 
     curve: dict[int, tuple[list[float], list[float]]] = {}
     latency: dict[float, tuple[list[float], int, float]] = {}
-    receiver = ReceiverProcess()
     started = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory() as tmp, scratch_database("postgres") as db_url:
-            log_dir = Path(args.logs or tmp)
-            log_dir.mkdir(parents=True, exist_ok=True)
-            flush_redis()
-            config = log_dir / "publisher.toml"
-            write_config(config, db_url, receiver)
-            tunables = {"PUBLISHER_BATCH_SIZE": str(args.batch_size), "PUBLISHER_LANE_THREADS": str(args.lane_threads),
-                        "PUBLISHER_LANE_SLOTS": str(args.lane_slots)}
-            t = ScaledTracked(db_url, config, log_dir, args.concurrency, tunables)
-            try:
-                for workers in counts:
-                    base = ScaledBaseline(receiver, log_dir, args.concurrency, workers)
-                    try:
-                        t.start_workers(workers)
-                        # unmeasured: the first round after a start pays for connections and lanes
-                        base.round(WARMUP_ITEMS)
-                        run_throughput(t, WARMUP_ITEMS)
-                        base_rates, tracked_rates = [], []
-                        for r in range(args.rounds):
-                            base_rates.append(base.round(args.items))
-                            tracked_rates.append(run_throughput(t, args.items))
-                            print(f"{workers} worker(s), round {r + 1}: baseline {base_rates[-1]:.0f}/s, "
-                                  f"tracked {tracked_rates[-1]:.0f}/s", flush=True)
-                        curve[workers] = (base_rates, tracked_rates)
-                    finally:
-                        base.close()
-                        t.stop_workers()
+    with deployment(args) as (receiver, log_dir, db_url, config, tunables):
+        t = ScaledTracked(db_url, config, log_dir, args.concurrency, tunables)
+        try:
+            for workers in counts:
+                base = ScaledBaseline(receiver, log_dir, args.concurrency, workers)
+                try:
+                    t.start_workers(workers)
+                    # unmeasured: the first round after a start pays for connections and lanes
+                    base.round(WARMUP_ITEMS)
+                    run_throughput(t, WARMUP_ITEMS)
+                    base_rates, tracked_rates = [], []
+                    for r in range(args.rounds):
+                        base_rates.append(base.round(args.items))
+                        tracked_rates.append(run_throughput(t, args.items))
+                        print(f"{workers} worker(s), round {r + 1}: baseline {base_rates[-1]:.0f}/s, "
+                              f"tracked {tracked_rates[-1]:.0f}/s", flush=True)
+                    curve[workers] = (base_rates, tracked_rates)
+                finally:
+                    base.close()
+                    t.stop_workers()
 
-                t.start_workers(LATENCY_WORKERS)
-                t.start_beat()
-                run_latency(t, t.reviewed(50, "预热"), 50.0, ENDPOINTS)  # unmeasured: connections, lanes
-                for rate in RATES:
-                    uids = t.reviewed(int(rate * args.seconds), f"时延{rate:g}")
-                    print(f"latency: {len(uids)} approvals at {rate:g}/s ...", flush=True)
-                    lat = run_latency(t, uids, rate, ENDPOINTS)
-                    # the driver shares the 2 cores too: the rate it actually kept is reported
-                    returned = [t.approved_at[u] for u in uids if u in t.approved_at]
-                    kept = (len(returned) - 1) / (max(returned) - min(returned)) if len(returned) > 1 else 0.0
-                    latency[rate] = ([v for vs in lat.values() for v in vs], len(uids) * len(ENDPOINTS), kept)
-            finally:
-                t.close()
-    finally:
-        receiver.stop()
-        flush_redis()
+            t.start_workers(LATENCY_WORKERS)
+            t.start_beat()
+            run_latency(t, t.reviewed(50, "预热"), 50.0, ENDPOINTS)  # unmeasured: connections, lanes
+            for rate in RATES:
+                uids = t.reviewed(int(rate * args.seconds), f"时延{rate:g}")
+                print(f"latency: {len(uids)} approvals at {rate:g}/s ...", flush=True)
+                lat = run_latency(t, uids, rate, ENDPOINTS)
+                # the driver shares the 2 cores too: the rate it actually kept is reported
+                returned = [t.approved_at[u] for u in uids if u in t.approved_at]
+                kept = (len(returned) - 1) / (max(returned) - min(returned)) if len(returned) > 1 else 0.0
+                latency[rate] = ([v for vs in lat.values() for v in vs], len(uids) * len(ENDPOINTS), kept)
+        finally:
+            t.close()
 
     rows: list[tuple[str, str, str, float | str, str]] = []
     for workers, (base_rates, tracked_rates) in curve.items():

@@ -1,4 +1,5 @@
-"""A runtime and a live server for the compliance pages (SQLite and PostgreSQL)."""
+"""A runtime and a live server for page tests (the compliance pages, the public site) on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from publisher.runtime import Runtime, build_runtime
 from publisher.settings import Settings
 from publisher.web.app import create_app
 from tests.publisher.web.live import serve
+
+__all__ = ["base", "runtime"]  # the fixtures, for `import *`
 
 
 @pytest.fixture

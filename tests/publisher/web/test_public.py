@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 
 import httpx
-import pytest
 from bs4 import BeautifulSoup
 
 from channels.base import Operation
-from publisher.db import Database
-from publisher.runtime import Runtime, build_runtime
+from publisher.runtime import Runtime
 from publisher.service import Service
-from publisher.settings import Settings
-from publisher.web.app import create_app
 from publisher.web.public import PAGE_SIZE
 from publisher.workflow import get_item, view_of
 from tests.conftest import Team
-from tests.publisher.web.live import serve
+from tests.publisher.compliance.web_support import *  # noqa: F403  (fixtures: runtime, base)
 from tests.samples import policy, sample
-
-
-@pytest.fixture
-def runtime(settings: Settings, db: Database) -> Iterator[Runtime]:
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def base(runtime: Runtime) -> Iterator[str]:
-    with serve(create_app(runtime)) as url:
-        yield url
 
 
 def release(service: Service, team: Team, *datas: dict) -> list[str]:
