@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import bindparam, insert, select, text, update  # noqa: E402
+from sqlalchemy import Connection, bindparam, insert, select, text, update  # noqa: E402
 
 from bench._common import Row, median, report, scratch_database  # noqa: E402
 from publisher.db import Database  # noqa: E402
@@ -57,6 +57,21 @@ _DELIVERIES = insert(Delivery)
 _AUDIT = insert(AuditEvent)
 
 
+def _version_and_deliveries(conn: Connection, item_id: int, content: dict, author: int,  # type: ignore[type-arg]
+                            now: datetime, tag: str) -> None:
+    vid = conn.execute(_VERSION, dict(
+        item_id=item_id, number=1, content=content, content_hash="0" * 64, reason="publish",
+        created_by=author, created_at=now)).scalar_one()
+    conn.execute(_DELIVERIES, [dict(
+        item_id=item_id, version_id=vid, channel=c, operation="publish", state="queued",
+        key=f"{tag}{item_id}.{c}", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
+        for c in CHANNELS])
+
+
+def _audit_event(conn: Connection, seq: int, now: datetime) -> None:
+    conn.execute(_AUDIT, dict(seq=seq, at=now, actor="bench", action="approve", prev_hash="0" * 64, hash="0" * 64))
+
+
 def bare_inserts(db: Database, item_ids: list[int], content: dict, author: int) -> float:  # type: ignore[type-arg]
     """The same rows an approval writes, as plain INSERTs (prebuilt Core statements on the
     connection, the fastest plain way), one transaction per item."""
@@ -65,16 +80,8 @@ def bare_inserts(db: Database, item_ids: list[int], content: dict, author: int) 
     for item_id in item_ids:
         with db.transaction() as s:
             conn = s.connection()
-            vid = conn.execute(_VERSION, dict(
-                item_id=item_id, number=1, content=content, content_hash="0" * 64, reason="publish",
-                created_by=author, created_at=now)).scalar_one()
-            conn.execute(_DELIVERIES, [dict(
-                item_id=item_id, version_id=vid, channel=c, operation="publish", state="queued",
-                key=f"bare{item_id}.{c}", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
-                for c in CHANNELS])
-            conn.execute(_AUDIT, dict(
-                seq=10_000_000 + item_id, at=now, actor="bench", action="approve", prev_hash="0" * 64,
-                hash="0" * 64))
+            _version_and_deliveries(conn, item_id, content, author, now, "bare")
+            _audit_event(conn, 10_000_000 + item_id, now)
     return len(item_ids) / (time.perf_counter() - t0)
 
 
@@ -97,17 +104,9 @@ def bare_statements(db: Database, item_ids: list[int], content: dict, author: in
             conn = s.connection()
             conn.execute(_ITEM, {"id": item_id}).one()
             serial = conn.execute(_COUNTER).scalar_one()
-            vid = conn.execute(_VERSION, dict(
-                item_id=item_id, number=1, content=content, content_hash="0" * 64, reason="publish",
-                created_by=author, created_at=now)).scalar_one()
-            conn.execute(_DELIVERIES, [dict(
-                item_id=item_id, version_id=vid, channel=c, operation="publish", state="queued",
-                key=f"seven{item_id}.{c}", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
-                for c in CHANNELS])
+            _version_and_deliveries(conn, item_id, content, author, now, "seven")
             conn.execute(_RELEASE, {"b_id": item_id, "b_number": f"BENCH-2026-{serial}", "b_now": now})
-            seq = conn.execute(_HEAD).scalar_one()
-            conn.execute(_AUDIT, dict(seq=seq, at=now, actor="bench", action="approve", prev_hash="0" * 64,
-                                      hash="0" * 64))
+            _audit_event(conn, conn.execute(_HEAD).scalar_one(), now)
     return len(item_ids) / (time.perf_counter() - t0)
 
 

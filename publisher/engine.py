@@ -159,7 +159,6 @@ class Engine:
         deliver_claimed) and the outcome of every id left out ('skipped', 'held')."""
         now = utcnow()
         results = dict.fromkeys(delivery_ids, "skipped")
-        claimed: list[Claimed] = []
         effects = Effects()
         with self.db.transaction() as s:
             self.db.without_fsync_wait(s)  # a lost claim only means the delivery is sent again
@@ -180,8 +179,8 @@ class Engine:
                 mine += [(d, policy) for d in to_send if d.id in won]
             # one load of the items and versions for every channel's claims
             views = self._views(s, [d for d, _policy in mine])
-            claimed = [Claimed(d.id, d.channel, Operation(d.operation), views[d.id], d.key, policy)
-                       for d, policy in mine]
+            claimed: list[Claimed] = [Claimed(d.id, d.channel, Operation(d.operation), views[d.id], d.key, policy)
+                                      for d, policy in mine]
         self._after_commit(effects)
         for c in claimed:
             del results[c.delivery_id]

@@ -492,24 +492,24 @@ def approve(
         release_at = m.publish_at or now
         year = local(release_at).year
         channels = settings.routed_channels(m.type)
-        # Checks first, with the index number the item will get shown by its pattern: the
-        # counter's row lock, which every approval of the year queues on, is then held only
-        # for the writes below and the commit, not for the channels' pre-flight.
-        content = _release_content(m, m.index_number or indexno.provisional(settings.agency, year), release_at)
-        if live is not None and content_hash(content) == live.content_hash:
+        # An item released before keeps its number (and only such an item can be unchanged).
+        content = _release_content(m, m.index_number, release_at) if m.index_number else None
+        if live is not None and content is not None and content_hash(content) == live.content_hash:
             raise TransitionError(f"《{m.title}》内容未变更，无需重新批准 / nothing changed since the live version", m.state)
+        # Checks before a new number is taken, with a number of its pattern: the counter's row
+        # lock, which every approval of the year queues on, is then held only for the writes
+        # below and the commit, not for the channels' pre-flight.
         if preflight is not None and channels:
-            draft = ItemVersion(item_id=m.id, number=(m.live_version or 0) + 1, content=content,
-                                content_hash=content_hash(content))
+            shown = content or _release_content(m, indexno.provisional(settings.agency, year), release_at)
+            draft = ItemVersion(item_id=m.id, number=(m.live_version or 0) + 1, content=shown,
+                                content_hash=content_hash(shown))
             problems = preflight(view_of(session, settings, m, draft), channels)
             if problems:
                 prefix = "" if m is item else f"group[{m.uid}]."
                 raise ValidationError([FieldError(prefix + p.field, p.message) for p in problems])
-        if not m.index_number:
-            index_number = indexno.next_index_number(session, settings.agency, year)
+        index_number = m.index_number or indexno.next_index_number(session, settings.agency, year)
+        if content is None:
             content = _release_content(m, index_number, release_at)
-        else:
-            index_number = m.index_number
         op = Operation.UPDATE if live is not None else Operation.PUBLISH
         version = _freeze(session, m, actor, op.value, content)
         after: dict[str, int] = {}

@@ -50,11 +50,10 @@ class Lane:
     def run(self, delivery_ids: list[int]) -> int:
         """Deliver these ids (and whatever else arrives meanwhile) unless the channel's
         slots are all busy, in which case a busy slot will. Returns how many this call sent."""
-        with self._lock:
+        if not self.reserve_or_park(delivery_ids):
+            return 0
+        with self._lock:  # holding a slot: the drain below takes them
             self._pending.update(dict.fromkeys(delivery_ids))
-            if self._active >= self.slots:
-                return 0
-            self._active += 1
         return self._drain()
 
     def reserve_or_park(self, delivery_ids: list[int]) -> bool:
