@@ -117,7 +117,7 @@ def test_worker_killed_mid_send_repeatedly_loses_nothing(
 ) -> None:
     """50 items x 4 subscribers = 200 deliveries; worker w1 is SIGKILLed three times while
     sending (and restarted), w2 keeps running. Leases are 2 s; stale dispatches 3 s."""
-    receiver.delay = 0.05  # sends take a while, so kills land with sends in flight
+    receiver.delay = 0.3  # sends take a while (and a share is claimed at once), so kills land with sends in flight
     c = cluster(db_url=pg_url, broker_url=shared_redis_url,
                 subscribers={s: f"{receiver.url}/{s}" for s in SUBSCRIBERS}, webhook={**FAST_RETRY, **NO_BREAKER})
     w1 = c.add_worker("w1")
