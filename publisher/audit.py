@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import String, bindparam, cast, insert, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from .clock import utcnow
@@ -45,15 +48,64 @@ def _fields(ev: AuditEvent) -> dict[str, Any]:
     }
 
 
-# Built once: statement construction and cache-key generation cost more than the SQL here.
-_HEAD_NEXT = (
-    update(AuditHead)
-    .where(AuditHead.id == 1)
-    .values(seq=AuditHead.seq + 1)
-    .returning(AuditHead.seq, AuditHead.hash)
-    .execution_options(synchronize_session=False)
+class sha256_hex(FunctionElement[str]):
+    """SHA-256 of a text's UTF-8 bytes, as hex, computed by the database: PostgreSQL's own
+    `sha256`, SQLite's `publisher_sha256` (registered on each connection by `publisher.db`)."""
+
+    type = String()
+    name = "sha256_hex"
+    inherit_cache = True
+
+
+@compiles(sha256_hex, "postgresql")
+def _sha256_postgres(element: sha256_hex, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
+
+
+@compiles(sha256_hex, "sqlite")
+def _sha256_sqlite(element: sha256_hex, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"publisher_sha256({compiler.process(element.clauses, **kw)})"
+
+
+def hashed_text_parts(fields: dict[str, Any]) -> tuple[str, str]:
+    """`canonical(fields)` split around the value of `seq`, which only the database knows when
+    the event is written. `seq` and `version_hash` sort last among an event's keys, so the
+    text is the other fields' canonical form, then `"seq":N`, then `version_hash`."""
+    rest = {k: v for k, v in fields.items() if k not in ("seq", "version_hash")}
+    pre = canonical(rest)[:-1] + ',"seq":'
+    post = ',"version_hash":' + canonical(fields.get("version_hash")) + "}"
+    return pre, post
+
+
+# One statement per event, built once. It reads the head under its row lock (FOR UPDATE on
+# PostgreSQL; SQLite writers hold the database lock), takes the next seq and the previous
+# hash from it, and has the database hash the event's canonical text around that seq. The
+# audit_head_follows trigger (migration 0010) then moves the head to the new event.
+_head = AuditHead.__table__
+_events = AuditEvent.__table__
+_next_seq = _head.c.seq + 1
+_APPEND = (
+    insert(_events)
+    .from_select(
+        ["seq", "at", "actor", "action", "item_uid", "version_hash", "reason", "data", "prev_hash", "hash"],
+        select(
+            _next_seq,
+            bindparam("at", type_=_events.c.at.type),
+            bindparam("actor", type_=String()),
+            bindparam("action", type_=String()),
+            bindparam("item_uid", type_=String()),
+            bindparam("version_hash", type_=String()),
+            bindparam("reason", type_=String()),
+            bindparam("data", type_=_events.c.data.type),
+            _head.c.hash,
+            sha256_hex(_head.c.hash + bindparam("pre", type_=String()) + cast(_next_seq, String())
+                       + bindparam("post", type_=String())),
+        )
+        .where(_head.c.id == 1)
+        .with_for_update(),
+    )
+    .returning(_events.c.hash)
 )
-_EVENT_INSERT = insert(AuditEvent)
 
 
 def append(
@@ -66,13 +118,9 @@ def append(
     reason: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> str:
-    """Append one event and return its hash. Core statements: this runs in every transition."""
+    """Append one event and return its hash. One prebuilt statement: this runs in every transition."""
     session.flush()  # everything else first: the head lock below is then held only until commit
-    # Incrementing the head takes its row lock and reads the previous hash in one statement.
-    conn = session.connection()
-    seq, prev_hash = conn.execute(_HEAD_NEXT).one()
     fields = {
-        "seq": seq,
         "at": utcnow(),
         "actor": actor,
         "action": action,
@@ -81,9 +129,8 @@ def append(
         "reason": reason,
         "data": data,
     }
-    digest = event_hash(prev_hash, {**fields, "at": fields["at"].isoformat()})
-    # the audit_head_follows trigger (migration 0005) records the new tip in the head row
-    conn.execute(_EVENT_INSERT, {**fields, "prev_hash": prev_hash, "hash": digest})
+    pre, post = hashed_text_parts({**fields, "at": fields["at"].isoformat()})
+    digest: str = session.connection().execute(_APPEND, {**fields, "pre": pre, "post": post}).scalar_one()
     return digest
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sqlite3
 import time
@@ -16,13 +18,22 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     """`immediate=False` gives a SQLite engine for read-only sessions (WAL readers never block)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               json_serializer=_json_dumps, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -33,6 +44,8 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # the audit chain's hash, computed inside the INSERT that appends an event (audit.py)
+            dbapi_conn.create_function("publisher_sha256", 1, _sha256_hex, deterministic=True)
             # pysqlite's implicit BEGIN is deferred and upgrades lazily, which deadlocks two
             # writers; take the write lock up front instead (see the "begin" hook below).
             dbapi_conn.isolation_level = None
@@ -47,7 +60,7 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    return create_engine(url, json_serializer=_json_dumps, **kwargs)
 
 
 log = logging.getLogger(__name__)

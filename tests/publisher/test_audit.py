@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from publisher import audit
 from publisher.service import Service
 from tests.conftest import Team
 from tests.publisher.cli_support import cli_env, run
@@ -83,3 +84,30 @@ def test_audit_list_shows_the_events(env: Env, service: Service, history: list[d
     assert result.exit_code == 0
     assert [e["action"] for e in json.loads(result.stdout)] == ["create", "submit", "reject", "submit", "review", "approve"]
     assert "请补充附件" in run(env, "audit", "list").stdout
+
+
+@pytest.mark.parametrize("fields", [
+    {"at": "2026-11-28T07:00:00+00:00", "actor": "审批人", "action": "approve", "item_uid": "01J", "reason": None,
+     "version_hash": "ab" * 32, "data": {"seq": 0, "channels": ["rss", "cms"], "备注": "\"seq\":1,"}},
+    {"at": "2026-11-28T07:00:00+00:00", "actor": "ops", "action": "breaker_open", "item_uid": None,
+     "reason": 'x","seq":9,"version_hash":null}', "version_hash": None, "data": None},
+])
+@pytest.mark.parametrize("seq", [1, 42, 10_000_000_001])
+def test_the_database_hashes_the_same_text_as_verify(fields: dict[str, object], seq: int) -> None:
+    # given an event split around its seq, which only the database knows at insert time
+    pre, post = audit.hashed_text_parts(fields)
+    # then the text the database hashes is exactly what verify hashes
+    prev = "f" * 64
+    assert prev + pre + str(seq) + post == prev + audit.canonical({**fields, "seq": seq})
+
+
+def test_appended_hashes_match_verify_and_the_head(service: Service, history: list[dict[str, object]]) -> None:
+    # given events appended by the one-statement INSERT (the database computed their hashes)
+    with service.db.reader() as s:
+        head = s.execute(text("SELECT seq, hash FROM audit_head")).one()
+        rows = s.execute(text("SELECT seq, prev_hash, hash FROM audit_events ORDER BY seq")).all()
+    # then each links to the one before, the head is the last, and verify agrees
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    assert rows[0].prev_hash == audit.GENESIS
+    assert (head.seq, head.hash) == (rows[-1].seq, rows[-1].hash) == (8, rows[-1].hash)
+    assert service.verify_audit() == (8, [])
