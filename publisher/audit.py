@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, insert, select
+from sqlalchemy import String, Table, bindparam, cast, insert, select
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.orm import Session
 
 from .clock import utcnow
 from .models import AuditEvent, AuditHead
@@ -80,9 +80,10 @@ def hashed_text_parts(fields: dict[str, Any]) -> tuple[str, str]:
 # One statement per event, built once. It reads the head under its row lock (FOR UPDATE on
 # PostgreSQL; SQLite writers hold the database lock), takes the next seq and the previous
 # hash from it, and has the database hash the event's canonical text around that seq. The
-# audit_head_follows trigger (migration 0010) then moves the head to the new event.
+# audit_head_follows trigger (migration 0006) then moves the head to the new event.
 _head = AuditHead.__table__
 _events = AuditEvent.__table__
+assert isinstance(_events, Table) and isinstance(_head, Table)
 _next_seq = _head.c.seq + 1
 _APPEND = (
     insert(_events)
@@ -120,8 +121,8 @@ def append(
 ) -> str:
     """Append one event and return its hash. One prebuilt statement: this runs in every transition."""
     session.flush()  # everything else first: the head lock below is then held only until commit
+    at = utcnow()
     fields = {
-        "at": utcnow(),
         "actor": actor,
         "action": action,
         "item_uid": item_uid,
@@ -129,8 +130,8 @@ def append(
         "reason": reason,
         "data": data,
     }
-    pre, post = hashed_text_parts({**fields, "at": fields["at"].isoformat()})
-    digest: str = session.connection().execute(_APPEND, {**fields, "pre": pre, "post": post}).scalar_one()
+    pre, post = hashed_text_parts({**fields, "at": at.isoformat()})
+    digest: str = session.connection().execute(_APPEND, {**fields, "at": at, "pre": pre, "post": post}).scalar_one()
     return digest
 
 
