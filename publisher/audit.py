@@ -105,7 +105,6 @@ _APPEND = (
         .where(_head.c.id == 1)
         .with_for_update(),
     )
-    .returning(_events.c.hash)
 )
 
 
@@ -118,8 +117,8 @@ def append(
     version_hash: str | None = None,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
-) -> str:
-    """Append one event and return its hash. One prebuilt statement: this runs in every transition."""
+) -> None:
+    """Append one event. One prebuilt statement: this runs in every transition."""
     session.flush()  # everything else first: the head lock below is then held only until commit
     at = utcnow()
     fields = {
@@ -131,8 +130,7 @@ def append(
         "data": data,
     }
     pre, post = hashed_text_parts({**fields, "at": at.isoformat()})
-    digest: str = session.connection().execute(_APPEND, {**fields, "at": at, "pre": pre, "post": post}).scalar_one()
-    return digest
+    session.connection().execute(_APPEND, {**fields, "at": at, "pre": pre, "post": post})
 
 
 @dataclass(frozen=True)

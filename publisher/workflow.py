@@ -305,9 +305,13 @@ def view_of(session: Session, settings: Settings, item: Item, version: ItemVersi
 
 # Built once and run on the session's connection (approval hot path): constructing statements
 # and the ORM's autoflush around them cost more than the SQL itself.
-_VERSION_INSERT = insert(ItemVersion).returning(ItemVersion.id)
+_VERSION_INSERT = insert(ItemVersion)
+_DELIVERY_INSERT = insert(Delivery)
 # (channel, id) pairs need no order, and asking for one makes SQLite insert row by row
-_DELIVERY_INSERT = insert(Delivery).returning(Delivery.channel, Delivery.id)
+_DELIVERY_INSERT_RETURNING = _DELIVERY_INSERT.returning(Delivery.channel, Delivery.id)
+_DELIVERY_IDS = select(Delivery.channel, Delivery.id).where(
+    Delivery.version_id == bindparam("version_id"), Delivery.operation == bindparam("operation")
+)
 
 
 def _release_content(item: Item, index_number: str, release_at: datetime) -> dict[str, Any]:
@@ -336,10 +340,13 @@ def _freeze(
         created_by=actor.id,
         created_at=utcnow(),
     )
-    # Core INSERT … RETURNING: this is the approval hot path and the ORM flush would cost
-    # more than the statement. The returned object is a read-only snapshot, not session-bound.
-    vid = session.connection().execute(_VERSION_INSERT, values).scalar_one()
-    return ItemVersion(id=vid, **values)
+    # Core INSERT: this is the approval hot path and the ORM flush would cost more than the
+    # statement. The new id comes back by RETURNING on PostgreSQL and by the cursor's lastrowid
+    # on SQLite (cheaper there than RETURNING). The returned object is a read-only snapshot,
+    # not session-bound.
+    key = session.connection().execute(_VERSION_INSERT, values).inserted_primary_key
+    assert key is not None
+    return ItemVersion(id=key[0], **values)
 
 
 def _supersede_unsent(session: Session, item: Item, channels: list[str]) -> None:
@@ -400,8 +407,22 @@ def _enqueue(
         )
         for channel in channels
     ]
-    rows = session.connection().execute(_DELIVERY_INSERT, params).all()
-    return {channel: did for channel, did in rows}
+    return _insert_deliveries(session, version, op, channels, params)
+
+
+def _insert_deliveries(
+    session: Session, version: ItemVersion, op: Operation, channels: list[str], params: list[dict[str, Any]]
+) -> dict[str, int]:
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return dict(conn.execute(_DELIVERY_INSERT_RETURNING, params).tuples().all())
+    # SQLite runs the multi-row VALUES that RETURNING several rows needs at about twice the
+    # cost of inserting the same rows one by one (executemany); read the ids back instead,
+    # through the unique (version, channel, operation) index. (An IN list of the channels
+    # would have SQLAlchemy render the statement anew each time: filter here.)
+    conn.execute(_DELIVERY_INSERT, params)
+    rows = conn.execute(_DELIVERY_IDS, {"version_id": version.id, "operation": op.value}).tuples()
+    return {channel: did for channel, did in rows if channel in channels}
 
 
 _ITEM_RELEASE = (
