@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -19,11 +19,11 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, indexno
+from . import audit, indexno, outbox
 from .auth import Actor
 from .clock import as_utc, local, utcnow
 from .domain import (
@@ -303,17 +303,6 @@ def view_of(session: Session, settings: Settings, item: Item, version: ItemVersi
     )
 
 
-# Built once and run on the session's connection (approval hot path): constructing statements
-# and the ORM's autoflush around them cost more than the SQL itself.
-_VERSION_INSERT = insert(ItemVersion)
-_DELIVERY_INSERT = insert(Delivery)
-# (channel, id) pairs need no order, and asking for one makes SQLite insert row by row
-_DELIVERY_INSERT_RETURNING = _DELIVERY_INSERT.returning(Delivery.channel, Delivery.id)
-_DELIVERY_IDS = select(Delivery.channel, Delivery.id).where(
-    Delivery.version_id == bindparam("version_id"), Delivery.operation == bindparam("operation")
-)
-
-
 def _release_content(item: Item, index_number: str, release_at: datetime) -> dict[str, Any]:
     """The content a released version freezes: the draft plus what the release decides."""
     content = dict(item.content)
@@ -323,30 +312,6 @@ def _release_content(item: Item, index_number: str, release_at: datetime) -> dic
     content["abolished_by"] = item.abolished_by
     content["validity"] = item.validity
     return content
-
-
-def _freeze(
-    session: Session, item: Item, actor: Actor, reason: str, content: dict[str, Any]
-) -> ItemVersion:
-    # every new version becomes the live one (the caller records that), so the live number
-    # is also the highest
-    number = (item.live_version or 0) + 1
-    values = dict(
-        item_id=item.id,
-        number=number,
-        content=content,
-        content_hash=content_hash(content),
-        reason=reason,
-        created_by=actor.id,
-        created_at=utcnow(),
-    )
-    # Core INSERT: this is the approval hot path and the ORM flush would cost more than the
-    # statement. The new id comes back by RETURNING on PostgreSQL and by the cursor's lastrowid
-    # on SQLite (cheaper there than RETURNING). The returned object is a read-only snapshot,
-    # not session-bound.
-    key = session.connection().execute(_VERSION_INSERT, values).inserted_primary_key
-    assert key is not None
-    return ItemVersion(id=key[0], **values)
 
 
 def _supersede_unsent(session: Session, item: Item, channels: list[str]) -> None:
@@ -362,24 +327,30 @@ def _supersede_unsent(session: Session, item: Item, channels: list[str]) -> None
     )
 
 
-def _enqueue(
+def _write_version(
     session: Session,
-    settings: Settings,
     item: Item,
-    version: ItemVersion,
+    actor: Actor,
+    content: dict[str, Any],
     op: Operation,
     *,
+    reason: str,
     channels: Iterable[str],
     not_before: datetime,
     after: dict[str, int] | None = None,
     supersede: bool = True,
-) -> dict[str, int]:
-    """Write one queued delivery per channel; returns {channel: delivery id}."""
+    release: dict[str, Any] | None = None,
+) -> tuple[ItemVersion, dict[str, int]]:
+    """Freeze `content` as the item's next version and queue one delivery of it per channel
+    (see `outbox.write`; `release` is an approval's item columns). Returns the version, a
+    read-only snapshot not bound to the session, and {channel: delivery id}."""
     now = utcnow()
     channels = list(channels)
-    if not channels:
-        return {}
-    if supersede:
+    # every new version becomes the live one, so the live number is also the highest
+    number = (item.live_version or 0) + 1
+    values = dict(item_id=item.id, number=number, content=content, content_hash=content_hash(content),
+                  reason=reason, created_by=actor.id, created_at=now)
+    if channels and supersede:
         _supersede_unsent(session, item, channels)
         # A delivery of this item still in flight on a channel (sending, or accepted and not yet
         # confirmed) goes first: the new one waits for it, so a withdrawal can never overtake
@@ -391,59 +362,14 @@ def _enqueue(
             .group_by(Delivery.channel)
         ).tuples().all())
         after = {**in_flight, **(after or {})}
-    params = [
-        dict(
-            item_id=item.id,
-            version_id=version.id,
-            channel=channel,
-            operation=op.value,
-            state=DeliveryState.QUEUED.value,
-            key=f"{item.uid}.v{version.number}.{channel}.{op.value}",
-            after_delivery_id=(after or {}).get(channel),
-            attempts=0,
-            next_attempt_at=max(now, not_before),
-            created_at=now,
-            updated_at=now,
-        )
-        for channel in channels
-    ]
-    return _insert_deliveries(session, version, op, channels, params)
-
-
-def _insert_deliveries(
-    session: Session, version: ItemVersion, op: Operation, channels: list[str], params: list[dict[str, Any]]
-) -> dict[str, int]:
-    conn = session.connection()
-    if conn.dialect.name != "sqlite":
-        return dict(conn.execute(_DELIVERY_INSERT_RETURNING, params).tuples().all())
-    # SQLite runs the multi-row VALUES that RETURNING several rows needs at about twice the
-    # cost of inserting the same rows one by one (executemany); read the ids back instead,
-    # through the unique (version, channel, operation) index. (An IN list of the channels
-    # would have SQLAlchemy render the statement anew each time: filter here.)
-    conn.execute(_DELIVERY_INSERT, params)
-    rows = conn.execute(_DELIVERY_IDS, {"version_id": version.id, "operation": op.value}).tuples()
-    return {channel: did for channel, did in rows if channel in channels}
-
-
-_ITEM_RELEASE = (
-    update(Item)
-    .where(Item.id == bindparam("b_id"))
-    .values(
-        index_number=bindparam("b_index_number"),
-        live_version=bindparam("b_live_version"),
-        state=bindparam("b_state"),
-        published_at=bindparam("b_published_at"),
-        updated_at=bindparam("b_updated_at"),
-    )
-)
-
-
-def _record_release(session: Session, item: Item, **values: Any) -> None:
-    """Write an approval's item changes with one prebuilt UPDATE (not an ORM flush: this is
-    the hot path) and tell the session the object already holds those committed values."""
-    session.connection().execute(_ITEM_RELEASE, {"b_id": item.id, **{f"b_{k}": v for k, v in values.items()}})
-    for key, value in values.items():
-        set_committed_value(item, key, value)
+    planned = [outbox.Planned(c, f"{item.uid}.v{number}.{c}.{op.value}", (after or {}).get(c)) for c in channels]
+    version_id, rows = outbox.write(session, values, op.value, planned, due_at=max(now, not_before), now=now,
+                                    release=release)
+    if release is not None:
+        # the object already holds the values just written
+        for key, value in release.items():
+            set_committed_value(item, key, value)
+    return ItemVersion(id=version_id, **values), rows
 
 
 def _policy_deliveries(session: Session, policy_uid: str) -> dict[str, int]:
@@ -532,25 +458,23 @@ def approve(
         if content is None:
             content = _release_content(m, index_number, release_at)
         op = Operation.UPDATE if live is not None else Operation.PUBLISH
-        version = _freeze(session, m, actor, op.value, content)
         after: dict[str, int] = {}
         if m.type == ItemType.INTERPRETATION and m.interprets_uid:
             after = policy_deliveries.get(m.interprets_uid) or _policy_deliveries(session, m.interprets_uid)
-        rows = _enqueue(
-            session, settings, m, version, op, channels=channels, not_before=release_at, after=after,
-            supersede=live is not None,  # a first publication has nothing unsent to supersede
+        released = release_at <= now
+        version, rows = _write_version(
+            session, m, actor, content, op, reason=op.value, channels=channels, not_before=release_at,
+            after=after, supersede=live is not None,  # a first publication has nothing unsent to supersede
+            release=dict(
+                index_number=index_number,
+                live_version=(m.live_version or 0) + 1,
+                state=(ItemState.PUBLISHED if released else ItemState.APPROVED).value,
+                published_at=(m.published_at or now) if released else m.published_at,
+                updated_at=now,
+            ),
         )
         if m.type == ItemType.POLICY:
             policy_deliveries[m.uid] = rows
-        released = release_at <= now
-        _record_release(
-            session, m,
-            index_number=index_number,
-            live_version=version.number,
-            state=(ItemState.PUBLISHED if released else ItemState.APPROVED).value,
-            published_at=(m.published_at or now) if released else m.published_at,
-            updated_at=now,
-        )
         audit.append(
             session, actor=actor.name, action="approve", item_uid=m.uid, version_hash=version.content_hash,
             data={"version": version.number, "operation": op.value, "channels": channels,
@@ -593,13 +517,12 @@ def _change_validity(
     content = dict(live.content)
     content.update(validity=validity.value, validity_changed_on=on.isoformat(), abolished_by=by)
     item.content = {**item.content, "validity": validity.value}
-    version = _freeze(session, item, actor, "abolish", content)
-    item.live_version = version.number
     now = utcnow()
-    rows = _enqueue(
-        session, settings, item, version, Operation.UPDATE,
+    version, rows = _write_version(
+        session, item, actor, content, Operation.UPDATE, reason="abolish",
         channels=settings.routed_channels(item.type), not_before=not_before or now,
     )
+    item.live_version = version.number
     item.updated_at = now
     audit.append(
         session, actor=actor.name, action="validity", item_uid=item.uid, version_hash=version.content_hash,
@@ -651,10 +574,10 @@ def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reaso
     )
     content = dict(live.content)
     content.update(withdrawn=True, withdraw_reason=reason[:2000])
-    version = _freeze(session, item, actor, "withdraw", content)
-    item.live_version = version.number
     now = utcnow()
-    rows = _enqueue(session, settings, item, version, Operation.WITHDRAW, channels=channels, not_before=now)
+    version, rows = _write_version(session, item, actor, content, Operation.WITHDRAW, reason="withdraw",
+                                   channels=channels, not_before=now)
+    item.live_version = version.number
     item.state = ItemState.WITHDRAWN.value
     item.withdrawn_at = now
     item.withdraw_reason = reason[:2000]
