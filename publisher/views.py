@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .domain import ItemType, VersionView
-from .models import Item, ItemVersion
+from .models import AnyItem, ItemVersion
 
 
 def content_hash(content: dict[str, Any]) -> str:
@@ -20,7 +20,7 @@ STRUCTURED_KEYS = ("catalogue", "effective_date", "changes", "procurement", "con
 
 
 def version_view(
-    item: Item,
+    item: AnyItem,
     version: ItemVersion,
     *,
     public_base_url: str,

@@ -42,7 +42,7 @@ from .domain import (
 )
 from .errors import FieldError, NotFoundError, PermissionDeniedError, TransitionError, ValidationError
 from .ids import new_uid
-from .models import Delivery, Item, ItemVersion
+from .models import AnyItem, Delivery, Item, ItemRow, ItemVersion
 from .settings import Settings
 from .validation import field_errors
 from .views import content_hash, version_view
@@ -55,7 +55,7 @@ Preflight = Callable[[VersionView, list[str]], list[FieldError]]
 class Outcome:
     """What a transition did: the items touched and the deliveries to wake after commit."""
 
-    items: list[Item] = field(default_factory=list)
+    items: list[AnyItem] = field(default_factory=list)
     deliveries: list[int] = field(default_factory=list)
     # the channel of each delivery written, where known: spares the executor a lookup
     channels: dict[int, str] = field(default_factory=dict)
@@ -77,7 +77,7 @@ ACTION_LABELS = {
 }
 
 
-def _refuse(item: Item, action: str) -> TransitionError:
+def _refuse(item: AnyItem, action: str) -> TransitionError:
     label = STATE_LABELS.get(ItemState(item.state), item.state)
     return TransitionError(
         f"当前状态“{label}”不能{ACTION_LABELS[action]} / cannot {action} an item in state {item.state}",
@@ -94,6 +94,17 @@ def get_item(session: Session, uid: str, *, lock: bool = False) -> Item:
     if item is None:
         raise NotFoundError(f"未找到信息 {uid} / item not found")
     return item
+
+
+_ITEM_ROW_LOCKED = select(*Item.__table__.c).where(Item.__table__.c.uid == bindparam("uid")).with_for_update()
+
+
+def _read_item(session: Session, uid: str) -> ItemRow:
+    """The item's row, locked, without the ORM (see `ItemRow`)."""
+    row = session.connection().execute(_ITEM_ROW_LOCKED, {"uid": uid}).one_or_none()
+    if row is None:
+        raise NotFoundError(f"未找到信息 {uid} / item not found")
+    return ItemRow(**row._mapping)
 
 
 def _resolve(session: Session, ref_or_uid: str, field_name: str) -> Item:
@@ -205,7 +216,7 @@ def submit(session: Session, actor: Actor, uid: str) -> Item:
     return item
 
 
-def _release_blockers(item: Item) -> list[FieldError]:
+def _release_blockers(item: AnyItem) -> list[FieldError]:
     errors = []
     c = item.content
     if c.get("disclosure") == Disclosure.NOT_DISCLOSED:
@@ -248,13 +259,13 @@ def reject(session: Session, actor: Actor, uid: str, reason: str) -> Item:
     return item
 
 
-def _group_of(session: Session, item: Item) -> list[Item]:
+def _group_of(session: Session, item: AnyItem) -> list[AnyItem]:
     if not item.release_group:
         return [item]
     members = session.execute(
         select(Item).where(Item.release_group == item.release_group).order_by(Item.id).with_for_update()
     ).scalars().all()
-    batch = [m for m in members if m.state == ItemState.AWAITING_APPROVAL]
+    batch: list[AnyItem] = [m for m in members if m.state == ItemState.AWAITING_APPROVAL]
     not_ready = [m for m in members if m.state in (ItemState.DRAFT, ItemState.IN_REVIEW)]
     if not_ready:
         names = "；".join(f"《{m.title}》({STATE_LABELS[ItemState(m.state)]})" for m in not_ready)
@@ -266,7 +277,7 @@ def _group_of(session: Session, item: Item) -> list[Item]:
     return batch
 
 
-def _live_version(session: Session, item: Item) -> ItemVersion | None:
+def _live_version(session: Session, item: AnyItem) -> ItemVersion | None:
     if item.live_version is None:
         return None
     return session.execute(
@@ -287,12 +298,12 @@ def _interpreted_by(session: Session, uid: str) -> tuple[str, ...]:
     return tuple(session.connection().execute(_INTERPRETED_BY, {"uid": uid}).scalars().all())
 
 
-def _channel_urls(session: Session, item: Item) -> dict[str, str]:
+def _channel_urls(session: Session, item: AnyItem) -> dict[str, str]:
     rows = session.connection().execute(_CHANNEL_URLS, {"item_id": item.id}).all()
     return {channel: url for channel, url in rows}
 
 
-def view_of(session: Session, settings: Settings, item: Item, version: ItemVersion) -> VersionView:
+def view_of(session: Session, settings: Settings, item: AnyItem, version: ItemVersion) -> VersionView:
     return version_view(
         item,
         version,
@@ -303,7 +314,7 @@ def view_of(session: Session, settings: Settings, item: Item, version: ItemVersi
     )
 
 
-def _release_content(item: Item, index_number: str, release_at: datetime) -> dict[str, Any]:
+def _release_content(item: AnyItem, index_number: str, release_at: datetime) -> dict[str, Any]:
     """The content a released version freezes: the draft plus what the release decides."""
     content = dict(item.content)
     content["index_number"] = index_number
@@ -314,7 +325,7 @@ def _release_content(item: Item, index_number: str, release_at: datetime) -> dic
     return content
 
 
-def _supersede_unsent(session: Session, item: Item, channels: list[str]) -> None:
+def _supersede_unsent(session: Session, item: AnyItem, channels: list[str]) -> None:
     session.execute(
         update(Delivery)
         .where(
@@ -329,7 +340,7 @@ def _supersede_unsent(session: Session, item: Item, channels: list[str]) -> None
 
 def _write_version(
     session: Session,
-    item: Item,
+    item: AnyItem,
     actor: Actor,
     content: dict[str, Any],
     op: Operation,
@@ -366,9 +377,12 @@ def _write_version(
     version_id, rows = outbox.write(session, values, op.value, planned, due_at=max(now, not_before), now=now,
                                     release=release)
     if release is not None:
-        # the object already holds the values just written
+        # the object now holds the values just written (an ORM object: as committed values)
         for key, value in release.items():
-            set_committed_value(item, key, value)
+            if isinstance(item, Item):
+                set_committed_value(item, key, value)
+            else:
+                setattr(item, key, value)
     return ItemVersion(id=version_id, **values), rows
 
 
@@ -401,7 +415,7 @@ def approve(
     """Approve an item, or its whole release group, atomically: freeze each version, assign
     index numbers, write one delivery per routed channel and the audit events."""
     actor.require(Role.APPROVER)
-    item = get_item(session, uid, lock=True)
+    item = _read_item(session, uid)
     if item.state != ItemState.AWAITING_APPROVAL:
         raise _refuse(item, "approve")
     batch = _group_of(session, item)
@@ -415,7 +429,7 @@ def approve(
             raise PermissionDeniedError(
                 f"不能批准自己起草的信息《{m.title}》 / an author never approves their own item"
             )
-        prefix = "" if m is item else f"group[{m.uid}]."
+        prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
         errors += [FieldError(prefix + e.field, e.message) for e in _release_blockers(m)]
         if m.type == ItemType.INTERPRETATION:
             policy_uid = m.interprets_uid
@@ -452,7 +466,7 @@ def approve(
                                 content_hash=content_hash(shown))
             problems = preflight(view_of(session, settings, m, draft), channels)
             if problems:
-                prefix = "" if m is item else f"group[{m.uid}]."
+                prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
                 raise ValidationError([FieldError(prefix + p.field, p.message) for p in problems])
         index_number = m.index_number or indexno.next_index_number(session, settings.agency, year)
         if content is None:
