@@ -93,9 +93,9 @@ def bare_inserts(db: Database, item_ids: list[int], content: dict, author: int) 
 
 
 _ITEM = select(*Item.__table__.c).where(Item.__table__.c.id == bindparam("id"))
-_COUNTER = text(
-    "INSERT INTO index_counters (agency, year, last_serial) VALUES ('BENCH', 2026, 1) "
-    "ON CONFLICT (agency, year) DO UPDATE SET last_serial = index_counters.last_serial + 1 RETURNING last_serial")
+_COUNTER = text("UPDATE index_counters SET last_serial = last_serial + 1 WHERE agency = 'BENCH' AND year = 2026 "
+                "RETURNING last_serial")
+_FIRST_COUNTER = text("INSERT INTO index_counters (agency, year, last_serial) VALUES ('BENCH', 2026, 1) RETURNING last_serial")
 STATEMENTS = 6
 _RELEASE = update(Item).where(Item.id == bindparam("b_id")).values(
     state="published", index_number=bindparam("b_number"), live_version=1, published_at=bindparam("b_now"),
@@ -110,7 +110,7 @@ def bare_statements(db: Database, item_ids: list[int], content: dict, author: in
         with db.transaction() as s:
             conn = s.connection()
             conn.execute(_ITEM, {"id": item_id}).one()
-            serial = conn.execute(_COUNTER).scalar_one()
+            serial = conn.execute(_COUNTER).scalar_one_or_none() or conn.execute(_FIRST_COUNTER).scalar_one()
             _version_and_deliveries(conn, item_id, content, author, now, "seven")
             conn.execute(_RELEASE, {"b_id": item_id, "b_number": f"BENCH-2026-{serial}", "b_now": now})
             conn.execute(audit._APPEND, dict(at=now, actor="bench", action="approve", item_uid=None, version_hash=None,

@@ -23,7 +23,12 @@ def _ensure_counter(session: Session, agency: str, year: int) -> None:
     session.execute(ins.values(agency=agency, year=year, last_serial=0).on_conflict_do_nothing())
 
 
-_NEXT_SERIAL = text(
+# Plain text, the same SQL on SQLite and PostgreSQL: this runs in every approval.
+_INCREMENT = text(
+    "UPDATE index_counters SET last_serial = last_serial + 1 WHERE agency = :agency AND year = :year "
+    "RETURNING last_serial"
+)
+_FIRST_OR_INCREMENT = text(
     "INSERT INTO index_counters (agency, year, last_serial) VALUES (:agency, :year, 1) "
     "ON CONFLICT (agency, year) DO UPDATE SET last_serial = index_counters.last_serial + 1 "
     "RETURNING last_serial"
@@ -31,9 +36,14 @@ _NEXT_SERIAL = text(
 
 
 def next_index_number(session: Session, agency: AgencySettings, year: int) -> str:
-    # One upsert statement, the same SQL on SQLite and PostgreSQL: creates the year's counter
-    # at 1 or increments it under the row lock. Plain text: it runs in every approval.
-    serial = session.connection().execute(_NEXT_SERIAL, {"agency": agency.code, "year": year}).scalar_one()
+    # Increment the year's counter under its row lock. Only the year's first number needs
+    # the upsert, which also settles two approvals racing to create the counter; the plain
+    # UPDATE is the cheaper statement for every other one.
+    conn = session.connection()
+    params = {"agency": agency.code, "year": year}
+    serial = conn.execute(_INCREMENT, params).scalar_one_or_none()
+    if serial is None:
+        serial = conn.execute(_FIRST_OR_INCREMENT, params).scalar_one()
     return agency.index_pattern.format(code=agency.code, year=year, serial=serial)
 
 

@@ -5,18 +5,21 @@ This is the approval's hot path, so each engine gets the statements it runs fast
 - PostgreSQL: one statement. Data-modifying CTEs insert the version, insert one delivery per
   channel from arrays (`unnest`), and update the item; every round trip saved is a large
   share of an approval there.
-- SQLite: the version (its id by lastrowid), the deliveries by executemany, their ids read
-  back, the item update. SQLite runs the multi-row VALUES that RETURNING several rows needs
-  at about twice the cost of the same rows one by one.
+- SQLite: the version (its id by lastrowid), the deliveries by executemany, and the item
+  update, which returns the deliveries' ids (a plain SELECT reads them where there is no item
+  update). SQLite runs the multi-row VALUES that RETURNING several rows needs at about twice
+  the cost of the same rows one by one.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from .domain import DeliveryState
@@ -81,6 +84,9 @@ _RELEASE = (
         published_at=bindparam("b_published_at"),
         updated_at=bindparam("b_updated_at"),
     )
+    .returning(select(func.json_group_object(Delivery.channel, Delivery.id)).where(
+        Delivery.version_id == bindparam("version_id"), Delivery.operation == bindparam("operation")
+    ).scalar_subquery())
 )
 
 
@@ -113,7 +119,6 @@ def write(
     key = conn.execute(_VERSION, version).inserted_primary_key  # lastrowid: no RETURNING
     assert key is not None
     version_id = int(key[0])
-    ids: dict[str, int] = {}
     if planned:
         conn.execute(_DELIVERIES, [
             dict(item_id=version["item_id"], version_id=version_id, channel=p.channel, operation=operation,
@@ -121,11 +126,16 @@ def write(
                  next_attempt_at=due_at, created_at=now, updated_at=now)
             for p in planned
         ])
-        # (an IN list of the channels would have SQLAlchemy render the statement anew each time)
-        wanted = {p.channel for p in planned}
-        written = conn.execute(_DELIVERY_IDS, {"version_id": version_id, "operation": operation}).tuples()
-        ids = {channel: did for channel, did in written if channel in wanted}
+    ids_of = {"version_id": version_id, "operation": operation}
+    written: Iterable[tuple[str, int]] = ()
     if release is not None:
-        conn.execute(_RELEASE, {"b_id": version["item_id"], **{f"b_{k}": v for k, v in release.items()}})
-    return version_id, ids
+        # the item's UPDATE brings the new deliveries' ids back with it: one statement fewer
+        found = conn.execute(_RELEASE, {"b_id": version["item_id"], **ids_of,
+                                        **{f"b_{k}": v for k, v in release.items()}}).scalar_one()
+        written = json.loads(found).items() if found else ()
+    elif planned:
+        written = conn.execute(_DELIVERY_IDS, ids_of).tuples()
+    # (an IN list of the channels would have SQLAlchemy render the statement anew each time)
+    wanted = {p.channel for p in planned}
+    return version_id, {channel: did for channel, did in written if channel in wanted}
 

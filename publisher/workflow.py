@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import bindparam, func, or_, select, update
@@ -338,6 +338,14 @@ def _supersede_unsent(session: Session, item: AnyItem, channels: list[str]) -> N
     )
 
 
+class Frozen(NamedTuple):
+    """A version just written (an ORM object would cost an approval more than a statement)."""
+
+    id: int
+    number: int
+    content_hash: str
+
+
 def _write_version(
     session: Session,
     item: AnyItem,
@@ -351,15 +359,16 @@ def _write_version(
     after: dict[str, int] | None = None,
     supersede: bool = True,
     release: dict[str, Any] | None = None,
-) -> tuple[ItemVersion, dict[str, int]]:
+) -> tuple[Frozen, dict[str, int]]:
     """Freeze `content` as the item's next version and queue one delivery of it per channel
-    (see `outbox.write`; `release` is an approval's item columns). Returns the version, a
-    read-only snapshot not bound to the session, and {channel: delivery id}."""
+    (see `outbox.write`; `release` is an approval's item columns). Returns what was frozen
+    and {channel: delivery id}."""
     now = utcnow()
     channels = list(channels)
     # every new version becomes the live one, so the live number is also the highest
     number = (item.live_version or 0) + 1
-    values = dict(item_id=item.id, number=number, content=content, content_hash=content_hash(content),
+    digest = content_hash(content)
+    values = dict(item_id=item.id, number=number, content=content, content_hash=digest,
                   reason=reason, created_by=actor.id, created_at=now)
     if channels and supersede:
         _supersede_unsent(session, item, channels)
@@ -383,7 +392,7 @@ def _write_version(
                 set_committed_value(item, key, value)
             else:
                 setattr(item, key, value)
-    return ItemVersion(id=version_id, **values), rows
+    return Frozen(version_id, number, digest), rows
 
 
 def _policy_deliveries(session: Session, policy_uid: str) -> dict[str, int]:
