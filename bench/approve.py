@@ -6,10 +6,11 @@ beside a baseline of plain INSERTs of the same rows in the same run (issue #2).
 Target: the approval path at least 0.5x the bare-INSERT baseline. The ratio printed is the
 median of per-round ratios: each round times the approvals and the baseline back to back.
 
-A third figure, for information: the six statements an approval needs (read the item, take
-the next index number, insert the version, insert the deliveries, update the item, append
-the audit event), run bare with no logic in between. It is the ceiling the approval path can
-reach with this schema and driver layer.
+A third figure, for reference: the six writes an approval needs (read the item, take the next
+index number, insert the version, insert the deliveries, update the item, append the audit
+event) as six separate bare statements with no logic in between. On SQLite, which runs them
+that way, it is the ceiling of the approval path; on PostgreSQL the approval runs four
+statements (version, deliveries and item update are one, `publisher/outbox.py`) and passes it.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ _RELEASE = update(Item).where(Item.id == bindparam("b_id")).values(
 
 
 def bare_statements(db: Database, item_ids: list[int], content: dict, author: int) -> float:  # type: ignore[type-arg]
-    """The six statements an approval runs, bare: no checks, hashing or ORM objects."""
+    """The six writes of an approval as separate bare statements: no checks, hashing or ORM."""
     now = datetime.now(UTC)
     t0 = time.perf_counter()
     for item_id in item_ids:
@@ -111,9 +112,9 @@ def bare_statements(db: Database, item_ids: list[int], content: dict, author: in
             conn = s.connection()
             conn.execute(_ITEM, {"id": item_id}).one()
             serial = conn.execute(_COUNTER).scalar_one_or_none() or conn.execute(_FIRST_COUNTER).scalar_one()
-            _version_and_deliveries(conn, item_id, content, author, now, "seven")
+            _version_and_deliveries(conn, item_id, content, author, now, "separate")
             conn.execute(_RELEASE, {"b_id": item_id, "b_number": f"BENCH-2026-{serial}", "b_now": now})
-            conn.execute(audit._APPEND, dict(at=now, actor="bench", action="approve", item_uid=None, version_hash=None,
+            conn.execute(audit.APPEND[conn.dialect.name], dict(at=now, actor="bench", action="approve", item_uid=None, version_hash=None,
                                              reason=None, data=None, pre='{"seq":', post="}"))
     return len(item_ids) / (time.perf_counter() - t0)
 
@@ -130,7 +131,7 @@ def run(kind: str, items: int, rounds: int) -> tuple[float, float, float, float,
     median of the per-round ratios ours/baseline and bare/baseline. The three run back to back
     in each round, in a rotating order, so that a ratio compares runs that met the same load
     on this shared machine; every round's rows are created before any timing starts."""
-    rates: dict[str, list[float]] = {"ours": [], "base": [], "seven": []}
+    rates: dict[str, list[float]] = {"ours": [], "base": [], "separate": []}
     with scratch_database(kind) as url:
         settings = Settings(database_url=url, channels=CHANNELS)
         db = Database(url)
@@ -139,18 +140,18 @@ def run(kind: str, items: int, rounds: int) -> tuple[float, float, float, float,
         approver, _ = svc.add_user("bench-approver", "approver")
         inputs = [(prepare(svc, editor, items, f"a{r}-"), bare_rows(svc, editor, items, f"b{r}-"),
                    bare_rows(svc, editor, items, f"s{r}-")) for r in range(rounds)]
-        for r, (uids, (base_ids, content), (seven_ids, _)) in enumerate(inputs):
+        for r, (uids, (base_ids, content), (separate_ids, _)) in enumerate(inputs):
             runs = [
                 ("ours", partial(approve_all, svc, approver, uids)),
                 ("base", partial(bare_inserts, db, base_ids, content, editor.id)),
-                ("seven", partial(bare_statements, db, seven_ids, content, editor.id)),
+                ("separate", partial(bare_statements, db, separate_ids, content, editor.id)),
             ]
             for name, fn in runs[r % 3:] + runs[:r % 3]:
                 rates[name].append(fn())
         db.dispose()
     ratio = median([o / b for o, b in zip(rates["ours"], rates["base"], strict=True)])
-    ceiling = median([s / b for s, b in zip(rates["seven"], rates["base"], strict=True)])
-    return median(rates["ours"]), median(rates["base"]), median(rates["seven"]), ratio, ceiling
+    ceiling = median([s / b for s, b in zip(rates["separate"], rates["base"], strict=True)])
+    return median(rates["ours"]), median(rates["base"]), median(rates["separate"]), ratio, ceiling
 
 
 def main() -> None:
@@ -161,13 +162,13 @@ def main() -> None:
     args = ap.parse_args()
     rows: list[Row] = []
     for kind in args.db.split(","):
-        ours, base, seven, ratio, ceiling = run(kind, args.items, args.rounds)
+        ours, base, separate, ratio, ceiling = run(kind, args.items, args.rounds)
         rows.append((f"approvals/s, {kind} (version + audit + 4 deliveries)", f"{ours:.0f}",
                      f"{base:.0f} (bare INSERTs)", ratio, ">= 0.5x"))
-        rows.append((f"  the approval's {STATEMENTS} statements bare, {kind}", f"{seven:.0f}",
-                     f"{base:.0f} (bare INSERTs)", ceiling, "(ceiling)"))
-        print(f"{kind}: approve {ours:.0f}/s, bare inserts {base:.0f}/s, the {STATEMENTS} statements bare "
-              f"{seven:.0f}/s; median per-round ratios {ratio:.2f}x and {ceiling:.2f}x", flush=True)
+        rows.append((f"  the approval's {STATEMENTS} writes as bare statements, {kind}", f"{separate:.0f}",
+                     f"{base:.0f} (bare INSERTs)", ceiling, "(reference)"))
+        print(f"{kind}: approve {ours:.0f}/s, bare inserts {base:.0f}/s, the {STATEMENTS} writes bare "
+              f"{separate:.0f}/s; median per-round ratios {ratio:.2f}x and {ceiling:.2f}x", flush=True)
     report(rows)
 
 

@@ -15,14 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, Table, bindparam, cast, insert, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import BindParameter, bindparam, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from .clock import utcnow
-from .models import AuditEvent, AuditHead
+from .models import AuditEvent, AuditHead, JSONType, UTCDateTime
 
 GENESIS = "0" * 64
 
@@ -48,25 +45,6 @@ def _fields(ev: AuditEvent) -> dict[str, Any]:
     }
 
 
-class sha256_hex(FunctionElement[str]):
-    """SHA-256 of a text's UTF-8 bytes, as hex, computed by the database: PostgreSQL's own
-    `sha256`, SQLite's `publisher_sha256` (registered on each connection by `publisher.db`)."""
-
-    type = String()
-    name = "sha256_hex"
-    inherit_cache = True
-
-
-@compiles(sha256_hex, "postgresql")
-def _sha256_postgres(element: sha256_hex, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
-
-
-@compiles(sha256_hex, "sqlite")
-def _sha256_sqlite(element: sha256_hex, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"publisher_sha256({compiler.process(element.clauses, **kw)})"
-
-
 def hashed_text_parts(fields: dict[str, Any]) -> tuple[str, str]:
     """`canonical(fields)` split around the value of `seq`, which only the database knows when
     the event is written. `seq` and `version_hash` sort last among an event's keys, so the
@@ -77,35 +55,50 @@ def hashed_text_parts(fields: dict[str, Any]) -> tuple[str, str]:
     return pre, post
 
 
-# One statement per event, built once. It reads the head under its row lock (FOR UPDATE on
-# PostgreSQL; SQLite writers hold the database lock), takes the next seq and the previous
-# hash from it, and has the database hash the event's canonical text around that seq. The
-# audit_head_follows trigger (migration 0006) then moves the head to the new event.
-_head = AuditHead.__table__
-_events = AuditEvent.__table__
-assert isinstance(_events, Table) and isinstance(_head, Table)
-_next_seq = _head.c.seq + 1
-_APPEND = (
-    insert(_events)
-    .from_select(
-        ["seq", "at", "actor", "action", "item_uid", "version_hash", "reason", "data", "prev_hash", "hash"],
-        select(
-            _next_seq,
-            bindparam("at", type_=_events.c.at.type),
-            bindparam("actor", type_=String()),
-            bindparam("action", type_=String()),
-            bindparam("item_uid", type_=String()),
-            bindparam("version_hash", type_=String()),
-            bindparam("reason", type_=String()),
-            bindparam("data", type_=_events.c.data.type),
-            _head.c.hash,
-            sha256_hex(_head.c.hash + bindparam("pre", type_=String()) + cast(_next_seq, String())
-                       + bindparam("post", type_=String())),
-        )
-        .where(_head.c.id == 1)
-        .with_for_update(),
+def append_sql(dialect: str, prefix: str = "") -> str:
+    """The one statement that appends an event, its parameters named `prefix` + field (see
+    `event_params`). It reads the head under its row lock (FOR UPDATE on PostgreSQL; SQLite
+    writers hold the database lock), takes the next seq and the previous hash from it, and
+    has the database hash the event's canonical text around that seq: PostgreSQL with its
+    own `sha256`, SQLite with `publisher_sha256` (registered on each connection by
+    `publisher.db`). The audit_head_follows trigger (migration 0006) then moves the head to
+    the new event. `publisher.outbox` runs it inside an approval's single statement."""
+    hashed = f"h.hash || :{prefix}pre || CAST(h.seq + 1 AS VARCHAR) || :{prefix}post"
+    if dialect == "postgresql":
+        digest, lock = f"encode(sha256(convert_to({hashed}, 'UTF8')), 'hex')", " FOR UPDATE"
+    else:
+        digest, lock = f"publisher_sha256({hashed})", ""
+    values = ", ".join(f":{prefix}{name}" for name in ("at", "actor", "action", "item_uid", "version_hash", "reason", "data"))
+    return (
+        "INSERT INTO audit_events (seq, at, actor, action, item_uid, version_hash, reason, data, prev_hash, hash) "
+        f"SELECT h.seq + 1, {values}, h.hash, {digest} FROM audit_head h WHERE h.id = 1{lock}"
     )
-)
+
+
+def typed_params(prefix: str = "") -> list[BindParameter[Any]]:
+    """The parameters of `append_sql` that need the store's types (time and JSON)."""
+    return [bindparam(f"{prefix}at", type_=UTCDateTime()), bindparam(f"{prefix}data", type_=JSONType)]
+
+
+APPEND = {dialect: text(append_sql(dialect)).bindparams(*typed_params()) for dialect in ("postgresql", "sqlite")}
+
+
+def event_params(
+    *,
+    actor: str,
+    action: str,
+    item_uid: str | None = None,
+    version_hash: str | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """The parameters of `append_sql` for one event."""
+    at = utcnow()
+    fields = {"actor": actor, "action": action, "item_uid": item_uid, "version_hash": version_hash,
+              "reason": reason, "data": data}
+    pre, post = hashed_text_parts({**fields, "at": at.isoformat()})
+    return {f"{prefix}{k}": v for k, v in {**fields, "at": at, "pre": pre, "post": post}.items()}
 
 
 def append(
@@ -120,17 +113,9 @@ def append(
 ) -> None:
     """Append one event. One prebuilt statement: this runs in every transition."""
     session.flush()  # everything else first: the head lock below is then held only until commit
-    at = utcnow()
-    fields = {
-        "actor": actor,
-        "action": action,
-        "item_uid": item_uid,
-        "version_hash": version_hash,
-        "reason": reason,
-        "data": data,
-    }
-    pre, post = hashed_text_parts({**fields, "at": at.isoformat()})
-    session.connection().execute(_APPEND, {**fields, "at": at, "pre": pre, "post": post})
+    conn = session.connection()
+    conn.execute(APPEND[conn.dialect.name], event_params(
+        actor=actor, action=action, item_uid=item_uid, version_hash=version_hash, reason=reason, data=data))
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ approval the item's release columns, inside the transition's own transaction.
 
 This is the approval's hot path, so each engine gets the statements it runs fastest:
 - PostgreSQL: one statement. Data-modifying CTEs insert the version, insert one delivery per
-  channel from arrays (`unnest`), and update the item; every round trip saved is a large
-  share of an approval there.
+  channel from arrays (`unnest`), update the item and append the audit event. Every round
+  trip saved is a large share of an approval there, and the approval holds the index
+  counter's row lock from the statement before this one until its commit: concurrent
+  approvals queue on that lock, so the shorter the hold, the shorter their queue.
 - SQLite: the version (its id by lastrowid), the deliveries by executemany, and the item
   update, which returns the deliveries' ids (a plain SELECT reads them where there is no item
   update). SQLite runs the multi-row VALUES that RETURNING several rows needs at about twice
@@ -13,15 +15,17 @@ This is the approval's hot path, so each engine gets the statements it runs fast
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from . import audit
 from .domain import DeliveryState
 from .models import Delivery, Item, ItemVersion, JSONType, UTCDateTime
 
@@ -58,14 +62,20 @@ _PG_RELEASE = """, r AS (
 _PG_RESULT = " SELECT v.id AS version_id, d.channel, d.id AS delivery_id FROM v LEFT JOIN d ON true"
 
 
-def _pg_statement(sql: str) -> Any:
-    times = ("created_at", "due_at", "now", "r_published_at", "r_updated_at")
-    binds = [bindparam("content", type_=JSONType)] + [bindparam(t, type_=UTCDateTime()) for t in times if f":{t}" in sql]
-    return text(sql).bindparams(*binds)
 
 
-_PG_WRITE = _pg_statement(_PG_VERSION_AND_DELIVERIES + _PG_RESULT)
-_PG_WRITE_RELEASE = _pg_statement(_PG_VERSION_AND_DELIVERIES + _PG_RELEASE + _PG_RESULT)
+@functools.cache
+def _pg_statement(release: bool, event: bool) -> TextClause:
+    sql = _PG_VERSION_AND_DELIVERIES
+    binds = [bindparam("content", type_=JSONType)] + [bindparam(t, type_=UTCDateTime()) for t in ("created_at", "due_at", "now")]
+    if release:
+        sql += _PG_RELEASE
+        binds += [bindparam(t, type_=UTCDateTime()) for t in ("r_published_at", "r_updated_at")]
+    if event:
+        # last: the audit head's lock is then taken at the very end, as audit.append does
+        sql += f", a AS ({audit.append_sql('postgresql', 'a_')})"
+        binds += audit.typed_params("a_")
+    return text(sql + _PG_RESULT).bindparams(*binds)
 
 # -- SQLite: prebuilt Core statements --------------------------------------------------------
 
@@ -99,11 +109,15 @@ def write(
     due_at: datetime,
     now: datetime,
     release: dict[str, Any] | None = None,
+    event: dict[str, Any] | None = None,
 ) -> tuple[int, dict[str, int]]:
     """Insert the version (`version`: its column values), one queued delivery per planned
-    channel, due at `due_at`, and, given `release` (index_number, live_version, state,
-    published_at, updated_at), the item's release columns. Returns the version's id and
+    channel, due at `due_at`; given `release` (index_number, live_version, state,
+    published_at, updated_at), update the item's release columns; given `event`
+    (`audit.event_params`), append that audit event last. Returns the version's id and
     {channel: delivery id}."""
+    if event is not None:
+        session.flush()  # as audit.append does: the audit head's lock is the last one taken
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         params = {
@@ -113,7 +127,9 @@ def write(
         }
         if release is not None:
             params.update({f"r_{k}": v for k, v in release.items()})
-        rows = conn.execute(_PG_WRITE if release is None else _PG_WRITE_RELEASE, params).all()
+        if event is not None:
+            params.update({f"a_{k}": v for k, v in event.items()})
+        rows = conn.execute(_pg_statement(release is not None, event is not None), params).all()
         return rows[0].version_id, {r.channel: r.delivery_id for r in rows if r.channel is not None}
 
     key = conn.execute(_VERSION, version).inserted_primary_key  # lastrowid: no RETURNING
@@ -135,6 +151,8 @@ def write(
         written = json.loads(found).items() if found else ()
     elif planned:
         written = conn.execute(_DELIVERY_IDS, ids_of).tuples()
+    if event is not None:
+        conn.execute(audit.APPEND["sqlite"], event)
     # (an IN list of the channels would have SQLAlchemy render the statement anew each time)
     wanted = {p.channel for p in planned}
     return version_id, {channel: did for channel, did in written if channel in wanted}

@@ -359,10 +359,13 @@ def _write_version(
     after: dict[str, int] | None = None,
     supersede: bool = True,
     release: dict[str, Any] | None = None,
+    audit_action: str | None = None,
+    audit_data: dict[str, Any] | None = None,
 ) -> tuple[Frozen, dict[str, int]]:
     """Freeze `content` as the item's next version and queue one delivery of it per channel
-    (see `outbox.write`; `release` is an approval's item columns). Returns what was frozen
-    and {channel: delivery id}."""
+    (see `outbox.write`; `release` is an approval's item columns; given `audit_action`, that
+    audit event of the new version, with `audit_data`, goes in the same statement). Returns what was
+    frozen and {channel: delivery id}."""
     now = utcnow()
     channels = list(channels)
     # every new version becomes the live one, so the live number is also the highest
@@ -383,8 +386,11 @@ def _write_version(
         ).tuples().all())
         after = {**in_flight, **(after or {})}
     planned = [outbox.Planned(c, f"{item.uid}.v{number}.{c}.{op.value}", (after or {}).get(c)) for c in channels]
+    event = None if audit_action is None else audit.event_params(
+        actor=actor.name, action=audit_action, item_uid=item.uid, version_hash=digest,
+        data={"version": number, **(audit_data or {})})
     version_id, rows = outbox.write(session, values, op.value, planned, due_at=max(now, not_before), now=now,
-                                    release=release)
+                                    release=release, event=event)
     if release is not None:
         # the object now holds the values just written (an ORM object: as committed values)
         for key, value in release.items():
@@ -495,14 +501,12 @@ def approve(
                 published_at=(m.published_at or now) if released else m.published_at,
                 updated_at=now,
             ),
+            audit_action="approve",
+            audit_data={"operation": op.value, "channels": channels, "index_number": index_number,
+                        "group": m.release_group},
         )
         if m.type == ItemType.POLICY:
             policy_deliveries[m.uid] = rows
-        audit.append(
-            session, actor=actor.name, action="approve", item_uid=m.uid, version_hash=version.content_hash,
-            data={"version": version.number, "operation": op.value, "channels": channels,
-                  "index_number": index_number, "group": m.release_group},
-        )
         outcome.items.append(m)
         if release_at <= now:
             outcome.deliveries += list(rows.values())

@@ -1,4 +1,5 @@
-"""The outbox writer: one statement on PostgreSQL, several on SQLite, the same rows on both."""
+"""The outbox writer: one statement on PostgreSQL, several on SQLite, the same rows (and the
+same audit chain) on both."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from publisher import outbox
+from publisher import audit, outbox
 from publisher.clock import utcnow
 from publisher.models import Delivery, Item, ItemVersion
 from publisher.service import Service
@@ -40,10 +41,12 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
                 s, _version(item.id, team.editor.id, 2, now), "update", planned, due_at=due, now=now,
                 release=dict(index_number="AB1900010-2026-007", live_version=2, state="published",
                              published_at=now, updated_at=now),
+                event=audit.event_params(actor="approver", action="approve", item_uid=item.uid,
+                                         version_hash="a" * 64, data={"version": 2}),
             )
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    # then PostgreSQL did it in one statement
+    # then PostgreSQL did it all in one statement
     if service.db.postgres:
         assert len(statements) == 1
     with service.db.reader() as s:
@@ -59,6 +62,10 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
         ("wechat", "k.wechat", earlier["wechat"], "queued", "update", version_id),
     ]
     assert all(d.next_attempt_at == due and d.created_at == now for d in rows)
+    # and the audit event was appended last, chained and hashed as verify expects
+    last = service.audit_events()[-1]
+    assert (last["action"], last["actor"], last["data"]) == ("approve", "approver", {"version": 2})
+    assert service.verify_audit()[1] == []
     # and the item carries its release columns
     assert stored is not None
     assert (stored.index_number, stored.live_version, stored.state, stored.published_at) == (
