@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,7 +83,11 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+# A transaction that writes WAL (here one transactional logical-decoding message, which any
+# role may emit and nothing stores) commits synchronously: it waits until the WAL is flushed
+# up to its commit record, which covers every commit before it. (A transaction that only
+# takes an id writes no WAL before its commit record and does not wait.)
+_WAIT_FOR_FLUSH = "SELECT pg_logical_emit_message(true, 'publisher.flush', '')"
 
 
 class Database:
@@ -95,23 +99,56 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_engine = make_engine(url, immediate=False, **kwargs) if url.startswith("sqlite") else self.engine
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # PostgreSQL connections whose commits do not wait for the WAL flush (run_then_flush)
+        self.unflushed_engine = (
+            # (a small pool: these transactions are short, and workers hold both pools' connections)
+            make_engine(url, connect_args={"options": "-c synchronous_commit=off"}, **{"pool_size": 4, **kwargs})
+            if self.postgres else None
+        )
+        self.unflushed_sessions = (
+            sessionmaker(self.unflushed_engine, expire_on_commit=False) if self.unflushed_engine else self.sessions
+        )
 
     @property
     def postgres(self) -> bool:
         return is_postgres(self.engine)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self.sessions() as session, session.begin():
+    def transaction(self, *, wait_for_flush: bool = True) -> Iterator[Session]:
+        """One transaction. `wait_for_flush=False` is for a transaction whose loss in a
+        database crash is harmless (a claim or a dispatch mark: the ledger recovers either,
+        and the send stays at-least-once): PostgreSQL then commits it without waiting for the
+        WAL flush, and the next synchronous commit flushes it anyway. SQLite (WAL,
+        synchronous=NORMAL) never waits for one."""
+        with (self.sessions if wait_for_flush else self.unflushed_sessions)() as session, session.begin():
             yield session
 
     def run(self, fn: Callable[[Session], T], *, attempts: int = 5) -> T:
         """Run `fn` in one transaction, again from the start when the database broke it off
         with a deadlock or serialization failure (two approvals and a worker's bookkeeping
         can lock the same rows in different orders)."""
+        return self._run(fn, self.sessions, attempts)
+
+    def run_then_flush(self, fn: Callable[[Session], T], *, attempts: int = 5) -> T:
+        """`run`, for a transaction that takes a row lock every writer of its kind needs (an
+        approval takes the year's index counter and the audit chain's head). It returns, as
+        `run` does, once the transaction is durable; but on PostgreSQL its commit does not
+        wait for the WAL flush while it still holds those locks. With the flush inside the
+        hold, concurrent approvals queue behind each other's fsync and a slow disk stalls them
+        all; here the commit releases the locks at once and the wait for the flush comes
+        after, shared by whatever commits meanwhile. A database crash in between loses only
+        transactions whose callers have no answer yet, and the WAL replays in order: never a
+        later one without an earlier one, so index numbers and the audit chain stay whole."""
+        result = self._run(fn, self.unflushed_sessions, attempts)
+        if self.unflushed_engine is not None:
+            with self.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(_WAIT_FOR_FLUSH)
+        return result
+
+    def _run(self, fn: Callable[[Session], T], sessions: sessionmaker[Session], attempts: int) -> T:
         for attempt in range(1, attempts + 1):
             try:
-                with self.transaction() as session:
+                with sessions() as session, session.begin():
                     return fn(session)
             except DBAPIError as exc:
                 if attempt == attempts or not is_retryable(exc):
@@ -119,14 +156,6 @@ class Database:
                 log.warning("transaction retried after %s (attempt %d)", type(exc.orig).__name__, attempt)
                 time.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
-
-    def without_fsync_wait(self, session: Session) -> None:
-        """For a transaction whose loss in a database crash is harmless (a claim or a
-        dispatch mark: the ledger recovers either, and the send stays at-least-once), let
-        PostgreSQL commit it without waiting for the WAL flush. The next synchronous commit
-        flushes it anyway. SQLite (WAL, synchronous=NORMAL) needs nothing."""
-        if self.postgres:
-            session.execute(_ASYNC_COMMIT)
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
@@ -136,3 +165,5 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.read_engine.dispose()
+        if self.unflushed_engine is not None:
+            self.unflushed_engine.dispose()

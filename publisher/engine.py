@@ -114,8 +114,7 @@ class Engine:
         """Try to deliver one delivery. Returns what happened: 'skipped' (not claimable now),
         'held', 'delivered', 'accepted', or the failure kind."""
         now = utcnow()
-        with self.db.transaction() as s:
-            self.db.without_fsync_wait(s)  # a lost claim only means the delivery is sent again
+        with self.db.transaction(wait_for_flush=False) as s:  # a lost claim only means a second send
             d = s.get(Delivery, delivery_id)
             if d is None or d.state not in ledger.CLAIMABLE or d.next_attempt_at > now:
                 return "skipped"
@@ -160,8 +159,7 @@ class Engine:
         now = utcnow()
         results = dict.fromkeys(delivery_ids, "skipped")
         effects = Effects()
-        with self.db.transaction() as s:
-            self.db.without_fsync_wait(s)  # a lost claim only means the delivery is sent again
+        with self.db.transaction(wait_for_flush=False) as s:  # a lost claim only means a second send
             rows = s.connection().execute(_DUE_IN_BATCH, {"ids": list(delivery_ids), "now": now}).all()
             by_channel: dict[str, list[Any]] = {}
             for d in rows:
@@ -536,8 +534,7 @@ class Engine:
         hand-over failed, so the next sweep picks them up at once)."""
         if not ids:
             return
-        with self.db.transaction() as s:
-            self.db.without_fsync_wait(s)
+        with self.db.transaction(wait_for_flush=False) as s:
             if dispatched:
                 ledger.mark_dispatched(s, ids, utcnow())
             else:

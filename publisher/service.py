@@ -79,7 +79,7 @@ class Service:
             yield session
 
     def _run(self, fn: Callable[[Session], Outcome]) -> Outcome:
-        outcome = self.db.run(fn)
+        outcome = self.db.run_then_flush(fn)
         self.wake(outcome.deliveries, outcome.channels)
         return outcome
 
