@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import BindParameter, bindparam, select, text
 from sqlalchemy.orm import Session
@@ -83,39 +83,30 @@ def typed_params(prefix: str = "") -> list[BindParameter[Any]]:
 APPEND = {dialect: text(append_sql(dialect)).bindparams(*typed_params()) for dialect in ("postgresql", "sqlite")}
 
 
-def event_params(
-    *,
-    actor: str,
-    action: str,
-    item_uid: str | None = None,
-    version_hash: str | None = None,
-    reason: str | None = None,
-    data: dict[str, Any] | None = None,
-    prefix: str = "",
-) -> dict[str, Any]:
+class EventFields(TypedDict, total=False):
+    """What an event says; the database adds seq, the previous hash and its own hash."""
+
+    actor: Required[str]
+    action: Required[str]
+    item_uid: str | None
+    version_hash: str | None
+    reason: str | None
+    data: dict[str, Any] | None
+
+
+def event_params(**event: Unpack[EventFields]) -> dict[str, Any]:
     """The parameters of `append_sql` for one event."""
     at = utcnow()
-    fields = {"actor": actor, "action": action, "item_uid": item_uid, "version_hash": version_hash,
-              "reason": reason, "data": data}
+    fields: dict[str, Any] = {"item_uid": None, "version_hash": None, "reason": None, "data": None, **event}
     pre, post = hashed_text_parts({**fields, "at": at.isoformat()})
-    return {f"{prefix}{k}": v for k, v in {**fields, "at": at, "pre": pre, "post": post}.items()}
+    return {**fields, "at": at, "pre": pre, "post": post}
 
 
-def append(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    item_uid: str | None = None,
-    version_hash: str | None = None,
-    reason: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> None:
+def append(session: Session, **event: Unpack[EventFields]) -> None:
     """Append one event. One prebuilt statement: this runs in every transition."""
     session.flush()  # everything else first: the head lock below is then held only until commit
     conn = session.connection()
-    conn.execute(APPEND[conn.dialect.name], event_params(
-        actor=actor, action=action, item_uid=item_uid, version_hash=version_hash, reason=reason, data=data))
+    conn.execute(APPEND[conn.dialect.name], event_params(**event))
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,6 @@ _PG_RELEASE = """, r AS (
 _PG_RESULT = " SELECT v.id AS version_id, d.channel, d.id AS delivery_id FROM v LEFT JOIN d ON true"
 
 
-
-
 @functools.cache
 def _pg_statement(release: bool, event: bool) -> TextClause:
     sql = _PG_VERSION_AND_DELIVERIES

@@ -341,7 +341,6 @@ def _supersede_unsent(session: Session, item: AnyItem, channels: list[str]) -> N
 class Frozen(NamedTuple):
     """A version just written (an ORM object would cost an approval more than a statement)."""
 
-    id: int
     number: int
     content_hash: str
 
@@ -389,8 +388,8 @@ def _write_version(
     event = None if audit_action is None else audit.event_params(
         actor=actor.name, action=audit_action, item_uid=item.uid, version_hash=digest,
         data={"version": number, **(audit_data or {})})
-    version_id, rows = outbox.write(session, values, op.value, planned, due_at=max(now, not_before), now=now,
-                                    release=release, event=event)
+    _, rows = outbox.write(session, values, op.value, planned, due_at=max(now, not_before), now=now,
+                           release=release, event=event)
     if release is not None:
         # the object now holds the values just written (an ORM object: as committed values)
         for key, value in release.items():
@@ -398,7 +397,7 @@ def _write_version(
                 set_committed_value(item, key, value)
             else:
                 setattr(item, key, value)
-    return Frozen(version_id, number, digest), rows
+    return Frozen(number, digest), rows
 
 
 def _policy_deliveries(session: Session, policy_uid: str) -> dict[str, int]:
