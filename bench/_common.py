@@ -19,7 +19,7 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 @contextmanager
 def scratch_database(kind: str) -> Iterator[str]:
     """A fresh, migrated database URL of `kind` ('sqlite' or 'postgres'), removed afterwards."""
-    from publisher.migrate import upgrade
+    from publisher.store.migrate import upgrade
 
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:

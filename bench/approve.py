@@ -10,7 +10,7 @@ A third figure, for reference: the six writes an approval needs (read the item, 
 index number, insert the version, insert the deliveries, update the item, append the audit
 event) as six separate bare statements with no logic in between. On SQLite, which runs them
 that way, it is the ceiling of the approval path; on PostgreSQL the approval runs four
-statements (version, deliveries and item update are one, `publisher/outbox.py`) and passes it.
+statements (version, deliveries and item update are one, `publisher/store/outbox.py`) and passes it.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Connection, bindparam, insert, select, text, update  # noqa: E402
 
 from bench._common import Row, median, report, scratch_database  # noqa: E402
-from publisher import audit  # noqa: E402
-from publisher.db import Database  # noqa: E402
-from publisher.models import AuditEvent, AuditHead, Delivery, Item, ItemVersion  # noqa: E402
-from publisher.service import Service  # noqa: E402
+from publisher.editorial import audit  # noqa: E402
+from publisher.editorial.service import Service  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
+from publisher.store.db import Database  # noqa: E402
+from publisher.store.models import AuditEvent, AuditHead, Delivery, Item, ItemVersion  # noqa: E402
 
 CHANNELS = {k: {"enabled": True} for k in ("rss", "cms", "wechat", "cityplatform")}
 

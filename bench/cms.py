@@ -44,10 +44,10 @@ import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench._common import median, report, scratch_database  # noqa: E402
-from publisher.executor import EmbeddedExecutor  # noqa: E402
-from publisher.models import Delivery  # noqa: E402
+from publisher.delivery.executor import EmbeddedExecutor  # noqa: E402
 from publisher.runtime import build_runtime, use_executor  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
+from publisher.store.models import Delivery  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = Path(os.environ.get("WP_STATE_DIR", "/var/lib/publisher-wp"))

@@ -255,7 +255,7 @@ class Tracked:
         self.rt = build_runtime(self.settings)
         self.config, self.log_dir, self.concurrency, self.tunables = config, log_dir, concurrency, tunables
         os.environ.update(tunables)  # this process's CeleryExecutor batches by them too
-        from publisher.service import Service
+        from publisher.editorial.service import Service
 
         svc = self.rt.service
         # approves without waking any executor, to queue a backlog in the ledger
@@ -311,7 +311,7 @@ class Tracked:
     def delivered(self) -> int:
         from sqlalchemy import func, select
 
-        from publisher.models import Delivery
+        from publisher.store.models import Delivery
 
         with self.rt.db.reader() as s:
             return int(s.execute(select(func.count()).where(Delivery.state == "delivered")).scalar_one())
@@ -326,7 +326,7 @@ class Tracked:
     def states(self) -> dict[str, int]:
         from sqlalchemy import func, select
 
-        from publisher.models import Delivery
+        from publisher.store.models import Delivery
 
         with self.rt.db.reader() as s:
             return {state: n for state, n in s.execute(select(Delivery.state, func.count()).group_by(Delivery.state))}
@@ -334,7 +334,7 @@ class Tracked:
     def undelivered_ids(self) -> list[int]:
         from sqlalchemy import select
 
-        from publisher.models import Delivery
+        from publisher.store.models import Delivery
 
         with self.rt.db.reader() as s:
             return list(s.execute(select(Delivery.id).where(Delivery.state != "delivered")).scalars())
@@ -342,7 +342,7 @@ class Tracked:
     def latencies(self, started: dict[str, float]) -> dict[str, list[float]]:
         from sqlalchemy import select
 
-        from publisher.models import Delivery, Item
+        from publisher.store.models import Delivery, Item
 
         out: dict[str, list[float]] = {}
         with self.rt.db.reader() as s:

@@ -40,7 +40,7 @@ from bench._common import report  # noqa: E402
 from channels.base import ChannelContext, Operation  # noqa: E402
 from channels.rss import RssChannel, render_entry  # noqa: E402
 from channels.rss.entry import feed_labels  # noqa: E402
-from publisher.domain import ItemType, VersionView  # noqa: E402
+from publisher.domain.item import ItemType, VersionView  # noqa: E402
 
 BASE = "http://127.0.0.1:8000"
 SUBJECT = "财政\\预算"

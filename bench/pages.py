@@ -35,11 +35,11 @@ import uvicorn  # noqa: E402
 from sqlalchemy import insert, select, update  # noqa: E402
 
 from bench._common import Row, report, scratch_database  # noqa: E402
-from publisher.db import Database  # noqa: E402
-from publisher.models import Attempt, AuditEvent, AuditHead, Delivery, Item, ItemVersion, User  # noqa: E402
+from publisher.editorial.views import content_hash  # noqa: E402
 from publisher.runtime import build_runtime  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
-from publisher.views import content_hash  # noqa: E402
+from publisher.store.db import Database  # noqa: E402
+from publisher.store.models import Attempt, AuditEvent, AuditHead, Delivery, Item, ItemVersion, User  # noqa: E402
 from publisher.web import create_app  # noqa: E402
 
 CHANNELS = ("rss", "cms", "wechat", "cityplatform", "webhook.hooks")
@@ -66,7 +66,7 @@ def seed(url: str, items: int, per_item: int) -> dict[str, Any]:
     db = Database(url)
     now = datetime.now(UTC)
     started = time.perf_counter()
-    from publisher.auth import hash_password
+    from publisher.editorial.auth import hash_password
 
     with db.transaction() as s:
         uid_user = s.execute(insert(User).values(

@@ -48,10 +48,10 @@ from sqlalchemy import func, select  # noqa: E402
 from wechatpy import WeChatClient  # noqa: E402
 
 from bench._common import median, report, scratch_database  # noqa: E402
-from publisher.executor import EmbeddedExecutor  # noqa: E402
-from publisher.models import Delivery  # noqa: E402
+from publisher.delivery.executor import EmbeddedExecutor  # noqa: E402
 from publisher.runtime import Runtime, build_runtime, use_executor  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
+from publisher.store.models import Delivery  # noqa: E402
 from publisher.web import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

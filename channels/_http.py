@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from .base import ChannelConfigError, PermanentError, RateLimitedError, TransientError
+from channels.base import ChannelConfigError, PermanentError, RateLimitedError, TransientError
 
 USER_AGENT = "publisher/0.1 (+government information disclosure)"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)

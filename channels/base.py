@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from publisher.domain import Operation, VersionView
+from publisher.domain.item import Operation, VersionView
 
 __all__ = [
     "CallbackRequest",

@@ -44,7 +44,7 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from publisher.domain import NATIONAL_INDEX, SHANGHAI_INDEX, ItemType, VersionView
+from publisher.domain.item import NATIONAL_INDEX, SHANGHAI_INDEX, ItemType, VersionView
 
 __all__ = ["CityPlatformChannel", "CityPlatformSettings", "CityPlatformTarget", "classify"]
 

@@ -9,7 +9,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Channel, ChannelContext
+from channels.base import Channel, ChannelContext
 
 KINDS: dict[str, str] = {
     "rss": "channels.rss:RssChannel",

@@ -18,10 +18,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr
 
-from publisher.domain import ItemType, Operation, VersionView
-
-from . import _http, signing
-from .base import (
+from channels import _http, signing
+from channels.base import (
     Channel,
     ChannelConfigError,
     ChannelContext,
@@ -30,6 +28,7 @@ from .base import (
     RateLimitedError,
     Receipt,
 )
+from publisher.domain.item import ItemType, Operation, VersionView
 
 EVENT_TYPES = {
     Operation.PUBLISH: "item.published",

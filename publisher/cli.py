@@ -22,9 +22,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from .auth import Actor, actor_of
-from .domain import ITEM_TYPE_LABELS, DeliveryState, ItemState, ItemType, Role, Validity
-from .errors import (
+from publisher.domain.errors import (
     AuthError,
     NotFoundError,
     PermissionDeniedError,
@@ -32,11 +30,13 @@ from .errors import (
     TransitionError,
     ValidationError,
 )
-from .models import Item
-from .runtime import Runtime, attach_executor, build_runtime
-from .service import OVERALL_LABELS
-from .settings import Settings, SettingsError, load_settings
-from .workflow import STATE_LABELS
+from publisher.domain.item import ITEM_TYPE_LABELS, DeliveryState, ItemState, ItemType, Role, Validity
+from publisher.editorial.auth import Actor, actor_of
+from publisher.editorial.service import OVERALL_LABELS
+from publisher.editorial.workflow import STATE_LABELS
+from publisher.runtime import Runtime, attach_executor, build_runtime
+from publisher.settings import Settings, SettingsError, load_settings
+from publisher.store.models import Item
 
 SAMPLES = Path(__file__).parent / "data" / "items.json"
 SAMPLE_USERS = (("sample-editor", Role.EDITOR), ("sample-reviewer", Role.REVIEWER), ("sample-approver", Role.APPROVER))
@@ -125,7 +125,7 @@ class Cli:
 def check_schema(url: str) -> None:
     from alembic.script import ScriptDirectory
 
-    from .migrate import alembic_config, current_revision
+    from publisher.store.migrate import alembic_config, current_revision
 
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     current = current_revision(url)
@@ -308,8 +308,8 @@ def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
     """迁移数据库并启动 Web 服务与投递执行器 / migrate, then run the web service and the executor."""
     import uvicorn
 
-    from . import alerts
-    from .web import create_app
+    from publisher.observe import alerts
+    from publisher.web import create_app
 
     runtime = cli.runtime(migrate=True)
     start_executor(runtime)
@@ -333,7 +333,7 @@ def _safe_url(url: str) -> str:
 @pass_cli
 def migrate(cli: Cli) -> None:
     """建库或升级数据库结构 / create or upgrade the database schema."""
-    from .migrate import current_revision, upgrade
+    from publisher.store.migrate import current_revision, upgrade
 
     url = cli.settings.db_url
     upgrade(url)
@@ -749,7 +749,7 @@ def channel_resume(cli: Cli, name: str, as_user: str | None) -> None:
 @pass_cli
 def reconcile_cmd(cli: Cli, names: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """核对各渠道实际内容与投递账本 / compare what every channel holds with the ledger (exit 1 on mismatch)."""
-    from .reconcile import reconcile
+    from publisher.delivery.reconcile import reconcile
 
     runtime = cli.runtime()
     reports = reconcile(runtime.db, runtime.channels, list(names) or runtime.settings.enabled_channels())
@@ -813,9 +813,9 @@ def audit_list(cli: Cli, item_ref: str | None, limit: int, as_json: bool) -> Non
 
 
 # -- compliance (issue #9): calendar, deadlines, inspection, catalogue, applications, annual figures --
-# Thin commands over publisher.compliance; the web router publisher.web.compliance offers the same.
+# Thin commands over publisher.compliance; the web router publisher.compliance.routes offers the same.
 def _compliance_now() -> Any:
-    from .clock import utcnow
+    from publisher.domain.clock import utcnow
 
     return utcnow()
 
@@ -833,9 +833,9 @@ def calendar_group() -> None:
 def calendar_load(cli: Cli, source: TextIO, as_user: str | None, as_json: bool) -> None:
     """载入官方节假日安排（如 publisher/data/holidays/2027.json），到期日随即重算 / load an official
     schedule; due dates are recomputed (no longer provisional)."""
-    from .compliance import compliance_settings
-    from .compliance.calendar import parse_schedule
-    from .compliance.deadlines import load_calendar
+    from publisher.compliance import compliance_settings
+    from publisher.compliance.calendar import parse_schedule
+    from publisher.compliance.deadlines import load_calendar
 
     actor = cli.actor(as_user)
     actor.require(Role.OPS)
@@ -862,7 +862,7 @@ def calendar_load(cli: Cli, source: TextIO, as_user: str | None, as_json: bool) 
 @pass_cli
 def calendar_show(cli: Cli, year: int, as_json: bool) -> None:
     """某年的节假日与调休及其来源 / a year's holidays, make-up days and where they come from."""
-    from .compliance.calendar import WorkCalendar
+    from publisher.compliance.calendar import WorkCalendar
 
     with cli.runtime().db.reader() as s:
         data = WorkCalendar.from_store(s).describe(year)
@@ -892,7 +892,7 @@ def _deadline_rows(rows: list[dict[str, Any]]) -> None:
 @pass_cli
 def compliance_deadlines(cli: Cli, status: str | None, as_json: bool) -> None:
     """公开时限（20个工作日）/ statutory deadlines, due date first."""
-    from .compliance import compliance_settings, deadlines
+    from publisher.compliance import compliance_settings, deadlines
 
     with cli.runtime().db.reader() as s:
         rows = [d.as_dict() for d in deadlines(s, _compliance_now(), compliance_settings(cli.settings))
@@ -909,7 +909,7 @@ def compliance_deadlines(cli: Cli, status: str | None, as_json: bool) -> None:
 @pass_cli
 def compliance_overdue(cli: Cli, as_json: bool) -> None:
     """逾期未公开的信息；有逾期时退出码 1 / the overdue list; exit 1 when there is any."""
-    from .compliance import compliance_settings, overdue
+    from publisher.compliance import compliance_settings, overdue
 
     with cli.runtime().db.reader() as s:
         rows = [d.as_dict() for d in overdue(s, _compliance_now(), compliance_settings(cli.settings))]
@@ -928,7 +928,7 @@ def compliance_overdue(cli: Cli, as_json: bool) -> None:
 @pass_cli
 def compliance_check(cli: Cli, as_user: str | None, as_json: bool) -> None:
     """立即运行合规检查并发出提醒 / run the periodic checks now and raise their alerts."""
-    from .compliance import run_checks
+    from publisher.compliance import run_checks
 
     cli.actor(as_user).require(Role.OPS)
     with cli.runtime().db.transaction() as s:
@@ -948,7 +948,7 @@ def compliance_check(cli: Cli, as_user: str | None, as_json: bool) -> None:
 @pass_cli
 def compliance_inspection(cli: Cli, as_json: bool) -> None:
     """各渠道各栏目最新信息的时长 / age of the newest item per channel and column."""
-    from .compliance import compliance_settings, inspection_status
+    from publisher.compliance import compliance_settings, inspection_status
 
     with cli.runtime().db.reader() as s:
         rows = [w.as_dict() for w in inspection_status(s, cli.settings, _compliance_now(),
@@ -972,8 +972,8 @@ def compliance_inspection(cli: Cli, as_json: bool) -> None:
 def compliance_catalogue(cli: Cli, fmt: str, output: str, type_: str | None, subject: str | None,
                          year: int | None) -> None:
     """导出主动公开目录 / export the active-disclosure catalogue."""
-    from .compliance.catalogue import Filters, catalogue_rows, catalogue_table
-    from .compliance.tabular import render
+    from publisher.compliance.catalogue import Filters, catalogue_rows, catalogue_table
+    from publisher.compliance.tabular import render
 
     with cli.runtime().db.reader() as s:
         rows = catalogue_rows(s, _compliance_now(), cli.settings.public_base_url,
@@ -989,8 +989,8 @@ def compliance_catalogue(cli: Cli, fmt: str, output: str, type_: str | None, sub
 @pass_cli
 def compliance_annual(cli: Cli, year: int, as_csv: bool, as_json: bool) -> None:
     """年度报告数据 / the year's figures for the annual report."""
-    from .compliance.annual import annual_figures, figures_table
-    from .compliance.tabular import to_csv
+    from publisher.compliance.annual import annual_figures, figures_table
+    from publisher.compliance.tabular import to_csv
 
     with cli.runtime().db.reader() as s:
         figures = annual_figures(s, year, _compliance_now(), cli.settings.public_base_url)
@@ -1008,7 +1008,7 @@ def compliance_annual(cli: Cli, year: int, as_csv: bool, as_json: bool) -> None:
 @pass_cli
 def compliance_reminders(cli: Cli, include_done: bool, as_json: bool) -> None:
     """待办提醒（如征求意见采纳情况）/ reminders, e.g. adoption reports to publish."""
-    from .compliance.consultations import reminders
+    from publisher.compliance.consultations import reminders
 
     with cli.runtime().db.reader() as s:
         rows = reminders(s, include_done=include_done)
@@ -1032,7 +1032,7 @@ def application_group() -> None:
 @pass_cli
 def application_add(cli: Cli, source: TextIO, as_user: str | None, as_json: bool) -> None:
     """登记一件已答复的申请 / record an answered application."""
-    from .compliance import applications
+    from publisher.compliance import applications
 
     actor = cli.actor(as_user)
     data = read_json(source)
@@ -1053,7 +1053,7 @@ def application_add(cli: Cli, source: TextIO, as_user: str | None, as_json: bool
 @pass_cli
 def application_list(cli: Cli, limit: int, as_json: bool) -> None:
     """已答复的申请（不含申请人）/ answered applications (without applicants)."""
-    from .compliance import applications
+    from publisher.compliance import applications
 
     with cli.runtime().db.reader() as s:
         total, rows = applications.listing(s, limit=limit)
@@ -1077,7 +1077,7 @@ def application_list(cli: Cli, limit: int, as_json: bool) -> None:
 def application_convert(cli: Cli, number: str, reason: str, type_: str, subject: str, title: str | None,
                         as_user: str | None, as_json: bool) -> None:
     """依申请转主动：生成关联的草稿 / convert an answered application into a linked draft item."""
-    from .compliance import applications
+    from publisher.compliance import applications
 
     actor = cli.actor(as_user)
     opts: dict[str, Any] = {"reason": reason, "type": type_, "subject": subject}

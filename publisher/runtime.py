@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .channelset import ChannelSet
-from .db import Database
-from .engine import Engine
-from .migrate import upgrade
-from .service import Service
-from .settings import Settings
+from publisher.delivery.channelset import ChannelSet
+from publisher.delivery.engine import Engine
+from publisher.editorial.service import Service
+from publisher.settings import Settings
+from publisher.store.db import Database
+from publisher.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def attach_executor(runtime: Runtime, name: str | None = None) -> Executor:
 
     name = name or ("celery" if runtime.settings.broker_url else "embedded")
     if name == "embedded":
-        from .executor import EmbeddedExecutor
+        from publisher.delivery.executor import EmbeddedExecutor
 
         executor: Executor = EmbeddedExecutor(runtime.engine)
     else:

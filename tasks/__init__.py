@@ -15,7 +15,7 @@ def __getattr__(name: str) -> Any:
     # Only `celery`: Celery's app finder looks at `tasks.app` first, which once imported
     # is the submodule, and then falls back to `tasks.celery`.
     if name == "celery":
-        from .app import app
+        from tasks.app import app
 
         return app
     raise AttributeError(f"module 'tasks' has no attribute {name!r}")

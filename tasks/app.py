@@ -18,9 +18,8 @@ from typing import Any
 from celery import signals
 
 from publisher.settings import load_settings
-
-from . import heartbeat, worker
-from .config import CeleryOptions, make_app
+from tasks import heartbeat, worker
+from tasks.config import CeleryOptions, make_app
 
 log = logging.getLogger(__name__)
 

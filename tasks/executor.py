@@ -3,7 +3,7 @@
 the channel queues; `celery -A tasks worker` processes run them.
 
     executor = CeleryExecutor(runtime)     # a publisher.runtime.Runtime: uses runtime.engine
-    executor = CeleryExecutor(engine)      # or a publisher.engine.Engine directly
+    executor = CeleryExecutor(engine)      # or a publisher.delivery.engine.Engine directly
     use_executor(runtime, executor)        # publisher.runtime: wires service and engine wake-ups
 
 Registered as the `celery` entry point of `publisher.executors`; publisher.runtime's
@@ -24,10 +24,9 @@ from typing import Any
 
 from celery import Celery
 
-from publisher.engine import Engine
+from publisher.delivery.engine import Engine
 from publisher.runtime import Runtime
-
-from .config import SET_QUEUE, CeleryOptions, make_app, queue_for
+from tasks.config import SET_QUEUE, CeleryOptions, make_app, queue_for
 
 log = logging.getLogger(__name__)
 

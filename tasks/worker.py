@@ -26,12 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from celery import Celery
 
-from publisher.engine import Claimed, Engine
+from publisher.delivery.engine import Claimed, Engine
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
-
-from .config import CeleryOptions
-from .executor import CeleryExecutor
+from tasks.config import CeleryOptions
+from tasks.executor import CeleryExecutor
 
 log = logging.getLogger(__name__)
 

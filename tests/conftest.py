@@ -16,14 +16,21 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from publisher.auth import Actor
-from publisher.db import Database
-from publisher.migrate import upgrade
-from publisher.service import Service
+from publisher.editorial.auth import Actor
+from publisher.editorial.service import Service
 from publisher.settings import Settings
+from publisher.store.db import Database
+from publisher.store.migrate import upgrade
 from tests.receiver import Receiver
 
 PG_ADMIN_URL = os.environ.get("PUBLISHER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+# The machine's shared Redis (host:port); a second checkout testing at the same time points this
+# at a Redis of its own, since the tests flush the databases they use.
+REDIS_ADDRESS = os.environ.get("PUBLISHER_TEST_REDIS", "127.0.0.1:6379")
+
+
+def redis_url(db: int) -> str:
+    return f"redis://{REDIS_ADDRESS}/{db}"
 ALL_CHANNELS = {k: {"enabled": True} for k in ("rss", "cms", "wechat", "cityplatform")}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from publisher.domain import ItemType, VersionView
+from publisher.domain.item import ItemType, VersionView
 
 
 def make_version(**overrides: Any) -> VersionView:

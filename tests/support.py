@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from publisher.editorial.service import Service
 from publisher.runtime import Runtime
-from publisher.service import Service
 from tests.conftest import Team
 from tests.samples import policy
 

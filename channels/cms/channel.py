@@ -45,11 +45,10 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from publisher.domain import ItemType, VersionView
-from publisher.sanitize import text_of
-
-from .errors import error_for, wp_code
-from .render import DEFAULT_CATEGORY_SLUGS, WITHDRAWN_PREFIX, render_body, rewrite_links
+from channels.cms.errors import error_for, wp_code
+from channels.cms.render import DEFAULT_CATEGORY_SLUGS, WITHDRAWN_PREFIX, render_body, rewrite_links
+from publisher.domain.item import ItemType, VersionView
+from publisher.domain.sanitize import text_of
 
 __all__ = ["CmsChannel", "CmsSettings"]
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
-from publisher.domain import ItemType, Operation, VersionView
+from publisher.domain.item import ItemType, Operation, VersionView
 
 __all__ = [
     "DEFAULT_CATEGORY_SLUGS",

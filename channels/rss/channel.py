@@ -34,11 +34,10 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from publisher.domain import VersionView
-
-from . import writer
-from .entry import feed_labels, render_entry
-from .store import Change, FeedStore
+from channels.rss import writer
+from channels.rss.entry import feed_labels, render_entry
+from channels.rss.store import Change, FeedStore
+from publisher.domain.item import VersionView
 
 log = logging.getLogger(__name__)
 

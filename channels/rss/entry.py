@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from publisher.domain import ITEM_TYPE_LABELS, ItemType, Operation, VersionView
+from publisher.domain.item import ITEM_TYPE_LABELS, ItemType, Operation, VersionView
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

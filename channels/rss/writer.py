@@ -18,7 +18,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
-from .entry import DISCLOSURE_NS, DISCLOSURE_PREFIX, SHANGHAI, subject_label
+from channels.rss.entry import DISCLOSURE_NS, DISCLOSURE_PREFIX, SHANGHAI, subject_label
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # The order the disclosure elements appear in; docs/feeds.md describes each.

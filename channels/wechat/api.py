@@ -30,9 +30,8 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from channels.base import ChannelError, TransientError
-
-from .errors import TOKEN_CODES, classify, classify_http
-from .token import SharedToken
+from channels.wechat.errors import TOKEN_CODES, classify, classify_http
+from channels.wechat.token import SharedToken
 
 
 class _TokenRejected(Exception):

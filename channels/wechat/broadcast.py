@@ -14,10 +14,9 @@ from datetime import date
 from typing import Any
 
 from channels.base import ChannelError, Confirmation, PermanentError, Receipt
-from publisher.domain import Operation, VersionView
-
-from .channel import WechatChannel
-from .status import MASS_STATUS
+from channels.wechat.channel import WechatChannel
+from channels.wechat.status import MASS_STATUS
+from publisher.domain.item import Operation, VersionView
 
 DIGEST_LIMIT = 8  # one news message holds at most 8 articles
 

@@ -23,8 +23,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from channels.base import Confirmation
-
-from .status import MASS_STATUS, confirmation_for
+from channels.wechat.status import MASS_STATUS, confirmation_for
 
 __all__ = [
     "CallbackError",

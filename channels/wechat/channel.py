@@ -47,13 +47,12 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from publisher.domain import Operation, VersionView
-
-from .api import WechatApi
-from .callback import CallbackError, MassEvent, PublishEvent, parse_event, verify_url
-from .html import host_allowed, rewrite_images, to_wechat_html
-from .media import fetch_image, for_cover, for_uploadimg, generate_cover
-from .status import confirmation_for
+from channels.wechat.api import WechatApi
+from channels.wechat.callback import CallbackError, MassEvent, PublishEvent, parse_event, verify_url
+from channels.wechat.html import host_allowed, rewrite_images, to_wechat_html
+from channels.wechat.media import fetch_image, for_cover, for_uploadimg, generate_cover
+from channels.wechat.status import confirmation_for
+from publisher.domain.item import Operation, VersionView
 
 TITLE_MAX = 32
 AUTHOR_MAX = 16
@@ -529,7 +528,11 @@ class WechatChannel(Channel):
         """The day's digest: the items of `broadcast_types` (at most 8), once the Shanghai
         clock reaches `broadcast_at`, sent once a day (the account's quota). Off when no
         broadcast type is configured."""
-        from .broadcast import digest_progress, pick_digest, send_digest  # broadcast builds on this module
+        from channels.wechat.broadcast import (  # broadcast builds on this module
+            digest_progress,
+            pick_digest,
+            send_digest,
+        )
 
         if not self.settings.broadcast_types:
             return None
@@ -557,7 +560,7 @@ class WechatChannel(Channel):
                 log.warning("wechat: cannot release the digest lock for %s: %s", day, exc)
 
     def digest_status(self, receipt: Receipt) -> Confirmation | None:
-        from .broadcast import digest_status
+        from channels.wechat.broadcast import digest_status
 
         return digest_status(self, receipt)
 

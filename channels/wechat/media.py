@@ -19,8 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from channels._http import raise_for_status
 from channels.base import PermanentError, TransientError
-
-from .html import host_allowed
+from channels.wechat.html import host_allowed
 
 UPLOADIMG_MAX = 1024 * 1024 - 1
 THUMB_MAX = 64 * 1024

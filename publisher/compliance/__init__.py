@@ -10,7 +10,7 @@
     annual         the year's figures for the annual report
 
 Periodic checks (`check_deadlines`, `check_inspection`, `check_consultations`) take the
-caller's session and raise their events through `publisher.events` after it commits; run
+caller's session and raise their events through `publisher.observe.events` after it commits; run
 them together with `run_checks`.
 """
 
@@ -21,11 +21,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..settings import Settings
-from .config import ComplianceSettings, compliance_settings
-from .consultations import check_consultations
-from .deadlines import Deadline, check_deadlines, deadlines, overdue
-from .inspection import ColumnWatch, check_inspection, inspection_status
+from publisher.compliance.config import ComplianceSettings, compliance_settings
+from publisher.compliance.consultations import check_consultations
+from publisher.compliance.deadlines import Deadline, check_deadlines, deadlines, overdue
+from publisher.compliance.inspection import ColumnWatch, check_inspection, inspection_status
+from publisher.settings import Settings
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Raise each compliance alert once, and only after the transaction that recorded it commits.
 
 Periodic checks (deadlines, inspection, consultations) run inside a caller's transaction. An
-alert is announced through `publisher.events` only when the mark that says "raised" is
+alert is announced through `publisher.observe.events` only when the mark that says "raised" is
 committed with it: a rolled-back check announces nothing, and the next run announces it then.
 """
 
@@ -13,9 +13,9 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import events
-from ..clock import utcnow
-from ..models import AlertMark
+from publisher.domain.clock import utcnow
+from publisher.observe import events
+from publisher.store.models import AlertMark
 
 _PENDING = "compliance.pending_events"
 

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..clock import SHANGHAI, as_utc, local
-from ..domain import ITEM_TYPE_LABELS, DeliveryState, ItemType, Validity
-from ..models import Application, Delivery, Item, ItemLink, ItemVersion
-from . import applications, consultations
-from .catalogue import Filters, catalogue_rows
-from .fees import APPLIED, fee_history
-from .tabular import Table
+from publisher.compliance import applications, consultations
+from publisher.compliance.catalogue import Filters, catalogue_rows
+from publisher.compliance.fees import APPLIED, fee_history
+from publisher.compliance.tabular import Table
+from publisher.domain.clock import SHANGHAI, as_utc, local
+from publisher.domain.item import ITEM_TYPE_LABELS, DeliveryState, ItemType, Validity
+from publisher.store.models import Application, Delivery, Item, ItemLink, ItemVersion
 
 
 @dataclass(frozen=True)

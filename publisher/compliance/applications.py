@@ -20,14 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import audit, workflow
-from ..auth import Actor
-from ..clock import local_today, utcnow
-from ..domain import ItemType, Role
-from ..errors import NotFoundError, TransitionError, ValidationError
-from ..models import Application, Item, ItemLink
-from ..settings import Settings
-from ..validation import field_errors
+from publisher.domain.clock import local_today, utcnow
+from publisher.domain.errors import NotFoundError, TransitionError, ValidationError
+from publisher.domain.item import ItemType, Role
+from publisher.domain.validation import field_errors
+from publisher.editorial import audit, workflow
+from publisher.editorial.auth import Actor
+from publisher.settings import Settings
+from publisher.store.models import Application, Item, ItemLink
 
 LINK = "application"
 

@@ -28,9 +28,9 @@ import holidays as holidays_lib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..clock import utcnow
-from ..errors import ValidationError
-from ..models import CalendarYear
+from publisher.domain.clock import utcnow
+from publisher.domain.errors import ValidationError
+from publisher.store.models import CalendarYear
 
 SOURCE_LIBRARY = "chinese-calendar"
 SOURCE_LOADED = "loaded"

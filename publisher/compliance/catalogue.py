@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..clock import local
-from ..domain import ITEM_TYPE_LABELS, Disclosure, ItemType
-from ..models import Item
-from .released import released, released_stmt
-from .tabular import Table
+from publisher.compliance.released import released, released_stmt
+from publisher.compliance.tabular import Table
+from publisher.domain.clock import local
+from publisher.domain.item import ITEM_TYPE_LABELS, Disclosure, ItemType
+from publisher.store.models import Item
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("index_number", "索取号"),

@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..settings import Settings, SettingsError
+from publisher.settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)

@@ -22,18 +22,18 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit, workflow
-from ..auth import Actor
-from ..clock import local, local_today, utcnow
-from ..domain import ItemState, ItemType, Role
-from ..errors import TransitionError, ValidationError
-from ..models import Item, ItemLink, Reminder
-from ..settings import Settings
-from ..validation import field_errors
-from .alerts import emit_after_commit
-from .calendar import WorkCalendar
-from .config import ComplianceSettings
-from .released import released, released_stmt
+from publisher.compliance.alerts import emit_after_commit
+from publisher.compliance.calendar import WorkCalendar
+from publisher.compliance.config import ComplianceSettings
+from publisher.compliance.released import released, released_stmt
+from publisher.domain.clock import local, local_today, utcnow
+from publisher.domain.errors import TransitionError, ValidationError
+from publisher.domain.item import ItemState, ItemType, Role
+from publisher.domain.validation import field_errors
+from publisher.editorial import audit, workflow
+from publisher.editorial.auth import Actor
+from publisher.settings import Settings
+from publisher.store.models import Item, ItemLink, Reminder
 
 LINK = "adoption_report"
 REMINDER = "adoption_report"

@@ -19,12 +19,12 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..clock import local
-from ..domain import Disclosure, ItemState, Validity
-from ..models import Item, ItemVersion
-from .alerts import raise_once
-from .calendar import ScheduleFile, WorkCalendar, store_schedule
-from .config import ComplianceSettings
+from publisher.compliance.alerts import raise_once
+from publisher.compliance.calendar import ScheduleFile, WorkCalendar, store_schedule
+from publisher.compliance.config import ComplianceSettings
+from publisher.domain.clock import local
+from publisher.domain.item import Disclosure, ItemState, Validity
+from publisher.store.models import Item, ItemVersion
 
 CONTENT = "content"
 VALIDITY = "validity"

@@ -23,11 +23,11 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..clock import local
-from ..domain import FEE_CATALOGUES, ItemState, ItemType
-from ..models import Item
-from .released import public_of, versions_of
-from .tabular import Table
+from publisher.compliance.released import public_of, versions_of
+from publisher.compliance.tabular import Table
+from publisher.domain.clock import local
+from publisher.domain.item import FEE_CATALOGUES, ItemState, ItemType
+from publisher.store.models import Item
 
 # URL-safe names for the three catalogues
 CATALOGUE_KEYS: dict[str, str] = {

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..clock import as_utc
-from ..domain import ITEM_TYPE_LABELS, DeliveryState, ItemType, Operation
-from ..models import Delivery, Item
-from ..settings import Settings
-from .alerts import raise_once
-from .config import ComplianceSettings, InspectionRule
+from publisher.compliance.alerts import raise_once
+from publisher.compliance.config import ComplianceSettings, InspectionRule
+from publisher.domain.clock import as_utc
+from publisher.domain.item import ITEM_TYPE_LABELS, DeliveryState, ItemType, Operation
+from publisher.settings import Settings
+from publisher.store.models import Delivery, Item
 
 ANY = "*"
 STATUS_LABELS = {"ok": "正常", "at_risk": "即将超期", "breach": "已超期", "empty": "无内容", "untracked": "不考核"}

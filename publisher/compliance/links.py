@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Application, Item, ItemLink
-from . import applications, consultations
+from publisher.compliance import applications, consultations
+from publisher.store.models import Application, Item, ItemLink
 
 
 def item_links(session: Session, uid: str) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ..domain import ItemState
-from ..models import Item, ItemVersion
+from publisher.domain.item import ItemState
+from publisher.store.models import Item, ItemVersion
 
 
 @dataclass(frozen=True)

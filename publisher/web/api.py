@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..domain import ItemIn, ItemState, ItemType, Role, Validity
-from .deps import ActorDep, ServiceDep, check_params, check_storable
-from .errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from publisher.domain.item import ItemIn, ItemState, ItemType, Role, Validity
+from publisher.web.deps import ActorDep, ServiceDep, check_params, check_storable
+from publisher.web.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 
 
 def _guard(request: Request, actor: ActorDep) -> None:
@@ -83,7 +83,7 @@ ITEM_EXAMPLES: dict[str, Any] = {
 
 ITEM_BODY_DESCRIPTION = (
     "一条信息，与 publisher/data/items.json 中的样例同形 / an item in the shape of the sample fixtures. "
-    "Validated by the service (publisher.domain.ItemIn): unknown fields, a bad 文号, a missing title or a "
+    "Validated by the service (publisher.domain.item.ItemIn): unknown fields, a bad 文号, a missing title or a "
     "date not in YYYY-MM-DD form are 422 errors naming the field."
 )
 

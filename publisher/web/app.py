@@ -19,8 +19,8 @@ from types import ModuleType
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
-from ..runtime import Runtime
-from . import errors
+from publisher.runtime import Runtime
+from publisher.web import errors
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "publisher.web.public",  # public pages and feeds
     "publisher.web.callbacks",  # /callbacks/{channel}: provider pushes (WeChat events)
     "publisher.web.pages",  # /app: editor and ops pages; /metrics, /readyz
-    "publisher.web.compliance",  # /api/compliance; /catalogue, /fees, /reports/annual
+    "publisher.compliance.routes",  # /api/compliance; /catalogue, /fees, /reports/annual
 )
 
 

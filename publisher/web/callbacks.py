@@ -16,12 +16,11 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from channels.base import CallbackRequest, CallbackResponse
-
-from ..errors import NotFoundError, PublisherError
-from ..runtime import Runtime
-from ..settings import SettingsError
-from .deps import RuntimeDep, check_params
-from .errors import ERROR_RESPONSES, NOT_FOUND
+from publisher.domain.errors import NotFoundError, PublisherError
+from publisher.runtime import Runtime
+from publisher.settings import SettingsError
+from publisher.web.deps import RuntimeDep, check_params
+from publisher.web.errors import ERROR_RESPONSES, NOT_FOUND
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..auth import Actor
-from ..errors import FieldError, ValidationError
-from ..runtime import Runtime
-from ..service import Service
+from publisher.domain.errors import FieldError, ValidationError
+from publisher.editorial.auth import Actor
+from publisher.editorial.service import Service
+from publisher.runtime import Runtime
 
 _bearer = HTTPBearer(
     auto_error=False,

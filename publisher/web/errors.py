@@ -23,14 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from ..errors import (
-    AuthError,
-    FieldError,
-    PublisherError,
-    TransitionError,
-    ValidationError,
-)
-from ..validation import MESSAGES as PYDANTIC_MESSAGES
+from publisher.domain.errors import AuthError, FieldError, PublisherError, TransitionError, ValidationError
+from publisher.domain.validation import MESSAGES as PYDANTIC_MESSAGES
 
 log = logging.getLogger(__name__)
 

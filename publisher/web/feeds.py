@@ -31,7 +31,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from ..settings import Settings
+from publisher.settings import Settings
 
 CONTENT_TYPES = {
     "rss": "application/rss+xml; charset=utf-8",

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..auth import Actor
-from ..domain import DeliveryState, Role
-from ..errors import NotFoundError, TransitionError
-from ..models import Delivery
-from ..runtime import Runtime
-from ..service import delivery_json
-from .deps import ActorDep, get_runtime
-from .errors import ERROR_RESPONSES, NOT_FOUND
+from publisher.domain.errors import NotFoundError, TransitionError
+from publisher.domain.item import DeliveryState, Role
+from publisher.editorial.auth import Actor
+from publisher.editorial.service import delivery_json
+from publisher.runtime import Runtime
+from publisher.store.models import Delivery
+from publisher.web.deps import ActorDep, get_runtime
+from publisher.web.errors import ERROR_RESPONSES, NOT_FOUND
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 DeliveryId = Annotated[int, Path(ge=1, le=2**62, description="投递编号 / delivery id")]

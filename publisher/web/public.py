@@ -21,12 +21,12 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..clock import local, utcnow
-from ..domain import ITEM_TYPE_LABELS, ItemState, ItemType, VersionView
-from ..models import Item, ItemVersion
-from ..runtime import Runtime
-from ..workflow import view_of
-from . import feeds
+from publisher.domain.clock import local, utcnow
+from publisher.domain.item import ITEM_TYPE_LABELS, ItemState, ItemType, VersionView
+from publisher.editorial.workflow import view_of
+from publisher.runtime import Runtime
+from publisher.store.models import Item, ItemVersion
+from publisher.web import feeds
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 PAGE_SIZE = 20

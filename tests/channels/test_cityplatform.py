@@ -27,7 +27,7 @@ from channels.base import (
 )
 from channels.cityplatform import CityPlatformChannel, CityPlatformSettings, classify
 from channels.standins.cityplatform_receiver import Contract
-from publisher.domain import ItemType, VersionView
+from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
 
 SECRET = signing.generate_secret()

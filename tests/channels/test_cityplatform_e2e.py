@@ -24,7 +24,7 @@ from channels.base import (
 )
 from channels.cityplatform import CityPlatformChannel, CityPlatformSettings
 from channels.standins.cityplatform_receiver import ReceiverConfig, RunningReceiver, start_in_thread
-from publisher.domain import ItemType, VersionView
+from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
 
 DISCLOSED = ["policy", "interpretation", "fee_change", "procurement_result", "consultation", "notice"]

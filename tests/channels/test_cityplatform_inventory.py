@@ -10,7 +10,7 @@ import pytest
 
 from channels.base import ChannelConfigError, Holding, Operation, TransientError
 from channels.cityplatform import CityPlatformChannel, CityPlatformSettings
-from publisher.domain import ItemType
+from publisher.domain.item import ItemType
 from tests.factories import make_version
 
 from .test_cityplatform_e2e import CONTEXT, PROCUREMENT, Platforms, deliver

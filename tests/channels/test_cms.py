@@ -30,7 +30,7 @@ from channels.base import (
 )
 from channels.cms import CmsChannel, CmsSettings, classify
 from channels.cms.render import media_sources, post_slug, rewrite_links
-from publisher.domain import ItemType
+from publisher.domain.item import ItemType
 from tests.factories import make_version
 
 BASE = "http://wp.test"

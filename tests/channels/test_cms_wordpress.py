@@ -35,7 +35,7 @@ from channels.base import (
     TransientError,
 )
 from channels.cms import CmsChannel
-from publisher.domain import ItemType, VersionView
+from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
 from tests.wordpress_support import *  # noqa: F403  (fixtures: wordpress, admin, uids)
 from tests.wordpress_support import ROOT, STATE_DIR, WordPress, posts_for

@@ -19,7 +19,7 @@ import pytest
 
 from channels.base import ChannelContext, Operation, TransientError
 from channels.rss import DISCLOSURE_NS, RssChannel, subject_id
-from publisher.domain import ItemType, VersionView
+from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
 
 BASE = "http://127.0.0.1:8000"

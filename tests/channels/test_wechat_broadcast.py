@@ -11,7 +11,7 @@ from channels.base import PermanentError, RateLimitedError
 from channels.standins.wechat_server import RunningServer
 from channels.wechat.broadcast import digest_status, pick_digest, send_digest
 from channels.wechat.callback import MassEvent, parse_event
-from publisher.domain import ItemType, VersionView
+from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
 
 from .wechat_support import *  # noqa: F403  (fixtures)

@@ -22,7 +22,7 @@ from channels.standins.wechat_server import RunningServer
 from channels.wechat import WechatChannel
 from channels.wechat.callback import PublishEvent, parse_event
 from channels.wechat.errors import SHANGHAI, seconds_until_quota_reset
-from publisher.domain import Operation, VersionView
+from publisher.domain.item import Operation, VersionView
 from tests.factories import make_version
 
 from .wechat_support import *  # noqa: F403  (fixtures)

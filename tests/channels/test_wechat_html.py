@@ -13,7 +13,7 @@ from channels._http import make_client
 from channels.base import PermanentError
 from channels.wechat.html import host_allowed, rewrite_images, to_wechat_html
 from channels.wechat.media import THUMB_MAX, UPLOADIMG_MAX, fetch_image, for_uploadimg, generate_cover
-from publisher.domain import Operation
+from publisher.domain.item import Operation
 from tests.factories import make_version
 
 from .wechat_support import *  # noqa: F403  (fixtures)

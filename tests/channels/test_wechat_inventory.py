@@ -10,7 +10,7 @@ from typing import Any
 from channels.base import Confirmation, Holding, Operation, Receipt
 from channels.standins.wechat_server import RunningServer
 from channels.wechat import WechatChannel
-from publisher.domain import VersionView
+from publisher.domain.item import VersionView
 from tests.factories import make_version
 
 from .wechat_support import *  # noqa: F403  (fixtures)

@@ -1,7 +1,7 @@
 """Fixtures for the WeChat tests: the local stand-in, an image host, a callback receiver,
 and channels sharing one Redis (db 5, a per-test key prefix flushed afterwards).
 
-Redis at 127.0.0.1:6379 is required: without it these tests fail, they never skip.
+Redis (127.0.0.1:6379, or PUBLISHER_TEST_REDIS) is required: without it these tests fail, they never skip.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from PIL import Image
 from channels.base import ChannelContext
 from channels.standins.wechat_server import RunningServer, ServerConfig, start_in_thread
 from channels.wechat import WechatChannel, WechatSettings
+from tests.conftest import redis_url
 
 # Test modules star-import these fixtures (pytest finds fixtures by name in the module).
 __all__ = ["image_host", "make_channel", "receiver", "redis_prefix", "wechat"]
 
-REDIS_URL = "redis://127.0.0.1:6379/5"
+REDIS_URL = redis_url(5)
 CALLBACK_TOKEN = "callback-token-for-tests"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
 

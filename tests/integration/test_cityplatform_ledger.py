@@ -14,7 +14,7 @@ import pytest
 
 from channels import signing
 from channels.standins.cityplatform_receiver import ReceiverConfig, RunningReceiver, start_in_thread
-from publisher.executor import EmbeddedExecutor
+from publisher.delivery.executor import EmbeddedExecutor
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team

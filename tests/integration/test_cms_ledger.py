@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from publisher.executor import EmbeddedExecutor
+from publisher.delivery.executor import EmbeddedExecutor
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team

@@ -18,8 +18,8 @@ import pytest
 
 from channels.base import Receipt
 from channels.standins.wechat_server import RunningServer
-from publisher.clock import SHANGHAI, local_today, utcnow
-from publisher.executor import EmbeddedExecutor
+from publisher.delivery.executor import EmbeddedExecutor
+from publisher.domain.clock import SHANGHAI, local_today, utcnow
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.web import create_app

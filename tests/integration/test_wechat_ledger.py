@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 
 from channels.standins.wechat_server import RunningServer, sha1_signature
 from channels.wechat.errors import seconds_until_quota_reset
-from publisher.executor import EmbeddedExecutor
+from publisher.delivery.executor import EmbeddedExecutor
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.web import create_app

@@ -20,8 +20,8 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from publisher.models import Attempt, ChannelState, Delivery, Item, ItemVersion
 from publisher.runtime import Runtime
+from publisher.store.models import Attempt, ChannelState, Delivery, Item, ItemVersion
 from tests.samples import policy, sample
 from tests.tasks.harness import ROOT, RedisServer, toml_value, wait_until
 from tests.wordpress_support import WordPress, start_wordpress

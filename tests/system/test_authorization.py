@@ -28,12 +28,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from publisher.cli import main
-from publisher.db import Database
-from publisher.domain import Role
-from publisher.models import Base, Delivery
+from publisher.domain.item import Role
+from publisher.editorial.service import Service
 from publisher.runtime import Runtime, build_runtime
-from publisher.service import Service
 from publisher.settings import Settings, load_settings
+from publisher.store.db import Database
+from publisher.store.models import Base, Delivery
 from publisher.web import create_app
 from tests.conftest import Team, with_channels
 from tests.receiver import Receiver

@@ -25,10 +25,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from sqlalchemy import select
 
-from publisher.domain import ItemIn
-from publisher.models import Delivery, Item, ItemVersion
+from publisher.domain.item import ItemIn
 from publisher.runtime import Runtime, build_runtime
 from publisher.settings import Settings
+from publisher.store.models import Delivery, Item, ItemVersion
 from publisher.web import create_app
 from tests.publisher.web.live import serve
 from tests.samples import policy, sample

@@ -40,11 +40,19 @@ from channels.webhook import WebhookChannel, WebhookSettings
 from channels.wechat import WechatChannel
 from channels.wechat.channel import WechatSettings
 from channels.wechat.html import to_wechat_html
-from publisher import docnumber, indexno
-from publisher.db import Database
-from publisher.domain import NATIONAL_INDEX, SHANGHAI_INDEX, ItemIn, ItemType, Operation, VersionView
-from publisher.sanitize import ALLOWED_TAGS, clean_html
+from publisher.domain.item import (
+    NATIONAL_INDEX,
+    SHANGHAI_INDEX,
+    ItemIn,
+    ItemType,
+    Operation,
+    VersionView,
+    docnumber,
+)
+from publisher.domain.sanitize import ALLOWED_TAGS, clean_html
+from publisher.editorial import indexno
 from publisher.settings import AgencySettings
+from publisher.store.db import Database
 from tests.factories import make_version
 
 PROPS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

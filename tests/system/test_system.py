@@ -35,8 +35,8 @@ from channels.standins.cityplatform_receiver import ReceiverConfig
 from channels.standins.cityplatform_receiver import start_in_thread as start_receiver
 from channels.standins.wechat_server import ServerConfig
 from channels.standins.wechat_server import start_in_thread as start_wechat
-from publisher.domain import ItemType
-from publisher.reconcile import reconcile
+from publisher.delivery.reconcile import reconcile
+from publisher.domain.item import ItemType
 from publisher.runtime import build_runtime, use_executor
 from publisher.settings import load_settings
 from publisher.web import create_app

@@ -12,12 +12,12 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from publisher.auth import Actor
-from publisher.models import Attempt, Delivery
+from publisher.editorial.auth import Actor
 from publisher.runtime import Runtime, attach_executor, build_runtime
 from publisher.settings import load_settings
+from publisher.store.models import Attempt, Delivery
 from tasks.executor import CeleryExecutor
-from tests.conftest import _reset_pg
+from tests.conftest import _reset_pg, redis_url
 from tests.receiver import SECRET
 from tests.samples import policy
 
@@ -34,7 +34,7 @@ def pg_url(pg_database: str) -> str:
 
 @pytest.fixture
 def shared_redis_url() -> str:
-    url = f"redis://127.0.0.1:6379/{SHARED_REDIS_DB}"
+    url = redis_url(SHARED_REDIS_DB)
     redis.Redis.from_url(url).flushdb()
     return url
 

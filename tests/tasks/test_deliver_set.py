@@ -11,14 +11,14 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from publisher.engine import Engine
-from publisher.models import Attempt, Delivery
+from publisher.delivery.engine import Engine
 from publisher.runtime import Runtime, build_runtime
 from publisher.settings import Settings
+from publisher.store.models import Attempt, Delivery
 from tasks.config import SET_QUEUE, CeleryOptions, make_app, queue_for
 from tasks.executor import CeleryExecutor
 from tasks.worker import WorkerState
-from tests.conftest import Team
+from tests.conftest import Team, redis_url
 from tests.receiver import SECRET, Receiver, webhook_channels
 from tests.samples import policy
 from tests.support import wait_for
@@ -41,7 +41,7 @@ def deployment(settings: Settings, receiver: Receiver, slow_receiver: Receiver,
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     channels = {**webhook_channels(receiver.url + "/a", "a"), **webhook_channels(receiver.url + "/b", "b"),
                 **webhook_channels(slow_receiver.url + "/slow", "slow")}
-    return replace(settings, channels=channels, broker_url="redis://127.0.0.1:6379/9")
+    return replace(settings, channels=channels, broker_url=redis_url(9))
 
 
 @pytest.fixture

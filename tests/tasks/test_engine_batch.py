@@ -12,12 +12,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from publisher import ledger
-from publisher.clock import utcnow
-from publisher.engine import Engine
-from publisher.models import Attempt, ChannelState, Delivery
+from publisher.delivery import ledger
+from publisher.delivery.engine import Engine
+from publisher.domain.clock import utcnow
 from publisher.runtime import Runtime, build_runtime
 from publisher.settings import Settings
+from publisher.store.models import Attempt, ChannelState, Delivery
 from tests.conftest import Team
 from tests.receiver import SECRET, Receiver, webhook_channels
 from tests.samples import policy

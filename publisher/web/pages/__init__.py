@@ -11,10 +11,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ...metrics import registry_for
-from . import items, login, observe, ops
-from .common import CsrfRejected, LoginRequired, current_session, login_url, redirect, render
-from .sessions import SessionStore
+from publisher.observe.metrics import registry_for
+from publisher.web.pages import items, login, observe, ops
+from publisher.web.pages.common import (
+    CsrfRejected,
+    LoginRequired,
+    current_session,
+    login_url,
+    redirect,
+    render,
+)
+from publisher.web.pages.sessions import SessionStore
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 

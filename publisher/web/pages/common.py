@@ -16,13 +16,13 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from ...auth import Actor
-from ...clock import local
-from ...domain import ITEM_TYPE_LABELS, Role
-from ...runtime import Runtime
-from ...service import OVERALL_LABELS
-from ...workflow import STATE_LABELS
-from .sessions import COOKIE, PageSession, SessionStore
+from publisher.domain.clock import local
+from publisher.domain.item import ITEM_TYPE_LABELS, Role
+from publisher.editorial.auth import Actor
+from publisher.editorial.service import OVERALL_LABELS
+from publisher.editorial.workflow import STATE_LABELS
+from publisher.runtime import Runtime
+from publisher.web.pages.sessions import COOKIE, PageSession, SessionStore
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
 

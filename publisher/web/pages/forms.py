@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...domain import FEE_CATALOGUES, Disclosure, ItemType, Scope
-from ...errors import FieldError
+from publisher.domain.errors import FieldError
+from publisher.domain.item import FEE_CATALOGUES, Disclosure, ItemType, Scope
 
 
 @dataclass(frozen=True)

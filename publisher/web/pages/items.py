@@ -12,13 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from ...clock import local_today, utcnow
-from ...compliance.deadlines import deadlines
-from ...domain import ItemState, ItemType, Role, Validity
-from ...errors import NotFoundError, PublisherError, ValidationError
-from ...models import Item
-from ...workflow import STATE_LABELS
-from .common import (
+from publisher.compliance.deadlines import deadlines
+from publisher.domain.clock import local_today, utcnow
+from publisher.domain.errors import NotFoundError, PublisherError, ValidationError
+from publisher.domain.item import ItemState, ItemType, Role, Validity
+from publisher.editorial.workflow import STATE_LABELS
+from publisher.store.models import Item
+from publisher.web.pages.common import (
     PostDep,
     SessionDep,
     allowed,
@@ -28,10 +28,10 @@ from .common import (
     render,
     runtime_of,
 )
-from .forms import FIELDS, TYPE_OPTIONS, form_values, item_data, place_errors
-from .preview import preview
-from .queries import OVERALL_FILTERS, ItemFilters, author_of, group_members, search_items
-from .sessions import PageSession
+from publisher.web.pages.forms import FIELDS, TYPE_OPTIONS, form_values, item_data, place_errors
+from publisher.web.pages.preview import preview
+from publisher.web.pages.queries import OVERALL_FILTERS, ItemFilters, author_of, group_members, search_items
+from publisher.web.pages.sessions import PageSession
 
 router = APIRouter(include_in_schema=False)
 _UID = re.compile(r"^[0-9a-z]{26}$")

@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ...auth import check_password
-from ...domain import Role
-from .common import PostDep, SessionDep, redirect, render, runtime_of, sessions_of
-from .sessions import COOKIE, LOGIN_COOKIE
+from publisher.domain.item import Role
+from publisher.editorial.auth import check_password
+from publisher.web.pages.common import PostDep, SessionDep, redirect, render, runtime_of, sessions_of
+from publisher.web.pages.sessions import COOKIE, LOGIN_COOKIE
 
 router = APIRouter(include_in_schema=False)
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ...health import readiness
-from .common import runtime_of
+from publisher.observe.health import readiness
+from publisher.web.pages.common import runtime_of
 
 router = APIRouter(include_in_schema=False)
 

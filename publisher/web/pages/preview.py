@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ...clock import local, utcnow
-from ...domain import Operation, VersionView
-from ...models import IndexCounter, Item, ItemVersion
-from ...runtime import Runtime
-from ...views import content_hash
-from ...workflow import view_of
+from publisher.domain.clock import local, utcnow
+from publisher.domain.item import Operation, VersionView
+from publisher.editorial.views import content_hash
+from publisher.editorial.workflow import view_of
+from publisher.runtime import Runtime
+from publisher.store.models import IndexCounter, Item, ItemVersion
 
 
 def provisional_index_number(session: Session, runtime: Runtime, item: Item) -> str:

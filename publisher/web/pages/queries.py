@@ -15,10 +15,10 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
-from ...clock import SHANGHAI
-from ...domain import DeliveryState, ItemState
-from ...models import Attempt, AuditEvent, Delivery, Item, ItemVersion
-from ...service import Service, delivery_json, item_json, overall_status
+from publisher.domain.clock import SHANGHAI
+from publisher.domain.item import DeliveryState, ItemState
+from publisher.editorial.service import Service, delivery_json, item_json, overall_status
+from publisher.store.models import Attempt, AuditEvent, Delivery, Item, ItemVersion
 
 PAGE_SIZE = 50
 OVERALL_FILTERS = ("draft", "pending", "published", "partially_published", "withdrawn")

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ...domain import Role
+from publisher.domain.item import Role
 
 COOKIE = "publisher_session"
 LOGIN_COOKIE = "publisher_login_csrf"

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from publisher.executor import EmbeddedExecutor
+from publisher.delivery.executor import EmbeddedExecutor
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from publisher import events
-from publisher.clock import SHANGHAI
-from publisher.service import Service
+from publisher.domain.clock import SHANGHAI
+from publisher.editorial.service import Service
+from publisher.observe import events
 from tests.conftest import Team
 
 

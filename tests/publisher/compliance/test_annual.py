@@ -9,8 +9,8 @@ import io
 import httpx
 from bs4 import BeautifulSoup
 
-from publisher.clock import local_today, utcnow
 from publisher.compliance.annual import annual_figures, as_dict
+from publisher.domain.clock import local_today, utcnow
 from publisher.runtime import Runtime
 from publisher.web.app import create_app
 from tests.conftest import Team

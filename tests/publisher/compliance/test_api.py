@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 
-from publisher.clock import local_today
 from publisher.compliance.calendar import WorkCalendar
+from publisher.domain.clock import local_today
+from publisher.editorial.service import Service
 from publisher.runtime import Runtime
-from publisher.service import Service
 from tests.conftest import Team
 from tests.publisher.compliance.support import caught, draft
 from tests.publisher.compliance.web_support import base, runtime  # noqa: F401

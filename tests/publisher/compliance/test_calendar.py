@@ -16,7 +16,7 @@ from publisher.compliance.calendar import (
     YearSchedule,
     parse_schedule,
 )
-from publisher.errors import ValidationError
+from publisher.domain.errors import ValidationError
 
 
 def test_national_day_2024_skips_the_holiday_and_counts_both_make_up_days() -> None:

@@ -10,10 +10,10 @@ import json
 import httpx
 from bs4 import BeautifulSoup
 
-from publisher.clock import local_today
 from publisher.compliance.catalogue import COLUMNS
 from publisher.compliance.tabular import FORMATS, read_xlsx
-from publisher.service import Service
+from publisher.domain.clock import local_today
+from publisher.editorial.service import Service
 from tests.conftest import Team
 from tests.publisher.compliance.support import draft, release
 from tests.publisher.compliance.web_support import base, runtime  # noqa: F401

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from publisher.clock import local_today
 from publisher.compliance.catalogue import COLUMNS
 from publisher.compliance.tabular import read_xlsx
-from publisher.service import Service
+from publisher.domain.clock import local_today
+from publisher.editorial.service import Service
 from tests.conftest import Team
 from tests.publisher.cli_support import cli_env, run
 from tests.publisher.compliance.support import draft, release

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from publisher.clock import local_today, utcnow
 from publisher.compliance import check_deadlines, deadlines, overdue
 from publisher.compliance.calendar import parse_schedule, store_schedule
 from publisher.compliance.deadlines import CONTENT, VALIDITY
-from publisher.service import Service
+from publisher.domain.clock import local_today, utcnow
+from publisher.editorial.service import Service
 from tests.conftest import Team
 from tests.publisher.compliance.support import at, caught, draft, release
 from tests.samples import policy

@@ -11,10 +11,10 @@ from typing import Any
 import feedparser
 import httpx
 
-from publisher.clock import utcnow
 from publisher.compliance.fees import fee_catalogue, fee_history
 from publisher.compliance.tabular import read_xlsx
-from publisher.service import Service
+from publisher.domain.clock import utcnow
+from publisher.editorial.service import Service
 from tests.conftest import Team
 from tests.publisher.compliance.support import release
 from tests.publisher.compliance.web_support import base, runtime  # noqa: F401

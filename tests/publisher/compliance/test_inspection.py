@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from publisher.clock import as_utc
 from publisher.compliance import check_inspection, compliance_settings, inspection_status
 from publisher.compliance.config import ComplianceSettings, InspectionRule
 from publisher.compliance.inspection import add_months
+from publisher.domain.clock import as_utc
 from publisher.runtime import Runtime
 from publisher.settings import Settings
 from tests.conftest import Team

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from publisher.db import Database
 from publisher.runtime import Runtime, build_runtime
 from publisher.settings import Settings
+from publisher.store.db import Database
 from publisher.web.app import create_app
 from tests.publisher.web.live import serve
 

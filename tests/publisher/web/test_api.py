@@ -10,13 +10,13 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
-from publisher.channelset import ChannelSet
-from publisher.db import Database
-from publisher.engine import Engine
-from publisher.models import AuditEvent, Delivery, Item
+from publisher.delivery.channelset import ChannelSet
+from publisher.delivery.engine import Engine
+from publisher.editorial.service import Service
 from publisher.runtime import Runtime
-from publisher.service import Service
 from publisher.settings import Settings
+from publisher.store.db import Database
+from publisher.store.models import AuditEvent, Delivery, Item
 from publisher.web import create_app
 from tests.conftest import Team
 from tests.samples import policy, sample

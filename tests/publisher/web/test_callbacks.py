@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from channels.standins.wechat_server import RunningServer, sha1_signature
 from channels.wechat import WechatChannel
-from publisher.executor import EmbeddedExecutor
+from publisher.delivery.executor import EmbeddedExecutor
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.web import create_app

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from publisher.executor import EmbeddedExecutor
+from publisher.delivery.executor import EmbeddedExecutor
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.web import create_app

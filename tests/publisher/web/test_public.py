@@ -9,10 +9,10 @@ import httpx
 from bs4 import BeautifulSoup
 
 from channels.base import Operation
+from publisher.editorial.service import Service
+from publisher.editorial.workflow import get_item, view_of
 from publisher.runtime import Runtime
-from publisher.service import Service
 from publisher.web.public import PAGE_SIZE
-from publisher.workflow import get_item, view_of
 from tests.conftest import Team
 from tests.publisher.compliance.web_support import *  # noqa: F403  (fixtures: runtime, base)
 from tests.samples import policy, sample

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from publisher.executor import EmbeddedExecutor
+from publisher.delivery.executor import EmbeddedExecutor
+from publisher.editorial.service import Service
 from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.service import Service
 from publisher.settings import Settings
 from publisher.web import create_app
 from tests.receiver import SECRET, Receiver, webhook_channels

@@ -232,9 +232,9 @@ def test_unknown_items_are_404_pages(site: Site) -> None:
 
 def test_item_page_shows_the_statutory_disclosure_clock(site: Site) -> None:
     # a policy formed 2026-11-02 and published now: due 20 working days later, shown on its page
-    from publisher.auth import actor_of
-    from publisher.clock import utcnow
     from publisher.compliance.deadlines import deadlines
+    from publisher.domain.clock import utcnow
+    from publisher.editorial.auth import actor_of
     from tests.samples import policy
 
     svc = site.service

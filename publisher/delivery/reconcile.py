@@ -1,0 +1,127 @@
+"""Reconciliation: compare what every channel really holds (read from the channel's own
+store through its adapter's `inventory()`) with what the ledger says it should hold.
+
+For each channel and item, the ledger's expectation is the newest non-superseded delivery:
+delivered → the channel must hold that version (live, same validity) or, for a withdrawal,
+must not show it; not yet delivered → reported as pending, not as a mismatch. Anything the
+channel shows that the ledger never delivered there is extra.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from channels.base import ChannelError, Holding
+from publisher.delivery.channelset import ChannelSet
+from publisher.domain.item import DeliveryState, Operation
+from publisher.store.db import Database
+from publisher.store.models import Delivery, Item, ItemVersion
+
+
+@dataclass(frozen=True)
+class Finding:
+    channel: str
+    uid: str
+    problem: str  # missing | stale | not_removed | duplicate | extra | pending
+    detail: str
+
+
+@dataclass
+class ChannelReport:
+    channel: str
+    listed: bool = True
+    error: str | None = None
+    expected_live: int = 0
+    held_live: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if f.problem != "pending"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel, "listed": self.listed, "error": self.error,
+            "expected_live": self.expected_live, "held_live": self.held_live,
+            "findings": [f.__dict__ for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class Expectation:
+    live: bool
+    version: int
+    validity: str | None
+    delivered: bool
+    state: str
+
+
+def expectations(db: Database, channel: str) -> dict[str, Expectation]:
+    """Per item uid, what `channel` should hold according to the ledger."""
+    with db.reader() as s:
+        rows = s.execute(
+            select(Item.uid, Delivery.operation, Delivery.state, ItemVersion.number, ItemVersion.content)
+            .join(Item, Item.id == Delivery.item_id)
+            .join(ItemVersion, ItemVersion.id == Delivery.version_id)
+            .where(Delivery.channel == channel, Delivery.state != DeliveryState.SUPERSEDED)
+            .order_by(Delivery.id)
+        ).all()
+    out: dict[str, Expectation] = {}
+    for uid, op, state, number, content in rows:  # later deliveries override earlier ones
+        out[uid] = Expectation(
+            live=op != Operation.WITHDRAW,
+            version=number,
+            validity=None if op == Operation.WITHDRAW else content.get("validity"),
+            delivered=state == DeliveryState.DELIVERED,
+            state=state,
+        )
+    return out
+
+
+def reconcile_channel(db: Database, channels: ChannelSet, channel: str) -> ChannelReport:
+    report = ChannelReport(channel)
+    try:
+        held = channels.get(channel).inventory()
+    except ChannelError as exc:
+        report.listed, report.error = False, exc.message
+        return report
+    if held is None:
+        report.listed = False
+        report.error = "该渠道无法列出其内容 / this channel cannot be listed"
+        return report
+    by_uid: dict[str, list[Holding]] = defaultdict(list)
+    for h in held:
+        by_uid[h.uid].append(h)
+    expected = expectations(db, channel)
+    report.expected_live = sum(1 for e in expected.values() if e.live and e.delivered)
+    report.held_live = sum(1 for hs in by_uid.values() for h in hs if h.live)
+    add = report.findings.append
+    for uid, exp in expected.items():
+        live = [h for h in by_uid.get(uid, []) if h.live]
+        if not exp.delivered:
+            add(Finding(channel, uid, "pending", f"最新投递状态 {exp.state} / latest delivery is {exp.state}"))
+            continue
+        if len(live) > 1:
+            add(Finding(channel, uid, "duplicate", f"渠道中有 {len(live)} 份 / {len(live)} live copies"))
+        if exp.live and not live:
+            add(Finding(channel, uid, "missing", f"应有第 {exp.version} 版 / version {exp.version} expected"))
+        elif exp.live:
+            h = live[0]
+            if h.version is not None and h.version != exp.version:
+                add(Finding(channel, uid, "stale", f"渠道为第 {h.version} 版，应为第 {exp.version} 版 / holds v{h.version}, expected v{exp.version}"))
+            elif h.validity is not None and exp.validity is not None and h.validity != exp.validity:
+                add(Finding(channel, uid, "stale", f"有效性为 {h.validity}，应为 {exp.validity} / validity {h.validity}, expected {exp.validity}"))
+        elif live:
+            add(Finding(channel, uid, "not_removed", "已撤回但渠道仍在显示 / withdrawn but still shown"))
+    for uid, hs in by_uid.items():
+        if uid not in expected and any(h.live for h in hs):
+            add(Finding(channel, uid, "extra", "渠道中有未经批准投递的内容 / shown but never delivered there"))
+    return report
+
+
+def reconcile(db: Database, channels: ChannelSet, names: list[str]) -> list[ChannelReport]:
+    return [reconcile_channel(db, channels, name) for name in names]

@@ -1,0 +1,311 @@
+"""Domain types: item kinds, states, metadata, and the frozen version that channels read.
+
+`ItemIn` validates what editors send (API, CLI, sample loader). `VersionView` is the
+read-only snapshot of one approved version; it is the only core type adapters see.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from publisher.domain import docnumber
+from publisher.domain.sanitize import clean_html, text_of
+
+
+class ItemType(StrEnum):
+    POLICY = "policy"
+    INTERPRETATION = "interpretation"
+    FEE_CHANGE = "fee_change"
+    PROCUREMENT_RESULT = "procurement_result"
+    CONSULTATION = "consultation"
+    NOTICE = "notice"
+
+
+ITEM_TYPE_LABELS = {
+    ItemType.POLICY: "政策文件",
+    ItemType.INTERPRETATION: "政策解读",
+    ItemType.FEE_CHANGE: "收费目录调整",
+    ItemType.PROCUREMENT_RESULT: "政府采购结果",
+    ItemType.CONSULTATION: "征求意见",
+    ItemType.NOTICE: "通知公告",
+}
+
+
+class ItemState(StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
+
+
+class Validity(StrEnum):
+    VALID = "有效"
+    ABOLISHED = "已废止"
+    EXPIRED = "已失效"
+    AMENDED = "已修订"
+
+
+class Disclosure(StrEnum):
+    ACTIVE = "主动公开"
+    ON_REQUEST = "依申请公开"
+    NOT_DISCLOSED = "不予公开"
+
+
+class Scope(StrEnum):
+    PUBLIC = "面向社会"
+    APPLICANT = "面向申请人"
+
+
+CLEARED = "非涉密"
+
+
+class Operation(StrEnum):
+    PUBLISH = "publish"
+    UPDATE = "update"
+    WITHDRAW = "withdraw"
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    DELIVERED = "delivered"
+    RETRY_WAIT = "retry_wait"
+    FAILED = "failed"
+    HELD = "held"
+    SUPERSEDED = "superseded"
+
+
+# Deliveries not yet handed to the channel: a newer version or a withdrawal supersedes them.
+UNSENT_STATES = frozenset({DeliveryState.QUEUED, DeliveryState.RETRY_WAIT, DeliveryState.HELD})
+
+
+class Role(StrEnum):
+    EDITOR = "editor"
+    REVIEWER = "reviewer"
+    APPROVER = "approver"
+    OPS = "ops"
+    ADMIN = "admin"
+
+
+SHANGHAI_INDEX = re.compile(r"^[A-Z][0-9A-Z]{8,10}-\d{4}-\d{3,5}$")
+NATIONAL_INDEX = re.compile(r"^([0-9A-Z]{9}|[0-9A-Z]{18})/\d{4}-\d{5}$")
+
+
+class FeeChangeRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(min_length=1, max_length=20)
+    item: str = Field(min_length=1, max_length=200)
+    department: str | None = Field(default=None, max_length=200)
+    old_standard: str | None = Field(default=None, max_length=200)
+    new_standard: str | None = Field(default=None, max_length=200)
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, v: str) -> str:
+        if v not in {"新增", "取消", "调整"}:
+            raise ValueError("变动类型应为 新增、取消 或 调整 / action must be 新增, 取消 or 调整")
+        return v
+
+
+class Procurement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_number: str = Field(min_length=1, max_length=100)
+    project_name: str | None = Field(default=None, max_length=300)
+    purchaser: str = Field(min_length=1, max_length=200)
+    supplier: str = Field(min_length=1, max_length=200)
+    amount_yuan: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
+    award_date: date
+    method: str = Field(min_length=1, max_length=50)
+
+
+class Consultation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    opens: date
+    closes: date
+
+    @model_validator(mode="after")
+    def _order(self) -> Consultation:
+        if self.closes < self.opens:
+            raise ValueError("截止日期早于开始日期 / closes before it opens")
+        return self
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=300)
+    url: str = Field(pattern=r"^https?://", max_length=1000)
+
+
+FEE_CATALOGUES = ("政府性基金目录", "行政事业性收费目录", "涉企行政事业性收费目录")
+
+
+class ItemIn(BaseModel):
+    """An item as editors send it: the shape of the sample fixtures."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: ItemType
+    title: str = Field(min_length=1, max_length=300)
+    short_title: str | None = Field(default=None, max_length=64)
+    ref: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    sample: bool = False
+    issuing_body: str | None = Field(default=None, max_length=100)
+    issue_date: date
+    doc_number: str | None = Field(default=None, max_length=60)
+    index_number: str | None = Field(default=None, max_length=40)
+    subject: str = Field(min_length=1, max_length=100)
+    disclosure: Disclosure = Disclosure.ACTIVE
+    scope: Scope = Scope.PUBLIC
+    validity: Validity = Validity.VALID
+    classified: str = CLEARED
+    keywords: list[str] = Field(default_factory=list, max_length=20)
+    description: str = Field(default="", max_length=500)
+    body_html: str = Field(default="", max_length=2_000_000)
+    release_group: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    interprets: str | None = Field(default=None, max_length=100)
+    abolishes: list[str] = Field(default_factory=list, max_length=200)
+    publish_at: datetime | None = None
+    formed_at: date | None = None
+    cover_url: str | None = Field(default=None, pattern=r"^https?://", max_length=1000)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=50)
+    # type-specific structured data
+    catalogue: str | None = None
+    effective_date: date | None = None
+    changes: list[FeeChangeRow] | None = None
+    procurement: Procurement | None = None
+    consultation: Consultation | None = None
+
+    @field_validator("doc_number")
+    @classmethod
+    def _doc_number(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        return docnumber.parse(v)
+
+    @field_validator("index_number")
+    @classmethod
+    def _index_number(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not (SHANGHAI_INDEX.match(v) or NATIONAL_INDEX.match(v)):
+            raise ValueError("索取号格式不正确，应如 AB1900010-2019-146 / invalid index number")
+        return v
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, v: list[str]) -> list[str]:
+        out = []
+        for k in v:
+            k = k.strip()
+            if not k or len(k) > 30:
+                raise ValueError("关键词不能为空且不超过30字 / keywords must be 1-30 characters")
+            if k not in out:
+                out.append(k)
+        return out
+
+    @field_validator("body_html")
+    @classmethod
+    def _body(cls, v: str) -> str:
+        return clean_html(v)
+
+    @field_validator("publish_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("发布时间须带时区，如 2026-12-01T09:00:00+08:00 / publish_at needs a UTC offset")
+        return v
+
+    @model_validator(mode="after")
+    def _type_specific(self) -> ItemIn:
+        problems: list[str] = []
+        t = self.type
+        if t is ItemType.FEE_CHANGE:
+            if self.catalogue not in FEE_CATALOGUES:
+                problems.append("catalogue: 收费目录调整须注明目录（" + "、".join(FEE_CATALOGUES) + "）")
+            if self.effective_date is None:
+                problems.append("effective_date: 收费目录调整须注明执行日期 / effective date required")
+            if not self.changes:
+                problems.append("changes: 收费目录调整须列明变动项目 / at least one change row required")
+        elif self.catalogue or self.changes or self.effective_date:
+            problems.append("catalogue: 仅收费目录调整可填写目录变动 / only fee_change items carry catalogue changes")
+        if t is ItemType.PROCUREMENT_RESULT and self.procurement is None:
+            problems.append("procurement: 采购结果须填写项目信息 / procurement details required")
+        if t is not ItemType.PROCUREMENT_RESULT and self.procurement is not None:
+            problems.append("procurement: 仅采购结果可填写采购信息 / only procurement_result items")
+        if t is ItemType.CONSULTATION and self.consultation is None:
+            problems.append("consultation: 征求意见须填写起止日期 / open and close dates required")
+        if t is not ItemType.CONSULTATION and self.consultation is not None:
+            problems.append("consultation: 仅征求意见可填写起止日期 / only consultation items")
+        if t is ItemType.INTERPRETATION and not self.interprets:
+            problems.append("interprets: 政策解读须关联所解读的政策 / an interpretation names its policy")
+        if t is not ItemType.INTERPRETATION and self.interprets:
+            problems.append("interprets: 仅政策解读可关联政策 / only interpretations interpret")
+        if problems:
+            raise ValueError(" | ".join(problems))
+        return self
+
+    def content(self) -> dict[str, Any]:
+        """JSON-ready content as stored on the item and frozen into versions."""
+        return self.model_dump(mode="json", exclude={"sample"})
+
+
+# Fields an editor may not change once the item exists.
+IMMUTABLE_FIELDS = frozenset({"type", "ref"})
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """One approved version of an item: what every channel renders. Read-only."""
+
+    uid: str
+    version: int
+    content_hash: str
+    type: ItemType
+    title: str
+    short_title: str | None
+    issuing_body: str
+    issue_date: date
+    doc_number: str | None
+    index_number: str
+    subject: str
+    disclosure: str
+    scope: str
+    validity: str
+    validity_changed_on: date | None
+    abolished_by: str | None
+    keywords: tuple[str, ...]
+    description: str
+    body_html: str
+    attachments: tuple[dict[str, str], ...]
+    cover_url: str | None
+    interprets: str | None
+    interpreted_by: tuple[str, ...]
+    release_group: str | None
+    published_at: datetime | None
+    created_at: datetime
+    public_url: str
+    structured: dict[str, Any]
+    withdrawn: bool = False
+    withdraw_reason: str | None = None
+    # Live URLs other channels reported for this item (e.g. {"cms": "https://…/post"}), so a
+    # renderer can link to the CMS copy without reading the ledger itself.
+    channel_urls: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        return self.description or text_of(self.body_html)[:200]
+
+    @property
+    def type_label(self) -> str:
+        return ITEM_TYPE_LABELS[self.type]

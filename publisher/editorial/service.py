@@ -1,0 +1,309 @@
+"""The service layer: one transaction per action, wake-ups after commit, read models.
+
+Every state change of items and deliveries goes through here (and the modules it calls:
+`workflow` for items, `ledger` for deliveries). Executors register a waker; the service
+calls it with the ids of deliveries that became due, only after the transaction committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from publisher.domain.item import DeliveryState, ItemState
+from publisher.editorial import audit, workflow
+from publisher.editorial.auth import Actor, actor_of, add_user, authenticate
+from publisher.editorial.workflow import Outcome, Preflight
+from publisher.settings import Settings
+from publisher.store.db import Database
+from publisher.store.models import Attempt, AuditEvent, ChannelState, Delivery, Item, User
+
+log = logging.getLogger(__name__)
+
+# (delivery ids, their channels where known) -> None
+Waker = Callable[[list[int], Mapping[int, str] | None], None]
+
+OVERALL_LABELS = {
+    "draft": "未发布",
+    "pending": "发布中",
+    "published": "已发布",
+    "partially_published": "部分发布",
+    "withdrawn": "已撤回",
+}
+
+
+def overall_status(item_state: str, latest: dict[str, str]) -> str:
+    """pending / published / partially_published / withdrawn, from the latest delivery of
+    each channel (older ones are superseded by definition)."""
+    if item_state == ItemState.WITHDRAWN:
+        return "withdrawn"
+    if not latest:
+        return "draft" if item_state not in (ItemState.PUBLISHED, ItemState.APPROVED) else "published"
+    states = set(latest.values())
+    if states <= {DeliveryState.DELIVERED}:
+        return "published"
+    if states & {DeliveryState.FAILED, DeliveryState.HELD}:
+        return "partially_published"
+    return "pending"
+
+
+class Service:
+    def __init__(self, db: Database, settings: Settings, *, preflight: Preflight | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.preflight = preflight
+        self._wakers: list[Waker] = []
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def add_waker(self, waker: Waker) -> None:
+        self._wakers.append(waker)
+
+    def wake(self, delivery_ids: list[int], channels: Mapping[int, str] | None = None) -> None:
+        if not delivery_ids:
+            return
+        for waker in self._wakers:
+            try:
+                waker(delivery_ids, channels)
+            except Exception:  # a lost wake-up is recovered by the sweeper
+                log.exception("waking the executor failed; the sweeper will pick the deliveries up")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.db.transaction() as session:
+            yield session
+
+    def _run(self, fn: Callable[[Session], Outcome]) -> Outcome:
+        outcome = self.db.run_then_flush(fn)
+        self.wake(outcome.deliveries, outcome.channels)
+        return outcome
+
+    # -- users ------------------------------------------------------------------------------
+    def add_user(self, name: str, role: str, password: str | None = None) -> tuple[Actor, str]:
+        with self.db.transaction() as s:
+            user, token = add_user(s, name, role, password)
+            return actor_of(user), token
+
+    def authenticate(self, token: str | None) -> Actor:
+        with self.db.reader() as s:
+            return authenticate(s, token)
+
+    def user_by_name(self, name: str) -> User | None:
+        with self.db.reader() as s:
+            return s.execute(select(User).where(User.name == name)).scalar_one_or_none()
+
+    # -- editorial transitions ---------------------------------------------------------------
+    def create_item(self, actor: Actor, data: dict[str, Any]) -> Item:
+        return self.db.run(lambda s: workflow.create_item(s, self.settings, actor, data))
+
+    def update_item(self, actor: Actor, uid: str, patch: dict[str, Any]) -> Item:
+        return self.db.run(lambda s: workflow.update_item(s, self.settings, actor, uid, patch))
+
+    def submit(self, actor: Actor, uid: str) -> Item:
+        return self.db.run(lambda s: workflow.submit(s, actor, uid))
+
+    def review(self, actor: Actor, uid: str) -> Item:
+        return self.db.run(lambda s: workflow.review(s, actor, uid))
+
+    def reject(self, actor: Actor, uid: str, reason: str) -> Item:
+        return self.db.run(lambda s: workflow.reject(s, actor, uid, reason))
+
+    def approve(self, actor: Actor, uid: str) -> Outcome:
+        return self._run(lambda s: workflow.approve(s, self.settings, actor, uid, preflight=self.preflight))
+
+    def abolish(
+        self, actor: Actor, uid: str, *, on: date, by: str | None = None, validity: str = "已废止"
+    ) -> Outcome:
+        return self._run(lambda s: workflow.abolish(s, self.settings, actor, uid, on=on, by=by, validity=validity))
+
+    def withdraw(self, actor: Actor, uid: str, reason: str) -> Outcome:
+        return self._run(lambda s: workflow.withdraw(s, self.settings, actor, uid, reason))
+
+    def release_due(self) -> Outcome:
+        return self._run(lambda s: workflow.release_due(s))
+
+    # -- read models -------------------------------------------------------------------------
+    def latest_delivery_states(self, session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
+        """Per item, per channel: the state of its newest non-superseded delivery."""
+        out: dict[int, dict[str, str]] = {i: {} for i in item_ids}
+        if not item_ids:
+            return out
+        rows = session.execute(
+            select(Delivery.item_id, Delivery.channel, Delivery.state)
+            .where(Delivery.item_id.in_(item_ids), Delivery.state != DeliveryState.SUPERSEDED)
+            .order_by(Delivery.id)
+        ).all()
+        for item_id, channel, state in rows:
+            out[item_id][channel] = state
+        return out
+
+    def item_detail(self, uid: str) -> dict[str, Any]:
+        with self.db.reader() as s:
+            item = workflow.get_item(s, uid)
+            latest = self.latest_delivery_states(s, [item.id])[item.id]
+            return item_json(item, overall_status(item.state, latest), latest)
+
+    def list_items(
+        self,
+        *,
+        type: str | None = None,
+        state: str | None = None,
+        validity: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        with self.db.reader() as s:
+            stmt = select(Item)
+            if type:
+                stmt = stmt.where(Item.type == type)
+            if state:
+                stmt = stmt.where(Item.state == state)
+            if validity:
+                stmt = stmt.where(Item.validity == validity)
+            if q:
+                like = f"%{q}%"
+                stmt = stmt.where(or_(Item.title.like(like), Item.index_number.like(like), Item.ref.like(like)))
+            total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+            items = s.execute(stmt.order_by(Item.updated_at.desc(), Item.id.desc()).limit(limit).offset(offset)).scalars().all()
+            latest = self.latest_delivery_states(s, [i.id for i in items])
+            return total, [
+                item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items
+            ]
+
+    def deliveries(self, uid: str) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            item = workflow.get_item(s, uid)
+            versions = {v.id: v.number for v in item.versions}
+            rows = s.execute(select(Delivery).where(Delivery.item_id == item.id).order_by(Delivery.id)).scalars().all()
+            return [delivery_json(d, versions.get(d.version_id)) for d in rows]
+
+    def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            rows = s.execute(
+                select(Attempt).where(Attempt.delivery_id == delivery_id).order_by(Attempt.number)
+            ).scalars().all()
+            return [attempt_json(a) for a in rows]
+
+    def list_deliveries(
+        self, *, state: str | None = None, channel: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[int, list[dict[str, Any]]]:
+        with self.db.reader() as s:
+            stmt = select(Delivery, Item.uid, Item.title).join(Item, Item.id == Delivery.item_id)
+            if state is not None:
+                stmt = stmt.where(Delivery.state == state)
+            if channel:
+                stmt = stmt.where(Delivery.channel == channel)
+            total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+            rows = s.execute(stmt.order_by(Delivery.updated_at.desc()).limit(limit).offset(offset)).all()
+            return total, [{**delivery_json(d, None), "item": uid, "title": title} for d, uid, title in rows]
+
+    def channel_status(self, channel: str) -> dict[str, Any]:
+        with self.db.reader() as s:
+            st = s.get(ChannelState, channel)
+            counts = dict(s.execute(
+                select(Delivery.state, func.count()).where(Delivery.channel == channel).group_by(Delivery.state)
+            ).tuples().all())
+            known = channel in set(s.execute(select(Delivery.channel).distinct()).scalars())
+        return {
+            "channel": channel,
+            "enabled": channel in self.settings.enabled_channels(),
+            "known": known,
+            "paused": bool(st and st.paused),
+            "pause_reason": st.pause_reason if st else None,
+            "breaker": st.breaker if st else "closed",
+            "counts": counts,
+        }
+
+    def channel_names(self) -> list[str]:
+        with self.db.reader() as s:
+            known = set(s.execute(select(Delivery.channel).distinct()).scalars())
+        return sorted(set(self.settings.enabled_channels()) | known)
+
+    def audit_events(self, item_uid: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            stmt = select(AuditEvent)
+            if item_uid:
+                stmt = stmt.where(AuditEvent.item_uid == item_uid)
+            rows = s.execute(stmt.order_by(AuditEvent.seq).limit(limit).offset(offset)).scalars().all()
+            return [
+                {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                 "item": e.item_uid, "version_hash": e.version_hash, "reason": e.reason,
+                 "data": e.data, "hash": e.hash}
+                for e in rows
+            ]
+
+    def verify_audit(self) -> tuple[int, list[audit.AuditProblem]]:
+        with self.db.reader() as s:
+            return audit.verify(s)
+
+
+def item_json(item: Item, overall: str, latest: dict[str, str], *, full: bool = True) -> dict[str, Any]:
+    c = item.content
+    data: dict[str, Any] = {
+        "uid": item.uid,
+        "ref": item.ref,
+        "type": item.type,
+        "state": item.state,
+        "title": item.title,
+        "index_number": item.index_number,
+        "doc_number": c.get("doc_number"),
+        "issue_date": c.get("issue_date"),
+        "issuing_body": c.get("issuing_body"),
+        "subject": c.get("subject"),
+        "validity": item.validity,
+        "validity_changed_on": item.validity_changed_on,
+        "release_group": item.release_group,
+        "publish_at": item.publish_at.isoformat() if item.publish_at else None,
+        "published_at": item.published_at.isoformat() if item.published_at else None,
+        "live_version": item.live_version,
+        "delivery_status": overall,
+        "channels": latest,
+        "updated_at": item.updated_at.isoformat(),
+    }
+    if full:
+        data["content"] = c
+        data["reject_reason"] = item.reject_reason
+        data["withdraw_reason"] = item.withdraw_reason
+        data["abolished_by"] = item.abolished_by
+        data["versions"] = [
+            {"number": v.number, "content_hash": v.content_hash, "reason": v.reason,
+             "created_at": v.created_at.isoformat()}
+            for v in item.versions
+        ]
+    return data
+
+
+def delivery_json(d: Delivery, version: int | None) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "channel": d.channel,
+        "operation": d.operation,
+        "version": version,
+        "state": d.state,
+        "attempts": d.attempts,
+        "external_id": d.external_id,
+        "url": d.url,
+        "last_error": d.last_error,
+        "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
+        "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+        "key": d.key,
+    }
+
+
+def attempt_json(a: Attempt) -> dict[str, Any]:
+    return {
+        "number": a.number,
+        "started_at": a.started_at.isoformat(),
+        "duration_ms": round(a.duration_ms, 1),
+        "outcome": a.outcome,
+        "http_status": a.http_status,
+        "provider_code": a.provider_code,
+        "error": a.error,
+        "response_excerpt": a.response_excerpt,
+    }

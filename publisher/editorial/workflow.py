@@ -1,0 +1,643 @@
+"""The editorial workflow: every item transition, with its audit event and, for releases,
+its versions and delivery rows, in one transaction.
+
+    draft ──submit──▶ in_review ──review──▶ awaiting_approval ──approve──▶ approved ──publish_at──▶ published
+      ▲                   │ reject                  │ reject
+      └───────────────────┴─────────────────────────┘
+    published ──edit──▶ draft (a revision; the live version stays out) ──…──approve──▶ update
+    published ──abolish / expire──▶ new version (update)     published/approved ──withdraw──▶ withdrawn
+
+Functions here take an open session and never commit: `publisher.editorial.service.Service` owns the
+transaction and wakes the executor only after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from publisher.domain.clock import as_utc, local, utcnow
+from publisher.domain.errors import (
+    FieldError,
+    NotFoundError,
+    PermissionDeniedError,
+    TransitionError,
+    ValidationError,
+)
+from publisher.domain.ids import new_uid
+from publisher.domain.item import (
+    CLEARED,
+    IMMUTABLE_FIELDS,
+    UNSENT_STATES,
+    DeliveryState,
+    Disclosure,
+    ItemIn,
+    ItemState,
+    ItemType,
+    Operation,
+    Role,
+    Validity,
+    VersionView,
+)
+from publisher.domain.validation import field_errors
+from publisher.editorial import audit, indexno
+from publisher.editorial.auth import Actor
+from publisher.editorial.views import content_hash, version_view
+from publisher.settings import Settings
+from publisher.store import outbox
+from publisher.store.models import AnyItem, Delivery, Item, ItemRow, ItemVersion
+
+# A pre-flight runs every routed channel's check() on the version about to be approved.
+Preflight = Callable[[VersionView, list[str]], list[FieldError]]
+
+
+@dataclass
+class Outcome:
+    """What a transition did: the items touched and the deliveries to wake after commit."""
+
+    items: list[AnyItem] = field(default_factory=list)
+    deliveries: list[int] = field(default_factory=list)
+    # the channel of each delivery written, where known: spares the executor a lookup
+    channels: dict[int, str] = field(default_factory=dict)
+
+
+STATE_LABELS = {
+    ItemState.DRAFT: "草稿",
+    ItemState.IN_REVIEW: "待保密审查",
+    ItemState.AWAITING_APPROVAL: "待批准",
+    ItemState.APPROVED: "已批准待发布",
+    ItemState.PUBLISHED: "已发布",
+    ItemState.WITHDRAWN: "已撤回",
+}
+
+
+ACTION_LABELS = {
+    "edit": "编辑", "submit": "提交审查", "review": "通过审查", "reject": "退回", "approve": "批准",
+    "change validity of": "变更有效性", "withdraw": "撤回",
+}
+
+
+def _refuse(item: AnyItem, action: str) -> TransitionError:
+    label = STATE_LABELS.get(ItemState(item.state), item.state)
+    return TransitionError(
+        f"当前状态“{label}”不能{ACTION_LABELS[action]} / cannot {action} an item in state {item.state}",
+        item.state,
+    )
+
+
+_ITEM = select(Item).where(Item.uid == bindparam("uid"))
+_ITEM_LOCKED = _ITEM.with_for_update()
+
+
+def get_item(session: Session, uid: str, *, lock: bool = False) -> Item:
+    item = session.execute(_ITEM_LOCKED if lock else _ITEM, {"uid": uid}).scalar_one_or_none()
+    if item is None:
+        raise NotFoundError(f"未找到信息 {uid} / item not found")
+    return item
+
+
+_ITEM_ROW_LOCKED = select(*Item.__table__.c).where(Item.__table__.c.uid == bindparam("uid")).with_for_update()
+
+
+def _read_item(session: Session, uid: str) -> ItemRow:
+    """The item's row, locked, without the ORM (see `ItemRow`)."""
+    row = session.connection().execute(_ITEM_ROW_LOCKED, {"uid": uid}).one_or_none()
+    if row is None:
+        raise NotFoundError(f"未找到信息 {uid} / item not found")
+    return ItemRow(**row._mapping)
+
+
+def _resolve(session: Session, ref_or_uid: str, field_name: str) -> Item:
+    item = session.execute(
+        select(Item).where(or_(Item.uid == ref_or_uid, Item.ref == ref_or_uid))
+    ).scalar_one_or_none()
+    if item is None:
+        raise ValidationError.one(field_name, f"关联的信息 {ref_or_uid} 不存在 / no item {ref_or_uid}")
+    return item
+
+
+def _validate(data: dict[str, Any]) -> ItemIn:
+    try:
+        return ItemIn.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(field_errors(exc)) from None
+
+
+def _apply(session: Session, item: Item, parsed: ItemIn, settings: Settings) -> None:
+    content = parsed.content()
+    if content.get("issuing_body") is None:
+        content["issuing_body"] = settings.agency.name
+    if parsed.interprets:
+        target = _resolve(session, parsed.interprets, "interprets")
+        if target.type != ItemType.POLICY:
+            raise ValidationError.one("interprets", "政策解读只能关联政策文件 / an interpretation interprets a policy")
+        content["interprets"] = target.uid
+        item.interprets_uid = target.uid
+    content["abolishes"] = [_resolve(session, r, "abolishes").uid for r in parsed.abolishes]
+    if parsed.index_number:
+        if item.index_number and item.index_number != parsed.index_number:
+            raise ValidationError.one("index_number", "索取号分配后不可更改 / the index number never changes")
+        clash = session.execute(
+            select(Item.id).where(Item.index_number == parsed.index_number, Item.id != item.id)
+        ).first()
+        if clash:
+            raise ValidationError.one("index_number", "索取号已被使用 / index number already in use")
+        item.index_number = parsed.index_number
+        indexno.reserve_existing(session, settings.agency, parsed.index_number)
+    content["index_number"] = item.index_number
+    item.content = content
+    item.title = parsed.title
+    item.release_group = parsed.release_group
+    item.publish_at = as_utc(parsed.publish_at) if parsed.publish_at else None
+    item.updated_at = utcnow()
+
+
+def create_item(session: Session, settings: Settings, actor: Actor, data: dict[str, Any]) -> Item:
+    actor.require(Role.EDITOR)
+    parsed = _validate(data)
+    if parsed.ref and session.execute(select(Item.id).where(Item.ref == parsed.ref)).first():
+        raise ValidationError.one("ref", f"引用标识 {parsed.ref} 已存在 / ref already exists")
+    now = utcnow()
+    item = Item(
+        uid=new_uid(),
+        ref=parsed.ref,
+        type=parsed.type.value,
+        state=ItemState.DRAFT.value,
+        validity=parsed.validity.value,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+        content={},
+        title=parsed.title,
+    )
+    session.add(item)
+    session.flush()
+    _apply(session, item, parsed, settings)
+    audit.append(session, actor=actor.name, action="create", item_uid=item.uid)
+    return item
+
+
+def update_item(session: Session, settings: Settings, actor: Actor, uid: str, patch: dict[str, Any]) -> Item:
+    """Edit the working copy. Editing a live item starts a revision: it goes back to draft
+    and needs the whole review and approval again, while the live version stays out."""
+    actor.require(Role.EDITOR)
+    item = get_item(session, uid, lock=True)
+    if item.state not in (ItemState.DRAFT, ItemState.PUBLISHED, ItemState.APPROVED):
+        raise _refuse(item, "edit")
+    for key in IMMUTABLE_FIELDS:
+        if key in patch and patch[key] != (item.type if key == "type" else item.ref):
+            raise ValidationError.one(key, "创建后不可更改 / cannot be changed after creation")
+    merged = {k: v for k, v in item.content.items() if k in ItemIn.model_fields}
+    merged["type"], merged["ref"] = item.type, item.ref
+    for key in ("validity",):  # validity changes go through abolish(), never a plain edit
+        if key in patch and patch[key] != merged.get(key):
+            raise ValidationError.one(key, "有效性须通过“废止/失效”操作变更 / use abolish to change validity")
+    merged.update(patch)
+    parsed = _validate(merged)
+    was = item.state
+    _apply(session, item, parsed, settings)
+    item.state = ItemState.DRAFT.value
+    item.reject_reason = None
+    audit.append(
+        session, actor=actor.name, action="edit", item_uid=item.uid,
+        data={"fields": sorted(patch), "revision": was != ItemState.DRAFT},
+    )
+    return item
+
+
+def submit(session: Session, actor: Actor, uid: str) -> Item:
+    actor.require(Role.EDITOR)
+    item = get_item(session, uid, lock=True)
+    if item.state != ItemState.DRAFT:
+        raise _refuse(item, "submit")
+    item.state = ItemState.IN_REVIEW.value
+    item.updated_at = utcnow()
+    audit.append(session, actor=actor.name, action="submit", item_uid=item.uid)
+    return item
+
+
+def _release_blockers(item: AnyItem) -> list[FieldError]:
+    errors = []
+    c = item.content
+    if c.get("disclosure") == Disclosure.NOT_DISCLOSED:
+        errors.append(FieldError("disclosure", "“不予公开”的信息不能发布 / items marked 不予公开 are never released"))
+    if c.get("classified", CLEARED) != CLEARED:
+        errors.append(FieldError("classified", "未通过保密审查（须为“非涉密”）/ only 非涉密 items can be released"))
+    return errors
+
+
+def review(session: Session, actor: Actor, uid: str) -> Item:
+    """Confidentiality review (保密审查) passed."""
+    actor.require(Role.REVIEWER)
+    item = get_item(session, uid, lock=True)
+    if item.state != ItemState.IN_REVIEW:
+        raise _refuse(item, "review")
+    blockers = _release_blockers(item)
+    if blockers:
+        raise ValidationError(blockers)
+    item.state = ItemState.AWAITING_APPROVAL.value
+    item.updated_at = utcnow()
+    audit.append(session, actor=actor.name, action="review", item_uid=item.uid)
+    return item
+
+
+def reject(session: Session, actor: Actor, uid: str, reason: str) -> Item:
+    item = get_item(session, uid, lock=True)
+    if item.state == ItemState.IN_REVIEW:
+        actor.require(Role.REVIEWER, Role.APPROVER)
+    elif item.state == ItemState.AWAITING_APPROVAL:
+        actor.require(Role.APPROVER)
+    else:
+        raise _refuse(item, "reject")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError.one("reason", "退回须说明理由 / a rejection needs a reason")
+    item.state = ItemState.DRAFT.value
+    item.reject_reason = reason[:2000]
+    item.updated_at = utcnow()
+    audit.append(session, actor=actor.name, action="reject", item_uid=item.uid, reason=item.reject_reason)
+    return item
+
+
+def _group_of(session: Session, item: AnyItem) -> list[AnyItem]:
+    if not item.release_group:
+        return [item]
+    members = session.execute(
+        select(Item).where(Item.release_group == item.release_group).order_by(Item.id).with_for_update()
+    ).scalars().all()
+    batch: list[AnyItem] = [m for m in members if m.state == ItemState.AWAITING_APPROVAL]
+    not_ready = [m for m in members if m.state in (ItemState.DRAFT, ItemState.IN_REVIEW)]
+    if not_ready:
+        names = "；".join(f"《{m.title}》({STATE_LABELS[ItemState(m.state)]})" for m in not_ready)
+        raise TransitionError(
+            f"同一发布组的信息须一并批准，以下尚未就绪：{names} / every member of release group "
+            f"{item.release_group} must be awaiting approval",
+            item.state,
+        )
+    return batch
+
+
+def _live_version(session: Session, item: AnyItem) -> ItemVersion | None:
+    if item.live_version is None:
+        return None
+    return session.execute(
+        select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.number == item.live_version)
+    ).scalar_one()
+
+
+# Built once: view_of runs inside every approval (the channels' pre-flight checks).
+_INTERPRETED_BY = select(Item.uid).where(Item.interprets_uid == bindparam("uid"), Item.live_version.is_not(None))
+_CHANNEL_URLS = (
+    select(Delivery.channel, Delivery.url)
+    .where(Delivery.item_id == bindparam("item_id"), Delivery.url.is_not(None))
+    .order_by(Delivery.id)
+)
+
+
+def _interpreted_by(session: Session, uid: str) -> tuple[str, ...]:
+    return tuple(session.connection().execute(_INTERPRETED_BY, {"uid": uid}).scalars().all())
+
+
+def _channel_urls(session: Session, item: AnyItem) -> dict[str, str]:
+    rows = session.connection().execute(_CHANNEL_URLS, {"item_id": item.id}).all()
+    return {channel: url for channel, url in rows}
+
+
+def view_of(session: Session, settings: Settings, item: AnyItem, version: ItemVersion) -> VersionView:
+    return version_view(
+        item,
+        version,
+        public_base_url=settings.public_base_url,
+        agency_name=settings.agency.name,
+        interpreted_by=_interpreted_by(session, item.uid),
+        channel_urls=_channel_urls(session, item),
+    )
+
+
+def _release_content(item: AnyItem, index_number: str, release_at: datetime) -> dict[str, Any]:
+    """The content a released version freezes: the draft plus what the release decides."""
+    content = dict(item.content)
+    content["index_number"] = index_number
+    content["published_at"] = (item.published_at or release_at).isoformat()
+    content["validity_changed_on"] = item.validity_changed_on
+    content["abolished_by"] = item.abolished_by
+    content["validity"] = item.validity
+    return content
+
+
+def _supersede_unsent(session: Session, item: AnyItem, channels: list[str]) -> None:
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.item_id == item.id,
+            Delivery.channel.in_(channels),
+            Delivery.state.in_([s.value for s in UNSENT_STATES]),
+        )
+        .values(state=DeliveryState.SUPERSEDED.value, updated_at=utcnow(), lease_owner=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+class Frozen(NamedTuple):
+    """A version just written (an ORM object would cost an approval more than a statement)."""
+
+    number: int
+    content_hash: str
+
+
+def _write_version(
+    session: Session,
+    item: AnyItem,
+    actor: Actor,
+    content: dict[str, Any],
+    op: Operation,
+    *,
+    reason: str,
+    channels: Iterable[str],
+    not_before: datetime,
+    after: dict[str, int] | None = None,
+    supersede: bool = True,
+    release: dict[str, Any] | None = None,
+    audit_action: str | None = None,
+    audit_data: dict[str, Any] | None = None,
+) -> tuple[Frozen, dict[str, int]]:
+    """Freeze `content` as the item's next version and queue one delivery of it per channel
+    (see `outbox.write`; `release` is an approval's item columns; given `audit_action`, that
+    audit event of the new version, with `audit_data`, goes in the same statement). Returns what was
+    frozen and {channel: delivery id}."""
+    now = utcnow()
+    channels = list(channels)
+    # every new version becomes the live one, so the live number is also the highest
+    number = (item.live_version or 0) + 1
+    digest = content_hash(content)
+    values = dict(item_id=item.id, number=number, content=content, content_hash=digest,
+                  reason=reason, created_by=actor.id, created_at=now)
+    if channels and supersede:
+        _supersede_unsent(session, item, channels)
+        # A delivery of this item still in flight on a channel (sending, or accepted and not yet
+        # confirmed) goes first: the new one waits for it, so a withdrawal can never overtake
+        # the update before it.
+        in_flight = dict(session.execute(
+            select(Delivery.channel, func.max(Delivery.id))
+            .where(Delivery.item_id == item.id, Delivery.channel.in_(channels),
+                   Delivery.state.in_((DeliveryState.SENDING.value, DeliveryState.ACCEPTED.value)))
+            .group_by(Delivery.channel)
+        ).tuples().all())
+        after = {**in_flight, **(after or {})}
+    planned = [outbox.Planned(c, f"{item.uid}.v{number}.{c}.{op.value}", (after or {}).get(c)) for c in channels]
+    event = None if audit_action is None else audit.event_params(
+        actor=actor.name, action=audit_action, item_uid=item.uid, version_hash=digest,
+        data={"version": number, **(audit_data or {})})
+    _, rows = outbox.write(session, values, op.value, planned, due_at=max(now, not_before), now=now,
+                           release=release, event=event)
+    if release is not None:
+        # the object now holds the values just written (an ORM object: as committed values)
+        for key, value in release.items():
+            if isinstance(item, Item):
+                set_committed_value(item, key, value)
+            else:
+                setattr(item, key, value)
+    return Frozen(number, digest), rows
+
+
+def _policy_deliveries(session: Session, policy_uid: str) -> dict[str, int]:
+    """The latest not-yet-delivered delivery per channel of a policy, for ordering its
+    interpretation's deliveries after it."""
+    rows = session.execute(
+        select(Delivery.channel, Delivery.id, Delivery.state)
+        .join(Item, Item.id == Delivery.item_id)
+        .where(Item.uid == policy_uid)
+        .order_by(Delivery.id)
+    ).all()
+    out: dict[str, int] = {}
+    for channel, did, state in rows:
+        if state in (DeliveryState.DELIVERED, DeliveryState.SUPERSEDED, DeliveryState.FAILED):
+            out.pop(channel, None)
+        else:
+            out[channel] = did
+    return out
+
+
+def approve(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    uid: str,
+    *,
+    preflight: Preflight | None = None,
+) -> Outcome:
+    """Approve an item, or its whole release group, atomically: freeze each version, assign
+    index numbers, write one delivery per routed channel and the audit events."""
+    actor.require(Role.APPROVER)
+    item = _read_item(session, uid)
+    if item.state != ItemState.AWAITING_APPROVAL:
+        raise _refuse(item, "approve")
+    batch = _group_of(session, item)
+    # policies first, so an interpretation's deliveries can be ordered after its policy's
+    batch.sort(key=lambda m: (m.type != ItemType.POLICY, m.id))
+    batch_uids = {m.uid for m in batch}
+
+    errors: list[FieldError] = []
+    for m in batch:
+        if m.created_by == actor.id:
+            raise PermissionDeniedError(
+                f"不能批准自己起草的信息《{m.title}》 / an author never approves their own item"
+            )
+        prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
+        errors += [FieldError(prefix + e.field, e.message) for e in _release_blockers(m)]
+        if m.type == ItemType.INTERPRETATION:
+            policy_uid = m.interprets_uid
+            policy = get_item(session, policy_uid) if policy_uid else None
+            if policy is None or (policy.uid not in batch_uids and policy.live_version is None):
+                errors.append(FieldError(
+                    prefix + "interprets",
+                    "政策解读不能先于所解读的政策发布，请与政策一并批准 / an interpretation is never "
+                    "released before its policy: approve them together",
+                ))
+            elif policy.uid not in batch_uids and policy.publish_at and m.publish_at and m.publish_at < policy.publish_at:
+                errors.append(FieldError(prefix + "publish_at", "解读的发布时间不能早于政策 / not before its policy"))
+    if errors:
+        raise ValidationError(errors)
+
+    now = utcnow()
+    outcome = Outcome()
+    policy_deliveries: dict[str, dict[str, int]] = {}
+    for m in batch:
+        live = _live_version(session, m)
+        release_at = m.publish_at or now
+        year = local(release_at).year
+        channels = settings.routed_channels(m.type)
+        # An item released before keeps its number (and only such an item can be unchanged).
+        content = _release_content(m, m.index_number, release_at) if m.index_number else None
+        if live is not None and content is not None and content_hash(content) == live.content_hash:
+            raise TransitionError(f"《{m.title}》内容未变更，无需重新批准 / nothing changed since the live version", m.state)
+        # Checks before a new number is taken, with a number of its pattern: the counter's row
+        # lock, which every approval of the year queues on, is then held only for the writes
+        # below and the commit, not for the channels' pre-flight.
+        if preflight is not None and channels:
+            shown = content or _release_content(m, indexno.provisional(settings.agency, year), release_at)
+            draft = ItemVersion(item_id=m.id, number=(m.live_version or 0) + 1, content=shown,
+                                content_hash=content_hash(shown))
+            problems = preflight(view_of(session, settings, m, draft), channels)
+            if problems:
+                prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
+                raise ValidationError([FieldError(prefix + p.field, p.message) for p in problems])
+        index_number = m.index_number or indexno.next_index_number(session, settings.agency, year)
+        if content is None:
+            content = _release_content(m, index_number, release_at)
+        op = Operation.UPDATE if live is not None else Operation.PUBLISH
+        after: dict[str, int] = {}
+        if m.type == ItemType.INTERPRETATION and m.interprets_uid:
+            after = policy_deliveries.get(m.interprets_uid) or _policy_deliveries(session, m.interprets_uid)
+        released = release_at <= now
+        version, rows = _write_version(
+            session, m, actor, content, op, reason=op.value, channels=channels, not_before=release_at,
+            after=after, supersede=live is not None,  # a first publication has nothing unsent to supersede
+            release=dict(
+                index_number=index_number,
+                live_version=(m.live_version or 0) + 1,
+                state=(ItemState.PUBLISHED if released else ItemState.APPROVED).value,
+                published_at=(m.published_at or now) if released else m.published_at,
+                updated_at=now,
+            ),
+            audit_action="approve",
+            audit_data={"operation": op.value, "channels": channels, "index_number": index_number,
+                        "group": m.release_group},
+        )
+        if m.type == ItemType.POLICY:
+            policy_deliveries[m.uid] = rows
+        outcome.items.append(m)
+        if release_at <= now:
+            outcome.deliveries += list(rows.values())
+            outcome.channels.update({did: channel for channel, did in rows.items()})
+        # A notice that abolishes earlier documents changes their validity in the same release.
+        for target_uid in content.get("abolishes") or []:
+            target = get_item(session, target_uid, lock=True)
+            if target.live_version is not None and target.validity == Validity.VALID:
+                sub = _change_validity(
+                    session, settings, actor, target, Validity.ABOLISHED,
+                    local(release_at).date(), by=m.uid, not_before=release_at,
+                )
+                outcome.deliveries += sub.deliveries
+                outcome.channels.update(sub.channels)
+    return outcome
+
+
+def _change_validity(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    item: Item,
+    validity: Validity,
+    on: date,
+    *,
+    by: str | None,
+    not_before: datetime | None = None,
+) -> Outcome:
+    live = _live_version(session, item)
+    if live is None or item.state not in (ItemState.PUBLISHED, ItemState.APPROVED, ItemState.DRAFT):
+        raise _refuse(item, "change validity of")
+    item.validity = validity.value
+    item.validity_changed_on = on.isoformat()
+    item.abolished_by = by
+    content = dict(live.content)
+    content.update(validity=validity.value, validity_changed_on=on.isoformat(), abolished_by=by)
+    item.content = {**item.content, "validity": validity.value}
+    now = utcnow()
+    version, rows = _write_version(
+        session, item, actor, content, Operation.UPDATE, reason="abolish",
+        channels=settings.routed_channels(item.type), not_before=not_before or now,
+    )
+    item.live_version = version.number
+    item.updated_at = now
+    audit.append(
+        session, actor=actor.name, action="validity", item_uid=item.uid, version_hash=version.content_hash,
+        data={"validity": validity.value, "on": on.isoformat(), "by": by, "version": version.number},
+    )
+    due = not_before is None or not_before <= now
+    return Outcome(items=[item], deliveries=list(rows.values()) if due else [],
+                   channels={did: channel for channel, did in rows.items()})
+
+
+def abolish(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    uid: str,
+    *,
+    on: date,
+    by: str | None = None,
+    validity: str = Validity.ABOLISHED.value,
+) -> Outcome:
+    """废止 / 失效: the validity changes and every channel gets an update."""
+    actor.require(Role.APPROVER)
+    try:
+        new_validity = Validity(validity)
+    except ValueError:
+        raise ValidationError.one("validity", "有效性应为 已废止、已失效 或 已修订 / invalid validity") from None
+    if new_validity is Validity.VALID:
+        raise ValidationError.one("validity", "废止操作不能设为“有效” / cannot abolish to 有效")
+    item = get_item(session, uid, lock=True)
+    if item.validity != Validity.VALID:
+        raise TransitionError(f"该信息已是“{item.validity}” / already {item.validity}", item.state)
+    by_uid = _resolve(session, by, "by").uid if by else None
+    return _change_validity(session, settings, actor, item, new_validity, on, by=by_uid)
+
+
+def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reason: str) -> Outcome:
+    """Take the item down from every channel that has or was about to get it."""
+    actor.require(Role.APPROVER)
+    item = get_item(session, uid, lock=True)
+    live = _live_version(session, item)
+    if live is None or item.state == ItemState.WITHDRAWN:
+        raise _refuse(item, "withdraw")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError.one("reason", "撤回须说明理由 / a withdrawal needs a reason")
+    channels = sorted(
+        set(session.execute(select(Delivery.channel).where(Delivery.item_id == item.id)).scalars())
+        | set(settings.routed_channels(item.type))
+    )
+    content = dict(live.content)
+    content.update(withdrawn=True, withdraw_reason=reason[:2000])
+    now = utcnow()
+    version, rows = _write_version(session, item, actor, content, Operation.WITHDRAW, reason="withdraw",
+                                   channels=channels, not_before=now)
+    item.live_version = version.number
+    item.state = ItemState.WITHDRAWN.value
+    item.withdrawn_at = now
+    item.withdraw_reason = reason[:2000]
+    item.updated_at = now
+    audit.append(
+        session, actor=actor.name, action="withdraw", item_uid=item.uid, version_hash=version.content_hash,
+        reason=item.withdraw_reason, data={"channels": channels},
+    )
+    return Outcome(items=[item], deliveries=list(rows.values()),
+                   channels={did: channel for channel, did in rows.items()})
+
+
+def release_due(session: Session, now: datetime | None = None) -> Outcome:
+    """Scheduled items whose publish_at has come: approved → published. Their deliveries
+    were written at approval with next_attempt_at = publish_at, so they become due now too."""
+    now = now or utcnow()
+    items = session.execute(
+        select(Item).where(Item.state == ItemState.APPROVED, Item.publish_at <= now).with_for_update()
+    ).scalars().all()
+    outcome = Outcome()
+    for item in items:
+        item.state = ItemState.PUBLISHED.value
+        item.published_at = item.published_at or now
+        item.updated_at = now
+        audit.append(session, actor="system", action="release", item_uid=item.uid)
+        outcome.items.append(item)
+        outcome.deliveries += session.execute(
+            select(Delivery.id).where(Delivery.item_id == item.id, Delivery.state == DeliveryState.QUEUED)
+        ).scalars().all()
+    return outcome

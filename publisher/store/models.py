@@ -1,0 +1,309 @@
+"""The store: items, frozen versions, the delivery ledger, attempts, audit, users.
+
+Every table is created by the Alembic migrations in `publisher/migrations`; this module is
+the mapping the service layer uses. Only `publisher.editorial.service` and its helpers write here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite has no time zones, PostgreSQL gets the same."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(26), unique=True)
+    ref: Mapped[str | None] = mapped_column(String(100), unique=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    # The working copy an editor changes; versions freeze it at approval.
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    index_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    validity: Mapped[str] = mapped_column(String(8), default="有效")
+    validity_changed_on: Mapped[str | None] = mapped_column(String(10))
+    abolished_by: Mapped[str | None] = mapped_column(String(26))
+    release_group: Mapped[str | None] = mapped_column(String(100), index=True)
+    interprets_uid: Mapped[str | None] = mapped_column(String(26), index=True)
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    live_version: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    versions: Mapped[list[ItemVersion]] = relationship(
+        back_populates="item", order_by="ItemVersion.number", lazy="select", viewonly=True
+    )
+
+
+@dataclass
+class ItemRow:
+    """An item's columns read with Core, not bound to a session: what the approval reads
+    its item as. The ORM's load and identity-map bookkeeping cost an approval more than any
+    of its statements on SQLite. Same attribute names and types as `Item`'s columns."""
+
+    id: int
+    uid: str
+    ref: str | None
+    type: str
+    state: str
+    title: str
+    content: dict[str, Any]
+    index_number: str | None
+    validity: str
+    validity_changed_on: str | None
+    abolished_by: str | None
+    release_group: str | None
+    interprets_uid: str | None
+    publish_at: datetime | None
+    published_at: datetime | None
+    withdrawn_at: datetime | None
+    withdraw_reason: str | None
+    reject_reason: str | None
+    live_version: int | None
+    created_by: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# An item as the transitions read it: the ORM object or its Core row.
+AnyItem = Item | ItemRow
+
+
+class ItemVersion(Base):
+    """An approved, immutable snapshot. Never updated after insert."""
+
+    __tablename__ = "item_versions"
+    __table_args__ = (UniqueConstraint("item_id", "number"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))  # publish | update | abolish | withdraw
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    item: Mapped[Item] = relationship(back_populates="versions", viewonly=True)
+
+
+class Delivery(Base):
+    """One (version, channel, operation): the ledger row the engine drives to `delivered`."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("version_id", "channel", "operation"),
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_channel_state", "channel", "state"),
+        # the latest delivery per item and channel (status columns, matrix, reconciliation)
+        Index("ix_deliveries_item_channel", "item_id", "channel", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    operation: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    # An interpretation's delivery waits for its policy's delivery on the same channel.
+    after_delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # when an executor last handed it to a broker; the sweeper re-dispatches only stale ones
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(1000))
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Attempt(Base):
+    __tablename__ = "attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[float] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    provider_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(64))
+
+
+class ChannelState(Base):
+    """Per-channel switch and circuit breaker, shared by every worker through the store."""
+
+    __tablename__ = "channel_states"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    breaker: Mapped[str] = mapped_column(String(16), default="closed")  # closed | open | half_open
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    probe_owner: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IndexCounter(Base):
+    __tablename__ = "index_counters"
+    agency: Mapped[str] = mapped_column(String(20), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_serial: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditHead(Base):
+    """The chain's tip; appenders lock this one row so the chain never forks."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    item_uid: Mapped[str | None] = mapped_column(String(26), index=True)
+    version_hash: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+# -- compliance (publisher.compliance): calendar, applications, links, reminders, alert marks ---
+class CalendarYear(Base):
+    """An official holiday schedule ops loaded for a year the calendar library does not know yet."""
+
+    __tablename__ = "calendar_years"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holidays: Mapped[list[str]] = mapped_column(JSONType)
+    workdays: Mapped[list[str]] = mapped_column(JSONType)  # make-up working days (调休上班)
+    source: Mapped[str | None] = mapped_column(String(300))
+    loaded_by: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Application(Base):
+    """An answered application for disclosure (依申请公开). The applicant never leaves the system."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(60), unique=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    answered_on: Mapped[date] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(String(300))
+    request: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    answer_type: Mapped[str | None] = mapped_column(String(32))
+    applicant: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ItemLink(Base):
+    """A compliance link from an item: converted from an application, or the adoption report
+    (采纳情况) of a consultation. `target` is the application number or the consultation's uid."""
+
+    __tablename__ = "item_links"
+    __table_args__ = (UniqueConstraint("kind", "item_uid"), Index("ix_item_links_target", "kind", "target"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_uid: Mapped[str] = mapped_column(String(26))
+    target: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Reminder(Base):
+    """Something the office must still do, e.g. publish a closed consultation's adoption report."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("kind", "item_uid"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_uid: Mapped[str] = mapped_column(String(26))
+    title: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_uid: Mapped[str | None] = mapped_column(String(26))
+
+
+class AlertMark(Base):
+    """An alert already raised (kind + key), so periodic checks announce each risk once."""
+
+    __tablename__ = "alert_marks"
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

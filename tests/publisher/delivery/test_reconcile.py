@@ -1,0 +1,86 @@
+"""Reconciliation against the rss channel's own store, through the real ledger."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from publisher.delivery.executor import EmbeddedExecutor
+from publisher.delivery.reconcile import reconcile
+from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.settings import Settings
+from tests.conftest import Team
+from tests.support import publish, wait_for
+
+
+@pytest.fixture
+def runtime(settings: Settings, team: Team) -> Iterator[Runtime]:
+    s = replace(settings, channels={"rss": {"enabled": True}})
+    rt = build_runtime(s)
+    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
+    rt.start()
+    yield rt
+    rt.close()
+
+
+def all_delivered(rt: Runtime, uids: list[str]) -> bool:
+    return all(d["state"] in ("delivered", "superseded") for u in uids for d in rt.service.deliveries(u))
+
+
+def findings(rt: Runtime) -> list[tuple[str, str]]:
+    [report] = reconcile(rt.db, rt.channels, ["rss"])
+    assert report.listed
+    return sorted((f.problem, f.uid) for f in report.findings)
+
+
+def test_consistent_after_publish_update_abolish_withdraw(runtime: Runtime, team: Team) -> None:
+    rt = runtime
+    a, b, c = (publish(rt.service, team, title=f"核对{i}") for i in range(3))
+    rt.service.abolish(team.approver, b, on=date(2026, 12, 1))
+    rt.service.withdraw(team.approver, c, "撤回")
+    wait_for(lambda: all_delivered(rt, [a, b, c]))
+    assert findings(rt) == []
+    [report] = reconcile(rt.db, rt.channels, ["rss"])
+    assert report.expected_live == 2 and report.held_live == 2
+
+
+def test_every_kind_of_drift_is_found(runtime: Runtime, team: Team, settings: Settings) -> None:
+    rt = runtime
+    gone, old, back, kept = (publish(rt.service, team, title=f"漂移{i}") for i in range(4))
+    rt.service.abolish(team.approver, old, on=date(2026, 12, 1))
+    rt.service.withdraw(team.approver, back, "撤回")
+    wait_for(lambda: all_delivered(rt, [gone, old, back, kept]))
+    store = Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3"
+    with sqlite3.connect(store) as conn:  # tamper with the channel's own store
+        conn.execute("DELETE FROM entries WHERE uid = ?", (gone,))
+        conn.execute("UPDATE entries SET version = 1 WHERE uid = ?", (old,))
+        conn.execute("UPDATE entries SET withdrawn = 0 WHERE uid = ?", (back,))
+        data = conn.execute("SELECT data FROM entries WHERE uid = ?", (kept,)).fetchone()[0]
+        conn.execute("INSERT INTO entries (uid, version, withdrawn, data) VALUES (?, 1, 0, ?)",
+                     ("01unknownitem0000000000000", json.dumps({**json.loads(data), "uid": "x"})))
+    assert findings(rt) == sorted([
+        ("missing", gone), ("stale", old), ("not_removed", back), ("extra", "01unknownitem0000000000000"),
+    ])
+
+
+def test_cli_exit_codes(runtime: Runtime, team: Team, settings: Settings, db_url: str, tmp_path: Path) -> None:
+    from tests.publisher.cli_support import run
+
+    uid = publish(runtime.service, team)
+    wait_for(lambda: all_delivered(runtime, [uid]))
+    config = tmp_path / "rss-only.toml"
+    config.write_text("[channels.rss]\nenabled = true\n", encoding="utf-8")
+    env = {"PUBLISHER_CONFIG": str(config), "PUBLISHER_DATABASE_URL": db_url,
+           "PUBLISHER_DATA_DIR": str(settings.data_dir), "PUBLISHER_BROKER_URL": None}
+    ok = run(env, "reconcile", "--json")
+    assert ok.exit_code == 0 and json.loads(ok.output)["ok"] is True
+    with sqlite3.connect(Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3") as conn:
+        conn.execute("DELETE FROM entries")
+    bad = run(env, "reconcile")
+    assert bad.exit_code == 1 and "[missing]" in bad.output

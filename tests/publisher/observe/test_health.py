@@ -1,0 +1,116 @@
+"""/readyz: database, broker (a real redis-server started for the test) and a live worker
+heartbeat — the embedded sweeper's last round, or a Celery worker's Redis key."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from publisher.delivery.executor import EmbeddedExecutor
+from publisher.observe.health import WORKER_KEY_PREFIX, check_worker
+from publisher.runtime import build_runtime, use_executor
+from publisher.settings import Settings
+from publisher.web import create_app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A private redis-server on a free port: the machine's shared Redis has other workers' keys."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is required for the broker readiness tests")
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def readyz(settings: Settings, **kwargs: object) -> tuple[int, dict[str, dict[str, object]]]:
+    rt = build_runtime(replace(settings, **kwargs))  # type: ignore[arg-type]
+    try:
+        with TestClient(create_app(rt)) as client:
+            r = client.get("/readyz")
+        return r.status_code, r.json()["checks"]
+    finally:
+        rt.close()
+
+
+def test_embedded_ready_only_while_the_sweeper_runs(settings: Settings) -> None:
+    rt = build_runtime(settings)
+    with TestClient(create_app(rt)) as client:
+        # no executor at all: the database is fine but nothing would send
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json()["checks"]["database"]["ok"] is True
+        assert r.json()["checks"]["worker"] == {"ok": False, "detail": "没有运行的执行器 / no executor running"}
+        executor = EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05)
+        use_executor(rt, executor)
+        assert "尚未完成首次巡检" in client.get("/readyz").json()["checks"]["worker"]["detail"]
+        rt.start()
+        deadline = time.monotonic() + 5
+        while executor.last_sweep == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        r = client.get("/readyz")
+        assert r.status_code == 200, r.json()
+        assert r.json()["status"] == "ok" and set(r.json()["checks"]) == {"database", "worker"}
+        # a sweeper that stopped going round (a wedged process) is not ready
+        assert not check_worker(rt, now=time.time() + 3600).ok
+    rt.close()
+
+
+def test_database_down_is_503_naming_the_database(settings: Settings) -> None:
+    status, checks = readyz(settings, database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+    assert status == 503 and checks["database"]["ok"] is False
+    assert "OperationalError" in str(checks["database"]["detail"])
+
+
+def test_broker_mode_needs_redis_and_a_worker_heartbeat(settings: Settings, redis_url: str) -> None:
+    # broker up, no worker heartbeat: not ready
+    status, checks = readyz(settings, broker_url=redis_url)
+    assert status == 503
+    assert checks["broker"] == {"ok": True, "detail": "PING ok"}
+    assert checks["worker"]["ok"] is False and "没有存活的 worker" in str(checks["worker"]["detail"])
+    # a worker keeps its key alive (as tasks/heartbeat.py does): ready
+    r = redis.Redis.from_url(redis_url)
+    r.set(WORKER_KEY_PREFIX + "celery@host-1", b"{}", px=5000)
+    status, checks = readyz(settings, broker_url=redis_url)
+    assert status == 200 and checks["worker"]["detail"] == "1 live: celery@host-1"
+    # the key expires when the worker dies: not ready again
+    r.pexpire(WORKER_KEY_PREFIX + "celery@host-1", 1)
+    time.sleep(0.05)
+    assert readyz(settings, broker_url=redis_url)[0] == 503
+    r.close()
+
+
+def test_broker_down_fails_broker_and_worker(settings: Settings) -> None:
+    status, checks = readyz(settings, broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert status == 503
+    assert checks["broker"]["ok"] is False and "ConnectionError" in str(checks["broker"]["detail"])
+    assert checks["worker"]["ok"] is False and "heartbeats unknown" in str(checks["worker"]["detail"])

@@ -1,0 +1,106 @@
+"""/metrics against a store with real deliveries: checked by `promtool check metrics` (Debian's
+prometheus package, installed by the session fixture when missing: the test fails if it
+cannot be), and the values read back match the ledger. Also the dashboard's channel health."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from publisher.delivery.executor import EmbeddedExecutor
+from publisher.observe.metrics import channel_health
+from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.settings import Settings
+from publisher.web import create_app
+from tests.conftest import Team
+from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.support import publish, wait_for
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        subprocess.run(["apt-get", "install", "-y", "prometheus"], check=False, capture_output=True, timeout=600)
+        path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is missing and `apt-get install -y prometheus` did not provide it")
+    return path
+
+
+@pytest.fixture
+def runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, Receiver]]:
+    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
+    receiver = Receiver().start()
+    rt = build_runtime(replace(settings, channels=webhook_channels(receiver.url, retry={"max_attempts": 1})))
+    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
+    rt.start()
+    yield rt, receiver
+    rt.close()
+    receiver.stop()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_metrics_pass_promtool_and_match_the_ledger(runtime: tuple[Runtime, Receiver], team: Team, promtool: str) -> None:
+    rt, receiver = runtime
+    # given one delivered and one refused (400) delivery, then a paused channel holding a third
+    ok = publish(rt.service, team, title="成功的政策")
+    wait_for(lambda: rt.service.deliveries(ok)[0]["state"] == "delivered")
+    receiver.answer(400)
+    bad = publish(rt.service, team, title="失败的政策")
+    wait_for(lambda: rt.service.deliveries(bad)[0]["state"] == "failed")
+    rt.engine.pause("webhook.hooks", "维护", "ops")
+    held = publish(rt.service, team, title="暂缓的政策")
+    wait_for(lambda: rt.service.deliveries(held)[0]["state"] == "held")
+
+    with TestClient(create_app(rt)) as client:
+        r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    check = subprocess.run([promtool, "check", "metrics"], input=r.text, capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    m = samples(r.text)
+    ch = (("channel", "webhook.hooks"),)
+    assert m[("publisher_deliveries_total", (("channel", "webhook.hooks"), ("outcome", "success")))] == 1
+    assert m[("publisher_deliveries_total", (("channel", "webhook.hooks"), ("outcome", "permanent")))] == 1
+    assert m[("publisher_delivery_latency_seconds_count", ch)] == 2
+    assert m[("publisher_delivery_latency_seconds_bucket", (("channel", "webhook.hooks"), ("le", "+Inf")))] == 2
+    assert 0 < m[("publisher_delivery_latency_seconds_sum", ch)] < 10
+    for state in ("delivered", "failed", "held"):
+        assert m[("publisher_deliveries", (("channel", "webhook.hooks"), ("state", state)))] == 1
+    assert m[("publisher_channel_paused", ch)] == 1 and m[("publisher_breaker_open", ch)] == 0
+    assert m[("publisher_outbox_oldest_age_seconds", ch)] > 0
+    assert m[("publisher_items", (("state", "published"), ("type", "policy")))] == 3
+
+
+def test_channel_health_ratio_latency_queue_and_age(runtime: tuple[Runtime, Receiver], team: Team) -> None:
+    rt, receiver = runtime
+    receiver.answer(400)
+    failed = publish(rt.service, team, title="失败")
+    wait_for(lambda: rt.service.deliveries(failed)[0]["state"] == "failed")
+    for n in range(3):
+        uid = publish(rt.service, team, title=f"成功{n}")
+        wait_for(lambda u=uid: rt.service.deliveries(u)[0]["state"] == "delivered")  # type: ignore[misc]
+    [h] = channel_health(rt.db, rt.settings, ["webhook.hooks"])
+    assert h.sampled == 4 and h.success_ratio == 0.75
+    assert h.p50_ms is not None and h.p95_ms is not None and 0 < h.p50_ms <= h.p95_ms
+    assert h.queue_depth == 0 and h.oldest_pending_seconds is None and h.counts == {"failed": 1, "delivered": 3}
+    rt.engine.pause("webhook.hooks", "维护", "ops")
+    uid = publish(rt.service, team, title="暂缓")
+    wait_for(lambda: rt.service.deliveries(uid)[0]["state"] == "held")
+    [h] = channel_health(rt.db, rt.settings, ["webhook.hooks"])
+    assert h.paused and h.pause_reason == "维护" and h.queue_depth == 1
+    assert h.oldest_pending_seconds is not None and h.oldest_pending_seconds >= 0
