@@ -39,10 +39,17 @@ CHANNELS = {k: {"enabled": True} for k in ("rss", "cms", "wechat", "cityplatform
 def prepare(svc: Service, editor, n: int, tag: str) -> list[str]:  # type: ignore[no-untyped-def]
     uids = []
     for i in range(n):
-        item = svc.create_item(editor, {
-            "type": "policy", "title": f"基准测试{tag}{i}", "issue_date": "2026-11-20", "subject": "财政\\预算",
-            "description": "基准测试。", "body_html": "<p>" + "正文。" * 200 + "</p>",
-        })
+        item = svc.create_item(
+            editor,
+            {
+                "type": "policy",
+                "title": f"基准测试{tag}{i}",
+                "issue_date": "2026-11-20",
+                "subject": "财政\\预算",
+                "description": "基准测试。",
+                "body_html": "<p>" + "正文。" * 200 + "</p>",
+            },
+        )
         uids.append(item.uid)
     with svc.db.transaction() as s:
         s.execute(update(Item).where(Item.uid.in_(uids)).values(state="awaiting_approval"))
@@ -61,19 +68,50 @@ _DELIVERIES = insert(Delivery)
 _AUDIT = insert(AuditEvent)
 
 
-def _version_and_deliveries(conn: Connection, item_id: int, content: dict, author: int,  # type: ignore[type-arg]
-                            now: datetime, tag: str) -> None:
-    vid = conn.execute(_VERSION, dict(
-        item_id=item_id, number=1, content=content, content_hash="0" * 64, reason="publish",
-        created_by=author, created_at=now)).scalar_one()
-    conn.execute(_DELIVERIES, [dict(
-        item_id=item_id, version_id=vid, channel=c, operation="publish", state="queued",
-        key=f"{tag}{item_id}.{c}", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
-        for c in CHANNELS])
+def _version_and_deliveries(
+    conn: Connection,
+    item_id: int,
+    content: dict,
+    author: int,  # type: ignore[type-arg]
+    now: datetime,
+    tag: str,
+) -> None:
+    vid = conn.execute(
+        _VERSION,
+        dict(
+            item_id=item_id,
+            number=1,
+            content=content,
+            content_hash="0" * 64,
+            reason="publish",
+            created_by=author,
+            created_at=now,
+        ),
+    ).scalar_one()
+    conn.execute(
+        _DELIVERIES,
+        [
+            dict(
+                item_id=item_id,
+                version_id=vid,
+                channel=c,
+                operation="publish",
+                state="queued",
+                key=f"{tag}{item_id}.{c}",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for c in CHANNELS
+        ],
+    )
 
 
 def _audit_event(conn: Connection, seq: int, now: datetime) -> None:
-    conn.execute(_AUDIT, dict(seq=seq, at=now, actor="bench", action="approve", prev_hash="0" * 64, hash="0" * 64))
+    conn.execute(
+        _AUDIT, dict(seq=seq, at=now, actor="bench", action="approve", prev_hash="0" * 64, hash="0" * 64)
+    )
 
 
 def bare_inserts(db: Database, item_ids: list[int], content: dict, author: int) -> float:  # type: ignore[type-arg]
@@ -94,13 +132,25 @@ def bare_inserts(db: Database, item_ids: list[int], content: dict, author: int) 
 
 
 _ITEM = select(*Item.__table__.c).where(Item.__table__.c.id == bindparam("id"))
-_COUNTER = text("UPDATE index_counters SET last_serial = last_serial + 1 WHERE agency = 'BENCH' AND year = 2026 "
-                "RETURNING last_serial")
-_FIRST_COUNTER = text("INSERT INTO index_counters (agency, year, last_serial) VALUES ('BENCH', 2026, 1) RETURNING last_serial")
+_COUNTER = text(
+    "UPDATE index_counters SET last_serial = last_serial + 1 WHERE agency = 'BENCH' AND year = 2026 "
+    "RETURNING last_serial"
+)
+_FIRST_COUNTER = text(
+    "INSERT INTO index_counters (agency, year, last_serial) VALUES ('BENCH', 2026, 1) RETURNING last_serial"
+)
 STATEMENTS = 6
-_RELEASE = update(Item).where(Item.id == bindparam("b_id")).values(
-    state="published", index_number=bindparam("b_number"), live_version=1, published_at=bindparam("b_now"),
-    updated_at=bindparam("b_now"))
+_RELEASE = (
+    update(Item)
+    .where(Item.id == bindparam("b_id"))
+    .values(
+        state="published",
+        index_number=bindparam("b_number"),
+        live_version=1,
+        published_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+)
 
 
 def bare_statements(db: Database, item_ids: list[int], content: dict, author: int) -> float:  # type: ignore[type-arg]
@@ -114,8 +164,20 @@ def bare_statements(db: Database, item_ids: list[int], content: dict, author: in
             serial = conn.execute(_COUNTER).scalar_one_or_none() or conn.execute(_FIRST_COUNTER).scalar_one()
             _version_and_deliveries(conn, item_id, content, author, now, "separate")
             conn.execute(_RELEASE, {"b_id": item_id, "b_number": f"BENCH-2026-{serial}", "b_now": now})
-            conn.execute(audit.APPEND[conn.dialect.name], dict(at=now, actor="bench", action="approve", item_uid=None, version_hash=None,
-                                             reason=None, data=None, pre='{"seq":', post="}"))
+            conn.execute(
+                audit.APPEND[conn.dialect.name],
+                dict(
+                    at=now,
+                    actor="bench",
+                    action="approve",
+                    item_uid=None,
+                    version_hash=None,
+                    reason=None,
+                    data=None,
+                    pre='{"seq":',
+                    post="}",
+                ),
+            )
     return len(item_ids) / (time.perf_counter() - t0)
 
 
@@ -138,15 +200,21 @@ def run(kind: str, items: int, rounds: int) -> tuple[float, float, float, float,
         svc = Service(db, settings)
         editor, _ = svc.add_user("bench-editor", "editor")
         approver, _ = svc.add_user("bench-approver", "approver")
-        inputs = [(prepare(svc, editor, items, f"a{r}-"), bare_rows(svc, editor, items, f"b{r}-"),
-                   bare_rows(svc, editor, items, f"s{r}-")) for r in range(rounds)]
+        inputs = [
+            (
+                prepare(svc, editor, items, f"a{r}-"),
+                bare_rows(svc, editor, items, f"b{r}-"),
+                bare_rows(svc, editor, items, f"s{r}-"),
+            )
+            for r in range(rounds)
+        ]
         for r, (uids, (base_ids, content), (separate_ids, _)) in enumerate(inputs):
             runs = [
                 ("ours", partial(approve_all, svc, approver, uids)),
                 ("base", partial(bare_inserts, db, base_ids, content, editor.id)),
                 ("separate", partial(bare_statements, db, separate_ids, content, editor.id)),
             ]
-            for name, fn in runs[r % 3:] + runs[:r % 3]:
+            for name, fn in runs[r % 3 :] + runs[: r % 3]:
                 rates[name].append(fn())
         db.dispose()
     ratio = median([o / b for o, b in zip(rates["ours"], rates["base"], strict=True)])
@@ -163,12 +231,29 @@ def main() -> None:
     rows: list[Row] = []
     for kind in args.db.split(","):
         ours, base, separate, ratio, ceiling = run(kind, args.items, args.rounds)
-        rows.append((f"approvals/s, {kind} (version + audit + 4 deliveries)", f"{ours:.0f}",
-                     f"{base:.0f} (bare INSERTs)", ratio, ">= 0.5x"))
-        rows.append((f"  the approval's {STATEMENTS} writes as bare statements, {kind}", f"{separate:.0f}",
-                     f"{base:.0f} (bare INSERTs)", ceiling, "(reference)"))
-        print(f"{kind}: approve {ours:.0f}/s, bare inserts {base:.0f}/s, the {STATEMENTS} writes bare "
-              f"{separate:.0f}/s; median per-round ratios {ratio:.2f}x and {ceiling:.2f}x", flush=True)
+        rows.append(
+            (
+                f"approvals/s, {kind} (version + audit + 4 deliveries)",
+                f"{ours:.0f}",
+                f"{base:.0f} (bare INSERTs)",
+                ratio,
+                ">= 0.5x",
+            )
+        )
+        rows.append(
+            (
+                f"  the approval's {STATEMENTS} writes as bare statements, {kind}",
+                f"{separate:.0f}",
+                f"{base:.0f} (bare INSERTs)",
+                ceiling,
+                "(reference)",
+            )
+        )
+        print(
+            f"{kind}: approve {ours:.0f}/s, bare inserts {base:.0f}/s, the {STATEMENTS} writes bare "
+            f"{separate:.0f}/s; median per-round ratios {ratio:.2f}x and {ceiling:.2f}x",
+            flush=True,
+        )
     report(rows)
 
 

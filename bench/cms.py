@@ -52,9 +52,14 @@ from publisher.store.models import Delivery  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = Path(os.environ.get("WP_STATE_DIR", "/var/lib/publisher-wp"))
 PASSWORD_ENV = "PUBLISHER_BENCH_WP_APP_PASSWORD"
-BODY = "<h2>一、总体要求</h2>" + "<p>坚持公开为常态、不公开为例外，规范财政资金管理。</p>" * 12 + (
-    "<table><thead><tr><th>项目</th><th>金额（万元）</th></tr></thead>"
-    "<tbody><tr><td>一般公共预算</td><td>1,200</td></tr></tbody></table>")
+BODY = (
+    "<h2>一、总体要求</h2>"
+    + "<p>坚持公开为常态、不公开为例外，规范财政资金管理。</p>" * 12
+    + (
+        "<table><thead><tr><th>项目</th><th>金额（万元）</th></tr></thead>"
+        "<tbody><tr><td>一般公共预算</td><td>1,200</td></tr></tbody></table>"
+    )
+)
 
 
 def wordpress() -> dict[str, str]:
@@ -69,8 +74,12 @@ def wordpress() -> dict[str, str]:
         return wp
     except (OSError, KeyError, httpx.HTTPError):
         pass
-    run = subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"], capture_output=True,
-                         text=True, timeout=900)
+    run = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if run.returncode != 0:
         raise SystemExit(f"WordPress could not be started:\n{run.stdout[-1500:]}\n{run.stderr[-1500:]}")
     return read()
@@ -105,8 +114,17 @@ class Posts:
         whose creation answer was lost)."""
         ids = set(self.ids)
         for status in ("publish", "draft", "trash"):
-            found = retrying(self.api.get, "/posts", params={"search": marker, "status": status, "per_page": 100,
-                                                   "context": "edit", "_fields": "id,title"})
+            found = retrying(
+                self.api.get,
+                "/posts",
+                params={
+                    "search": marker,
+                    "status": status,
+                    "per_page": 100,
+                    "context": "edit",
+                    "_fields": "id,title",
+                },
+            )
             if found.status_code == 200:
                 ids |= {int(p["id"]) for p in found.json() if marker in p["title"]["raw"]}
         deleted = 0
@@ -120,10 +138,12 @@ def wait_delivered(rt: Any, n: int, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with rt.db.reader() as s:
-            done = s.execute(select(func.count()).select_from(Delivery)
-                             .where(Delivery.state == "delivered")).scalar_one()
-            bad = s.execute(select(func.count()).select_from(Delivery)
-                            .where(Delivery.state.in_(("failed", "held")))).scalar_one()
+            done = s.execute(
+                select(func.count()).select_from(Delivery).where(Delivery.state == "delivered")
+            ).scalar_one()
+            bad = s.execute(
+                select(func.count()).select_from(Delivery).where(Delivery.state.in_(("failed", "held")))
+            ).scalar_one()
         if bad:
             raise RuntimeError(f"{bad} deliveries failed or were held")
         if done >= n:
@@ -132,13 +152,20 @@ def wait_delivered(rt: Any, n: int, timeout: float = 600) -> None:
     raise RuntimeError(f"not all {n} deliveries were delivered in {timeout} s")
 
 
-def ledger_round(kind: str, wp: dict[str, str], posts: Posts, n: int, threads: int, live: str,
-                 tag: str) -> float:
+def ledger_round(
+    kind: str, wp: dict[str, str], posts: Posts, n: int, threads: int, live: str, tag: str
+) -> float:
     """`live`: "light" or "full" (the live check done that way) or "off" (`verify_live = false`)."""
     with scratch_database(kind) as url:
-        section = {"enabled": True, "base_url": wp["WP_URL"], "user": wp["WP_USER"], "app_password_env": PASSWORD_ENV,
-                   "verify_live": live != "off", "live_check": "full" if live == "full" else "light",
-                   "retry": {"base_seconds": 0.2, "max_attempts": 5}}
+        section = {
+            "enabled": True,
+            "base_url": wp["WP_URL"],
+            "user": wp["WP_USER"],
+            "app_password_env": PASSWORD_ENV,
+            "verify_live": live != "off",
+            "live_check": "full" if live == "full" else "light",
+            "retry": {"base_seconds": 0.2, "max_attempts": 5},
+        }
         rt = build_runtime(replace(Settings(database_url=url), channels={"cms": section}))
         try:
             svc = rt.service
@@ -146,11 +173,18 @@ def ledger_round(kind: str, wp: dict[str, str], posts: Posts, n: int, threads: i
             reviewer, _ = svc.add_user("bench-reviewer", "reviewer")
             approver, _ = svc.add_user("bench-approver", "approver")
             for i in range(n):
-                uid = svc.create_item(editor, {
-                    "type": "policy", "title": f"关于规范财政资金管理的通知（{tag}-{i:03d}）",
-                    "issue_date": "2026-11-20", "doc_number": f"沪财预[2026]{i + 1}号", "subject": "财政\\预算",
-                    "description": "规范财政资金管理。", "body_html": BODY,
-                }).uid
+                uid = svc.create_item(
+                    editor,
+                    {
+                        "type": "policy",
+                        "title": f"关于规范财政资金管理的通知（{tag}-{i:03d}）",
+                        "issue_date": "2026-11-20",
+                        "doc_number": f"沪财预[2026]{i + 1}号",
+                        "subject": "财政\\预算",
+                        "description": "规范财政资金管理。",
+                        "body_html": BODY,
+                    },
+                ).uid
                 svc.submit(editor, uid)
                 svc.review(reviewer, uid)
                 svc.approve(approver, uid)  # no executor yet: the deliveries wait, queued
@@ -168,8 +202,15 @@ def ledger_round(kind: str, wp: dict[str, str], posts: Posts, n: int, threads: i
     return n / elapsed
 
 
-def baseline_round(api: httpx.Client, template: dict[str, Any], posts: Posts, n: int, threads: int,
-                   tag: str, links: list[str]) -> float:
+def baseline_round(
+    api: httpx.Client,
+    template: dict[str, Any],
+    posts: Posts,
+    n: int,
+    threads: int,
+    tag: str,
+    links: list[str],
+) -> float:
     """The same posts with one bare POST /posts each (one client per thread)."""
     local = threading.local()
 
@@ -182,8 +223,11 @@ def baseline_round(api: httpx.Client, template: dict[str, Any], posts: Posts, n:
 
     def one(i: int) -> None:
         uid = f"bench-bare-{tag}-{i:03d}"
-        data = {**template, "title": f"关于规范财政资金管理的通知（{tag}-{i:03d}）",
-                "meta": {**template["meta"], "publisher_uid": uid}}
+        data = {
+            **template,
+            "title": f"关于规范财政资金管理的通知（{tag}-{i:03d}）",
+            "meta": {**template["meta"], "publisher_uid": uid},
+        }
         for attempt in range(3):  # the bare client may retry a dropped connection too
             try:
                 response = client().post("/posts", json=data)
@@ -220,7 +264,9 @@ def pages_round(links: list[str], threads: int, light: bool) -> float:
         response = local.client.get(link, headers=headers)
         response.raise_for_status()
         if light and "X-Publisher-Live-Check" not in response.headers:
-            raise SystemExit("the light live check needs the must-use plugin version 3: run scripts/setup-wordpress.sh")
+            raise SystemExit(
+                "the light live check needs the must-use plugin version 3: run scripts/setup-wordpress.sh"
+            )
 
     try:
         t0 = time.perf_counter()
@@ -235,8 +281,14 @@ def pages_round(links: list[str], threads: int, light: bool) -> float:
 def template_from(api: httpx.Client, post_id: int) -> dict[str, Any]:
     """What the adapter wrote, as a plain REST body: content, excerpt, terms and meta."""
     post = retrying(api.get, f"/posts/{post_id}", params={"context": "edit"}).json()
-    return {"status": "publish", "content": post["content"]["raw"], "excerpt": post["excerpt"]["raw"],
-            "categories": post["categories"], "tags": post["tags"], "meta": dict(post["meta"])}
+    return {
+        "status": "publish",
+        "content": post["content"]["raw"],
+        "excerpt": post["excerpt"]["raw"],
+        "categories": post["categories"],
+        "tags": post["tags"],
+        "meta": dict(post["meta"]),
+    }
 
 
 def main() -> None:
@@ -248,8 +300,9 @@ def main() -> None:
     args = ap.parse_args()
     wp = wordpress()
     os.environ[PASSWORD_ENV] = wp["WP_APP_PASSWORD"]
-    api = httpx.Client(base_url=wp["WP_URL"] + "/wp-json/wp/v2", auth=(wp["WP_USER"], wp["WP_APP_PASSWORD"]),
-                       timeout=60)
+    api = httpx.Client(
+        base_url=wp["WP_URL"] + "/wp-json/wp/v2", auth=(wp["WP_USER"], wp["WP_APP_PASSWORD"]), timeout=60
+    )
     posts = Posts(api)
     marker = f"基准{uuid.uuid4().hex[:6]}"
     rows = []
@@ -260,27 +313,74 @@ def main() -> None:
                 run = f"{marker}{kind[0]}{r}"
                 ours.append(ledger_round(kind, wp, posts, args.posts, args.threads, "light", f"{run}L"))
                 links: list[str] = []
-                bare.append(baseline_round(api, template_from(api, posts.ids[-1]), posts, args.posts, args.threads,
-                                           f"{run}B", links))
+                bare.append(
+                    baseline_round(
+                        api,
+                        template_from(api, posts.ids[-1]),
+                        posts,
+                        args.posts,
+                        args.threads,
+                        f"{run}B",
+                        links,
+                    )
+                )
                 pages.append(pages_round(links, args.threads, light=False))
                 lights.append(pages_round(links, args.threads, light=True))
                 full.append(ledger_round(kind, wp, posts, args.posts, args.threads, "full", f"{run}F"))
                 quick.append(ledger_round(kind, wp, posts, args.posts, args.threads, "off", f"{run}Q"))
-                print(f"round {r + 1}: ledger {ours[-1]:.1f}/s (light live check), bare POST {bare[-1]:.1f}/s, "
-                      f"ledger {full[-1]:.1f}/s (full page check), ledger {quick[-1]:.1f}/s (verify_live = false), "
-                      f"bare GETs {pages[-1]:.1f}/s themed page, {lights[-1]:.1f}/s light", flush=True)
+                print(
+                    f"round {r + 1}: ledger {ours[-1]:.1f}/s (light live check), bare POST {bare[-1]:.1f}/s, "
+                    f"ledger {full[-1]:.1f}/s (full page check), ledger {quick[-1]:.1f}/s (verify_live = false), "
+                    f"bare GETs {pages[-1]:.1f}/s themed page, {lights[-1]:.1f}/s light",
+                    flush=True,
+                )
             o, b, f, q = median(ours), median(bare), median(full), median(quick)
             g, lg = median(pages), median(lights)
-            rows.append((f"deliveries/s ({kind}, {args.threads} threads, verify_live, light check)", f"{o:.1f}",
-                         f"{b:.1f}", f"{o / b:.2f}x", ">= 0.8x"))
-            rows.append((f"deliveries/s ({kind}, live_check = full)", f"{f:.1f}", f"{b:.1f}", f"{f / b:.2f}x",
-                         "(info)"))
-            rows.append((f"deliveries/s ({kind}, verify_live = false)", f"{q:.1f}", f"{b:.1f}", f"{q / b:.2f}x",
-                         "(info)"))
-            rows.append(("themed page GETs/s (the full check alone, bare)", f"{g:.1f}", f"{b:.1f}", f"{g / b:.2f}x",
-                         "(info)"))
-            rows.append(("light check GETs/s (the light check alone, bare)", f"{lg:.1f}", f"{b:.1f}",
-                         f"{lg / b:.2f}x", "(info)"))
+            rows.append(
+                (
+                    f"deliveries/s ({kind}, {args.threads} threads, verify_live, light check)",
+                    f"{o:.1f}",
+                    f"{b:.1f}",
+                    f"{o / b:.2f}x",
+                    ">= 0.8x",
+                )
+            )
+            rows.append(
+                (
+                    f"deliveries/s ({kind}, live_check = full)",
+                    f"{f:.1f}",
+                    f"{b:.1f}",
+                    f"{f / b:.2f}x",
+                    "(info)",
+                )
+            )
+            rows.append(
+                (
+                    f"deliveries/s ({kind}, verify_live = false)",
+                    f"{q:.1f}",
+                    f"{b:.1f}",
+                    f"{q / b:.2f}x",
+                    "(info)",
+                )
+            )
+            rows.append(
+                (
+                    "themed page GETs/s (the full check alone, bare)",
+                    f"{g:.1f}",
+                    f"{b:.1f}",
+                    f"{g / b:.2f}x",
+                    "(info)",
+                )
+            )
+            rows.append(
+                (
+                    "light check GETs/s (the light check alone, bare)",
+                    f"{lg:.1f}",
+                    f"{b:.1f}",
+                    f"{lg / b:.2f}x",
+                    "(info)",
+                )
+            )
     finally:
         deleted = posts.delete_all(marker)
         api.close()

@@ -53,16 +53,27 @@ from celery import Celery  # noqa: E402
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/8")
 ENDPOINTS = ("h1", "h2", "h3", "h4")
 SECRET = "whsec_" + "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMTI="
-BODY = json.dumps({"type": "item.published", "timestamp": "2026-11-20T08:00:00+00:00",
-                   "data": {"uid": "x" * 26, "title": "关于进一步规范财政资金管理的通知" * 2, "description": "规范。" * 60,
-                            "keywords": ["财政", "预算"], "url": "http://127.0.0.1:8000/items/x"}},
-                  ensure_ascii=False).encode()
+BODY = json.dumps(
+    {
+        "type": "item.published",
+        "timestamp": "2026-11-20T08:00:00+00:00",
+        "data": {
+            "uid": "x" * 26,
+            "title": "关于进一步规范财政资金管理的通知" * 2,
+            "description": "规范。" * 60,
+            "keywords": ["财政", "预算"],
+            "url": "http://127.0.0.1:8000/items/x",
+        },
+    },
+    ensure_ascii=False,
+).encode()
 
 # -- the baseline: a plain Celery task per POST ------------------------------------------------
 
 baseline = Celery("bench_baseline", broker=BROKER, set_as_current=False)
-baseline.conf.update(task_ignore_result=True, broker_connection_retry_on_startup=True,
-                     task_default_queue="bench.baseline")
+baseline.conf.update(
+    task_ignore_result=True, broker_connection_retry_on_startup=True, task_default_queue="bench.baseline"
+)
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
 
@@ -77,6 +88,7 @@ def post(url: str) -> int:
 
 
 # -- the receiver (its own process) ------------------------------------------------------------
+
 
 def serve_receiver(port: int) -> None:
     import uvicorn
@@ -104,8 +116,16 @@ def serve_receiver(port: int) -> None:
             counts[path] = counts.get(path, 0) + 1
             if path in delays:
                 await asyncio.sleep(delays[path])
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
@@ -153,16 +173,38 @@ class ReceiverProcess:
 CELERY = str(Path(sys.executable).with_name("celery"))
 
 
-def start_workers(app: str, env: dict[str, str], log_dir: Path, concurrency: int, n: int = 2) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    app: str, env: dict[str, str], log_dir: Path, concurrency: int, n: int = 2
+) -> list[subprocess.Popen[bytes]]:
     procs = []
     for i in range(n):
         log = (log_dir / f"{app.replace(':', '_')}-{i}.log").open("ab")
-        procs.append(subprocess.Popen(
-            [CELERY, "-A", app, "worker", "--pool", "threads", "--concurrency", str(concurrency), "-n", f"bench{i}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-l", os.environ.get("BENCH_WORKER_LOGLEVEL", "warning")],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    CELERY,
+                    "-A",
+                    app,
+                    "worker",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    str(concurrency),
+                    "-n",
+                    f"bench{i}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-l",
+                    os.environ.get("BENCH_WORKER_LOGLEVEL", "warning"),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
     return procs
 
 
@@ -201,6 +243,7 @@ def flush_redis() -> None:
 
 # -- phases ------------------------------------------------------------------------------------
 
+
 class Baseline:
     """2 workers running the plain task, started once and timed over several rounds."""
 
@@ -232,11 +275,17 @@ class Baseline:
 def write_config(path: Path, db_url: str, receiver: ReceiverProcess) -> None:
     lines = [
         f'data_dir = "{path.parent / "data"}"',
-        "[database]", f'url = "{db_url}"',
-        "[broker]", f'url = "{BROKER}"',
-        "[executor]", "sweep_interval_seconds = 1.0",
-        "[channels.rss]", "enabled = false",
-        "[channels.webhook]", "enabled = true", 'secret_env = "BENCH_WEBHOOK_SECRET"',
+        "[database]",
+        f'url = "{db_url}"',
+        "[broker]",
+        f'url = "{BROKER}"',
+        "[executor]",
+        "sweep_interval_seconds = 1.0",
+        "[channels.rss]",
+        "enabled = false",
+        "[channels.webhook]",
+        "enabled = true",
+        'secret_env = "BENCH_WEBHOOK_SECRET"',
     ]
     for name in ENDPOINTS:
         lines += ["[[channels.webhook.subscribers]]", f'name = "{name}"', f'url = "{receiver.base}/{name}"']
@@ -246,7 +295,9 @@ def write_config(path: Path, db_url: str, receiver: ReceiverProcess) -> None:
 class Tracked:
     """The publisher side of the bench: a web-side runtime that approves, and the workers."""
 
-    def __init__(self, db_url: str, config: Path, log_dir: Path, concurrency: int, tunables: dict[str, str]) -> None:
+    def __init__(
+        self, db_url: str, config: Path, log_dir: Path, concurrency: int, tunables: dict[str, str]
+    ) -> None:
         from publisher.runtime import build_runtime
         from publisher.settings import load_settings
 
@@ -291,7 +342,9 @@ class Tracked:
 
         self.executor = CeleryExecutor(self.rt)
         use_executor(self.rt, self.executor)
-        env = worker_env({"PUBLISHER_CONFIG": str(self.config), "BENCH_WEBHOOK_SECRET": SECRET, **self.tunables})
+        env = worker_env(
+            {"PUBLISHER_CONFIG": str(self.config), "BENCH_WEBHOOK_SECRET": SECRET, **self.tunables}
+        )
         self.procs = start_workers("tasks", env, self.log_dir, self.concurrency)
         self.env = env
         from tasks.heartbeat import live_workers
@@ -302,11 +355,26 @@ class Tracked:
         """The sweeper; left out of the throughput rounds, where it would hand the backlog
         over on its own while the items are still being approved."""
         env = self.env
-        self.procs.append(subprocess.Popen(
-            [CELERY, "-A", "tasks", "beat", "-s", str(self.log_dir / "beat-schedule"), "--pidfile=", "-l", "warning"],
-            cwd=ROOT, env=env, stdout=(self.log_dir / "beat.log").open("ab"), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ))
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    CELERY,
+                    "-A",
+                    "tasks",
+                    "beat",
+                    "-s",
+                    str(self.log_dir / "beat-schedule"),
+                    "--pidfile=",
+                    "-l",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=(self.log_dir / "beat.log").open("ab"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
 
     def delivered(self) -> int:
         from sqlalchemy import func, select
@@ -319,8 +387,9 @@ class Tracked:
     def sweep(self) -> None:
         """What beat's publisher.sweep does: hand due deliveries the broker does not hold
         (or no longer holds) to the workers."""
-        due, _accepted = self.rt.engine.sweep(stale_after=float(self.tunables.get("PUBLISHER_DISPATCH_STALE_SECONDS",
-                                                                                  "120")))
+        due, _accepted = self.rt.engine.sweep(
+            stale_after=float(self.tunables.get("PUBLISHER_DISPATCH_STALE_SECONDS", "120"))
+        )
         self.executor.wake(due)
 
     def states(self) -> dict[str, int]:
@@ -329,7 +398,10 @@ class Tracked:
         from publisher.store.models import Delivery
 
         with self.rt.db.reader() as s:
-            return {state: n for state, n in s.execute(select(Delivery.state, func.count()).group_by(Delivery.state))}
+            return {
+                state: n
+                for state, n in s.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+            }
 
     def undelivered_ids(self) -> list[int]:
         from sqlalchemy import select
@@ -347,7 +419,8 @@ class Tracked:
         out: dict[str, list[float]] = {}
         with self.rt.db.reader() as s:
             rows = s.execute(
-                select(Item.uid, Delivery.channel, Delivery.delivered_at).join(Item, Item.id == Delivery.item_id)
+                select(Item.uid, Delivery.channel, Delivery.delivered_at)
+                .join(Item, Item.id == Delivery.item_id)
                 .where(Item.uid.in_(list(started)))
             ).all()
         for uid, channel, delivered_at in rows:
@@ -382,8 +455,10 @@ def run_throughput(t: Tracked, n: int) -> float:
             t.sweep()
             next_sweep = time.monotonic() + 1.0
         if time.monotonic() > deadline:
-            raise RuntimeError(f"throughput round: {len(ids) - (t.delivered() - base)} of {len(ids)} deliveries "
-                               f"not delivered after {ROUND_TIMEOUT:g} s (states: {t.states()})")
+            raise RuntimeError(
+                f"throughput round: {len(ids) - (t.delivered() - base)} of {len(ids)} deliveries "
+                f"not delivered after {ROUND_TIMEOUT:g} s (states: {t.states()})"
+            )
         time.sleep(0.02)
     return len(ids) / (time.perf_counter() - t0)
 
@@ -415,7 +490,9 @@ def paced_approvals(t: Tracked, uids: list[str], rate: float) -> dict[str, float
                 t.approved_at[uid] = time.time()
 
     indexed = list(enumerate(uids))
-    threads = [threading.Thread(target=run, args=(indexed[k::DRIVER_THREADS],)) for k in range(DRIVER_THREADS)]
+    threads = [
+        threading.Thread(target=run, args=(indexed[k::DRIVER_THREADS],)) for k in range(DRIVER_THREADS)
+    ]
     for th in threads:
         th.start()
     for th in threads:
@@ -430,7 +507,9 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run_latency(t: Tracked, uids: list[str], rate: float, endpoints: tuple[str, ...]) -> dict[str, list[float]]:
+def run_latency(
+    t: Tracked, uids: list[str], rate: float, endpoints: tuple[str, ...]
+) -> dict[str, list[float]]:
     """Approve at `rate`, then wait (up to 30 s) until `endpoints` have all been delivered."""
     started = paced_approvals(t, uids, rate)
     channels = [f"webhook.{e}" for e in endpoints]
@@ -458,8 +537,11 @@ def deployment(args: argparse.Namespace) -> Iterator[tuple[ReceiverProcess, Path
             flush_redis()
             config = log_dir / "publisher.toml"
             write_config(config, db_url, receiver)
-            tunables = {"PUBLISHER_BATCH_SIZE": str(args.batch_size), "PUBLISHER_LANE_THREADS": str(args.lane_threads),
-                        "PUBLISHER_LANE_SLOTS": str(args.lane_slots)}
+            tunables = {
+                "PUBLISHER_BATCH_SIZE": str(args.batch_size),
+                "PUBLISHER_LANE_THREADS": str(args.lane_threads),
+                "PUBLISHER_LANE_SLOTS": str(args.lane_slots),
+            }
             yield receiver, log_dir, db_url, config, tunables
     finally:
         receiver.stop()
@@ -467,7 +549,9 @@ def deployment(args: argparse.Namespace) -> Iterator[tuple[ReceiverProcess, Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=500, help="items for the throughput run (x4 deliveries)")
     parser.add_argument("--rate", type=float, default=50.0, help="approvals per second for the latency runs")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each latency run")
@@ -475,7 +559,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="PUBLISHER_BATCH_SIZE")
     parser.add_argument("--lane-threads", type=int, default=8, help="PUBLISHER_LANE_THREADS")
     parser.add_argument("--lane-slots", type=int, default=1, help="PUBLISHER_LANE_SLOTS")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds (medians reported)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating throughput rounds (medians reported)"
+    )
     parser.add_argument("--throughput-only", action="store_true", help="skip the baseline and latency runs")
     parser.add_argument("--logs", help="keep the worker logs in this directory")
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
@@ -516,7 +602,9 @@ def main() -> None:
             approve_ms = list(t.approve_ms)
             returned = [t.approved_at[u] for u in normal_uids]
             kept = (len(returned) - 1) / (max(returned) - min(returned)) if len(returned) > 1 else 0.0
-            after_commit = [v for vs in t.latencies({u: t.approved_at[u] for u in normal_uids}).values() for v in vs]
+            after_commit = [
+                v for vs in t.latencies({u: t.approved_at[u] for u in normal_uids}).values() for v in vs
+            ]
             print("isolation: the same with endpoint h4 answering in 2 s ...", flush=True)
             receiver.delay("h4", 2.0)
             slow = run_latency(t, slow_uids, args.rate, ENDPOINTS[:3])
@@ -534,24 +622,51 @@ def main() -> None:
     got_normal = len(every)
     got_fast = sum(len(slow.get(c, [])) for c in fast)
     rows = [
-        ("tracked deliveries/s (4 endpoints)", f"{tracked_rate:.0f}/s", f"{base_rate:.0f}/s (untracked)",
-         f"{tracked_rate / base_rate:.2f}x", ">= 1.0x"),
-        (f"approve->delivered p50 @{args.rate:g}/s", f"{statistics.median(every):.0f} ms" if every else "n/a", "", "",
-         "<= 100 ms"),
+        (
+            "tracked deliveries/s (4 endpoints)",
+            f"{tracked_rate:.0f}/s",
+            f"{base_rate:.0f}/s (untracked)",
+            f"{tracked_rate / base_rate:.2f}x",
+            ">= 1.0x",
+        ),
+        (
+            f"approve->delivered p50 @{args.rate:g}/s",
+            f"{statistics.median(every):.0f} ms" if every else "n/a",
+            "",
+            "",
+            "<= 100 ms",
+        ),
         (f"approve->delivered p99 @{args.rate:g}/s", f"{pct(every, 99):.0f} ms", "", "", "<= 500 ms"),
         (f"  approvals kept @{args.rate:g}/s", f"{kept:.0f}/s", "", "", ""),
         ("  approve call alone, p50", f"{median(approve_ms):.0f} ms", "", "", ""),
-        ("  approve returned->delivered p50/p99", f"{median(after_commit):.0f}/{pct(after_commit, 99):.0f} ms",
-         "", "", ""),
-        ("p99 of h1-h3 with h4 at 2 s", f"{p99_after:.0f} ms", f"{p99_before:.0f} ms (h4 instant)",
-         f"{p99_after / p99_before:.2f}x", "< 1.2x"),
+        (
+            "  approve returned->delivered p50/p99",
+            f"{median(after_commit):.0f}/{pct(after_commit, 99):.0f} ms",
+            "",
+            "",
+            "",
+        ),
+        (
+            "p99 of h1-h3 with h4 at 2 s",
+            f"{p99_after:.0f} ms",
+            f"{p99_before:.0f} ms (h4 instant)",
+            f"{p99_after / p99_before:.2f}x",
+            "< 1.2x",
+        ),
     ]
     report(rows)
-    print("\nthroughput rounds: baseline " + ", ".join(f"{r:.0f}" for r in base_rates)
-          + "/s; tracked " + ", ".join(f"{r:.0f}" for r in tracked_rates) + "/s")
-    print(f"(latency samples: {got_normal}/{paced * 4} delivered in the normal run, "
-          f"{got_fast}/{paced * 3} of h1-h3 in the isolation run; 2 worker processes x {args.concurrency} threads, "
-          f"PostgreSQL, Redis, receiver and this driver on {os.cpu_count()} cores)")
+    print(
+        "\nthroughput rounds: baseline "
+        + ", ".join(f"{r:.0f}" for r in base_rates)
+        + "/s; tracked "
+        + ", ".join(f"{r:.0f}" for r in tracked_rates)
+        + "/s"
+    )
+    print(
+        f"(latency samples: {got_normal}/{paced * 4} delivered in the normal run, "
+        f"{got_fast}/{paced * 3} of h1-h3 in the isolation run; 2 worker processes x {args.concurrency} threads, "
+        f"PostgreSQL, Redis, receiver and this driver on {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

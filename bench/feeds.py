@@ -51,18 +51,41 @@ def make_view(n: int, body: str = BODY) -> VersionView:
     uid = f"01jbench{n:018d}"
     at = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=n)
     return VersionView(
-        uid=uid, version=1, content_hash="0" * 64, type=ItemType.POLICY,
-        title=f"关于做好{n}号财政预算管理工作的通知", short_title=None, issuing_body="上海市财政局",
-        issue_date=at.date(), doc_number=f"沪财预〔2020〕{n + 1}号", index_number=f"AB1900010-2020-{n % 100000:05d}",
-        subject=SUBJECT, disclosure="主动公开", scope="面向社会", validity="有效", validity_changed_on=None,
-        abolished_by=None, keywords=("预算",), description=f"第{n}号通知：规范预算管理。", body_html=body,
-        attachments=(), cover_url=None, interprets=None, interpreted_by=(), release_group=None,
-        published_at=at, created_at=at, public_url=f"{BASE}/items/{uid}", structured={},
+        uid=uid,
+        version=1,
+        content_hash="0" * 64,
+        type=ItemType.POLICY,
+        title=f"关于做好{n}号财政预算管理工作的通知",
+        short_title=None,
+        issuing_body="上海市财政局",
+        issue_date=at.date(),
+        doc_number=f"沪财预〔2020〕{n + 1}号",
+        index_number=f"AB1900010-2020-{n % 100000:05d}",
+        subject=SUBJECT,
+        disclosure="主动公开",
+        scope="面向社会",
+        validity="有效",
+        validity_changed_on=None,
+        abolished_by=None,
+        keywords=("预算",),
+        description=f"第{n}号通知：规范预算管理。",
+        body_html=body,
+        attachments=(),
+        cover_url=None,
+        interprets=None,
+        interpreted_by=(),
+        release_group=None,
+        published_at=at,
+        created_at=at,
+        public_url=f"{BASE}/items/{uid}",
+        structured={},
     )
 
 
 def channel_in(folder: Path) -> RssChannel:
-    context = ChannelContext(public_base_url=BASE, data_dir=folder / "channels" / "rss", agency_name="上海市财政局")
+    context = ChannelContext(
+        public_base_url=BASE, data_dir=folder / "channels" / "rss", agency_name="上海市财政局"
+    )
     channel = RssChannel.from_config({"enabled": True}, context)
     assert isinstance(channel, RssChannel)
     return channel
@@ -78,9 +101,15 @@ def fill(channel: RssChannel, count: int) -> float:
             # entries differ in what the index and the feed need; the body is shared
             at = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=n)
             uid = f"01jbench{n:018d}"
-            e = dict(template, uid=uid, id=f"{BASE}/items/{uid}", link=f"{BASE}/items/{uid}",
-                     title=f"关于做好{n}号财政预算管理工作的通知",
-                     published=at.isoformat(), updated=at.isoformat())
+            e = dict(
+                template,
+                uid=uid,
+                id=f"{BASE}/items/{uid}",
+                link=f"{BASE}/items/{uid}",
+                title=f"关于做好{n}号财政预算管理工作的通知",
+                published=at.isoformat(),
+                updated=at.isoformat(),
+            )
             yield e, feeds
 
     channel.store.bulk_load(entries(), now=time.time())
@@ -88,7 +117,9 @@ def fill(channel: RssChannel, count: int) -> float:
     return time.perf_counter() - started
 
 
-def regeneration(sizes: tuple[int, int], publishes: int) -> tuple[dict[int, list[float]], dict[int, float], Path]:
+def regeneration(
+    sizes: tuple[int, int], publishes: int
+) -> tuple[dict[int, list[float]], dict[int, float], Path]:
     """Fill one store per size, then publish into them alternately, so disk and CPU noise from
     neighbours falls on both sizes alike."""
     channels, fills = {}, {}
@@ -203,8 +234,10 @@ def http_figures(folder: Path, seconds: float) -> dict[str, float]:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(folder), str(port)], cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, __file__, "--serve", str(folder), str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_for(port)
@@ -242,7 +275,9 @@ def http_figures(folder: Path, seconds: float) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="10,000-entry archive and 2 s HTTP runs")
     parser.add_argument("--large", type=int, default=None, help="size of the large archive (default 100,000)")
     parser.add_argument("--publishes", type=int, default=30)
@@ -262,22 +297,51 @@ def main() -> None:
     shutil.rmtree(large_dir.parents[2], ignore_errors=True)
 
     rows = [
-        ("regeneration after a publish, median ms",
-         f"{large_ms:.1f} ({large:,})", f"{small_ms:.1f} (100)", large_ms / small_ms, "<= 1.5x"),
-        ("cached feed, req/s", f"{figures['feed']:.0f}", f"{figures['static']:.0f} (FileResponse)",
-         figures["feed"] / figures["static"], ">= 0.8x"),
-        ("cached feed vs bytes Response, req/s", f"{figures['feed']:.0f}", f"{figures['bytes']:.0f} (bytes)",
-         figures["feed"] / figures["bytes"], "(info)"),
-        ("cached feed gzip, req/s", f"{figures['feed_gzip']:.0f}", f"{figures['static']:.0f} (FileResponse)",
-         figures["feed_gzip"] / figures["static"], "(info)"),
-        ("304 Not Modified, req/s", f"{figures['not_modified']:.0f}", f"{figures['static']:.0f} (FileResponse)",
-         figures["not_modified"] / figures["static"], ">= 1.0x"),
+        (
+            "regeneration after a publish, median ms",
+            f"{large_ms:.1f} ({large:,})",
+            f"{small_ms:.1f} (100)",
+            large_ms / small_ms,
+            "<= 1.5x",
+        ),
+        (
+            "cached feed, req/s",
+            f"{figures['feed']:.0f}",
+            f"{figures['static']:.0f} (FileResponse)",
+            figures["feed"] / figures["static"],
+            ">= 0.8x",
+        ),
+        (
+            "cached feed vs bytes Response, req/s",
+            f"{figures['feed']:.0f}",
+            f"{figures['bytes']:.0f} (bytes)",
+            figures["feed"] / figures["bytes"],
+            "(info)",
+        ),
+        (
+            "cached feed gzip, req/s",
+            f"{figures['feed_gzip']:.0f}",
+            f"{figures['static']:.0f} (FileResponse)",
+            figures["feed_gzip"] / figures["static"],
+            "(info)",
+        ),
+        (
+            "304 Not Modified, req/s",
+            f"{figures['not_modified']:.0f}",
+            f"{figures['static']:.0f} (FileResponse)",
+            figures["not_modified"] / figures["static"],
+            ">= 1.0x",
+        ),
     ]
     print()
-    print(f"feed all.rss: {figures['size'] / 1024:.0f} KiB, 50 entries; load generator: "
-          f"{'wrk -t1 -c16' if figures['wrk'] else 'python http.client, 16 threads'}; {os.cpu_count()} CPUs")
-    print(f"regeneration p90: {sorted(large_t)[int(len(large_t) * 0.9)] * 1000:.1f} ms ({large:,}) / "
-          f"{sorted(small_t)[int(len(small_t) * 0.9)] * 1000:.1f} ms (100)")
+    print(
+        f"feed all.rss: {figures['size'] / 1024:.0f} KiB, 50 entries; load generator: "
+        f"{'wrk -t1 -c16' if figures['wrk'] else 'python http.client, 16 threads'}; {os.cpu_count()} CPUs"
+    )
+    print(
+        f"regeneration p90: {sorted(large_t)[int(len(large_t) * 0.9)] * 1000:.1f} ms ({large:,}) / "
+        f"{sorted(small_t)[int(len(small_t) * 0.9)] * 1000:.1f} ms (100)"
+    )
     report(rows)
 
 

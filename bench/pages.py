@@ -50,13 +50,33 @@ TARGET_MS = 200.0
 
 def content(n: int, item_type: str) -> dict[str, Any]:
     return {
-        "type": item_type, "title": f"关于第{n}号财政事项的通知（基准）", "short_title": None, "ref": f"bench-{n}",
-        "issuing_body": "上海市财政局", "issue_date": "2026-03-01", "doc_number": f"沪财预〔2026〕{n + 1}号",
-        "index_number": f"AB1900010-2026-{n + 1:05d}", "subject": "财政\\预算", "disclosure": "主动公开",
-        "scope": "面向社会", "validity": "有效", "classified": "非涉密", "keywords": ["财政", "预算"],
-        "description": "基准测试数据。", "body_html": "<p>正文段落。</p>" * 20, "release_group": None,
-        "interprets": None, "abolishes": [], "publish_at": None, "formed_at": None, "cover_url": None,
-        "attachments": [], "catalogue": None, "effective_date": None, "changes": None, "procurement": None,
+        "type": item_type,
+        "title": f"关于第{n}号财政事项的通知（基准）",
+        "short_title": None,
+        "ref": f"bench-{n}",
+        "issuing_body": "上海市财政局",
+        "issue_date": "2026-03-01",
+        "doc_number": f"沪财预〔2026〕{n + 1}号",
+        "index_number": f"AB1900010-2026-{n + 1:05d}",
+        "subject": "财政\\预算",
+        "disclosure": "主动公开",
+        "scope": "面向社会",
+        "validity": "有效",
+        "classified": "非涉密",
+        "keywords": ["财政", "预算"],
+        "description": "基准测试数据。",
+        "body_html": "<p>正文段落。</p>" * 20,
+        "release_group": None,
+        "interprets": None,
+        "abolishes": [],
+        "publish_at": None,
+        "formed_at": None,
+        "cover_url": None,
+        "attachments": [],
+        "catalogue": None,
+        "effective_date": None,
+        "changes": None,
+        "procurement": None,
         "consultation": None,
     }
 
@@ -69,9 +89,18 @@ def seed(url: str, items: int, per_item: int) -> dict[str, Any]:
     from publisher.editorial.auth import hash_password
 
     with db.transaction() as s:
-        uid_user = s.execute(insert(User).values(
-            name="bench", role="admin", token_hash="x" * 64, password_hash=hash_password(PASSWORD), active=True,
-            created_at=now).returning(User.id)).scalar_one()
+        uid_user = s.execute(
+            insert(User)
+            .values(
+                name="bench",
+                role="admin",
+                token_hash="x" * 64,
+                password_hash=hash_password(PASSWORD),
+                active=True,
+                created_at=now,
+            )
+            .returning(User.id)
+        ).scalar_one()
     batch = 2000
     audit_seq = 0
     for lo in range(0, items, batch):
@@ -83,17 +112,53 @@ def seed(url: str, items: int, per_item: int) -> dict[str, Any]:
                 c = content(n, t)
                 at = now - timedelta(minutes=(items - n) * 3)
                 draft = n % 200 == 0
-                rows.append(dict(
-                    uid=f"01bench{n:019d}", ref=c["ref"], type=t, state="draft" if draft else "published",
-                    title=c["title"], content=c, index_number=None if draft else c["index_number"], validity="有效",
-                    live_version=None if draft else 1, published_at=None if draft else at, created_by=uid_user,
-                    created_at=at, updated_at=at))
-            ids = s.execute(insert(Item).returning(Item.id, Item.uid, Item.content, Item.updated_at,
-                                                   Item.live_version, sort_by_parameter_order=True), rows).all()
-            versions = [dict(item_id=i, number=1, content=c, content_hash=content_hash(c), reason="publish",
-                             created_by=uid_user, created_at=at) for i, _u, c, at, live in ids if live]
-            vids = s.execute(insert(ItemVersion).returning(ItemVersion.item_id, ItemVersion.id,
-                                                           sort_by_parameter_order=True), versions).all()
+                rows.append(
+                    dict(
+                        uid=f"01bench{n:019d}",
+                        ref=c["ref"],
+                        type=t,
+                        state="draft" if draft else "published",
+                        title=c["title"],
+                        content=c,
+                        index_number=None if draft else c["index_number"],
+                        validity="有效",
+                        live_version=None if draft else 1,
+                        published_at=None if draft else at,
+                        created_by=uid_user,
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
+            ids = s.execute(
+                insert(Item).returning(
+                    Item.id,
+                    Item.uid,
+                    Item.content,
+                    Item.updated_at,
+                    Item.live_version,
+                    sort_by_parameter_order=True,
+                ),
+                rows,
+            ).all()
+            versions = [
+                dict(
+                    item_id=i,
+                    number=1,
+                    content=c,
+                    content_hash=content_hash(c),
+                    reason="publish",
+                    created_by=uid_user,
+                    created_at=at,
+                )
+                for i, _u, c, at, live in ids
+                if live
+            ]
+            vids = s.execute(
+                insert(ItemVersion).returning(
+                    ItemVersion.item_id, ItemVersion.id, sort_by_parameter_order=True
+                ),
+                versions,
+            ).all()
             by_item = dict(vids)
             deliveries = []
             for item_id, uid, _c, at, live in ids:
@@ -101,34 +166,91 @@ def seed(url: str, items: int, per_item: int) -> dict[str, Any]:
                     continue
                 for channel in CHANNELS[:per_item]:
                     roll = rng.random()
-                    state = ("failed" if roll < 0.02 else "held" if roll < 0.025 else "retry_wait" if roll < 0.03
-                             else "queued" if roll < 0.035 else "delivered")
-                    deliveries.append(dict(
-                        item_id=item_id, version_id=by_item[item_id], channel=channel, operation="publish",
-                        state=state, key=f"{uid}.v1.{channel}.publish", attempts=0 if state == "queued" else 1,
-                        next_attempt_at=at, created_at=at, updated_at=at + timedelta(seconds=2),
-                        delivered_at=at + timedelta(seconds=2) if state == "delivered" else None,
-                        url=f"https://example.gov.cn/{channel}/{uid}" if state == "delivered" else None,
-                        last_error="HTTP 400 rejected" if state == "failed" else None))
+                    state = (
+                        "failed"
+                        if roll < 0.02
+                        else "held"
+                        if roll < 0.025
+                        else "retry_wait"
+                        if roll < 0.03
+                        else "queued"
+                        if roll < 0.035
+                        else "delivered"
+                    )
+                    deliveries.append(
+                        dict(
+                            item_id=item_id,
+                            version_id=by_item[item_id],
+                            channel=channel,
+                            operation="publish",
+                            state=state,
+                            key=f"{uid}.v1.{channel}.publish",
+                            attempts=0 if state == "queued" else 1,
+                            next_attempt_at=at,
+                            created_at=at,
+                            updated_at=at + timedelta(seconds=2),
+                            delivered_at=at + timedelta(seconds=2) if state == "delivered" else None,
+                            url=f"https://example.gov.cn/{channel}/{uid}" if state == "delivered" else None,
+                            last_error="HTTP 400 rejected" if state == "failed" else None,
+                        )
+                    )
                 if int(uid[-5:]) % 40 == 1:  # a corrected version went out to rss too: 50,000 in all
-                    deliveries.append(dict(
-                        item_id=item_id, version_id=by_item[item_id], channel="rss", operation="update",
-                        state="delivered", key=f"{uid}.v1.rss.update", attempts=1, next_attempt_at=at,
-                        created_at=at, updated_at=at + timedelta(seconds=3), delivered_at=at + timedelta(seconds=3)))
-            dids = s.execute(insert(Delivery).returning(Delivery.id, Delivery.state, Delivery.created_at,
-                                                        sort_by_parameter_order=True), deliveries).all()
-            attempts = [dict(delivery_id=d, number=1, started_at=at, duration_ms=rng.lognormvariate(3.5, 0.6),
-                             outcome="permanent" if st == "failed" else "transient" if st == "retry_wait" else "success",
-                             http_status=400 if st == "failed" else 200, error="HTTP 400" if st == "failed" else None,
-                             worker="bench") for d, st, at in dids if st != "queued"]
+                    deliveries.append(
+                        dict(
+                            item_id=item_id,
+                            version_id=by_item[item_id],
+                            channel="rss",
+                            operation="update",
+                            state="delivered",
+                            key=f"{uid}.v1.rss.update",
+                            attempts=1,
+                            next_attempt_at=at,
+                            created_at=at,
+                            updated_at=at + timedelta(seconds=3),
+                            delivered_at=at + timedelta(seconds=3),
+                        )
+                    )
+            dids = s.execute(
+                insert(Delivery).returning(
+                    Delivery.id, Delivery.state, Delivery.created_at, sort_by_parameter_order=True
+                ),
+                deliveries,
+            ).all()
+            attempts = [
+                dict(
+                    delivery_id=d,
+                    number=1,
+                    started_at=at,
+                    duration_ms=rng.lognormvariate(3.5, 0.6),
+                    outcome="permanent"
+                    if st == "failed"
+                    else "transient"
+                    if st == "retry_wait"
+                    else "success",
+                    http_status=400 if st == "failed" else 200,
+                    error="HTTP 400" if st == "failed" else None,
+                    worker="bench",
+                )
+                for d, st, at in dids
+                if st != "queued"
+            ]
             if attempts:
                 s.execute(insert(Attempt), attempts)
             events = []
             for _item_id, uid, _c, at, live in ids:
                 for action in ("create", "submit", "review", "approve")[: 4 if live else 1]:
                     audit_seq += 1
-                    events.append(dict(seq=audit_seq, at=at, actor="bench", action=action, item_uid=uid,
-                                       prev_hash="0" * 64, hash=f"{audit_seq:064d}"))
+                    events.append(
+                        dict(
+                            seq=audit_seq,
+                            at=at,
+                            actor="bench",
+                            action=action,
+                            item_uid=uid,
+                            prev_hash="0" * 64,
+                            hash=f"{audit_seq:064d}",
+                        )
+                    )
             s.execute(insert(AuditEvent), events)
     with db.transaction() as s:
         s.execute(update(AuditHead).values(seq=audit_seq, hash=f"{audit_seq:064d}"))
@@ -138,9 +260,15 @@ def seed(url: str, items: int, per_item: int) -> dict[str, Any]:
             "attempts": s.execute(select(Attempt.id).order_by(Attempt.id.desc()).limit(1)).scalar_one(),
             "audit_events": audit_seq,
         }
-        sample = s.execute(select(Item.uid).where(Item.state == "published").order_by(Item.id.desc()).limit(1)).scalar_one()
-        failed = s.execute(select(Item.uid).join(Delivery, Delivery.item_id == Item.id)
-                           .where(Delivery.state == "failed").limit(1)).scalar_one()
+        sample = s.execute(
+            select(Item.uid).where(Item.state == "published").order_by(Item.id.desc()).limit(1)
+        ).scalar_one()
+        failed = s.execute(
+            select(Item.uid)
+            .join(Delivery, Delivery.item_id == Item.id)
+            .where(Delivery.state == "failed")
+            .limit(1)
+        ).scalar_one()
     if db.engine.dialect.name == "postgresql":
         # autovacuum would analyse after a bulk load like this within a minute; do it now so the
         # planner is not left guessing on empty-table statistics
@@ -199,18 +327,36 @@ COLLECTED: list[Row] = []
 def run(kind: str, items: int, rounds: int) -> bool:
     with scratch_database(kind) as url:
         counts = seed(url, items, len(CHANNELS))
-        print(f"\n[{kind}] seeded {counts['items']} items, {counts['deliveries']} deliveries, {counts['attempts']} "
-              f"attempts, {counts['audit_events']} audit events in {counts['seconds']} s")
-        channels = {"rss": {"enabled": True},
-                    "cms": {"enabled": True, "base_url": "http://127.0.0.1:9", "user": "bench",
-                            "app_password_env": "NO_SUCH_ENV"},
-                    "wechat": {"enabled": True, "appid": "wx0000000000000000", "secret_env": "NO_SUCH_ENV",
-                               "api_base_url": "http://127.0.0.1:9/cgi-bin/"}}
+        print(
+            f"\n[{kind}] seeded {counts['items']} items, {counts['deliveries']} deliveries, {counts['attempts']} "
+            f"attempts, {counts['audit_events']} audit events in {counts['seconds']} s"
+        )
+        channels = {
+            "rss": {"enabled": True},
+            "cms": {
+                "enabled": True,
+                "base_url": "http://127.0.0.1:9",
+                "user": "bench",
+                "app_password_env": "NO_SUCH_ENV",
+            },
+            "wechat": {
+                "enabled": True,
+                "appid": "wx0000000000000000",
+                "secret_env": "NO_SUCH_ENV",
+                "api_base_url": "http://127.0.0.1:9/cgi-bin/",
+            },
+        }
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            rt = build_runtime(Settings(data_dir=Path(tmp), database_url=url, channels=channels,
-                                        routing={t: ["rss", "cms", "wechat"] for t in TYPES}))
+            rt = build_runtime(
+                Settings(
+                    data_dir=Path(tmp),
+                    database_url=url,
+                    channels=channels,
+                    routing={t: ["rss", "cms", "wechat"] for t in TYPES},
+                )
+            )
             rt.executor = _Beating()
             base, server, thread = serve(create_app(rt))
             try:
@@ -229,8 +375,11 @@ def run(kind: str, items: int, rounds: int) -> bool:
                         ("login page", "/app/login"),
                         ("item list", "/app/items"),
                         ("item list: search", "/app/items?q=第1234号"),
-                        ("item list: filters", "/app/items?type=policy&state=published&validity=有效"
-                                               "&date_field=published&date_from=2026-01-01"),
+                        (
+                            "item list: filters",
+                            "/app/items?type=policy&state=published&validity=有效"
+                            "&date_field=published&date_from=2026-01-01",
+                        ),
                         ("item list: delivery status", "/app/items?overall=partially_published"),
                         ("item list: page 150", "/app/items?page=150"),
                         ("item page", f"/app/items/{uid}"),
@@ -261,11 +410,20 @@ def run(kind: str, items: int, rounds: int) -> bool:
     for label, status, med, high in rows:
         good = high < TARGET_MS
         ok = ok and good
-        print(f"{label.ljust(width)} | {status:6d} | {med:9.1f} | {high:6.1f} | {med / base_median:10.1f} | "
-              f"{'yes' if good else 'NO'}")
+        print(
+            f"{label.ljust(width)} | {status:6d} | {med:9.1f} | {high:6.1f} | {med / base_median:10.1f} | "
+            f"{'yes' if good else 'NO'}"
+        )
         if label != rows[0][0]:
-            COLLECTED.append((f"{label} ({kind}), p95 ms", f"{high:.1f} (median {med:.1f})",
-                              f"{base_median:.1f} ({rows[0][0]} median)", "", f"< {TARGET_MS:.0f} ms"))
+            COLLECTED.append(
+                (
+                    f"{label} ({kind}), p95 ms",
+                    f"{high:.1f} (median {med:.1f})",
+                    f"{base_median:.1f} ({rows[0][0]} median)",
+                    "",
+                    f"< {TARGET_MS:.0f} ms",
+                )
+            )
     return ok
 
 

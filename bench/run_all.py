@@ -53,8 +53,13 @@ def run(name: str) -> tuple[list[list[object]], str | None, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         target = tmp.name
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env={**os.environ, "BENCH_JSON": target},
-                          text=True, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_JSON": target},
+        text=True,
+        capture_output=True,
+    )
     elapsed = time.monotonic() - t0
     sys.stdout.write(proc.stdout[-3000:])
     rows: list[list[object]] = []
@@ -86,8 +91,10 @@ def main() -> None:
         rows, error, elapsed = run(name)
         for figure, measured, baseline, ratio, target in rows:
             shown = f"{ratio:.2f}x" if isinstance(ratio, float) else str(ratio)
-            lines.append(f"| {name} | {figure} | {measured} | {baseline} | {shown} | {target} | "
-                         f"{met(measured, ratio, str(target))} |")
+            lines.append(
+                f"| {name} | {figure} | {measured} | {baseline} | {shown} | {target} | "
+                f"{met(measured, ratio, str(target))} |"
+            )
         if error:
             notes.append(f"- `bench/{name}.py`: {error}")
         else:

@@ -80,8 +80,9 @@ class ScaledTracked(Tracked):
         if self.executor is None:
             self.executor = CeleryExecutor(self.rt)
             use_executor(self.rt, self.executor)
-        self.env = worker_env({"PUBLISHER_CONFIG": str(self.config), "BENCH_WEBHOOK_SECRET": SECRET,
-                               **self.tunables})
+        self.env = worker_env(
+            {"PUBLISHER_CONFIG": str(self.config), "BENCH_WEBHOOK_SECRET": SECRET, **self.tunables}
+        )
         self.procs = start_workers("tasks", self.env, self.log_dir, self.concurrency, workers)
         wait_ready(lambda: len(live_workers(BROKER)) >= workers, timeout=60)
 
@@ -101,7 +102,9 @@ class ScaledTracked(Tracked):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=250, help="items per throughput round (x4 deliveries)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per worker count (medians)")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts for the throughput curve")
@@ -133,8 +136,11 @@ def main() -> None:
                     for r in range(args.rounds):
                         base_rates.append(base.round(args.items))
                         tracked_rates.append(run_throughput(t, args.items))
-                        print(f"{workers} worker(s), round {r + 1}: baseline {base_rates[-1]:.0f}/s, "
-                              f"tracked {tracked_rates[-1]:.0f}/s", flush=True)
+                        print(
+                            f"{workers} worker(s), round {r + 1}: baseline {base_rates[-1]:.0f}/s, "
+                            f"tracked {tracked_rates[-1]:.0f}/s",
+                            flush=True,
+                        )
                     curve[workers] = (base_rates, tracked_rates)
                 finally:
                     base.close()
@@ -157,8 +163,15 @@ def main() -> None:
     rows: list[tuple[str, str, str, float | str, str]] = []
     for workers, (base_rates, tracked_rates) in curve.items():
         b, tr = statistics.median(base_rates), statistics.median(tracked_rates)
-        rows.append((f"tracked deliveries/s, {workers} worker process{'es' if workers > 1 else ''}",
-                     f"{tr:.0f}/s", f"{b:.0f}/s (untracked, {workers}w)", tr / b, ">= 1.0x"))
+        rows.append(
+            (
+                f"tracked deliveries/s, {workers} worker process{'es' if workers > 1 else ''}",
+                f"{tr:.0f}/s",
+                f"{b:.0f}/s (untracked, {workers}w)",
+                tr / b,
+                ">= 1.0x",
+            )
+        )
     for rate, (values, expected, kept) in latency.items():
         info = rate > 50
         rows.append((f"  approvals kept @{rate:g}/s", f"{kept:.0f}/s", "", "", ""))
@@ -170,10 +183,12 @@ def main() -> None:
                 shown += f" ({len(values)}/{expected} delivered in 30 s)"
             rows.append((f"approve->delivered p{p} @{rate:g}/s", shown, "", "", "(info)" if info else bound))
     report(rows)
-    print(f"\n(throughput: {args.items} items x {len(ENDPOINTS)} endpoints per round, {args.rounds} alternating "
-          f"rounds per worker count, {args.concurrency} threads per worker; latency: {LATENCY_WORKERS} workers, "
-          f"{args.seconds:g} s per rate; PostgreSQL, Redis, receiver and this driver on the same "
-          f"{os.cpu_count()} cores; {time.monotonic() - started:.0f} s in all)")
+    print(
+        f"\n(throughput: {args.items} items x {len(ENDPOINTS)} endpoints per round, {args.rounds} alternating "
+        f"rounds per worker count, {args.concurrency} threads per worker; latency: {LATENCY_WORKERS} workers, "
+        f"{args.seconds:g} s per rate; PostgreSQL, Redis, receiver and this driver on the same "
+        f"{os.cpu_count()} cores; {time.monotonic() - started:.0f} s in all)"
+    )
 
 
 if __name__ == "__main__":

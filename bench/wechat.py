@@ -110,9 +110,24 @@ class Standin:
     def __init__(self) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "channels.standins.wechat_server", "--port", str(self.port), "--appid", APPID,
-             "--secret", SECRET, "--token", TOKEN, "--publish-delay", "0.05"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "channels.standins.wechat_server",
+                "--port",
+                str(self.port),
+                "--appid",
+                APPID,
+                "--secret",
+                SECRET,
+                "--token",
+                TOKEN,
+                "--publish-delay",
+                "0.05",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.base = f"http://127.0.0.1:{self.port}/"
         deadline = time.monotonic() + 20
@@ -143,8 +158,9 @@ class App:
         sock.bind(("127.0.0.1", 0))
         self.sock = sock
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(rt), log_level="warning", lifespan="off",
-                                                    access_log=False))
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(rt), log_level="warning", lifespan="off", access_log=False)
+        )
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
         while not self.server.started:
@@ -180,9 +196,14 @@ def wait_states(rt: Runtime, n: int, states: tuple[str, ...], timeout: float = 3
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with rt.db.reader() as s:
-            done = s.execute(select(func.count()).select_from(Delivery).where(Delivery.state.in_(states))).scalar_one()
-            bad = s.execute(select(func.count()).select_from(Delivery)
-                            .where(Delivery.state.in_(("failed", "held", "retry_wait")))).scalar_one()
+            done = s.execute(
+                select(func.count()).select_from(Delivery).where(Delivery.state.in_(states))
+            ).scalar_one()
+            bad = s.execute(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.state.in_(("failed", "held", "retry_wait")))
+            ).scalar_one()
         if bad:
             raise RuntimeError(f"{bad} deliveries failed, were held or are waiting to retry")
         if done >= n:
@@ -191,8 +212,9 @@ def wait_states(rt: Runtime, n: int, states: tuple[str, ...], timeout: float = 3
     raise RuntimeError(f"not all {n} deliveries reached {states} in {timeout} s")
 
 
-def ledger_round(settings: Settings, host: ImageHost, standin: Standin, tags: list[str], threads: int,
-                 callbacks: bool) -> tuple[float, float]:
+def ledger_round(
+    settings: Settings, host: ImageHost, standin: Standin, tags: list[str], threads: int, callbacks: bool
+) -> tuple[float, float]:
     """Articles per second through the ledger: to `accepted`, or with `callbacks` to
     `delivered` by the stand-in's pushes to the app."""
     rt = build_runtime(settings)
@@ -204,11 +226,18 @@ def ledger_round(settings: Settings, host: ImageHost, standin: Standin, tags: li
         reviewer, _ = svc.add_user(f"r{uuid.uuid4().hex[:6]}", "reviewer")
         approver, _ = svc.add_user(f"a{uuid.uuid4().hex[:6]}", "approver")
         for tag in tags:
-            uid = svc.create_item(editor, {
-                "type": "policy", "title": f"关于规范预算管理的通知{tag}", "issue_date": "2026-11-20",
-                "subject": "财政\\预算", "description": "基准测试。", "body_html": article_body(host, tag),
-                "cover_url": host.url(f"/{tag}/cover.jpg"),
-            }).uid
+            uid = svc.create_item(
+                editor,
+                {
+                    "type": "policy",
+                    "title": f"关于规范预算管理的通知{tag}",
+                    "issue_date": "2026-11-20",
+                    "subject": "财政\\预算",
+                    "description": "基准测试。",
+                    "body_html": article_body(host, tag),
+                    "cover_url": host.url(f"/{tag}/cover.jpg"),
+                },
+            ).uid
             svc.submit(editor, uid)
             svc.review(reviewer, uid)
             svc.approve(approver, uid)  # no executor yet: the deliveries wait, queued
@@ -231,8 +260,11 @@ def baseline_round(host: ImageHost, standin: Standin, tags: list[str], threads: 
 
     def client() -> WeChatClient:
         if not hasattr(local, "client"):
-            token = httpx.get(f"{standin.base}cgi-bin/token", params={
-                "grant_type": "client_credential", "appid": APPID, "secret": SECRET}, timeout=20).json()
+            token = httpx.get(
+                f"{standin.base}cgi-bin/token",
+                params={"grant_type": "client_credential", "appid": APPID, "secret": SECRET},
+                timeout=20,
+            ).json()
             c = WeChatClient(APPID, SECRET, access_token=token["access_token"], timeout=20, auto_retry=False)
             c.API_BASE_URL = f"{standin.base}cgi-bin/"
             local.client = c
@@ -248,10 +280,23 @@ def baseline_round(host: ImageHost, standin: Standin, tags: list[str], threads: 
             data = fetch.get(host.url(path)).content
             hosted = c.media.upload_image(("image" + path[-4:], data, ctype))
             content = content.replace(host.url(path), hosted)
-        media_id = c.post("draft/add", data={"articles": [{
-            "title": f"关于规范预算管理的通知{tag}", "author": "上海市财政局", "digest": "基准测试。",
-            "content": content, "content_source_url": f"http://127.0.0.1:8000/items/{tag}", "thumb_media_id": thumb,
-            "need_open_comment": 0, "only_fans_can_comment": 0}]})["media_id"]
+        media_id = c.post(
+            "draft/add",
+            data={
+                "articles": [
+                    {
+                        "title": f"关于规范预算管理的通知{tag}",
+                        "author": "上海市财政局",
+                        "digest": "基准测试。",
+                        "content": content,
+                        "content_source_url": f"http://127.0.0.1:8000/items/{tag}",
+                        "thumb_media_id": thumb,
+                        "need_open_comment": 0,
+                        "only_fans_can_comment": 0,
+                    }
+                ]
+            },
+        )["media_id"]
         c.post("freepublish/submit", data={"media_id": media_id})
 
     try:
@@ -282,10 +327,17 @@ def run(kind: str, articles: int, rounds: int, threads: int) -> dict[str, float]
     try:
         for r in range(rounds):
             with scratch_database(kind) as url:  # a fresh store per round: counts start at zero
-                section = {"enabled": True, "api_base_url": f"{standin.base}cgi-bin/", "appid": APPID,
-                           "secret_env": SECRET_ENV, "callback_token_env": TOKEN_ENV, "redis_url": REDIS_URL,
-                           "key_prefix": prefix, "allowed_image_hosts": [host.netloc],
-                           "confirm_interval_seconds": 3600}
+                section = {
+                    "enabled": True,
+                    "api_base_url": f"{standin.base}cgi-bin/",
+                    "appid": APPID,
+                    "secret_env": SECRET_ENV,
+                    "callback_token_env": TOKEN_ENV,
+                    "redis_url": REDIS_URL,
+                    "key_prefix": prefix,
+                    "allowed_image_hosts": [host.netloc],
+                    "confirm_interval_seconds": 3600,
+                }
                 settings = replace(Settings(database_url=url), channels={"wechat": section})
                 standin.admin("POST", "reset")
                 rate, cpu = ledger_round(settings, host, standin, all_tags[3 * r], threads, callbacks=False)
@@ -301,17 +353,26 @@ def run(kind: str, articles: int, rounds: int, threads: int) -> dict[str, float]
                 section = {**section, "confirm_interval_seconds": 1.0}
                 settings = replace(settings, database_url=url, channels={"wechat": section})
                 standin.admin("POST", "reset")
-                delivered.append(ledger_round(settings, host, standin, all_tags[3 * r + 2], threads,
-                                              callbacks=True)[0])
-            print(f"round {r + 1}: ledger {ours[-1]:.1f}/s accepted ({ours_cpu[-1]:.0f} ms CPU each), bare "
-                  f"wechatpy {base[-1]:.1f}/s ({base_cpu[-1]:.0f} ms CPU each); ledger {delivered[-1]:.1f}/s "
-                  "delivered by callback", flush=True)
+                delivered.append(
+                    ledger_round(settings, host, standin, all_tags[3 * r + 2], threads, callbacks=True)[0]
+                )
+            print(
+                f"round {r + 1}: ledger {ours[-1]:.1f}/s accepted ({ours_cpu[-1]:.0f} ms CPU each), bare "
+                f"wechatpy {base[-1]:.1f}/s ({base_cpu[-1]:.0f} ms CPU each); ledger {delivered[-1]:.1f}/s "
+                "delivered by callback",
+                flush=True,
+            )
     finally:
         standin.stop()
         host.stop()
         clean_redis(prefix)
-    return {"ours": median(ours), "base": median(base), "delivered": median(delivered),
-            "ours_cpu": median(ours_cpu), "base_cpu": median(base_cpu)}
+    return {
+        "ours": median(ours),
+        "base": median(base),
+        "delivered": median(delivered),
+        "ours_cpu": median(ours_cpu),
+        "base_cpu": median(base_cpu),
+    }
 
 
 def main() -> None:
@@ -324,11 +385,27 @@ def main() -> None:
     rows = []
     for kind in args.db.split(","):
         m = run(kind, args.articles, args.rounds, args.threads)
-        rows.append((f"articles/s to accepted ({kind}, {args.threads} threads)", f"{m['ours']:.1f}",
-                     f"{m['base']:.1f}", f"{m['ours'] / m['base']:.2f}x", ">= 0.8x"))
-        rows.append(("CPU ms per article in this process", f"{m['ours_cpu']:.0f}", f"{m['base_cpu']:.0f}",
-                     f"{m['ours_cpu'] / m['base_cpu']:.2f}x", "(info)"))
-        rows.append((f"articles/s to delivered by callback ({kind})", f"{m['delivered']:.1f}", "-", "-", "(info)"))
+        rows.append(
+            (
+                f"articles/s to accepted ({kind}, {args.threads} threads)",
+                f"{m['ours']:.1f}",
+                f"{m['base']:.1f}",
+                f"{m['ours'] / m['base']:.2f}x",
+                ">= 0.8x",
+            )
+        )
+        rows.append(
+            (
+                "CPU ms per article in this process",
+                f"{m['ours_cpu']:.0f}",
+                f"{m['base_cpu']:.0f}",
+                f"{m['ours_cpu'] / m['base_cpu']:.2f}x",
+                "(info)",
+            )
+        )
+        rows.append(
+            (f"articles/s to delivered by callback ({kind})", f"{m['delivered']:.1f}", "-", "-", "(info)")
+        )
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     report(rows)
 

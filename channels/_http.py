@@ -32,8 +32,11 @@ def make_client(
         timeout=timeout,
         auth=auth,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
-                            keepalive_expiry=KEEPALIVE_EXPIRY),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        ),
         follow_redirects=False,
     )
 

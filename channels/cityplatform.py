@@ -140,8 +140,9 @@ def _resolve_target_secret(raw: Mapping[str, Any]) -> str | None:
         try:
             return Path(str(path)).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ChannelConfigError(f"无法读取城市平台目标 {name} 的密钥文件 / cannot read secret file: "
-                                     f"{exc.strerror}") from exc
+            raise ChannelConfigError(
+                f"无法读取城市平台目标 {name} 的密钥文件 / cannot read secret file: {exc.strerror}"
+            ) from exc
     return None
 
 
@@ -234,13 +235,20 @@ class CityPlatformChannel(Channel):
     def check(self, version: VersionView) -> list[Problem]:
         p: list[Problem] = []
         if not version.index_number:
-            p.append(Problem("index_number", "缺少索引号，城市平台要求索引号 / the city platform requires an index number"))
+            p.append(
+                Problem(
+                    "index_number",
+                    "缺少索引号，城市平台要求索引号 / the city platform requires an index number",
+                )
+            )
         elif not (SHANGHAI_INDEX.match(version.index_number) or NATIONAL_INDEX.match(version.index_number)):
             p.append(Problem("index_number", "索引号格式不正确 / invalid index number"))
         if not version.title.strip():
             p.append(Problem("title", "缺少名称 / title required"))
         if not version.description.strip():
-            p.append(Problem("description", "城市平台要求填写内容概述 / the city platform requires a description"))
+            p.append(
+                Problem("description", "城市平台要求填写内容概述 / the city platform requires a description")
+            )
         elif len(version.description) > 500:
             p.append(Problem("description", "内容概述不超过500字 / description at most 500 characters"))
         if not version.issuing_body.strip():
@@ -248,7 +256,9 @@ class CityPlatformChannel(Channel):
         if not version.subject.strip():
             p.append(Problem("subject", "缺少主题分类 / subject class required"))
         if version.disclosure not in DISCLOSURES:
-            p.append(Problem("disclosure", f"公开方式为“{version.disclosure}”的信息不能报送 / not disclosable"))
+            p.append(
+                Problem("disclosure", f"公开方式为“{version.disclosure}”的信息不能报送 / not disclosable")
+            )
         if version.scope not in SCOPES:
             p.append(Problem("scope", "公开范围不正确 / invalid scope"))
         if version.validity not in VALIDITIES:
@@ -259,13 +269,22 @@ class CityPlatformChannel(Channel):
         if version.type is ItemType.FEE_CHANGE and not (
             s.get("catalogue") and s.get("effective_date") and s.get("changes")
         ):
-            p.append(Problem("changes", "收费目录调整须有目录、执行日期和变动项目 / catalogue, date and changes required"))
+            p.append(
+                Problem(
+                    "changes",
+                    "收费目录调整须有目录、执行日期和变动项目 / catalogue, date and changes required",
+                )
+            )
         if version.type is ItemType.PROCUREMENT_RESULT and not s.get("procurement"):
             p.append(Problem("procurement", "采购结果须填写项目信息 / procurement details required"))
         if version.type is ItemType.CONSULTATION and not s.get("consultation"):
             p.append(Problem("consultation", "征求意见须填写起止日期 / open and close dates required"))
         if not self.targets_for(version.type.value):
-            p.append(Problem("type", f"没有城市平台目标接收“{version.type_label}” / no target takes this item type"))
+            p.append(
+                Problem(
+                    "type", f"没有城市平台目标接收“{version.type_label}” / no target takes this item type"
+                )
+            )
         return p
 
     def render(self, version: VersionView, op: Operation) -> Payload:
@@ -382,7 +401,8 @@ class CityPlatformChannel(Channel):
         if not isinstance(receipt_id, str) or not receipt_id:
             raise PermanentError(
                 f"{target.name}: 平台未返回回执号 / no receipt id in the answer",
-                http_status=response.status_code, response_excerpt=excerpt(response),
+                http_status=response.status_code,
+                response_excerpt=excerpt(response),
             )
         return receipt_id, response
 
@@ -481,9 +501,16 @@ class CityPlatformChannel(Channel):
             views = {(h.live, h.version, h.validity) for h in held.values()}
             if len(views) == 1 and wanted <= set(held):
                 first = next(iter(held.values()))
-                holdings.append(Holding(uid=uid, version=first.version, validity=first.validity, live=first.live,
-                                        external_id=",".join(h.external_id or "" for h in held.values()),
-                                        url=first.url))
+                holdings.append(
+                    Holding(
+                        uid=uid,
+                        version=first.version,
+                        validity=first.validity,
+                        live=first.live,
+                        external_id=",".join(h.external_id or "" for h in held.values()),
+                        url=first.url,
+                    )
+                )
             else:
                 holdings.extend(held.values())
         return holdings
@@ -493,14 +520,22 @@ class CityPlatformChannel(Channel):
         offset = 0
         while True:
             headers = self._headers(target, "read_" + uuid.uuid4().hex, b"")
-            response = request(self.client, "GET", target.url, headers=headers,
-                               params={"limit": str(self.INVENTORY_PAGE), "offset": str(offset)})
+            response = request(
+                self.client,
+                "GET",
+                target.url,
+                headers=headers,
+                params={"limit": str(self.INVENTORY_PAGE), "offset": str(offset)},
+            )
             self._raise_for(target, response, "目录查询 / list records")
             data = _json(response)
             page = data.get("records") if isinstance(data, dict) else None
             if not isinstance(page, list):
-                raise TransientError(f"{target.name}: 目录不是 JSON / record list is not JSON",
-                                     http_status=response.status_code, response_excerpt=excerpt(response))
+                raise TransientError(
+                    f"{target.name}: 目录不是 JSON / record list is not JSON",
+                    http_status=response.status_code,
+                    response_excerpt=excerpt(response),
+                )
             out.extend(r for r in page if isinstance(r, dict))
             total = data.get("total") if isinstance(data, dict) else None
             offset += len(page)
@@ -514,12 +549,16 @@ class CityPlatformChannel(Channel):
         response = request(self.client, "GET", url, headers=headers)
         if response.status_code == 404:
             raise PermanentError(
-                f"{target.name}: 回执 {receipt_id} 不存在 / receipt not found", http_status=404,
+                f"{target.name}: 回执 {receipt_id} 不存在 / receipt not found",
+                http_status=404,
                 response_excerpt=excerpt(response),
             )
         self._raise_for(target, response, "回执查询 / receipt")
         data = _json(response)
         if not isinstance(data, dict):
-            raise TransientError(f"{target.name}: 回执不是 JSON / receipt is not JSON",
-                                 http_status=response.status_code, response_excerpt=excerpt(response))
+            raise TransientError(
+                f"{target.name}: 回执不是 JSON / receipt is not JSON",
+                http_status=response.status_code,
+                response_excerpt=excerpt(response),
+            )
         return data

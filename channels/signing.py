@@ -64,7 +64,7 @@ def parse_secret(secret: str) -> bytes:
     if not text.startswith(PREFIX):
         raise ValueError(f"密钥须以 {PREFIX} 开头 / a secret starts with {PREFIX}")
     try:
-        key = base64.b64decode(text[len(PREFIX):], validate=True)
+        key = base64.b64decode(text[len(PREFIX) :], validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("密钥不是有效的 base64 / the secret is not valid base64") from None
     if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:

@@ -70,7 +70,9 @@ class WebhookChannel(Channel):
             data["secret"] = context.resolve_secret(section, "secret") or context.secret("secret")
         data = {k: v for k, v in data.items() if not (k.endswith("_env") or k.endswith("_file"))}
         if not data.get("secret"):
-            raise ChannelConfigError("webhook 未配置密钥 / webhook subscriber has no secret (secret_env or secret_file)")
+            raise ChannelConfigError(
+                "webhook 未配置密钥 / webhook subscriber has no secret (secret_env or secret_file)"
+            )
         return cls(WebhookSettings.model_validate(data), context)
 
     def render(self, version: VersionView, op: Operation) -> Payload:
@@ -88,7 +90,9 @@ class WebhookChannel(Channel):
             "issue_date": version.issue_date.isoformat(),
             "subject": version.subject,
             "validity": version.validity,
-            "validity_changed_on": version.validity_changed_on.isoformat() if version.validity_changed_on else None,
+            "validity_changed_on": version.validity_changed_on.isoformat()
+            if version.validity_changed_on
+            else None,
             "abolished_by": version.abolished_by,
             "description": version.description,
             "keywords": list(version.keywords),

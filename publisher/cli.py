@@ -39,7 +39,11 @@ from publisher.settings import Settings, SettingsError, load_settings
 from publisher.store.models import Item
 
 SAMPLES = Path(__file__).parent / "data" / "items.json"
-SAMPLE_USERS = (("sample-editor", Role.EDITOR), ("sample-reviewer", Role.REVIEWER), ("sample-approver", Role.APPROVER))
+SAMPLE_USERS = (
+    ("sample-editor", Role.EDITOR),
+    ("sample-reviewer", Role.REVIEWER),
+    ("sample-approver", Role.APPROVER),
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,7 +109,9 @@ class Cli:
 
     def actor(self, name: str | None) -> Actor:
         if not name:
-            raise Fail("请用 --as NAME 或环境变量 PUBLISHER_USER 指定操作人 / name the acting user with --as or PUBLISHER_USER")
+            raise Fail(
+                "请用 --as NAME 或环境变量 PUBLISHER_USER 指定操作人 / name the acting user with --as or PUBLISHER_USER"
+            )
         user = self.runtime().service.user_by_name(name)
         if user is None or not user.active:
             raise Fail(f"用户 {name} 不存在或已停用 / no active user {name!r}")
@@ -114,9 +120,11 @@ class Cli:
     def uid(self, uid_or_ref: str) -> str:
         """Commands take an item's uid or its ref (e.g. policy-2019-plan)."""
         with self.runtime().db.reader() as s:
-            found = s.execute(
-                select(Item.uid).where((Item.uid == uid_or_ref) | (Item.ref == uid_or_ref))
-            ).scalars().first()
+            found = (
+                s.execute(select(Item.uid).where((Item.uid == uid_or_ref) | (Item.ref == uid_or_ref)))
+                .scalars()
+                .first()
+            )
         if found is None:
             raise NotFoundError(f"未找到信息 {uid_or_ref} / item not found")
         return found
@@ -130,7 +138,11 @@ def check_schema(url: str) -> None:
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     current = current_revision(url)
     if current != head:
-        state = "尚未初始化 / not initialised" if current is None else f"版本 {current}，应为 {head} / at {current}, not {head}"
+        state = (
+            "尚未初始化 / not initialised"
+            if current is None
+            else f"版本 {current}，应为 {head} / at {current}, not {head}"
+        )
         raise Fail(f"数据库{state}。请先运行 `publisher migrate` / run `publisher migrate` first")
 
 
@@ -140,7 +152,10 @@ def pass_cli(f: F) -> F:
 
 def as_option(f: F) -> F:
     return click.option(
-        "--as", "as_user", envvar="PUBLISHER_USER", metavar="NAME",
+        "--as",
+        "as_user",
+        envvar="PUBLISHER_USER",
+        metavar="NAME",
         help="操作人（用户名）/ acting user [env PUBLISHER_USER]",
     )(f)
 
@@ -197,8 +212,13 @@ def type_label(kind: str) -> str:
 
 def summary_row(d: dict[str, Any]) -> list[str]:
     return [
-        d["uid"], d.get("ref") or "", type_label(d["type"]), state_label(d["state"]), d["validity"],
-        d.get("index_number") or "", OVERALL_LABELS.get(d["delivery_status"], d["delivery_status"]),
+        d["uid"],
+        d.get("ref") or "",
+        type_label(d["type"]),
+        state_label(d["state"]),
+        d["validity"],
+        d.get("index_number") or "",
+        OVERALL_LABELS.get(d["delivery_status"], d["delivery_status"]),
         clip(d["title"], 40),
     ]
 
@@ -209,14 +229,21 @@ SUMMARY_HEADERS = ["uid", "ref", "类型", "状态", "有效性", "索取号", "
 def show_detail(d: dict[str, Any], deliveries: list[dict[str, Any]]) -> None:
     click.echo(f"《{d['title']}》")
     fields = [
-        ("uid", d["uid"]), ("ref", d.get("ref")), ("类型 / type", f"{type_label(d['type'])} ({d['type']})"),
-        ("状态 / state", f"{state_label(d['state'])} ({d['state']})"), ("有效性 / validity", d["validity"]),
-        ("文号 / doc number", d.get("doc_number")), ("索取号 / index number", d.get("index_number")),
-        ("发文机关 / issuing body", d.get("issuing_body")), ("成文日期 / issue date", d.get("issue_date")),
-        ("主题分类 / subject", d.get("subject")), ("发布组 / release group", d.get("release_group")),
+        ("uid", d["uid"]),
+        ("ref", d.get("ref")),
+        ("类型 / type", f"{type_label(d['type'])} ({d['type']})"),
+        ("状态 / state", f"{state_label(d['state'])} ({d['state']})"),
+        ("有效性 / validity", d["validity"]),
+        ("文号 / doc number", d.get("doc_number")),
+        ("索取号 / index number", d.get("index_number")),
+        ("发文机关 / issuing body", d.get("issuing_body")),
+        ("成文日期 / issue date", d.get("issue_date")),
+        ("主题分类 / subject", d.get("subject")),
+        ("发布组 / release group", d.get("release_group")),
         ("发布时间 / published at", d.get("published_at")),
         ("发布状态 / delivery", OVERALL_LABELS.get(d["delivery_status"], d["delivery_status"])),
-        ("退回理由 / rejected", d.get("reject_reason")), ("撤回理由 / withdrawn", d.get("withdraw_reason")),
+        ("退回理由 / rejected", d.get("reject_reason")),
+        ("撤回理由 / withdrawn", d.get("withdraw_reason")),
         ("废止依据 / abolished by", d.get("abolished_by")),
     ]
     pad = max(width(k) for k, _ in fields)
@@ -231,8 +258,18 @@ def show_detail(d: dict[str, Any], deliveries: list[dict[str, Any]]) -> None:
         click.echo("投递 / deliveries:")
         table(
             ["id", "渠道", "操作", "版本", "状态", "尝试", "错误"],
-            [[str(x["id"]), x["channel"], x["operation"], f"v{x['version']}", x["state"], str(x["attempts"]),
-              clip(x["last_error"] or "", 40)] for x in deliveries],
+            [
+                [
+                    str(x["id"]),
+                    x["channel"],
+                    x["operation"],
+                    f"v{x['version']}",
+                    x["state"],
+                    str(x["attempts"]),
+                    clip(x["last_error"] or "", 40),
+                ]
+                for x in deliveries
+            ],
         )
 
 
@@ -241,7 +278,9 @@ def read_json(source: TextIO) -> Any:
     try:
         return json.load(source)
     except json.JSONDecodeError as exc:
-        raise Fail(f"{name}: JSON 格式错误，第 {exc.lineno} 行第 {exc.colno} 列 / malformed JSON: {exc.msg}") from exc
+        raise Fail(
+            f"{name}: JSON 格式错误，第 {exc.lineno} 行第 {exc.colno} 列 / malformed JSON: {exc.msg}"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise Fail(f"{name}: 文件须为 UTF-8 编码 / the file must be UTF-8") from exc
 
@@ -253,7 +292,9 @@ def items_of(data: Any) -> list[dict[str, Any]]:
     elif isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
-        raise ValidationError.one("body", "应为一个信息对象、对象列表或 {\"items\": [...]} / expected an item object or a list")
+        raise ValidationError.one(
+            "body", '应为一个信息对象、对象列表或 {"items": [...]} / expected an item object or a list'
+        )
     return data
 
 
@@ -267,7 +308,9 @@ def parse_date(value: str) -> date:
 # -- the commands -----------------------------------------------------------------------------------
 @click.group(cls=PublisherGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--config", type=click.Path(dir_okay=False), metavar="PATH",
+    "--config",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
     help="配置文件（设置 PUBLISHER_CONFIG）/ settings file (sets PUBLISHER_CONFIG)",
 )
 @click.pass_context
@@ -301,8 +344,12 @@ def start_executor(runtime: Runtime) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址 / bind address")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="端口 / port")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
 @pass_cli
 def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
     """迁移数据库并启动 Web 服务与投递执行器 / migrate, then run the web service and the executor."""
@@ -315,7 +362,9 @@ def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
     start_executor(runtime)
     alerter = alerts.install(runtime)  # None when [alerts] names no target
     runtime.start()
-    click.echo(f"publisher 正在监听 / listening on http://{host}:{port}  (数据库 / database: {_safe_url(runtime.settings.db_url)})")
+    click.echo(
+        f"publisher 正在监听 / listening on http://{host}:{port}  (数据库 / database: {_safe_url(runtime.settings.db_url)})"
+    )
     try:
         uvicorn.run(create_app(runtime), host=host, port=port, log_level=log_level)
     finally:
@@ -349,8 +398,15 @@ def user() -> None:
 @user.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="角色 / role")
-@click.option("--password", prompt="密码 / password", prompt_required=False, hide_input=True,
-              confirmation_prompt=True, default=None, help="网页登录密码（不给值则提示输入）/ password for the pages")
+@click.option(
+    "--password",
+    prompt="密码 / password",
+    prompt_required=False,
+    hide_input=True,
+    confirmation_prompt=True,
+    default=None,
+    help="网页登录密码（不给值则提示输入）/ password for the pages",
+)
 @json_option
 @pass_cli
 def user_add(cli: Cli, name: str, role: str, password: str | None, as_json: bool) -> None:
@@ -359,7 +415,9 @@ def user_add(cli: Cli, name: str, role: str, password: str | None, as_json: bool
     if as_json:
         emit_json({"name": actor.name, "role": actor.role.value, "token": token})
         return
-    click.echo(f"已创建用户 {actor.name}（{actor.role.value}）。令牌只显示这一次，请妥善保存 / token, shown once:")
+    click.echo(
+        f"已创建用户 {actor.name}（{actor.role.value}）。令牌只显示这一次，请妥善保存 / token, shown once:"
+    )
     click.echo(token)
 
 
@@ -370,8 +428,13 @@ def item() -> None:
 
 
 @item.command("create")
-@click.option("--file", "source", required=True, type=click.File("r", encoding="utf-8"),
-              help="信息 JSON 文件，- 为标准输入 / item JSON file, - for stdin")
+@click.option(
+    "--file",
+    "source",
+    required=True,
+    type=click.File("r", encoding="utf-8"),
+    help="信息 JSON 文件，- 为标准输入 / item JSON file, - for stdin",
+)
 @as_option
 @json_option
 @pass_cli
@@ -420,8 +483,14 @@ def item_show(cli: Cli, uid: str, as_json: bool) -> None:
 @json_option
 @pass_cli
 def item_list(
-    cli: Cli, type_: str | None, state: str | None, validity: str | None, query: str | None,
-    limit: int, offset: int, as_json: bool,
+    cli: Cli,
+    type_: str | None,
+    state: str | None,
+    validity: str | None,
+    query: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
 ) -> None:
     """信息列表，最近更新在前 / list items, most recently updated first."""
     total, items = cli.runtime().service.list_items(
@@ -452,9 +521,11 @@ def _transition(name: str, help_text: str, run: Callable[[Cli, Actor, str], list
             emit_json(details[0] if len(details) == 1 else details)
             return
         for d in details:
-            click.echo(f"{d['uid']}  《{clip(d['title'], 40)}》  → {state_label(d['state'])} ({d['state']})"
-                       + (f"  {d['index_number']}" if d.get("index_number") else "")
-                       + ("" if d["validity"] == Validity.VALID else f"  {d['validity']}"))
+            click.echo(
+                f"{d['uid']}  《{clip(d['title'], 40)}》  → {state_label(d['state'])} ({d['state']})"
+                + (f"  {d['index_number']}" if d.get("index_number") else "")
+                + ("" if d["validity"] == Validity.VALID else f"  {d['validity']}")
+            )
 
 
 def _simple(action: str) -> Callable[[Cli, Actor, str], list[str]]:
@@ -472,8 +543,11 @@ def _approve(cli: Cli, actor: Actor, uid: str) -> list[str]:
 
 _transition("submit", "提交保密审查（编辑）/ submit for review (editor).", _simple("submit"))
 _transition("review", "保密审查通过（审查员）/ confidentiality review passed (reviewer).", _simple("review"))
-_transition("approve", "批准发布，发布组一并批准（批准人，非作者）/ approve; a release group together (approver, not the author).",
-            _approve)
+_transition(
+    "approve",
+    "批准发布，发布组一并批准（批准人，非作者）/ approve; a release group together (approver, not the author).",
+    _approve,
+)
 
 
 @item.command("reject")
@@ -493,8 +567,12 @@ def item_reject(cli: Cli, uid: str, reason: str, as_user: str | None) -> None:
 @click.argument("uid")
 @click.option("--date", "on", required=True, metavar="YYYY-MM-DD", help="废止/失效日期 / date")
 @click.option("--by", help="废止它的信息（uid 或 ref）/ the abolishing item")
-@click.option("--validity", default=Validity.ABOLISHED.value, show_default=True,
-              type=click.Choice([Validity.ABOLISHED.value, Validity.EXPIRED.value, Validity.AMENDED.value]))
+@click.option(
+    "--validity",
+    default=Validity.ABOLISHED.value,
+    show_default=True,
+    type=click.Choice([Validity.ABOLISHED.value, Validity.EXPIRED.value, Validity.AMENDED.value]),
+)
 @as_option
 @pass_cli
 def item_abolish(cli: Cli, uid: str, on: str, by: str | None, validity: str, as_user: str | None) -> None:
@@ -521,8 +599,12 @@ def item_withdraw(cli: Cli, uid: str, reason: str, as_user: str | None) -> None:
 
 # -- samples ----------------------------------------------------------------------------------------
 @main.command("load-samples")
-@click.option("--file", "source", type=click.File("r", encoding="utf-8"),
-              help=f"默认 / default: {SAMPLES.relative_to(SAMPLES.parents[2])}")
+@click.option(
+    "--file",
+    "source",
+    type=click.File("r", encoding="utf-8"),
+    help=f"默认 / default: {SAMPLES.relative_to(SAMPLES.parents[2])}",
+)
 @json_option
 @pass_cli
 def load_samples(cli: Cli, source: TextIO | None, as_json: bool) -> None:
@@ -573,7 +655,9 @@ class SampleLoader:
             else:
                 actor = actor_of(user)
                 if actor.role not in (role, Role.ADMIN):
-                    raise Fail(f"用户 {name} 的角色是 {actor.role.value}，应为 {role.value} / {name} has the wrong role")
+                    raise Fail(
+                        f"用户 {name} 的角色是 {actor.role.value}，应为 {role.value} / {name} has the wrong role"
+                    )
             actors[role] = actor
         return actors
 
@@ -613,7 +697,9 @@ class SampleLoader:
                 if group and group in waiting:
                     waiting[group].remove(str(ref))
                     if waiting[group]:
-                        self.say(f"{head}  已审查，待与发布组 {group} 一并批准 / reviewed, awaiting its release group")
+                        self.say(
+                            f"{head}  已审查，待与发布组 {group} 一并批准 / reviewed, awaiting its release group"
+                        )
                         loaded.append(str(ref))
                         continue
                 outcome = self.service.approve(approver, created.uid)
@@ -623,8 +709,10 @@ class SampleLoader:
                 abolished = detail["content"].get("abolishes") or []
                 if abolished:
                     note += f"，废止 {len(abolished)} 条 / abolishes {len(abolished)}"
-                self.say(f"{head}  已发布 / published  {detail.get('index_number') or ''}"
-                         f"  《{clip(detail['title'], 36)}》{note}")
+                self.say(
+                    f"{head}  已发布 / published  {detail.get('index_number') or ''}"
+                    f"  《{clip(detail['title'], 36)}》{note}"
+                )
             except PublisherError as exc:
                 failed.append({"ref": ref, "error": describe(exc)})
                 self.say(f"{head}  失败 / failed: {describe(exc)}")
@@ -655,9 +743,21 @@ def deliveries(cli: Cli, state: str | None, channel: str | None, limit: int, as_
     if as_json:
         emit_json({"total": total, "deliveries": rows})
         return
-    table(["id", "渠道", "操作", "状态", "尝试", "信息", "最后错误"],
-          [[str(d["id"]), d["channel"], d["operation"], d["state"], str(d["attempts"]), d["item"],
-            clip(d["last_error"] or "", 40)] for d in rows])
+    table(
+        ["id", "渠道", "操作", "状态", "尝试", "信息", "最后错误"],
+        [
+            [
+                str(d["id"]),
+                d["channel"],
+                d["operation"],
+                d["state"],
+                str(d["attempts"]),
+                d["item"],
+                clip(d["last_error"] or "", 40),
+            ]
+            for d in rows
+        ],
+    )
     click.echo(f"共 {total} 条 / {total} deliveries")
 
 
@@ -669,7 +769,9 @@ def replay(cli: Cli, delivery_id: int, as_user: str | None) -> None:
     """重放一条失败的投递 / replay one failed delivery (the running service sends it)."""
     actor = _operator(cli, as_user)
     if not cli.runtime().engine.replay(delivery_id, actor.name):
-        raise Fail(f"投递 {delivery_id} 不存在或不是失败状态 / delivery {delivery_id} is not a failed delivery")
+        raise Fail(
+            f"投递 {delivery_id} 不存在或不是失败状态 / delivery {delivery_id} is not a failed delivery"
+        )
     click.echo(f"已重新排队 / queued again: {delivery_id}")
 
 
@@ -713,9 +815,19 @@ def channel_list(cli: Cli, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    table(["渠道", "启用", "暂停", "熔断器", "各状态数量"],
-          [[r["channel"], "是" if r["enabled"] else "否", "是" if r["paused"] else "否", r["breaker"],
-            ", ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))] for r in rows])
+    table(
+        ["渠道", "启用", "暂停", "熔断器", "各状态数量"],
+        [
+            [
+                r["channel"],
+                "是" if r["enabled"] else "否",
+                "是" if r["paused"] else "否",
+                r["breaker"],
+                ", ".join(f"{k}={v}" for k, v in sorted(r["counts"].items())),
+            ]
+            for r in rows
+        ],
+    )
 
 
 @channel.command("pause")
@@ -743,7 +855,9 @@ def channel_resume(cli: Cli, name: str, as_user: str | None) -> None:
 
 # -- reconciliation -------------------------------------------------------------------------------
 @main.command("reconcile")
-@click.option("--channel", "names", multiple=True, help="只核对这些渠道（可多次）/ only these channels (repeatable)")
+@click.option(
+    "--channel", "names", multiple=True, help="只核对这些渠道（可多次）/ only these channels (repeatable)"
+)
 @click.option("--strict", is_flag=True, help="尚未送达也算问题 / count deliveries still pending as problems")
 @json_option
 @pass_cli
@@ -761,8 +875,10 @@ def reconcile_cmd(cli: Cli, names: tuple[str, ...], strict: bool, as_json: bool)
             if not r.listed:
                 click.echo(f"{r.channel}: 未核对 / not checked — {r.error}")
                 continue
-            click.echo(f"{r.channel}: 应在线 {r.expected_live}，实际在线 {r.held_live}，问题 {len(r.problems)}"
-                       f" / expected live {r.expected_live}, live {r.held_live}, problems {len(r.problems)}")
+            click.echo(
+                f"{r.channel}: 应在线 {r.expected_live}，实际在线 {r.held_live}，问题 {len(r.problems)}"
+                f" / expected live {r.expected_live}, live {r.held_live}, problems {len(r.problems)}"
+            )
             for f in r.findings:
                 click.echo(f"  - [{f.problem}] {f.uid}: {f.detail}")
         click.echo("一致 / consistent" if bad == 0 else f"发现 {bad} 处不一致 / {bad} mismatches")
@@ -783,12 +899,20 @@ def audit_verify(cli: Cli, as_json: bool) -> None:
     """校验哈希链：完好退出码 0，发现问题退出码 1 / verify the hash chain: exit 0 intact, 1 broken."""
     checked, problems = cli.runtime().service.verify_audit()
     if as_json:
-        emit_json({"checked": checked, "intact": not problems,
-                   "problems": [{"seq": p.seq, "problem": p.problem} for p in problems]})
+        emit_json(
+            {
+                "checked": checked,
+                "intact": not problems,
+                "problems": [{"seq": p.seq, "problem": p.problem} for p in problems],
+            }
+        )
     elif not problems:
         click.echo(f"审计日志完好：已校验 {checked} 条事件 / audit log intact: {checked} events checked")
     else:
-        click.echo(f"审计日志被篡改：发现 {len(problems)} 处问题（已校验 {checked} 条）/ audit log tampered:", err=True)
+        click.echo(
+            f"审计日志被篡改：发现 {len(problems)} 处问题（已校验 {checked} 条）/ audit log tampered:",
+            err=True,
+        )
         for p in problems:
             click.echo(f"  - 事件 / event {p.seq}: {p.problem}", err=True)
     if problems:
@@ -807,9 +931,20 @@ def audit_list(cli: Cli, item_ref: str | None, limit: int, as_json: bool) -> Non
     if as_json:
         emit_json(events)
         return
-    table(["seq", "时间", "操作人", "动作", "信息", "理由"],
-          [[str(e["seq"]), e["at"][:19], e["actor"], e["action"], e["item"] or "", clip(e["reason"] or "", 30)]
-           for e in events])
+    table(
+        ["seq", "时间", "操作人", "动作", "信息", "理由"],
+        [
+            [
+                str(e["seq"]),
+                e["at"][:19],
+                e["actor"],
+                e["action"],
+                e["item"] or "",
+                clip(e["reason"] or "", 30),
+            ]
+            for e in events
+        ],
+    )
 
 
 # -- compliance (issue #9): calendar, deadlines, inspection, catalogue, applications, annual figures --
@@ -841,18 +976,37 @@ def calendar_load(cli: Cli, source: TextIO, as_user: str | None, as_json: bool) 
     actor.require(Role.OPS)
     schedule = parse_schedule(read_json(source))
     with cli.runtime().db.transaction() as s:
-        changed = load_calendar(s, schedule, by=actor.name, now=_compliance_now(),
-                                config=compliance_settings(cli.settings))
+        changed = load_calendar(
+            s, schedule, by=actor.name, now=_compliance_now(), config=compliance_settings(cli.settings)
+        )
     if as_json:
-        emit_json({"year": schedule.year, "holidays": len(schedule.holidays), "workdays": len(schedule.workdays),
-                   "recomputed": changed})
+        emit_json(
+            {
+                "year": schedule.year,
+                "holidays": len(schedule.holidays),
+                "workdays": len(schedule.workdays),
+                "recomputed": changed,
+            }
+        )
         return
-    click.echo(f"已载入 {schedule.year} 年安排：放假 {len(schedule.holidays)} 天，调休上班 {len(schedule.workdays)} 天 / "
-               f"loaded {schedule.year}")
+    click.echo(
+        f"已载入 {schedule.year} 年安排：放假 {len(schedule.holidays)} 天，调休上班 {len(schedule.workdays)} 天 / "
+        f"loaded {schedule.year}"
+    )
     if changed:
-        table(["uid", "时限", "原到期日", "新到期日", "标题"],
-              [[c["uid"], c["clock"], c["was"] + ("（暂定）" if c["was_provisional"] else ""), c["due_on"],
-                clip(c["title"], 30)] for c in changed])
+        table(
+            ["uid", "时限", "原到期日", "新到期日", "标题"],
+            [
+                [
+                    c["uid"],
+                    c["clock"],
+                    c["was"] + ("（暂定）" if c["was_provisional"] else ""),
+                    c["due_on"],
+                    clip(c["title"], 30),
+                ]
+                for c in changed
+            ],
+        )
     click.echo(f"重算到期日 {len(changed)} 条 / recomputed {len(changed)} due dates")
 
 
@@ -869,7 +1023,9 @@ def calendar_show(cli: Cli, year: int, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    click.echo(f"{year} 年 · 来源 / source: {data['source']}{'（暂定 / provisional）' if data['provisional'] else ''}")
+    click.echo(
+        f"{year} 年 · 来源 / source: {data['source']}{'（暂定 / provisional）' if data['provisional'] else ''}"
+    )
     click.echo("放假（工作日中）/ holidays on weekdays: " + ", ".join(data["holidays"]))
     click.echo("调休上班 / make-up working days: " + (", ".join(data["workdays"]) or "—"))
 
@@ -880,14 +1036,27 @@ def compliance_group() -> None:
 
 
 def _deadline_rows(rows: list[dict[str, Any]]) -> None:
-    table(["uid", "时限", "起算日", "到期日", "剩余工作日", "状态", "标题"],
-          [[d["uid"], d["clock"], d["started_on"], d["due_on"] + ("（暂定）" if d["provisional"] else ""),
-            "" if d["working_days_left"] is None else str(d["working_days_left"]), d["status_label"],
-            clip(d["title"], 30)] for d in rows])
+    table(
+        ["uid", "时限", "起算日", "到期日", "剩余工作日", "状态", "标题"],
+        [
+            [
+                d["uid"],
+                d["clock"],
+                d["started_on"],
+                d["due_on"] + ("（暂定）" if d["provisional"] else ""),
+                "" if d["working_days_left"] is None else str(d["working_days_left"]),
+                d["status_label"],
+                clip(d["title"], 30),
+            ]
+            for d in rows
+        ],
+    )
 
 
 @compliance_group.command("deadlines")
-@click.option("--status", type=click.Choice(["open", "at_risk", "overdue", "met", "met_late"]), help="状态 / status")
+@click.option(
+    "--status", type=click.Choice(["open", "at_risk", "overdue", "met", "met_late"]), help="状态 / status"
+)
 @json_option
 @pass_cli
 def compliance_deadlines(cli: Cli, status: str | None, as_json: bool) -> None:
@@ -895,8 +1064,11 @@ def compliance_deadlines(cli: Cli, status: str | None, as_json: bool) -> None:
     from publisher.compliance import compliance_settings, deadlines
 
     with cli.runtime().db.reader() as s:
-        rows = [d.as_dict() for d in deadlines(s, _compliance_now(), compliance_settings(cli.settings))
-                if status is None or d.status == status]
+        rows = [
+            d.as_dict()
+            for d in deadlines(s, _compliance_now(), compliance_settings(cli.settings))
+            if status is None or d.status == status
+        ]
     if as_json:
         emit_json(rows)
         return
@@ -933,14 +1105,19 @@ def compliance_check(cli: Cli, as_user: str | None, as_json: bool) -> None:
     cli.actor(as_user).require(Role.OPS)
     with cli.runtime().db.transaction() as s:
         result = run_checks(s, cli.settings, _compliance_now())
-    data = {"deadlines": [d.as_dict() for d in result.deadlines],
-            "inspection": [w.as_dict() for w in result.inspection], "reminders_added": result.reminders_added}
+    data = {
+        "deadlines": [d.as_dict() for d in result.deadlines],
+        "inspection": [w.as_dict() for w in result.inspection],
+        "reminders_added": result.reminders_added,
+    }
     if as_json:
         emit_json(data)
         return
-    click.echo(f"时限预警 {len(result.deadlines)} 条，栏目预警 {len(result.inspection)} 条，新增提醒 "
-               f"{result.reminders_added} 条 / {len(result.deadlines)} deadlines, {len(result.inspection)} columns at "
-               f"risk, {result.reminders_added} reminders added")
+    click.echo(
+        f"时限预警 {len(result.deadlines)} 条，栏目预警 {len(result.inspection)} 条，新增提醒 "
+        f"{result.reminders_added} 条 / {len(result.deadlines)} deadlines, {len(result.inspection)} columns at "
+        f"risk, {result.reminders_added} reminders added"
+    )
 
 
 @compliance_group.command("inspection")
@@ -951,33 +1128,53 @@ def compliance_inspection(cli: Cli, as_json: bool) -> None:
     from publisher.compliance import compliance_settings, inspection_status
 
     with cli.runtime().db.reader() as s:
-        rows = [w.as_dict() for w in inspection_status(s, cli.settings, _compliance_now(),
-                                                       compliance_settings(cli.settings))]
+        rows = [
+            w.as_dict()
+            for w in inspection_status(s, cli.settings, _compliance_now(), compliance_settings(cli.settings))
+        ]
     if as_json:
         emit_json(rows)
         return
-    table(["渠道", "栏目", "最新", "天数", "阈值", "状态"],
-          [[w["channel"], clip(w["label"], 24), (w["newest_at"] or "")[:16],
-            "" if w["age_days"] is None else f"{w['age_days']:.1f}", w["threshold"] or "", w["status_label"]]
-           for w in rows if w["status"] != "untracked"])
+    table(
+        ["渠道", "栏目", "最新", "天数", "阈值", "状态"],
+        [
+            [
+                w["channel"],
+                clip(w["label"], 24),
+                (w["newest_at"] or "")[:16],
+                "" if w["age_days"] is None else f"{w['age_days']:.1f}",
+                w["threshold"] or "",
+                w["status_label"],
+            ]
+            for w in rows
+            if w["status"] != "untracked"
+        ],
+    )
 
 
 @compliance_group.command("catalogue")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True, help="输出文件 / file")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True, help="输出文件 / file"
+)
 @click.option("--type", "type_", type=click.Choice([t.value for t in ItemType]), help="类型 / type")
 @click.option("--subject", help="主题分类（含下级）/ subject class and its children")
 @click.option("--year", type=click.IntRange(2000, 2100), help="发布年份 / publication year")
 @pass_cli
-def compliance_catalogue(cli: Cli, fmt: str, output: str, type_: str | None, subject: str | None,
-                         year: int | None) -> None:
+def compliance_catalogue(
+    cli: Cli, fmt: str, output: str, type_: str | None, subject: str | None, year: int | None
+) -> None:
     """导出主动公开目录 / export the active-disclosure catalogue."""
     from publisher.compliance.catalogue import Filters, catalogue_rows, catalogue_table
     from publisher.compliance.tabular import render
 
     with cli.runtime().db.reader() as s:
-        rows = catalogue_rows(s, _compliance_now(), cli.settings.public_base_url,
-                              Filters(type=type_, subject=subject, year=year))
+        rows = catalogue_rows(
+            s,
+            _compliance_now(),
+            cli.settings.public_base_url,
+            Filters(type=type_, subject=subject, year=year),
+        )
     Path(output).write_bytes(render(catalogue_table(rows, cli.settings.agency.name), fmt))
     click.echo(f"已导出 {len(rows)} 条到 {output} / exported {len(rows)} rows")
 
@@ -1015,8 +1212,10 @@ def compliance_reminders(cli: Cli, include_done: bool, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    table(["信息", "建议完成", "完成", "说明"],
-          [[r["item"], r["due_on"] or "", r["done_by"] or "", clip(r["message"], 50)] for r in rows])
+    table(
+        ["信息", "建议完成", "完成", "说明"],
+        [[r["item"], r["due_on"] or "", r["done_by"] or "", clip(r["message"], 50)] for r in rows],
+    )
 
 
 @main.group("application")
@@ -1025,8 +1224,13 @@ def application_group() -> None:
 
 
 @application_group.command("add")
-@click.option("--file", "source", required=True, type=click.File("r", encoding="utf-8"),
-              help="申请 JSON（number, received_on, answered_on, subject, answer, applicant…）/ application JSON")
+@click.option(
+    "--file",
+    "source",
+    required=True,
+    type=click.File("r", encoding="utf-8"),
+    help="申请 JSON（number, received_on, answered_on, subject, answer, applicant…）/ application JSON",
+)
 @as_option
 @json_option
 @pass_cli
@@ -1060,9 +1264,19 @@ def application_list(cli: Cli, limit: int, as_json: bool) -> None:
     if as_json:
         emit_json({"total": total, "applications": rows})
         return
-    table(["编号", "收到", "答复", "转主动", "事项"],
-          [[a["number"], a["received_on"], a["answered_on"], a["converted_item"] or "", clip(a["subject"], 40)]
-           for a in rows])
+    table(
+        ["编号", "收到", "答复", "转主动", "事项"],
+        [
+            [
+                a["number"],
+                a["received_on"],
+                a["answered_on"],
+                a["converted_item"] or "",
+                clip(a["subject"], 40),
+            ]
+            for a in rows
+        ],
+    )
 
 
 @application_group.command("convert")
@@ -1074,8 +1288,16 @@ def application_list(cli: Cli, limit: int, as_json: bool) -> None:
 @as_option
 @json_option
 @pass_cli
-def application_convert(cli: Cli, number: str, reason: str, type_: str, subject: str, title: str | None,
-                        as_user: str | None, as_json: bool) -> None:
+def application_convert(
+    cli: Cli,
+    number: str,
+    reason: str,
+    type_: str,
+    subject: str,
+    title: str | None,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
     """依申请转主动：生成关联的草稿 / convert an answered application into a linked draft item."""
     from publisher.compliance import applications
 

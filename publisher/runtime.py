@@ -82,7 +82,9 @@ def attach_executor(runtime: Runtime, name: str | None = None) -> Executor:
     else:
         found = [ep for ep in entry_points(group="publisher.executors") if ep.name == name]
         if not found:
-            raise RuntimeError(f"no executor named {name!r} is installed (entry point group publisher.executors)")
+            raise RuntimeError(
+                f"no executor named {name!r} is installed (entry point group publisher.executors)"
+            )
         executor = found[0].load()(runtime)
     use_executor(runtime, executor)
     log.info("executor: %s", name)

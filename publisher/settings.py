@@ -178,7 +178,9 @@ def load_settings(env: Mapping[str, str] | None = None, path: str | Path | None 
     for key in ("code", "name", "index_pattern"):
         if f"PUBLISHER_AGENCY_{key.upper()}" in environ:
             agency_raw[key] = environ[f"PUBLISHER_AGENCY_{key.upper()}"]
-    agency = AgencySettings(**{k: str(v) for k, v in agency_raw.items() if k in {"code", "name", "index_pattern"}})
+    agency = AgencySettings(
+        **{k: str(v) for k, v in agency_raw.items() if k in {"code", "name", "index_pattern"}}
+    )
     try:
         agency.index_pattern.format(code=agency.code, year=2019, serial=1)
     except (KeyError, ValueError, IndexError) as exc:
@@ -206,7 +208,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: str | Path | None 
     for name, value in environ.items():
         if not name.startswith("PUBLISHER_CHANNELS_"):
             continue
-        rest = name[len("PUBLISHER_CHANNELS_"):].lower()
+        rest = name[len("PUBLISHER_CHANNELS_") :].lower()
         kind, _, key = rest.partition("_")
         if kind and key:
             channels.setdefault(kind, {})[key] = _coerce(value)

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh --dev
 bash scripts/services.sh
 echo "== ruff";  .venv/bin/ruff check publisher channels tasks tests bench
+.venv/bin/ruff format --check publisher channels tasks tests bench
 echo "== mypy (strict)"; .venv/bin/mypy
 echo "== pytest"
 .venv/bin/pytest -p no:cacheprovider -q "$@"

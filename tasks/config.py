@@ -97,7 +97,12 @@ def make_app(settings: Settings, *, main: str = "publisher") -> Celery:
         broker_connection_max_retries=None,
         # Sending from a web request must not hang while the broker is down: fail fast, the
         # delivery stays undispatched in the ledger and the sweeper hands it over later.
-        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
         broker_connection_timeout=2.0,
         worker_send_task_events=False,
         timezone="UTC",

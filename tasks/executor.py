@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 
 class CeleryExecutor:
-    def __init__(self, target: Engine | Runtime, *, app: Celery | None = None,
-                 options: CeleryOptions | None = None) -> None:
+    def __init__(
+        self, target: Engine | Runtime, *, app: Celery | None = None, options: CeleryOptions | None = None
+    ) -> None:
         engine = target.engine if isinstance(target, Runtime) else target
         self.engine = engine
         self.options = options or CeleryOptions.from_env()
@@ -52,8 +53,9 @@ class CeleryExecutor:
         if self._own_app:
             self.app.close()
 
-    def wake(self, delivery_ids: list[int], channels: Mapping[int, str] | None = None, *,
-             combine: bool = True) -> None:
+    def wake(
+        self, delivery_ids: list[int], channels: Mapping[int, str] | None = None, *, combine: bool = True
+    ) -> None:
         """Hand due deliveries to their channels' queues, in batches. The messages go out
         first and the deliveries are marked dispatched after: a worker starts at once, and
         the mark only spares the sweeper a redundant hand-over (a re-sent message loses the
@@ -89,10 +91,13 @@ class CeleryExecutor:
             failed = [i for *_, c in messages for i in c if i not in set(sent_ids)]
         self.engine.mark_dispatched(sent_ids)
         if failed:
-            raise ConnectionError(f"消息代理不可用 / broker unavailable: {len(failed)} deliveries left to the sweeper")
+            raise ConnectionError(
+                f"消息代理不可用 / broker unavailable: {len(failed)} deliveries left to the sweeper"
+            )
 
-    def _messages(self, by_channel: dict[str, list[int]], *,
-                  combine: bool = True) -> list[tuple[str, list[Any], str, list[int]]]:
+    def _messages(
+        self, by_channel: dict[str, list[int]], *, combine: bool = True
+    ) -> list[tuple[str, list[Any], str, list[int]]]:
         """(task, args, queue, ids) per message. A small wake-up spanning several channels
         (an approval's) is one deliver_set message: one claim and one load of the item in the
         worker instead of one per channel. Anything else goes to each channel's own queue in
@@ -102,8 +107,11 @@ class CeleryExecutor:
         if combine and len(by_channel) > 1 and total <= size:
             every = [i for ids in by_channel.values() for i in ids]
             return [("publisher.deliver_set", [by_channel], SET_QUEUE, every)]
-        return [("publisher.deliver_batch", [channel, ids[n:n + size]], queue_for(channel), ids[n:n + size])
-                for channel, ids in by_channel.items() for n in range(0, len(ids), size)]
+        return [
+            ("publisher.deliver_batch", [channel, ids[n : n + size]], queue_for(channel), ids[n : n + size])
+            for channel, ids in by_channel.items()
+            for n in range(0, len(ids), size)
+        ]
 
     def confirm(self, delivery_ids: list[int]) -> None:
         """Ask the workers to poll asynchronous channels for these accepted deliveries."""
@@ -111,5 +119,6 @@ class CeleryExecutor:
             return
         with self.app.producer_or_acquire() as producer:
             for delivery_id, channel in self.engine.channel_of(delivery_ids).items():
-                self.app.send_task("publisher.confirm", args=[delivery_id], queue=queue_for(channel),
-                                   producer=producer)
+                self.app.send_task(
+                    "publisher.confirm", args=[delivery_id], queue=queue_for(channel), producer=producer
+                )

@@ -59,6 +59,6 @@ def live_workers(broker_url: str) -> list[str]:
     """Names of workers whose heartbeat has not expired."""
     r = client(broker_url)
     try:
-        return sorted(k.decode()[len(KEY_PREFIX):] for k in r.scan_iter(match=KEY_PREFIX + "*"))
+        return sorted(k.decode()[len(KEY_PREFIX) :] for k in r.scan_iter(match=KEY_PREFIX + "*"))
     finally:
         r.close()

@@ -24,7 +24,9 @@ class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> Any:
         transport = self.connection
         if transport is None or transport.client is None:
-            raise redis.exceptions.ConnectionError("消息代理连接已关闭 / the broker connection of this channel is gone")
+            raise redis.exceptions.ConnectionError(
+                "消息代理连接已关闭 / the broker connection of this channel is gone"
+            )
         return super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]  # private kombu API
 
     def _create_client(self, asynchronous: bool = False) -> Any:

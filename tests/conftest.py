@@ -31,6 +31,8 @@ REDIS_ADDRESS = os.environ.get("PUBLISHER_TEST_REDIS", "127.0.0.1:6379")
 
 def redis_url(db: int) -> str:
     return f"redis://{REDIS_ADDRESS}/{db}"
+
+
 ALL_CHANNELS = {k: {"enabled": True} for k in ("rss", "cms", "wechat", "cityplatform")}
 
 
@@ -65,9 +67,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _reset_pg(url: str) -> None:
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
-        )]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+            )
+        ]
         conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
         conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s)", ("0" * 64,))
 
@@ -129,8 +134,13 @@ def service(db: Database, settings: Settings) -> Service:
 def team(service: Service) -> Team:
     actors, tokens = {}, {}
     for name, role in [
-        ("editor", "editor"), ("editor2", "editor"), ("reviewer", "reviewer"), ("approver", "approver"),
-        ("approver2", "approver"), ("ops", "ops"), ("admin", "admin"),
+        ("editor", "editor"),
+        ("editor2", "editor"),
+        ("reviewer", "reviewer"),
+        ("approver", "approver"),
+        ("approver2", "approver"),
+        ("ops", "ops"),
+        ("admin", "admin"),
     ]:
         actor, token = service.add_user(name, role)
         actors[name], tokens[name] = actor, token

@@ -73,12 +73,23 @@ class Receiver:
                 except signing.VerificationError:
                     ok = False
                 with receiver.lock:
-                    status, headers, delay = receiver.script.popleft() if receiver.script else (
-                        receiver.default, {}, receiver.delay)
+                    status, headers, delay = (
+                        receiver.script.popleft()
+                        if receiver.script
+                        else (receiver.default, {}, receiver.delay)
+                    )
                     if not ok:
                         status = 401
-                    receiver.hits.append(Hit(time.time(), self.path, self.headers.get("webhook-id", ""), status,
-                                             json.loads(raw or b"{}"), ok))
+                    receiver.hits.append(
+                        Hit(
+                            time.time(),
+                            self.path,
+                            self.headers.get("webhook-id", ""),
+                            status,
+                            json.loads(raw or b"{}"),
+                            ok,
+                        )
+                    )
                 if delay:
                     time.sleep(delay)
                 body = b'{"ok":true}' if status < 300 else b'{"error":"scripted"}'
@@ -106,6 +117,11 @@ class Receiver:
 
 def webhook_channels(receiver_url: str, name: str = "hooks", **extra: Any) -> dict[str, dict[str, Any]]:
     """A `channels` settings block with one webhook subscriber pointing at the receiver."""
-    section = {"enabled": True, "kind": "webhook", "url": receiver_url, "secret_env": "PUBLISHER_TEST_WEBHOOK_SECRET"}
+    section = {
+        "enabled": True,
+        "kind": "webhook",
+        "url": receiver_url,
+        "secret_env": "PUBLISHER_TEST_WEBHOOK_SECRET",
+    }
     section.update(extra)
     return {f"webhook.{name}": section}

@@ -29,8 +29,9 @@ class WordPress:
     app_password: str
 
     def settings(self, **overrides: Any) -> CmsSettings:
-        values: dict[str, Any] = dict(enabled=True, base_url=self.url, user=self.user,
-                                      app_password=SecretStr(self.app_password))
+        values: dict[str, Any] = dict(
+            enabled=True, base_url=self.url, user=self.user, app_password=SecretStr(self.app_password)
+        )
         values.update(overrides)
         return CmsSettings(**values)
 
@@ -39,8 +40,12 @@ def start_wordpress() -> WordPress:
     """Run the setup script (fast when WordPress is up); AssertionError when it cannot start,
     so a test that needs WordPress fails, never skips."""
     try:
-        run = subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"],
-                             capture_output=True, text=True, timeout=900)
+        run = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     except subprocess.TimeoutExpired:
         raise AssertionError("scripts/setup-wordpress.sh did not finish in 15 minutes") from None
     if run.returncode != 0:
@@ -60,8 +65,9 @@ def wordpress() -> WordPress:
 @pytest.fixture
 def admin(wordpress: WordPress) -> Iterator[httpx.Client]:
     """A plain REST client to inspect what WordPress holds."""
-    with httpx.Client(base_url=wordpress.url + "/wp-json/wp/v2", auth=(wordpress.user, wordpress.app_password),
-                      timeout=30) as client:
+    with httpx.Client(
+        base_url=wordpress.url + "/wp-json/wp/v2", auth=(wordpress.user, wordpress.app_password), timeout=30
+    ) as client:
         yield client
 
 

@@ -84,7 +84,9 @@ class CmsSettings(ChannelSettings):
     def _slugs(cls, v: dict[ItemType, str]) -> dict[ItemType, str]:
         for t, slug in v.items():
             if not re.match(_SLUG, slug):
-                raise ValueError(f"栏目别名 {slug!r}（{t}）只能含小写字母、数字和连字符 / invalid category slug")
+                raise ValueError(
+                    f"栏目别名 {slug!r}（{t}）只能含小写字母、数字和连字符 / invalid category slug"
+                )
         return {**DEFAULT_CATEGORY_SLUGS, **v}
 
     def category_slug(self, item_type: ItemType | str) -> str:
@@ -132,8 +134,9 @@ class CmsChannel(Channel):
                 secret = self.cfg.app_password.get_secret_value() if self.cfg.app_password else ""
                 if not secret:
                     raise ChannelConfigError("未配置 WordPress 应用密码 / no Application Password configured")
-                client = make_client(base_url=self.cfg.api, timeout=self._timeout(),
-                                     auth=(self.cfg.user, secret))
+                client = make_client(
+                    base_url=self.cfg.api, timeout=self._timeout(), auth=(self.cfg.user, secret)
+                )
                 if self._transport is not None:
                     client._transport = self._transport
                 self._api = client
@@ -163,7 +166,9 @@ class CmsChannel(Channel):
         if not version.title.strip():
             problems.append(Problem("title", "标题为空 / empty title"))
         elif len(version.title) > TITLE_MAX:
-            problems.append(Problem("title", f"网站文章标题不超过{TITLE_MAX}字 / title longer than {TITLE_MAX}"))
+            problems.append(
+                Problem("title", f"网站文章标题不超过{TITLE_MAX}字 / title longer than {TITLE_MAX}")
+            )
         if not text_of(version.body_html) and "<img" not in version.body_html and not version.attachments:
             problems.append(Problem("body_html", "正文为空 / empty body"))
         return problems
@@ -213,7 +218,9 @@ class CmsChannel(Channel):
                     out[i] = w.receipt
             if checks:
                 with ThreadPoolExecutor(min(self.cfg.verify_concurrency, len(checks))) as pool:
-                    verified = list(pool.map(lambda iw: self._outcome(partial(self._verified, iw[1])), checks))
+                    verified = list(
+                        pool.map(lambda iw: self._outcome(partial(self._verified, iw[1])), checks)
+                    )
                 for (i, _), result in zip(checks, verified, strict=True):
                     out[i] = result
         return [o if o is not None else ChannelError("内部错误 / internal error: no outcome") for o in out]
@@ -239,19 +246,31 @@ class CmsChannel(Channel):
             # a 2xx that is not JSON: base_url points at something that is not the REST API
             raise ChannelConfigError(
                 f"{what}: 返回的不是 WordPress REST 数据，请检查 base_url / not a WordPress REST answer",
-                http_status=response.status_code, response_excerpt=response.text[:300],
+                http_status=response.status_code,
+                response_excerpt=response.text[:300],
             ) from None
 
     def _find(self, uid: str) -> dict[str, Any] | None:
         """The post of this item, in any status including the trash; the oldest if several."""
         what = "查找文章 / look up post"
-        response = self._call("GET", "/posts", what, params={
-            "publisher_uid": uid, "context": "edit", "orderby": "id", "order": "asc", "per_page": 20,
-            "_fields": "id,status,link,meta,title",
-        })
+        response = self._call(
+            "GET",
+            "/posts",
+            what,
+            params={
+                "publisher_uid": uid,
+                "context": "edit",
+                "orderby": "id",
+                "order": "asc",
+                "per_page": 20,
+                "_fields": "id,status,link,meta,title",
+            },
+        )
         posts = self._json(response, what)
         if not isinstance(posts, list):
-            raise ChannelConfigError(f"{what}: 意外的应答 / unexpected answer", response_excerpt=response.text[:300])
+            raise ChannelConfigError(
+                f"{what}: 意外的应答 / unexpected answer", response_excerpt=response.text[:300]
+            )
         if posts and not all(isinstance(p.get("meta"), dict) and "publisher_uid" in p["meta"] for p in posts):
             raise _plugin_missing()
         # Without the plugin's filter WordPress ignores the unknown parameter and lists every
@@ -259,8 +278,16 @@ class CmsChannel(Channel):
         mine = [p for p in posts if p["meta"].get("publisher_uid") == uid]
         return mine[0] if mine else None
 
-    def _term(self, taxonomy: str, cache: dict[str, int], key: str, create: dict[str, str],
-              lookup: dict[str, str] | None, *, fresh: bool = False) -> int:
+    def _term(
+        self,
+        taxonomy: str,
+        cache: dict[str, int],
+        key: str,
+        create: dict[str, str],
+        lookup: dict[str, str] | None,
+        *,
+        fresh: bool = False,
+    ) -> int:
         """The id of a category (by slug) or tag (by name), created when missing."""
         if not fresh:
             with self._lock:
@@ -269,8 +296,9 @@ class CmsChannel(Channel):
         what = f"栏目/标签 / {taxonomy} {key}"
         term_id: int | None = None
         if lookup is not None:
-            found = self._json(self._call("GET", f"/{taxonomy}", what,
-                                          params={**lookup, "_fields": "id,slug,name"}), what)
+            found = self._json(
+                self._call("GET", f"/{taxonomy}", what, params={**lookup, "_fields": "id,slug,name"}), what
+            )
             if isinstance(found, list) and found:
                 term_id = int(found[0]["id"])
         if term_id is None:
@@ -289,8 +317,9 @@ class CmsChannel(Channel):
         return term_id
 
     def _category(self, slug: str, name: str, *, fresh: bool = False) -> int:
-        return self._term("categories", self._categories, slug, {"slug": slug, "name": name},
-                          {"slug": slug}, fresh=fresh)
+        return self._term(
+            "categories", self._categories, slug, {"slug": slug, "name": name}, {"slug": slug}, fresh=fresh
+        )
 
     def _tag(self, name: str, *, fresh: bool = False) -> int:
         # Tags are created straight away: term_exists answers with the existing id, one
@@ -306,10 +335,13 @@ class CmsChannel(Channel):
             with self._anonymous().stream("GET", url, follow_redirects=True) as response:
                 status = response.status_code
                 if status in (408, 425, 429) or status >= 500:
-                    raise TransientError(f"{what}: 源站暂不可用 / source unavailable ({status})", http_status=status)
+                    raise TransientError(
+                        f"{what}: 源站暂不可用 / source unavailable ({status})", http_status=status
+                    )
                 if status != 200:
-                    raise PermanentError(f"{what}: 源文件无法获取 / source not available ({status})",
-                                         http_status=status)
+                    raise PermanentError(
+                        f"{what}: 源文件无法获取 / source not available ({status})", http_status=status
+                    )
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > limit:
                     raise PermanentError(f"{what}: 文件超过{limit}字节 / file larger than {limit} bytes")
@@ -342,8 +374,15 @@ class CmsChannel(Channel):
             return content, 0
         what = "媒体库 / media library"
         slugs = sorted({w[3] for w in wanted})
-        found = self._json(self._call("GET", "/media", what, params={
-            "slug": ",".join(slugs), "per_page": 100, "_fields": "id,slug,source_url"}), what)
+        found = self._json(
+            self._call(
+                "GET",
+                "/media",
+                what,
+                params={"slug": ",".join(slugs), "per_page": 100, "_fields": "id,slug,source_url"},
+            ),
+            what,
+        )
         hosted: dict[str, str] = {m["slug"]: m["source_url"] for m in found if isinstance(m, dict)}
         mapping: dict[str, str] = {}
         uploaded = 0
@@ -352,10 +391,15 @@ class CmsChannel(Channel):
                 ext = _extension(m["url"], ctype)
                 mime = ctype or mimetypes.guess_type("x" + ext)[0] or "application/octet-stream"
                 response = self._call(
-                    "POST", "/media", f"上传 / upload {m['url'][:200]}",
+                    "POST",
+                    "/media",
+                    f"上传 / upload {m['url'][:200]}",
                     params={"slug": slug, "title": m.get("title") or slug},
                     content=data,
-                    headers={"Content-Type": mime, "Content-Disposition": f'attachment; filename="{slug}{ext}"'},
+                    headers={
+                        "Content-Type": mime,
+                        "Content-Disposition": f'attachment; filename="{slug}{ext}"',
+                    },
                 )
                 hosted[slug] = str(self._json(response, what)["source_url"])
                 uploaded += 1
@@ -366,8 +410,9 @@ class CmsChannel(Channel):
         """Create, or update in place; an update of a post deleted meanwhile re-creates it."""
         what = "写入文章 / write post"
         if post_id is not None:
-            response = request(self._client(), "POST", f"/posts/{post_id}", json=data,
-                               params={"context": "edit"})
+            response = request(
+                self._client(), "POST", f"/posts/{post_id}", json=data, params={"context": "edit"}
+            )
             if response.status_code != 404 or wp_code(response) == "rest_no_route":
                 err = error_for(response, what)
                 if err is not None:
@@ -387,8 +432,13 @@ class CmsChannel(Channel):
 
     def _create(self, post: Mapping[str, Any]) -> httpx.Response:
         """One create-or-update by item uid (the plugin's idempotent create)."""
-        return request(self._client(), "POST", "/posts", json=_wire(post),
-                       params={"context": "edit", "_fields": _WRITE_FIELDS})
+        return request(
+            self._client(),
+            "POST",
+            "/posts",
+            json=_wire(post),
+            params={"context": "edit", "_fields": _WRITE_FIELDS},
+        )
 
     def _create_many(self, posts: list[dict[str, Any]]) -> list[httpx.Response]:
         """Several creates-or-updates in one `/batch/v1` request; one answer per post. A
@@ -397,8 +447,12 @@ class CmsChannel(Channel):
         url = self.cfg.base_url.rstrip("/") + "/wp-json/batch/v1"
         path = f"/wp/v2/posts?context=edit&_fields={_WRITE_FIELDS}"
         try:
-            response = request(self._client(), "POST", url,
-                               json={"requests": [{"method": "POST", "path": path, "body": _wire(p)} for p in posts]})
+            response = request(
+                self._client(),
+                "POST",
+                url,
+                json={"requests": [{"method": "POST", "path": path, "body": _wire(p)} for p in posts]},
+            )
         except ChannelError as exc:
             return [_failure_response(exc) for _ in posts]
         err = error_for(response, what)
@@ -407,11 +461,21 @@ class CmsChannel(Channel):
         data = self._outcome(partial(self._json, response, what))
         answers = data.get("responses") if isinstance(data, dict) else None
         if not isinstance(answers, list) or len(answers) != len(posts):
-            bad = ChannelConfigError(f"{what}: 意外的应答 / unexpected answer (is /batch/v1 available? WordPress 5.6+)",
-                                     http_status=response.status_code, response_excerpt=response.text[:300])
+            bad = ChannelConfigError(
+                f"{what}: 意外的应答 / unexpected answer (is /batch/v1 available? WordPress 5.6+)",
+                http_status=response.status_code,
+                response_excerpt=response.text[:300],
+            )
             return [_failure_response(bad) for _ in posts]
-        return [httpx.Response(int(a.get("status") or 500), json=a.get("body"), headers=a.get("headers") or {},
-                               request=response.request) for a in answers]
+        return [
+            httpx.Response(
+                int(a.get("status") or 500),
+                json=a.get("body"),
+                headers=a.get("headers") or {},
+                request=response.request,
+            )
+            for a in answers
+        ]
 
     def _upsert(self, payload: Payload) -> Receipt:
         post = self._prepare(payload)
@@ -431,9 +495,17 @@ class CmsChannel(Channel):
         body = payload.body
         if response.status_code == 409 and wp_code(response) == "publisher_stale_version":
             # a late retry of an older version must not overwrite the newer one already live
-            data = (self._json(response, what).get("data") or {})
-            return _Written(Receipt(external_id=str(data.get("post_id") or "") or None, url=data.get("link") or None,
-                                    data={"stale": True, "live_version": data.get("live_version")}), "", "", False)
+            data = self._json(response, what).get("data") or {}
+            return _Written(
+                Receipt(
+                    external_id=str(data.get("post_id") or "") or None,
+                    url=data.get("link") or None,
+                    data={"stale": True, "live_version": data.get("live_version")},
+                ),
+                "",
+                "",
+                False,
+            )
         err = error_for(response, what)
         if err is not None:
             raise err
@@ -458,9 +530,15 @@ class CmsChannel(Channel):
         link = str(result.get("link") or "")
         created = response.status_code == 201 and response.headers.get("X-Publisher-Upsert") != "updated"
         receipt = Receipt(
-            external_id=str(post_id), url=link or None, http_status=response.status_code,
-            data={"status": result.get("status"), "created": created, "media_uploaded": post["_uploaded"],
-                  "category_id": category_id},
+            external_id=str(post_id),
+            url=link or None,
+            http_status=response.status_code,
+            data={
+                "status": result.get("status"),
+                "created": created,
+                "media_uploaded": post["_uploaded"],
+                "category_id": category_id,
+            },
         )
         return _Written(receipt, link, _rendered_title(result, post["title"]), self.cfg.verify_live)
 
@@ -481,8 +559,12 @@ class CmsChannel(Channel):
             new_link = str(result.get("link") or link)
             if self.cfg.verify_live:
                 self._verify_live(new_link, _rendered_title(result, post["title"]))
-            return Receipt(external_id=str(result["id"]), url=new_link or None, http_status=status,
-                           data={"status": result.get("status"), "mode": "notice"})
+            return Receipt(
+                external_id=str(result["id"]),
+                url=new_link or None,
+                http_status=status,
+                data={"status": result.get("status"), "mode": "notice"},
+            )
         if existing.get("status") != "trash":
             response = request(self._client(), "DELETE", f"/posts/{post_id}")
             code = wp_code(response)
@@ -510,14 +592,25 @@ class CmsChannel(Channel):
         holdings: list[Holding] = []
         page, pages = 1, 1
         while page <= pages:
-            response = self._call("GET", "/posts", what, params={
-                "context": "edit", "status": self.INVENTORY_STATUSES, "orderby": "id", "order": "asc",
-                "per_page": 100, "page": page, "_fields": "id,status,link,meta,title",
-            })
+            response = self._call(
+                "GET",
+                "/posts",
+                what,
+                params={
+                    "context": "edit",
+                    "status": self.INVENTORY_STATUSES,
+                    "orderby": "id",
+                    "order": "asc",
+                    "per_page": 100,
+                    "page": page,
+                    "_fields": "id,status,link,meta,title",
+                },
+            )
             posts = self._json(response, what)
             if not isinstance(posts, list):
-                raise ChannelConfigError(f"{what}: 意外的应答 / unexpected answer",
-                                         response_excerpt=response.text[:300])
+                raise ChannelConfigError(
+                    f"{what}: 意外的应答 / unexpected answer", response_excerpt=response.text[:300]
+                )
             total = response.headers.get("X-WP-TotalPages", "1")
             pages = int(total) if total.isdigit() else 1
             for post in posts:
@@ -532,14 +625,16 @@ class CmsChannel(Channel):
                 live = post.get("status") == "publish" and not raw_title.startswith(WITHDRAWN_PREFIX)
                 version = meta.get("publisher_version")
                 validity = str(meta.get("validity") or "") if live else ""
-                holdings.append(Holding(
-                    uid=str(uid),
-                    version=int(version) if isinstance(version, int) and version > 0 else None,
-                    validity=validity or None,
-                    live=live,
-                    external_id=str(post["id"]),
-                    url=str(post.get("link") or "") or None,
-                ))
+                holdings.append(
+                    Holding(
+                        uid=str(uid),
+                        version=int(version) if isinstance(version, int) and version > 0 else None,
+                        validity=validity or None,
+                        live=live,
+                        external_id=str(post["id"]),
+                        url=str(post.get("link") or "") or None,
+                    )
+                )
             page += 1
         return holdings
 
@@ -558,11 +653,15 @@ class CmsChannel(Channel):
             raise TransientError("尚未上线：WordPress 未返回链接 / not live yet: no permalink")
         response = self._public_page(link)
         if response.status_code != 200:
-            raise TransientError(f"尚未上线 / not live yet: {link} answers {response.status_code}",
-                                 http_status=response.status_code)
+            raise TransientError(
+                f"尚未上线 / not live yet: {link} answers {response.status_code}",
+                http_status=response.status_code,
+            )
         if html.unescape(title) not in html.unescape(response.text):
-            raise TransientError(f"尚未上线：页面未显示标题 / not live yet: title not on {link}",
-                                 http_status=response.status_code)
+            raise TransientError(
+                f"尚未上线：页面未显示标题 / not live yet: title not on {link}",
+                http_status=response.status_code,
+            )
 
     def _verify_gone(self, link: str, title: str) -> None:
         response = self._public_page(link)
@@ -591,7 +690,6 @@ def _extension(url: str, ctype: str) -> str:
         return path[dot:].lower()
     guessed = mimetypes.guess_extension(ctype) if ctype else None
     return guessed or ".bin"
-
 
 
 # asks plugin 3 for the title-only answer on the public permalink (see CmsSettings.live_check)

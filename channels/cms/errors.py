@@ -110,5 +110,7 @@ def error_for(response: httpx.Response, what: str) -> ChannelError | None:
         "response_excerpt": excerpt(response),
     }
     if cls is RateLimitedError:
-        return RateLimitedError(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **info)
+        return RateLimitedError(
+            message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **info
+        )
     return cls(message, **info)

@@ -38,10 +38,26 @@ DEFAULT_CATEGORY_SLUGS: dict[ItemType, str] = {
 }
 
 # In-body links to these are files to re-host, not pages to link to.
-DOCUMENT_EXTENSIONS = frozenset({
-    ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".ofd", ".wps",
-    ".txt", ".csv", ".zip", ".rar", ".7z",
-})
+DOCUMENT_EXTENSIONS = frozenset(
+    {
+        ".pdf",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".ppt",
+        ".pptx",
+        ".odt",
+        ".ods",
+        ".ofd",
+        ".wps",
+        ".txt",
+        ".csv",
+        ".zip",
+        ".rar",
+        ".7z",
+    }
+)
 WITHDRAWN_PREFIX = "【已撤回】"
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9-]+")
 

@@ -112,7 +112,10 @@ class RssChannel(Channel):
             operation=op,
             uid=version.uid,
             version=version.version,
-            body={"entry": entry, "feeds": {k: list(v) for k, v in feed_labels(entry["type"], entry["subject"]).items()}},
+            body={
+                "entry": entry,
+                "feeds": {k: list(v) for k, v in feed_labels(entry["type"], entry["subject"]).items()},
+            },
         )
 
     def send(self, payload: Payload, *, key: str) -> Receipt:
@@ -156,7 +159,12 @@ class RssChannel(Channel):
                 continue
             for ext, data in (("rss", rss), ("atom", atom)):
                 writer.write_feed(
-                    self.output_dir, key, ext, data, mtime=row.changed_at, precompress=self.rss_settings.precompress
+                    self.output_dir,
+                    key,
+                    ext,
+                    data,
+                    mtime=row.changed_at,
+                    precompress=self.rss_settings.precompress,
                 )
             self.store.record_hashes(key, rss_hash, atom_hash)
             written.append(key)
@@ -219,8 +227,13 @@ class RssChannel(Channel):
     def inventory(self) -> Iterable[Holding]:
         """The channel's own entry store: every item it publishes, tombstones as not live."""
         return [
-            Holding(uid=uid, version=version, validity=None if withdrawn else validity, live=not withdrawn,
-                    external_id=uid)
+            Holding(
+                uid=uid,
+                version=version,
+                validity=None if withdrawn else validity,
+                live=not withdrawn,
+                external_id=uid,
+            )
             for uid, version, withdrawn, validity in self.store.holdings()
         ]
 

@@ -154,15 +154,20 @@ class FeedStore:
                 )
             if changed:
                 conn.executemany(
-                    "UPDATE feeds SET changed_at = MAX(changed_at, ?) WHERE key = ?", [(now, k) for k in changed]
+                    "UPDATE feeds SET changed_at = MAX(changed_at, ?) WHERE key = ?",
+                    [(now, k) for k in changed],
                 )
         return Change(affected=frozenset(old_feeds | new_feeds), changed=frozenset(changed))
 
     def record_hashes(self, key: str, rss_hash: str, atom_hash: str) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE feeds SET rss_hash = ?, atom_hash = ? WHERE key = ?", (rss_hash, atom_hash, key))
+            conn.execute(
+                "UPDATE feeds SET rss_hash = ?, atom_hash = ? WHERE key = ?", (rss_hash, atom_hash, key)
+            )
 
-    def bulk_load(self, entries: Iterable[tuple[dict[str, Any], dict[str, tuple[str, str]]]], *, now: float) -> int:
+    def bulk_load(
+        self, entries: Iterable[tuple[dict[str, Any], dict[str, tuple[str, str]]]], *, now: float
+    ) -> int:
         """Fill an archive in one transaction (migrations, benchmarks); feeds are not regenerated."""
         count = 0
         with self.transaction() as conn:
@@ -187,24 +192,34 @@ class FeedStore:
 
     # -- reads ------------------------------------------------------------------------------
     def feed(self, key: str) -> FeedRow | None:
-        row = self._conn().execute(
-            "SELECT key, kind, label, changed_at, rss_hash, atom_hash FROM feeds WHERE key = ?", (key,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT key, kind, label, changed_at, rss_hash, atom_hash FROM feeds WHERE key = ?", (key,)
+            )
+            .fetchone()
+        )
         return FeedRow(*row) if row else None
 
     def feeds(self) -> list[FeedRow]:
-        rows = self._conn().execute(
-            "SELECT key, kind, label, changed_at, rss_hash, atom_hash FROM feeds ORDER BY key"
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute("SELECT key, kind, label, changed_at, rss_hash, atom_hash FROM feeds ORDER BY key")
+            .fetchall()
+        )
         return [FeedRow(*r) for r in rows]
 
     def recent(self, key: str, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` entries of one feed (index range scan, then point lookups)."""
-        rows = self._conn().execute(
-            "SELECT e.data FROM members AS m JOIN entries AS e ON e.uid = m.uid "
-            "WHERE m.feed = ? ORDER BY m.sort DESC LIMIT ?",
-            (key, limit),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT e.data FROM members AS m JOIN entries AS e ON e.uid = m.uid "
+                "WHERE m.feed = ? ORDER BY m.sort DESC LIMIT ?",
+                (key, limit),
+            )
+            .fetchall()
+        )
         return [json.loads(r[0]) for r in rows]
 
     def entry(self, uid: str) -> dict[str, Any] | None:

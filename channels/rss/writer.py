@@ -23,8 +23,15 @@ from channels.rss.entry import DISCLOSURE_NS, DISCLOSURE_PREFIX, SHANGHAI, subje
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # The order the disclosure elements appear in; docs/feeds.md describes each.
 DISCLOSURE_FIELDS = (
-    "indexNumber", "docNumber", "issueDate", "issuingBody", "validity", "validityChangedOn",
-    "itemType", "subject", "version",
+    "indexNumber",
+    "docNumber",
+    "issueDate",
+    "issuingBody",
+    "validity",
+    "validityChangedOn",
+    "itemType",
+    "subject",
+    "version",
 )
 
 
@@ -89,7 +96,11 @@ def build(meta: FeedMeta, entries: list[dict[str, Any]]) -> tuple[bytes, bytes]:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension(
-        "disclosure", _disclosure_feed_extension(meta.hub_url), _disclosure_entry_extension(), atom=True, rss=True
+        "disclosure",
+        _disclosure_feed_extension(meta.hub_url),
+        _disclosure_entry_extension(),
+        atom=True,
+        rss=True,
     )
     fg.id(meta.self_atom)
     fg.title(meta.title)
@@ -122,9 +133,14 @@ def build(meta: FeedMeta, entries: list[dict[str, Any]]) -> tuple[bytes, bytes]:
     # feedgen takes the RSS channel <link> from the LAST link added, so the site link goes last.
     hub = [{"href": meta.hub_url, "rel": "hub"}] if meta.hub_url else []
     alternate = {"href": meta.site_url, "rel": "alternate", "type": "text/html"}
-    fg.link([{"href": meta.self_rss, "rel": "self", "type": "application/rss+xml"}, *hub, alternate], replace=True)
+    fg.link(
+        [{"href": meta.self_rss, "rel": "self", "type": "application/rss+xml"}, *hub, alternate], replace=True
+    )
     rss: bytes = fg.rss_str(pretty=False)
-    fg.link([{"href": meta.self_atom, "rel": "self", "type": "application/atom+xml"}, *hub, alternate], replace=True)
+    fg.link(
+        [{"href": meta.self_atom, "rel": "self", "type": "application/atom+xml"}, *hub, alternate],
+        replace=True,
+    )
     atom: bytes = fg.atom_str(pretty=False)
     return rss, atom
 

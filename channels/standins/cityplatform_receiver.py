@@ -124,7 +124,12 @@ class Contract:
         return dict(self.document["paths"][path][method])
 
     def parameter_problems(
-        self, path: str, method: str, *, headers: Mapping[str, str], query: Mapping[str, str],
+        self,
+        path: str,
+        method: str,
+        *,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
         path_params: Mapping[str, str],
     ) -> tuple[list[Reason], list[Reason]]:
         """(header problems, other problems): headers concern authentication (401), the rest
@@ -142,17 +147,24 @@ class Contract:
             value = sources[where].get(name)
             if value is None:
                 if param.get("required"):
-                    out.append(reason("required", f"缺少参数 {name} / missing {where} parameter {name}", name))
+                    out.append(
+                        reason("required", f"缺少参数 {name} / missing {where} parameter {name}", name)
+                    )
                 continue
             schema = param["schema"]
             ref = schema["$ref"] if "$ref" in schema else None
-            validator = self.validator(ref) if ref else Draft202012Validator(
-                schema, format_checker=FormatChecker())
+            validator = (
+                self.validator(ref) if ref else Draft202012Validator(schema, format_checker=FormatChecker())
+            )
             if not validator.is_valid(value):
-                out.append(reason("invalid", f"参数 {name} 格式不正确 / invalid {where} parameter {name}", name))
+                out.append(
+                    reason("invalid", f"参数 {name} 格式不正确 / invalid {where} parameter {name}", name)
+                )
         for name in query:
             if name not in declared:
-                other.append(reason("unknown", f"未定义的查询参数 {name} / unknown query parameter {name}", name))
+                other.append(
+                    reason("unknown", f"未定义的查询参数 {name} / unknown query parameter {name}", name)
+                )
         return auth, other
 
     def body_problems(self, path: str, method: str, body: Any) -> list[Reason]:
@@ -182,12 +194,16 @@ class Contract:
         if err.validator == "required":
             missing = [p for p in declared if isinstance(err.instance, dict) and p not in err.instance]
             name = missing[0] if missing else "?"
-            return reason("required", f"缺少必填字段 {name} / required field missing", _pointer([*path, name]))
+            return reason(
+                "required", f"缺少必填字段 {name} / required field missing", _pointer([*path, name])
+            )
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             schema: Any = err.schema
             allowed = set(schema.get("properties", {}))
             extra = sorted(k for k in err.instance if k not in allowed)
-            return reason("unknown_field", "不允许的字段 / unknown field: " + ", ".join(extra), _pointer(path))
+            return reason(
+                "unknown_field", "不允许的字段 / unknown field: " + ", ".join(extra), _pointer(path)
+            )
         if err.validator == "not":
             # the if/then/else "not required" branch: the field belongs to another item type
             forbidden = declared.get("required", []) if isinstance(declared, dict) else []
@@ -321,8 +337,16 @@ class Receiver:
                 self._db.execute(
                     "INSERT INTO receipts (receipt_id, message_id, status, operation, index_number, version,"
                     " message, received_at, due_at) VALUES (?, ?, 'processing', ?, ?, ?, ?, ?, ?)",
-                    (receipt_id, message_id, message["operation"], record["index_number"], record["version"],
-                     json.dumps(message, ensure_ascii=False), now, now + self.config.delay),
+                    (
+                        receipt_id,
+                        message_id,
+                        message["operation"],
+                        record["index_number"],
+                        record["version"],
+                        json.dumps(message, ensure_ascii=False),
+                        now,
+                        now + self.config.delay,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 existing = self.receipt_for_message(message_id)
@@ -353,8 +377,14 @@ class Receiver:
                     "UPDATE receipts SET status = ?, reasons = ?, decided_at = ? WHERE receipt_id = ?",
                     (status, json.dumps(reasons, ensure_ascii=False), now, row["receipt_id"]),
                 )
-                log.info("receipt %s %s %s %s: %s", row["receipt_id"], row["operation"], row["index_number"],
-                         status, "; ".join(r["message"] for r in reasons) or "-")
+                log.info(
+                    "receipt %s %s %s %s: %s",
+                    row["receipt_id"],
+                    row["operation"],
+                    row["index_number"],
+                    status,
+                    "; ".join(r["message"] for r in reasons) or "-",
+                )
 
     def _decide(self, row: sqlite3.Row, now: float) -> tuple[str, list[Reason]]:
         """Apply one message's business rules; writes the record when accepted."""
@@ -366,21 +396,31 @@ class Receiver:
             return "rejected", [reason("fault", self.faults.reject_reason)]
         types = self.config.accept_types
         if types is not None and record["item_type"] not in types:
-            return "rejected", [reason(
-                "type_not_accepted",
-                f"本平台不收录该类别信息（{record['item_type']}）/ this platform does not take this item type",
-                "/record/item_type" if op != "revoke" else "/item_type",
-            )]
+            return "rejected", [
+                reason(
+                    "type_not_accepted",
+                    f"本平台不收录该类别信息（{record['item_type']}）/ this platform does not take this item type",
+                    "/record/item_type" if op != "revoke" else "/item_type",
+                )
+            ]
         held = self._db.execute("SELECT * FROM records WHERE index_number = ?", (index_number,)).fetchone()
         if held is not None and held["source_id"] != source_id:
-            return "rejected", [reason(
-                "index_conflict", "该索引号已被其他信息使用 / the index number belongs to another item",
-                "/record/index_number" if op != "revoke" else "/index_number",
-            )]
+            return "rejected", [
+                reason(
+                    "index_conflict",
+                    "该索引号已被其他信息使用 / the index number belongs to another item",
+                    "/record/index_number" if op != "revoke" else "/index_number",
+                )
+            ]
         if op == "revoke":
             if held is None:
-                return "rejected", [reason(
-                    "unknown_record", "撤销的信息不存在 / no record with this index number", "/index_number")]
+                return "rejected", [
+                    reason(
+                        "unknown_record",
+                        "撤销的信息不存在 / no record with this index number",
+                        "/index_number",
+                    )
+                ]
             if held["status"] == "revoked":
                 return "accepted", [reason("already_revoked", "该信息此前已撤销 / already revoked")]
             self._db.execute(
@@ -390,31 +430,52 @@ class Receiver:
             )
             return "accepted", []
         other = self._db.execute(
-            "SELECT index_number FROM records WHERE source_id = ? AND index_number <> ?", (source_id, index_number)
+            "SELECT index_number FROM records WHERE source_id = ? AND index_number <> ?",
+            (source_id, index_number),
         ).fetchone()
         if other is not None:
-            return "rejected", [reason(
-                "index_changed",
-                f"同一信息的索引号不得变更（已收录为 {other['index_number']}）/ an item's index number never changes",
-                "/record/index_number",
-            )]
+            return "rejected", [
+                reason(
+                    "index_changed",
+                    f"同一信息的索引号不得变更（已收录为 {other['index_number']}）/ an item's index number never changes",
+                    "/record/index_number",
+                )
+            ]
         consultation = record.get("consultation")
         if consultation and consultation["closes"] < consultation["opens"]:
-            return "rejected", [reason(
-                "invalid_period", "征求意见截止日期早于开始日期 / closes before it opens", "/record/consultation")]
+            return "rejected", [
+                reason(
+                    "invalid_period",
+                    "征求意见截止日期早于开始日期 / closes before it opens",
+                    "/record/consultation",
+                )
+            ]
         if held is not None and held["status"] == "revoked":
-            return "rejected", [reason("revoked", "该信息已撤销，不能再更新 / the record was revoked", "/record")]
+            return "rejected", [
+                reason("revoked", "该信息已撤销，不能再更新 / the record was revoked", "/record")
+            ]
         if held is not None and record["version"] < held["version"]:
-            return "accepted", [reason(
-                "stale_version", f"已收录更高版本（{held['version']}），本版本未覆盖 / a newer version is held")]
+            return "accepted", [
+                reason(
+                    "stale_version",
+                    f"已收录更高版本（{held['version']}），本版本未覆盖 / a newer version is held",
+                )
+            ]
         self._db.execute(
             "INSERT INTO records (index_number, source_id, item_type, status, version, record, receipt_id,"
             " updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?)"
             " ON CONFLICT (index_number) DO UPDATE SET item_type = excluded.item_type,"
             " version = excluded.version, record = excluded.record, receipt_id = excluded.receipt_id,"
             " updated_at = excluded.updated_at",
-            (index_number, source_id, record["item_type"], record["version"],
-             json.dumps(record, ensure_ascii=False), row["receipt_id"], now),
+            (
+                index_number,
+                source_id,
+                record["item_type"],
+                record["version"],
+                json.dumps(record, ensure_ascii=False),
+                row["receipt_id"],
+                now,
+            ),
         )
         return "accepted", []
 
@@ -462,7 +523,8 @@ class Receiver:
     def receipts(self, limit: int = 1000) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM receipts ORDER BY received_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+                "SELECT * FROM receipts ORDER BY received_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
         return [self.receipt_json(r) for r in rows]
 
     def reset(self) -> None:
@@ -482,8 +544,13 @@ class Receiver:
 # --------------------------------------------------------------------------- HTTP
 
 
-def _error(status: int, code: str, message: str, details: list[Reason] | None = None,
-           headers: Mapping[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: list[Reason] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
@@ -504,11 +571,16 @@ def create_app(config: ReceiverConfig) -> Starlette:
             return _error(429, "rate_limited", "请求过多 / too many requests", headers=retry)
         method = request.method.lower()
         auth, other = receiver.contract.parameter_problems(
-            path, method, headers=request.headers, query=request.query_params, path_params=path_params)
+            path, method, headers=request.headers, query=request.query_params, path_params=path_params
+        )
         if auth:
             missing = any(r["code"] == "required" for r in auth)
-            return _error(401, "signature_missing" if missing else "signature_invalid",
-                          "签名请求头缺失或格式不正确 / signature headers missing or malformed", auth)
+            return _error(
+                401,
+                "signature_missing" if missing else "signature_invalid",
+                "签名请求头缺失或格式不正确 / signature headers missing or malformed",
+                auth,
+            )
         try:
             signing.verify_headers(config.secrets, request.headers, body, now=now, tolerance=config.tolerance)
         except signing.TimestampError as exc:
@@ -533,8 +605,14 @@ def create_app(config: ReceiverConfig) -> Starlette:
         message_id = request.headers["webhook-id"]
         original = receiver.receipt_for_message(message_id)
         if original is not None:
-            return JSONResponse({"code": "duplicate", "message": "重复报送，返回原回执 / duplicate message id",
-                                 "receipt": original}, status_code=409)
+            return JSONResponse(
+                {
+                    "code": "duplicate",
+                    "message": "重复报送，返回原回执 / duplicate message id",
+                    "receipt": original,
+                },
+                status_code=409,
+            )
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             return _error(415, "unsupported_media_type", "仅接受 application/json / JSON only")
@@ -544,16 +622,32 @@ def create_app(config: ReceiverConfig) -> Starlette:
             return _error(400, "bad_request", f"报文不是有效的 JSON / body is not valid JSON: {exc}"[:300])
         problems = receiver.contract.body_problems("/records", "post", message)
         if problems:
-            log.info("POST /records %s invalid: %s", message_id, "; ".join(
-                f"{p['field']} {p['message']}" for p in problems))
+            log.info(
+                "POST /records %s invalid: %s",
+                message_id,
+                "; ".join(f"{p['field']} {p['message']}" for p in problems),
+            )
             return _error(422, "invalid", "报文不符合规范 / message violates the contract", problems)
         receipt, created = receiver.take(message_id, message)
         if not created:  # a concurrent duplicate won the race for the message id
-            return JSONResponse({"code": "duplicate", "message": "重复报送，返回原回执 / duplicate message id",
-                                 "receipt": receipt}, status_code=409)
-        log.info("POST /records %s -> %s %s %s", message_id, receipt["receipt_id"], receipt["operation"],
-                 receipt["index_number"])
-        return JSONResponse(receipt, status_code=202, headers={"Location": f"/receipts/{receipt['receipt_id']}"})
+            return JSONResponse(
+                {
+                    "code": "duplicate",
+                    "message": "重复报送，返回原回执 / duplicate message id",
+                    "receipt": receipt,
+                },
+                status_code=409,
+            )
+        log.info(
+            "POST /records %s -> %s %s %s",
+            message_id,
+            receipt["receipt_id"],
+            receipt["operation"],
+            receipt["index_number"],
+        )
+        return JSONResponse(
+            receipt, status_code=202, headers={"Location": f"/receipts/{receipt['receipt_id']}"}
+        )
 
     async def list_records(request: Request) -> Response:
         refused = gate(request, await request.body(), "/records", {})
@@ -561,14 +655,18 @@ def create_app(config: ReceiverConfig) -> Starlette:
             return refused
         q = request.query_params
         records, total = receiver.records(
-            item_type=q.get("item_type"), status=q.get("status"),
-            limit=int(q.get("limit", "100")), offset=int(q.get("offset", "0")),
+            item_type=q.get("item_type"),
+            status=q.get("status"),
+            limit=int(q.get("limit", "100")),
+            offset=int(q.get("offset", "0")),
         )
         return JSONResponse({"records": records, "total": total})
 
     async def get_record(request: Request) -> Response:
         index_number = request.path_params["index_number"]
-        refused = gate(request, await request.body(), "/records/{index_number}", {"index_number": index_number})
+        refused = gate(
+            request, await request.body(), "/records/{index_number}", {"index_number": index_number}
+        )
         if refused is not None:
             return refused
         found = receiver.record(index_number)
@@ -610,8 +708,13 @@ def create_app(config: ReceiverConfig) -> Starlette:
         if request.method == "DELETE":
             receiver.reset()
         records, _total = receiver.records()
-        return JSONResponse({"records": records, "receipts": receiver.receipts(),
-                             "faults": receiver.faults.as_json(config.clock())})
+        return JSONResponse(
+            {
+                "records": records,
+                "receipts": receiver.receipts(),
+                "faults": receiver.faults.as_json(config.clock()),
+            }
+        )
 
     async def page(request: Request) -> Response:
         records, total = receiver.records(limit=500)
@@ -627,6 +730,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
         Route("/_admin/faults", admin_faults, methods=["GET", "POST", "DELETE"]),
         Route("/_admin/state", admin_state, methods=["GET", "DELETE"]),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
@@ -637,18 +741,31 @@ def create_app(config: ReceiverConfig) -> Starlette:
     return app
 
 
-_STATUS = {"active": "有效收录", "revoked": "已撤销", "processing": "处理中", "accepted": "已收录", "rejected": "已退回"}
-_TYPES = {"policy": "政策文件", "interpretation": "政策解读", "fee_change": "收费目录调整",
-          "procurement_result": "政府采购结果", "consultation": "征求意见", "notice": "通知公告"}
+_STATUS = {
+    "active": "有效收录",
+    "revoked": "已撤销",
+    "processing": "处理中",
+    "accepted": "已收录",
+    "rejected": "已退回",
+}
+_TYPES = {
+    "policy": "政策文件",
+    "interpretation": "政策解读",
+    "fee_change": "收费目录调整",
+    "procurement_result": "政府采购结果",
+    "consultation": "征求意见",
+    "notice": "通知公告",
+}
 
 
-def _page(config: ReceiverConfig, records: list[dict[str, Any]], total: int,
-          receipts: list[dict[str, Any]]) -> str:
+def _page(
+    config: ReceiverConfig, records: list[dict[str, Any]], total: int, receipts: list[dict[str, Any]]
+) -> str:
     e = html.escape
     rows = "".join(
         "<tr>"
         f"<td>{e(r['index_number'])}</td>"
-        f"<td><a href=\"{e(r['record']['url'])}\">{e(r['record']['title'])}</a></td>"
+        f'<td><a href="{e(r["record"]["url"])}">{e(r["record"]["title"])}</a></td>'
         f"<td>{e(_TYPES.get(r['record']['item_type'], r['record']['item_type']))}</td>"
         f"<td>{e(r['record'].get('doc_number') or '—')}</td>"
         f"<td>{e(r['record']['issue_date'])}</td>"
@@ -667,7 +784,11 @@ def _page(config: ReceiverConfig, records: list[dict[str, Any]], total: int,
         "</tr>"
         for r in receipts
     )
-    types = "全部类别" if config.accept_types is None else "、".join(_TYPES.get(t, t) for t in sorted(config.accept_types))
+    types = (
+        "全部类别"
+        if config.accept_types is None
+        else "、".join(_TYPES.get(t, t) for t in sorted(config.accept_types))
+    )
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>本地参考接收端 — {e(config.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} .banner{{background:#b00;color:#fff;padding:.6em 1em;
@@ -693,9 +814,14 @@ class RunningReceiver:
     def __init__(self, config: ReceiverConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = create_app(config)
         self.receiver: Receiver = self.app.state.receiver
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False))
-        self._thread = threading.Thread(target=self._server.run, name="cityplatform-receiver-http", daemon=True)
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            )
+        )
+        self._thread = threading.Thread(
+            target=self._server.run, name="cityplatform-receiver-http", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -748,8 +874,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=BANNER)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8102)
-    parser.add_argument("--secret-file", type=Path, required=True,
-                        help="whsec_ secret(s), whitespace-separated; created when missing")
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        required=True,
+        help="whsec_ secret(s), whitespace-separated; created when missing",
+    )
     parser.add_argument("--db", default=":memory:", help="SQLite file for what it accepted (default: memory)")
     parser.add_argument("--delay", type=float, default=1.0, help="seconds a receipt stays 'processing'")
     parser.add_argument("--types", default="", help="comma-separated item types it takes (default: all)")
@@ -759,13 +889,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.types and not _TYPE_LIST.match(args.types):
         parser.error("--types: comma-separated item types, e.g. procurement_result")
     config = ReceiverConfig(
-        secrets=load_or_create_secrets(args.secret_file), db_path=args.db, delay=args.delay,
-        accept_types=frozenset(args.types.split(",")) if args.types else None, name=args.name,
+        secrets=load_or_create_secrets(args.secret_file),
+        db_path=args.db,
+        delay=args.delay,
+        accept_types=frozenset(args.types.split(",")) if args.types else None,
+        name=args.name,
     )
     line = "=" * 40
     log.warning("%s\n%s\n%s", line, BANNER, line)
-    log.warning("records endpoint http://%s:%s/records  page http://%s:%s/  db=%s",
-                args.host, args.port, args.host, args.port, args.db)
+    log.warning(
+        "records endpoint http://%s:%s/records  page http://%s:%s/  db=%s",
+        args.host,
+        args.port,
+        args.host,
+        args.port,
+        args.db,
+    )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
 
 

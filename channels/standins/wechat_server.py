@@ -294,7 +294,9 @@ class WechatStandin:
                 self.articles[article_id] = publish_id
                 for idx, item in enumerate(job["articles"], start=1):
                     sn = hashlib.md5(f"{article_id}{idx}".encode()).hexdigest()
-                    item["url"] = f"{job['base']}s?__biz=MzAwMDAwMDAwMA==&mid={job['msg_data_id']}&idx={idx}&sn={sn}"
+                    item["url"] = (
+                        f"{job['base']}s?__biz=MzAwMDAwMDAwMA==&mid={job['msg_data_id']}&idx={idx}&sn={sn}"
+                    )
                     item["is_deleted"] = False
             else:
                 job["fail_idx"] = list(range(1, len(job["articles"]) + 1)) if status in (2, 4) else []
@@ -370,8 +372,9 @@ class WechatStandin:
                 params, body = self.signed_request(xml)
                 record["attempts"] = attempt + 1
                 try:
-                    res = await client.post(url, params=params, content=body.encode("utf-8"),
-                                            headers={"Content-Type": "text/xml"})
+                    res = await client.post(
+                        url, params=params, content=body.encode("utf-8"), headers={"Content-Type": "text/xml"}
+                    )
                     record["http_status"] = res.status_code
                     if res.status_code == 200:
                         with self.lock:
@@ -397,21 +400,33 @@ class WechatStandin:
                         for a in job["articles"]
                     ],
                 }
-            snap: dict[str, Any] = json.loads(json.dumps({
-                "config": {k: v for k, v in asdict(self.config).items() if k not in ("secret", "aes_key")},
-                "drafts": self.drafts,
-                "publishes": {k: {x: y for x, y in v.items() if x != "base"} for k, v in self.publishes.items()},
-                "articles": articles,
-                "materials": {k: {x: y for x, y in v.items() if x != "data"} for k, v in self.materials.items()},
-                "images": {k: {x: y for x, y in v.items() if x != "data"} for k, v in self.images.items()},
-                "mass": self.mass,
-                "faults": [asdict(f) for f in self.faults],
-                "publish_outcomes": list(self.publish_outcomes),
-                "callbacks": self.callbacks,
-                "delete_log": self.delete_log,
-                "counters": self.counters,
-                "valid_tokens": sum(1 for e in self.tokens.values() if e["expires_at"] > time.time()),
-            }))
+            snap: dict[str, Any] = json.loads(
+                json.dumps(
+                    {
+                        "config": {
+                            k: v for k, v in asdict(self.config).items() if k not in ("secret", "aes_key")
+                        },
+                        "drafts": self.drafts,
+                        "publishes": {
+                            k: {x: y for x, y in v.items() if x != "base"} for k, v in self.publishes.items()
+                        },
+                        "articles": articles,
+                        "materials": {
+                            k: {x: y for x, y in v.items() if x != "data"} for k, v in self.materials.items()
+                        },
+                        "images": {
+                            k: {x: y for x, y in v.items() if x != "data"} for k, v in self.images.items()
+                        },
+                        "mass": self.mass,
+                        "faults": [asdict(f) for f in self.faults],
+                        "publish_outcomes": list(self.publish_outcomes),
+                        "callbacks": self.callbacks,
+                        "delete_log": self.delete_log,
+                        "counters": self.counters,
+                        "valid_tokens": sum(1 for e in self.tokens.values() if e["expires_at"] > time.time()),
+                    }
+                )
+            )
             return snap
 
 
@@ -465,7 +480,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     standin = WechatStandin(config or ServerConfig())
     cfg = standin.config
 
-    def api(endpoint: str, needs_token: bool = True) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    def api(
+        endpoint: str, needs_token: bool = True
+    ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
         def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             async def endpoint_handler(request: Request) -> Response:
                 quota = standin.count_call(endpoint)  # every request counts, faulted ones too
@@ -526,7 +543,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             current = s.current_token
             entry = s.tokens.get(current) if current else None
             if entry and not body.get("force_refresh") and entry["expires_at"] - time.time() > 0:
-                return JSONResponse({"access_token": current, "expires_in": int(entry["expires_at"] - time.time())})
+                return JSONResponse(
+                    {"access_token": current, "expires_in": int(entry["expires_at"] - time.time())}
+                )
         value, ttl = s.issue_token()
         return JSONResponse({"access_token": value, "expires_in": ttl})
 
@@ -561,7 +580,13 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         media_id = secrets.token_urlsafe(48)[:64]
         url = _media_url(request, fmt, media_id)
         with s.lock:
-            s.materials[media_id] = {"type": kind, "format": fmt, "bytes": len(data), "url": url, "data": data}
+            s.materials[media_id] = {
+                "type": kind,
+                "format": fmt,
+                "bytes": len(data),
+                "url": url,
+                "data": data,
+            }
         return JSONResponse({"media_id": media_id, "url": url})
 
     @api("media/uploadimg")
@@ -718,7 +743,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
                 out["article_id"] = job["article_id"]
                 out["article_detail"] = {
                     "count": len(job["articles"]),
-                    "item": [{"idx": i, "article_url": a["url"]} for i, a in enumerate(job["articles"], start=1)],
+                    "item": [
+                        {"idx": i, "article_url": a["url"]} for i, a in enumerate(job["articles"], start=1)
+                    ],
                 }
             out["fail_idx"] = job["fail_idx"]
             return JSONResponse(out)
@@ -782,19 +809,24 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             jobs = [j for j in s.publishes.values() if j["publish_status"] == 0]
             jobs.sort(key=lambda j: j["create_time"], reverse=True)
             page = jobs[offset : offset + count]
-            return JSONResponse({
-                "total_count": len(jobs),
-                "item_count": len(page),
-                "item": [
-                    {
-                        "article_id": j["article_id"],
-                        "content": {"news_item": _news_items(j, no_content), "create_time": j["create_time"],
-                                    "update_time": j["create_time"]},
-                        "update_time": j["create_time"],
-                    }
-                    for j in page
-                ],
-            })
+            return JSONResponse(
+                {
+                    "total_count": len(jobs),
+                    "item_count": len(page),
+                    "item": [
+                        {
+                            "article_id": j["article_id"],
+                            "content": {
+                                "news_item": _news_items(j, no_content),
+                                "create_time": j["create_time"],
+                                "update_time": j["create_time"],
+                            },
+                            "update_time": j["create_time"],
+                        }
+                        for j in page
+                    ],
+                }
+            )
 
     @api("message/mass/sendall")
     async def mass_sendall(request: Request, s: WechatStandin) -> Response:
@@ -812,11 +844,23 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
                 return error(45028)
             msg_id = str(1000000000 + s._next())
             msg_data_id = s._next()
-            s.mass[msg_id] = {"msg_id": msg_id, "media_id": media_id, "day": today, "msg_status": "SENDING",
-                              "filter": body.get("filter"), "articles": len(s.drafts[media_id]["news_item"])}
+            s.mass[msg_id] = {
+                "msg_id": msg_id,
+                "media_id": media_id,
+                "day": today,
+                "msg_status": "SENDING",
+                "filter": body.get("filter"),
+                "articles": len(s.drafts[media_id]["news_item"]),
+            }
         s.spawn(s.finish_mass(msg_id))
-        return JSONResponse({"errcode": 0, "errmsg": "send job submission success", "msg_id": int(msg_id),
-                             "msg_data_id": msg_data_id})
+        return JSONResponse(
+            {
+                "errcode": 0,
+                "errmsg": "send job submission success",
+                "msg_id": int(msg_id),
+                "msg_data_id": msg_data_id,
+            }
+        )
 
     @api("message/mass/get")
     async def mass_get(request: Request, s: WechatStandin) -> Response:
@@ -833,12 +877,18 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         mid, idx = request.query_params.get("mid"), int(request.query_params.get("idx") or 1)
         with standin.lock:
             for job in standin.publishes.values():
-                if str(job["msg_data_id"]) == mid and job["publish_status"] in (0, 5) and idx <= len(job["articles"]):
+                if (
+                    str(job["msg_data_id"]) == mid
+                    and job["publish_status"] in (0, 5)
+                    and idx <= len(job["articles"])
+                ):
                     item = job["articles"][idx - 1]
                     if item.get("is_deleted"):
                         break
-                    return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>{item['title']}</title>"
-                                        f"<p>{BANNER}</p><h1>{item['title']}</h1>{item['content']}")
+                    return HTMLResponse(
+                        f"<!doctype html><meta charset=utf-8><title>{item['title']}</title>"
+                        f"<p>{BANNER}</p><h1>{item['title']}</h1>{item['content']}"
+                    )
         return HTMLResponse("<p>该内容已被发布者删除 / deleted</p>", status_code=404)
 
     # ---- admin ------------------------------------------------------------------------
@@ -923,8 +973,9 @@ class RunningServer:
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self.standin: WechatStandin = app.state.standin
-        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                                     lifespan="off", access_log=False))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        )
         self._thread = threading.Thread(target=self._server.run, name="wechat-standin", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -958,7 +1009,9 @@ class RunningServer:
         self._thread.join(timeout=10)
 
 
-def start_in_thread(config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+def start_in_thread(
+    config: ServerConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> RunningServer:
     return RunningServer(create_app(config), host, port)
 
 
@@ -974,13 +1027,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--publish-delay", type=float, default=ServerConfig.publish_delay)
     parser.add_argument("--token-ttl", type=float, default=ServerConfig.token_ttl)
     args = parser.parse_args(argv)
-    config = ServerConfig(appid=args.appid, secret=args.secret, callback_url=args.callback_url,
-                          callback_token=args.token, aes_key=args.aes_key, publish_delay=args.publish_delay,
-                          token_ttl=args.token_ttl)
+    config = ServerConfig(
+        appid=args.appid,
+        secret=args.secret,
+        callback_url=args.callback_url,
+        callback_token=args.token,
+        aes_key=args.aes_key,
+        publish_delay=args.publish_delay,
+        token_ttl=args.token_ttl,
+    )
     line = "=" * len(BANNER)
     print(f"{line}\n{BANNER}\n{line}", flush=True)
-    print(f"API base: http://{args.host}:{args.port}/cgi-bin/  appid={config.appid}  "
-          f"callback={config.callback_url or '(none)'}  mode={'aes' if config.aes_key else 'plain'}", flush=True)
+    print(
+        f"API base: http://{args.host}:{args.port}/cgi-bin/  appid={config.appid}  "
+        f"callback={config.callback_url or '(none)'}  mode={'aes' if config.aes_key else 'plain'}",
+        flush=True,
+    )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
 
 

@@ -89,8 +89,9 @@ class WechatApi:
     ) -> None:
         base = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
         self.client = _Client(appid, secret, base, timeout)
-        self.tokens = SharedToken(redis_client, key=f"{key_prefix}:token:{appid}", fetch=self._fetch_token,
-                                  margin=token_margin)
+        self.tokens = SharedToken(
+            redis_client, key=f"{key_prefix}:token:{appid}", fetch=self._fetch_token, margin=token_margin
+        )
         self.client.shared = self.tokens
 
     def _fetch_token(self) -> tuple[str, int]:
@@ -119,7 +120,9 @@ class WechatApi:
         if not isinstance(result, dict):
             # wechatpy hands back the raw response when the body is not JSON.
             text = getattr(result, "text", repr(result))
-            raise TransientError(f"{what}: 微信返回非 JSON / non-JSON answer", response_excerpt=str(text)[:500])
+            raise TransientError(
+                f"{what}: 微信返回非 JSON / non-JSON answer", response_excerpt=str(text)[:500]
+            )
         return result
 
     def call(self, what: str, call: Callable[[str], Any]) -> dict[str, Any]:
@@ -139,12 +142,21 @@ class WechatApi:
                 ) from first
 
     def post(self, what: str, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        return self.call(what, lambda token: self.client.post(path, params={"access_token": token}, data=data))
+        return self.call(
+            what, lambda token: self.client.post(path, params={"access_token": token}, data=data)
+        )
 
-    def upload(self, what: str, path: str, params: dict[str, str], filename: str, data: bytes,
-               content_type: str) -> dict[str, Any]:
-        return self.call(what, lambda token: self.client.post(
-            path, params={**params, "access_token": token}, files={"media": (filename, data, content_type)}))
+    def upload(
+        self, what: str, path: str, params: dict[str, str], filename: str, data: bytes, content_type: str
+    ) -> dict[str, Any]:
+        return self.call(
+            what,
+            lambda token: self.client.post(
+                path,
+                params={**params, "access_token": token},
+                files={"media": (filename, data, content_type)},
+            ),
+        )
 
     def close(self) -> None:
         self.client._http.close()

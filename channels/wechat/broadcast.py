@@ -21,7 +21,9 @@ from publisher.domain.item import Operation, VersionView
 DIGEST_LIMIT = 8  # one news message holds at most 8 articles
 
 
-def pick_digest(versions: Sequence[VersionView], *, types: Collection[str], limit: int = DIGEST_LIMIT) -> list[VersionView]:
+def pick_digest(
+    versions: Sequence[VersionView], *, types: Collection[str], limit: int = DIGEST_LIMIT
+) -> list[VersionView]:
     """Newest first, one per item, only the configured types (all when empty), none withdrawn."""
     chosen: list[VersionView] = []
     seen: set[str] = set()
@@ -48,12 +50,16 @@ def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day:
         if not picked:
             raise PermanentError("没有可群发的条目 / nothing to broadcast")
         if progress.get("sending"):
-            raise PermanentError("群发已提交但未收到 msg_id，请在公众号后台核对 / broadcast submitted but its msg_id "
-                                 "was lost: check the account")
+            raise PermanentError(
+                "群发已提交但未收到 msg_id，请在公众号后台核对 / broadcast submitted but its msg_id "
+                "was lost: check the account"
+            )
         if not progress.get("media_id"):
             items: dict[str, dict[str, Any]] = progress.setdefault("items", {})
             articles = [
-                channel.prepare_article(channel.render(v, Operation.PUBLISH).body, items.setdefault(v.uid, {}), save)
+                channel.prepare_article(
+                    channel.render(v, Operation.PUBLISH).body, items.setdefault(v.uid, {}), save
+                )
                 for v in picked
             ]
             result = channel.api.post("draft/add", "draft/add", {"articles": articles})
@@ -63,12 +69,16 @@ def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day:
         progress["sending"] = True
         save()
         try:
-            result = channel.api.post("message/mass/sendall", "message/mass/sendall", {
-                "filter": {"is_to_all": True},
-                "mpnews": {"media_id": progress["media_id"]},
-                "msgtype": "mpnews",
-                "send_ignore_reprint": 0,
-            })
+            result = channel.api.post(
+                "message/mass/sendall",
+                "message/mass/sendall",
+                {
+                    "filter": {"is_to_all": True},
+                    "mpnews": {"media_id": progress["media_id"]},
+                    "msgtype": "mpnews",
+                    "send_ignore_reprint": 0,
+                },
+            )
         except ChannelError as exc:
             # An errcode or HTTP status is WeChat's answer that nothing was sent, so the next
             # run may try again; a timeout or broken connection leaves "sending" (it may have gone).
@@ -79,9 +89,17 @@ def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day:
         progress["msg_id"] = str(result["msg_id"])
         progress["msg_data_id"] = result.get("msg_data_id")
         save()
-    return Receipt(external_id=progress["msg_id"], accepted=True, provider_code="0",
-                   data={"media_id": progress["media_id"], "msg_data_id": progress.get("msg_data_id"),
-                         "uids": progress.get("uids", []), "day": day.isoformat()})
+    return Receipt(
+        external_id=progress["msg_id"],
+        accepted=True,
+        provider_code="0",
+        data={
+            "media_id": progress["media_id"],
+            "msg_data_id": progress.get("msg_data_id"),
+            "uids": progress.get("uids", []),
+            "day": day.isoformat(),
+        },
+    )
 
 
 def digest_progress(channel: WechatChannel, day: date) -> dict[str, Any]:
@@ -103,4 +121,6 @@ def digest_status(channel: WechatChannel, receipt: Receipt) -> Confirmation | No
         return Confirmation(delivered=True, data=data)
     if status == "DELETE":
         return Confirmation(delivered=True, data=data, flag=MASS_STATUS["DELETE"])
-    return Confirmation(delivered=False, error=MASS_STATUS.get(status, f"群发状态 {status} / broadcast status"), data=data)
+    return Confirmation(
+        delivered=False, error=MASS_STATUS.get(status, f"群发状态 {status} / broadcast status"), data=data
+    )

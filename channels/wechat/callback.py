@@ -60,8 +60,13 @@ class PublishEvent:
     created: int
 
     def confirmation(self) -> Confirmation | None:
-        return confirmation_for(self.status, publish_id=self.publish_id, article_id=self.article_id,
-                                urls=self.article_urls, fail_idx=self.fail_idx)
+        return confirmation_for(
+            self.status,
+            publish_id=self.publish_id,
+            article_id=self.article_id,
+            urls=self.article_urls,
+            fail_idx=self.fail_idx,
+        )
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,12 @@ class MassEvent:
     created: int
 
     def confirmation(self) -> Confirmation:
-        data = {"msg_id": self.msg_id, "status": self.status, "sent_count": self.sent_count,
-                "error_count": self.error_count}
+        data = {
+            "msg_id": self.msg_id,
+            "status": self.status,
+            "sent_count": self.sent_count,
+            "error_count": self.error_count,
+        }
         if self.status == "send success":
             return Confirmation(delivered=True, data=data)
         return Confirmation(delivered=False, error=f"{MASS_STATUS['SEND_FAIL']}: {self.status}", data=data)
@@ -149,7 +158,9 @@ def parse_event(
     if query.get("encrypt_type") == "aes":
         msg_signature = query.get("msg_signature")
         if not aes_key or not msg_signature:
-            raise CallbackError("安全模式推送缺少密钥或 msg_signature / safe-mode push without key or msg_signature")
+            raise CallbackError(
+                "安全模式推送缺少密钥或 msg_signature / safe-mode push without key or msg_signature"
+            )
         try:
             raw = WeChatCrypto(token, aes_key, appid).decrypt_message(raw, msg_signature, timestamp, nonce)
         except (InvalidSignatureException, InvalidAppIdException) as exc:
@@ -172,7 +183,9 @@ def parse_event(
             status=_int(info, "publish_status"),
             article_id=_text(info, "article_id") or None,
             article_urls=tuple(_text(item, "article_url") for item in items),
-            fail_idx=tuple(int(e.text) for e in info.findall("fail_idx") if e.text and e.text.strip().isdigit()),
+            fail_idx=tuple(
+                int(e.text) for e in info.findall("fail_idx") if e.text and e.text.strip().isdigit()
+            ),
             account=account,
             created=created,
         )

@@ -130,7 +130,9 @@ class WechatChannel(Channel):
         if self._api is None:
             secret = self.settings.secret.get_secret_value() if self.settings.secret else ""
             if not self.settings.appid or not secret:
-                raise ChannelConfigError("微信公众号未配置 AppID/AppSecret / WeChat appid or secret not configured")
+                raise ChannelConfigError(
+                    "微信公众号未配置 AppID/AppSecret / WeChat appid or secret not configured"
+                )
             self._api = WechatApi(
                 appid=self.settings.appid,
                 secret=secret,
@@ -145,8 +147,14 @@ class WechatChannel(Channel):
     @property
     def http(self) -> httpx.Client:
         if self._http is None:
-            self._http = make_client(timeout=httpx.Timeout(connect=self.settings.connect_timeout,
-                                                           read=self.settings.read_timeout, write=20.0, pool=5.0))
+            self._http = make_client(
+                timeout=httpx.Timeout(
+                    connect=self.settings.connect_timeout,
+                    read=self.settings.read_timeout,
+                    write=20.0,
+                    pool=5.0,
+                )
+            )
         return self._http
 
     def _key(self, *parts: str) -> str:
@@ -164,11 +172,19 @@ class WechatChannel(Channel):
     def source_url(self, version: VersionView) -> str:
         return version.channel_urls.get("cms") or version.public_url
 
-    def _content(self, version: VersionView, notice: str | None = None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-        transformed = to_wechat_html(version.body_html, base_url=version.public_url,
-                                     allowed_hosts=self.settings.allowed_image_hosts)
-        meta = [("索引号", version.index_number), ("发布机构", version.issuing_body), ("文号", version.doc_number),
-                ("成文日期", version.issue_date.isoformat()), ("有效性", version.validity)]
+    def _content(
+        self, version: VersionView, notice: str | None = None
+    ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        transformed = to_wechat_html(
+            version.body_html, base_url=version.public_url, allowed_hosts=self.settings.allowed_image_hosts
+        )
+        meta = [
+            ("索引号", version.index_number),
+            ("发布机构", version.issuing_body),
+            ("文号", version.doc_number),
+            ("成文日期", version.issue_date.isoformat()),
+            ("有效性", version.validity),
+        ]
         lines = "<br/>".join(f"{label}：{escape(value)}" for label, value in meta if value)
         parts = []
         if notice:
@@ -181,7 +197,9 @@ class WechatChannel(Channel):
                 f'（<span style="color:#576b95;word-break:break-all;">{escape(a.get("url", ""))}</span>）</li>'
                 for a in version.attachments
             )
-            parts.append(f'<p style="font-size:16px;font-weight:bold;margin:1em 0 0.5em;">附件</p><ol>{items}</ol>')
+            parts.append(
+                f'<p style="font-size:16px;font-weight:bold;margin:1em 0 0.5em;">附件</p><ol>{items}</ol>'
+            )
         return "".join(parts), transformed.images, transformed.dropped_images
 
     def _notice(self, version: VersionView, op: Operation) -> tuple[str, str | None]:
@@ -201,12 +219,17 @@ class WechatChannel(Channel):
     def render(self, version: VersionView, op: Operation) -> Payload:
         title = version.short_title or version.title
         known = version.channel_urls.get("wechat")
-        locate = {"uid": version.uid, "urls": [known] if known else [],
-                  "source_urls": sorted({self.source_url(version), version.public_url})}
+        locate = {
+            "uid": version.uid,
+            "urls": [known] if known else [],
+            "source_urls": sorted({self.source_url(version), version.public_url}),
+        }
         if op is Operation.WITHDRAW:
             return Payload(self.kind, op, version.uid, version.version, {"op": op.value, "locate": locate})
         correction = op is Operation.UPDATE and self.settings.update_mode == "correction"
-        prefix, notice = self._notice(version, op) if (correction or version.validity != "有效") else ("", None)
+        prefix, notice = (
+            self._notice(version, op) if (correction or version.validity != "有效") else ("", None)
+        )
         content, images, dropped = self._content(version, notice)
         article = {
             "title": _fit(prefix, title) if prefix else title,
@@ -234,24 +257,49 @@ class WechatChannel(Channel):
     def check(self, version: VersionView) -> list[Problem]:
         problems: list[Problem] = []
         if version.short_title and len(version.short_title) > TITLE_MAX:
-            problems.append(Problem("short_title", f"微信短标题超过{TITLE_MAX}字（现为{len(version.short_title)}字）"
-                                                   f" / short title has {len(version.short_title)} characters, "
-                                                   f"WeChat allows {TITLE_MAX}"))
+            problems.append(
+                Problem(
+                    "short_title",
+                    f"微信短标题超过{TITLE_MAX}字（现为{len(version.short_title)}字）"
+                    f" / short title has {len(version.short_title)} characters, "
+                    f"WeChat allows {TITLE_MAX}",
+                )
+            )
         elif not version.short_title and len(version.title) > TITLE_MAX:
-            problems.append(Problem("short_title", f"标题超过{TITLE_MAX}字（现为{len(version.title)}字），请填写微信短标题"
-                                                   f" / title has {len(version.title)} characters (WeChat allows "
-                                                   f"{TITLE_MAX}): add a short title"))
+            problems.append(
+                Problem(
+                    "short_title",
+                    f"标题超过{TITLE_MAX}字（现为{len(version.title)}字），请填写微信短标题"
+                    f" / title has {len(version.title)} characters (WeChat allows "
+                    f"{TITLE_MAX}): add a short title",
+                )
+            )
         if len(version.description) > DIGEST_MAX:
-            problems.append(Problem("description", f"摘要超过{DIGEST_MAX}字（现为{len(version.description)}字）"
-                                                   f" / digest has {len(version.description)} characters, "
-                                                   f"WeChat allows {DIGEST_MAX}"))
+            problems.append(
+                Problem(
+                    "description",
+                    f"摘要超过{DIGEST_MAX}字（现为{len(version.description)}字）"
+                    f" / digest has {len(version.description)} characters, "
+                    f"WeChat allows {DIGEST_MAX}",
+                )
+            )
         content, _images, dropped = self._content(version)
         if len(content) >= CONTENT_MAX_CHARS or len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
-            problems.append(Problem("body_html", f"正文过长（转换后{len(content)}字符），微信要求少于{CONTENT_MAX_CHARS}字符且小于1MB"
-                                                 f" / content too large for WeChat ({len(content)} characters)"))
+            problems.append(
+                Problem(
+                    "body_html",
+                    f"正文过长（转换后{len(content)}字符），微信要求少于{CONTENT_MAX_CHARS}字符且小于1MB"
+                    f" / content too large for WeChat ({len(content)} characters)",
+                )
+            )
         if dropped:
-            problems.append(Problem("body_html", "以下图片来源不在允许列表，不会出现在微信文章中 / images from hosts "
-                                                 "not allowed will be left out: " + ", ".join(dropped)[:500]))
+            problems.append(
+                Problem(
+                    "body_html",
+                    "以下图片来源不在允许列表，不会出现在微信文章中 / images from hosts "
+                    "not allowed will be left out: " + ", ".join(dropped)[:500],
+                )
+            )
         if version.cover_url and not host_allowed(version.cover_url, self.settings.allowed_image_hosts):
             problems.append(Problem("cover_url", "封面图片来源不在允许列表 / cover image host not allowed"))
         if len(self.source_url(version).encode("utf-8")) > SOURCE_URL_MAX:
@@ -278,19 +326,28 @@ class WechatChannel(Channel):
     def _upload_cover(self, body: Mapping[str, Any]) -> str:
         cover_url = body.get("cover_url")
         if cover_url:
-            data = fetch_image(self.http, str(cover_url), allowed_hosts=self.settings.allowed_image_hosts,
-                               max_bytes=self.settings.image_max_bytes)
+            data = fetch_image(
+                self.http,
+                str(cover_url),
+                allowed_hosts=self.settings.allowed_image_hosts,
+                max_bytes=self.settings.image_max_bytes,
+            )
             jpeg, kind = for_cover(data), "image"
         else:
             jpeg = generate_cover(str(body["item_type"]), str(body["cover_caption"]), str(body["cover_seed"]))
             kind = "thumb"
-        result = self.api.upload("material/add_material", "material/add_material", {"type": kind},
-                                 "cover.jpg", jpeg, "image/jpeg")
+        result = self.api.upload(
+            "material/add_material", "material/add_material", {"type": kind}, "cover.jpg", jpeg, "image/jpeg"
+        )
         return str(result["media_id"])
 
     def _rehost(self, url: str) -> str:
-        data = fetch_image(self.http, url, allowed_hosts=self.settings.allowed_image_hosts,
-                           max_bytes=self.settings.image_max_bytes)
+        data = fetch_image(
+            self.http,
+            url,
+            allowed_hosts=self.settings.allowed_image_hosts,
+            max_bytes=self.settings.image_max_bytes,
+        )
         data, filename, ctype = for_uploadimg(data)
         cache = self._key("img", hashlib.sha256(data).hexdigest())
         try:
@@ -307,8 +364,9 @@ class WechatChannel(Channel):
             raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
         return hosted
 
-    def prepare_article(self, body: Mapping[str, Any], progress: dict[str, Any],
-                        save: Callable[[], None]) -> dict[str, Any]:
+    def prepare_article(
+        self, body: Mapping[str, Any], progress: dict[str, Any], save: Callable[[], None]
+    ) -> dict[str, Any]:
         """Upload the cover and images of one rendered article (resuming from `progress`,
         calling `save` after each step) and return the article as draft/add takes it."""
         if not progress.get("thumb_media_id"):
@@ -329,18 +387,27 @@ class WechatChannel(Channel):
             external_id=str(progress["publish_id"]),
             accepted=True,
             provider_code="0",
-            data={"publish_id": progress["publish_id"], "media_id": progress.get("media_id"),
-                  "msg_data_id": progress.get("msg_data_id"), "thumb_media_id": progress.get("thumb_media_id"),
-                  "images": len(progress.get("images", {})), "uid": payload.uid, "version": payload.version,
-                  "replaced": progress.get("deleted", [])},
+            data={
+                "publish_id": progress["publish_id"],
+                "media_id": progress.get("media_id"),
+                "msg_data_id": progress.get("msg_data_id"),
+                "thumb_media_id": progress.get("thumb_media_id"),
+                "images": len(progress.get("images", {})),
+                "uid": payload.uid,
+                "version": payload.version,
+                "replaced": progress.get("deleted", []),
+            },
         )
 
     def send(self, payload: Payload, *, key: str) -> Receipt:
         body = payload.body
         if payload.operation is Operation.WITHDRAW:
             deleted = self._delete_item(body["locate"])
-            return Receipt(accepted=False, provider_code="0",
-                           data={"deleted": deleted, "absent": not deleted, "uid": payload.uid})
+            return Receipt(
+                accepted=False,
+                provider_code="0",
+                data={"deleted": deleted, "absent": not deleted, "uid": payload.uid},
+            )
         progress = self.load_progress(key)
         if progress.get("publish_id"):
             return self._receipt(payload, progress)
@@ -403,8 +470,10 @@ class WechatChannel(Channel):
         first = int(progress.setdefault("lost_since", now))
         self.save_progress(key, progress)
         if now - first < LOST_SUBMIT_PATIENCE:
-            raise TransientError("已提交发布，发布记录尚未出现 / submitted; the publication has not appeared yet",
-                                 provider_code=gone.provider_code)
+            raise TransientError(
+                "已提交发布，发布记录尚未出现 / submitted; the publication has not appeared yet",
+                provider_code=gone.provider_code,
+            )
         raise PermanentError(
             "草稿已提交发布但未收到发布编号，且未找到发布记录，请在公众号后台核对后再重放 / the draft was submitted "
             "but the publish_id was lost and no publication was found: check the account before replaying",
@@ -415,18 +484,31 @@ class WechatChannel(Channel):
     def _recovered_receipt(payload: Payload, progress: Mapping[str, Any]) -> Receipt:
         """Delivered: the publication found after a lost submit answer is live already."""
         found = progress["recovered"]
-        return Receipt(external_id=str(found["article_id"]), url=str(found.get("url") or "") or None,
-                       accepted=False, provider_code="0",
-                       data={"recovered": True, "article_id": found["article_id"], "media_id": progress.get("media_id"),
-                             "uid": payload.uid, "version": payload.version, "replaced": progress.get("deleted", [])})
+        return Receipt(
+            external_id=str(found["article_id"]),
+            url=str(found.get("url") or "") or None,
+            accepted=False,
+            provider_code="0",
+            data={
+                "recovered": True,
+                "article_id": found["article_id"],
+                "media_id": progress.get("media_id"),
+                "uid": payload.uid,
+                "version": payload.version,
+                "replaced": progress.get("deleted", []),
+            },
+        )
 
     def _published_since(self, locate: Mapping[str, Any], since: int) -> tuple[str, str] | None:
         """The newest live publication of this item's source URL made at or after `since`
         (unix seconds): (article_id, article URL)."""
         sources = set(locate.get("source_urls") or [])
         for page in range(self.settings.lookup_pages):
-            result = self.api.post("freepublish/batchget", "freepublish/batchget",
-                                   {"offset": page * 20, "count": 20, "no_content": 1})
+            result = self.api.post(
+                "freepublish/batchget",
+                "freepublish/batchget",
+                {"offset": page * 20, "count": 20, "no_content": 1},
+            )
             for item in result.get("item") or []:
                 if int(item.get("update_time") or 0) < since:
                     continue
@@ -449,8 +531,13 @@ class WechatChannel(Channel):
         uid = receipt.data.get("uid")
         if status == 0 and article_id and uid:
             self.remember(str(uid), str(article_id), urls)
-        return confirmation_for(status, publish_id=receipt.external_id, article_id=article_id, urls=urls,
-                                fail_idx=[int(i) for i in result.get("fail_idx") or []])
+        return confirmation_for(
+            status,
+            publish_id=receipt.external_id,
+            article_id=article_id,
+            urls=urls,
+            fail_idx=[int(i) for i in result.get("fail_idx") or []],
+        )
 
     # ---- pushes from WeChat (/callbacks/wechat) -------------------------------------------
 
@@ -462,7 +549,9 @@ class WechatChannel(Channel):
         if self.settings.callback_token is None:
             return None  # no token configured: this deployment takes no pushes
         token = self.settings.callback_token.get_secret_value()
-        aes_key = self.settings.callback_aes_key.get_secret_value() if self.settings.callback_aes_key else None
+        aes_key = (
+            self.settings.callback_aes_key.get_secret_value() if self.settings.callback_aes_key else None
+        )
         max_age = self.settings.callback_max_age
         try:
             if request.method == "GET":
@@ -470,8 +559,14 @@ class WechatChannel(Channel):
                 return CallbackResponse(body=echostr.encode("utf-8"))
             if request.method != "POST":
                 return CallbackResponse(status=405, body=b"method not allowed")
-            event = parse_event(request.query, request.body, token=token, aes_key=aes_key,
-                                appid=self.settings.appid, max_age=max_age)
+            event = parse_event(
+                request.query,
+                request.body,
+                token=token,
+                aes_key=aes_key,
+                appid=self.settings.appid,
+                max_age=max_age,
+            )
         except CallbackError as exc:
             log.warning("wechat callback refused (%s %s): %s", request.method, exc.status, exc)
             return CallbackResponse(status=exc.status, body=str(exc).encode("utf-8"))
@@ -502,12 +597,24 @@ class WechatChannel(Channel):
         """The digest broadcast is not a ledger delivery: keep its result where
         `mass_result` (and so broadcast.digest_status) finds it without asking WeChat."""
         confirmation = event.confirmation()
-        log.info("wechat MASSSENDJOBFINISH msg_id=%s status=%s sent=%s errors=%s", event.msg_id, event.status,
-                 event.sent_count, event.error_count)
-        record = {"delivered": confirmation.delivered, "error": confirmation.error, "data": dict(confirmation.data),
-                  "total_count": event.total_count, "filter_count": event.filter_count}
+        log.info(
+            "wechat MASSSENDJOBFINISH msg_id=%s status=%s sent=%s errors=%s",
+            event.msg_id,
+            event.status,
+            event.sent_count,
+            event.error_count,
+        )
+        record = {
+            "delivered": confirmation.delivered,
+            "error": confirmation.error,
+            "data": dict(confirmation.data),
+            "total_count": event.total_count,
+            "filter_count": event.filter_count,
+        }
         try:
-            self._redis.set(self._key("mass", event.msg_id), json.dumps(record, ensure_ascii=False), ex=PROGRESS_TTL)
+            self._redis.set(
+                self._key("mass", event.msg_id), json.dumps(record, ensure_ascii=False), ex=PROGRESS_TTL
+            )
         except RedisError as exc:
             log.warning("wechat: cannot record broadcast %s: %s", event.msg_id, exc)
 
@@ -593,8 +700,11 @@ class WechatChannel(Channel):
         sources = set(locate.get("source_urls") or [])
         found: list[tuple[str, int]] = []
         for page in range(self.settings.lookup_pages):
-            result = self.api.post("freepublish/batchget", "freepublish/batchget",
-                                   {"offset": page * 20, "count": 20, "no_content": 1})
+            result = self.api.post(
+                "freepublish/batchget",
+                "freepublish/batchget",
+                {"offset": page * 20, "count": 20, "no_content": 1},
+            )
             for item in result.get("item") or []:
                 news = (item.get("content") or {}).get("news_item") or []
                 for idx, article in enumerate(news, start=1):
@@ -620,8 +730,11 @@ class WechatChannel(Channel):
         found: list[tuple[int, Holding]] = []
         offset = 0
         while True:
-            result = self.api.post("freepublish/batchget", "freepublish/batchget",
-                                   {"offset": offset, "count": 20, "no_content": 0})
+            result = self.api.post(
+                "freepublish/batchget",
+                "freepublish/batchget",
+                {"offset": offset, "count": 20, "no_content": 0},
+            )
             page = result.get("item") or []
             for item in page:
                 article_id = str(item.get("article_id") or "")
@@ -629,14 +742,24 @@ class WechatChannel(Channel):
                 news = (item.get("content") or {}).get("news_item") or []
                 for idx, article in enumerate(news, start=1):
                     source = str(article.get("content_source_url") or "")
-                    uid = owners.get(article_id) or (source[len(prefix):] if source.startswith(prefix) else "")
+                    uid = owners.get(article_id) or (
+                        source[len(prefix) :] if source.startswith(prefix) else ""
+                    )
                     live = not article.get("is_deleted")
                     match = VALIDITY_LINE.search(str(article.get("content") or "")) if live else None
-                    found.append((updated, Holding(
-                        uid=uid or f"wechat:{article_id}:{idx}", version=None,
-                        validity=match.group(1) if match else None, live=live,
-                        external_id=f"{article_id}:{idx}", url=str(article.get("url") or "") or None,
-                    )))
+                    found.append(
+                        (
+                            updated,
+                            Holding(
+                                uid=uid or f"wechat:{article_id}:{idx}",
+                                version=None,
+                                validity=match.group(1) if match else None,
+                                live=live,
+                                external_id=f"{article_id}:{idx}",
+                                url=str(article.get("url") or "") or None,
+                            ),
+                        )
+                    )
             offset += len(page)
             if not page or offset >= int(result.get("total_count") or 0):
                 break
@@ -646,8 +769,10 @@ class WechatChannel(Channel):
         for _at, h in sorted(found, key=lambda f: f[0], reverse=True):
             if h.live:
                 newest.setdefault(h.uid, h.external_id)
-        return [h if not h.live or newest[h.uid] == h.external_id else replace(h, live=False, validity=None)
-                for _at, h in found]
+        return [
+            h if not h.live or newest[h.uid] == h.external_id else replace(h, live=False, validity=None)
+            for _at, h in found
+        ]
 
     def _remembered_owners(self) -> dict[str, str]:
         """article_id -> uid from the articles remembered in Redis."""
@@ -655,7 +780,7 @@ class WechatChannel(Channel):
         marker = self._key("articles", "")
         try:
             for key in self._redis.scan_iter(match=marker + "*", count=500):
-                uid = bytes(key).decode()[len(marker):]
+                uid = bytes(key).decode()[len(marker) :]
                 for article_id in self._redis.hkeys(key):
                     owners[bytes(article_id).decode()] = uid
         except RedisError as exc:
@@ -672,7 +797,9 @@ class WechatChannel(Channel):
             if index < 1:  # index 0 would delete every article of that publish
                 raise PermanentError("拒绝删除整组图文 / refusing to delete a whole publish")
             try:
-                self.api.post("freepublish/delete", "freepublish/delete", {"article_id": article_id, "index": index})
+                self.api.post(
+                    "freepublish/delete", "freepublish/delete", {"article_id": article_id, "index": index}
+                )
             except PermanentError as exc:
                 if exc.provider_code != "53600":  # already gone: that is what we wanted
                     raise

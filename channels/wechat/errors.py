@@ -66,14 +66,17 @@ def seconds_until_quota_reset(now: datetime | None = None) -> float:
     return max(1.0, (midnight - current).total_seconds())
 
 
-def classify(errcode: int, errmsg: str = "", *, what: str = "wechat", now: datetime | None = None) -> ChannelError:
+def classify(
+    errcode: int, errmsg: str = "", *, what: str = "wechat", now: datetime | None = None
+) -> ChannelError:
     """The classified error for a non-zero errcode (unknown codes are permanent: WeChat said no)."""
     reason = REASONS.get(errcode, "微信拒绝请求 / WeChat rejected the request")
     message = f"{what}: {reason} (errcode {errcode})"
     code, excerpt = str(errcode), f"{errcode} {errmsg}"[:500]
     if errcode in QUOTA_CODES:
-        return RateLimitedError(message, retry_after=seconds_until_quota_reset(now), provider_code=code,
-                                response_excerpt=excerpt)
+        return RateLimitedError(
+            message, retry_after=seconds_until_quota_reset(now), provider_code=code, response_excerpt=excerpt
+        )
     if errcode == MINUTE_LIMIT:
         return RateLimitedError(message, retry_after=60.0, provider_code=code, response_excerpt=excerpt)
     if errcode in TRANSIENT_CODES:
@@ -87,12 +90,24 @@ def classify_http(status: int, body: str, *, what: str = "wechat") -> ChannelErr
     """WeChat answering with a non-200 status (its gateways do, under load)."""
     excerpt = body[:500]
     if status == 429:
-        return RateLimitedError(f"{what}: 请求过多 / rate limited (429)", retry_after=60.0, http_status=status,
-                                response_excerpt=excerpt)
+        return RateLimitedError(
+            f"{what}: 请求过多 / rate limited (429)",
+            retry_after=60.0,
+            http_status=status,
+            response_excerpt=excerpt,
+        )
     if status == 408 or status >= 500:
-        return TransientError(f"{what}: 微信服务暂不可用 / server error ({status})", http_status=status,
-                              response_excerpt=excerpt)
+        return TransientError(
+            f"{what}: 微信服务暂不可用 / server error ({status})",
+            http_status=status,
+            response_excerpt=excerpt,
+        )
     if status in (401, 403):
-        return ChannelConfigError(f"{what}: 凭据被拒绝 / credentials rejected ({status})", http_status=status,
-                                  response_excerpt=excerpt)
-    return PermanentError(f"{what}: 被拒绝 / rejected ({status})", http_status=status, response_excerpt=excerpt)
+        return ChannelConfigError(
+            f"{what}: 凭据被拒绝 / credentials rejected ({status})",
+            http_status=status,
+            response_excerpt=excerpt,
+        )
+    return PermanentError(
+        f"{what}: 被拒绝 / rejected ({status})", http_status=status, response_excerpt=excerpt
+    )

@@ -17,20 +17,97 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, Tag
 
-REMOVE = frozenset({
-    "script", "style", "iframe", "frame", "frameset", "form", "input", "button", "select", "option",
-    "textarea", "object", "embed", "noscript", "template", "link", "meta", "base", "svg", "math",
-    "video", "audio", "canvas", "applet", "head", "title",
-})
-KEEP = frozenset({
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "em", "i", "u", "s", "sub", "sup",
-    "blockquote", "pre", "code", "ul", "ol", "li", "table", "thead", "tbody", "tfoot", "tr", "th", "td",
-    "caption", "colgroup", "col", "img", "span", "section", "a",
-})
-RENAME = {"div": "section", "figure": "section", "figcaption": "p", "dl": "section", "dt": "p", "dd": "p",
-          "article": "section", "header": "section", "footer": "section", "main": "section"}
-ATTRIBUTES = {"img": {"src", "alt"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}, "ol": {"start"},
-              "col": {"span"}, "a": {"href"}}
+REMOVE = frozenset(
+    {
+        "script",
+        "style",
+        "iframe",
+        "frame",
+        "frameset",
+        "form",
+        "input",
+        "button",
+        "select",
+        "option",
+        "textarea",
+        "object",
+        "embed",
+        "noscript",
+        "template",
+        "link",
+        "meta",
+        "base",
+        "svg",
+        "math",
+        "video",
+        "audio",
+        "canvas",
+        "applet",
+        "head",
+        "title",
+    }
+)
+KEEP = frozenset(
+    {
+        "p",
+        "br",
+        "hr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "strong",
+        "b",
+        "em",
+        "i",
+        "u",
+        "s",
+        "sub",
+        "sup",
+        "blockquote",
+        "pre",
+        "code",
+        "ul",
+        "ol",
+        "li",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "th",
+        "td",
+        "caption",
+        "colgroup",
+        "col",
+        "img",
+        "span",
+        "section",
+        "a",
+    }
+)
+RENAME = {
+    "div": "section",
+    "figure": "section",
+    "figcaption": "p",
+    "dl": "section",
+    "dt": "p",
+    "dd": "p",
+    "article": "section",
+    "header": "section",
+    "footer": "section",
+    "main": "section",
+}
+ATTRIBUTES = {
+    "img": {"src", "alt"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "ol": {"start"},
+    "col": {"span"},
+    "a": {"href"},
+}
 
 BODY = "font-size:16px;line-height:1.75;"
 STYLES = {
@@ -101,8 +178,11 @@ def to_wechat_html(html: str, *, base_url: str, allowed_hosts: Collection[str]) 
         if name == "table":
             wrapper = soup.new_tag("section", attrs={"style": TABLE_WRAP})
             tag.wrap(wrapper)
-    return Transformed(content=str(soup).strip(), images=tuple(dict.fromkeys(images)),
-                       dropped_images=tuple(dict.fromkeys(dropped)))
+    return Transformed(
+        content=str(soup).strip(),
+        images=tuple(dict.fromkeys(images)),
+        dropped_images=tuple(dict.fromkeys(dropped)),
+    )
 
 
 def _link(soup: BeautifulSoup, tag: Tag, base_url: str) -> None:
@@ -111,7 +191,7 @@ def _link(soup: BeautifulSoup, tag: Tag, base_url: str) -> None:
     if not href or href.startswith("#"):
         tag.unwrap()
         return
-    url = href[len("mailto:"):] if href.startswith("mailto:") else urljoin(base_url, href)
+    url = href[len("mailto:") :] if href.startswith("mailto:") else urljoin(base_url, href)
     if urlsplit(url).hostname in WECHAT_LINK_HOSTS:
         tag["href"] = url
         return
@@ -130,8 +210,14 @@ def _link(soup: BeautifulSoup, tag: Tag, base_url: str) -> None:
     tag.replace_with(span)
 
 
-def _image(soup: BeautifulSoup, tag: Tag, base_url: str, allowed_hosts: Collection[str],
-           images: list[str], dropped: list[str]) -> None:
+def _image(
+    soup: BeautifulSoup,
+    tag: Tag,
+    base_url: str,
+    allowed_hosts: Collection[str],
+    images: list[str],
+    dropped: list[str],
+) -> None:
     src = urljoin(base_url, str(tag.get("src") or "").strip())
     if src and host_allowed(src, allowed_hosts):
         tag["src"] = src

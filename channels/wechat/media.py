@@ -47,8 +47,10 @@ def fetch_image(client: httpx.Client, url: str, *, allowed_hosts: Collection[str
             if response.status_code != 200:
                 response.read()
                 raise_for_status(response, f"image {url}"[:200])
-                raise PermanentError(f"图片地址未直接返回图片 / image not served directly ({response.status_code})",
-                                     http_status=response.status_code)
+                raise PermanentError(
+                    f"图片地址未直接返回图片 / image not served directly ({response.status_code})",
+                    http_status=response.status_code,
+                )
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise PermanentError(f"图片过大 / image too large ({declared} bytes): {url}"[:300])
@@ -121,8 +123,12 @@ def for_cover(data: bytes) -> bytes:
 
 
 PALETTE = {
-    "policy": (178, 34, 34), "interpretation": (25, 94, 160), "fee_change": (191, 111, 0),
-    "procurement_result": (46, 125, 50), "consultation": (106, 27, 154), "notice": (69, 90, 100),
+    "policy": (178, 34, 34),
+    "interpretation": (25, 94, 160),
+    "fee_change": (191, 111, 0),
+    "procurement_result": (46, 125, 50),
+    "consultation": (106, 27, 154),
+    "notice": (69, 90, 100),
 }
 
 

@@ -35,15 +35,24 @@ def confirmation_for(
     urls: Sequence[str] = (),
     fail_idx: Sequence[int] = (),
 ) -> Confirmation | None:
-    data: Mapping[str, Any] = {"publish_id": publish_id, "publish_status": status, "article_id": article_id,
-                               "article_urls": list(urls), "fail_idx": list(fail_idx)}
+    data: Mapping[str, Any] = {
+        "publish_id": publish_id,
+        "publish_status": status,
+        "article_id": article_id,
+        "article_urls": list(urls),
+        "fail_idx": list(fail_idx),
+    }
     if status == 1:
         return None
     if status == 0:
         return Confirmation(delivered=True, url=urls[0] if urls else None, data=data)
     if status in AFTER_SUCCESS:
-        return Confirmation(delivered=True, url=urls[0] if urls else None, data=data, flag=AFTER_SUCCESS[status])
+        return Confirmation(
+            delivered=True, url=urls[0] if urls else None, data=data, flag=AFTER_SUCCESS[status]
+        )
     reason = FAILED.get(status, f"未知发布状态 / unknown publish status {status}")
     if fail_idx:
-        reason += f"（第 {'、'.join(str(i) for i in fail_idx)} 篇 / article {', '.join(str(i) for i in fail_idx)}）"
+        reason += (
+            f"（第 {'、'.join(str(i) for i in fail_idx)} 篇 / article {', '.join(str(i) for i in fail_idx)}）"
+        )
     return Confirmation(delivered=False, error=reason, data=data)

@@ -51,7 +51,9 @@ class SharedToken:
     def refresh(self, stale: str | None) -> str:
         """Replace `stale` (the token WeChat just rejected, or None when none was cached).
         If another worker already replaced it, its token is returned without a fetch."""
-        lock = self._redis.lock(f"{self.key}:lock", timeout=self._lock_timeout, blocking_timeout=self._lock_wait)
+        lock = self._redis.lock(
+            f"{self.key}:lock", timeout=self._lock_timeout, blocking_timeout=self._lock_wait
+        )
         try:
             acquired = lock.acquire()
         except RedisError as exc:

@@ -35,7 +35,9 @@ class CheckResult:
     reminders_added: int = 0
 
 
-def run_checks(session: Session, settings: Settings, now: datetime, config: ComplianceSettings | None = None) -> CheckResult:
+def run_checks(
+    session: Session, settings: Settings, now: datetime, config: ComplianceSettings | None = None
+) -> CheckResult:
     """Every periodic compliance check, in one transaction (the sweeper or ops call this)."""
     config = config or compliance_settings(settings)
     return CheckResult(

@@ -40,8 +40,12 @@ class ApplicationIn(BaseModel):
     subject: str = Field(min_length=1, max_length=300, description="申请内容（事项）/ what was asked for")
     request: str | None = Field(default=None, max_length=5000, description="申请内容描述 / the request")
     answer: str = Field(min_length=1, max_length=200_000, description="答复内容 / the answer (text or HTML)")
-    answer_type: str | None = Field(default=None, max_length=32, description="答复类型，如 予以公开 / outcome")
-    applicant: str | None = Field(default=None, max_length=200, description="申请人（不公开）/ applicant, never public")
+    answer_type: str | None = Field(
+        default=None, max_length=32, description="答复类型，如 予以公开 / outcome"
+    )
+    applicant: str | None = Field(
+        default=None, max_length=200, description="申请人（不公开）/ applicant, never public"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> ApplicationIn:
@@ -52,7 +56,9 @@ class ApplicationIn(BaseModel):
 
 class ConvertIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    reason: str = Field(min_length=1, max_length=2000, description="为何具有普遍性 / why the answer is of wide interest")
+    reason: str = Field(
+        min_length=1, max_length=2000, description="为何具有普遍性 / why the answer is of wide interest"
+    )
     type: ItemType = Field(default=ItemType.NOTICE, description="信息类型 / item type of the draft")
     title: str | None = Field(default=None, max_length=300)
     subject: str = Field(default="综合政务\\政务公开", max_length=100, description="主题分类 / subject class")
@@ -71,18 +77,29 @@ def record(session: Session, actor: Actor, data: dict[str, Any]) -> Application:
     actor.require(Role.EDITOR)
     parsed: ApplicationIn = _parse(ApplicationIn, data)
     if session.execute(select(Application.id).where(Application.number == parsed.number)).first():
-        raise ValidationError.one("number", f"申请编号 {parsed.number} 已存在 / application number already recorded")
+        raise ValidationError.one(
+            "number", f"申请编号 {parsed.number} 已存在 / application number already recorded"
+        )
     app = Application(
-        number=parsed.number, received_on=parsed.received_on, answered_on=parsed.answered_on,
-        subject=parsed.subject, request=parsed.request, answer=parsed.answer, answer_type=parsed.answer_type,
-        applicant=parsed.applicant, created_by=actor.id, created_at=utcnow(),
+        number=parsed.number,
+        received_on=parsed.received_on,
+        answered_on=parsed.answered_on,
+        subject=parsed.subject,
+        request=parsed.request,
+        answer=parsed.answer,
+        answer_type=parsed.answer_type,
+        applicant=parsed.applicant,
+        created_by=actor.id,
+        created_at=utcnow(),
     )
     session.add(app)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise ValidationError.one("number", f"申请编号 {parsed.number} 已存在 / application number already recorded") from None
+        raise ValidationError.one(
+            "number", f"申请编号 {parsed.number} 已存在 / application number already recorded"
+        ) from None
     audit.append(session, actor=actor.name, action="record application", data={"application": parsed.number})
     return app
 
@@ -120,9 +137,16 @@ def as_json(session: Session, app: Application, *, private: bool = False) -> dic
 
 def listing(session: Session, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
     total = session.execute(select(func.count()).select_from(Application)).scalar_one()
-    rows = session.execute(
-        select(Application).order_by(Application.answered_on.desc(), Application.id.desc()).limit(limit).offset(offset)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(Application)
+            .order_by(Application.answered_on.desc(), Application.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        .scalars()
+        .all()
+    )
     return total, [as_json(session, a) for a in rows]
 
 
@@ -146,11 +170,15 @@ def convert(session: Session, settings: Settings, actor: Actor, number: str, dat
     opts: ConvertIn = _parse(ConvertIn, data)
     if opts.type not in (ItemType.NOTICE, ItemType.POLICY):
         # the other types need structured data (dates, fee rows, a policy) an answer does not carry
-        raise ValidationError.one("type", "转化稿只能是政策文件或通知公告 / a converted answer is a policy or a notice")
+        raise ValidationError.one(
+            "type", "转化稿只能是政策文件或通知公告 / a converted answer is a policy or a notice"
+        )
     app = get(session, number)
     existing = converted_to(session, number)
     if existing is not None:
-        raise TransitionError(f"该申请已转为主动公开（{existing}）/ already converted to {existing}", "converted")
+        raise TransitionError(
+            f"该申请已转为主动公开（{existing}）/ already converted to {existing}", "converted"
+        )
     description = opts.description or f"依申请公开转主动公开：{app.subject}"
     item_data: dict[str, Any] = {
         "type": opts.type.value,
@@ -164,10 +192,16 @@ def convert(session: Session, settings: Settings, actor: Actor, number: str, dat
         "body_html": _body(app),
     }
     item = workflow.create_item(session, settings, actor, item_data)
-    session.add(ItemLink(kind=LINK, item_uid=item.uid, target=app.number, created_by=actor.name, created_at=utcnow()))
+    session.add(
+        ItemLink(kind=LINK, item_uid=item.uid, target=app.number, created_by=actor.name, created_at=utcnow())
+    )
     session.flush()
-    audit.append(session, actor=actor.name, action="convert application", item_uid=item.uid,
-                 reason=opts.reason, data={"application": app.number})
+    audit.append(
+        session,
+        actor=actor.name,
+        action="convert application",
+        item_uid=item.uid,
+        reason=opts.reason,
+        data={"application": app.number},
+    )
     return item
-
-

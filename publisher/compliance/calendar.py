@@ -173,7 +173,9 @@ def _dates(value: Any, field_name: str, year: int) -> list[date]:
         try:
             day = date.fromisoformat(str(raw))
         except ValueError:
-            raise ValidationError.one(f"{field_name}.{i}", "日期格式应为 YYYY-MM-DD / expected YYYY-MM-DD") from None
+            raise ValidationError.one(
+                f"{field_name}.{i}", "日期格式应为 YYYY-MM-DD / expected YYYY-MM-DD"
+            ) from None
         if day.year != year:
             raise ValidationError.one(f"{field_name}.{i}", f"{day} 不在 {year} 年内 / not in {year}")
         out.append(day)
@@ -195,7 +197,9 @@ def parse_schedule(data: Any) -> ScheduleFile:
     work = _dates(data.get("workdays", []), "workdays", year)
     both = set(hols) & set(work)
     if both:
-        raise ValidationError.one("workdays", f"{min(both)} 同时列为放假和上班 / listed as holiday and workday")
+        raise ValidationError.one(
+            "workdays", f"{min(both)} 同时列为放假和上班 / listed as holiday and workday"
+        )
     weekend_work = [d for d in work if d.weekday() < 5]
     if weekend_work:
         raise ValidationError.one(
@@ -213,7 +217,9 @@ def read_schedule_file(path: Path) -> ScheduleFile:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationError.one("file", f"{path.name}: 不是有效的 UTF-8 JSON / not valid UTF-8 JSON: {exc}") from None
+        raise ValidationError.one(
+            "file", f"{path.name}: 不是有效的 UTF-8 JSON / not valid UTF-8 JSON: {exc}"
+        ) from None
     return parse_schedule(data)
 
 

@@ -55,7 +55,9 @@ class Filters:
         return not (self.year and not str(row["published_on"]).startswith(f"{self.year:04d}-"))
 
 
-def catalogue_rows(session: Session, now: datetime, public_base_url: str, filters: Filters | None = None) -> list[dict[str, Any]]:
+def catalogue_rows(
+    session: Session, now: datetime, public_base_url: str, filters: Filters | None = None
+) -> list[dict[str, Any]]:
     filters = filters or Filters()
     stmt = released_stmt()
     if filters.type:
@@ -67,8 +69,10 @@ def catalogue_rows(session: Session, now: datetime, public_base_url: str, filter
         if c.get("disclosure", Disclosure.ACTIVE) != Disclosure.ACTIVE:
             continue
         published = c.get("published_at")
-        published_on = local(datetime.fromisoformat(published)).date().isoformat() if published else (
-            local(r.item.published_at).date().isoformat() if r.item.published_at else ""
+        published_on = (
+            local(datetime.fromisoformat(published)).date().isoformat()
+            if published
+            else (local(r.item.published_at).date().isoformat() if r.item.published_at else "")
         )
         row = {
             "uid": r.item.uid,

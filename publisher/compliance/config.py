@@ -74,9 +74,11 @@ def compliance_settings(settings: Settings, raw: dict[str, Any] | None = None) -
     if "inspection" in raw:
         rules = tuple(
             InspectionRule(
-                channel=str(r["channel"]), column=str(r.get("column", "*")),
+                channel=str(r["channel"]),
+                column=str(r.get("column", "*")),
                 label=str(r.get("label") or f"{r['channel']}/{r.get('column', '*')}"),
-                days=int(r.get("days", 0)), months=int(r.get("months", 0)),
+                days=int(r.get("days", 0)),
+                months=int(r.get("months", 0)),
             )
             for r in raw["inspection"]
         )

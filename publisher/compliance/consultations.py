@@ -52,10 +52,14 @@ def report_uids(session: Session) -> set[str]:
 
 
 def reports_of(session: Session, consultation_uid: str) -> list[Item]:
-    return list(session.execute(
-        select(Item).join(ItemLink, ItemLink.item_uid == Item.uid)
-        .where(ItemLink.kind == LINK, ItemLink.target == consultation_uid).order_by(Item.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Item)
+            .join(ItemLink, ItemLink.item_uid == Item.uid)
+            .where(ItemLink.kind == LINK, ItemLink.target == consultation_uid)
+            .order_by(Item.id)
+        ).scalars()
+    )
 
 
 def check_consultations(
@@ -83,31 +87,46 @@ def check_consultations(
         due, provisional = calendar.add_working_days(closes, config.deadline_working_days)
         title = r.content.get("title") or r.item.title
         reminder = Reminder(
-            kind=REMINDER, item_uid=r.item.uid, title=title,
+            kind=REMINDER,
+            item_uid=r.item.uid,
+            title=title,
             message=f"《{title}》已于 {closes.isoformat()} 截止征求意见，请发布采纳情况 / "
-                    "the consultation has closed: publish the adoption report",
-            due_on=due, created_at=utcnow(),
+            "the consultation has closed: publish the adoption report",
+            due_on=due,
+            created_at=utcnow(),
         )
         session.add(reminder)
         session.flush()
         added.append(reminder)
-        emit_after_commit(session, "consultation.closed", {
-            "uid": r.item.uid, "title": title, "closes": closes.isoformat(), "report_due_on": due.isoformat(),
-            "provisional": provisional, "reminder": reminder.id,
-        })
+        emit_after_commit(
+            session,
+            "consultation.closed",
+            {
+                "uid": r.item.uid,
+                "title": title,
+                "closes": closes.isoformat(),
+                "report_due_on": due.isoformat(),
+                "provisional": provisional,
+                "reminder": reminder.id,
+            },
+        )
     _close_done(session, now)
     return added
 
 
 def _close_done(session: Session, now: datetime) -> None:
-    open_ = session.execute(
-        select(Reminder).where(Reminder.kind == REMINDER, Reminder.done_at.is_(None))
-    ).scalars().all()
+    open_ = (
+        session.execute(select(Reminder).where(Reminder.kind == REMINDER, Reminder.done_at.is_(None)))
+        .scalars()
+        .all()
+    )
     for reminder in open_:
         consultation = session.execute(select(Item).where(Item.uid == reminder.item_uid)).scalar_one_or_none()
         if consultation is None or consultation.state == ItemState.WITHDRAWN:
             # a withdrawn consultation has no adoption report to publish
-            reminder.done_at = consultation.withdrawn_at if consultation and consultation.withdrawn_at else now
+            reminder.done_at = (
+                consultation.withdrawn_at if consultation and consultation.withdrawn_at else now
+            )
             continue
         for report in reports_of(session, reminder.item_uid):
             if report.published_at is not None and report.state == ItemState.PUBLISHED:
@@ -150,11 +169,17 @@ def create_adoption_report(
         raise ValidationError(field_errors(exc)) from None
     consultation = workflow.get_item(session, consultation_uid, lock=True)
     if consultation.type != ItemType.CONSULTATION:
-        raise ValidationError.one("uid", "只有征求意见才有采纳情况 / only a consultation has an adoption report")
+        raise ValidationError.one(
+            "uid", "只有征求意见才有采纳情况 / only a consultation has an adoption report"
+        )
     if consultation.uid in report_uids(session):
-        raise ValidationError.one("uid", "这是一份采纳情况说明，不是征求意见 / this item is itself an adoption report")
+        raise ValidationError.one(
+            "uid", "这是一份采纳情况说明，不是征求意见 / this item is itself an adoption report"
+        )
     if consultation.live_version is None or consultation.state == ItemState.WITHDRAWN:
-        raise TransitionError("征求意见尚未发布或已撤回 / the consultation is not published", consultation.state)
+        raise TransitionError(
+            "征求意见尚未发布或已撤回 / the consultation is not published", consultation.state
+        )
     pending = [i for i in reports_of(session, consultation.uid) if i.state != ItemState.WITHDRAWN]
     if pending:
         raise TransitionError(
@@ -180,9 +205,17 @@ def create_adoption_report(
         "consultation": dict(c["consultation"]),
     }
     item = workflow.create_item(session, settings, actor, item_data)
-    session.add(ItemLink(kind=LINK, item_uid=item.uid, target=consultation.uid, created_by=actor.name,
-                         created_at=utcnow()))
+    session.add(
+        ItemLink(
+            kind=LINK, item_uid=item.uid, target=consultation.uid, created_by=actor.name, created_at=utcnow()
+        )
+    )
     session.flush()
-    audit.append(session, actor=actor.name, action="draft adoption report", item_uid=item.uid,
-                 data={"consultation": consultation.uid})
+    audit.append(
+        session,
+        actor=actor.name,
+        action="draft adoption report",
+        item_uid=item.uid,
+        data={"consultation": consultation.uid},
+    )
     return item

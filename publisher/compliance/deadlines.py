@@ -106,9 +106,21 @@ class _VersionFacts(NamedTuple):
 def _item_facts(session: Session, uid: str | None) -> list[_ItemFacts]:
     c = Item.content
     stmt = select(
-        Item.id, Item.uid, Item.ref, Item.title, Item.type, Item.state, Item.validity, Item.validity_changed_on,
-        Item.abolished_by, Item.published_at, Item.publish_at, Item.live_version,
-        c["formed_at"].as_string(), c["issue_date"].as_string(), c["disclosure"].as_string(),
+        Item.id,
+        Item.uid,
+        Item.ref,
+        Item.title,
+        Item.type,
+        Item.state,
+        Item.validity,
+        Item.validity_changed_on,
+        Item.abolished_by,
+        Item.published_at,
+        Item.publish_at,
+        Item.live_version,
+        c["formed_at"].as_string(),
+        c["issue_date"].as_string(),
+        c["disclosure"].as_string(),
     ).where(Item.state != ItemState.WITHDRAWN)
     if uid is not None:
         stmt = stmt.where(Item.uid == uid)
@@ -120,9 +132,16 @@ def _version_facts(session: Session, item_ids: list[int]) -> dict[int, list[_Ver
     c = ItemVersion.content
     for start in range(0, len(item_ids), 500):
         rows = session.execute(
-            select(ItemVersion.item_id, ItemVersion.number, ItemVersion.reason, ItemVersion.created_at,
-                   c["formed_at"].as_string(), c["issue_date"].as_string(), c["validity_changed_on"].as_string())
-            .where(ItemVersion.item_id.in_(item_ids[start:start + 500]))
+            select(
+                ItemVersion.item_id,
+                ItemVersion.number,
+                ItemVersion.reason,
+                ItemVersion.created_at,
+                c["formed_at"].as_string(),
+                c["issue_date"].as_string(),
+                c["validity_changed_on"].as_string(),
+            )
+            .where(ItemVersion.item_id.in_(item_ids[start : start + 500]))
             .order_by(ItemVersion.item_id, ItemVersion.number)
         )
         for row in rows:
@@ -141,8 +160,10 @@ def _released_versions(
         if v.reason == "withdraw":
             continue
         scheduled = (
-            v.number == item.live_version and item.state == ItemState.APPROVED
-            and item.publish_at is not None and item.publish_at > now
+            v.number == item.live_version
+            and item.state == ItemState.APPROVED
+            and item.publish_at is not None
+            and item.publish_at > now
         )
         if scheduled:
             continue
@@ -181,21 +202,52 @@ def _item_deadlines(
     due, provisional = calendar.add_working_days(started, n)
     met_at = next((at for v, at in released if v.formed == started), None)
     status, left = _status(calendar, today, due, met_at, config.warn_working_days)
-    out.append(Deadline(item.uid, item.ref, item.title, item.type, CONTENT, started, due, provisional, status, left, met_at))
+    out.append(
+        Deadline(
+            item.uid,
+            item.ref,
+            item.title,
+            item.type,
+            CONTENT,
+            started,
+            due,
+            provisional,
+            status,
+            left,
+            met_at,
+        )
+    )
 
     if item.validity != Validity.VALID and item.validity_changed_on:
         started = date.fromisoformat(item.validity_changed_on)
         due, provisional = calendar.add_working_days(started, n)
         met_at = next(
-            (at for v, at in released if v.reason == "abolish" and v.validity_changed_on == item.validity_changed_on),
+            (
+                at
+                for v, at in released
+                if v.reason == "abolish" and v.validity_changed_on == item.validity_changed_on
+            ),
             None,
         )
         if met_at is not None and item.abolished_by:
             # abolished by a notice: the change is public when the notice is
             met_at = max(met_at, abolisher_published) if abolisher_published else None
         status, left = _status(calendar, today, due, met_at, config.warn_working_days)
-        out.append(Deadline(item.uid, item.ref, item.title, item.type, VALIDITY, started, due, provisional, status,
-                            left, met_at))
+        out.append(
+            Deadline(
+                item.uid,
+                item.ref,
+                item.title,
+                item.type,
+                VALIDITY,
+                started,
+                due,
+                provisional,
+                status,
+                left,
+                met_at,
+            )
+        )
     return out
 
 
@@ -213,20 +265,32 @@ def deadlines(
     items = _item_facts(session, uid)
     versions = _version_facts(session, [i.id for i in items])
     abolishers = sorted({i.abolished_by for i in items if i.abolished_by})
-    published = dict(
-        session.execute(select(Item.uid, Item.published_at).where(Item.uid.in_(abolishers))).tuples().all()
-    ) if abolishers else {}
+    published = (
+        dict(
+            session.execute(select(Item.uid, Item.published_at).where(Item.uid.in_(abolishers)))
+            .tuples()
+            .all()
+        )
+        if abolishers
+        else {}
+    )
     out: list[Deadline] = []
     for item in items:
         out += _item_deadlines(
-            item, versions.get(item.id, []), calendar, now, config,
+            item,
+            versions.get(item.id, []),
+            calendar,
+            now,
+            config,
             abolisher_published=published.get(item.abolished_by) if item.abolished_by else None,
         )
     out.sort(key=lambda d: (d.due_on, d.uid, d.clock))
     return out
 
 
-def open_deadlines(session: Session, now: datetime, config: ComplianceSettings | None = None) -> list[Deadline]:
+def open_deadlines(
+    session: Session, now: datetime, config: ComplianceSettings | None = None
+) -> list[Deadline]:
     return [d for d in deadlines(session, now, config) if d.status in ("open", "at_risk", "overdue")]
 
 
@@ -234,7 +298,9 @@ def overdue(session: Session, now: datetime, config: ComplianceSettings | None =
     return [d for d in deadlines(session, now, config) if d.status == "overdue"]
 
 
-def check_deadlines(session: Session, now: datetime, config: ComplianceSettings | None = None) -> list[Deadline]:
+def check_deadlines(
+    session: Session, now: datetime, config: ComplianceSettings | None = None
+) -> list[Deadline]:
     """Raise `deadline.at_risk` once per clock when it gets within the warning window (and
     `deadline.overdue` once when it passes). Events go out after the caller's commit.
     Returns the clocks at risk or overdue."""
@@ -249,7 +315,12 @@ def check_deadlines(session: Session, now: datetime, config: ComplianceSettings 
 
 
 def load_calendar(
-    session: Session, schedule: ScheduleFile, *, by: str, now: datetime, config: ComplianceSettings | None = None
+    session: Session,
+    schedule: ScheduleFile,
+    *,
+    by: str,
+    now: datetime,
+    config: ComplianceSettings | None = None,
 ) -> list[dict[str, Any]]:
     """Store an official schedule and return the clocks whose due date or provisional mark
     changed with it (they are derived, so they are recomputed by storing it)."""
@@ -259,7 +330,15 @@ def load_calendar(
     for d in deadlines(session, now, config):
         was = before.get((d.uid, d.clock))
         if was is not None and (was.due_on, was.provisional) != (d.due_on, d.provisional):
-            changed.append({"uid": d.uid, "title": d.title, "clock": d.clock, "was": was.due_on.isoformat(),
-                            "was_provisional": was.provisional, "due_on": d.due_on.isoformat(),
-                            "provisional": d.provisional})
+            changed.append(
+                {
+                    "uid": d.uid,
+                    "title": d.title,
+                    "clock": d.clock,
+                    "was": was.due_on.isoformat(),
+                    "was_provisional": was.provisional,
+                    "due_on": d.due_on.isoformat(),
+                    "provisional": d.provisional,
+                }
+            )
     return changed

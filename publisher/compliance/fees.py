@@ -66,15 +66,26 @@ class FeeChange:
         return d
 
 
-def _rows_of(item: Item, content: dict[str, Any], version: int, published_at: datetime, status: str) -> list[FeeChange]:
+def _rows_of(
+    item: Item, content: dict[str, Any], version: int, published_at: datetime, status: str
+) -> list[FeeChange]:
     effective = date.fromisoformat(content["effective_date"])
     return [
         FeeChange(
-            catalogue=content["catalogue"], action=r["action"], item=r["item"], department=r.get("department"),
-            old_standard=r.get("old_standard"), new_standard=r.get("new_standard"), effective_date=effective,
-            source_uid=item.uid, source_title=content.get("title") or item.title,
-            source_doc_number=content.get("doc_number"), source_version=version, published_at=published_at,
-            row=i, status=status,
+            catalogue=content["catalogue"],
+            action=r["action"],
+            item=r["item"],
+            department=r.get("department"),
+            old_standard=r.get("old_standard"),
+            new_standard=r.get("new_standard"),
+            effective_date=effective,
+            source_uid=item.uid,
+            source_title=content.get("title") or item.title,
+            source_doc_number=content.get("doc_number"),
+            source_version=version,
+            published_at=published_at,
+            row=i,
+            status=status,
         )
         for i, r in enumerate(content.get("changes") or [])
     ]
@@ -87,10 +98,19 @@ def _key(content: dict[str, Any]) -> tuple[Any, ...]:
 def fee_history(session: Session, now: datetime, *, as_of: date | None = None) -> list[FeeChange]:
     """Every change row that reached the public, in the order they apply."""
     as_of = as_of or local(now).date()
-    items = session.execute(
-        select(Item).where(Item.type == ItemType.FEE_CHANGE, Item.published_at.is_not(None),
-                           Item.live_version.is_not(None)).order_by(Item.id)
-    ).scalars().all()
+    items = (
+        session.execute(
+            select(Item)
+            .where(
+                Item.type == ItemType.FEE_CHANGE,
+                Item.published_at.is_not(None),
+                Item.live_version.is_not(None),
+            )
+            .order_by(Item.id)
+        )
+        .scalars()
+        .all()
+    )
     versions = versions_of(session, [i.id for i in items])
     out: list[FeeChange] = []
     for item in items:
@@ -110,7 +130,9 @@ def fee_history(session: Session, now: datetime, *, as_of: date | None = None) -
             if v.number < public.number and _key(v.content) not in seen:
                 seen.add(_key(v.content))
                 out += _rows_of(item, v.content, v.number, item.published_at, SUPERSEDED)
-        released_at = item.published_at if public.number == vs[0].number else max(public.created_at, item.published_at)
+        released_at = (
+            item.published_at if public.number == vs[0].number else max(public.created_at, item.published_at)
+        )
         rows = _rows_of(item, public.content, public.number, released_at, status)
         if status == APPLIED:
             rows = [r if r.effective_date <= as_of else _with_status(r, PENDING) for r in rows]
@@ -150,13 +172,17 @@ def fee_catalogue(history: list[FeeChange], catalogue: str) -> tuple[list[FeeEnt
         current = entries.get(r.item)
         if r.action == "取消":
             if current is None:
-                notes.append(f"{r.effective_date} 取消“{r.item}”：此前未在目录中 / cancelled an item not on record")
+                notes.append(
+                    f"{r.effective_date} 取消“{r.item}”：此前未在目录中 / cancelled an item not on record"
+                )
             entries.pop(r.item, None)
             continue
         if r.action == "新增" and current is not None:
             notes.append(f"{r.effective_date} 新增“{r.item}”：已在目录中，按新标准更新 / added twice")
         if r.action == "调整" and current is None:
-            notes.append(f"{r.effective_date} 调整“{r.item}”：此前未在目录中，按新标准列入 / adjusted an item not on record")
+            notes.append(
+                f"{r.effective_date} 调整“{r.item}”：此前未在目录中，按新标准列入 / adjusted an item not on record"
+            )
         entries[r.item] = FeeEntry(
             item=r.item,
             department=r.department or (current.department if current else None),
@@ -170,13 +196,25 @@ def fee_catalogue(history: list[FeeChange], catalogue: str) -> tuple[list[FeeEnt
 
 
 ENTRY_COLUMNS = (
-    ("item", "项目名称"), ("department", "执收部门"), ("standard", "收费标准"), ("since", "执行日期"),
-    ("source_doc_number", "依据文号"), ("source_uid", "依据信息"),
+    ("item", "项目名称"),
+    ("department", "执收部门"),
+    ("standard", "收费标准"),
+    ("since", "执行日期"),
+    ("source_doc_number", "依据文号"),
+    ("source_uid", "依据信息"),
 )
 HISTORY_COLUMNS = (
-    ("effective_date", "执行日期"), ("catalogue", "目录"), ("action", "变动类型"), ("item", "项目名称"),
-    ("department", "执收部门"), ("old_standard", "原标准"), ("new_standard", "新标准"),
-    ("source_title", "依据"), ("source_doc_number", "文号"), ("status_label", "状态"), ("source_uid", "依据信息"),
+    ("effective_date", "执行日期"),
+    ("catalogue", "目录"),
+    ("action", "变动类型"),
+    ("item", "项目名称"),
+    ("department", "执收部门"),
+    ("old_standard", "原标准"),
+    ("new_standard", "新标准"),
+    ("source_title", "依据"),
+    ("source_doc_number", "文号"),
+    ("status_label", "状态"),
+    ("source_uid", "依据信息"),
 )
 
 
@@ -194,7 +232,9 @@ def changes_rss(history: list[FeeChange], *, base_url: str, agency: str, limit: 
     groups: dict[tuple[str, str], list[FeeChange]] = {}
     for r in history:
         groups.setdefault((r.source_uid, r.status), []).append(r)
-    entries = sorted(groups.values(), key=lambda rows: (rows[0].published_at, rows[0].source_uid), reverse=True)
+    entries = sorted(
+        groups.values(), key=lambda rows: (rows[0].published_at, rows[0].source_uid), reverse=True
+    )
     items_xml = []
     for rows in entries[:limit]:
         first = rows[0]
@@ -203,14 +243,15 @@ def changes_rss(history: list[FeeChange], *, base_url: str, agency: str, limit: 
         lines = "".join(
             f"<li>{escape(r.action)} {escape(r.item)}"
             f"{'：' + escape(r.old_standard or '—') + ' → ' + escape(r.new_standard or '—') if r.action != '取消' else ''}"
-            "</li>" for r in rows
+            "</li>"
+            for r in rows
         )
         desc = f"<p>{escape(first.source_title)}，{first.effective_date.isoformat()} 起执行。</p><ul>{lines}</ul>"
         items_xml.append(
             "<item>"
             f"<title>{escape(title)}</title>"
             f"<link>{escape(base)}/items/{first.source_uid}</link>"
-            f"<guid isPermaLink=\"false\">fee-{first.source_uid}-v{first.source_version}-{first.status}</guid>"
+            f'<guid isPermaLink="false">fee-{first.source_uid}-v{first.source_version}-{first.status}</guid>'
             f"<pubDate>{format_datetime(first.published_at)}</pubDate>"
             f"<category>{escape(first.catalogue)}</category>"
             f"<description>{escape(desc)}</description>"
@@ -223,6 +264,7 @@ def changes_rss(history: list[FeeChange], *, base_url: str, agency: str, limit: 
         f"<description>{escape('政府性基金目录、行政事业性收费目录和涉企行政事业性收费目录的变动')}</description>"
         "<language>zh-CN</language>"
         + (f"<lastBuildDate>{format_datetime(latest)}</lastBuildDate>" if latest else "")
-        + "".join(items_xml) + "</channel></rss>"
+        + "".join(items_xml)
+        + "</channel></rss>"
     )
     return doc.encode("utf-8")

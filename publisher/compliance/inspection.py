@@ -26,7 +26,13 @@ from publisher.settings import Settings
 from publisher.store.models import Delivery, Item
 
 ANY = "*"
-STATUS_LABELS = {"ok": "正常", "at_risk": "即将超期", "breach": "已超期", "empty": "无内容", "untracked": "不考核"}
+STATUS_LABELS = {
+    "ok": "正常",
+    "at_risk": "即将超期",
+    "breach": "已超期",
+    "empty": "无内容",
+    "untracked": "不考核",
+}
 
 
 def add_months(at: datetime, months: int) -> datetime:
@@ -67,8 +73,11 @@ def _newest(session: Session) -> dict[tuple[str, str], datetime]:
     rows = session.execute(
         select(Delivery.channel, Item.type, func.max(Delivery.delivered_at))
         .join(Item, Item.id == Delivery.item_id)
-        .where(Delivery.state == DeliveryState.DELIVERED, Delivery.operation == Operation.PUBLISH,
-               Delivery.delivered_at.is_not(None))
+        .where(
+            Delivery.state == DeliveryState.DELIVERED,
+            Delivery.operation == Operation.PUBLISH,
+            Delivery.delivered_at.is_not(None),
+        )
         .group_by(Delivery.channel, Item.type)
     ).all()
     out: dict[tuple[str, str], datetime] = {}
@@ -80,10 +89,18 @@ def _newest(session: Session) -> dict[tuple[str, str], datetime]:
     return out
 
 
-def _watch(rule: InspectionRule | None, channel: str, column: str, newest: datetime | None, now: datetime,
-           ratio: float) -> ColumnWatch:
-    label = rule.label if rule else (
-        "全部栏目 / all columns" if column == ANY else ITEM_TYPE_LABELS[ItemType(column)]
+def _watch(
+    rule: InspectionRule | None,
+    channel: str,
+    column: str,
+    newest: datetime | None,
+    now: datetime,
+    ratio: float,
+) -> ColumnWatch:
+    label = (
+        rule.label
+        if rule
+        else ("全部栏目 / all columns" if column == ANY else ITEM_TYPE_LABELS[ItemType(column)])
     )
     age = None if newest is None else (now - newest).total_seconds() / 86400
     if rule is None:
@@ -109,7 +126,11 @@ def inspection_status(
     for channel in channels:
         for column in (ANY, *(t.value for t in ItemType)):
             rule = rules.get((channel, column))
-            out.append(_watch(rule, channel, column, newest.get((channel, column)), now, config.inspection_warn_ratio))
+            out.append(
+                _watch(
+                    rule, channel, column, newest.get((channel, column)), now, config.inspection_warn_ratio
+                )
+            )
     return out
 
 
@@ -118,9 +139,15 @@ def check_inspection(
 ) -> list[ColumnWatch]:
     """Raise `inspection.at_risk` once per column, level and newest item; returns the columns
     at risk or in breach (events go out after the caller's commit)."""
-    risky = [w for w in inspection_status(session, settings, now, config) if w.status in ("at_risk", "breach")]
+    risky = [
+        w for w in inspection_status(session, settings, now, config) if w.status in ("at_risk", "breach")
+    ]
     for w in risky:
         assert w.newest_at is not None
-        raise_once(session, "inspection.at_risk", f"{w.channel}:{w.column}:{w.newest_at.isoformat()}:{w.status}",
-                   w.as_dict())
+        raise_once(
+            session,
+            "inspection.at_risk",
+            f"{w.channel}:{w.column}:{w.newest_at.isoformat()}:{w.status}",
+            w.as_dict(),
+        )
     return risky

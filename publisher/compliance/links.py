@@ -17,7 +17,9 @@ def item_links(session: Session, uid: str) -> dict[str, Any]:
     out: dict[str, Any] = {"application": None, "adoption_report_of": None, "adoption_reports": []}
     for link in session.execute(select(ItemLink).where(ItemLink.item_uid == uid)).scalars():
         if link.kind == applications.LINK:
-            app = session.execute(select(Application).where(Application.number == link.target)).scalar_one_or_none()
+            app = session.execute(
+                select(Application).where(Application.number == link.target)
+            ).scalar_one_or_none()
             out["application"] = {
                 "number": link.target,
                 "subject": app.subject if app else None,

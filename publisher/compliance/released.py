@@ -40,10 +40,16 @@ def versions_of(session: Session, item_ids: list[int]) -> dict[int, list[ItemVer
     """Every version of these items, oldest first."""
     out: dict[int, list[ItemVersion]] = defaultdict(list)
     for start in range(0, len(item_ids), 500):
-        chunk = item_ids[start:start + 500]
-        rows = session.execute(
-            select(ItemVersion).where(ItemVersion.item_id.in_(chunk)).order_by(ItemVersion.item_id, ItemVersion.number)
-        ).scalars().all()
+        chunk = item_ids[start : start + 500]
+        rows = (
+            session.execute(
+                select(ItemVersion)
+                .where(ItemVersion.item_id.in_(chunk))
+                .order_by(ItemVersion.item_id, ItemVersion.number)
+            )
+            .scalars()
+            .all()
+        )
         for v in rows:
             out[v.item_id].append(v)
     return out

@@ -66,8 +66,9 @@ def _guard(request: Request, actor: ActorDep) -> None:
     check_params(request)
 
 
-api = APIRouter(prefix="/api/compliance", tags=["compliance"], dependencies=[Depends(_guard)],
-                responses=ERROR_RESPONSES)
+api = APIRouter(
+    prefix="/api/compliance", tags=["compliance"], dependencies=[Depends(_guard)], responses=ERROR_RESPONSES
+)
 pages = APIRouter(include_in_schema=False)
 
 
@@ -75,8 +76,9 @@ pages = APIRouter(include_in_schema=False)
 @api.get("/deadlines", summary="公开时限 / statutory deadlines, due date first")
 def list_deadlines(
     runtime: RuntimeDep,
-    status: Annotated[Literal["open", "at_risk", "overdue", "met", "met_late"] | None,
-                      Query(description="状态 / status")] = None,
+    status: Annotated[
+        Literal["open", "at_risk", "overdue", "met", "met_late"] | None, Query(description="状态 / status")
+    ] = None,
 ) -> list[dict[str, Any]]:
     config = compliance_settings(runtime.settings)
     with runtime.db.reader() as s:
@@ -90,7 +92,9 @@ def list_overdue(runtime: RuntimeDep) -> list[dict[str, Any]]:
 
 
 @api.get("/items/{uid}", responses=NOT_FOUND, summary="信息的时限与关联 / an item's clocks and links")
-def item_compliance(uid: Annotated[str, Path(min_length=1, max_length=26)], runtime: RuntimeDep) -> dict[str, Any]:
+def item_compliance(
+    uid: Annotated[str, Path(min_length=1, max_length=26)], runtime: RuntimeDep
+) -> dict[str, Any]:
     config = compliance_settings(runtime.settings)
     with runtime.db.reader() as s:
         item = get_item(s, uid)
@@ -117,7 +121,9 @@ def put_calendar(
     if schedule.year != year:
         raise ValidationError.one("year", f"文件年份 {schedule.year} 与路径 {year} 不符 / year mismatch")
     with runtime.db.transaction() as s:
-        changed = load_calendar(s, schedule, by=actor.name, now=utcnow(), config=compliance_settings(runtime.settings))
+        changed = load_calendar(
+            s, schedule, by=actor.name, now=utcnow(), config=compliance_settings(runtime.settings)
+        )
         calendar = WorkCalendar.from_store(s).describe(year)
     return {"calendar": calendar, "recomputed": changed}
 
@@ -146,7 +152,12 @@ def check(runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
 Number = Annotated[str, Path(min_length=1, max_length=60, description="申请编号 / application number")]
 
 
-@api.post("/applications", status_code=201, responses=CONFLICT, summary="登记已答复的申请 / record an answered application")
+@api.post(
+    "/applications",
+    status_code=201,
+    responses=CONFLICT,
+    summary="登记已答复的申请 / record an answered application",
+)
 def record_application(
     runtime: RuntimeDep, actor: ActorDep, body: Annotated[dict[str, Any], Body()], response: Response
 ) -> dict[str, Any]:
@@ -176,8 +187,12 @@ def get_application(number: Number, runtime: RuntimeDep, actor: ActorDep) -> dic
         return applications.as_json(s, applications.get(s, number), private=True)
 
 
-@api.post("/applications/{number}/convert", status_code=201, responses={**NOT_FOUND, **CONFLICT},
-          summary="依申请转主动：生成关联的草稿 / convert into a linked draft item (editor)")
+@api.post(
+    "/applications/{number}/convert",
+    status_code=201,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="依申请转主动：生成关联的草稿 / convert into a linked draft item (editor)",
+)
 def convert_application(
     number: Number, runtime: RuntimeDep, actor: ActorDep, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
@@ -195,10 +210,16 @@ def list_reminders(runtime: RuntimeDep, all: bool = False) -> list[dict[str, Any
         return consultations.reminders(s, include_done=all)
 
 
-@api.post("/consultations/{uid}/adoption-report", status_code=201, responses={**NOT_FOUND, **CONFLICT},
-          summary="生成采纳情况说明草稿 / a draft adoption report linked to the consultation (editor)")
+@api.post(
+    "/consultations/{uid}/adoption-report",
+    status_code=201,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="生成采纳情况说明草稿 / a draft adoption report linked to the consultation (editor)",
+)
 def adoption_report(
-    uid: Annotated[str, Path(min_length=1, max_length=26)], runtime: RuntimeDep, actor: ActorDep,
+    uid: Annotated[str, Path(min_length=1, max_length=26)],
+    runtime: RuntimeDep,
+    actor: ActorDep,
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> dict[str, Any]:
     check_storable(body or {})
@@ -231,8 +252,10 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
 
 def _download(data: bytes, fmt: str, name: str) -> Response:
     # RFC 6266/5987: an ASCII fallback plus the UTF-8 file name
-    disposition = f"attachment; filename=\"{name.encode('ascii', 'ignore').decode() or 'export'}.{fmt}\"; " \
-                  f"filename*=UTF-8''{quote(name)}.{fmt}"
+    disposition = (
+        f'attachment; filename="{name.encode("ascii", "ignore").decode() or "export"}.{fmt}"; '
+        f"filename*=UTF-8''{quote(name)}.{fmt}"
+    )
     headers = {"Content-Disposition": disposition} if fmt != "json" else {}
     return Response(content=data, media_type=FORMATS[fmt], headers=headers)
 
@@ -248,33 +271,46 @@ def _filters(type: str | None, subject: str | None, year: str | None) -> Filters
 
 
 @pages.get("/catalogue", response_class=HTMLResponse)
-def catalogue_page(request: Request, type: str | None = None, subject: str | None = None,
-                   year: str | None = None) -> HTMLResponse:
+def catalogue_page(
+    request: Request, type: str | None = None, subject: str | None = None, year: str | None = None
+) -> HTMLResponse:
     runtime = _runtime(request)
     filters = _filters(type, subject, year)
     with runtime.db.reader() as s:
         rows = catalogue_rows(s, utcnow(), runtime.settings.public_base_url, filters)
         everything = catalogue_rows(s, utcnow(), runtime.settings.public_base_url)
-    query = "&".join(f"{k}={quote(str(v))}" for k, v in
-                     (("type", filters.type), ("subject", filters.subject), ("year", filters.year)) if v)
-    return _page(request, "compliance/catalogue.html", {
-        "rows": rows, "filters": filters, "query": query,
-        "types": [(t.value, label) for t, label in ITEM_TYPE_LABELS.items()],
-        "subjects": sorted({r["subject"] for r in everything}),
-        "years": sorted({r["published_on"][:4] for r in everything if r["published_on"]}, reverse=True),
-    })
+    query = "&".join(
+        f"{k}={quote(str(v))}"
+        for k, v in (("type", filters.type), ("subject", filters.subject), ("year", filters.year))
+        if v
+    )
+    return _page(
+        request,
+        "compliance/catalogue.html",
+        {
+            "rows": rows,
+            "filters": filters,
+            "query": query,
+            "types": [(t.value, label) for t, label in ITEM_TYPE_LABELS.items()],
+            "subjects": sorted({r["subject"] for r in everything}),
+            "years": sorted({r["published_on"][:4] for r in everything if r["published_on"]}, reverse=True),
+        },
+    )
 
 
 @pages.get("/catalogue.{fmt}")
-def catalogue_export(request: Request, fmt: Fmt, type: str | None = None, subject: str | None = None,
-                     year: str | None = None) -> Response:
+def catalogue_export(
+    request: Request, fmt: Fmt, type: str | None = None, subject: str | None = None, year: str | None = None
+) -> Response:
     runtime = _runtime(request)
     filters = _filters(type, subject, year)
     with runtime.db.reader() as s:
         rows = catalogue_rows(s, utcnow(), runtime.settings.public_base_url, filters)
     table = catalogue_table(rows, runtime.settings.agency.name)
-    extra = {"filters": {"type": filters.type, "subject": filters.subject, "year": filters.year},
-             "generated_at": local(utcnow()).isoformat()}
+    extra = {
+        "filters": {"type": filters.type, "subject": filters.subject, "year": filters.year},
+        "generated_at": local(utcnow()).isoformat(),
+    }
     return _download(render(table, fmt, **extra), fmt, table.title)
 
 
@@ -293,18 +329,28 @@ def fees_page(request: Request) -> HTMLResponse:
     runtime = _runtime(request)
     history, catalogues = _fee_state(runtime)
     base = runtime.settings.public_base_url.rstrip("/")
-    feed = [{"type": "application/rss+xml", "title": "收费目录变动 (RSS)", "href": f"{base}/fees/changes.rss"}]
-    return _page(request, "compliance/fees.html", {
-        "catalogues": catalogues, "history": list(reversed(history))[:50], "feeds": feed,
-        "today": local(utcnow()).date().isoformat(),
-    })
+    feed = [
+        {"type": "application/rss+xml", "title": "收费目录变动 (RSS)", "href": f"{base}/fees/changes.rss"}
+    ]
+    return _page(
+        request,
+        "compliance/fees.html",
+        {
+            "catalogues": catalogues,
+            "history": list(reversed(history))[:50],
+            "feeds": feed,
+            "today": local(utcnow()).date().isoformat(),
+        },
+    )
 
 
 @pages.get("/fees/changes.rss")
 def fees_rss(request: Request) -> Response:
     runtime = _runtime(request)
     history, _ = _fee_state(runtime)
-    data = changes_rss(history, base_url=runtime.settings.public_base_url, agency=runtime.settings.agency.name)
+    data = changes_rss(
+        history, base_url=runtime.settings.public_base_url, agency=runtime.settings.agency.name
+    )
     return Response(content=data, media_type="application/rss+xml; charset=utf-8")
 
 
@@ -319,8 +365,9 @@ def fees_export(request: Request, name: str, fmt: Fmt) -> Response:
     if found is None:
         raise NotFoundError("没有这个收费目录 / no such fee catalogue")
     table = entries_table(found["name"], found["entries"])
-    return _download(render(table, fmt, as_of=local(utcnow()).date().isoformat(), notes=found["notes"]),
-                     fmt, table.title)
+    return _download(
+        render(table, fmt, as_of=local(utcnow()).date().isoformat(), notes=found["notes"]), fmt, table.title
+    )
 
 
 @pages.get("/reports/annual/{year}.csv")

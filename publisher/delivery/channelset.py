@@ -18,8 +18,17 @@ log = logging.getLogger(__name__)
 
 
 # Keys the engine reads (routing, retry, breaker) rather than the adapter.
-ENGINE_KEYS = frozenset({"kind", "types", "retry", "breaker", "lease_seconds", "confirm_interval_seconds",
-                         "confirm_timeout_seconds"})
+ENGINE_KEYS = frozenset(
+    {
+        "kind",
+        "types",
+        "retry",
+        "breaker",
+        "lease_seconds",
+        "confirm_interval_seconds",
+        "confirm_timeout_seconds",
+    }
+)
 
 
 def _secret(section: dict[str, Any], name: str) -> str | None:
@@ -54,7 +63,9 @@ class ChannelSet:
                 if kind not in self.settings.enabled_channels():
                     raise SettingsError(f"channel {kind!r} is not enabled")
                 adapter = registry.create(
-                    self.settings.kind_of(kind), adapter_section(self.settings.channel(kind)), self.context(kind)
+                    self.settings.kind_of(kind),
+                    adapter_section(self.settings.channel(kind)),
+                    self.context(kind),
                 )
                 self._adapters[kind] = adapter
             return adapter
@@ -65,7 +76,13 @@ class ChannelSet:
         for kind in kinds:
             try:
                 problems: list[Problem] = self.get(kind).check(view)
-            except (SettingsError, ChannelError, ValueError, ImportError, registry.UnknownChannelError) as exc:
+            except (
+                SettingsError,
+                ChannelError,
+                ValueError,
+                ImportError,
+                registry.UnknownChannelError,
+            ) as exc:
                 out.append(FieldError(f"channels.{kind}", f"渠道配置有误 / channel misconfigured: {exc}"))
                 continue
             out += [FieldError(f"channels.{kind}.{p.field}", p.message) for p in problems]

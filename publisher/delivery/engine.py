@@ -80,7 +80,9 @@ class _Sent:
 
 
 class Engine:
-    def __init__(self, db: Database, settings: Settings, channels: ChannelSet, *, worker: str | None = None) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, channels: ChannelSet, *, worker: str | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.channels = channels
@@ -171,15 +173,19 @@ class Engine:
                 verdict, gate_effects = ledger.gate(s, channel, policy, self.worker, now)
                 effects.merge(gate_effects)
                 to_send = group if verdict == "send" else group[:1] if verdict == "probe" else []
-                for d in group[len(to_send):]:
+                for d in group[len(to_send) :]:
                     if ledger.hold(s, d.id, now):
                         results[d.id] = "held"
-                won = set(ledger.claim_many(s, [d.id for d in to_send], self.worker, policy.lease_seconds, now))
+                won = set(
+                    ledger.claim_many(s, [d.id for d in to_send], self.worker, policy.lease_seconds, now)
+                )
                 mine += [(d, policy) for d in to_send if d.id in won]
             # one load of the items and versions for every channel's claims
             views = self._views(s, [d for d, _policy in mine])
-            claimed: list[Claimed] = [Claimed(d.id, d.channel, Operation(d.operation), views[d.id], d.key, policy)
-                                      for d, policy in mine]
+            claimed: list[Claimed] = [
+                Claimed(d.id, d.channel, Operation(d.operation), views[d.id], d.key, policy)
+                for d, policy in mine
+            ]
         self._after_commit(effects)
         for c in claimed:
             del results[c.delivery_id]
@@ -200,13 +206,24 @@ class Engine:
                 r = outcome.receipt
                 if r is None:
                     continue
-                info = AttemptInfo(outcome.started, outcome.duration_ms, r.http_status, r.provider_code, None,
-                                   r.response_excerpt)
-                successes.append(ledger.Success(c.delivery_id, info, r.accepted, r.external_id, r.url,
-                                                dict(r.data) or None))
+                info = AttemptInfo(
+                    outcome.started,
+                    outcome.duration_ms,
+                    r.http_status,
+                    r.provider_code,
+                    None,
+                    r.response_excerpt,
+                )
+                successes.append(
+                    ledger.Success(
+                        c.delivery_id, info, r.accepted, r.external_id, r.url, dict(r.data) or None
+                    )
+                )
                 results[c.delivery_id] = "accepted" if r.accepted else "delivered"
             # successes first: they lock rows then the channel row, as failures do
-            effects.merge(ledger.record_successes(s, successes, self.worker, self.policies, self.default_policy))
+            effects.merge(
+                ledger.record_successes(s, successes, self.worker, self.policies, self.default_policy)
+            )
             for c, outcome in zip(claimed, sent, strict=True):
                 if outcome.receipt is None:
                     recorded, results[c.delivery_id] = self._record(s, c, outcome)
@@ -229,7 +246,7 @@ class Engine:
                 size = max(1, self.channels.get(channel).batch_size)
             except Exception:  # not configured here: each call records that failure
                 size = 1
-            units += [idx[k:k + size] for k in range(0, len(idx), size)]
+            units += [idx[k : k + size] for k in range(0, len(idx), size)]
 
         def run(unit: list[int]) -> list[_Sent]:
             if len(unit) == 1:
@@ -252,7 +269,9 @@ class Engine:
             return {}
         items: dict[int, Item] = {}
         versions: dict[int, ItemVersion] = {}
-        for item, version in s.execute(_ITEMS_AND_VERSIONS, {"ids": list({d.version_id for d in rows})}).tuples():
+        for item, version in s.execute(
+            _ITEMS_AND_VERSIONS, {"ids": list({d.version_id for d in rows})}
+        ).tuples():
             items[item.id], versions[version.id] = item, version
         interpreted: dict[str, list[str]] = {}
         for uid, target in s.connection().execute(_INTERPRETED_BY, {"uids": [i.uid for i in items.values()]}):
@@ -264,8 +283,11 @@ class Engine:
         for d in rows:
             item = items[d.item_id]
             out[d.id] = version_view(
-                item, versions[d.version_id], public_base_url=self.settings.public_base_url,
-                agency_name=self.settings.agency.name, interpreted_by=tuple(interpreted.get(item.uid, ())),
+                item,
+                versions[d.version_id],
+                public_base_url=self.settings.public_base_url,
+                agency_name=self.settings.agency.name,
+                interpreted_by=tuple(interpreted.get(item.uid, ())),
                 channel_urls=urls.get(item.id, {}),
             )
         return out
@@ -303,30 +325,56 @@ class Engine:
             try:
                 results: list[Receipt | ChannelError] = adapter.send_many(batch)
                 if len(results) != len(batch):
-                    raise ChannelError(f"内部错误 / internal error: send_many answered {len(results)} of {len(batch)}")
+                    raise ChannelError(
+                        f"内部错误 / internal error: send_many answered {len(results)} of {len(batch)}"
+                    )
             except Exception as exc:
                 results = [exc if isinstance(exc, ChannelError) else _internal(exc) for _ in batch]
                 if not isinstance(exc, ChannelError):
-                    log.exception("unexpected error in channel %s (batch of %d)", group[0].channel, len(batch))
+                    log.exception(
+                        "unexpected error in channel %s (batch of %d)", group[0].channel, len(batch)
+                    )
             ms = (time.perf_counter() - t0) * 1000
             for i, result in zip(where, results, strict=True):
-                out[i] = (_Sent(started, ms, result, None, "delivered") if isinstance(result, Receipt)
-                          else _failed(group[i], result, started, ms))
+                out[i] = (
+                    _Sent(started, ms, result, None, "delivered")
+                    if isinstance(result, Receipt)
+                    else _failed(group[i], result, started, ms)
+                )
         return [o for o in out if o is not None]
 
     def _record(self, s: Session, c: Claimed, sent: _Sent) -> tuple[Effects, str]:
         receipt, error = sent.receipt, sent.error
         if receipt is not None:
-            info = AttemptInfo(sent.started, sent.duration_ms, receipt.http_status, receipt.provider_code, None,
-                               receipt.response_excerpt)
+            info = AttemptInfo(
+                sent.started,
+                sent.duration_ms,
+                receipt.http_status,
+                receipt.provider_code,
+                None,
+                receipt.response_excerpt,
+            )
             effects = ledger.record_success(
-                s, c.delivery_id, self.worker, info, accepted=receipt.accepted, external_id=receipt.external_id,
-                url=receipt.url, receipt=dict(receipt.data) or None, policy=c.policy,
+                s,
+                c.delivery_id,
+                self.worker,
+                info,
+                accepted=receipt.accepted,
+                external_id=receipt.external_id,
+                url=receipt.url,
+                receipt=dict(receipt.data) or None,
+                policy=c.policy,
             )
             return effects, "accepted" if receipt.accepted else "delivered"
         assert error is not None
-        info = AttemptInfo(sent.started, sent.duration_ms, error.http_status, error.provider_code, error.message,
-                           error.response_excerpt)
+        info = AttemptInfo(
+            sent.started,
+            sent.duration_ms,
+            error.http_status,
+            error.provider_code,
+            error.message,
+            error.response_excerpt,
+        )
         retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
         effects = ledger.record_failure(
             s, c.delivery_id, self.worker, info, kind=sent.kind, retry_after=retry_after, policy=c.policy
@@ -354,31 +402,52 @@ class Engine:
         except ChannelError as exc:
             log.info("confirming delivery %s on %s: %s", delivery_id, channel, exc.message)
             confirmation = None
-        effects = self.db.run(lambda s: ledger.record_confirmation(
-            s, delivery_id,
-            delivered=None if confirmation is None else confirmation.delivered,
-            url=None if confirmation is None else confirmation.url,
-            error=None if confirmation is None else confirmation.error,
-            flag=None if confirmation is None else confirmation.flag,
-            policy=self.policy(channel),
-        ))
+        effects = self.db.run(
+            lambda s: ledger.record_confirmation(
+                s,
+                delivery_id,
+                delivered=None if confirmation is None else confirmation.delivered,
+                url=None if confirmation is None else confirmation.url,
+                error=None if confirmation is None else confirmation.error,
+                flag=None if confirmation is None else confirmation.flag,
+                policy=self.policy(channel),
+            )
+        )
         self._after_commit(effects)
-        return "pending" if confirmation is None or confirmation.delivered is None else (
-            "delivered" if confirmation.delivered else "failed")
+        return (
+            "pending"
+            if confirmation is None or confirmation.delivered is None
+            else ("delivered" if confirmation.delivered else "failed")
+        )
 
-    def confirm_external(self, channel: str, external_id: str, *, delivered: bool, error: str | None = None,
-                         url: str | None = None, flag: str | None = None) -> bool:
+    def confirm_external(
+        self,
+        channel: str,
+        external_id: str,
+        *,
+        delivered: bool,
+        error: str | None = None,
+        url: str | None = None,
+        flag: str | None = None,
+    ) -> bool:
         """A provider pushed the outcome (e.g. WeChat's PUBLISHJOBFINISH). An outcome for a
         delivery not (or no longer) `accepted` only records its flag; a push that outran our
         own bookkeeping is picked up by confirmation polling."""
 
         def record(s: Session) -> Effects | None:
             delivery_id = ledger.find_accepted(s, channel, external_id) or (
-                ledger.find_external(s, channel, external_id) if flag else None)
+                ledger.find_external(s, channel, external_id) if flag else None
+            )
             if delivery_id is None:
                 return None
             return ledger.record_confirmation(
-                s, delivery_id, delivered=delivered, url=url, error=error, flag=flag, policy=self.policy(channel)
+                s,
+                delivery_id,
+                delivered=delivered,
+                url=url,
+                error=error,
+                flag=flag,
+                policy=self.policy(channel),
             )
 
         effects = self.db.run(record)
@@ -399,6 +468,7 @@ class Engine:
         the queues with deliveries already waiting there; deliveries this sweep itself made
         due (reclaimed, reopened, released) are always included."""
         now = now or utcnow()
+
         def recover(s: Session) -> tuple[Effects, workflow.Outcome]:
             effects = Effects()
             effects.merge(ledger.reclaim_expired(s, now, self.policies, self.default_policy))
@@ -441,21 +511,31 @@ class Engine:
         def collect(s: Session, name: str) -> tuple[bool, list[VersionView]]:
             sent = any(
                 (e.data or {}).get("channel") == name and (e.data or {}).get("day") == day.isoformat()
-                for e in s.execute(select(AuditEvent).where(
-                    AuditEvent.action == "channel.digest", AuditEvent.at >= start - timedelta(days=1)
-                )).scalars()
+                for e in s.execute(
+                    select(AuditEvent).where(
+                        AuditEvent.action == "channel.digest", AuditEvent.at >= start - timedelta(days=1)
+                    )
+                ).scalars()
             )
             if sent:
                 return True, []
-            rows = s.execute(
-                select(Delivery.item_id, Delivery.version_id)
-                .join(Item, Item.id == Delivery.item_id)
-                .where(Delivery.channel == name, Delivery.state == "delivered",
-                       Delivery.operation.in_([Operation.PUBLISH.value, Operation.UPDATE.value]),
-                       Delivery.delivered_at >= start, Delivery.delivered_at < start + timedelta(days=1),
-                       Item.withdrawn_at.is_(None))
-                .order_by(Delivery.id)
-            ).tuples().all()
+            rows = (
+                s.execute(
+                    select(Delivery.item_id, Delivery.version_id)
+                    .join(Item, Item.id == Delivery.item_id)
+                    .where(
+                        Delivery.channel == name,
+                        Delivery.state == "delivered",
+                        Delivery.operation.in_([Operation.PUBLISH.value, Operation.UPDATE.value]),
+                        Delivery.delivered_at >= start,
+                        Delivery.delivered_at < start + timedelta(days=1),
+                        Item.withdrawn_at.is_(None),
+                    )
+                    .order_by(Delivery.id)
+                )
+                .tuples()
+                .all()
+            )
             latest = {item_id: version_id for item_id, version_id in rows}  # the newest per item
             views = []
             for item_id, version_id in latest.items():
@@ -482,8 +562,13 @@ class Engine:
                 if receipt is None:
                     outcomes[name] = "none"
                     continue
-                data = {"channel": name, "day": day.isoformat(), "external_id": receipt.external_id,
-                        "accepted": receipt.accepted, "receipt": dict(receipt.data)}
+                data = {
+                    "channel": name,
+                    "day": day.isoformat(),
+                    "external_id": receipt.external_id,
+                    "accepted": receipt.accepted,
+                    "receipt": dict(receipt.data),
+                }
                 self.db.run(partial(audit.append, actor="system", action="channel.digest", data=data))
                 log.info("digest of %s on %s sent: %s", day, name, receipt.external_id)
                 outcomes[name] = "sent"
@@ -492,8 +577,15 @@ class Engine:
                 message = exc.message if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
                 outcomes[name] = "failed"
                 try:
-                    self.db.run(partial(audit.append, actor="system", action="channel.digest_failed",
-                                        reason=message[:500], data={"channel": name, "day": day.isoformat()}))
+                    self.db.run(
+                        partial(
+                            audit.append,
+                            actor="system",
+                            action="channel.digest_failed",
+                            reason=message[:500],
+                            data={"channel": name, "day": day.isoformat()},
+                        )
+                    )
                 except Exception:
                     log.exception("could not audit the failed digest on %s", name)
         return outcomes
@@ -506,8 +598,9 @@ class Engine:
             self._dispatch([delivery_id])
         return ok
 
-    def replay_failed(self, channel: str, actor: str, since: datetime | None = None,
-                      until: datetime | None = None) -> list[int]:
+    def replay_failed(
+        self, channel: str, actor: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[int]:
         with self.db.transaction() as s:
             ids = [i for i in ledger.failed_ids(s, channel, since, until) if ledger.replay(s, i, actor)]
         self._dispatch(ids)
@@ -543,22 +636,31 @@ class Engine:
 
     def channel_of(self, ids: list[int]) -> dict[int, str]:
         with self.db.reader() as s:
-            return dict(s.execute(select(Delivery.id, Delivery.channel).where(Delivery.id.in_(ids))).tuples().all())
+            return dict(
+                s.execute(select(Delivery.id, Delivery.channel).where(Delivery.id.in_(ids))).tuples().all()
+            )
 
 
 # process_batch's statements, built once: they run for every batch a worker takes
 _DUE_IN_BATCH = (
-    select(Delivery.id, Delivery.channel, Delivery.operation, Delivery.key, Delivery.item_id, Delivery.version_id)
-    .where(Delivery.id.in_(bindparam("ids", expanding=True)), Delivery.state.in_(ledger.CLAIMABLE),
-           Delivery.next_attempt_at <= bindparam("now"))
+    select(
+        Delivery.id, Delivery.channel, Delivery.operation, Delivery.key, Delivery.item_id, Delivery.version_id
+    )
+    .where(
+        Delivery.id.in_(bindparam("ids", expanding=True)),
+        Delivery.state.in_(ledger.CLAIMABLE),
+        Delivery.next_attempt_at <= bindparam("now"),
+    )
     .order_by(Delivery.id)
 )
 _ITEMS_AND_VERSIONS = (
-    select(Item, ItemVersion).join(ItemVersion, ItemVersion.item_id == Item.id)
+    select(Item, ItemVersion)
+    .join(ItemVersion, ItemVersion.item_id == Item.id)
     .where(ItemVersion.id.in_(bindparam("ids", expanding=True)))
 )
 _INTERPRETED_BY = select(Item.uid, Item.interprets_uid).where(
-    Item.interprets_uid.in_(bindparam("uids", expanding=True)), Item.live_version.is_not(None))
+    Item.interprets_uid.in_(bindparam("uids", expanding=True)), Item.live_version.is_not(None)
+)
 _CHANNEL_URLS = (
     select(Delivery.item_id, Delivery.channel, Delivery.url)
     .where(Delivery.item_id.in_(bindparam("ids", expanding=True)), Delivery.url.is_not(None))

@@ -19,7 +19,9 @@ _STOP = -1
 
 
 class EmbeddedExecutor:
-    def __init__(self, engine: Engine, *, threads_per_channel: int | None = None, sweep_interval: float | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, threads_per_channel: int | None = None, sweep_interval: float | None = None
+    ) -> None:
         self.engine = engine
         self.threads_per_channel = threads_per_channel or engine.settings.executor.threads
         self.sweep_interval = sweep_interval or engine.settings.executor.sweep_interval_seconds
@@ -31,7 +33,9 @@ class EmbeddedExecutor:
         self._sweep_now = threading.Event()
         self.last_sweep: float = 0.0
         # first run soon after start-up, not in the middle of it
-        self._next_periodic = time.monotonic() + min(5.0, engine.settings.executor.compliance_interval_seconds)
+        self._next_periodic = time.monotonic() + min(
+            5.0, engine.settings.executor.compliance_interval_seconds
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -126,7 +130,9 @@ class EmbeddedExecutor:
                         break
                     self.engine.confirm(delivery_id)
                 if time.monotonic() >= self._next_periodic:
-                    self._next_periodic = time.monotonic() + self.engine.settings.executor.compliance_interval_seconds
+                    self._next_periodic = (
+                        time.monotonic() + self.engine.settings.executor.compliance_interval_seconds
+                    )
                     self.engine.run_periodic()
             except Exception:  # the store may be briefly unavailable: try again next round
                 log.exception("sweep failed")

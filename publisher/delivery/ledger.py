@@ -66,6 +66,7 @@ def _rows(result: Any) -> int:
 
 # -- channel gate (pause + circuit breaker) ------------------------------------------------
 
+
 def channel_state(session: Session, channel: str, *, lock: bool = False) -> ChannelState:
     stmt = select(ChannelState).where(ChannelState.channel == channel)
     if lock:
@@ -77,7 +78,9 @@ def channel_state(session: Session, channel: str, *, lock: bool = False) -> Chan
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(
             insert(ChannelState)
-            .values(channel=channel, paused=False, breaker="closed", consecutive_failures=0, updated_at=utcnow())
+            .values(
+                channel=channel, paused=False, breaker="closed", consecutive_failures=0, updated_at=utcnow()
+            )
             .on_conflict_do_nothing(index_elements=["channel"])
         )
         row = session.execute(stmt).scalar_one()
@@ -87,7 +90,9 @@ def channel_state(session: Session, channel: str, *, lock: bool = False) -> Chan
 _GATE = select(ChannelState.paused, ChannelState.breaker).where(ChannelState.channel == bindparam("channel"))
 
 
-def gate(session: Session, channel: str, policy: ChannelPolicy, worker: str, now: datetime) -> tuple[str, Effects]:
+def gate(
+    session: Session, channel: str, policy: ChannelPolicy, worker: str, now: datetime
+) -> tuple[str, Effects]:
     """'send' when the channel may be used, 'probe' when this send is the half-open probe,
     'held' when deliveries must wait (paused, breaker open, or a probe already in flight)."""
     effects = Effects()
@@ -101,14 +106,20 @@ def gate(session: Session, channel: str, policy: ChannelPolicy, worker: str, now
     if st.breaker == "closed":
         return "send", effects
     if st.breaker == "open":
-        if st.opened_at is not None and now - st.opened_at >= timedelta(seconds=policy.breaker.cooldown_seconds):
-            took = _rows(session.execute(
-                update(ChannelState)
-                .where(ChannelState.channel == channel, ChannelState.breaker == "open")
-                .values(breaker="half_open", probe_owner=worker, updated_at=now)
-            ))
+        if st.opened_at is not None and now - st.opened_at >= timedelta(
+            seconds=policy.breaker.cooldown_seconds
+        ):
+            took = _rows(
+                session.execute(
+                    update(ChannelState)
+                    .where(ChannelState.channel == channel, ChannelState.breaker == "open")
+                    .values(breaker="half_open", probe_owner=worker, updated_at=now)
+                )
+            )
             if took == 1:
-                _breaker_event(session, channel, "half_open", effects, "冷却结束，发送探测 / cooldown over, probing")
+                _breaker_event(
+                    session, channel, "half_open", effects, "冷却结束，发送探测 / cooldown over, probing"
+                )
                 return "probe", effects
         return "held", effects
     # half_open: only the probe owner sends
@@ -122,17 +133,24 @@ def _breaker_event(session: Session, channel: str, state: str, effects: Effects,
 
 
 def hold(session: Session, delivery_id: int, now: datetime) -> bool:
-    return _rows(session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state.in_(CLAIMABLE))
-        .values(state=S.HELD.value, updated_at=now)
-    )) == 1
+    return (
+        _rows(
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state.in_(CLAIMABLE))
+                .values(state=S.HELD.value, updated_at=now)
+            )
+        )
+        == 1
+    )
 
 
 def release_held(session: Session, channel: str, now: datetime) -> list[int]:
-    ids = list(session.execute(
-        select(Delivery.id).where(Delivery.channel == channel, Delivery.state == S.HELD)
-    ).scalars())
+    ids = list(
+        session.execute(
+            select(Delivery.id).where(Delivery.channel == channel, Delivery.state == S.HELD)
+        ).scalars()
+    )
     if ids:
         session.execute(
             update(Delivery)
@@ -143,6 +161,7 @@ def release_held(session: Session, channel: str, now: datetime) -> list[int]:
 
 
 # -- claiming -------------------------------------------------------------------------------
+
 
 def _prerequisite_met() -> Any:
     """An interpretation waits for its policy on the same channel (a failed policy blocks
@@ -168,13 +187,25 @@ def claim(session: Session, delivery_id: int, worker: str, lease_seconds: float,
     return claim_many(session, [delivery_id], worker, lease_seconds, now) == [delivery_id]
 
 
-def claim_many(session: Session, ids: list[int], worker: str, lease_seconds: float, now: datetime) -> list[int]:
+def claim_many(
+    session: Session, ids: list[int], worker: str, lease_seconds: float, now: datetime
+) -> list[int]:
     """claim() for several deliveries in one statement; returns the ids this worker won."""
     if not ids:
         return []
-    won = session.connection().execute(_CLAIM, {
-        "ids": list(ids), "c_now": now, "c_worker": worker, "c_until": now + timedelta(seconds=lease_seconds),
-    }).scalars()
+    won = (
+        session.connection()
+        .execute(
+            _CLAIM,
+            {
+                "ids": list(ids),
+                "c_now": now,
+                "c_worker": worker,
+                "c_until": now + timedelta(seconds=lease_seconds),
+            },
+        )
+        .scalars()
+    )
     return sorted(won)
 
 
@@ -198,6 +229,7 @@ def due_ids(
 
 # -- recording outcomes ---------------------------------------------------------------------
 
+
 def _attempt(session: Session, d: Delivery, outcome: str, info: AttemptInfo, worker: str) -> None:
     session.add(Attempt(**_attempt_row(d.id, d.attempts, outcome, info, worker)))
 
@@ -211,7 +243,8 @@ def _ours(d: Delivery, worker: str) -> bool:
 
 
 _BREAKER_CLEAN = select(ChannelState.breaker, ChannelState.consecutive_failures).where(
-    ChannelState.channel == bindparam("channel"))
+    ChannelState.channel == bindparam("channel")
+)
 
 
 def _breaker_success(session: Session, channel: str, now: datetime, effects: Effects) -> None:
@@ -229,7 +262,9 @@ def _breaker_success(session: Session, channel: str, now: datetime, effects: Eff
     st.updated_at = now
 
 
-def _breaker_failure(session: Session, channel: str, policy: ChannelPolicy, now: datetime, effects: Effects) -> None:
+def _breaker_failure(
+    session: Session, channel: str, policy: ChannelPolicy, now: datetime, effects: Effects
+) -> None:
     st = channel_state(session, channel, lock=True)
     st.consecutive_failures += 1
     st.updated_at = now
@@ -243,17 +278,21 @@ def _breaker_failure(session: Session, channel: str, policy: ChannelPolicy, now:
     if st.consecutive_failures >= policy.breaker.failures:
         reason = f"连续失败{st.consecutive_failures}次 / {st.consecutive_failures} consecutive failures"
     else:
-        recent = list(session.execute(
-            select(Attempt.outcome)
-            .join(Delivery, Delivery.id == Attempt.delivery_id)
-            .where(Delivery.channel == channel)
-            .order_by(Attempt.id.desc())
-            .limit(policy.breaker.window)
-        ).scalars())
+        recent = list(
+            session.execute(
+                select(Attempt.outcome)
+                .join(Delivery, Delivery.id == Attempt.delivery_id)
+                .where(Delivery.channel == channel)
+                .order_by(Attempt.id.desc())
+                .limit(policy.breaker.window)
+            ).scalars()
+        )
         if len(recent) >= policy.breaker.min_samples:
             failed = sum(1 for o in recent if o in FAILURE_OUTCOMES)
             if failed / len(recent) >= policy.breaker.ratio:
-                reason = f"近{len(recent)}次失败{failed}次 / {failed} of the last {len(recent)} attempts failed"
+                reason = (
+                    f"近{len(recent)}次失败{failed}次 / {failed} of the last {len(recent)} attempts failed"
+                )
     if reason:
         st.breaker, st.opened_at, st.probe_owner = "open", now, None
         _breaker_event(session, channel, "open", effects, reason)
@@ -313,8 +352,15 @@ class Success:
 # Prebuilt Core statements for the per-batch hot path (every send is recorded through here):
 # building ORM statements and flushing ORM objects cost several times the SQL itself.
 _SUCCESS_ROWS = (
-    select(Delivery.id, Delivery.state, Delivery.channel, Delivery.attempts, Delivery.external_id, Delivery.url,
-           Delivery.next_attempt_at)
+    select(
+        Delivery.id,
+        Delivery.state,
+        Delivery.channel,
+        Delivery.attempts,
+        Delivery.external_id,
+        Delivery.url,
+        Delivery.next_attempt_at,
+    )
     .where(Delivery.id.in_(bindparam("ids", expanding=True)))
     .order_by(Delivery.id)
     .with_for_update()
@@ -324,9 +370,16 @@ _SUCCESS_UPDATE = (
     update(Delivery)
     .where(Delivery.id == bindparam("b_id"))
     .values(
-        state=bindparam("b_state"), external_id=bindparam("b_external_id"), url=bindparam("b_url"),
-        receipt=bindparam("b_receipt"), sent_at=bindparam("b_now"), last_error=None, lease_owner=None,
-        lease_expires_at=None, updated_at=bindparam("b_now"), delivered_at=bindparam("b_delivered_at"),
+        state=bindparam("b_state"),
+        external_id=bindparam("b_external_id"),
+        url=bindparam("b_url"),
+        receipt=bindparam("b_receipt"),
+        sent_at=bindparam("b_now"),
+        last_error=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=bindparam("b_now"),
+        delivered_at=bindparam("b_delivered_at"),
         next_attempt_at=bindparam("b_next"),
     )
 )
@@ -335,18 +388,30 @@ _DEPENDENTS = select(Delivery.id).where(
 )
 
 
-def _attempt_row(delivery_id: int, number: int, outcome: str, info: AttemptInfo, worker: str) -> dict[str, Any]:
+def _attempt_row(
+    delivery_id: int, number: int, outcome: str, info: AttemptInfo, worker: str
+) -> dict[str, Any]:
     return dict(
-        delivery_id=delivery_id, number=number, started_at=info.started_at, duration_ms=info.duration_ms,
-        outcome=outcome, http_status=info.http_status, provider_code=info.provider_code,
+        delivery_id=delivery_id,
+        number=number,
+        started_at=info.started_at,
+        duration_ms=info.duration_ms,
+        outcome=outcome,
+        http_status=info.http_status,
+        provider_code=info.provider_code,
         error=(info.error or None) and info.error[:1000],
-        response_excerpt=(info.response_excerpt or None) and info.response_excerpt[:1000], worker=worker,
+        response_excerpt=(info.response_excerpt or None) and info.response_excerpt[:1000],
+        worker=worker,
     )
 
 
 def record_successes(
-    session: Session, successes: list[Success], worker: str, policies: dict[str, ChannelPolicy],
-    default: ChannelPolicy, now: datetime | None = None,
+    session: Session,
+    successes: list[Success],
+    worker: str,
+    policies: dict[str, ChannelPolicy],
+    default: ChannelPolicy,
+    now: datetime | None = None,
 ) -> Effects:
     """record_success() for a batch with a handful of statements instead of several per
     delivery: rows locked in one SELECT (in id order, so batches never deadlock), attempts
@@ -365,7 +430,9 @@ def record_successes(
     touched: set[str] = set()
     for d in rows:
         s = by_id[d.id]
-        attempts.append(_attempt_row(d.id, d.attempts, "accepted" if s.accepted else "success", s.info, worker))
+        attempts.append(
+            _attempt_row(d.id, d.attempts, "accepted" if s.accepted else "success", s.info, worker)
+        )
         if d.state in (S.DELIVERED, S.SUPERSEDED) or (d.state == S.ACCEPTED and s.accepted):
             continue
         if s.accepted:
@@ -374,9 +441,18 @@ def record_successes(
         else:
             state, delivered_at, next_at = S.DELIVERED.value, now, d.next_attempt_at
             delivered.append(d.id)
-        updates.append(dict(b_id=d.id, b_state=state, b_external_id=s.external_id or d.external_id,
-                            b_url=s.url or d.url, b_receipt=s.receipt, b_now=now, b_delivered_at=delivered_at,
-                            b_next=next_at))
+        updates.append(
+            dict(
+                b_id=d.id,
+                b_state=state,
+                b_external_id=s.external_id or d.external_id,
+                b_url=s.url or d.url,
+                b_receipt=s.receipt,
+                b_now=now,
+                b_delivered_at=delivered_at,
+                b_next=next_at,
+            )
+        )
         touched.add(d.channel)
     if attempts:
         conn.execute(_ATTEMPTS_INSERT, attempts)
@@ -390,9 +466,13 @@ def record_successes(
 
 
 def _dependents(session: Session, delivery_id: int) -> list[int]:
-    return list(session.execute(
-        select(Delivery.id).where(Delivery.after_delivery_id == delivery_id, Delivery.state.in_(CLAIMABLE))
-    ).scalars())
+    return list(
+        session.execute(
+            select(Delivery.id).where(
+                Delivery.after_delivery_id == delivery_id, Delivery.state.in_(CLAIMABLE)
+            )
+        ).scalars()
+    )
 
 
 def record_failure(
@@ -421,16 +501,24 @@ def record_failure(
         return effects
     if kind == "config":
         d.state = S.HELD.value
-        effects.merge(pause(session, d.channel, f"凭据或配置被拒绝 / credentials rejected: {info.error}", "system", now))
+        effects.merge(
+            pause(session, d.channel, f"凭据或配置被拒绝 / credentials rejected: {info.error}", "system", now)
+        )
         effects.events.append(("channel.credentials_rejected", {"channel": d.channel, "error": info.error}))
         return effects
     budget = policy.retry.max_attempts * (4 if kind == "rate_limited" else 1)
     if d.attempts >= budget:
         d.state = S.FAILED.value
-        d.last_error = f"重试{d.attempts}次后仍失败 / gave up after {d.attempts} attempts: {d.last_error}"[:1000]
+        d.last_error = f"重试{d.attempts}次后仍失败 / gave up after {d.attempts} attempts: {d.last_error}"[
+            :1000
+        ]
         effects.events.append(("delivery.failed", _event_data(d)))
     else:
-        delay = retry_after if (kind == "rate_limited" and retry_after is not None) else policy.retry.delay(d.attempts)
+        delay = (
+            retry_after
+            if (kind == "rate_limited" and retry_after is not None)
+            else policy.retry.delay(d.attempts)
+        )
         d.state = S.RETRY_WAIT.value
         d.next_attempt_at = now + timedelta(seconds=delay)
         d.dispatched_at = None
@@ -440,8 +528,14 @@ def record_failure(
 
 
 def _event_data(d: Delivery) -> dict[str, Any]:
-    return {"delivery": d.id, "channel": d.channel, "operation": d.operation, "item_id": d.item_id,
-            "error": d.last_error, "attempts": d.attempts}
+    return {
+        "delivery": d.id,
+        "channel": d.channel,
+        "operation": d.operation,
+        "item_id": d.item_id,
+        "error": d.last_error,
+        "attempts": d.attempts,
+    }
 
 
 def record_confirmation(
@@ -459,8 +553,13 @@ def record_confirmation(
     effects = Effects()
     d = _locked(session, delivery_id)
     if flag:
-        audit.append(session, actor="system", action="channel.flag", reason=flag,
-                     data={"channel": d.channel, "delivery": d.id})
+        audit.append(
+            session,
+            actor="system",
+            action="channel.flag",
+            reason=flag,
+            data={"channel": d.channel, "delivery": d.id},
+        )
         effects.events.append(("item.flagged", {**_event_data(d), "flag": flag}))
     if d.state != S.ACCEPTED:
         return effects
@@ -486,19 +585,22 @@ def record_confirmation(
 
 
 def accepted_due(session: Session, now: datetime, limit: int = 200) -> list[int]:
-    return list(session.execute(
-        select(Delivery.id)
-        .where(Delivery.state == S.ACCEPTED, Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at)
-        .limit(limit)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Delivery.id)
+            .where(Delivery.state == S.ACCEPTED, Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def find_accepted(session: Session, channel: str, external_id: str) -> int | None:
     return session.execute(
-        select(Delivery.id).where(
-            Delivery.channel == channel, Delivery.external_id == external_id, Delivery.state == S.ACCEPTED
-        ).order_by(Delivery.id.desc()).limit(1)
+        select(Delivery.id)
+        .where(Delivery.channel == channel, Delivery.external_id == external_id, Delivery.state == S.ACCEPTED)
+        .order_by(Delivery.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -506,61 +608,92 @@ def find_external(session: Session, channel: str, external_id: str) -> int | Non
     """The newest delivery with this provider id in any state (a flag for something already
     delivered, e.g. WeChat reporting an article deleted after publication)."""
     return session.execute(
-        select(Delivery.id).where(Delivery.channel == channel, Delivery.external_id == external_id)
-        .order_by(Delivery.id.desc()).limit(1)
+        select(Delivery.id)
+        .where(Delivery.channel == channel, Delivery.external_id == external_id)
+        .order_by(Delivery.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
 def expedite(session: Session, channel: str, actor: str, now: datetime | None = None) -> list[int]:
     """Make a channel's waiting retries due now (ops: the quota was raised, the fault fixed)."""
     now = now or utcnow()
-    ids = list(session.execute(
-        select(Delivery.id).where(Delivery.channel == channel, Delivery.state == S.RETRY_WAIT).order_by(Delivery.id)
-    ).scalars())
+    ids = list(
+        session.execute(
+            select(Delivery.id)
+            .where(Delivery.channel == channel, Delivery.state == S.RETRY_WAIT)
+            .order_by(Delivery.id)
+        ).scalars()
+    )
     if ids:
         session.execute(
-            update(Delivery).where(Delivery.id.in_(ids), Delivery.state == S.RETRY_WAIT)
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.state == S.RETRY_WAIT)
             .values(next_attempt_at=now, dispatched_at=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        audit.append(session, actor=actor, action="channel.retry_now", data={"channel": channel, "count": len(ids)})
+        audit.append(
+            session, actor=actor, action="channel.retry_now", data={"channel": channel, "count": len(ids)}
+        )
     return ids
 
 
 # -- sweeping -------------------------------------------------------------------------------
 
+
 def _has_newer(session: Session, d: Delivery) -> bool:
     """Whether a later delivery of the same item on the same channel exists: it carries the
     newer content (or the withdrawal), so re-sending this one would only reorder them."""
-    return session.execute(
-        select(Delivery.id).where(
-            Delivery.item_id == d.item_id, Delivery.channel == d.channel, Delivery.id > d.id,
-            Delivery.state != S.SUPERSEDED,
-        ).limit(1)
-    ).first() is not None
+    return (
+        session.execute(
+            select(Delivery.id)
+            .where(
+                Delivery.item_id == d.item_id,
+                Delivery.channel == d.channel,
+                Delivery.id > d.id,
+                Delivery.state != S.SUPERSEDED,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
-def reclaim_expired(session: Session, now: datetime, policies: dict[str, ChannelPolicy], default: ChannelPolicy) -> Effects:
+def reclaim_expired(
+    session: Session, now: datetime, policies: dict[str, ChannelPolicy], default: ChannelPolicy
+) -> Effects:
     """`sending` rows whose lease ran out (a worker died mid-send): back to retry_wait, due now,
     with a `lost` attempt on record. The adapters' idempotency makes the resend safe. A row
     that a newer delivery of the same item and channel already follows is superseded instead:
     the newer one waits for it (after_delivery_id) and carries the latest content."""
     effects = Effects()
-    rows = session.execute(
-        select(Delivery).where(Delivery.state == S.SENDING, Delivery.lease_expires_at < now)
-        .order_by(Delivery.id).with_for_update()
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(Delivery)
+            .where(Delivery.state == S.SENDING, Delivery.lease_expires_at < now)
+            .order_by(Delivery.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     for d in rows:
         if _has_newer(session, d):
-            info = AttemptInfo(started_at=d.updated_at, duration_ms=(now - d.updated_at).total_seconds() * 1000,
-                               error="工作进程中断；已有更新的投递 / worker lost; a newer delivery follows")
+            info = AttemptInfo(
+                started_at=d.updated_at,
+                duration_ms=(now - d.updated_at).total_seconds() * 1000,
+                error="工作进程中断；已有更新的投递 / worker lost; a newer delivery follows",
+            )
             _attempt(session, d, "lost", info, d.lease_owner or "?")
             d.lease_owner, d.lease_expires_at = None, None
             d.state, d.updated_at, d.last_error = S.SUPERSEDED.value, now, info.error
             effects.dispatch += _dependents(session, d.id)
             continue
-        info = AttemptInfo(started_at=d.updated_at, duration_ms=(now - d.updated_at).total_seconds() * 1000,
-                           error="工作进程中断，租约过期 / worker lost, lease expired")
+        info = AttemptInfo(
+            started_at=d.updated_at,
+            duration_ms=(now - d.updated_at).total_seconds() * 1000,
+            error="工作进程中断，租约过期 / worker lost, lease expired",
+        )
         _attempt(session, d, "lost", info, d.lease_owner or "?")
         policy = policies.get(d.channel, default)
         d.lease_owner, d.lease_expires_at = None, None
@@ -577,11 +710,15 @@ def reclaim_expired(session: Session, now: datetime, policies: dict[str, Channel
     return effects
 
 
-def reopen_gates(session: Session, now: datetime, policies: dict[str, ChannelPolicy], default: ChannelPolicy) -> Effects:
+def reopen_gates(
+    session: Session, now: datetime, policies: dict[str, ChannelPolicy], default: ChannelPolicy
+) -> Effects:
     """Held deliveries of channels that are neither paused nor open go back to the queue; an
     open breaker past its cooldown lets one held delivery through as the probe."""
     effects = Effects()
-    channels = set(session.execute(select(Delivery.channel).where(Delivery.state == S.HELD).distinct()).scalars())
+    channels = set(
+        session.execute(select(Delivery.channel).where(Delivery.state == S.HELD).distinct()).scalars()
+    )
     for channel in channels:
         st = channel_state(session, channel)
         policy = policies.get(channel, default)
@@ -589,20 +726,29 @@ def reopen_gates(session: Session, now: datetime, policies: dict[str, ChannelPol
             continue
         if st.breaker == "closed":
             effects.dispatch += release_held(session, channel, now)
-        elif st.breaker == "open" and st.opened_at is not None and \
-                now - st.opened_at >= timedelta(seconds=policy.breaker.cooldown_seconds):
+        elif (
+            st.breaker == "open"
+            and st.opened_at is not None
+            and now - st.opened_at >= timedelta(seconds=policy.breaker.cooldown_seconds)
+        ):
             probe = session.execute(
-                select(Delivery.id).where(Delivery.channel == channel, Delivery.state == S.HELD)
-                .order_by(Delivery.id).limit(1)
+                select(Delivery.id)
+                .where(Delivery.channel == channel, Delivery.state == S.HELD)
+                .order_by(Delivery.id)
+                .limit(1)
             ).scalar_one_or_none()
             if probe is not None:
-                session.execute(update(Delivery).where(Delivery.id == probe)
-                                .values(state=S.QUEUED.value, next_attempt_at=now, updated_at=now))
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == probe)
+                    .values(state=S.QUEUED.value, next_attempt_at=now, updated_at=now)
+                )
                 effects.dispatch.append(probe)
     return effects
 
 
 # -- ops actions ----------------------------------------------------------------------------
+
 
 def pause(session: Session, channel: str, reason: str, actor: str, now: datetime | None = None) -> Effects:
     now = now or utcnow()
@@ -633,16 +779,25 @@ def resume(session: Session, channel: str, actor: str, now: datetime | None = No
 def replay(session: Session, delivery_id: int, actor: str, now: datetime | None = None) -> bool:
     """failed → queued with a fresh attempt budget (the attempt history stays)."""
     now = now or utcnow()
-    changed = _rows(session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state == S.FAILED)
-        .values(state=S.QUEUED.value, attempts=0, next_attempt_at=now, last_error=None, updated_at=now)
-    )) == 1
+    changed = (
+        _rows(
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state == S.FAILED)
+                .values(
+                    state=S.QUEUED.value, attempts=0, next_attempt_at=now, last_error=None, updated_at=now
+                )
+            )
+        )
+        == 1
+    )
     if changed:
         uid = session.execute(
             select(Item.uid).join(Delivery, Delivery.item_id == Item.id).where(Delivery.id == delivery_id)
         ).scalar_one()
-        audit.append(session, actor=actor, action="delivery.replay", item_uid=uid, data={"delivery": delivery_id})
+        audit.append(
+            session, actor=actor, action="delivery.replay", item_uid=uid, data={"delivery": delivery_id}
+        )
     return changed
 
 
@@ -659,7 +814,9 @@ def _locked_ids(ids: list[int], *, skip_locked: bool) -> Any:
     """The rows of `ids`, locked in id order (PostgreSQL; SQLite ignores FOR UPDATE): two
     transactions locking overlapping sets in id order cannot deadlock."""
     return (
-        select(Delivery.id).where(Delivery.id.in_(ids)).order_by(Delivery.id)
+        select(Delivery.id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
         .with_for_update(skip_locked=skip_locked)
         .scalar_subquery()
     )
@@ -681,20 +838,24 @@ def undispatched_due(session: Session, now: datetime, stale_after: float, limit:
     """Due deliveries no executor holds: never handed to the broker, or handed over so long
     ago that the message must have been lost (a broker restart, a killed worker)."""
     stale = now - timedelta(seconds=stale_after)
-    return list(session.execute(
-        select(Delivery.id)
-        .where(
-            Delivery.state.in_(CLAIMABLE),
-            Delivery.next_attempt_at <= now,
-            or_(Delivery.dispatched_at.is_(None), Delivery.dispatched_at < stale),
-        )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Delivery.id)
+            .where(
+                Delivery.state.in_(CLAIMABLE),
+                Delivery.next_attempt_at <= now,
+                or_(Delivery.dispatched_at.is_(None), Delivery.dispatched_at < stale),
+            )
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def counts_by_state(session: Session) -> dict[tuple[str, str], int]:
-    rows = session.execute(select(Delivery.channel, Delivery.state, func.count()).group_by(Delivery.channel, Delivery.state))
+    rows = session.execute(
+        select(Delivery.channel, Delivery.state, func.count()).group_by(Delivery.channel, Delivery.state)
+    )
     return {(c, s): n for c, s, n in rows}
 
 
@@ -703,8 +864,11 @@ _CLAIM = (
     update(Delivery)
     .where(
         Delivery.id.in_(
-            select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True))).order_by(Delivery.id)
-            .with_for_update().scalar_subquery()
+            select(Delivery.id)
+            .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+            .order_by(Delivery.id)
+            .with_for_update()
+            .scalar_subquery()
         ),
         Delivery.state.in_(CLAIMABLE),
         Delivery.next_attempt_at <= bindparam("c_now"),
@@ -723,9 +887,14 @@ _CLAIM = (
 # mark_dispatched's statement, built once (it runs after every approval under Celery)
 _MARK_DISPATCHED = (
     update(Delivery)
-    .where(Delivery.id.in_(
-        select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True))).order_by(Delivery.id)
-        .with_for_update(skip_locked=True).scalar_subquery()
-    ))
+    .where(
+        Delivery.id.in_(
+            select(Delivery.id)
+            .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+            .order_by(Delivery.id)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+    )
     .values(dispatched_at=bindparam("now"))
 )

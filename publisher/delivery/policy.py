@@ -1,8 +1,8 @@
 """Per-channel retry and circuit-breaker policy, read from the channel's config section:
 
-    [channels.webhook.retry]   max_attempts = 8, base_seconds = 2, cap_seconds = 900, jitter = 0.25
-    [channels.webhook.breaker] failures = 5, ratio = 0.5, window = 20, cooldown_seconds = 30
-    [channels.webhook]         lease_seconds = 120, confirm_interval_seconds = 10
+[channels.webhook.retry]   max_attempts = 8, base_seconds = 2, cap_seconds = 900, jitter = 0.25
+[channels.webhook.breaker] failures = 5, ratio = 0.5, window = 20, cooldown_seconds = 30
+[channels.webhook]         lease_seconds = 120, confirm_interval_seconds = 10
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class BreakerPolicy:
-    failures: int = 5           # consecutive failures that open the breaker
-    ratio: float = 0.5          # or this failure ratio over the last `window` attempts
+    failures: int = 5  # consecutive failures that open the breaker
+    ratio: float = 0.5  # or this failure ratio over the last `window` attempts
     window: int = 20
     min_samples: int = 10
     cooldown_seconds: float = 30.0
@@ -51,7 +51,9 @@ def channel_policy(section: dict[str, Any], default_lease: float = 120.0) -> Cha
     breaker = section.get("breaker", {})
     return ChannelPolicy(
         retry=RetryPolicy(**{k: v for k, v in retry.items() if k in RetryPolicy.__dataclass_fields__}),
-        breaker=BreakerPolicy(**{k: v for k, v in breaker.items() if k in BreakerPolicy.__dataclass_fields__}),
+        breaker=BreakerPolicy(
+            **{k: v for k, v in breaker.items() if k in BreakerPolicy.__dataclass_fields__}
+        ),
         lease_seconds=float(section.get("lease_seconds", default_lease)),
         confirm_interval_seconds=float(section.get("confirm_interval_seconds", 10.0)),
         confirm_timeout_seconds=float(section.get("confirm_timeout_seconds", 6 * 3600.0)),

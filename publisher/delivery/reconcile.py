@@ -45,8 +45,11 @@ class ChannelReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "channel": self.channel, "listed": self.listed, "error": self.error,
-            "expected_live": self.expected_live, "held_live": self.held_live,
+            "channel": self.channel,
+            "listed": self.listed,
+            "error": self.error,
+            "expected_live": self.expected_live,
+            "held_live": self.held_live,
             "findings": [f.__dict__ for f in self.findings],
         }
 
@@ -103,7 +106,9 @@ def reconcile_channel(db: Database, channels: ChannelSet, channel: str) -> Chann
     for uid, exp in expected.items():
         live = [h for h in by_uid.get(uid, []) if h.live]
         if not exp.delivered:
-            add(Finding(channel, uid, "pending", f"最新投递状态 {exp.state} / latest delivery is {exp.state}"))
+            add(
+                Finding(channel, uid, "pending", f"最新投递状态 {exp.state} / latest delivery is {exp.state}")
+            )
             continue
         if len(live) > 1:
             add(Finding(channel, uid, "duplicate", f"渠道中有 {len(live)} 份 / {len(live)} live copies"))
@@ -112,14 +117,30 @@ def reconcile_channel(db: Database, channels: ChannelSet, channel: str) -> Chann
         elif exp.live:
             h = live[0]
             if h.version is not None and h.version != exp.version:
-                add(Finding(channel, uid, "stale", f"渠道为第 {h.version} 版，应为第 {exp.version} 版 / holds v{h.version}, expected v{exp.version}"))
+                add(
+                    Finding(
+                        channel,
+                        uid,
+                        "stale",
+                        f"渠道为第 {h.version} 版，应为第 {exp.version} 版 / holds v{h.version}, expected v{exp.version}",
+                    )
+                )
             elif h.validity is not None and exp.validity is not None and h.validity != exp.validity:
-                add(Finding(channel, uid, "stale", f"有效性为 {h.validity}，应为 {exp.validity} / validity {h.validity}, expected {exp.validity}"))
+                add(
+                    Finding(
+                        channel,
+                        uid,
+                        "stale",
+                        f"有效性为 {h.validity}，应为 {exp.validity} / validity {h.validity}, expected {exp.validity}",
+                    )
+                )
         elif live:
             add(Finding(channel, uid, "not_removed", "已撤回但渠道仍在显示 / withdrawn but still shown"))
     for uid, hs in by_uid.items():
         if uid not in expected and any(h.live for h in hs):
-            add(Finding(channel, uid, "extra", "渠道中有未经批准投递的内容 / shown but never delivered there"))
+            add(
+                Finding(channel, uid, "extra", "渠道中有未经批准投递的内容 / shown but never delivered there")
+            )
     return report
 
 

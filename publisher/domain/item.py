@@ -238,7 +238,9 @@ class ItemIn(BaseModel):
             if not self.changes:
                 problems.append("changes: 收费目录调整须列明变动项目 / at least one change row required")
         elif self.catalogue or self.changes or self.effective_date:
-            problems.append("catalogue: 仅收费目录调整可填写目录变动 / only fee_change items carry catalogue changes")
+            problems.append(
+                "catalogue: 仅收费目录调整可填写目录变动 / only fee_change items carry catalogue changes"
+            )
         if t is ItemType.PROCUREMENT_RESULT and self.procurement is None:
             problems.append("procurement: 采购结果须填写项目信息 / procurement details required")
         if t is not ItemType.PROCUREMENT_RESULT and self.procurement is not None:

@@ -68,7 +68,9 @@ def append_sql(dialect: str, prefix: str = "") -> str:
         digest, lock = f"encode(sha256(convert_to({hashed}, 'UTF8')), 'hex')", " FOR UPDATE"
     else:
         digest, lock = f"publisher_sha256({hashed})", ""
-    values = ", ".join(f":{prefix}{name}" for name in ("at", "actor", "action", "item_uid", "version_hash", "reason", "data"))
+    values = ", ".join(
+        f":{prefix}{name}" for name in ("at", "actor", "action", "item_uid", "version_hash", "reason", "data")
+    )
     return (
         "INSERT INTO audit_events (seq, at, actor, action, item_uid, version_hash, reason, data, prev_hash, hash) "
         f"SELECT h.seq + 1, {values}, h.hash, {digest} FROM audit_head h WHERE h.id = 1{lock}"
@@ -80,7 +82,9 @@ def typed_params(prefix: str = "") -> list[BindParameter[Any]]:
     return [bindparam(f"{prefix}at", type_=UTCDateTime()), bindparam(f"{prefix}data", type_=JSONType)]
 
 
-APPEND = {dialect: text(append_sql(dialect)).bindparams(*typed_params()) for dialect in ("postgresql", "sqlite")}
+APPEND = {
+    dialect: text(append_sql(dialect)).bindparams(*typed_params()) for dialect in ("postgresql", "sqlite")
+}
 
 
 class EventFields(TypedDict, total=False):
@@ -122,9 +126,13 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, list[AuditProblem]
     for ev in _iter_events(session, batch):
         count += 1
         if ev.seq != expected_seq:
-            problems.append(AuditProblem(expected_seq, f"events {expected_seq}..{ev.seq - 1} are missing (deleted)"))
+            problems.append(
+                AuditProblem(expected_seq, f"events {expected_seq}..{ev.seq - 1} are missing (deleted)")
+            )
         if ev.prev_hash != prev_hash:
-            problems.append(AuditProblem(ev.seq, "link to the previous event is broken (an event was deleted or edited)"))
+            problems.append(
+                AuditProblem(ev.seq, "link to the previous event is broken (an event was deleted or edited)")
+            )
         if event_hash(ev.prev_hash, _fields(ev)) != ev.hash:
             problems.append(AuditProblem(ev.seq, "contents do not match the hash (the event was edited)"))
         prev_hash, expected_seq = ev.hash, ev.seq + 1
@@ -132,16 +140,24 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, list[AuditProblem]
     if head is None:
         problems.append(AuditProblem(0, "the chain head is missing"))
     elif head.seq != expected_seq - 1 or head.hash != prev_hash:
-        problems.append(AuditProblem(head.seq, f"the chain ends at {expected_seq - 1} but its head says {head.seq} (events cut)"))
+        problems.append(
+            AuditProblem(
+                head.seq, f"the chain ends at {expected_seq - 1} but its head says {head.seq} (events cut)"
+            )
+        )
     return count, problems
 
 
 def _iter_events(session: Session, batch: int) -> Iterator[AuditEvent]:
     last = 0
     while True:
-        rows = session.execute(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             return
         yield from rows

@@ -63,6 +63,8 @@ def reserve_existing(session: Session, agency: AgencySettings, number: str) -> N
     _ensure_counter(session, agency.code, year)
     session.execute(
         update(IndexCounter)
-        .where(IndexCounter.agency == agency.code, IndexCounter.year == year, IndexCounter.last_serial < serial)
+        .where(
+            IndexCounter.agency == agency.code, IndexCounter.year == year, IndexCounter.last_serial < serial
+        )
         .values(last_serial=serial)
     )

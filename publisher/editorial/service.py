@@ -119,7 +119,9 @@ class Service:
     def abolish(
         self, actor: Actor, uid: str, *, on: date, by: str | None = None, validity: str = "已废止"
     ) -> Outcome:
-        return self._run(lambda s: workflow.abolish(s, self.settings, actor, uid, on=on, by=by, validity=validity))
+        return self._run(
+            lambda s: workflow.abolish(s, self.settings, actor, uid, on=on, by=by, validity=validity)
+        )
 
     def withdraw(self, actor: Actor, uid: str, reason: str) -> Outcome:
         return self._run(lambda s: workflow.withdraw(s, self.settings, actor, uid, reason))
@@ -168,9 +170,15 @@ class Service:
                 stmt = stmt.where(Item.validity == validity)
             if q:
                 like = f"%{q}%"
-                stmt = stmt.where(or_(Item.title.like(like), Item.index_number.like(like), Item.ref.like(like)))
+                stmt = stmt.where(
+                    or_(Item.title.like(like), Item.index_number.like(like), Item.ref.like(like))
+                )
             total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-            items = s.execute(stmt.order_by(Item.updated_at.desc(), Item.id.desc()).limit(limit).offset(offset)).scalars().all()
+            items = (
+                s.execute(stmt.order_by(Item.updated_at.desc(), Item.id.desc()).limit(limit).offset(offset))
+                .scalars()
+                .all()
+            )
             latest = self.latest_delivery_states(s, [i.id for i in items])
             return total, [
                 item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items
@@ -180,14 +188,20 @@ class Service:
         with self.db.reader() as s:
             item = workflow.get_item(s, uid)
             versions = {v.id: v.number for v in item.versions}
-            rows = s.execute(select(Delivery).where(Delivery.item_id == item.id).order_by(Delivery.id)).scalars().all()
+            rows = (
+                s.execute(select(Delivery).where(Delivery.item_id == item.id).order_by(Delivery.id))
+                .scalars()
+                .all()
+            )
             return [delivery_json(d, versions.get(d.version_id)) for d in rows]
 
     def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
         with self.db.reader() as s:
-            rows = s.execute(
-                select(Attempt).where(Attempt.delivery_id == delivery_id).order_by(Attempt.number)
-            ).scalars().all()
+            rows = (
+                s.execute(select(Attempt).where(Attempt.delivery_id == delivery_id).order_by(Attempt.number))
+                .scalars()
+                .all()
+            )
             return [attempt_json(a) for a in rows]
 
     def list_deliveries(
@@ -206,9 +220,15 @@ class Service:
     def channel_status(self, channel: str) -> dict[str, Any]:
         with self.db.reader() as s:
             st = s.get(ChannelState, channel)
-            counts = dict(s.execute(
-                select(Delivery.state, func.count()).where(Delivery.channel == channel).group_by(Delivery.state)
-            ).tuples().all())
+            counts = dict(
+                s.execute(
+                    select(Delivery.state, func.count())
+                    .where(Delivery.channel == channel)
+                    .group_by(Delivery.state)
+                )
+                .tuples()
+                .all()
+            )
             known = channel in set(s.execute(select(Delivery.channel).distinct()).scalars())
         return {
             "channel": channel,
@@ -225,16 +245,26 @@ class Service:
             known = set(s.execute(select(Delivery.channel).distinct()).scalars())
         return sorted(set(self.settings.enabled_channels()) | known)
 
-    def audit_events(self, item_uid: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+    def audit_events(
+        self, item_uid: str | None = None, limit: int = 200, offset: int = 0
+    ) -> list[dict[str, Any]]:
         with self.db.reader() as s:
             stmt = select(AuditEvent)
             if item_uid:
                 stmt = stmt.where(AuditEvent.item_uid == item_uid)
             rows = s.execute(stmt.order_by(AuditEvent.seq).limit(limit).offset(offset)).scalars().all()
             return [
-                {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                 "item": e.item_uid, "version_hash": e.version_hash, "reason": e.reason,
-                 "data": e.data, "hash": e.hash}
+                {
+                    "seq": e.seq,
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "item": e.item_uid,
+                    "version_hash": e.version_hash,
+                    "reason": e.reason,
+                    "data": e.data,
+                    "hash": e.hash,
+                }
                 for e in rows
             ]
 
@@ -272,8 +302,12 @@ def item_json(item: Item, overall: str, latest: dict[str, str], *, full: bool = 
         data["withdraw_reason"] = item.withdraw_reason
         data["abolished_by"] = item.abolished_by
         data["versions"] = [
-            {"number": v.number, "content_hash": v.content_hash, "reason": v.reason,
-             "created_at": v.created_at.isoformat()}
+            {
+                "number": v.number,
+                "content_hash": v.content_hash,
+                "reason": v.reason,
+                "created_at": v.created_at.isoformat(),
+            }
             for v in item.versions
         ]
     return data

@@ -79,8 +79,13 @@ STATE_LABELS = {
 
 
 ACTION_LABELS = {
-    "edit": "编辑", "submit": "提交审查", "review": "通过审查", "reject": "退回", "approve": "批准",
-    "change validity of": "变更有效性", "withdraw": "撤回",
+    "edit": "编辑",
+    "submit": "提交审查",
+    "review": "通过审查",
+    "reject": "退回",
+    "approve": "批准",
+    "change validity of": "变更有效性",
+    "withdraw": "撤回",
 }
 
 
@@ -137,7 +142,9 @@ def _apply(session: Session, item: Item, parsed: ItemIn, settings: Settings) -> 
     if parsed.interprets:
         target = _resolve(session, parsed.interprets, "interprets")
         if target.type != ItemType.POLICY:
-            raise ValidationError.one("interprets", "政策解读只能关联政策文件 / an interpretation interprets a policy")
+            raise ValidationError.one(
+                "interprets", "政策解读只能关联政策文件 / an interpretation interprets a policy"
+            )
         content["interprets"] = target.uid
         item.interprets_uid = target.uid
     content["abolishes"] = [_resolve(session, r, "abolishes").uid for r in parsed.abolishes]
@@ -206,7 +213,10 @@ def update_item(session: Session, settings: Settings, actor: Actor, uid: str, pa
     item.state = ItemState.DRAFT.value
     item.reject_reason = None
     audit.append(
-        session, actor=actor.name, action="edit", item_uid=item.uid,
+        session,
+        actor=actor.name,
+        action="edit",
+        item_uid=item.uid,
         data={"fields": sorted(patch), "revision": was != ItemState.DRAFT},
     )
     return item
@@ -227,9 +237,13 @@ def _release_blockers(item: AnyItem) -> list[FieldError]:
     errors = []
     c = item.content
     if c.get("disclosure") == Disclosure.NOT_DISCLOSED:
-        errors.append(FieldError("disclosure", "“不予公开”的信息不能发布 / items marked 不予公开 are never released"))
+        errors.append(
+            FieldError("disclosure", "“不予公开”的信息不能发布 / items marked 不予公开 are never released")
+        )
     if c.get("classified", CLEARED) != CLEARED:
-        errors.append(FieldError("classified", "未通过保密审查（须为“非涉密”）/ only 非涉密 items can be released"))
+        errors.append(
+            FieldError("classified", "未通过保密审查（须为“非涉密”）/ only 非涉密 items can be released")
+        )
     return errors
 
 
@@ -269,9 +283,13 @@ def reject(session: Session, actor: Actor, uid: str, reason: str) -> Item:
 def _group_of(session: Session, item: AnyItem) -> list[AnyItem]:
     if not item.release_group:
         return [item]
-    members = session.execute(
-        select(Item).where(Item.release_group == item.release_group).order_by(Item.id).with_for_update()
-    ).scalars().all()
+    members = (
+        session.execute(
+            select(Item).where(Item.release_group == item.release_group).order_by(Item.id).with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     batch: list[AnyItem] = [m for m in members if m.state == ItemState.AWAITING_APPROVAL]
     not_ready = [m for m in members if m.state in (ItemState.DRAFT, ItemState.IN_REVIEW)]
     if not_ready:
@@ -293,7 +311,9 @@ def _live_version(session: Session, item: AnyItem) -> ItemVersion | None:
 
 
 # Built once: view_of runs inside every approval (the channels' pre-flight checks).
-_INTERPRETED_BY = select(Item.uid).where(Item.interprets_uid == bindparam("uid"), Item.live_version.is_not(None))
+_INTERPRETED_BY = select(Item.uid).where(
+    Item.interprets_uid == bindparam("uid"), Item.live_version.is_not(None)
+)
 _CHANNEL_URLS = (
     select(Delivery.channel, Delivery.url)
     .where(Delivery.item_id == bindparam("item_id"), Delivery.url.is_not(None))
@@ -377,26 +397,51 @@ def _write_version(
     # every new version becomes the live one, so the live number is also the highest
     number = (item.live_version or 0) + 1
     digest = content_hash(content)
-    values = dict(item_id=item.id, number=number, content=content, content_hash=digest,
-                  reason=reason, created_by=actor.id, created_at=now)
+    values = dict(
+        item_id=item.id,
+        number=number,
+        content=content,
+        content_hash=digest,
+        reason=reason,
+        created_by=actor.id,
+        created_at=now,
+    )
     if channels and supersede:
         _supersede_unsent(session, item, channels)
         # A delivery of this item still in flight on a channel (sending, or accepted and not yet
         # confirmed) goes first: the new one waits for it, so a withdrawal can never overtake
         # the update before it.
-        in_flight = dict(session.execute(
-            select(Delivery.channel, func.max(Delivery.id))
-            .where(Delivery.item_id == item.id, Delivery.channel.in_(channels),
-                   Delivery.state.in_((DeliveryState.SENDING.value, DeliveryState.ACCEPTED.value)))
-            .group_by(Delivery.channel)
-        ).tuples().all())
+        in_flight = dict(
+            session.execute(
+                select(Delivery.channel, func.max(Delivery.id))
+                .where(
+                    Delivery.item_id == item.id,
+                    Delivery.channel.in_(channels),
+                    Delivery.state.in_((DeliveryState.SENDING.value, DeliveryState.ACCEPTED.value)),
+                )
+                .group_by(Delivery.channel)
+            )
+            .tuples()
+            .all()
+        )
         after = {**in_flight, **(after or {})}
-    planned = [outbox.Planned(c, f"{item.uid}.v{number}.{c}.{op.value}", (after or {}).get(c)) for c in channels]
-    event = None if audit_action is None else audit.event_params(
-        actor=actor.name, action=audit_action, item_uid=item.uid, version_hash=digest,
-        data={"version": number, **(audit_data or {})})
-    _, rows = outbox.write(session, values, op.value, planned, due_at=max(now, not_before), now=now,
-                           release=release, event=event)
+    planned = [
+        outbox.Planned(c, f"{item.uid}.v{number}.{c}.{op.value}", (after or {}).get(c)) for c in channels
+    ]
+    event = (
+        None
+        if audit_action is None
+        else audit.event_params(
+            actor=actor.name,
+            action=audit_action,
+            item_uid=item.uid,
+            version_hash=digest,
+            data={"version": number, **(audit_data or {})},
+        )
+    )
+    _, rows = outbox.write(
+        session, values, op.value, planned, due_at=max(now, not_before), now=now, release=release, event=event
+    )
     if release is not None:
         # the object now holds the values just written (an ORM object: as committed values)
         for key, value in release.items():
@@ -456,13 +501,22 @@ def approve(
             policy_uid = m.interprets_uid
             policy = get_item(session, policy_uid) if policy_uid else None
             if policy is None or (policy.uid not in batch_uids and policy.live_version is None):
-                errors.append(FieldError(
-                    prefix + "interprets",
-                    "政策解读不能先于所解读的政策发布，请与政策一并批准 / an interpretation is never "
-                    "released before its policy: approve them together",
-                ))
-            elif policy.uid not in batch_uids and policy.publish_at and m.publish_at and m.publish_at < policy.publish_at:
-                errors.append(FieldError(prefix + "publish_at", "解读的发布时间不能早于政策 / not before its policy"))
+                errors.append(
+                    FieldError(
+                        prefix + "interprets",
+                        "政策解读不能先于所解读的政策发布，请与政策一并批准 / an interpretation is never "
+                        "released before its policy: approve them together",
+                    )
+                )
+            elif (
+                policy.uid not in batch_uids
+                and policy.publish_at
+                and m.publish_at
+                and m.publish_at < policy.publish_at
+            ):
+                errors.append(
+                    FieldError(prefix + "publish_at", "解读的发布时间不能早于政策 / not before its policy")
+                )
     if errors:
         raise ValidationError(errors)
 
@@ -477,14 +531,20 @@ def approve(
         # An item released before keeps its number (and only such an item can be unchanged).
         content = _release_content(m, m.index_number, release_at) if m.index_number else None
         if live is not None and content is not None and content_hash(content) == live.content_hash:
-            raise TransitionError(f"《{m.title}》内容未变更，无需重新批准 / nothing changed since the live version", m.state)
+            raise TransitionError(
+                f"《{m.title}》内容未变更，无需重新批准 / nothing changed since the live version", m.state
+            )
         # Checks before a new number is taken, with a number of its pattern: the counter's row
         # lock, which every approval of the year queues on, is then held only for the writes
         # below and the commit, not for the channels' pre-flight.
         if preflight is not None and channels:
             shown = content or _release_content(m, indexno.provisional(settings.agency, year), release_at)
-            draft = ItemVersion(item_id=m.id, number=(m.live_version or 0) + 1, content=shown,
-                                content_hash=content_hash(shown))
+            draft = ItemVersion(
+                item_id=m.id,
+                number=(m.live_version or 0) + 1,
+                content=shown,
+                content_hash=content_hash(shown),
+            )
             problems = preflight(view_of(session, settings, m, draft), channels)
             if problems:
                 prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
@@ -498,8 +558,16 @@ def approve(
             after = policy_deliveries.get(m.interprets_uid) or _policy_deliveries(session, m.interprets_uid)
         released = release_at <= now
         version, rows = _write_version(
-            session, m, actor, content, op, reason=op.value, channels=channels, not_before=release_at,
-            after=after, supersede=live is not None,  # a first publication has nothing unsent to supersede
+            session,
+            m,
+            actor,
+            content,
+            op,
+            reason=op.value,
+            channels=channels,
+            not_before=release_at,
+            after=after,
+            supersede=live is not None,  # a first publication has nothing unsent to supersede
             release=dict(
                 index_number=index_number,
                 live_version=(m.live_version or 0) + 1,
@@ -508,8 +576,12 @@ def approve(
                 updated_at=now,
             ),
             audit_action="approve",
-            audit_data={"operation": op.value, "channels": channels, "index_number": index_number,
-                        "group": m.release_group},
+            audit_data={
+                "operation": op.value,
+                "channels": channels,
+                "index_number": index_number,
+                "group": m.release_group,
+            },
         )
         if m.type == ItemType.POLICY:
             policy_deliveries[m.uid] = rows
@@ -522,8 +594,14 @@ def approve(
             target = get_item(session, target_uid, lock=True)
             if target.live_version is not None and target.validity == Validity.VALID:
                 sub = _change_validity(
-                    session, settings, actor, target, Validity.ABOLISHED,
-                    local(release_at).date(), by=m.uid, not_before=release_at,
+                    session,
+                    settings,
+                    actor,
+                    target,
+                    Validity.ABOLISHED,
+                    local(release_at).date(),
+                    by=m.uid,
+                    not_before=release_at,
                 )
                 outcome.deliveries += sub.deliveries
                 outcome.channels.update(sub.channels)
@@ -552,18 +630,31 @@ def _change_validity(
     item.content = {**item.content, "validity": validity.value}
     now = utcnow()
     version, rows = _write_version(
-        session, item, actor, content, Operation.UPDATE, reason="abolish",
-        channels=settings.routed_channels(item.type), not_before=not_before or now,
+        session,
+        item,
+        actor,
+        content,
+        Operation.UPDATE,
+        reason="abolish",
+        channels=settings.routed_channels(item.type),
+        not_before=not_before or now,
     )
     item.live_version = version.number
     item.updated_at = now
     audit.append(
-        session, actor=actor.name, action="validity", item_uid=item.uid, version_hash=version.content_hash,
+        session,
+        actor=actor.name,
+        action="validity",
+        item_uid=item.uid,
+        version_hash=version.content_hash,
         data={"validity": validity.value, "on": on.isoformat(), "by": by, "version": version.number},
     )
     due = not_before is None or not_before <= now
-    return Outcome(items=[item], deliveries=list(rows.values()) if due else [],
-                   channels={did: channel for channel, did in rows.items()})
+    return Outcome(
+        items=[item],
+        deliveries=list(rows.values()) if due else [],
+        channels={did: channel for channel, did in rows.items()},
+    )
 
 
 def abolish(
@@ -581,7 +672,9 @@ def abolish(
     try:
         new_validity = Validity(validity)
     except ValueError:
-        raise ValidationError.one("validity", "有效性应为 已废止、已失效 或 已修订 / invalid validity") from None
+        raise ValidationError.one(
+            "validity", "有效性应为 已废止、已失效 或 已修订 / invalid validity"
+        ) from None
     if new_validity is Validity.VALID:
         raise ValidationError.one("validity", "废止操作不能设为“有效” / cannot abolish to 有效")
     item = get_item(session, uid, lock=True)
@@ -608,28 +701,46 @@ def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reaso
     content = dict(live.content)
     content.update(withdrawn=True, withdraw_reason=reason[:2000])
     now = utcnow()
-    version, rows = _write_version(session, item, actor, content, Operation.WITHDRAW, reason="withdraw",
-                                   channels=channels, not_before=now)
+    version, rows = _write_version(
+        session,
+        item,
+        actor,
+        content,
+        Operation.WITHDRAW,
+        reason="withdraw",
+        channels=channels,
+        not_before=now,
+    )
     item.live_version = version.number
     item.state = ItemState.WITHDRAWN.value
     item.withdrawn_at = now
     item.withdraw_reason = reason[:2000]
     item.updated_at = now
     audit.append(
-        session, actor=actor.name, action="withdraw", item_uid=item.uid, version_hash=version.content_hash,
-        reason=item.withdraw_reason, data={"channels": channels},
+        session,
+        actor=actor.name,
+        action="withdraw",
+        item_uid=item.uid,
+        version_hash=version.content_hash,
+        reason=item.withdraw_reason,
+        data={"channels": channels},
     )
-    return Outcome(items=[item], deliveries=list(rows.values()),
-                   channels={did: channel for channel, did in rows.items()})
+    return Outcome(
+        items=[item], deliveries=list(rows.values()), channels={did: channel for channel, did in rows.items()}
+    )
 
 
 def release_due(session: Session, now: datetime | None = None) -> Outcome:
     """Scheduled items whose publish_at has come: approved → published. Their deliveries
     were written at approval with next_attempt_at = publish_at, so they become due now too."""
     now = now or utcnow()
-    items = session.execute(
-        select(Item).where(Item.state == ItemState.APPROVED, Item.publish_at <= now).with_for_update()
-    ).scalars().all()
+    items = (
+        session.execute(
+            select(Item).where(Item.state == ItemState.APPROVED, Item.publish_at <= now).with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     outcome = Outcome()
     for item in items:
         item.state = ItemState.PUBLISHED.value
@@ -637,7 +748,11 @@ def release_due(session: Session, now: datetime | None = None) -> Outcome:
         item.updated_at = now
         audit.append(session, actor="system", action="release", item_uid=item.uid)
         outcome.items.append(item)
-        outcome.deliveries += session.execute(
-            select(Delivery.id).where(Delivery.item_id == item.id, Delivery.state == DeliveryState.QUEUED)
-        ).scalars().all()
+        outcome.deliveries += (
+            session.execute(
+                select(Delivery.id).where(Delivery.item_id == item.id, Delivery.state == DeliveryState.QUEUED)
+            )
+            .scalars()
+            .all()
+        )
     return outcome

@@ -100,9 +100,13 @@ class AlertSettings:
             if not to or not mail.get("from"):
                 raise SettingsError("alerts.email needs `from` and `to` when smtp_host is set")
             email = EmailTarget(
-                smtp_host=str(mail["smtp_host"]), smtp_port=int(mail.get("smtp_port", 25)),
-                starttls=bool(mail.get("starttls", False)), username=mail.get("username"),
-                password=resolve_secret(mail, "password"), sender=str(mail["from"]), to=tuple(str(t) for t in to),
+                smtp_host=str(mail["smtp_host"]),
+                smtp_port=int(mail.get("smtp_port", 25)),
+                starttls=bool(mail.get("starttls", False)),
+                username=mail.get("username"),
+                password=resolve_secret(mail, "password"),
+                sender=str(mail["from"]),
+                to=tuple(str(t) for t in to),
             )
         chosen = raw.get("events")
         return cls(
@@ -201,7 +205,9 @@ class Alerter:
         return message
 
     def _post(self, url: str, message: dict[str, Any]) -> None:
-        with httpx.Client(timeout=self.settings.timeout_seconds, headers={"User-Agent": "publisher-alerts"}) as client:
+        with httpx.Client(
+            timeout=self.settings.timeout_seconds, headers={"User-Agent": "publisher-alerts"}
+        ) as client:
             response = client.post(url, json=message)
             response.raise_for_status()
 
@@ -222,9 +228,18 @@ class Alerter:
 def _line(event: Event) -> str:
     d = event.data
     parts = [local(datetime.fromtimestamp(event.at, UTC)).strftime("%H:%M:%S")]
-    for key, label in (("channel", "渠道"), ("title", "信息"), ("item", "uid"), ("delivery", "投递"),
-                       ("operation", "操作"), ("attempts", "尝试"), ("error", "错误"), ("reason", "原因"),
-                       ("flag", "标记"), ("due", "期限")):
+    for key, label in (
+        ("channel", "渠道"),
+        ("title", "信息"),
+        ("item", "uid"),
+        ("delivery", "投递"),
+        ("operation", "操作"),
+        ("attempts", "尝试"),
+        ("error", "错误"),
+        ("reason", "原因"),
+        ("flag", "标记"),
+        ("due", "期限"),
+    ):
         if d.get(key) not in (None, ""):
             parts.append(f"{label} {d[key]}")
     return " · ".join(str(p) for p in parts)
@@ -238,7 +253,9 @@ def summarise(batch: list[Event], max_details: int, dropped: int = 0) -> dict[st
     details: dict[str, list[dict[str, Any]]] = {}
     for name, count in counts.most_common():
         of_kind = [e for e in batch if e.name == name]
-        details[name] = [{"at": datetime.fromtimestamp(e.at, UTC).isoformat(), **e.data} for e in of_kind[:max_details]]
+        details[name] = [
+            {"at": datetime.fromtimestamp(e.at, UTC).isoformat(), **e.data} for e in of_kind[:max_details]
+        ]
         lines.append(f"{ALERT_EVENTS.get(name, name)}：{count}")
         lines += [f"  - {_line(e)}" for e in of_kind[:max_details]]
         if count > max_details:
@@ -264,14 +281,16 @@ def _describer(runtime: Runtime) -> Callable[[list[Event]], None]:
         if not ids:
             return
         with runtime.db.reader() as s:
-            found = {i: (uid, title) for i, uid, title in s.execute(
-                select(Item.id, Item.uid, Item.title).where(Item.id.in_(ids))
-            )}
+            found = {
+                i: (uid, title)
+                for i, uid, title in s.execute(select(Item.id, Item.uid, Item.title).where(Item.id.in_(ids)))
+            }
         for e in batch:
             hit = found.get(e.data.get("item_id"))
             if hit is not None:
                 e.data.setdefault("item", hit[0])
                 e.data.setdefault("title", hit[1])
+
     return describe
 
 
@@ -286,8 +305,12 @@ def install(runtime: Runtime) -> Alerter | None:
     events.subscribe(alerter.handle)
     alerter.start()
     runtime.extras["alerts"] = alerter
-    log.info("alerts: %d webhook(s)%s, window %.0f s", len(settings.webhooks),
-             " + email" if settings.email else "", settings.window_seconds)
+    log.info(
+        "alerts: %d webhook(s)%s, window %.0f s",
+        len(settings.webhooks),
+        " + email" if settings.email else "",
+        settings.window_seconds,
+    )
     return alerter
 
 

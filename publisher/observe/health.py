@@ -70,8 +70,10 @@ def check_worker(runtime: Runtime, now: float | None = None) -> Check:
     if runtime.settings.broker_url:
         client = _redis(runtime.settings.broker_url)
         try:
-            names = sorted(k.decode()[len(WORKER_KEY_PREFIX):]
-                           for k in client.scan_iter(match=WORKER_KEY_PREFIX + "*", count=100))
+            names = sorted(
+                k.decode()[len(WORKER_KEY_PREFIX) :]
+                for k in client.scan_iter(match=WORKER_KEY_PREFIX + "*", count=100)
+            )
         except redis.RedisError as exc:
             return Check("worker", False, f"无法读取心跳 / heartbeats unknown: {type(exc).__name__}")
         finally:

@@ -37,8 +37,12 @@ from publisher.store.models import Attempt, ChannelState, Delivery, Item
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # Not yet handed to the channel: what an outbox age means.
-OUTBOX_STATES = (DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value, DeliveryState.HELD.value,
-                 DeliveryState.SENDING.value)
+OUTBOX_STATES = (
+    DeliveryState.QUEUED.value,
+    DeliveryState.RETRY_WAIT.value,
+    DeliveryState.HELD.value,
+    DeliveryState.SENDING.value,
+)
 SUCCESS_OUTCOMES = ("success", "accepted")
 HEALTH_SAMPLE = 500  # attempts per channel
 HEALTH_WINDOW = 5000  # the most recent attempts over all channels, from which each channel's sample comes
@@ -56,26 +60,41 @@ class StoreCollector(Collector):
         ]
         with self.db.reader() as s:
             attempts = s.execute(
-                select(Delivery.channel, Attempt.outcome, func.count(), func.sum(Attempt.duration_ms), *bucket_cols)
+                select(
+                    Delivery.channel,
+                    Attempt.outcome,
+                    func.count(),
+                    func.sum(Attempt.duration_ms),
+                    *bucket_cols,
+                )
                 .join(Delivery, Delivery.id == Attempt.delivery_id)
                 .group_by(Delivery.channel, Attempt.outcome)
             ).all()
             states = s.execute(
-                select(Delivery.channel, Delivery.state, func.count()).group_by(Delivery.channel, Delivery.state)
+                select(Delivery.channel, Delivery.state, func.count()).group_by(
+                    Delivery.channel, Delivery.state
+                )
             ).all()
             oldest = s.execute(
                 select(Delivery.channel, func.min(Delivery.created_at))
                 .where(Delivery.state.in_(OUTBOX_STATES))
                 .group_by(Delivery.channel)
             ).all()
-            channel_rows = s.execute(select(ChannelState.channel, ChannelState.breaker, ChannelState.paused)).all()
-            items = s.execute(select(Item.type, Item.state, func.count()).group_by(Item.type, Item.state)).all()
+            channel_rows = s.execute(
+                select(ChannelState.channel, ChannelState.breaker, ChannelState.paused)
+            ).all()
+            items = s.execute(
+                select(Item.type, Item.state, func.count()).group_by(Item.type, Item.state)
+            ).all()
 
         channels = set(self.settings.enabled_channels()) | {r[0] for r in states}
 
-        total = CounterMetricFamily("publisher_deliveries", "Delivery attempts by outcome (success, accepted, "
-                                    "transient, rate_limited, permanent, config, lost, error).",
-                                    labels=["channel", "outcome"])
+        total = CounterMetricFamily(
+            "publisher_deliveries",
+            "Delivery attempts by outcome (success, accepted, "
+            "transient, rate_limited, permanent, config, lost, error).",
+            labels=["channel", "outcome"],
+        )
         latency: dict[str, list[float]] = defaultdict(lambda: [0.0] * (len(LATENCY_BUCKETS) + 2))
         for row in attempts:
             channel, outcome, count, summed = row[0], row[1], int(row[2]), float(row[3] or 0.0)
@@ -87,30 +106,42 @@ class StoreCollector(Collector):
             acc[-1] += summed / 1000.0
         yield total
 
-        hist = HistogramMetricFamily("publisher_delivery_latency_seconds",
-                                     "Duration of delivery attempts (one send to the channel).", labels=["channel"])
+        hist = HistogramMetricFamily(
+            "publisher_delivery_latency_seconds",
+            "Duration of delivery attempts (one send to the channel).",
+            labels=["channel"],
+        )
         for channel, acc in sorted(latency.items()):
             buckets = [(_le(b), acc[i]) for i, b in enumerate(LATENCY_BUCKETS)] + [("+Inf", acc[-2])]
             hist.add_metric([channel], buckets, sum_value=acc[-1])
         yield hist
 
-        gauge = GaugeMetricFamily("publisher_deliveries", "Deliveries by ledger state.", labels=["channel", "state"])
+        gauge = GaugeMetricFamily(
+            "publisher_deliveries", "Deliveries by ledger state.", labels=["channel", "state"]
+        )
         for channel, state, count in sorted(states):
             gauge.add_metric([channel, state], int(count))
         yield gauge
 
-        age = GaugeMetricFamily("publisher_outbox_oldest_age_seconds",
-                                "Age of the oldest delivery not yet handed to the channel (0 when none).",
-                                labels=["channel"])
+        age = GaugeMetricFamily(
+            "publisher_outbox_oldest_age_seconds",
+            "Age of the oldest delivery not yet handed to the channel (0 when none).",
+            labels=["channel"],
+        )
         by_channel: dict[str, datetime] = {c: t for c, t in oldest}
         for channel in sorted(channels):
             created = by_channel.get(channel)
             age.add_metric([channel], max(0.0, (now - created).total_seconds()) if created else 0.0)
         yield age
 
-        breaker = GaugeMetricFamily("publisher_breaker_open", "1 while the channel's circuit breaker is open or "
-                                    "half-open.", labels=["channel"])
-        paused = GaugeMetricFamily("publisher_channel_paused", "1 while the channel is paused.", labels=["channel"])
+        breaker = GaugeMetricFamily(
+            "publisher_breaker_open",
+            "1 while the channel's circuit breaker is open or half-open.",
+            labels=["channel"],
+        )
+        paused = GaugeMetricFamily(
+            "publisher_channel_paused", "1 while the channel is paused.", labels=["channel"]
+        )
         known = {c: (b, p) for c, b, p in channel_rows}
         for channel in sorted(channels | set(known)):
             b, p = known.get(channel, ("closed", False))
@@ -119,7 +150,9 @@ class StoreCollector(Collector):
         yield breaker
         yield paused
 
-        item_gauge = GaugeMetricFamily("publisher_items", "Items by type and workflow state.", labels=["type", "state"])
+        item_gauge = GaugeMetricFamily(
+            "publisher_items", "Items by type and workflow state.", labels=["type", "state"]
+        )
         for item_type, state, count in sorted(items):
             item_gauge.add_metric([item_type, state], int(count))
         yield item_gauge
@@ -161,8 +194,9 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
     return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(q * 100) - 1]
 
 
-def channel_health(db: Database, settings: Settings, channels: Iterable[str],
-                   sample: int = HEALTH_SAMPLE) -> list[ChannelHealth]:
+def channel_health(
+    db: Database, settings: Settings, channels: Iterable[str], sample: int = HEALTH_SAMPLE
+) -> list[ChannelHealth]:
     """Per channel: success ratio and p50/p95 latency over its last `sample` attempts among
     the store's most recent HEALTH_WINDOW (one index-ordered read, not one scan per channel),
     breaker and pause state, queue depth and the age of the oldest unsent delivery."""
@@ -199,8 +233,9 @@ def channel_health(db: Database, settings: Settings, channels: Iterable[str],
             h.queue_depth = sum(h.counts.get(x, 0) for x in OUTBOX_STATES)
             if h.queue_depth:
                 created = s.execute(
-                    select(func.min(Delivery.created_at))
-                    .where(Delivery.channel == name, Delivery.state.in_(OUTBOX_STATES))
+                    select(func.min(Delivery.created_at)).where(
+                        Delivery.channel == name, Delivery.state.in_(OUTBOX_STATES)
+                    )
                 ).scalar_one_or_none()
                 h.oldest_pending_seconds = (now - created).total_seconds() if created else None
             out.append(h)

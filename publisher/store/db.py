@@ -32,8 +32,12 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               json_serializer=_json_dumps, **kwargs)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            json_serializer=_json_dumps,
+            **kwargs,
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -56,7 +60,7 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
 
         return engine
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
@@ -97,16 +101,23 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_engine = make_engine(url, immediate=False, **kwargs) if url.startswith("sqlite") else self.engine
+        self.read_engine = (
+            make_engine(url, immediate=False, **kwargs) if url.startswith("sqlite") else self.engine
+        )
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         # PostgreSQL connections whose commits do not wait for the WAL flush (run_then_flush)
         self.unflushed_engine = (
             # (a small pool: these transactions are short, and workers hold both pools' connections)
-            make_engine(url, connect_args={"options": "-c synchronous_commit=off"}, **{"pool_size": 4, **kwargs})
-            if self.postgres else None
+            make_engine(
+                url, connect_args={"options": "-c synchronous_commit=off"}, **{"pool_size": 4, **kwargs}
+            )
+            if self.postgres
+            else None
         )
         self.unflushed_sessions = (
-            sessionmaker(self.unflushed_engine, expire_on_commit=False) if self.unflushed_engine else self.sessions
+            sessionmaker(self.unflushed_engine, expire_on_commit=False)
+            if self.unflushed_engine
+            else self.sessions
         )
 
     @property

@@ -65,7 +65,9 @@ _PG_RESULT = " SELECT v.id AS version_id, d.channel, d.id AS delivery_id FROM v 
 @functools.cache
 def _pg_statement(release: bool, event: bool) -> TextClause:
     sql = _PG_VERSION_AND_DELIVERIES
-    binds = [bindparam("content", type_=JSONType)] + [bindparam(t, type_=UTCDateTime()) for t in ("created_at", "due_at", "now")]
+    binds = [bindparam("content", type_=JSONType)] + [
+        bindparam(t, type_=UTCDateTime()) for t in ("created_at", "due_at", "now")
+    ]
     if release:
         sql += _PG_RELEASE
         binds += [bindparam(t, type_=UTCDateTime()) for t in ("r_published_at", "r_updated_at")]
@@ -74,6 +76,7 @@ def _pg_statement(release: bool, event: bool) -> TextClause:
         sql += f", a AS ({audit.append_sql('postgresql', 'a_')})"
         binds += audit.typed_params("a_")
     return text(sql + _PG_RESULT).bindparams(*binds)
+
 
 # -- SQLite: prebuilt Core statements --------------------------------------------------------
 
@@ -92,9 +95,11 @@ _RELEASE = (
         published_at=bindparam("b_published_at"),
         updated_at=bindparam("b_updated_at"),
     )
-    .returning(select(func.json_group_object(Delivery.channel, Delivery.id)).where(
-        Delivery.version_id == bindparam("version_id"), Delivery.operation == bindparam("operation")
-    ).scalar_subquery())
+    .returning(
+        select(func.json_group_object(Delivery.channel, Delivery.id))
+        .where(Delivery.version_id == bindparam("version_id"), Delivery.operation == bindparam("operation"))
+        .scalar_subquery()
+    )
 )
 
 
@@ -119,8 +124,13 @@ def write(
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         params = {
-            **version, "operation": operation, "state": DeliveryState.QUEUED.value, "due_at": due_at, "now": now,
-            "channels": [p.channel for p in planned], "keys": [p.key for p in planned],
+            **version,
+            "operation": operation,
+            "state": DeliveryState.QUEUED.value,
+            "due_at": due_at,
+            "now": now,
+            "channels": [p.channel for p in planned],
+            "keys": [p.key for p in planned],
             "afters": [p.after for p in planned],
         }
         if release is not None:
@@ -134,18 +144,32 @@ def write(
     assert key is not None
     version_id = int(key[0])
     if planned:
-        conn.execute(_DELIVERIES, [
-            dict(item_id=version["item_id"], version_id=version_id, channel=p.channel, operation=operation,
-                 state=DeliveryState.QUEUED.value, key=p.key, after_delivery_id=p.after, attempts=0,
-                 next_attempt_at=due_at, created_at=now, updated_at=now)
-            for p in planned
-        ])
+        conn.execute(
+            _DELIVERIES,
+            [
+                dict(
+                    item_id=version["item_id"],
+                    version_id=version_id,
+                    channel=p.channel,
+                    operation=operation,
+                    state=DeliveryState.QUEUED.value,
+                    key=p.key,
+                    after_delivery_id=p.after,
+                    attempts=0,
+                    next_attempt_at=due_at,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for p in planned
+            ],
+        )
     ids_of = {"version_id": version_id, "operation": operation}
     written: Iterable[tuple[str, int]] = ()
     if release is not None:
         # the item's UPDATE brings the new deliveries' ids back with it: one statement fewer
-        found = conn.execute(_RELEASE, {"b_id": version["item_id"], **ids_of,
-                                        **{f"b_{k}": v for k, v in release.items()}}).scalar_one()
+        found = conn.execute(
+            _RELEASE, {"b_id": version["item_id"], **ids_of, **{f"b_{k}": v for k, v in release.items()}}
+        ).scalar_one()
         written = json.loads(found).items() if found else ()
     elif planned:
         written = conn.execute(_DELIVERY_IDS, ids_of).tuples()
@@ -154,4 +178,3 @@ def write(
     # (an IN list of the channels would have SQLAlchemy render the statement anew each time)
     wanted = {p.channel for p in planned}
     return version_id, {channel: did for channel, did in written if channel in wanted}
-

@@ -35,11 +35,17 @@ class ReasonBody(BaseModel):
 
 class AbolishBody(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    on: date = Field(alias="date", description="废止/失效日期 YYYY-MM-DD / date of the change", examples=["2019-12-20"])
-    by: str | None = Field(
-        default=None, max_length=100, description="废止它的信息（uid 或 ref）/ the abolishing item (uid or ref)"
+    on: date = Field(
+        alias="date", description="废止/失效日期 YYYY-MM-DD / date of the change", examples=["2019-12-20"]
     )
-    validity: Literal["已废止", "已失效", "已修订"] = Field(default="已废止", description="新的有效性 / new validity")
+    by: str | None = Field(
+        default=None,
+        max_length=100,
+        description="废止它的信息（uid 或 ref）/ the abolishing item (uid or ref)",
+    )
+    validity: Literal["已废止", "已失效", "已修订"] = Field(
+        default="已废止", description="新的有效性 / new validity"
+    )
 
 
 ITEM_EXAMPLES: dict[str, Any] = {
@@ -128,7 +134,9 @@ class ItemDetail(ItemSummary):
 
 
 class ApproveOut(ItemDetail):
-    released: list[str] = Field(description="一并批准的信息（发布组）/ uids approved together (release group)")
+    released: list[str] = Field(
+        description="一并批准的信息（发布组）/ uids approved together (release group)"
+    )
 
 
 class ItemList(BaseModel):
@@ -176,13 +184,13 @@ class AuditVerifyOut(BaseModel):
 
 
 UidPath = Annotated[str, Field(min_length=1, max_length=100)]
-ItemBody = Annotated[
-    dict[str, Any], Body(description=ITEM_BODY_DESCRIPTION, openapi_examples=ITEM_EXAMPLES)
-]
+ItemBody = Annotated[dict[str, Any], Body(description=ITEM_BODY_DESCRIPTION, openapi_examples=ITEM_EXAMPLES)]
 
 
 # -- items ------------------------------------------------------------------------------------
-@router.post("/items", status_code=201, response_model=ItemDetail, summary="新建信息 / create an item (draft)")
+@router.post(
+    "/items", status_code=201, response_model=ItemDetail, summary="新建信息 / create an item (draft)"
+)
 def create_item(body: ItemBody, response: Response, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body)
     item = service.create_item(actor, body)
@@ -196,7 +204,10 @@ def list_items(
     type: Annotated[ItemType | None, Query(description="信息类型 / item type")] = None,
     state: Annotated[ItemState | None, Query(description="状态 / workflow state")] = None,
     validity: Annotated[Validity | None, Query(description="有效性 / validity")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="标题、索取号或 ref 包含 / title, index number or ref contains")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="标题、索取号或 ref 包含 / title, index number or ref contains"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
@@ -217,7 +228,9 @@ def get_item(uid: UidPath, service: ServiceDep) -> dict[str, Any]:
 
 
 @router.patch(
-    "/items/{uid}", response_model=ItemDetail, responses={**NOT_FOUND, **CONFLICT},
+    "/items/{uid}",
+    response_model=ItemDetail,
+    responses={**NOT_FOUND, **CONFLICT},
     summary="修改信息 / edit an item (a live item starts a revision)",
 )
 def update_item(uid: UidPath, body: ItemBody, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
@@ -230,20 +243,32 @@ def update_item(uid: UidPath, body: ItemBody, service: ServiceDep, actor: ActorD
 ACTION_RESPONSES = {**NOT_FOUND, **CONFLICT}
 
 
-@router.post("/items/{uid}/submit", summary="提交审查 / submit for review (editor)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+@router.post(
+    "/items/{uid}/submit",
+    summary="提交审查 / submit for review (editor)",
+    response_model=ItemDetail,
+    responses=ACTION_RESPONSES,
+)
 def submit(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     service.submit(actor, uid)
     return service.item_detail(uid)
 
 
-@router.post("/items/{uid}/review", summary="保密审查通过 / confidentiality review passed (reviewer)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+@router.post(
+    "/items/{uid}/review",
+    summary="保密审查通过 / confidentiality review passed (reviewer)",
+    response_model=ItemDetail,
+    responses=ACTION_RESPONSES,
+)
 def review(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     service.review(actor, uid)
     return service.item_detail(uid)
 
 
 @router.post(
-    "/items/{uid}/approve", response_model=ApproveOut, responses={**NOT_FOUND, **CONFLICT},
+    "/items/{uid}/approve",
+    response_model=ApproveOut,
+    responses={**NOT_FOUND, **CONFLICT},
     summary="批准发布 / approve (approver; never the author; a release group is approved together)",
 )
 def approve(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
@@ -251,21 +276,36 @@ def approve(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any
     return {**service.item_detail(uid), "released": [m.uid for m in outcome.items]}
 
 
-@router.post("/items/{uid}/reject", summary="退回 / reject with a reason (reviewer, approver)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+@router.post(
+    "/items/{uid}/reject",
+    summary="退回 / reject with a reason (reviewer, approver)",
+    response_model=ItemDetail,
+    responses=ACTION_RESPONSES,
+)
 def reject(uid: UidPath, body: ReasonBody, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body.model_dump())
     service.reject(actor, uid, body.reason)
     return service.item_detail(uid)
 
 
-@router.post("/items/{uid}/abolish", summary="废止或失效 / abolish or expire (approver)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+@router.post(
+    "/items/{uid}/abolish",
+    summary="废止或失效 / abolish or expire (approver)",
+    response_model=ItemDetail,
+    responses=ACTION_RESPONSES,
+)
 def abolish(uid: UidPath, body: AbolishBody, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body.model_dump(by_alias=True, mode="json"))
     service.abolish(actor, uid, on=body.on, by=body.by, validity=body.validity)
     return service.item_detail(uid)
 
 
-@router.post("/items/{uid}/withdraw", summary="撤回 / withdraw from every channel (approver)", response_model=ItemDetail, responses=ACTION_RESPONSES)
+@router.post(
+    "/items/{uid}/withdraw",
+    summary="撤回 / withdraw from every channel (approver)",
+    response_model=ItemDetail,
+    responses=ACTION_RESPONSES,
+)
 def withdraw(uid: UidPath, body: ReasonBody, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body.model_dump())
     service.withdraw(actor, uid, body.reason)
@@ -274,7 +314,9 @@ def withdraw(uid: UidPath, body: ReasonBody, service: ServiceDep, actor: ActorDe
 
 # -- deliveries and audit ---------------------------------------------------------------------
 @router.get(
-    "/items/{uid}/deliveries", response_model=list[DeliveryOut], responses=NOT_FOUND,
+    "/items/{uid}/deliveries",
+    response_model=list[DeliveryOut],
+    responses=NOT_FOUND,
     summary="投递记录 / the item's deliveries, oldest first",
 )
 def deliveries(uid: UidPath, service: ServiceDep) -> list[dict[str, Any]]:
@@ -292,7 +334,8 @@ def audit(
 
 
 @router.get(
-    "/audit/verify", response_model=AuditVerifyOut,
+    "/audit/verify",
+    response_model=AuditVerifyOut,
     summary="校验审计日志哈希链 / verify the audit hash chain (ops, admin)",
 )
 def audit_verify(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
@@ -333,9 +376,13 @@ def add_item_schemas(doc: dict[str, Any]) -> None:
     schemas["Item"] = schema
     patch = {k: v for k, v in schema.items() if k != "required"}
     patch["title"] = "ItemPatch"
-    patch["description"] = "要修改的字段；type 与 ref 不可改 / the fields to change; type and ref never change"
+    patch["description"] = (
+        "要修改的字段；type 与 ref 不可改 / the fields to change; type and ref never change"
+    )
     schemas["ItemPatch"] = patch
     for path, method, name in (("/api/items", "post", "Item"), ("/api/items/{uid}", "patch", "ItemPatch")):
         operation = doc.get("paths", {}).get(path, {}).get(method)
         if operation is not None:
-            operation["requestBody"]["content"]["application/json"]["schema"] = {"$ref": f"#/components/schemas/{name}"}
+            operation["requestBody"]["content"]["application/json"]["schema"] = {
+                "$ref": f"#/components/schemas/{name}"
+            }

@@ -35,7 +35,9 @@ class PayloadTooLargeError(PublisherError):
 
 
 def _not_found(channel: str) -> NotFoundError:
-    return NotFoundError(f"渠道 {channel} 未启用或不接受回调 / channel {channel!r} is not enabled or takes no callbacks")
+    return NotFoundError(
+        f"渠道 {channel} 未启用或不接受回调 / channel {channel!r} is not enabled or takes no callbacks"
+    )
 
 
 async def _body(request: Request) -> bytes:
@@ -70,8 +72,12 @@ def handle(runtime: Runtime, channel: str, call: CallbackRequest) -> CallbackRes
         if confirmation.delivered is None:
             continue  # still pending: polling asks again later
         found = runtime.engine.confirm_external(
-            channel, external_id, delivered=confirmation.delivered, error=confirmation.error,
-            url=confirmation.url, flag=confirmation.flag,
+            channel,
+            external_id,
+            delivered=confirmation.delivered,
+            error=confirmation.error,
+            url=confirmation.url,
+            flag=confirmation.flag,
         )
         if not found:
             # Not (or no longer) an accepted delivery of ours, e.g. an article published by
@@ -100,13 +106,19 @@ async def _answer(channel: str, request: Request, runtime: Runtime) -> Response:
     return Response(content=result.body, status_code=result.status, media_type=result.content_type)
 
 
-@router.get("/callbacks/{channel}", summary="回调地址验证 / callback URL verification (e.g. WeChat echostr)",
-            responses=RESPONSES)
+@router.get(
+    "/callbacks/{channel}",
+    summary="回调地址验证 / callback URL verification (e.g. WeChat echostr)",
+    responses=RESPONSES,
+)
 async def verify_callback(channel: str, request: Request, runtime: RuntimeDep) -> Response:
     return await _answer(channel, request, runtime)
 
 
-@router.post("/callbacks/{channel}", summary="渠道回调 / provider push (e.g. WeChat PUBLISHJOBFINISH)",
-             responses=RESPONSES)
+@router.post(
+    "/callbacks/{channel}",
+    summary="渠道回调 / provider push (e.g. WeChat PUBLISHJOBFINISH)",
+    responses=RESPONSES,
+)
 async def receive_callback(channel: str, request: Request, runtime: RuntimeDep) -> Response:
     return await _answer(channel, request, runtime)

@@ -49,7 +49,10 @@ class ConflictBody(ErrorBody):
 def _responses() -> dict[int | str, dict[str, Any]]:
     return {
         401: {"model": ErrorBody, "description": "缺少或无效的令牌 / missing or invalid bearer token"},
-        403: {"model": ErrorBody, "description": "角色不符或不能批准自己的信息 / wrong role or maker-checker"},
+        403: {
+            "model": ErrorBody,
+            "description": "角色不符或不能批准自己的信息 / wrong role or maker-checker",
+        },
         422: {"model": ErrorBody, "description": "输入有误，逐字段列出 / invalid input, one entry per field"},
     }
 
@@ -107,7 +110,9 @@ def request_field_errors(errors: Sequence[Any]) -> list[FieldError]:
     return out or [FieldError("body", "请求无效 / invalid request")]
 
 
-def _json(status: int, errors: Sequence[FieldError], headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def _json(
+    status: int, errors: Sequence[FieldError], headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     return JSONResponse(error_body(errors, **extra), status_code=status, headers=headers)
 
 
@@ -136,7 +141,9 @@ async def _auth_problem(request: Request) -> AuthError | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     try:
-        await run_in_threadpool(runtime.service.authenticate, token.strip() if scheme.lower() == "bearer" else None)
+        await run_in_threadpool(
+            runtime.service.authenticate, token.strip() if scheme.lower() == "bearer" else None
+        )
     except AuthError as exc:
         return exc
     return None
@@ -158,7 +165,10 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
         problem = await _auth_problem(request)
         if problem is not None:
             return publisher_error_response(problem)
-        return _json(422, [FieldError("body", "请求体无法解析（须为 UTF-8 编码的 JSON） / body cannot be parsed as JSON")])
+        return _json(
+            422,
+            [FieldError("body", "请求体无法解析（须为 UTF-8 编码的 JSON） / body cannot be parsed as JSON")],
+        )
     if exc.status_code == 404:
         message = "未找到 / not found"
     elif exc.status_code == 405:
@@ -175,7 +185,8 @@ def _allowed_methods(request: Request) -> list[str]:
     # here (GET and POST /api/items), so ask every route about every method.
     routes = request.app.router.routes
     return [
-        method for method in _METHODS
+        method
+        for method in _METHODS
         if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
     ]
 
@@ -187,7 +198,9 @@ async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
     # The database refused a value (PostgreSQL SQLSTATE class 22): input we failed to
     # reject earlier. The transaction was rolled back, so nothing was half-written.
     log.warning("database rejected a value on %s %s: %s", request.method, request.url.path, exc)
-    return _json(422, [FieldError("body", "数据无法保存（含无效字符或超出范围）/ value rejected by the store")])
+    return _json(
+        422, [FieldError("body", "数据无法保存（含无效字符或超出范围）/ value rejected by the store")]
+    )
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

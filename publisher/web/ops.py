@@ -39,7 +39,9 @@ class WindowBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     since: datetime | None = Field(default=None, description="失败时间不早于 / failed at or after (ISO 8601)")
-    until: datetime | None = Field(default=None, description="失败时间不晚于 / failed at or before (ISO 8601)")
+    until: datetime | None = Field(
+        default=None, description="失败时间不晚于 / failed at or before (ISO 8601)"
+    )
 
 
 @router.get("/deliveries", summary="投递列表 / list deliveries")
@@ -57,7 +59,11 @@ def list_deliveries(
     return {"total": total, "deliveries": rows}
 
 
-@router.get("/deliveries/{delivery_id}", responses=NOT_FOUND, summary="投递详情与每次尝试 / a delivery with its attempts")
+@router.get(
+    "/deliveries/{delivery_id}",
+    responses=NOT_FOUND,
+    summary="投递详情与每次尝试 / a delivery with its attempts",
+)
 def get_delivery(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
     with runtime.db.reader() as s:
         d = s.get(Delivery, delivery_id)
@@ -68,7 +74,11 @@ def get_delivery(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) ->
     return data
 
 
-@router.post("/deliveries/{delivery_id}/replay", responses=NOT_FOUND, summary="重放失败的投递 / replay a failed delivery")
+@router.post(
+    "/deliveries/{delivery_id}/replay",
+    responses=NOT_FOUND,
+    summary="重放失败的投递 / replay a failed delivery",
+)
 def replay(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
     with runtime.db.reader() as s:
         d = s.get(Delivery, delivery_id)
@@ -76,11 +86,16 @@ def replay(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) -> dict[
             raise NotFoundError(f"未找到投递 {delivery_id} / delivery not found")
         state = d.state
     if not runtime.engine.replay(delivery_id, actor.name):
-        raise TransitionError(f"只有失败的投递可以重放，当前为 {state} / only failed deliveries can be replayed", state)
+        raise TransitionError(
+            f"只有失败的投递可以重放，当前为 {state} / only failed deliveries can be replayed", state
+        )
     return {"replayed": [delivery_id]}
 
 
-@router.post("/channels/{channel}/replay-failed", summary="重放渠道在时间窗内的失败投递 / replay a channel's failed deliveries")
+@router.post(
+    "/channels/{channel}/replay-failed",
+    summary="重放渠道在时间窗内的失败投递 / replay a channel's failed deliveries",
+)
 def replay_failed(channel: str, body: WindowBody, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
     ids = runtime.engine.replay_failed(channel, actor.name, body.since, body.until)
     return {"replayed": ids}

@@ -86,9 +86,15 @@ def list_public(session: Session, *, type: str | None, page: int) -> tuple[int, 
     if type:
         stmt = stmt.where(Item.type == type)
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    items = session.execute(
-        stmt.order_by(Item.published_at.desc(), Item.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).scalars().all()
+    items = (
+        session.execute(
+            stmt.order_by(Item.published_at.desc(), Item.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        )
+        .scalars()
+        .all()
+    )
     rows = []
     now = utcnow()
     for item in items:
@@ -96,16 +102,18 @@ def list_public(session: Session, *, type: str | None, page: int) -> tuple[int, 
         if version is None:
             continue
         c = version.content
-        rows.append(ListRow(
-            uid=item.uid,
-            title=c.get("title") or item.title,
-            type_label=ITEM_TYPE_LABELS[ItemType(item.type)],
-            index_number=c.get("index_number") or "",
-            doc_number=c.get("doc_number") or "",
-            issue_date=c.get("issue_date") or "",
-            published=_date(item.published_at),
-            validity=c.get("validity") or "有效",
-        ))
+        rows.append(
+            ListRow(
+                uid=item.uid,
+                title=c.get("title") or item.title,
+                type_label=ITEM_TYPE_LABELS[ItemType(item.type)],
+                index_number=c.get("index_number") or "",
+                doc_number=c.get("doc_number") or "",
+                issue_date=c.get("issue_date") or "",
+                published=_date(item.published_at),
+                validity=c.get("validity") or "有效",
+            )
+        )
     return total, rows
 
 
@@ -119,11 +127,17 @@ def _related(session: Session, uids: list[str]) -> list[Related]:
         item = by_uid.get(uid)
         version = public_version(item) if item is not None else None
         if item is not None and version is not None:
-            out.append(Related(uid, version.content.get("title") or item.title, ITEM_TYPE_LABELS[ItemType(item.type)]))
+            out.append(
+                Related(
+                    uid, version.content.get("title") or item.title, ITEM_TYPE_LABELS[ItemType(item.type)]
+                )
+            )
     return out
 
 
-def _discovery(runtime: Runtime, *, type: str | None = None, subject: str | None = None) -> list[dict[str, str]]:
+def _discovery(
+    runtime: Runtime, *, type: str | None = None, subject: str | None = None
+) -> list[dict[str, str]]:
     """<link rel="alternate"> targets: all items, the type's feed, the subject classes' feeds."""
     base = runtime.settings.public_base_url.rstrip("/")
     title = f"{runtime.settings.agency.name} 政府信息公开"
@@ -140,8 +154,20 @@ def _discovery(runtime: Runtime, *, type: str | None = None, subject: str | None
                 links.append((name.replace("\\", " / "), f"subject/{by_name[name]}"))
     out = []
     for label, key in links:
-        out.append({"type": "application/rss+xml", "title": f"{title} · {label} (RSS)", "href": f"{base}/feeds/{key}.rss"})
-        out.append({"type": "application/atom+xml", "title": f"{title} · {label} (Atom)", "href": f"{base}/feeds/{key}.atom"})
+        out.append(
+            {
+                "type": "application/rss+xml",
+                "title": f"{title} · {label} (RSS)",
+                "href": f"{base}/feeds/{key}.rss",
+            }
+        )
+        out.append(
+            {
+                "type": "application/atom+xml",
+                "title": f"{title} · {label} (Atom)",
+                "href": f"{base}/feeds/{key}.atom",
+            }
+        )
     return out
 
 
@@ -175,16 +201,20 @@ def item_list(request: Request, type: str | None = None, page: str = "1") -> HTM
     with runtime.db.reader() as session:
         total, rows = list_public(session, type=type, page=number)
     pages = max(1, -(-total // PAGE_SIZE))
-    return _page(request, "public/list.html", {
-        "rows": rows,
-        "total": total,
-        "page": number,
-        "pages": pages,
-        "type": type,
-        "types": [(t.value, label) for t, label in ITEM_TYPE_LABELS.items()],
-        "type_label": ITEM_TYPE_LABELS[ItemType(type)] if type else None,
-        "feeds": _discovery(runtime, type=type),
-    })
+    return _page(
+        request,
+        "public/list.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": number,
+            "pages": pages,
+            "type": type,
+            "types": [(t.value, label) for t, label in ITEM_TYPE_LABELS.items()],
+            "type_label": ITEM_TYPE_LABELS[ItemType(type)] if type else None,
+            "feeds": _discovery(runtime, type=type),
+        },
+    )
 
 
 @router.get("/items/{uid}", response_class=HTMLResponse)
@@ -198,12 +228,17 @@ def item_page(request: Request, uid: str) -> HTMLResponse:
             return _not_found(request, runtime, "未找到该信息 / no such item")
         if item.state == ItemState.WITHDRAWN:
             live = next(v for v in item.versions if v.number == item.live_version)
-            return _page(request, "public/gone.html", {
-                "title": live.content.get("title") or item.title,
-                "withdrawn_on": _date(item.withdrawn_at),
-                "reason": item.withdraw_reason,
-                "feeds": _discovery(runtime),
-            }, 410)
+            return _page(
+                request,
+                "public/gone.html",
+                {
+                    "title": live.content.get("title") or item.title,
+                    "withdrawn_on": _date(item.withdrawn_at),
+                    "reason": item.withdraw_reason,
+                    "feeds": _discovery(runtime),
+                },
+                410,
+            )
         version = public_version(item)
         if version is None:
             return _not_found(request, runtime, "该信息尚未发布 / not published yet")
@@ -211,14 +246,18 @@ def item_page(request: Request, uid: str) -> HTMLResponse:
         policy = _related(session, [view.interprets]) if view.interprets else []
         interpretations = _related(session, list(view.interpreted_by))
         abolished_by = _related(session, [view.abolished_by]) if view.abolished_by else []
-    return _page(request, "public/item.html", {
-        "v": view,
-        "policy": policy,
-        "interpretations": interpretations,
-        "abolished_by": abolished_by,
-        "published": _date(view.published_at),
-        "feeds": _discovery(runtime, type=view.type.value, subject=view.subject),
-    })
+    return _page(
+        request,
+        "public/item.html",
+        {
+            "v": view,
+            "policy": policy,
+            "interpretations": interpretations,
+            "abolished_by": abolished_by,
+            "published": _date(view.published_at),
+            "feeds": _discovery(runtime, type=view.type.value, subject=view.subject),
+        },
+    )
 
 
 @router.get("/feeds", response_class=HTMLResponse)
@@ -228,12 +267,23 @@ def feed_page(request: Request) -> HTMLResponse:
     index = feeds.read_index(runtime.settings)
     order = {"all": 0, "type": 1, "subject": 2}
     rows = sorted(index.get("feeds", []), key=lambda f: (order.get(f.get("kind", ""), 3), f.get("label", "")))
-    return _page(request, "public/feeds.html", {
-        "rows": [{**f, "label": str(f.get("label", "")).replace("\\", " / "),
-                  "rss_url": f"{base}/feeds/{f['rss']}", "atom_url": f"{base}/feeds/{f['atom']}"} for f in rows],
-        "namespace": index.get("namespace"),
-        "feeds": _discovery(runtime),
-    })
+    return _page(
+        request,
+        "public/feeds.html",
+        {
+            "rows": [
+                {
+                    **f,
+                    "label": str(f.get("label", "")).replace("\\", " / "),
+                    "rss_url": f"{base}/feeds/{f['rss']}",
+                    "atom_url": f"{base}/feeds/{f['atom']}",
+                }
+                for f in rows
+            ],
+            "namespace": index.get("namespace"),
+            "feeds": _discovery(runtime),
+        },
+    )
 
 
 __all__ = ["list_public", "public_version", "router"]

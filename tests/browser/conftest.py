@@ -13,8 +13,14 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 
@@ -23,8 +29,13 @@ def _ensure_chromium() -> None:
         return
     if shutil.which("apt-get") is None:
         pytest.fail("/usr/bin/chromium is missing and apt-get is not available to install it")
-    result = subprocess.run(["apt-get", "install", "-y", "chromium", "fonts-noto-cjk"], capture_output=True,
-                            text=True, timeout=900, env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
+    result = subprocess.run(
+        ["apt-get", "install", "-y", "chromium", "fonts-noto-cjk"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"},
+    )
     if not Path(CHROMIUM).exists():
         pytest.fail(f"could not install chromium: {result.stderr[-2000:]}")
 

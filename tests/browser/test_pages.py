@@ -43,14 +43,22 @@ def live(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     shutil.copy(sqlite_template, tmp_path / "publisher.db")
     receiver = Receiver().start()
-    channels = {"rss": {"enabled": True},
-                **webhook_channels(receiver.url, retry={"base_seconds": 0.05, "cap_seconds": 0.1, "max_attempts": 2})}
-    settings = Settings(data_dir=tmp_path, channels=channels,
-                        routing={"policy": ["rss"], "interpretation": ["rss"]})
+    channels = {
+        "rss": {"enabled": True},
+        **webhook_channels(receiver.url, retry={"base_seconds": 0.05, "cap_seconds": 0.1, "max_attempts": 2}),
+    }
+    settings = Settings(
+        data_dir=tmp_path, channels=channels, routing={"policy": ["rss"], "interpretation": ["rss"]}
+    )
     rt = build_runtime(settings)
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.1))
     rt.start()
-    for name, role in (("editor", "editor"), ("reviewer", "reviewer"), ("approver", "approver"), ("ops", "ops")):
+    for name, role in (
+        ("editor", "editor"),
+        ("reviewer", "reviewer"),
+        ("approver", "approver"),
+        ("ops", "ops"),
+    ):
         rt.service.add_user(name, role, PASSWORD)
     try:
         with serve(create_app(rt)) as base:
@@ -82,7 +90,9 @@ def click_action(page: Page, action: str) -> None:
     expect(page.locator(".flash.ok").first).to_be_visible()
 
 
-def test_editor_to_delivered_and_a_failed_delivery_replayed(browser: Browser, live: Live, screenshots: Path) -> None:
+def test_editor_to_delivered_and_a_failed_delivery_replayed(
+    browser: Browser, live: Live, screenshots: Path
+) -> None:
     # -- an editor writes the policy; the 文号 is normalised as typed and on save ---------------
     editor = login(browser, live, "editor")
     editor.click("text=新建")
@@ -133,11 +143,14 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(browser: Browser, li
     editor.goto(f"{live.base}/app/items/{policy}")
     expect(editor.locator("#actions button[value=approve]")).to_have_count(0)
     # (fetch follows the redirect back to the item page, which carries the refusal)
-    answer = editor.evaluate("""async (uid) => {
+    answer = editor.evaluate(
+        """async (uid) => {
         const csrf = document.querySelector('input[name=csrf]').value;
         const r = await fetch(`/app/items/${uid}/approve`, {method: 'POST', body: new URLSearchParams({csrf})});
         return await r.text();
-    }""", policy)
+    }""",
+        policy,
+    )
     assert "需要角色 approver" in answer
     editor.reload()
     expect(editor.locator("#state")).to_have_text("待批准")
@@ -200,8 +213,11 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(browser: Browser, li
     expect(ops.locator("#timeline")).to_contain_text("withdraw")
     ops.screenshot(path=str(screenshots / "timeline.png"), full_page=True)
 
-    statuses = {d["operation"]: d["state"] for d in live.runtime.service.deliveries(interpretation)
-                if d["channel"] == "webhook.hooks"}
+    statuses = {
+        d["operation"]: d["state"]
+        for d in live.runtime.service.deliveries(interpretation)
+        if d["channel"] == "webhook.hooks"
+    }
     assert statuses == {"publish": "delivered", "withdraw": "delivered"}
     for name in ("editor", "preview", "dashboard", "timeline"):
         assert (screenshots / f"{name}.png").stat().st_size > 10_000

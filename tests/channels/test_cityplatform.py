@@ -33,18 +33,32 @@ from tests.factories import make_version
 SECRET = signing.generate_secret()
 TRADING_SECRET = signing.generate_secret()
 DISCLOSED = ["policy", "interpretation", "fee_change", "procurement_result", "consultation", "notice"]
-CONTEXT = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"),
-                         agency_name="上海市财政局")
+CONTEXT = ChannelContext(
+    public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"), agency_name="上海市财政局"
+)
 CONTRACT = Contract()
 
 PROCUREMENT = {
-    "project_number": "SH-2019-EXAMPLE-001", "project_name": "某信息化运维服务项目", "purchaser": "示例采购单位",
-    "supplier": "示例供应商有限公司", "amount_yuan": "1280000.00", "award_date": "2019-05-18", "method": "公开招标",
+    "project_number": "SH-2019-EXAMPLE-001",
+    "project_name": "某信息化运维服务项目",
+    "purchaser": "示例采购单位",
+    "supplier": "示例供应商有限公司",
+    "amount_yuan": "1280000.00",
+    "award_date": "2019-05-18",
+    "method": "公开招标",
 }
 FEE = {
-    "catalogue": "行政事业性收费目录", "effective_date": "2019-07-01",
-    "changes": [{"action": "取消", "item": "示例收费项目甲", "department": "示例执收部门",
-                 "old_standard": "每件10元", "new_standard": None}],
+    "catalogue": "行政事业性收费目录",
+    "effective_date": "2019-07-01",
+    "changes": [
+        {
+            "action": "取消",
+            "item": "示例收费项目甲",
+            "department": "示例执收部门",
+            "old_standard": "每件10元",
+            "new_standard": None,
+        }
+    ],
 }
 
 
@@ -52,9 +66,18 @@ def settings(**over: Any) -> CityPlatformSettings:
     data: dict[str, Any] = {
         "enabled": True,
         "targets": [
-            {"name": "disclosure", "url": "http://disclosure.test/api/records", "secret": SECRET, "types": DISCLOSED},
-            {"name": "trading", "url": "http://trading.test/records", "secret": TRADING_SECRET,
-             "types": ["procurement_result"]},
+            {
+                "name": "disclosure",
+                "url": "http://disclosure.test/api/records",
+                "secret": SECRET,
+                "types": DISCLOSED,
+            },
+            {
+                "name": "trading",
+                "url": "http://trading.test/records",
+                "secret": TRADING_SECRET,
+                "types": ["procurement_result"],
+            },
         ],
     }
     data.update(over)
@@ -68,19 +91,33 @@ def channel(handler: Callable[[httpx.Request], httpx.Response] | None = None) ->
 
 def procurement_version(**over: Any) -> VersionView:
     values: dict[str, Any] = dict(
-        uid="01jprocurement0000000test", type=ItemType.PROCUREMENT_RESULT, title="某信息化运维服务项目中标结果公告",
-        index_number="AB1900010-2019-150", doc_number=None, subject="财政\\政府采购",
-        description="公布采购项目的中标供应商和中标金额。", structured={"procurement": dict(PROCUREMENT)},
+        uid="01jprocurement0000000test",
+        type=ItemType.PROCUREMENT_RESULT,
+        title="某信息化运维服务项目中标结果公告",
+        index_number="AB1900010-2019-150",
+        doc_number=None,
+        subject="财政\\政府采购",
+        description="公布采购项目的中标供应商和中标金额。",
+        structured={"procurement": dict(PROCUREMENT)},
     )
     values.update(over)
     return make_version(**values)
 
 
-def receipt_body(status: str = "processing", reasons: list[dict[str, Any]] | None = None,
-                 rid: str = "rcpt_" + "a" * 32) -> dict[str, Any]:
-    return {"receipt_id": rid, "message_id": "k1", "status": status, "operation": "create",
-            "index_number": "AB1900010-2019-146", "version": 1, "received_at": "2026-11-27T00:00:00+00:00",
-            "decided_at": None, "reasons": reasons or []}
+def receipt_body(
+    status: str = "processing", reasons: list[dict[str, Any]] | None = None, rid: str = "rcpt_" + "a" * 32
+) -> dict[str, Any]:
+    return {
+        "receipt_id": rid,
+        "message_id": "k1",
+        "status": status,
+        "operation": "create",
+        "index_number": "AB1900010-2019-146",
+        "version": 1,
+        "received_at": "2026-11-27T00:00:00+00:00",
+        "decided_at": None,
+        "reasons": reasons or [],
+    }
 
 
 # ---------------------------------------------------------------- settings
@@ -95,10 +132,18 @@ def test_from_config_resolves_each_targets_secret_from_env_or_file(
     section = {
         "enabled": True,
         "targets": [
-            {"name": "disclosure", "url": "http://d.test/records", "secret_env": "PUBLISHER_CITY_SECRET",
-             "types": ["policy"]},
-            {"name": "trading", "url": "http://t.test/records", "secret_file": str(secret_file),
-             "types": ["procurement_result"]},
+            {
+                "name": "disclosure",
+                "url": "http://d.test/records",
+                "secret_env": "PUBLISHER_CITY_SECRET",
+                "types": ["policy"],
+            },
+            {
+                "name": "trading",
+                "url": "http://t.test/records",
+                "secret_file": str(secret_file),
+                "types": ["procurement_result"],
+            },
         ],
     }
     ch = CityPlatformChannel.from_config(section, CONTEXT)
@@ -108,15 +153,20 @@ def test_from_config_resolves_each_targets_secret_from_env_or_file(
 
 
 def test_from_config_refuses_an_inline_secret() -> None:
-    section = {"targets": [{"name": "d", "url": "http://d.test/records", "secret": SECRET, "types": ["policy"]}]}
+    section = {
+        "targets": [{"name": "d", "url": "http://d.test/records", "secret": SECRET, "types": ["policy"]}]
+    }
     with pytest.raises(ChannelConfigError, match="secret_env"):
         CityPlatformChannel.from_config(section, CONTEXT)
 
 
 def test_from_config_without_a_resolvable_secret_fails_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_SUCH_VAR", raising=False)
-    section = {"targets": [{"name": "d", "url": "http://d.test/records", "secret_env": "NO_SUCH_VAR",
-                            "types": ["policy"]}]}
+    section = {
+        "targets": [
+            {"name": "d", "url": "http://d.test/records", "secret_env": "NO_SUCH_VAR", "types": ["policy"]}
+        ]
+    }
     with pytest.raises(ValueError, match="secret"):
         CityPlatformChannel.from_config(section, CONTEXT)
 
@@ -153,12 +203,25 @@ def test_render_publish_is_a_create_with_the_catalogue_fields() -> None:
     assert payload.body["operation"] == "create"
     rec = payload.body["record"]
     assert rec == {
-        "index_number": "AB1900010-2019-146", "source_id": v.uid, "version": 1, "item_type": "policy",
-        "title": v.title, "description": v.description, "issue_date": "2019-04-04",
-        "published_at": "2019-04-04T02:00:00+00:00", "issuing_body": "上海市财政局", "doc_number": "沪财预〔2019〕12号",
-        "subject": "综合政务\\政务公开", "disclosure": "主动公开", "scope": "面向社会", "validity": "有效",
-        "validity_changed_on": None, "abolished_by": None, "keywords": ["政务公开", "实施方案"],
-        "url": v.public_url, "attachments": [{"title": "附件1", "url": "https://example.gov.cn/a.pdf"}],
+        "index_number": "AB1900010-2019-146",
+        "source_id": v.uid,
+        "version": 1,
+        "item_type": "policy",
+        "title": v.title,
+        "description": v.description,
+        "issue_date": "2019-04-04",
+        "published_at": "2019-04-04T02:00:00+00:00",
+        "issuing_body": "上海市财政局",
+        "doc_number": "沪财预〔2019〕12号",
+        "subject": "综合政务\\政务公开",
+        "disclosure": "主动公开",
+        "scope": "面向社会",
+        "validity": "有效",
+        "validity_changed_on": None,
+        "abolished_by": None,
+        "keywords": ["政务公开", "实施方案"],
+        "url": v.public_url,
+        "attachments": [{"title": "附件1", "url": "https://example.gov.cn/a.pdf"}],
         "interprets": None,
     }
     assert CONTRACT.body_problems("/records", "post", payload.body) == []
@@ -174,15 +237,24 @@ def test_render_update_carries_the_abolition() -> None:
     body = channel().render(v, Operation.UPDATE).body
     assert body["operation"] == "update"
     assert (body["record"]["validity"], body["record"]["validity_changed_on"], body["record"]["version"]) == (
-        "已废止", "2020-01-01", 2)
+        "已废止",
+        "2020-01-01",
+        2,
+    )
     assert CONTRACT.body_problems("/records", "post", body) == []
 
 
 def test_render_withdraw_is_a_revoke_with_the_reason() -> None:
     v = make_version(version=3, withdrawn=True, withdraw_reason="信息有误")
     body = channel().render(v, Operation.WITHDRAW).body
-    assert body == {"operation": "revoke", "index_number": "AB1900010-2019-146", "source_id": v.uid,
-                    "version": 3, "item_type": "policy", "reason": "信息有误"}
+    assert body == {
+        "operation": "revoke",
+        "index_number": "AB1900010-2019-146",
+        "source_id": v.uid,
+        "version": 3,
+        "item_type": "policy",
+        "reason": "信息有误",
+    }
     assert CONTRACT.body_problems("/records", "post", body) == []
     no_reason = channel().render(make_version(withdrawn=True), Operation.WITHDRAW).body
     assert no_reason["reason"] == "已撤回 / withdrawn"
@@ -194,8 +266,13 @@ def test_render_type_specific_data_for_procurement_fee_change_and_consultation()
     assert proc["record"]["procurement"] == PROCUREMENT
     fee = ch.render(make_version(type=ItemType.FEE_CHANGE, structured=dict(FEE)), Operation.PUBLISH).body
     assert fee["record"]["fee_change"] == FEE
-    cons = ch.render(make_version(type=ItemType.CONSULTATION, structured={
-        "consultation": {"opens": date(2026, 1, 1), "closes": date(2026, 1, 31)}}), Operation.PUBLISH).body
+    cons = ch.render(
+        make_version(
+            type=ItemType.CONSULTATION,
+            structured={"consultation": {"opens": date(2026, 1, 1), "closes": date(2026, 1, 31)}},
+        ),
+        Operation.PUBLISH,
+    ).body
     assert cons["record"]["consultation"] == {"opens": "2026-01-01", "closes": "2026-01-31"}
     for body in (proc, fee, cons):
         assert CONTRACT.body_problems("/records", "post", body) == []
@@ -234,9 +311,19 @@ def test_check_reports_what_the_platform_would_reject(over: dict[str, Any], fiel
 
 
 def test_check_reports_an_item_type_no_target_takes() -> None:
-    ch = CityPlatformChannel(settings(targets=[
-        {"name": "trading", "url": "http://t.test/records", "secret": SECRET, "types": ["procurement_result"]}
-    ]), CONTEXT)
+    ch = CityPlatformChannel(
+        settings(
+            targets=[
+                {
+                    "name": "trading",
+                    "url": "http://t.test/records",
+                    "secret": SECRET,
+                    "types": ["procurement_result"],
+                }
+            ]
+        ),
+        CONTEXT,
+    )
     assert [p.field for p in ch.check(make_version())] == ["type"]
 
 
@@ -246,41 +333,92 @@ def test_check_reports_an_item_type_no_target_takes() -> None:
 @pytest.mark.parametrize(
     "status, expected",
     [
-        (200, None), (201, None), (202, None), (409, None),
-        (400, PermanentError), (413, PermanentError), (415, PermanentError), (422, PermanentError),
+        (200, None),
+        (201, None),
+        (202, None),
+        (409, None),
+        (400, PermanentError),
+        (413, PermanentError),
+        (415, PermanentError),
+        (422, PermanentError),
         (418, PermanentError),
-        (401, ChannelConfigError), (403, ChannelConfigError), (404, ChannelConfigError), (410, ChannelConfigError),
-        (408, TransientError), (500, TransientError), (502, TransientError), (503, TransientError),
-        (504, TransientError), (429, RateLimitedError),
+        (401, ChannelConfigError),
+        (403, ChannelConfigError),
+        (404, ChannelConfigError),
+        (410, ChannelConfigError),
+        (408, TransientError),
+        (500, TransientError),
+        (502, TransientError),
+        (503, TransientError),
+        (504, TransientError),
+        (429, RateLimitedError),
     ],
 )
 def test_status_table(status: int, expected: type[ChannelError] | None) -> None:
     assert classify(status) is expected
 
 
-def answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Callable[[httpx.Request], httpx.Response]:
+def answer(
+    status: int, body: Any, headers: dict[str, str] | None = None
+) -> Callable[[httpx.Request], httpx.Response]:
     def handler(req: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json=body, headers=headers)
+
     return handler
 
 
 @pytest.mark.parametrize(
     "status, body, headers, error, code",
     [
-        (401, {"code": "signature_invalid", "message": "签名不匹配 / no signature matches"}, None,
-         ChannelConfigError, "signature_invalid"),
-        (401, {"code": "timestamp_out_of_tolerance", "message": "时间戳超出允许范围"}, None,
-         ChannelConfigError, "timestamp_out_of_tolerance"),
+        (
+            401,
+            {"code": "signature_invalid", "message": "签名不匹配 / no signature matches"},
+            None,
+            ChannelConfigError,
+            "signature_invalid",
+        ),
+        (
+            401,
+            {"code": "timestamp_out_of_tolerance", "message": "时间戳超出允许范围"},
+            None,
+            ChannelConfigError,
+            "timestamp_out_of_tolerance",
+        ),
         (403, {"code": "forbidden", "message": "禁止"}, None, ChannelConfigError, "forbidden"),
         (400, {"code": "bad_request", "message": "报文不是有效的 JSON"}, None, PermanentError, "bad_request"),
-        (422, {"code": "invalid", "message": "报文不符合规范 / message violates the contract", "details": [
-            {"code": "required", "field": "/record/description", "message": "缺少必填字段 description"}]},
-         None, PermanentError, "invalid"),
-        (429, {"code": "rate_limited", "message": "请求过多"}, {"Retry-After": "7"}, RateLimitedError, "rate_limited"),
+        (
+            422,
+            {
+                "code": "invalid",
+                "message": "报文不符合规范 / message violates the contract",
+                "details": [
+                    {
+                        "code": "required",
+                        "field": "/record/description",
+                        "message": "缺少必填字段 description",
+                    }
+                ],
+            },
+            None,
+            PermanentError,
+            "invalid",
+        ),
+        (
+            429,
+            {"code": "rate_limited", "message": "请求过多"},
+            {"Retry-After": "7"},
+            RateLimitedError,
+            "rate_limited",
+        ),
         (500, {"code": "oops", "message": "内部错误"}, None, TransientError, "oops"),
         (503, {"code": "unavailable", "message": "平台暂不可用"}, None, TransientError, "unavailable"),
-        (503, {"code": "unavailable", "message": "平台暂不可用"}, {"Retry-After": "12"}, RateLimitedError,
-         "unavailable"),
+        (
+            503,
+            {"code": "unavailable", "message": "平台暂不可用"},
+            {"Retry-After": "12"},
+            RateLimitedError,
+            "unavailable",
+        ),
     ],
 )
 def test_send_classifies_receiver_answers(
@@ -353,9 +491,20 @@ def test_send_signs_with_the_key_and_routes_by_type() -> None:
 
 
 def test_send_with_no_target_for_the_type_is_permanent() -> None:
-    ch = CityPlatformChannel(settings(targets=[
-        {"name": "trading", "url": "http://t.test/records", "secret": SECRET, "types": ["procurement_result"]}
-    ]), CONTEXT, client=httpx.Client(transport=httpx.MockTransport(answer(202, receipt_body()))))
+    ch = CityPlatformChannel(
+        settings(
+            targets=[
+                {
+                    "name": "trading",
+                    "url": "http://t.test/records",
+                    "secret": SECRET,
+                    "types": ["procurement_result"],
+                }
+            ]
+        ),
+        CONTEXT,
+        client=httpx.Client(transport=httpx.MockTransport(answer(202, receipt_body()))),
+    )
     with pytest.raises(PermanentError, match="no target"):
         ch.send(ch.render(make_version(), Operation.PUBLISH), key="k")
 
@@ -378,7 +527,9 @@ def test_partial_failure_then_retry_keeps_both_receipts() -> None:
             return httpx.Response(503, json={"code": "unavailable", "message": "平台暂不可用"})
         rid = "rcpt_" + ("1" if host == "disclosure.test" else "2") * 32
         if calls.count(host) > 1:  # the receiver has this webhook-id already
-            return httpx.Response(409, json={"code": "duplicate", "message": "重复", "receipt": receipt_body(rid=rid)})
+            return httpx.Response(
+                409, json={"code": "duplicate", "message": "重复", "receipt": receipt_body(rid=rid)}
+            )
         return httpx.Response(202, json=receipt_body(rid=rid))
 
     ch = channel(handler)
@@ -408,16 +559,29 @@ def test_the_most_serious_target_failure_decides() -> None:
 def receipts_handler(states: dict[str, tuple[int, Any]]) -> Callable[[httpx.Request], httpx.Response]:
     def handler(req: httpx.Request) -> httpx.Response:
         assert req.method == "GET"
-        signing.verify_headers([SECRET if req.url.host == "disclosure.test" else TRADING_SECRET],
-                               req.headers, b"", now=time.time())
+        signing.verify_headers(
+            [SECRET if req.url.host == "disclosure.test" else TRADING_SECRET],
+            req.headers,
+            b"",
+            now=time.time(),
+        )
         status, body = states[req.url.host]
         return httpx.Response(status, json=body)
+
     return handler
 
 
 SENT = Receipt(accepted=True, data={"disclosure": "rcpt_" + "1" * 32, "trading": "rcpt_" + "2" * 32})
-REJECTED = receipt_body("rejected", [{"code": "unknown_record", "field": "/index_number",
-                                      "message": "撤销的信息不存在 / no record with this index number"}])
+REJECTED = receipt_body(
+    "rejected",
+    [
+        {
+            "code": "unknown_record",
+            "field": "/index_number",
+            "message": "撤销的信息不存在 / no record with this index number",
+        }
+    ],
+)
 
 
 @pytest.mark.parametrize(
@@ -446,15 +610,26 @@ def test_confirm_table(disclosure: tuple[int, Any], trading: tuple[int, Any], de
 
 
 def test_confirm_rejection_carries_the_platforms_reasons_in_chinese() -> None:
-    ch = channel(receipts_handler({"disclosure.test": (200, REJECTED), "trading.test": (200, receipt_body())}))
+    ch = channel(
+        receipts_handler({"disclosure.test": (200, REJECTED), "trading.test": (200, receipt_body())})
+    )
     result = ch.confirm(SENT)
     assert result is not None and result.delivered is False
-    assert result.error == "disclosure 退回 / rejected: /index_number: 撤销的信息不存在 / no record with this index number"
+    assert (
+        result.error
+        == "disclosure 退回 / rejected: /index_number: 撤销的信息不存在 / no record with this index number"
+    )
 
 
 def test_confirm_with_rejected_credentials_raises_config_error() -> None:
-    ch = channel(receipts_handler({"disclosure.test": (401, {"code": "signature_invalid", "message": "签名不匹配"}),
-                                   "trading.test": (200, receipt_body("accepted"))}))
+    ch = channel(
+        receipts_handler(
+            {
+                "disclosure.test": (401, {"code": "signature_invalid", "message": "签名不匹配"}),
+                "trading.test": (200, receipt_body("accepted")),
+            }
+        )
+    )
     with pytest.raises(ChannelConfigError, match="签名不匹配"):
         ch.confirm(SENT)
 
@@ -473,5 +648,7 @@ def test_confirm_reads_the_receipt_beside_the_records_url() -> None:
         return httpx.Response(200, json=receipt_body("accepted"))
 
     channel(handler).confirm(SENT)
-    assert urls == ["http://disclosure.test/api/receipts/rcpt_" + "1" * 32,
-                    "http://trading.test/receipts/rcpt_" + "2" * 32]
+    assert urls == [
+        "http://disclosure.test/api/receipts/rcpt_" + "1" * 32,
+        "http://trading.test/receipts/rcpt_" + "2" * 32,
+    ]

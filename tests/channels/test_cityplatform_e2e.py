@@ -28,8 +28,9 @@ from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
 
 DISCLOSED = ["policy", "interpretation", "fee_change", "procurement_result", "consultation", "notice"]
-CONTEXT = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"),
-                         agency_name="上海市财政局")
+CONTEXT = ChannelContext(
+    public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"), agency_name="上海市财政局"
+)
 
 
 @dataclass
@@ -43,12 +44,27 @@ class Platforms:
 def platforms() -> Iterator[Platforms]:
     d_secret, t_secret = signing.generate_secret(), signing.generate_secret()
     disclosure = start_in_thread(ReceiverConfig(secrets=[signing.parse_secret(d_secret)], delay=0.05))
-    trading = start_in_thread(ReceiverConfig(secrets=[signing.parse_secret(t_secret)], delay=0.05,
-                                             accept_types=frozenset({"procurement_result"})))
-    settings = CityPlatformSettings.model_validate({"enabled": True, "targets": [
-        {"name": "disclosure", "url": disclosure.records_url, "secret": d_secret, "types": DISCLOSED},
-        {"name": "trading", "url": trading.records_url, "secret": t_secret, "types": ["procurement_result"]},
-    ]})
+    trading = start_in_thread(
+        ReceiverConfig(
+            secrets=[signing.parse_secret(t_secret)],
+            delay=0.05,
+            accept_types=frozenset({"procurement_result"}),
+        )
+    )
+    settings = CityPlatformSettings.model_validate(
+        {
+            "enabled": True,
+            "targets": [
+                {"name": "disclosure", "url": disclosure.records_url, "secret": d_secret, "types": DISCLOSED},
+                {
+                    "name": "trading",
+                    "url": trading.records_url,
+                    "secret": t_secret,
+                    "types": ["procurement_result"],
+                },
+            ],
+        }
+    )
     channel = CityPlatformChannel(settings, CONTEXT)
     try:
         yield Platforms(disclosure, trading, channel)
@@ -79,8 +95,13 @@ def held(r: RunningReceiver) -> dict[str, dict[str, Any]]:
 
 
 PROCUREMENT = {
-    "project_number": "SH-2019-EXAMPLE-001", "project_name": "某信息化运维服务项目", "purchaser": "示例采购单位",
-    "supplier": "示例供应商有限公司", "amount_yuan": "1280000.00", "award_date": "2019-05-18", "method": "公开招标",
+    "project_number": "SH-2019-EXAMPLE-001",
+    "project_name": "某信息化运维服务项目",
+    "purchaser": "示例采购单位",
+    "supplier": "示例供应商有限公司",
+    "amount_yuan": "1280000.00",
+    "award_date": "2019-05-18",
+    "method": "公开招标",
 }
 
 
@@ -88,22 +109,43 @@ def test_publish_update_revoke_of_a_policy_and_a_procurement_result(platforms: P
     p, ch = platforms, platforms.channel
     policy1 = make_version()
     policy2 = make_version(version=2, validity="已废止", validity_changed_on=date(2020, 1, 1))
-    policy3 = make_version(version=3, validity="已废止", validity_changed_on=date(2020, 1, 1), withdrawn=True,
-                           withdraw_reason="误发，撤回 / published in error")
-    proc1 = make_version(uid="01jprocurement0000000test", type=ItemType.PROCUREMENT_RESULT,
-                         title="某信息化运维服务项目中标结果公告", index_number="AB1900010-2019-150", doc_number=None,
-                         subject="财政\\政府采购", description="公布采购项目的中标供应商和中标金额。",
-                         structured={"procurement": dict(PROCUREMENT)})
-    proc2 = make_version(**{**proc1.__dict__, "version": 2,
-                            "structured": {"procurement": {**PROCUREMENT, "amount_yuan": "1250000.00"}}})
+    policy3 = make_version(
+        version=3,
+        validity="已废止",
+        validity_changed_on=date(2020, 1, 1),
+        withdrawn=True,
+        withdraw_reason="误发，撤回 / published in error",
+    )
+    proc1 = make_version(
+        uid="01jprocurement0000000test",
+        type=ItemType.PROCUREMENT_RESULT,
+        title="某信息化运维服务项目中标结果公告",
+        index_number="AB1900010-2019-150",
+        doc_number=None,
+        subject="财政\\政府采购",
+        description="公布采购项目的中标供应商和中标金额。",
+        structured={"procurement": dict(PROCUREMENT)},
+    )
+    proc2 = make_version(
+        **{
+            **proc1.__dict__,
+            "version": 2,
+            "structured": {"procurement": {**PROCUREMENT, "amount_yuan": "1250000.00"}},
+        }
+    )
     proc3 = make_version(**{**proc2.__dict__, "version": 3, "withdrawn": True, "withdraw_reason": "项目终止"})
 
     # publish
     assert deliver(p, policy1, Operation.PUBLISH, "d-policy-1").delivered is True
     result = deliver(p, proc1, Operation.PUBLISH, "d-proc-1")
     assert result.delivered is True and set(result.data) == {"disclosure", "trading"}
-    assert held(p.disclosure)["AB1900010-2019-146"]["record"] == ch.render(policy1, Operation.PUBLISH).body["record"]
-    assert held(p.trading)["AB1900010-2019-150"]["record"] == ch.render(proc1, Operation.PUBLISH).body["record"]
+    assert (
+        held(p.disclosure)["AB1900010-2019-146"]["record"]
+        == ch.render(policy1, Operation.PUBLISH).body["record"]
+    )
+    assert (
+        held(p.trading)["AB1900010-2019-150"]["record"] == ch.render(proc1, Operation.PUBLISH).body["record"]
+    )
     assert "AB1900010-2019-146" not in held(p.trading)  # routing: the trading platform never saw the policy
 
     # update (abolished / corrected amount)
@@ -124,14 +166,21 @@ def test_publish_update_revoke_of_a_policy_and_a_procurement_result(platforms: P
     assert d["AB1900010-2019-146"]["status"] == "revoked"
     assert d["AB1900010-2019-146"]["revoke_reason"] == "误发，撤回 / published in error"
     assert d["AB1900010-2019-146"]["record"] == ch.render(policy2, Operation.UPDATE).body["record"]
-    assert t["AB1900010-2019-150"]["status"] == "revoked" and t["AB1900010-2019-150"]["revoke_reason"] == "项目终止"
+    assert (
+        t["AB1900010-2019-150"]["status"] == "revoked"
+        and t["AB1900010-2019-150"]["revoke_reason"] == "项目终止"
+    )
     assert len(p.disclosure.state()["receipts"]) == 6 and len(p.trading.state()["receipts"]) == 3
 
 
 def test_a_resent_delivery_gets_the_original_receipts(platforms: Platforms) -> None:
     p = platforms
-    proc = make_version(uid="01jprocurement0000000test", type=ItemType.PROCUREMENT_RESULT,
-                        index_number="AB1900010-2019-150", structured={"procurement": dict(PROCUREMENT)})
+    proc = make_version(
+        uid="01jprocurement0000000test",
+        type=ItemType.PROCUREMENT_RESULT,
+        index_number="AB1900010-2019-150",
+        structured={"procurement": dict(PROCUREMENT)},
+    )
     payload = p.channel.render(proc, Operation.PUBLISH)
     first = p.channel.send(payload, key="d-same")
     again = p.channel.send(payload, key="d-same")
@@ -165,7 +214,9 @@ def test_a_business_rule_rejection_reaches_confirm(platforms: Platforms) -> None
 
 def test_revoking_a_record_the_platform_never_held_is_done(platforms: Platforms) -> None:
     # nothing to take down: the platform says unknown_record, which is what a withdrawal wants
-    result = deliver(platforms, make_version(withdrawn=True, withdraw_reason="撤回"), Operation.WITHDRAW, "d-w")
+    result = deliver(
+        platforms, make_version(withdrawn=True, withdraw_reason="撤回"), Operation.WITHDRAW, "d-w"
+    )
     assert result.delivered is True
 
 
@@ -179,10 +230,19 @@ def test_contract_violation_is_permanent_with_the_receivers_reasons(platforms: P
 
 
 def test_a_wrong_secret_is_a_config_error(platforms: Platforms) -> None:
-    settings = CityPlatformSettings.model_validate({"enabled": True, "targets": [
-        {"name": "disclosure", "url": platforms.disclosure.records_url, "secret": signing.generate_secret(),
-         "types": ["policy"]},
-    ]})
+    settings = CityPlatformSettings.model_validate(
+        {
+            "enabled": True,
+            "targets": [
+                {
+                    "name": "disclosure",
+                    "url": platforms.disclosure.records_url,
+                    "secret": signing.generate_secret(),
+                    "types": ["policy"],
+                },
+            ],
+        }
+    )
     wrong = CityPlatformChannel(settings, CONTEXT)
     try:
         with pytest.raises(ChannelConfigError) as info:

@@ -29,12 +29,21 @@ def test_records_of_every_target_become_one_holding_per_item(platforms: Platform
     live = make_version(uid="live01", index_number="AB1900010-2019-201")
     abolished = make_version(uid="abol01", index_number="AB1900010-2019-202")
     revoked = make_version(uid="revk01", index_number="AB1900010-2019-203")
-    proc = make_version(uid="proc01", index_number="AB1900010-2019-204", type=ItemType.PROCUREMENT_RESULT,
-                        structured={"procurement": PROCUREMENT})
+    proc = make_version(
+        uid="proc01",
+        index_number="AB1900010-2019-204",
+        type=ItemType.PROCUREMENT_RESULT,
+        structured={"procurement": PROCUREMENT},
+    )
     for v in (live, abolished, revoked, proc):
         assert deliver(p, v, Operation.PUBLISH, f"{v.uid}:1:publish").delivered
-    v2 = make_version(uid="abol01", index_number="AB1900010-2019-202", version=2, validity="已废止",
-                      validity_changed_on=date(2019, 6, 1))
+    v2 = make_version(
+        uid="abol01",
+        index_number="AB1900010-2019-202",
+        version=2,
+        validity="已废止",
+        validity_changed_on=date(2019, 6, 1),
+    )
     assert deliver(p, v2, Operation.UPDATE, "abol01:2:update").delivered
     assert deliver(p, revoked, Operation.WITHDRAW, "revk01:1:withdraw").delivered
 
@@ -51,8 +60,12 @@ def test_records_of_every_target_become_one_holding_per_item(platforms: Platform
 
 def test_targets_that_disagree_yield_one_holding_each(platforms: Platforms) -> None:
     p = platforms
-    proc = make_version(uid="proc02", index_number="AB1900010-2019-301", type=ItemType.PROCUREMENT_RESULT,
-                        structured={"procurement": PROCUREMENT})
+    proc = make_version(
+        uid="proc02",
+        index_number="AB1900010-2019-301",
+        type=ItemType.PROCUREMENT_RESULT,
+        structured={"procurement": PROCUREMENT},
+    )
     assert deliver(p, proc, Operation.PUBLISH, "proc02:1:publish").delivered
     # revoked on the trading platform only (a channel that knows only that target)
     trading_target = next(t for t in p.channel.cfg.targets if t.name == "trading")
@@ -68,7 +81,9 @@ def test_targets_that_disagree_yield_one_holding_each(platforms: Platforms) -> N
         time.sleep(0.05)
     held = by_uid(list(p.channel.inventory()))["proc02"]
     assert sorted((h.external_id, h.live) for h in held) == [
-        ("disclosure:AB1900010-2019-301", True), ("trading:AB1900010-2019-301", False)]
+        ("disclosure:AB1900010-2019-301", True),
+        ("trading:AB1900010-2019-301", False),
+    ]
 
 
 def test_paged_listing(platforms: Platforms) -> None:
@@ -87,9 +102,19 @@ def test_unavailable_platform_and_wrong_secret_are_classified(platforms: Platfor
         list(p.channel.inventory())
     assert exc.value.http_status == 503
     p.disclosure.admin("DELETE", "faults")
-    wrong = CityPlatformSettings.model_validate({"enabled": True, "targets": [
-        {"name": "disclosure", "url": p.disclosure.records_url,
-         "secret": "whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NTY=", "types": ["policy"]}]})
+    wrong = CityPlatformSettings.model_validate(
+        {
+            "enabled": True,
+            "targets": [
+                {
+                    "name": "disclosure",
+                    "url": p.disclosure.records_url,
+                    "secret": "whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NTY=",
+                    "types": ["policy"],
+                }
+            ],
+        }
+    )
     channel = CityPlatformChannel(wrong, CONTEXT)
     try:
         with pytest.raises(ChannelConfigError) as bad:

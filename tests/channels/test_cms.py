@@ -36,23 +36,34 @@ from tests.factories import make_version
 BASE = "http://wp.test"
 UID = "01jdisclosure000000000test"
 TITLE = "上海市财政局2019年政务公开实施方案"
-CONTEXT = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"),
-                         agency_name="上海市财政局")
+CONTEXT = ChannelContext(
+    public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"), agency_name="上海市财政局"
+)
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def wp_error(status: int, code: str, message: str = "msg", **headers: str) -> httpx.Response:
-    return httpx.Response(status, json={"code": code, "message": message, "data": {"status": status}},
-                          headers=headers)
+    return httpx.Response(
+        status, json={"code": code, "message": message, "data": {"status": status}}, headers=headers
+    )
 
 
-def post_json(post_id: int = 7, *, categories: list[int] | None = None, uid: str = UID,
-              version: int = 1, status: str = "publish") -> dict[str, Any]:
+def post_json(
+    post_id: int = 7,
+    *,
+    categories: list[int] | None = None,
+    uid: str = UID,
+    version: int = 1,
+    status: str = "publish",
+) -> dict[str, Any]:
     return {
-        "id": post_id, "status": status, "link": f"{BASE}/ab1900010-2019-146/",
+        "id": post_id,
+        "status": status,
+        "link": f"{BASE}/ab1900010-2019-146/",
         "title": {"raw": TITLE, "rendered": TITLE},
-        "categories": [3] if categories is None else categories, "tags": [5, 6],
+        "categories": [3] if categories is None else categories,
+        "tags": [5, 6],
         "meta": {"publisher_uid": uid, "publisher_version": version},
     }
 
@@ -62,8 +73,12 @@ class FakeWordPress:
     uid, `X-Publisher-Plugin` on every answer, `/batch/v1`); `override[(method, path)]`
     replaces one answer, `existing` are the posts already there."""
 
-    def __init__(self, override: dict[tuple[str, str], httpx.Response | Handler] | None = None,
-                 existing: list[dict[str, Any]] | None = None, plugin: str | None = "2") -> None:
+    def __init__(
+        self,
+        override: dict[tuple[str, str], httpx.Response | Handler] | None = None,
+        existing: list[dict[str, Any]] | None = None,
+        plugin: str | None = "2",
+    ) -> None:
         self.override = override or {}
         self.existing = existing or []
         self.plugin = plugin
@@ -103,10 +118,24 @@ class FakeWordPress:
                 return httpx.Response(201, json=post_json(7, uid=meta.get("publisher_uid", UID)))
             live = held[0]["meta"]["publisher_version"]
             if live > meta.get("publisher_version", 0):
-                return httpx.Response(409, json={"code": "publisher_stale_version", "message": "newer", "data": {
-                    "status": 409, "post_id": held[0]["id"], "live_version": live, "link": held[0]["link"]}})
-            return httpx.Response(201, json=post_json(held[0]["id"], uid=held[0]["meta"]["publisher_uid"]),
-                                  headers={"X-Publisher-Upsert": "updated"})
+                return httpx.Response(
+                    409,
+                    json={
+                        "code": "publisher_stale_version",
+                        "message": "newer",
+                        "data": {
+                            "status": 409,
+                            "post_id": held[0]["id"],
+                            "live_version": live,
+                            "link": held[0]["link"],
+                        },
+                    },
+                )
+            return httpx.Response(
+                201,
+                json=post_json(held[0]["id"], uid=held[0]["meta"]["publisher_uid"]),
+                headers={"X-Publisher-Upsert": "updated"},
+            )
         if method == "POST" and path.startswith("/posts/"):
             return httpx.Response(200, json=post_json(int(path.rsplit("/")[-1])))
         if method == "DELETE" and path.startswith("/posts/"):
@@ -117,7 +146,9 @@ class FakeWordPress:
 
 
 def channel(wp: FakeWordPress, **settings: Any) -> CmsChannel:
-    cfg = CmsSettings(enabled=True, base_url=BASE, user="admin", app_password=SecretStr("abcd efgh"), **settings)
+    cfg = CmsSettings(
+        enabled=True, base_url=BASE, user="admin", app_password=SecretStr("abcd efgh"), **settings
+    )
     return CmsChannel(cfg, CONTEXT, transport=httpx.MockTransport(wp))
 
 
@@ -126,27 +157,30 @@ def publish(ch: CmsChannel, op: Operation = Operation.PUBLISH) -> Any:
 
 
 # ------------------------------------------------------------------ the status/code table
-@pytest.mark.parametrize(("status", "code", "expected"), [
-    (200, None, None),
-    (201, None, None),
-    (301, None, ChannelConfigError),
-    (400, "rest_invalid_param", PermanentError),
-    (400, "term_exists", PermanentError),
-    (401, "rest_not_logged_in", ChannelConfigError),
-    (401, "incorrect_password", ChannelConfigError),
-    (401, "rest_cannot_create", ChannelConfigError),
-    (403, "rest_cannot_edit", ChannelConfigError),
-    (404, "rest_no_route", ChannelConfigError),
-    (404, "rest_post_invalid_id", PermanentError),
-    (408, None, TransientError),
-    (410, "rest_already_trashed", PermanentError),
-    (413, None, PermanentError),
-    (429, None, RateLimitedError),
-    (500, "db_insert_error", TransientError),
-    (500, "rest_upload_sideload_error", PermanentError),  # file type refused, with a 500
-    (502, None, TransientError),
-    (503, None, TransientError),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (200, None, None),
+        (201, None, None),
+        (301, None, ChannelConfigError),
+        (400, "rest_invalid_param", PermanentError),
+        (400, "term_exists", PermanentError),
+        (401, "rest_not_logged_in", ChannelConfigError),
+        (401, "incorrect_password", ChannelConfigError),
+        (401, "rest_cannot_create", ChannelConfigError),
+        (403, "rest_cannot_edit", ChannelConfigError),
+        (404, "rest_no_route", ChannelConfigError),
+        (404, "rest_post_invalid_id", PermanentError),
+        (408, None, TransientError),
+        (410, "rest_already_trashed", PermanentError),
+        (413, None, PermanentError),
+        (429, None, RateLimitedError),
+        (500, "db_insert_error", TransientError),
+        (500, "rest_upload_sideload_error", PermanentError),  # file type refused, with a 500
+        (502, None, TransientError),
+        (503, None, TransientError),
+    ],
+)
 def test_classify_table(status: int, code: str | None, expected: type[ChannelError] | None) -> None:
     assert classify(status, code) is expected
 
@@ -156,23 +190,27 @@ LOOKUP = ("GET", "/posts")
 CREATE = ("POST", "/posts")
 
 
-@pytest.mark.parametrize(("step", "answer", "expected", "code"), [
-    (LOOKUP, wp_error(401, "rest_forbidden_context"), ChannelConfigError, "rest_forbidden_context"),
-    (LOOKUP, wp_error(403, "rest_forbidden"), ChannelConfigError, "rest_forbidden"),
-    (LOOKUP, wp_error(404, "rest_no_route"), ChannelConfigError, "rest_no_route"),
-    (LOOKUP, httpx.Response(200, html="<html>login</html>"), ChannelConfigError, None),
-    (LOOKUP, httpx.Response(302, headers={"Location": "https://wp.test/"}), ChannelConfigError, None),
-    (LOOKUP, wp_error(500, "internal_server_error"), TransientError, "internal_server_error"),
-    (LOOKUP, httpx.Response(503, text="maintenance"), TransientError, None),
-    (("GET", "/categories"), wp_error(502, "bad_gateway"), TransientError, "bad_gateway"),
-    (("POST", "/tags"), wp_error(403, "rest_cannot_create"), ChannelConfigError, "rest_cannot_create"),
-    (CREATE, wp_error(400, "rest_invalid_param"), PermanentError, "rest_invalid_param"),
-    (CREATE, wp_error(401, "rest_cannot_create"), ChannelConfigError, "rest_cannot_create"),
-    (CREATE, wp_error(408, "timeout"), TransientError, "timeout"),
-    (CREATE, wp_error(500, "db_insert_error"), TransientError, "db_insert_error"),
-])
-def test_send_error_table(step: tuple[str, str], answer: httpx.Response, expected: type[ChannelError],
-                          code: str | None) -> None:
+@pytest.mark.parametrize(
+    ("step", "answer", "expected", "code"),
+    [
+        (LOOKUP, wp_error(401, "rest_forbidden_context"), ChannelConfigError, "rest_forbidden_context"),
+        (LOOKUP, wp_error(403, "rest_forbidden"), ChannelConfigError, "rest_forbidden"),
+        (LOOKUP, wp_error(404, "rest_no_route"), ChannelConfigError, "rest_no_route"),
+        (LOOKUP, httpx.Response(200, html="<html>login</html>"), ChannelConfigError, None),
+        (LOOKUP, httpx.Response(302, headers={"Location": "https://wp.test/"}), ChannelConfigError, None),
+        (LOOKUP, wp_error(500, "internal_server_error"), TransientError, "internal_server_error"),
+        (LOOKUP, httpx.Response(503, text="maintenance"), TransientError, None),
+        (("GET", "/categories"), wp_error(502, "bad_gateway"), TransientError, "bad_gateway"),
+        (("POST", "/tags"), wp_error(403, "rest_cannot_create"), ChannelConfigError, "rest_cannot_create"),
+        (CREATE, wp_error(400, "rest_invalid_param"), PermanentError, "rest_invalid_param"),
+        (CREATE, wp_error(401, "rest_cannot_create"), ChannelConfigError, "rest_cannot_create"),
+        (CREATE, wp_error(408, "timeout"), TransientError, "timeout"),
+        (CREATE, wp_error(500, "db_insert_error"), TransientError, "db_insert_error"),
+    ],
+)
+def test_send_error_table(
+    step: tuple[str, str], answer: httpx.Response, expected: type[ChannelError], code: str | None
+) -> None:
     # given: a lookup by uid happens on withdrawal only (publish and update are one write)
     wp = FakeWordPress({step: answer}, existing=[post_json(42)])
     op = Operation.WITHDRAW if step == LOOKUP else Operation.PUBLISH
@@ -197,8 +235,9 @@ def test_rate_limited_carries_retry_after() -> None:
     assert info.value.http_status == 429
 
 
-@pytest.mark.parametrize("exc", [httpx.ReadTimeout("slow"), httpx.ConnectError("refused"),
-                                 httpx.RemoteProtocolError("dropped")])
+@pytest.mark.parametrize(
+    "exc", [httpx.ReadTimeout("slow"), httpx.ConnectError("refused"), httpx.RemoteProtocolError("dropped")]
+)
 def test_transport_failures_are_transient(exc: Exception) -> None:
     def boom(request: httpx.Request) -> httpx.Response:
         raise exc
@@ -252,7 +291,9 @@ def test_write_without_plugin_2_is_config_error(plugin: str | None) -> None:
 
 def test_lookup_without_plugin_is_config_error() -> None:
     # Without the mu-plugin, WordPress ignores ?publisher_uid= and lists every post, without meta.
-    wp = FakeWordPress(existing=[{"id": 1, "status": "publish", "link": f"{BASE}/hello/", "meta": []}], plugin=None)
+    wp = FakeWordPress(
+        existing=[{"id": 1, "status": "publish", "link": f"{BASE}/hello/", "meta": []}], plugin=None
+    )
     with pytest.raises(ChannelConfigError, match="plugin"):
         publish(channel(wp), Operation.WITHDRAW)
     assert not any(m in ("POST", "DELETE") for m, _ in wp.calls)
@@ -268,7 +309,9 @@ def test_meta_dropped_on_create_is_config_error() -> None:
 def test_category_dropped_twice_is_permanent() -> None:
     # WordPress answers 201 with categories: [] for an unknown id.
     dropped = httpx.Response(201, json=post_json(categories=[]))
-    wp = FakeWordPress({CREATE: dropped, ("POST", "/posts/7"): httpx.Response(200, json=post_json(categories=[]))})
+    wp = FakeWordPress(
+        {CREATE: dropped, ("POST", "/posts/7"): httpx.Response(200, json=post_json(categories=[]))}
+    )
     with pytest.raises(PermanentError, match="category") as info:
         publish(channel(wp))
     assert info.value.response_excerpt == "[]"
@@ -289,15 +332,20 @@ def test_missing_category_is_created() -> None:
         created.append(json.loads(request.content))
         return httpx.Response(201, json={"id": 3})
 
-    wp = FakeWordPress({("GET", "/categories"): httpx.Response(200, json=[]), ("POST", "/categories"): create})
+    wp = FakeWordPress(
+        {("GET", "/categories"): httpx.Response(200, json=[]), ("POST", "/categories"): create}
+    )
     publish(channel(wp))
     assert created == [{"slug": "policy", "name": "政策文件"}]
 
 
 def test_existing_tag_name_reuses_term_id() -> None:
-    exists = httpx.Response(400, json={"code": "term_exists", "message": "exists",
-                                       "data": {"status": 400, "term_id": 5}})
-    wp = FakeWordPress({("POST", "/tags"): exists, CREATE: httpx.Response(201, json={**post_json(), "tags": [5]})})
+    exists = httpx.Response(
+        400, json={"code": "term_exists", "message": "exists", "data": {"status": 400, "term_id": 5}}
+    )
+    wp = FakeWordPress(
+        {("POST", "/tags"): exists, CREATE: httpx.Response(201, json={**post_json(), "tags": [5]})}
+    )
     ch = channel(wp)
     assert publish(ch).external_id == "7"
     sent = ch.render(make_version(), Operation.PUBLISH)
@@ -309,8 +357,9 @@ def test_stale_version_does_not_overwrite_newer() -> None:
     receipt = publish(channel(wp))
     assert receipt.data["stale"] is True and receipt.external_id == "42"
     assert receipt.data["live_version"] == 3
-    assert wp.calls.count(CREATE) == 1 and not any(c[0] == "POST" and c[1] != "/posts" and "/posts" in c[1]
-                                                   for c in wp.calls)
+    assert wp.calls.count(CREATE) == 1 and not any(
+        c[0] == "POST" and c[1] != "/posts" and "/posts" in c[1] for c in wp.calls
+    )
 
 
 # ------------------------------------------------------------------ send_many: /batch/v1
@@ -348,12 +397,15 @@ def test_batch_failure_of_one_post_is_that_posts_alone() -> None:
     assert out[1].provider_code == "rest_invalid_param"
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    (wp_error(401, "rest_not_logged_in"), ChannelConfigError),
-    (wp_error(503, "maintenance"), TransientError),
-    (wp_error(404, "rest_no_route"), ChannelConfigError),  # WordPress older than 5.6
-    (httpx.Response(200, json={"unexpected": True}), ChannelConfigError),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (wp_error(401, "rest_not_logged_in"), ChannelConfigError),
+        (wp_error(503, "maintenance"), TransientError),
+        (wp_error(404, "rest_no_route"), ChannelConfigError),  # WordPress older than 5.6
+        (httpx.Response(200, json={"unexpected": True}), ChannelConfigError),
+    ],
+)
 def test_batch_failure_of_the_whole_request(answer: httpx.Response, expected: type[ChannelError]) -> None:
     out = many(channel(FakeWordPress({BATCH: answer})), ["u-1", "u-2"])
     assert [type(o) for o in out] == [expected, expected]
@@ -370,23 +422,37 @@ def test_batch_transport_failure_is_transient_for_all() -> None:
 def test_batch_page_not_live_fails_only_that_post() -> None:
     pages = iter([httpx.Response(200, html=f"<h1>{TITLE}</h1>"), httpx.Response(404, html="nf")])
 
-    out = many(channel(FakeWordPress({("GET", "/ab1900010-2019-146/"): lambda r: next(pages)},),
-                       verify_concurrency=1), ["u-1", "u-2"])
+    out = many(
+        channel(
+            FakeWordPress(
+                {("GET", "/ab1900010-2019-146/"): lambda r: next(pages)},
+            ),
+            verify_concurrency=1,
+        ),
+        ["u-1", "u-2"],
+    )
     assert type(out[0]).__name__ == "Receipt" and isinstance(out[1], TransientError)
 
 
 def test_batch_withdrawals_go_one_by_one() -> None:
-    wp = FakeWordPress({("GET", "/ab1900010-2019-146/"): httpx.Response(404)},
-                       existing=[post_json(42, uid="u-1"), post_json(43, uid="u-2")])
+    wp = FakeWordPress(
+        {("GET", "/ab1900010-2019-146/"): httpx.Response(404)},
+        existing=[post_json(42, uid="u-1"), post_json(43, uid="u-2")],
+    )
     out = many(channel(wp), ["u-1", "u-2"], Operation.WITHDRAW)
     assert [o.external_id for o in out] == ["42", "43"]
-    assert BATCH not in wp.calls and ("DELETE", "/posts/42") in wp.calls and ("DELETE", "/posts/43") in wp.calls
+    assert (
+        BATCH not in wp.calls and ("DELETE", "/posts/42") in wp.calls and ("DELETE", "/posts/43") in wp.calls
+    )
 
 
-@pytest.mark.parametrize(("page", "reason"), [
-    (httpx.Response(404, html="not found"), "404"),
-    (httpx.Response(200, html="<html>某个别的页面</html>"), "title"),
-])
+@pytest.mark.parametrize(
+    ("page", "reason"),
+    [
+        (httpx.Response(404, html="not found"), "404"),
+        (httpx.Response(200, html="<html>某个别的页面</html>"), "title"),
+    ],
+)
 def test_not_live_is_transient(page: httpx.Response, reason: str) -> None:
     wp = FakeWordPress({("GET", "/ab1900010-2019-146/"): page})
     with pytest.raises(TransientError, match="not live yet") as info:
@@ -414,16 +480,21 @@ def test_verify_live_off_skips_page() -> None:
     assert publish(channel(wp, verify_live=False)).url == f"{BASE}/ab1900010-2019-146/"
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    (wp_error(410, "rest_already_trashed"), None),
-    (wp_error(404, "rest_post_invalid_id"), None),
-    (wp_error(403, "rest_cannot_delete"), ChannelConfigError),
-    (wp_error(500, "db_update_error"), TransientError),
-    (wp_error(404, "rest_no_route"), ChannelConfigError),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (wp_error(410, "rest_already_trashed"), None),
+        (wp_error(404, "rest_post_invalid_id"), None),
+        (wp_error(403, "rest_cannot_delete"), ChannelConfigError),
+        (wp_error(500, "db_update_error"), TransientError),
+        (wp_error(404, "rest_no_route"), ChannelConfigError),
+    ],
+)
 def test_withdraw_table(answer: httpx.Response, expected: type[ChannelError] | None) -> None:
-    wp = FakeWordPress({("DELETE", "/posts/42"): answer,
-                        ("GET", "/ab1900010-2019-146/"): httpx.Response(404)}, existing=[post_json(42)])
+    wp = FakeWordPress(
+        {("DELETE", "/posts/42"): answer, ("GET", "/ab1900010-2019-146/"): httpx.Response(404)},
+        existing=[post_json(42)],
+    )
     ch = channel(wp)
     if expected is None:
         assert publish(ch, Operation.WITHDRAW).external_id == "42"
@@ -472,10 +543,17 @@ def test_media_fetch_never_sends_credentials() -> None:
         return httpx.Response(200, content=b"\x89PNG....", headers={"Content-Type": "image/png"})
 
     uploaded = httpx.Response(201, json={"id": 9, "source_url": f"{BASE}/wp-content/uploads/x.png"})
-    wp = FakeWordPress({("GET", "/a.png"): image, ("GET", "/media"): httpx.Response(200, json=[]),
-                        ("POST", "/media"): uploaded})
+    wp = FakeWordPress(
+        {
+            ("GET", "/a.png"): image,
+            ("GET", "/media"): httpx.Response(200, json=[]),
+            ("POST", "/media"): uploaded,
+        }
+    )
     ch = channel(wp)
-    ch.send(ch.render(make_version(body_html='<img src="http://img.test/a.png">'), Operation.PUBLISH), key="d")
+    ch.send(
+        ch.render(make_version(body_html='<img src="http://img.test/a.png">'), Operation.PUBLISH), key="d"
+    )
     assert seen and all("authorization" not in r.headers for r in seen)
 
 
@@ -493,9 +571,14 @@ def test_render_policy() -> None:
     assert "沪财预〔2019〕12号" in post["content"] and "<h2>一、总体要求</h2>" in post["content"]
     assert "publisher-validity-banner" not in post["content"]
     assert post["meta"] == {
-        "publisher_uid": UID, "publisher_version": 1, "index_number": "AB1900010-2019-146",
-        "doc_number": "沪财预〔2019〕12号", "issue_date": "2019-04-04", "issuing_body": "上海市财政局",
-        "validity": "有效", "validity_changed_on": "",
+        "publisher_uid": UID,
+        "publisher_version": 1,
+        "index_number": "AB1900010-2019-146",
+        "doc_number": "沪财预〔2019〕12号",
+        "issue_date": "2019-04-04",
+        "issuing_body": "上海市财政局",
+        "validity": "有效",
+        "validity_changed_on": "",
     }
     assert payload.body["category_slug"] == "policy" and payload.body["category_name"] == "政策文件"
     assert payload.body["tags"] == ["政务公开", "实施方案"]
@@ -506,7 +589,9 @@ def test_render_abolished_shows_banner_and_meta() -> None:
     v = make_version(validity="已废止", validity_changed_on=date(2020, 1, 1), version=2)
     post = channel(FakeWordPress()).render(v, Operation.UPDATE).body["post"]
     assert "本文件已废止（2020-01-01起）" in post["content"]
-    assert post["content"].index("publisher-validity-banner") < post["content"].index("publisher-disclosure-meta")
+    assert post["content"].index("publisher-validity-banner") < post["content"].index(
+        "publisher-disclosure-meta"
+    )
     assert post["meta"]["validity"] == "已废止" and post["meta"]["validity_changed_on"] == "2020-01-01"
 
 
@@ -527,7 +612,9 @@ def test_render_withdraw_notice() -> None:
 
 def test_render_interpretation_category_and_custom_slugs() -> None:
     v = make_version(type=ItemType.INTERPRETATION, interprets="policy-uid", title="解读")
-    assert channel(FakeWordPress()).render(v, Operation.PUBLISH).body["category_slug"] == "policy-interpretation"
+    assert (
+        channel(FakeWordPress()).render(v, Operation.PUBLISH).body["category_slug"] == "policy-interpretation"
+    )
     ch = channel(FakeWordPress(), category_slugs={"interpretation": "zcjd"})
     assert ch.render(v, Operation.PUBLISH).body["category_slug"] == "zcjd"
     assert ch.render(make_version(), Operation.PUBLISH).body["category_slug"] == "policy"
@@ -544,23 +631,37 @@ def test_settings_reject_bad_values() -> None:
 
 def test_registry_builds_from_config_section() -> None:
     ctx = replace(CONTEXT, secret=lambda name: "s3cret" if name == "app_password" else None)
-    ch = registry.create("cms", {"enabled": True, "base_url": BASE, "user": "ed",
-                                 "app_password_env": "PUBLISHER_CMS_APP_PASSWORD"}, ctx)
+    ch = registry.create(
+        "cms",
+        {"enabled": True, "base_url": BASE, "user": "ed", "app_password_env": "PUBLISHER_CMS_APP_PASSWORD"},
+        ctx,
+    )
     assert isinstance(ch, CmsChannel)
     assert ch.cfg.app_password is not None and ch.cfg.app_password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(ch.cfg)
 
 
 def test_media_sources_and_rewrite() -> None:
-    body = ('<p><img src="http://a.test/1.png" alt="一"><img src="https://a.test/1.png">'
-            '<img src="mailto:x"><a href="http://a.test/f.PDF">文件</a><a href="http://a.test/page">页</a></p>')
-    found = media_sources(body, ({"title": "附件一", "url": "http://a.test/att.xlsx"},
-                                 {"title": "重复", "url": "http://a.test/f.PDF"}))
+    body = (
+        '<p><img src="http://a.test/1.png" alt="一"><img src="https://a.test/1.png">'
+        '<img src="mailto:x"><a href="http://a.test/f.PDF">文件</a><a href="http://a.test/page">页</a></p>'
+    )
+    found = media_sources(
+        body,
+        (
+            {"title": "附件一", "url": "http://a.test/att.xlsx"},
+            {"title": "重复", "url": "http://a.test/f.PDF"},
+        ),
+    )
     assert [(m["url"], m["kind"]) for m in found] == [
-        ("http://a.test/1.png", "image"), ("https://a.test/1.png", "image"),
-        ("http://a.test/f.PDF", "file"), ("http://a.test/att.xlsx", "file"),
+        ("http://a.test/1.png", "image"),
+        ("https://a.test/1.png", "image"),
+        ("http://a.test/f.PDF", "file"),
+        ("http://a.test/att.xlsx", "file"),
     ]
-    out = rewrite_links(body, {"http://a.test/1.png": "http://wp/u/1.png", "http://a.test/f.PDF": "http://wp/f.pdf"})
+    out = rewrite_links(
+        body, {"http://a.test/1.png": "http://wp/u/1.png", "http://a.test/f.PDF": "http://wp/f.pdf"}
+    )
     assert 'src="http://wp/u/1.png"' in out and 'href="http://wp/f.pdf"' in out
     assert 'src="https://a.test/1.png"' in out and 'href="http://a.test/page"' in out
 
@@ -570,11 +671,14 @@ def test_slug_falls_back_to_uid() -> None:
     assert post_slug(make_version(index_number="")) == UID
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"title": "长" * 201}, "title"),
-    ({"title": "  "}, "title"),
-    ({"body_html": "<p> </p>"}, "body_html"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"title": "长" * 201}, "title"),
+        ({"title": "  "}, "title"),
+        ({"body_html": "<p> </p>"}, "body_html"),
+    ],
+)
 def test_check_problems(overrides: dict[str, Any], field: str) -> None:
     problems = channel(FakeWordPress()).check(make_version(**overrides))
     assert [p.field for p in problems] == [field]

@@ -31,14 +31,25 @@ def mine(channel: CmsChannel, uids: list[str]) -> dict[str, list[Holding]]:
     return out
 
 
-def test_published_updated_trashed_and_noticed_posts(cms: CmsChannel, wordpress: WordPress,
-                                                     admin: httpx.Client, uids: list[str]) -> None:
+def test_published_updated_trashed_and_noticed_posts(
+    cms: CmsChannel, wordpress: WordPress, admin: httpx.Client, uids: list[str]
+) -> None:
     live = new_policy(uids)
     send(cms, live, Operation.PUBLISH)
     abolished = new_policy(uids)
     send(cms, abolished, Operation.PUBLISH)
-    send(cms, make_version(**{**abolished.__dict__, "version": 2, "validity": "已废止",
-                              "validity_changed_on": date(2019, 6, 1)}), Operation.UPDATE)
+    send(
+        cms,
+        make_version(
+            **{
+                **abolished.__dict__,
+                "version": 2,
+                "validity": "已废止",
+                "validity_changed_on": date(2019, 6, 1),
+            }
+        ),
+        Operation.UPDATE,
+    )
     trashed = new_policy(uids)
     send(cms, trashed, Operation.PUBLISH)
     send(cms, trashed, Operation.WITHDRAW)
@@ -50,8 +61,14 @@ def test_published_updated_trashed_and_noticed_posts(cms: CmsChannel, wordpress:
     finally:
         notice_channel.close()
     draft = new_policy(uids)
-    created = admin.post("/posts", json={"title": "草稿", "status": "draft", "meta": {"publisher_uid": draft.uid,
-                                                                                      "publisher_version": 1}})
+    created = admin.post(
+        "/posts",
+        json={
+            "title": "草稿",
+            "status": "draft",
+            "meta": {"publisher_uid": draft.uid, "publisher_version": 1},
+        },
+    )
     assert created.status_code == 201, created.text
 
     held = mine(cms, uids)

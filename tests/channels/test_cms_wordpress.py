@@ -43,8 +43,9 @@ from tests.wordpress_support import ROOT, STATE_DIR, WordPress, posts_for
 pytestmark = pytest.mark.wordpress
 
 DB_NAME = os.environ.get("WP_DB_NAME", "publisher_wp")
-CONTEXT = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"),
-                         agency_name="上海市财政局")
+CONTEXT = ChannelContext(
+    public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"), agency_name="上海市财政局"
+)
 
 
 @pytest.fixture
@@ -66,10 +67,18 @@ def new_policy(uids: list[str], **overrides: Any) -> VersionView:
 def rows_in_db(uid: str) -> int:
     """Posts carrying this uid, straight from MariaDB: the REST lookup cannot hide any."""
     out = subprocess.run(
-        ["mariadb", "-uroot", "-N", "-e",
-         f"SELECT COUNT(*) FROM `{DB_NAME}`.wp_postmeta m JOIN `{DB_NAME}`.wp_posts p ON p.ID = m.post_id "
-         f"WHERE m.meta_key = 'publisher_uid' AND m.meta_value = '{uid}' AND p.post_type = 'post'"],
-        capture_output=True, text=True, check=True)
+        [
+            "mariadb",
+            "-uroot",
+            "-N",
+            "-e",
+            f"SELECT COUNT(*) FROM `{DB_NAME}`.wp_postmeta m JOIN `{DB_NAME}`.wp_posts p ON p.ID = m.post_id "
+            f"WHERE m.meta_key = 'publisher_uid' AND m.meta_value = '{uid}' AND p.post_type = 'post'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(out.stdout.strip())
 
 
@@ -88,17 +97,26 @@ def term_slugs(admin: httpx.Client, taxonomy: str, ids: list[int]) -> list[str]:
 def test_policy_and_interpretation_lifecycle(cms: CmsChannel, admin: httpx.Client, uids: list[str]) -> None:
     # given: a policy and its interpretation (released together)
     policy = new_policy(uids)
-    interp = new_policy(uids, type=ItemType.INTERPRETATION, interprets=policy.uid,
-                        title='《上海市财政局2019年政务公开实施方案》"政策"解读',
-                        keywords=("政策解读",), description="从三个方面解读实施方案。",
-                        doc_number=None, body_html="<h2>一、制定背景</h2><p>依据要求制定。</p>")
+    interp = new_policy(
+        uids,
+        type=ItemType.INTERPRETATION,
+        interprets=policy.uid,
+        title='《上海市财政局2019年政务公开实施方案》"政策"解读',
+        keywords=("政策解读",),
+        description="从三个方面解读实施方案。",
+        doc_number=None,
+        body_html="<h2>一、制定背景</h2><p>依据要求制定。</p>",
+    )
 
     # when: both are published
     r_policy = send(cms, policy, Operation.PUBLISH)
     r_interp = send(cms, interp, Operation.PUBLISH)
 
     # then: one live post each, with its category, tags, meta and metadata panel
-    for version, receipt, category in ((policy, r_policy, "policy"), (interp, r_interp, "policy-interpretation")):
+    for version, receipt, category in (
+        (policy, r_policy, "policy"),
+        (interp, r_interp, "policy-interpretation"),
+    ):
         [post] = posts_for(admin, version.uid)
         assert receipt.external_id == str(post["id"]) and receipt.url == post["link"]
         assert post["status"] == "publish"
@@ -149,7 +167,8 @@ def test_policy_and_interpretation_lifecycle(cms: CmsChannel, admin: httpx.Clien
 
 
 def test_republish_after_withdrawal_restores_the_same_post(
-        cms: CmsChannel, admin: httpx.Client, uids: list[str]) -> None:
+    cms: CmsChannel, admin: httpx.Client, uids: list[str]
+) -> None:
     version = new_policy(uids)
     first = send(cms, version, Operation.PUBLISH)
     send(cms, version, Operation.WITHDRAW)
@@ -200,11 +219,17 @@ class DroppingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                headers = {k: v for k, v in self.headers.items() if k.lower() in
-                           ("authorization", "content-type", "content-disposition", "accept")}
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() in ("authorization", "content-type", "content-disposition", "accept")
+                }
                 upstream = proxy.upstream.request(self.command, self.path, headers=headers, content=body)
-                if self.command == "POST" and self.path.split("?")[0].endswith(("/wp/v2/posts", "/batch/v1")) \
-                        and proxy.drop_creates > 0:
+                if (
+                    self.command == "POST"
+                    and self.path.split("?")[0].endswith(("/wp/v2/posts", "/batch/v1"))
+                    and proxy.drop_creates > 0
+                ):
                     proxy.drop_creates -= 1
                     proxy.dropped += 1
                     self.close_connection = True
@@ -212,7 +237,12 @@ class DroppingProxy:
                     return
                 self.send_response(upstream.status_code)
                 for k, v in upstream.headers.items():
-                    if k.lower() not in ("content-length", "content-encoding", "transfer-encoding", "connection"):
+                    if k.lower() not in (
+                        "content-length",
+                        "content-encoding",
+                        "transfer-encoding",
+                        "connection",
+                    ):
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(upstream.content)))
                 self.end_headers()
@@ -235,7 +265,8 @@ class DroppingProxy:
 
 
 def test_lost_response_after_create_does_not_duplicate(
-        wordpress: WordPress, admin: httpx.Client, uids: list[str]) -> None:
+    wordpress: WordPress, admin: httpx.Client, uids: list[str]
+) -> None:
     version = new_policy(uids)
     with DroppingProxy(wordpress.url) as proxy:
         ch = CmsChannel(wordpress.settings(base_url=proxy.url), CONTEXT)
@@ -256,7 +287,8 @@ def test_lost_response_after_create_does_not_duplicate(
 
 
 def test_batch_writes_verifies_and_survives_a_lost_answer(
-        wordpress: WordPress, admin: httpx.Client, uids: list[str]) -> None:
+    wordpress: WordPress, admin: httpx.Client, uids: list[str]
+) -> None:
     # given: three items, one of them already on the site at an older version
     versions = [new_policy(uids) for _ in range(3)]
     with DroppingProxy(wordpress.url) as proxy:
@@ -282,13 +314,16 @@ def test_batch_writes_verifies_and_survives_a_lost_answer(
 
 
 def test_batch_refuses_a_stale_version_and_reports_each_post(
-        cms: CmsChannel, admin: httpx.Client, uids: list[str]) -> None:
+    cms: CmsChannel, admin: httpx.Client, uids: list[str]
+) -> None:
     newer = new_policy(uids)
     older = replace(newer, version=1, title=newer.title + "（旧）")
     newer = replace(newer, version=2)
     send(cms, newer, Operation.PUBLISH)
     fresh = new_policy(uids)
-    out = cms.send_many([(cms.render(older, Operation.PUBLISH), "a"), (cms.render(fresh, Operation.PUBLISH), "b")])
+    out = cms.send_many(
+        [(cms.render(older, Operation.PUBLISH), "a"), (cms.render(fresh, Operation.PUBLISH), "b")]
+    )
     assert isinstance(out[0], Receipt) and out[0].data["stale"] is True and out[0].data["live_version"] == 2
     [post] = posts_for(admin, newer.uid)
     assert post["title"]["raw"] == newer.title  # not overwritten
@@ -304,7 +339,11 @@ def test_bad_credentials_are_config_errors(wordpress: WordPress, uids: list[str]
         with pytest.raises(ChannelConfigError) as info:
             send(ch, version, op)
         assert info.value.http_status == 401
-        assert info.value.provider_code in ("rest_forbidden_context", "incorrect_password", "rest_cannot_create")
+        assert info.value.provider_code in (
+            "rest_forbidden_context",
+            "incorrect_password",
+            "rest_cannot_create",
+        )
     wrong_user = CmsChannel(wordpress.settings(user="nobody"), CONTEXT)
     with pytest.raises(ChannelConfigError):
         send(wrong_user, version, Operation.PUBLISH)
@@ -314,7 +353,8 @@ def test_bad_credentials_are_config_errors(wordpress: WordPress, uids: list[str]
 
 
 def test_category_created_and_stale_id_recovered(
-        wordpress: WordPress, admin: httpx.Client, uids: list[str]) -> None:
+    wordpress: WordPress, admin: httpx.Client, uids: list[str]
+) -> None:
     slug = f"test-policy-{uuid.uuid4().hex[:8]}"
     ch = CmsChannel(wordpress.settings(category_slugs={"policy": slug}), CONTEXT)
     try:
@@ -339,25 +379,39 @@ def test_category_created_and_stale_id_recovered(
 # ------------------------------------------------------------------ media
 def tiny_png() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     pixels = zlib.compress(b"\x00" + bytes([200, 30, 30]) * 2 + b"\x00" + bytes([30, 30, 200]) * 2)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )
 
 
 def tiny_pdf(marker: str) -> bytes:
-    return (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
-            b"2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\n% " + marker.encode() + b"\n"
-            b"trailer <</Root 1 0 R>>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
+        b"2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\n% " + marker.encode() + b"\n"
+        b"trailer <</Root 1 0 R>>\n%%EOF\n"
+    )
 
 
 @pytest.fixture
 def file_server() -> Iterator[tuple[str, dict[str, int]]]:
     """A separate origin serving the item's images and attachments; counts hits and checks
     that no credentials reach it."""
-    files = {"/figure.png": (tiny_png(), "image/png"), "/tool.exe": (b"MZ\x90\x00" * 64, "application/x-msdownload"),
-             "/rules.pdf": (tiny_pdf(uuid.uuid4().hex), "application/pdf")}
+    files = {
+        "/figure.png": (tiny_png(), "image/png"),
+        "/tool.exe": (b"MZ\x90\x00" * 64, "application/x-msdownload"),
+        "/rules.pdf": (tiny_pdf(uuid.uuid4().hex), "application/pdf"),
+    }
     hits: dict[str, int] = {"auth": 0}
 
     class Handler(BaseHTTPRequestHandler):
@@ -389,8 +443,12 @@ def file_server() -> Iterator[tuple[str, dict[str, int]]]:
 
 
 def test_images_and_attachments_go_to_the_media_library(
-        cms: CmsChannel, wordpress: WordPress, admin: httpx.Client, uids: list[str],
-        file_server: tuple[str, dict[str, int]]) -> None:
+    cms: CmsChannel,
+    wordpress: WordPress,
+    admin: httpx.Client,
+    uids: list[str],
+    file_server: tuple[str, dict[str, int]],
+) -> None:
     origin, hits = file_server
     version = new_policy(
         uids,
@@ -420,7 +478,8 @@ def test_images_and_attachments_go_to_the_media_library(
 
 
 def test_refused_file_type_is_permanent(
-        cms: CmsChannel, uids: list[str], file_server: tuple[str, dict[str, int]]) -> None:
+    cms: CmsChannel, uids: list[str], file_server: tuple[str, dict[str, int]]
+) -> None:
     # WordPress refuses the type with a 500 (rest_upload_sideload_error): retrying cannot help
     origin, _ = file_server
     version = new_policy(uids, attachments=({"title": "工具", "url": f"{origin}/tool.exe"},))
@@ -432,7 +491,8 @@ def test_refused_file_type_is_permanent(
 
 
 def test_uid_lookup_hides_unpublished_posts_from_anonymous_readers(
-        cms: CmsChannel, wordpress: WordPress, admin: httpx.Client, uids: list[str]) -> None:
+    cms: CmsChannel, wordpress: WordPress, admin: httpx.Client, uids: list[str]
+) -> None:
     version = new_policy(uids)
     receipt = send(cms, version, Operation.PUBLISH)
     api = wordpress.url + "/wp-json/wp/v2/posts"
@@ -448,7 +508,8 @@ LIGHT = {"X-Publisher-Live-Check": "1"}
 
 
 def test_light_live_check_is_wordpress_routing_without_the_theme(
-        cms: CmsChannel, wordpress: WordPress, admin: httpx.Client, uids: list[str]) -> None:
+    cms: CmsChannel, wordpress: WordPress, admin: httpx.Client, uids: list[str]
+) -> None:
     # given: a post published through the channel (light check, the default)
     assert cms.cfg.live_check == "light"
     version = new_policy(uids, title="关于轻量上线核验的通知 <试行>")
@@ -464,8 +525,9 @@ def test_light_live_check_is_wordpress_routing_without_the_theme(
     assert "wp-content/themes" in full.text and "wp-content/themes" not in light.text
     assert len(light.content) < len(full.content) // 10
     # a draft and a trashed post are 404 to the light check, as to any visitor
-    draft = admin.post("/posts", json={"title": "草稿", "status": "draft",
-                                       "meta": {"publisher_uid": new_policy(uids).uid}}).json()
+    draft = admin.post(
+        "/posts", json={"title": "草稿", "status": "draft", "meta": {"publisher_uid": new_policy(uids).uid}}
+    ).json()
     preview = f"{wordpress.url}/?p={draft['id']}"
     assert httpx.get(preview, headers=LIGHT, follow_redirects=True).status_code == 404
     send(cms, version, Operation.WITHDRAW)
@@ -485,10 +547,15 @@ def test_full_live_check_fetches_the_themed_page(wordpress: WordPress, uids: lis
 def test_setup_script_is_idempotent_and_fast_when_up(wordpress: WordPress) -> None:
     before = (STATE_DIR / "wp.env").read_text()
     started = time.monotonic()
-    run = subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh")], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup-wordpress.sh")], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert time.monotonic() - started < 10
     assert (STATE_DIR / "wp.env").read_text() == before  # the Application Password is kept
-    assert httpx.get(wordpress.url + "/wp-json/wp/v2/users/me",
-                     auth=(wordpress.user, wordpress.app_password)).status_code == 200
+    assert (
+        httpx.get(
+            wordpress.url + "/wp-json/wp/v2/users/me", auth=(wordpress.user, wordpress.app_password)
+        ).status_code
+        == 200
+    )

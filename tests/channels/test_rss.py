@@ -40,7 +40,9 @@ class Clock:
 
 
 def make_channel(tmp_path: Path, **settings: Any) -> RssChannel:
-    context = ChannelContext(public_base_url=BASE, data_dir=tmp_path / "channels" / "rss", agency_name="上海市财政局")
+    context = ChannelContext(
+        public_base_url=BASE, data_dir=tmp_path / "channels" / "rss", agency_name="上海市财政局"
+    )
     channel = RssChannel.from_config({"enabled": True, **settings}, context)
     assert isinstance(channel, RssChannel)
     channel.clock = Clock()
@@ -78,7 +80,9 @@ def test_every_feed_parses_with_chinese_text_and_expected_entries(tmp_path: Path
     # given three items of two types and two subject classes
     channel = make_channel(tmp_path)
     a = version(1, title="关于进一步规范财政资金管理的通知", subject="财政\\预算")
-    b = version(2, title="2019年政务公开实施方案解读", type=ItemType.INTERPRETATION, subject="综合政务\\政务公开")
+    b = version(
+        2, title="2019年政务公开实施方案解读", type=ItemType.INTERPRETATION, subject="综合政务\\政务公开"
+    )
     c = version(3, title="关于调整行政事业性收费标准的通知", subject="财政\\收费")
     # when each is delivered
     receipts = [deliver(channel, v) for v in (a, b, c)]
@@ -86,9 +90,14 @@ def test_every_feed_parses_with_chinese_text_and_expected_entries(tmp_path: Path
     files = all_feed_files(channel)
     keys = {str(p.relative_to(channel.output_dir)).rsplit(".", 1)[0] for p in files}
     assert keys == {
-        "all", "type/policy", "type/interpretation",
-        sf("财政"), sf(BUDGET), sf(FEES),
-        sf("综合政务"), sf(OPENNESS),
+        "all",
+        "type/policy",
+        "type/interpretation",
+        sf("财政"),
+        sf(BUDGET),
+        sf(FEES),
+        sf("综合政务"),
+        sf(OPENNESS),
     }
     expected = {
         "all": [c, b, a],
@@ -130,7 +139,12 @@ def test_markup_characters_emoji_and_long_text_round_trip(tmp_path: Path) -> Non
     channel = make_channel(tmp_path)
     title = "预算 <草案> & “说明” 😀 " + "很长的标题" * 50
     body_text = "第一段 <b>不是标签</b> & 符号 🚀 " + "正文内容。" * 20_000
-    v = version(1, title=title, description="说明 <摘要> & 😀", body_html=f"<p>{body_text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</p>\x0b")
+    v = version(
+        1,
+        title=title,
+        description="说明 <摘要> & 😀",
+        body_html=f"<p>{body_text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</p>\x0b",
+    )
     deliver(channel, v)
     for fmt in ("rss", "atom"):
         feed = parse(channel, "all", fmt)
@@ -140,7 +154,10 @@ def test_markup_characters_emoji_and_long_text_round_trip(tmp_path: Path) -> Non
         summary = entry.summary if fmt == "atom" else html.unescape(entry.summary)
         assert summary == "说明 <摘要> & 😀"
         assert "<摘要>" not in (entry.summary if fmt == "rss" else "")
-        assert body_text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in entry.content[0].value
+        assert (
+            body_text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            in entry.content[0].value
+        )
         assert "\x0b" not in entry.content[0].value
 
 
@@ -150,7 +167,9 @@ def test_policy_published_corrected_abolished_and_withdrawn(tmp_path: Path) -> N
     url = f"{BASE}/items/{uid}"
 
     def entries() -> list[Any]:
-        return list(parse(channel, "all", "atom").entries) + list(parse(channel, "type/policy", "rss").entries)
+        return list(parse(channel, "all", "atom").entries) + list(
+            parse(channel, "type/policy", "rss").entries
+        )
 
     # published
     v1 = version(1, uid=uid, title="关于规范财政资金管理的通知")
@@ -160,8 +179,13 @@ def test_policy_published_corrected_abolished_and_withdrawn(tmp_path: Path) -> N
     assert atom_e.title == rss_e.title == "关于规范财政资金管理的通知"
     first_updated = atom_e.updated
     # corrected: v2, same id, new title, updated bumped
-    v2 = version(1, uid=uid, version=2, title="关于进一步规范财政资金管理的通知",
-                 created_at=datetime(2026, 11, 5, 2, 0, tzinfo=UTC))
+    v2 = version(
+        1,
+        uid=uid,
+        version=2,
+        title="关于进一步规范财政资金管理的通知",
+        created_at=datetime(2026, 11, 5, 2, 0, tzinfo=UTC),
+    )
     deliver(channel, v2, Operation.UPDATE)
     atom_e, rss_e = entries()
     assert (atom_e.id, rss_e.id) == (url, url)
@@ -170,8 +194,15 @@ def test_policy_published_corrected_abolished_and_withdrawn(tmp_path: Path) -> N
     assert atom_e.published == "2026-11-01T11:00:00+08:00"
     assert atom_e.disclosure_version == "2"
     # abolished: the entry says so in title, summary and metadata
-    v3 = version(1, uid=uid, version=3, title=v2.title, validity="已废止", validity_changed_on=date(2026, 12, 1),
-                 created_at=datetime(2026, 12, 1, 1, 0, tzinfo=UTC))
+    v3 = version(
+        1,
+        uid=uid,
+        version=3,
+        title=v2.title,
+        validity="已废止",
+        validity_changed_on=date(2026, 12, 1),
+        created_at=datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+    )
     deliver(channel, v3, Operation.UPDATE)
     atom_e, rss_e = entries()
     assert atom_e.title == rss_e.title == "【已废止】关于进一步规范财政资金管理的通知"
@@ -180,8 +211,15 @@ def test_policy_published_corrected_abolished_and_withdrawn(tmp_path: Path) -> N
     assert atom_e.disclosure_validitychangedon == "2026-12-01"
     assert atom_e.updated == "2026-12-01T09:00:00+08:00"
     # withdrawn: gone from every feed, files still valid
-    v4 = version(1, uid=uid, version=4, title=v2.title, withdrawn=True, withdraw_reason="发布有误",
-                 created_at=datetime(2026, 12, 2, 1, 0, tzinfo=UTC))
+    v4 = version(
+        1,
+        uid=uid,
+        version=4,
+        title=v2.title,
+        withdrawn=True,
+        withdraw_reason="发布有误",
+        created_at=datetime(2026, 12, 2, 1, 0, tzinfo=UTC),
+    )
     receipt = deliver(channel, v4, Operation.WITHDRAW)
     assert receipt.external_id == url
     for path in all_feed_files(channel):
@@ -194,8 +232,17 @@ def test_withdrawal_notice_keeps_the_entry_when_configured(tmp_path: Path) -> No
     channel = make_channel(tmp_path, withdrawal_notice=True)
     v1 = version(1)
     deliver(channel, v1)
-    deliver(channel, version(1, version=2, withdrawn=True, withdraw_reason="内容有误",
-                             created_at=datetime(2026, 12, 2, 1, 0, tzinfo=UTC)), Operation.WITHDRAW)
+    deliver(
+        channel,
+        version(
+            1,
+            version=2,
+            withdrawn=True,
+            withdraw_reason="内容有误",
+            created_at=datetime(2026, 12, 2, 1, 0, tzinfo=UTC),
+        ),
+        Operation.WITHDRAW,
+    )
     (entry,) = parse(channel, "all", "atom").entries
     assert entry.id == v1.public_url
     assert entry.title == "【已撤回】" + v1.title
@@ -224,8 +271,11 @@ def test_a_late_older_version_never_replaces_a_newer_one(tmp_path: Path) -> None
     assert receipt.data["stale"] is True
     assert [e.title for e in parse(channel, "all", "atom").entries] == ["新标题"]
     # nor does a late publish resurrect a withdrawn item
-    deliver(channel, version(1, version=3, withdrawn=True, created_at=datetime(2026, 11, 10, tzinfo=UTC)),
-            Operation.WITHDRAW)
+    deliver(
+        channel,
+        version(1, version=3, withdrawn=True, created_at=datetime(2026, 11, 10, tzinfo=UTC)),
+        Operation.WITHDRAW,
+    )
     deliver(channel, new, Operation.UPDATE)
     assert parse(channel, "all", "atom").entries == []
 
@@ -233,8 +283,11 @@ def test_a_late_older_version_never_replaces_a_newer_one(tmp_path: Path) -> None
 def test_moving_subject_class_leaves_the_old_subject_feed(tmp_path: Path) -> None:
     channel = make_channel(tmp_path)
     deliver(channel, version(1, subject="财政\\预算"))
-    deliver(channel, version(1, version=2, subject="财政\\收费", created_at=datetime(2026, 11, 9, tzinfo=UTC)),
-            Operation.UPDATE)
+    deliver(
+        channel,
+        version(1, version=2, subject="财政\\收费", created_at=datetime(2026, 11, 9, tzinfo=UTC)),
+        Operation.UPDATE,
+    )
     assert parse(channel, sf(BUDGET), "atom").entries == []
     assert len(parse(channel, sf(FEES), "atom").entries) == 1
     assert len(parse(channel, sf("财政"), "atom").entries) == 1
@@ -256,9 +309,15 @@ def test_files_are_replaced_atomically_and_resends_change_nothing(tmp_path: Path
     assert again.data["written"] == []
     assert all_rss.stat().st_ino == stat.st_ino and all_rss.stat().st_mtime_ns == stat.st_mtime_ns
     # an update replaces the file by rename (new inode), leaving no temporary files behind
-    deliver(channel, version(1, version=2, title="更正", created_at=datetime(2026, 11, 9, tzinfo=UTC)), Operation.UPDATE)
+    deliver(
+        channel,
+        version(1, version=2, title="更正", created_at=datetime(2026, 11, 9, tzinfo=UTC)),
+        Operation.UPDATE,
+    )
     assert all_rss.stat().st_ino != stat.st_ino
-    leftovers = [p for p in channel.output_dir.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")]
+    leftovers = [
+        p for p in channel.output_dir.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")
+    ]
     assert leftovers == []
     # deleted files are rebuilt from the store
     all_rss.unlink()
@@ -309,12 +368,16 @@ def test_websub_hub_is_pinged_with_every_changed_feed(tmp_path: Path, hub: tuple
     (ping,) = received
     assert ping[0] == ("hub.mode", "publish")
     topics = {v for k, v in ping if k == "hub.url"}
-    assert topics == {f"{BASE}/feeds/{k}.{f}" for k in ("all", "type/policy", sf("财政"))
-                      for f in ("rss", "atom")}
+    assert topics == {
+        f"{BASE}/feeds/{k}.{f}" for k in ("all", "type/policy", sf("财政")) for f in ("rss", "atom")
+    }
     # and the feeds advertise the hub
     assert {"href": url, "rel": "hub"}.items() <= next(
-        link for link in parse(channel, "all", "atom").feed.links if link["rel"] == "hub").items()
-    assert f'<atom:link href="{url}" rel="hub"/>' in (channel.output_dir / "all.rss").read_text(encoding="utf-8")
+        link for link in parse(channel, "all", "atom").feed.links if link["rel"] == "hub"
+    ).items()
+    assert f'<atom:link href="{url}" rel="hub"/>' in (channel.output_dir / "all.rss").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_websub_hub_down_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -327,7 +390,9 @@ def test_websub_hub_down_is_logged_not_raised(tmp_path: Path, caplog: pytest.Log
     with caplog.at_level(logging.WARNING, logger="channels.rss.channel"):
         receipt = deliver(channel, version(1))
     assert receipt.external_id == version(1).public_url
-    assert any("WebSub ping" in r.getMessage() and "connection error" in r.getMessage() for r in caplog.records)
+    assert any(
+        "WebSub ping" in r.getMessage() and "connection error" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_concurrent_sends_from_two_workers_lose_no_entry(tmp_path: Path) -> None:

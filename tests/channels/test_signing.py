@@ -104,4 +104,3 @@ def test_sign_refuses_ids_that_cannot_travel_in_a_header() -> None:
         signing.sign(SPEC_SECRET, "", SPEC_TS, SPEC_BODY)
     with pytest.raises(ValueError):
         signing.signed_headers([], SPEC_ID, SPEC_TS, SPEC_BODY)
-

@@ -20,21 +20,31 @@ from .wechat_support import CALLBACK_TOKEN, CallbackReceiver, ChannelFactory
 
 def versions(n: int) -> list[VersionView]:
     start = datetime(2026, 11, 1, tzinfo=UTC)
-    return [make_version(uid=f"digest{i:02d}", title=f"第{i}号通知", published_at=start + timedelta(hours=i),
-                         public_url=f"http://127.0.0.1:8000/items/digest{i:02d}") for i in range(n)]
+    return [
+        make_version(
+            uid=f"digest{i:02d}",
+            title=f"第{i}号通知",
+            published_at=start + timedelta(hours=i),
+            public_url=f"http://127.0.0.1:8000/items/digest{i:02d}",
+        )
+        for i in range(n)
+    ]
 
 
 def test_pick_digest_takes_the_newest_eight_of_the_configured_types() -> None:
-    items = versions(10) + [make_version(uid="interp", type=ItemType.INTERPRETATION),
-                            make_version(uid="gone", withdrawn=True)]
+    items = versions(10) + [
+        make_version(uid="interp", type=ItemType.INTERPRETATION),
+        make_version(uid="gone", withdrawn=True),
+    ]
     picked = pick_digest(items, types=["policy"])
     assert [v.uid for v in picked] == [f"digest{i:02d}" for i in range(9, 1, -1)]
     assert [v.uid for v in pick_digest(items, types=["interpretation"])] == ["interp"]
     assert pick_digest(versions(3) + versions(3), types=[]) == pick_digest(versions(3), types=[])
 
 
-def test_digest_is_broadcast_once_a_day(make_channel: ChannelFactory, wechat: RunningServer,
-                                        receiver: CallbackReceiver) -> None:
+def test_digest_is_broadcast_once_a_day(
+    make_channel: ChannelFactory, wechat: RunningServer, receiver: CallbackReceiver
+) -> None:
     wechat.admin("POST", "config", {"callback_url": receiver.url})
     channel = make_channel(broadcast_types=["policy"])
     today = date(2026, 11, 27)
@@ -63,7 +73,11 @@ def test_digest_is_broadcast_once_a_day(make_channel: ChannelFactory, wechat: Ru
     assert receiver.arrived.wait(5)
     push = receiver.pushes[0]
     event = parse_event(push.query, push.body, token=CALLBACK_TOKEN)
-    assert isinstance(event, MassEvent) and event.msg_id == receipt.external_id and event.status == "send success"
+    assert (
+        isinstance(event, MassEvent)
+        and event.msg_id == receipt.external_id
+        and event.status == "send success"
+    )
 
 
 def test_nothing_to_broadcast_is_permanent(make_channel: ChannelFactory) -> None:

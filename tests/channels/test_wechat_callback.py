@@ -20,8 +20,13 @@ TOKEN = "callback-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wx0000localstandin"
 
-PUBLISHED = {"publish_id": "2247481001", "publish_status": 0, "article_id": "ART1", "msg_data_id": 7,
-             "articles": [{"url": "http://mp.local/s?idx=1"}, {"url": "http://mp.local/s?idx=2"}]}
+PUBLISHED = {
+    "publish_id": "2247481001",
+    "publish_status": 0,
+    "article_id": "ART1",
+    "msg_data_id": 7,
+    "articles": [{"url": "http://mp.local/s?idx=1"}, {"url": "http://mp.local/s?idx=2"}],
+}
 
 
 def standin(aes: bool) -> WechatStandin:
@@ -35,7 +40,12 @@ def signed_publish_push(aes: bool, job: dict[str, object] | None = None) -> tupl
 
 def test_url_verification_returns_echostr_and_refuses_forgeries() -> None:
     ts, nonce = str(int(time.time())), "12345"
-    good = {"signature": sha1_signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "echostr": "hello"}
+    good = {
+        "signature": sha1_signature(TOKEN, ts, nonce),
+        "timestamp": ts,
+        "nonce": nonce,
+        "echostr": "hello",
+    }
     assert verify_url(good, token=TOKEN) == "hello"
     with pytest.raises(CallbackError):
         verify_url({**good, "signature": "0" * 40}, token=TOKEN)
@@ -53,7 +63,11 @@ def test_signed_publish_event_parses(aes: bool) -> None:
     assert (event.publish_id, event.status, event.article_id) == ("2247481001", 0, "ART1")
     assert event.article_urls == ("http://mp.local/s?idx=1", "http://mp.local/s?idx=2")
     confirmation = event.confirmation()
-    assert confirmation is not None and confirmation.delivered is True and confirmation.url == "http://mp.local/s?idx=1"
+    assert (
+        confirmation is not None
+        and confirmation.delivered is True
+        and confirmation.url == "http://mp.local/s?idx=1"
+    )
 
 
 def test_failed_publish_event_carries_fail_idx_and_chinese_reason() -> None:
@@ -103,9 +117,12 @@ def test_dtd_is_refused_even_with_a_valid_signature() -> None:
 
 def test_mass_event_and_other_messages() -> None:
     s = standin(False)
-    xml = s._event_xml("MASSSENDJOBFINISH", "<MsgID>1000001</MsgID><Status><![CDATA[send success]]></Status>"
-                       "<TotalCount>10</TotalCount><FilterCount>9</FilterCount><SentCount>9</SentCount>"
-                       "<ErrorCount>0</ErrorCount>")
+    xml = s._event_xml(
+        "MASSSENDJOBFINISH",
+        "<MsgID>1000001</MsgID><Status><![CDATA[send success]]></Status>"
+        "<TotalCount>10</TotalCount><FilterCount>9</FilterCount><SentCount>9</SentCount>"
+        "<ErrorCount>0</ErrorCount>",
+    )
     query, body = s.signed_request(xml)
     event = parse_event(query, body, token=TOKEN)
     assert isinstance(event, MassEvent) and event.msg_id == "1000001" and event.sent_count == 9

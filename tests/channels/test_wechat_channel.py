@@ -41,9 +41,14 @@ def policy(host: ImageHost, uid: str = "01policywithimages0000000001", **overrid
         f'<figure><img src="{host.url("/img/photo.jpg")}" alt="现场"><figcaption>现场照片</figcaption></figure>'
         '<p>详见<a href="https://www.gov.cn/zhengce/content/2019-04/15/content_5382991.htm">条例全文</a>。</p>'
     )
-    values: dict[str, Any] = dict(uid=uid, title=LONG_TITLE, short_title="关于规范政府购买服务预算管理的通知",
-                                  body_html=body, public_url=f"http://127.0.0.1:8000/items/{uid}",
-                                  channel_urls={"cms": f"http://cms.local/?p={uid[-4:]}"})
+    values: dict[str, Any] = dict(
+        uid=uid,
+        title=LONG_TITLE,
+        short_title="关于规范政府购买服务预算管理的通知",
+        body_html=body,
+        public_url=f"http://127.0.0.1:8000/items/{uid}",
+        channel_urls={"cms": f"http://cms.local/?p={uid[-4:]}"},
+    )
     values.update(overrides)
     return make_version(**values)
 
@@ -64,10 +69,13 @@ def publish(channel: WechatChannel, version: VersionView, key: str | None = None
 
 
 @pytest.mark.parametrize("mode", ["plain", "aes"])
-def test_policy_publishes_end_to_end(make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost,
-                                     receiver: Receiver, mode: str) -> None:
+def test_policy_publishes_end_to_end(
+    make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost, receiver: Receiver, mode: str
+) -> None:
     # given a server that pushes signed events to our receiver
-    wechat.admin("POST", "config", {"callback_url": receiver.url, "aes_key": AES_KEY if mode == "aes" else None})
+    wechat.admin(
+        "POST", "config", {"callback_url": receiver.url, "aes_key": AES_KEY if mode == "aes" else None}
+    )
     channel = make_channel(callback_aes_key=AES_KEY if mode == "aes" else None)
     version = policy(image_host)
     assert channel.check(version) == []
@@ -79,7 +87,9 @@ def test_policy_publishes_end_to_end(make_channel: ChannelFactory, wechat: Runni
     assert receipt.accepted and receipt.external_id
     assert channel.confirm(receipt) is None
     confirmation = wait_confirmed(channel, receipt)
-    assert confirmation.delivered is True and confirmation.url and confirmation.url.startswith(wechat.base_url)
+    assert (
+        confirmation.delivered is True and confirmation.url and confirmation.url.startswith(wechat.base_url)
+    )
 
     state = wechat.state()
     job = state["publishes"][receipt.external_id]
@@ -101,22 +111,30 @@ def test_policy_publishes_end_to_end(make_channel: ChannelFactory, wechat: Runni
     assert receiver.arrived.wait(5)
     push = receiver.pushes[0]
     assert (push.query.get("encrypt_type") == "aes") == (mode == "aes")
-    event = parse_event(push.query, push.body, token=CALLBACK_TOKEN,
-                        aes_key=AES_KEY if mode == "aes" else None, appid=wechat.config.appid)
+    event = parse_event(
+        push.query,
+        push.body,
+        token=CALLBACK_TOKEN,
+        aes_key=AES_KEY if mode == "aes" else None,
+        appid=wechat.config.appid,
+    )
     assert isinstance(event, PublishEvent)
     assert event.publish_id == receipt.external_id and event.status == 0
     assert event.confirmation() == confirmation
 
 
-def test_retry_after_lost_answer_does_not_publish_twice(make_channel: ChannelFactory, wechat: RunningServer,
-                                                        image_host: ImageHost) -> None:
+def test_retry_after_lost_answer_does_not_publish_twice(
+    make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost
+) -> None:
     channel = make_channel()
     version = policy(image_host)
     first = publish(channel, version, key="delivery-1")
     again = publish(channel, version, key="delivery-1")
     assert again.external_id == first.external_id
     calls = wechat.state()["counters"]["api_calls"]
-    assert calls["freepublish/submit"] == 1 and calls["draft/add"] == 1 and calls["material/add_material"] == 1
+    assert (
+        calls["freepublish/submit"] == 1 and calls["draft/add"] == 1 and calls["material/add_material"] == 1
+    )
 
 
 def _submit_and_lose_the_answer(channel: WechatChannel, version: VersionView, key: str) -> None:
@@ -125,15 +143,18 @@ def _submit_and_lose_the_answer(channel: WechatChannel, version: VersionView, ke
     payload = channel.render(version, Operation.PUBLISH)
     progress: dict[str, Any] = {}
     article = channel.prepare_article(payload.body, progress, lambda: None)
-    progress["media_id"] = str(channel.api.post("draft/add", "draft/add", {"articles": [article]})["media_id"])
+    progress["media_id"] = str(
+        channel.api.post("draft/add", "draft/add", {"articles": [article]})["media_id"]
+    )
     progress["submitting"] = True
     progress["submitted_at"] = int(time.time()) - 5
     channel.save_progress(key, progress)
     channel.api.post("freepublish/submit", "freepublish/submit", {"media_id": progress["media_id"]})
 
 
-def test_lost_submit_answer_is_recovered_from_the_publication(make_channel: ChannelFactory,
-                                                              wechat: RunningServer) -> None:
+def test_lost_submit_answer_is_recovered_from_the_publication(
+    make_channel: ChannelFactory, wechat: RunningServer
+) -> None:
     # given: an older publication of the same item, then a submit whose answer was lost
     channel = make_channel()
     version = make_version(uid="lostsubmit0000000000000001")
@@ -162,7 +183,8 @@ def test_lost_submit_answer_is_recovered_from_the_publication(make_channel: Chan
 
 
 def test_lost_submit_with_no_publication_gives_up_after_patience(
-        make_channel: ChannelFactory, wechat: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_channel: ChannelFactory, wechat: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given: the draft left the box (deleted by hand) but nothing was published
     channel = make_channel()
     version = make_version(uid="lostsubmit0000000000000002")
@@ -171,8 +193,9 @@ def test_lost_submit_with_no_publication_gives_up_after_patience(
     article = channel.prepare_article(payload.body, progress, lambda: None)
     media_id = str(channel.api.post("draft/add", "draft/add", {"articles": [article]})["media_id"])
     channel.api.post("draft/delete", "draft/delete", {"media_id": media_id})
-    channel.save_progress("lost-2", {**progress, "media_id": media_id, "submitting": True,
-                                     "submitted_at": int(time.time()) - 5})
+    channel.save_progress(
+        "lost-2", {**progress, "media_id": media_id, "submitting": True, "submitted_at": int(time.time()) - 5}
+    )
     # then: transient while WeChat may still be publishing, permanent after the patience
     with pytest.raises(TransientError, match="尚未出现"):
         channel.send(payload, key="lost-2")
@@ -183,7 +206,8 @@ def test_lost_submit_with_no_publication_gives_up_after_patience(
 
 
 def test_item_without_cover_gets_a_generated_thumb_and_a_cover_is_reencoded(
-        make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost) -> None:
+    make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost
+) -> None:
     channel = make_channel()
     publish(channel, make_version(uid="nocover"))
     publish(channel, make_version(uid="withcover", cover_url=image_host.url("/img/cover.jpg")))
@@ -194,8 +218,9 @@ def test_item_without_cover_gets_a_generated_thumb_and_a_cover_is_reencoded(
 
 
 @pytest.mark.parametrize(("status", "reason"), [(2, "原创"), (3, "发布失败"), (4, "平台审核未通过")])
-def test_failed_publish_job_is_reported_in_chinese(make_channel: ChannelFactory, wechat: RunningServer,
-                                                   status: int, reason: str) -> None:
+def test_failed_publish_job_is_reported_in_chinese(
+    make_channel: ChannelFactory, wechat: RunningServer, status: int, reason: str
+) -> None:
     wechat.fault(publish_status=status)
     channel = make_channel()
     receipt = publish(channel, make_version())
@@ -203,7 +228,9 @@ def test_failed_publish_job_is_reported_in_chinese(make_channel: ChannelFactory,
     assert confirmation.delivered is False and confirmation.error and reason in confirmation.error
 
 
-def test_deleted_or_banned_after_success_is_flagged(make_channel: ChannelFactory, wechat: RunningServer) -> None:
+def test_deleted_or_banned_after_success_is_flagged(
+    make_channel: ChannelFactory, wechat: RunningServer
+) -> None:
     channel = make_channel()
     receipt = publish(channel, make_version())
     assert wait_confirmed(channel, receipt).delivered is True
@@ -226,8 +253,9 @@ def test_token_expiry_in_the_middle_of_a_batch(make_channel: ChannelFactory, wec
     assert counters["api_calls"]["material/add_material"] == 5
 
 
-def test_token_still_rejected_after_one_refresh_is_transient(make_channel: ChannelFactory,
-                                                              wechat: RunningServer) -> None:
+def test_token_still_rejected_after_one_refresh_is_transient(
+    make_channel: ChannelFactory, wechat: RunningServer
+) -> None:
     channel = make_channel()
     wechat.fault(errcode=40001, count=-1, paths=["draft/add"])
     with pytest.raises(TransientError) as caught:
@@ -237,8 +265,9 @@ def test_token_still_rejected_after_one_refresh_is_transient(make_channel: Chann
     assert counters["api_calls"]["draft/add"] == 2 and counters["token_fetches"] == 2
 
 
-def test_quota_exhausted_is_rate_limited_until_shanghai_midnight(make_channel: ChannelFactory,
-                                                                 wechat: RunningServer) -> None:
+def test_quota_exhausted_is_rate_limited_until_shanghai_midnight(
+    make_channel: ChannelFactory, wechat: RunningServer
+) -> None:
     channel = make_channel()
     wechat.fault(errcode=45009, count=-1, paths=["freepublish/submit"])
     with pytest.raises(RateLimitedError) as caught:
@@ -249,8 +278,9 @@ def test_quota_exhausted_is_rate_limited_until_shanghai_midnight(make_channel: C
     assert wechat.state()["counters"]["api_calls"]["freepublish/submit"] == 1
 
 
-def test_burst_of_system_busy_is_transient_each_time_then_resumes(make_channel: ChannelFactory,
-                                                                   wechat: RunningServer) -> None:
+def test_burst_of_system_busy_is_transient_each_time_then_resumes(
+    make_channel: ChannelFactory, wechat: RunningServer
+) -> None:
     channel = make_channel()
     wechat.fault(errcode=-1, count=3, paths=["draft/add"])
     version = make_version()
@@ -329,8 +359,9 @@ def test_withdraw_deletes_exactly_that_article(make_channel: ChannelFactory, wec
 
     # a fresh worker that never saw the confirmation still finds the article (by URL)
     other = make_channel(key_prefix=channel.settings.key_prefix + ":other")
-    withdrawn = make_version(uid="gone", public_url="http://127.0.0.1:8000/items/gone",
-                             channel_urls={"wechat": confirmed.url})
+    withdrawn = make_version(
+        uid="gone", public_url="http://127.0.0.1:8000/items/gone", channel_urls={"wechat": confirmed.url}
+    )
     receipt = other.send(other.render(withdrawn, Operation.WITHDRAW), key="gone:withdraw")
     assert receipt.data["deleted"] == [{"article_id": confirmed.data["article_id"], "index": 1}]
 
@@ -360,7 +391,9 @@ def test_update_as_correction_keeps_the_original(make_channel: ChannelFactory, w
     assert state["delete_log"] == []
 
 
-def test_update_as_republish_replaces_the_original(make_channel: ChannelFactory, wechat: RunningServer) -> None:
+def test_update_as_republish_replaces_the_original(
+    make_channel: ChannelFactory, wechat: RunningServer
+) -> None:
     channel = make_channel(update_mode="republish")
     first = publish(channel, make_version())
     wait_confirmed(channel, first)

@@ -10,29 +10,32 @@ from channels.base import ChannelConfigError, ChannelError, PermanentError, Rate
 from channels.wechat.errors import SHANGHAI, classify, classify_http, seconds_until_quota_reset
 
 
-@pytest.mark.parametrize(("errcode", "expected"), [
-    (-1, TransientError),
-    (40001, TransientError),
-    (40014, TransientError),
-    (42001, TransientError),
-    (45009, RateLimitedError),
-    (45028, RateLimitedError),
-    (45011, RateLimitedError),
-    (40013, ChannelConfigError),
-    (40125, ChannelConfigError),
-    (41004, ChannelConfigError),
-    (40164, ChannelConfigError),
-    (48001, ChannelConfigError),
-    (40005, PermanentError),
-    (40009, PermanentError),
-    (40007, PermanentError),
-    (45002, PermanentError),
-    (45003, PermanentError),
-    (45004, PermanentError),
-    (53503, PermanentError),
-    (53600, PermanentError),
-    (99999, PermanentError),  # unknown: WeChat said no, ops decide
-])
+@pytest.mark.parametrize(
+    ("errcode", "expected"),
+    [
+        (-1, TransientError),
+        (40001, TransientError),
+        (40014, TransientError),
+        (42001, TransientError),
+        (45009, RateLimitedError),
+        (45028, RateLimitedError),
+        (45011, RateLimitedError),
+        (40013, ChannelConfigError),
+        (40125, ChannelConfigError),
+        (41004, ChannelConfigError),
+        (40164, ChannelConfigError),
+        (48001, ChannelConfigError),
+        (40005, PermanentError),
+        (40009, PermanentError),
+        (40007, PermanentError),
+        (45002, PermanentError),
+        (45003, PermanentError),
+        (45004, PermanentError),
+        (53503, PermanentError),
+        (53600, PermanentError),
+        (99999, PermanentError),  # unknown: WeChat said no, ops decide
+    ],
+)
 def test_errcode_classification(errcode: int, expected: type[ChannelError]) -> None:
     error = classify(errcode, "errmsg rid: x", what="draft/add")
     assert type(error) is expected
@@ -41,10 +44,18 @@ def test_errcode_classification(errcode: int, expected: type[ChannelError]) -> N
     assert "/" in error.message  # Chinese first, English after
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (500, TransientError), (502, TransientError), (503, TransientError), (408, TransientError),
-    (429, RateLimitedError), (403, ChannelConfigError), (404, PermanentError),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (500, TransientError),
+        (502, TransientError),
+        (503, TransientError),
+        (408, TransientError),
+        (429, RateLimitedError),
+        (403, ChannelConfigError),
+        (404, PermanentError),
+    ],
+)
 def test_http_status_classification(status: int, expected: type[ChannelError]) -> None:
     error = classify_http(status, "body")
     assert type(error) is expected and error.http_status == status

@@ -28,15 +28,19 @@ def transform(html: str) -> BeautifulSoup:
 
 
 def test_dangerous_and_interactive_markup_is_removed() -> None:
-    soup = transform('<p onclick="x()">文</p><script>alert(1)</script><iframe src="http://x"></iframe>'
-                     '<form action="/x"><input name="a"><button>提交</button></form><style>p{}</style>'
-                     '<object data="x"></object><custom-tag>保留文字</custom-tag>')
+    soup = transform(
+        '<p onclick="x()">文</p><script>alert(1)</script><iframe src="http://x"></iframe>'
+        '<form action="/x"><input name="a"><button>提交</button></form><style>p{}</style>'
+        '<object data="x"></object><custom-tag>保留文字</custom-tag>'
+    )
     assert not soup.find_all(["script", "iframe", "form", "input", "button", "style", "object", "custom-tag"])
     assert "onclick" not in str(soup) and "保留文字" in soup.get_text() and "提交" not in soup.get_text()
 
 
 def test_headings_and_tables_are_styled_for_a_phone() -> None:
-    soup = transform("<h1>总则</h1><h3>细则</h3><div><table><tr><th>项目</th><td colspan='2'>1</td></tr></table></div>")
+    soup = transform(
+        "<h1>总则</h1><h3>细则</h3><div><table><tr><th>项目</th><td colspan='2'>1</td></tr></table></div>"
+    )
     assert all("font-size" in str(h["style"]) for h in soup.find_all(["h1", "h3"]))
     table = soup.find("table")
     assert table is not None and table.parent is not None and table.parent.name == "section"
@@ -47,10 +51,12 @@ def test_headings_and_tables_are_styled_for_a_phone() -> None:
 
 
 def test_external_links_become_text_with_their_url() -> None:
-    soup = transform('<p>见<a href="https://www.gov.cn/a.htm">国务院文件</a>，'
-                     '<a href="https://www.gov.cn/b.htm">https://www.gov.cn/b.htm</a>，'
-                     '<a href="/items/2">相关解读</a>，<a href="mailto:gk@czj.sh.gov.cn">邮箱</a>，'
-                     '<a href="https://mp.weixin.qq.com/s/abc">往期文章</a></p>')
+    soup = transform(
+        '<p>见<a href="https://www.gov.cn/a.htm">国务院文件</a>，'
+        '<a href="https://www.gov.cn/b.htm">https://www.gov.cn/b.htm</a>，'
+        '<a href="/items/2">相关解读</a>，<a href="mailto:gk@czj.sh.gov.cn">邮箱</a>，'
+        '<a href="https://mp.weixin.qq.com/s/abc">往期文章</a></p>'
+    )
     text = soup.get_text()
     assert "国务院文件（https://www.gov.cn/a.htm）" in text
     assert text.count("https://www.gov.cn/b.htm") == 1
@@ -59,23 +65,29 @@ def test_external_links_become_text_with_their_url() -> None:
 
 
 def test_images_only_from_allowed_hosts() -> None:
-    out = to_wechat_html('<img src="http://img.example.gov.cn/a.png"><img src="http://evil.example/b.png" alt="图表">'
-                         '<img src="http://169.254.169.254/latest"><img src="http://user@img.example.gov.cn/c.png">',
-                         base_url="http://site.local/", allowed_hosts=ALLOWED)
+    out = to_wechat_html(
+        '<img src="http://img.example.gov.cn/a.png"><img src="http://evil.example/b.png" alt="图表">'
+        '<img src="http://169.254.169.254/latest"><img src="http://user@img.example.gov.cn/c.png">',
+        base_url="http://site.local/",
+        allowed_hosts=ALLOWED,
+    )
     assert out.images == ("http://img.example.gov.cn/a.png",)
     assert len(out.dropped_images) == 3 and "［图片：图表］" in out.content
     hosted = rewrite_images(out.content, {"http://img.example.gov.cn/a.png": "http://wx.local/mmbiz_png/1/0"})
     assert "http://wx.local/mmbiz_png/1/0" in hosted and "img.example.gov.cn" not in hosted
 
 
-@pytest.mark.parametrize(("url", "allowed"), [
-    ("http://img.example.gov.cn/x.png", True),
-    ("https://127.0.0.1:9999/x.png", True),
-    ("http://127.0.0.1:8888/x.png", False),
-    ("ftp://img.example.gov.cn/x.png", False),
-    ("http://img.example.gov.cn@evil.example/x.png", False),
-    ("file:///etc/passwd", False),
-])
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://img.example.gov.cn/x.png", True),
+        ("https://127.0.0.1:9999/x.png", True),
+        ("http://127.0.0.1:8888/x.png", False),
+        ("ftp://img.example.gov.cn/x.png", False),
+        ("http://img.example.gov.cn@evil.example/x.png", False),
+        ("file:///etc/passwd", False),
+    ],
+)
 def test_host_allow_list(url: str, allowed: bool) -> None:
     assert host_allowed(url, ALLOWED) is allowed
 
@@ -83,15 +95,21 @@ def test_host_allow_list(url: str, allowed: bool) -> None:
 def test_check_reports_what_wechat_would_reject(make_channel: ChannelFactory) -> None:
     channel = make_channel()
     long_title = "关" * 33
-    problems = channel.check(make_version(title=long_title, description="摘" * 129,
-                                          body_html="<p>" + "字" * 20_000 + "</p>"
-                                                    '<img src="http://evil.example/x.png">',
-                                          cover_url="http://evil.example/cover.jpg"))
+    problems = channel.check(
+        make_version(
+            title=long_title,
+            description="摘" * 129,
+            body_html="<p>" + "字" * 20_000 + '</p><img src="http://evil.example/x.png">',
+            cover_url="http://evil.example/cover.jpg",
+        )
+    )
     fields = sorted(p.field for p in problems)
     assert fields == ["body_html", "body_html", "cover_url", "description", "short_title"]
     assert all(" / " in p.message for p in problems)
     assert channel.check(make_version(title=long_title, short_title="短标题")) == []
-    assert [p.field for p in channel.check(make_version(title=long_title, short_title="短" * 33))] == ["short_title"]
+    assert [p.field for p in channel.check(make_version(title=long_title, short_title="短" * 33))] == [
+        "short_title"
+    ]
 
 
 def test_render_is_pure_and_uses_cms_url_as_source(make_channel: ChannelFactory) -> None:
@@ -101,7 +119,8 @@ def test_render_is_pure_and_uses_cms_url_as_source(make_channel: ChannelFactory)
     assert first == second
     assert first.body["article"]["content_source_url"] == "http://cms.local/?p=9"
     assert channel.render(make_version(), Operation.PUBLISH).body["article"]["content_source_url"] == (
-        make_version().public_url)
+        make_version().public_url
+    )
     abolished = channel.render(make_version(validity="已废止"), Operation.UPDATE).body["article"]
     assert abolished["title"].startswith("【已废止】") and "废止" in abolished["content"]
 
@@ -111,14 +130,20 @@ def test_image_fetch_refuses_ssrf_and_non_images(image_host: ImageHost) -> None:
     allowed = [image_host.netloc]
     try:
         assert fetch_image(client, image_host.url("/img/chart.png"), allowed_hosts=allowed, max_bytes=10**6)
-        for path, match in [("/img/moved.png", "302"), ("/img/fake.jpg", "格式"), ("/img/page", "不是图片"),
-                            ("/img/missing.png", "404")]:
+        for path, match in [
+            ("/img/moved.png", "302"),
+            ("/img/fake.jpg", "格式"),
+            ("/img/page", "不是图片"),
+            ("/img/missing.png", "404"),
+        ]:
             with pytest.raises(PermanentError, match=match):
                 fetch_image(client, image_host.url(path), allowed_hosts=allowed, max_bytes=10**6)
         with pytest.raises(PermanentError, match="过大"):
             fetch_image(client, image_host.url("/img/huge.png"), allowed_hosts=allowed, max_bytes=100_000)
         with pytest.raises(PermanentError, match="允许"):
-            fetch_image(client, "http://169.254.169.254/latest/meta-data/", allowed_hosts=allowed, max_bytes=10**6)
+            fetch_image(
+                client, "http://169.254.169.254/latest/meta-data/", allowed_hosts=allowed, max_bytes=10**6
+            )
         # the redirect target was never requested
         assert not any("meta-data" in hit for hit in image_host.hits)
     finally:
@@ -128,9 +153,12 @@ def test_image_fetch_refuses_ssrf_and_non_images(image_host: ImageHost) -> None:
 def test_images_are_normalised_to_uploadimg_limits(image_host: ImageHost) -> None:
     client = make_client()
     try:
-        gif = fetch_image(client, image_host.url("/img/anim.gif"), allowed_hosts=[image_host.netloc], max_bytes=10**7)
-        huge = fetch_image(client, image_host.url("/img/huge.png"), allowed_hosts=[image_host.netloc],
-                           max_bytes=10**7)
+        gif = fetch_image(
+            client, image_host.url("/img/anim.gif"), allowed_hosts=[image_host.netloc], max_bytes=10**7
+        )
+        huge = fetch_image(
+            client, image_host.url("/img/huge.png"), allowed_hosts=[image_host.netloc], max_bytes=10**7
+        )
     finally:
         client.close()
     data, filename, ctype = for_uploadimg(gif)

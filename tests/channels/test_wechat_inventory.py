@@ -69,7 +69,10 @@ def test_inventory_maps_articles_to_uids_and_reports_deletions(
     assert [(h.live, h.validity) for h in held["abolished"]] == [(True, "已废止")]
     assert "keep" not in held
     [unknown] = [h for uid, hs in held.items() if uid.startswith("wechat:") for h in hs]
-    assert unknown.live and unknown.external_id == f"{wechat.state()['publishes'][kept.external_id]['article_id']}:1"
+    assert (
+        unknown.live
+        and unknown.external_id == f"{wechat.state()['publishes'][kept.external_id]['article_id']}:1"
+    )
 
     held = by_uid(list(channel.inventory()))
     [keep] = held["keep"]
@@ -81,14 +84,19 @@ def test_inventory_maps_articles_to_uids_and_reports_deletions(
     assert [(h.live, h.validity) for h in held["abolished"]] == [(True, "已废止")]
 
 
-def test_a_deleted_article_of_a_live_publish_is_not_live(make_channel: ChannelFactory,
-                                                         wechat: RunningServer) -> None:
+def test_a_deleted_article_of_a_live_publish_is_not_live(
+    make_channel: ChannelFactory, wechat: RunningServer
+) -> None:
     channel = make_channel()
     deliver(channel, version("half"))
     job = next(iter(wechat.state()["publishes"].values()))
     # a second article in the same publish keeps the publish listed after the first is deleted
     wechat.standin.publishes[job["publish_id"]]["articles"].append(
-        dict(wechat.standin.publishes[job["publish_id"]]["articles"][0], content_source_url=f"{BASE}/items/other"))
+        dict(
+            wechat.standin.publishes[job["publish_id"]]["articles"][0],
+            content_source_url=f"{BASE}/items/other",
+        )
+    )
     deliver(channel, version("half"), Operation.WITHDRAW)
     held = by_uid(list(channel.inventory()))
     assert [(h.live, h.validity) for h in held["half"]] == [(False, None)]

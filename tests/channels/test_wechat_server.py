@@ -16,8 +16,12 @@ from .wechat_support import picture
 
 
 def token(server: RunningServer, **params: str) -> dict[str, Any]:
-    query = {"grant_type": "client_credential", "appid": server.config.appid, "secret": server.config.secret,
-             **params}
+    query = {
+        "grant_type": "client_credential",
+        "appid": server.config.appid,
+        "secret": server.config.secret,
+        **params,
+    }
     result: dict[str, Any] = httpx.get(f"{server.api_base_url}token", params=query).json()
     return result
 
@@ -31,8 +35,11 @@ def post_raw(server: RunningServer, path: str, tok: str, body: bytes) -> dict[st
 
 
 def upload(server: RunningServer, path: str, tok: str, data: bytes, **params: str) -> dict[str, Any]:
-    res = httpx.post(f"{server.api_base_url}{path}", params={"access_token": tok, **params},
-                     files={"media": ("f.bin", data, "application/octet-stream")})
+    res = httpx.post(
+        f"{server.api_base_url}{path}",
+        params={"access_token": tok, **params},
+        files={"media": ("f.bin", data, "application/octet-stream")},
+    )
     result: dict[str, Any] = res.json()
     return result
 
@@ -47,7 +54,9 @@ def article(thumb_id: str, **overrides: Any) -> dict[str, Any]:
 
 def publish(server: RunningServer, tok: str, articles: list[dict[str, Any]]) -> tuple[str, str]:
     media_id = post_raw(server, "draft/add", tok, json.dumps({"articles": articles}).encode())["media_id"]
-    publish_id = post_raw(server, "freepublish/submit", tok, json.dumps({"media_id": media_id}).encode())["publish_id"]
+    publish_id = post_raw(server, "freepublish/submit", tok, json.dumps({"media_id": media_id}).encode())[
+        "publish_id"
+    ]
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         got = post_raw(server, "freepublish/get", tok, json.dumps({"publish_id": publish_id}).encode())
@@ -111,14 +120,17 @@ def test_media_limits(wechat: RunningServer) -> None:
     assert httpx.get(hosted).headers["content-type"] == "image/png"
 
 
-@pytest.mark.parametrize(("overrides", "errcode"), [
-    ({"title": "标" * 33}, 45003),
-    ({"digest": "摘" * 129}, 45004),
-    ({"author": "作" * 17}, 45110),
-    ({"content": "<p>" + "字" * 20_000 + "</p>"}, 45002),
-    ({"content_source_url": "http://x/" + "a" * 1100}, 45005),
-    ({"thumb_media_id": "unknown"}, 40007),
-])
+@pytest.mark.parametrize(
+    ("overrides", "errcode"),
+    [
+        ({"title": "标" * 33}, 45003),
+        ({"digest": "摘" * 129}, 45004),
+        ({"author": "作" * 17}, 45110),
+        ({"content": "<p>" + "字" * 20_000 + "</p>"}, 45002),
+        ({"content_source_url": "http://x/" + "a" * 1100}, 45005),
+        ({"thumb_media_id": "unknown"}, 40007),
+    ],
+)
 def test_draft_limits(wechat: RunningServer, overrides: dict[str, Any], errcode: int) -> None:
     tok = token(wechat)["access_token"]
     body = json.dumps({"articles": [article(thumb(wechat, tok), **overrides)]}).encode()
@@ -128,10 +140,16 @@ def test_draft_limits(wechat: RunningServer, overrides: dict[str, Any], errcode:
 def test_draft_content_is_filtered_like_wechat(wechat: RunningServer) -> None:
     tok = token(wechat)["access_token"]
     hosted = upload(wechat, "media/uploadimg", tok, picture("PNG"))["url"]
-    content = (f'<p onclick="x()">a</p><script>alert(1)</script><img src="{hosted}"/>'
-               '<img src="http://example.com/outside.png"/>')
-    added = post_raw(wechat, "draft/add", tok, json.dumps({"articles": [article(thumb(wechat, tok),
-                                                                                content=content)]}).encode())
+    content = (
+        f'<p onclick="x()">a</p><script>alert(1)</script><img src="{hosted}"/>'
+        '<img src="http://example.com/outside.png"/>'
+    )
+    added = post_raw(
+        wechat,
+        "draft/add",
+        tok,
+        json.dumps({"articles": [article(thumb(wechat, tok), content=content)]}).encode(),
+    )
     stored = post_raw(wechat, "draft/get", tok, json.dumps(added).encode())["news_item"][0]["content"]
     assert "script" not in stored and "onclick" not in stored and "example.com" not in stored
     assert hosted in stored
@@ -142,16 +160,27 @@ def test_freepublish_delete_index_semantics(wechat: RunningServer) -> None:
     t = thumb(wechat, tok)
     _pid1, a1 = publish(wechat, tok, [article(t, title="一"), article(t, title="二"), article(t, title="三")])
     _pid2, a2 = publish(wechat, tok, [article(t, title="四"), article(t, title="五")])
-    assert post_raw(wechat, "freepublish/delete", tok, json.dumps({"article_id": a1, "index": 2}).encode())["errcode"] == 0
+    assert (
+        post_raw(wechat, "freepublish/delete", tok, json.dumps({"article_id": a1, "index": 2}).encode())[
+            "errcode"
+        ]
+        == 0
+    )
     items = wechat.state()["articles"][a1]["items"]
     assert [i["is_deleted"] for i in items] == [False, True, False]
     # The trap: no index (or 0) deletes every article of that publish.
-    assert post_raw(wechat, "freepublish/delete", tok, json.dumps({"article_id": a2}).encode())["errcode"] == 0
+    assert (
+        post_raw(wechat, "freepublish/delete", tok, json.dumps({"article_id": a2}).encode())["errcode"] == 0
+    )
     state = wechat.state()
     assert [i["is_deleted"] for i in state["articles"][a2]["items"]] == [True, True]
     assert state["publishes"][_pid2]["publish_status"] == 5
-    assert post_raw(wechat, "freepublish/delete", tok, json.dumps({"article_id": "nope", "index": 1}).encode())[
-        "errcode"] == 53600
+    assert (
+        post_raw(wechat, "freepublish/delete", tok, json.dumps({"article_id": "nope", "index": 1}).encode())[
+            "errcode"
+        ]
+        == 53600
+    )
 
 
 def test_faults_fire_count_times_then_clear(wechat: RunningServer) -> None:
@@ -167,9 +196,12 @@ def test_faults_fire_count_times_then_clear(wechat: RunningServer) -> None:
 
 def test_mass_send_quota_and_status(wechat: RunningServer) -> None:
     tok = token(wechat)["access_token"]
-    media_id = post_raw(wechat, "draft/add", tok, json.dumps({"articles": [article(thumb(wechat, tok))]}).encode())[
-        "media_id"]
-    body = json.dumps({"filter": {"is_to_all": True}, "mpnews": {"media_id": media_id}, "msgtype": "mpnews"}).encode()
+    media_id = post_raw(
+        wechat, "draft/add", tok, json.dumps({"articles": [article(thumb(wechat, tok))]}).encode()
+    )["media_id"]
+    body = json.dumps(
+        {"filter": {"is_to_all": True}, "mpnews": {"media_id": media_id}, "msgtype": "mpnews"}
+    ).encode()
     sent = post_raw(wechat, "message/mass/sendall", tok, body)
     assert sent["errcode"] == 0 and sent["msg_id"]
     assert post_raw(wechat, "message/mass/sendall", tok, body)["errcode"] == 45028

@@ -33,8 +33,12 @@ CALLBACK_TOKEN = "callback-token-for-tests"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
 
 
-def picture(fmt: str, size: tuple[int, int] = (320, 200), colour: tuple[int, int, int] = (30, 120, 200),
-            noise: bool = False) -> bytes:
+def picture(
+    fmt: str,
+    size: tuple[int, int] = (320, 200),
+    colour: tuple[int, int, int] = (30, 120, 200),
+    noise: bool = False,
+) -> bytes:
     image = Image.new("RGB", size, colour)
     if noise:
         image = Image.effect_noise(size, 90).convert("RGB")
@@ -91,17 +95,19 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, 
 @pytest.fixture
 def image_host() -> Iterator[ImageHost]:
     host = ImageHost()
-    host.routes.update({
-        "/img/chart.png": (200, {"Content-Type": "image/png"}, picture("PNG")),
-        "/img/photo.jpg": (200, {"Content-Type": "image/jpeg"}, picture("JPEG", colour=(200, 90, 20))),
-        "/img/cover.jpg": (200, {"Content-Type": "image/jpeg"}, picture("JPEG", (1600, 680), noise=True)),
-        "/img/anim.gif": (200, {"Content-Type": "image/gif"}, picture("GIF")),
-        "/img/huge.png": (200, {"Content-Type": "image/png"}, picture("PNG", (1800, 1800), noise=True)),
-        "/img/fake.jpg": (200, {"Content-Type": "image/jpeg"}, b"<html>not an image</html>"),
-        "/img/page": (200, {"Content-Type": "text/html"}, b"<html></html>"),
-        "/img/moved.png": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
-        "/img/missing.png": (404, {"Content-Type": "text/plain"}, b"not found"),
-    })
+    host.routes.update(
+        {
+            "/img/chart.png": (200, {"Content-Type": "image/png"}, picture("PNG")),
+            "/img/photo.jpg": (200, {"Content-Type": "image/jpeg"}, picture("JPEG", colour=(200, 90, 20))),
+            "/img/cover.jpg": (200, {"Content-Type": "image/jpeg"}, picture("JPEG", (1600, 680), noise=True)),
+            "/img/anim.gif": (200, {"Content-Type": "image/gif"}, picture("GIF")),
+            "/img/huge.png": (200, {"Content-Type": "image/png"}, picture("PNG", (1800, 1800), noise=True)),
+            "/img/fake.jpg": (200, {"Content-Type": "image/jpeg"}, b"<html>not an image</html>"),
+            "/img/page": (200, {"Content-Type": "text/html"}, b"<html></html>"),
+            "/img/moved.png": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
+            "/img/missing.png": (404, {"Content-Type": "text/plain"}, b"not found"),
+        }
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -153,8 +159,11 @@ def receiver() -> Iterator[CallbackReceiver]:
 
 @pytest.fixture
 def wechat() -> Iterator[RunningServer]:
-    server = start_in_thread(ServerConfig(publish_delay=0.3, mass_delay=0.2, callback_token=CALLBACK_TOKEN,
-                                          callback_retry_delay=0.1))
+    server = start_in_thread(
+        ServerConfig(
+            publish_delay=0.3, mass_delay=0.2, callback_token=CALLBACK_TOKEN, callback_retry_delay=0.1
+        )
+    )
     yield server
     server.stop()
 
@@ -190,8 +199,9 @@ def make_channel(wechat: RunningServer, image_host: ImageHost, redis_prefix: str
             read_timeout=5.0,
         )
         values.update(overrides)
-        context = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=Path("/tmp"),
-                                 agency_name="上海市财政局")
+        context = ChannelContext(
+            public_base_url="http://127.0.0.1:8000", data_dir=Path("/tmp"), agency_name="上海市财政局"
+        )
         channel = WechatChannel(WechatSettings.model_validate(values), context)
         made.append(channel)
         return channel

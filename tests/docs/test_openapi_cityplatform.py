@@ -55,9 +55,18 @@ def test_paths_and_security_are_the_published_contract() -> None:
 def test_every_catalogue_field_carries_its_chinese_name() -> None:
     props = load()["components"]["schemas"]["CatalogueRecord"]["properties"]
     expected = {
-        "index_number": "索引号", "title": "名称", "description": "内容概述", "issue_date": "生成日期",
-        "issuing_body": "发布机构", "doc_number": "文号", "subject": "主题分类", "disclosure": "公开方式",
-        "scope": "公开范围", "validity": "有效性", "url": "正文地址", "attachments": "附件",
+        "index_number": "索引号",
+        "title": "名称",
+        "description": "内容概述",
+        "issue_date": "生成日期",
+        "issuing_body": "发布机构",
+        "doc_number": "文号",
+        "subject": "主题分类",
+        "disclosure": "公开方式",
+        "scope": "公开范围",
+        "validity": "有效性",
+        "url": "正文地址",
+        "attachments": "附件",
     }
     for name, chinese in expected.items():
         schema = props[name]

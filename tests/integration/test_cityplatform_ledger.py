@@ -23,8 +23,10 @@ from tests.support import approve_existing as approve
 from tests.support import ops, settled, wait_for
 
 SECRET_ENV = "PUBLISHER_TEST_CITYPLATFORM_SECRET"
-FAST = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5},
-        "confirm_interval_seconds": 0.1}
+FAST = {
+    "retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5},
+    "confirm_interval_seconds": 0.1,
+}
 
 
 @pytest.fixture
@@ -40,10 +42,18 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningReceiver]:
 
 @pytest.fixture
 def runtime(settings: Settings, team: Team, platform: RunningReceiver) -> Iterator[Runtime]:
-    section: dict[str, Any] = {"enabled": True, **FAST, "targets": [
-        {"name": "disclosure", "url": platform.records_url, "secret_env": SECRET_ENV,
-         "types": ["policy", "procurement_result"]},
-    ]}
+    section: dict[str, Any] = {
+        "enabled": True,
+        **FAST,
+        "targets": [
+            {
+                "name": "disclosure",
+                "url": platform.records_url,
+                "secret_env": SECRET_ENV,
+                "types": ["policy", "procurement_result"],
+            },
+        ],
+    }
     rt = build_runtime(replace(settings, channels={"cityplatform": section}))
     try:
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
@@ -115,7 +125,9 @@ def test_publish_abolish_withdraw_of_a_policy_and_a_procurement_result(
     assert sorted(store) == sorted(index.values())
     assert store[index[uids[0]]]["status"] == "revoked"
     assert store[index[uids[0]]]["revoke_reason"] == "误发，撤回 / published in error"
-    assert store[index[uids[1]]]["status"] == "revoked" and store[index[uids[1]]]["revoke_reason"] == "项目终止"
+    assert (
+        store[index[uids[1]]]["status"] == "revoked" and store[index[uids[1]]]["revoke_reason"] == "项目终止"
+    )
     assert store[index[uids[0]]]["record"]["validity"] == "已废止"
     receipts = platform.state()["receipts"]
     assert len(receipts) == 6 and all(r["status"] == "accepted" for r in receipts)

@@ -31,8 +31,10 @@ wait_for = partial(_wait_for, timeout=30.0)
 pytestmark = pytest.mark.wordpress
 
 PASSWORD_ENV = "PUBLISHER_TEST_WP_APP_PASSWORD"
-FAST = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5},
-        "confirm_interval_seconds": 0.1}
+FAST = {
+    "retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5},
+    "confirm_interval_seconds": 0.1,
+}
 
 
 @pytest.fixture
@@ -40,8 +42,13 @@ def make_runtime(settings: Settings, team: Team, wordpress: WordPress) -> Iterat
     """Runtimes over the test's store with only the cms channel; the password comes from
     PASSWORD_ENV as it is set when the runtime is built."""
     made: list[Runtime] = []
-    section: dict[str, Any] = {"enabled": True, **FAST, "base_url": wordpress.url, "user": wordpress.user,
-                               "app_password_env": PASSWORD_ENV}
+    section: dict[str, Any] = {
+        "enabled": True,
+        **FAST,
+        "base_url": wordpress.url,
+        "user": wordpress.user,
+        "app_password_env": PASSWORD_ENV,
+    }
 
     def make() -> Runtime:
         rt = build_runtime(replace(settings, channels={"cms": dict(section)}))
@@ -60,7 +67,11 @@ def in_state(rt: Runtime, uid: str, state: str) -> bool:
 
 
 def test_publish_abolish_withdraw_of_a_policy(
-    make_runtime: Callable[[], Runtime], team: Team, wordpress: WordPress, admin: httpx.Client, uids: list[str],
+    make_runtime: Callable[[], Runtime],
+    team: Team,
+    wordpress: WordPress,
+    admin: httpx.Client,
+    uids: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, wordpress.app_password)
@@ -98,7 +109,11 @@ def test_publish_abolish_withdraw_of_a_policy(
 
 
 def test_bad_credentials_hold_and_pause_until_fixed(
-    make_runtime: Callable[[], Runtime], team: Team, wordpress: WordPress, admin: httpx.Client, uids: list[str],
+    make_runtime: Callable[[], Runtime],
+    team: Team,
+    wordpress: WordPress,
+    admin: httpx.Client,
+    uids: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, "abcd efgh ijkl mnop qrst uvwx")
@@ -138,17 +153,28 @@ def test_bad_credentials_hold_and_pause_until_fixed(
 
 
 def test_waiting_deliveries_go_out_in_one_batch(
-    settings: Settings, team: Team, wordpress: WordPress, admin: httpx.Client, uids: list[str],
+    settings: Settings,
+    team: Team,
+    wordpress: WordPress,
+    admin: httpx.Client,
+    uids: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given: six items approved while no executor runs (their deliveries wait, queued)
     monkeypatch.setenv(PASSWORD_ENV, wordpress.app_password)
-    section = {"enabled": True, **FAST, "base_url": wordpress.url, "user": wordpress.user,
-               "app_password_env": PASSWORD_ENV}
+    section = {
+        "enabled": True,
+        **FAST,
+        "base_url": wordpress.url,
+        "user": wordpress.user,
+        "app_password_env": PASSWORD_ENV,
+    }
     rt = build_runtime(replace(settings, channels={"cms": section}))
     try:
         for n in range(6):
-            uid = rt.service.create_item(team.editor, policy(title=f"关于规范财政资金管理的通知（第{n + 1}批）")).uid
+            uid = rt.service.create_item(
+                team.editor, policy(title=f"关于规范财政资金管理的通知（第{n + 1}批）")
+            ).uid
             uids.append(uid)
             approve(rt, team, uid)
         # when: the executor starts; a worker takes what waits, up to the batch size

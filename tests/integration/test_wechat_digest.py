@@ -42,8 +42,9 @@ Deploy = Callable[..., Runtime]
 
 
 @pytest.fixture
-def deploy(settings: Settings, wechat: RunningServer, redis_prefix: str,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy]:
+def deploy(
+    settings: Settings, wechat: RunningServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deploy]:
     """The service with only the wechat channel (broadcasting policies), its web app on a free
     port receiving the stand-in's pushes; returns once the sweeper's first periodic run is over."""
     monkeypatch.setenv(SECRET_ENV, wechat.config.secret)
@@ -52,10 +53,18 @@ def deploy(settings: Settings, wechat: RunningServer, redis_prefix: str,
 
     def make(**section_overrides: Any) -> Runtime:
         section: dict[str, Any] = {
-            "enabled": True, "api_base_url": wechat.api_base_url, "appid": wechat.config.appid,
-            "secret_env": SECRET_ENV, "callback_token_env": TOKEN_ENV, "redis_url": REDIS_URL,
-            "key_prefix": redis_prefix, "read_timeout": 5.0, "retry": RETRY, "breaker": {"failures": 50},
-            "broadcast_types": ["policy"], **section_overrides,
+            "enabled": True,
+            "api_base_url": wechat.api_base_url,
+            "appid": wechat.config.appid,
+            "secret_env": SECRET_ENV,
+            "callback_token_env": TOKEN_ENV,
+            "redis_url": REDIS_URL,
+            "key_prefix": redis_prefix,
+            "read_timeout": 5.0,
+            "retry": RETRY,
+            "breaker": {"failures": 50},
+            "broadcast_types": ["policy"],
+            **section_overrides,
         }
         executor = replace(settings.executor, compliance_interval_seconds=1e6)
         rt = build_runtime(replace(settings, channels={"wechat": section}, executor=executor))
@@ -98,7 +107,9 @@ def calls(wechat: RunningServer, path: str) -> int:
     return int(wechat.state()["counters"]["api_calls"].get(path, 0))
 
 
-def test_the_days_policies_go_out_in_one_broadcast_once(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+def test_the_days_policies_go_out_in_one_broadcast_once(
+    deploy: Deploy, team: Team, wechat: RunningServer
+) -> None:
     # given three policies and a notice (not a broadcast type) delivered to WeChat today
     rt = deploy()
     policies = [approve(rt, team, title=t) for t in TITLES]
@@ -138,8 +149,13 @@ def test_the_days_policies_go_out_in_one_broadcast_once(deploy: Deploy, team: Te
 
     # the stand-in's signed MASSSENDJOBFINISH reached /callbacks/wechat and was recorded:
     # digest_status reports it without asking WeChat
-    wait_for(lambda: any(c.get("event") == "MASSSENDJOBFINISH" and c.get("http_status") == 200
-                         for c in wechat.state()["callbacks"]), what="MASSSENDJOBFINISH answered")
+    wait_for(
+        lambda: any(
+            c.get("event") == "MASSSENDJOBFINISH" and c.get("http_status") == 200
+            for c in wechat.state()["callbacks"]
+        ),
+        what="MASSSENDJOBFINISH answered",
+    )
     receipt = Receipt(external_id=event["data"]["external_id"], accepted=True, data=event["data"]["receipt"])
     status = adapter.digest_status(receipt)
     assert status is not None and status.delivered is True and status.error is None

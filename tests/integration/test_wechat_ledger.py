@@ -37,7 +37,12 @@ LONG_TITLE = "上海市财政局关于进一步加强和规范政府购买服务
 SHORT_TITLE = "关于规范政府购买服务预算管理的通知"
 SOURCE = "https://www.gov.cn/zhengce/content/2019-04/15/content_5382991.htm"
 MAX_ATTEMPTS = 4
-RETRY: dict[str, Any] = {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": MAX_ATTEMPTS}
+RETRY: dict[str, Any] = {
+    "base_seconds": 0.05,
+    "cap_seconds": 0.2,
+    "jitter": 0.0,
+    "max_attempts": MAX_ATTEMPTS,
+}
 BREAKER = {"failures": 50}  # these tests count attempts; the breaker has its own tests
 POLL_FAST, POLL_NEVER = 0.1, 3600.0
 
@@ -56,8 +61,14 @@ Deploy = Callable[..., Deployment]
 
 
 @pytest.fixture
-def deploy(settings: Settings, team: Team, wechat: RunningServer, image_host: ImageHost, redis_prefix: str,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy]:
+def deploy(
+    settings: Settings,
+    team: Team,
+    wechat: RunningServer,
+    image_host: ImageHost,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Deploy]:
     """The service with only the wechat channel, its web app on a free port, and the
     stand-in pushing to that app's /callbacks/wechat (unless `callbacks=False`)."""
     monkeypatch.setenv(SECRET_ENV, wechat.config.secret)
@@ -65,13 +76,27 @@ def deploy(settings: Settings, team: Team, wechat: RunningServer, image_host: Im
     monkeypatch.setenv(AES_ENV, AES_KEY)
     stack = ExitStack()
 
-    def make(*, callbacks: bool = True, aes: bool = False, poll: float = POLL_NEVER, threads: int = 2,
-             retry: dict[str, Any] | None = None) -> Deployment:
+    def make(
+        *,
+        callbacks: bool = True,
+        aes: bool = False,
+        poll: float = POLL_NEVER,
+        threads: int = 2,
+        retry: dict[str, Any] | None = None,
+    ) -> Deployment:
         section: dict[str, Any] = {
-            "enabled": True, "api_base_url": wechat.api_base_url, "appid": wechat.config.appid,
-            "secret_env": SECRET_ENV, "callback_token_env": TOKEN_ENV, "redis_url": REDIS_URL,
-            "key_prefix": redis_prefix, "allowed_image_hosts": [image_host.netloc], "read_timeout": 5.0,
-            "retry": retry or RETRY, "breaker": BREAKER, "confirm_interval_seconds": poll,
+            "enabled": True,
+            "api_base_url": wechat.api_base_url,
+            "appid": wechat.config.appid,
+            "secret_env": SECRET_ENV,
+            "callback_token_env": TOKEN_ENV,
+            "redis_url": REDIS_URL,
+            "key_prefix": redis_prefix,
+            "allowed_image_hosts": [image_host.netloc],
+            "read_timeout": 5.0,
+            "retry": retry or RETRY,
+            "breaker": BREAKER,
+            "confirm_interval_seconds": poll,
         }
         if aes:
             section["callback_aes_key_env"] = AES_ENV
@@ -80,8 +105,14 @@ def deploy(settings: Settings, team: Team, wechat: RunningServer, image_host: Im
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=threads, sweep_interval=0.05))
         rt.start()
         deployment = Deployment(rt, stack.enter_context(serve(create_app(rt))))
-        wechat.admin("POST", "config", {"callback_url": deployment.callback_url if callbacks else None,
-                                        "aes_key": AES_KEY if aes else None})
+        wechat.admin(
+            "POST",
+            "config",
+            {
+                "callback_url": deployment.callback_url if callbacks else None,
+                "aes_key": AES_KEY if aes else None,
+            },
+        )
         return deployment
 
     with stack:
@@ -128,8 +159,12 @@ def rich_policy(host: ImageHost) -> dict[str, Any]:
         f'<p><img src="{host.url("/img/photo.jpg")}" alt="现场"></p>'
         f'<p>详见<a href="{SOURCE}">条例全文</a>。</p>'
     )
-    return {"title": LONG_TITLE, "short_title": SHORT_TITLE, "body_html": body,
-            "cover_url": host.url("/img/cover.jpg")}
+    return {
+        "title": LONG_TITLE,
+        "short_title": SHORT_TITLE,
+        "body_html": body,
+        "cover_url": host.url("/img/cover.jpg"),
+    }
 
 
 @pytest.mark.parametrize("mode", ["plain", "aes"])
@@ -223,7 +258,9 @@ def test_daily_quota_waits_for_shanghai_midnight_without_retrying(
     assert calls(wechat)["freepublish/submit"] == 1 and calls(wechat)["material/add_material"] == 1
 
 
-def test_review_failure_fails_with_the_chinese_reason(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+def test_review_failure_fails_with_the_chinese_reason(
+    deploy: Deploy, team: Team, wechat: RunningServer
+) -> None:
     dep = deploy()
     wechat.fault(publish_status=4)
     uid = approve(dep.rt, team)
@@ -235,7 +272,9 @@ def test_review_failure_fails_with_the_chinese_reason(deploy: Deploy, team: Team
     assert dep.rt.service.item_detail(uid)["delivery_status"] != "published"
 
 
-def test_a_burst_of_system_busy_is_retried_and_bounded(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
+def test_a_burst_of_system_busy_is_retried_and_bounded(
+    deploy: Deploy, team: Team, wechat: RunningServer
+) -> None:
     dep = deploy()
     # a burst shorter than the retry budget: delivered on the fourth attempt
     wechat.fault(errcode=-1, count=3, paths=["draft/add"])
@@ -274,7 +313,9 @@ def test_withdraw_deletes_exactly_that_article(deploy: Deploy, team: Team, wecha
     assert state["delete_log"] == [{"article_id": gone_article, "index": 1}]  # never index 0
     assert state["publishes"][gone_job]["publish_status"] == 5
     assert state["publishes"][kept_job]["publish_status"] == 0
-    assert [i["is_deleted"] for i in state["articles"][state["publishes"][kept_job]["article_id"]]["items"]] == [False]
+    assert [
+        i["is_deleted"] for i in state["articles"][state["publishes"][kept_job]["article_id"]]["items"]
+    ] == [False]
     assert httpx.get(the_delivery(dep.rt, keep)["url"], timeout=5).status_code == 200
     assert httpx.get(deliveries(dep.rt, gone)[0]["url"], timeout=5).status_code == 404
     assert dep.rt.service.item_detail(gone)["delivery_status"] == "withdrawn"
@@ -289,10 +330,16 @@ def test_a_forged_callback_is_refused(deploy: Deploy, team: Team, wechat: Runnin
     d = the_delivery(dep.rt, uid)
 
     # when someone without the token pushes "review failed" for its publish_id
-    xml = wechat.standin.publish_event_xml({"publish_id": d["external_id"], "publish_status": 4, "fail_idx": [1]})
+    xml = wechat.standin.publish_event_xml(
+        {"publish_id": d["external_id"], "publish_status": 4, "fail_idx": [1]}
+    )
     ts, nonce = str(int(datetime.now(UTC).timestamp())), "271828"
-    forged = httpx.post(dep.callback_url, content=xml.encode(), timeout=5, params={
-        "signature": sha1_signature("guessed-token", ts, nonce), "timestamp": ts, "nonce": nonce})
+    forged = httpx.post(
+        dep.callback_url,
+        content=xml.encode(),
+        timeout=5,
+        params={"signature": sha1_signature("guessed-token", ts, nonce), "timestamp": ts, "nonce": nonce},
+    )
 
     # then it is refused and the delivery is untouched; the genuine push delivers it
     assert forged.status_code == 403

@@ -42,9 +42,24 @@ class PersistentRedis(RedisServer):
     def start(self) -> PersistentRedis:
         log = (self.dir / f"redis-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         wait_until(self.ping, 10, "redis-server (persistent) did not start")
@@ -71,19 +86,36 @@ def restart_apache(wp: WordPress) -> None:
 
 
 def ensure_wordpress_up() -> None:
-    subprocess.run(["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"], capture_output=True,
-                   timeout=300, check=True)
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup-wordpress.sh"), "start"],
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
 
 
-def write_system_config(path: Path, *, db_url: str, broker_url: str, public_base_url: str,
-                        channels: dict[str, dict[str, Any]], subscribers: dict[str, str],
-                        webhook: dict[str, Any], lease_seconds: int, sweep_interval: float) -> Path:
+def write_system_config(
+    path: Path,
+    *,
+    db_url: str,
+    broker_url: str,
+    public_base_url: str,
+    channels: dict[str, dict[str, Any]],
+    subscribers: dict[str, str],
+    webhook: dict[str, Any],
+    lease_seconds: int,
+    sweep_interval: float,
+) -> Path:
     lines = [
         f"data_dir = {toml_value(str(path.parent / 'data'))}",
         f"public_base_url = {toml_value(public_base_url)}",
-        "[database]", f"url = {toml_value(db_url)}",
-        "[broker]", f"url = {toml_value(broker_url)}",
-        "[executor]", f"lease_seconds = {lease_seconds}", f"sweep_interval_seconds = {sweep_interval}",
+        "[database]",
+        f"url = {toml_value(db_url)}",
+        "[broker]",
+        f"url = {toml_value(broker_url)}",
+        "[executor]",
+        f"lease_seconds = {lease_seconds}",
+        f"sweep_interval_seconds = {sweep_interval}",
     ]
     for name, section in channels.items():
         lines.append(f"[channels.{name}]")
@@ -98,7 +130,11 @@ def write_system_config(path: Path, *, db_url: str, broker_url: str, public_base
     lines += ["[channels.webhook]", "enabled = true"]
     lines += [f"{k} = {toml_value(v)}" for k, v in webhook.items()]
     for name, url in subscribers.items():
-        lines += ["[[channels.webhook.subscribers]]", f"name = {toml_value(name)}", f"url = {toml_value(url)}"]
+        lines += [
+            "[[channels.webhook.subscribers]]",
+            f"name = {toml_value(name)}",
+            f"url = {toml_value(url)}",
+        ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -113,13 +149,24 @@ def short(n: int, what: str) -> str:
 
 def group_items(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """A policy and its interpretation, released together (三同步)."""
-    pol = policy(title=short(n, "规范财政资金管理"), ref=f"sys-pol-{n}", release_group=f"sys-g-{n}",
-                 description=f"规范财政资金管理（第{n}号）。", body_html=f"<p>政策正文 {n}。</p>",
-                 keywords=["财政", "预算"])
+    pol = policy(
+        title=short(n, "规范财政资金管理"),
+        ref=f"sys-pol-{n}",
+        release_group=f"sys-g-{n}",
+        description=f"规范财政资金管理（第{n}号）。",
+        body_html=f"<p>政策正文 {n}。</p>",
+        keywords=["财政", "预算"],
+    )
     interp = {
-        "type": "interpretation", "ref": f"sys-int-{n}", "interprets": f"sys-pol-{n}", "release_group": f"sys-g-{n}",
-        "title": f"《第{n}号通知》政策解读", "issue_date": "2026-11-20", "subject": "财政\\预算",
-        "description": f"解读第{n}号通知。", "body_html": f"<p>解读正文 {n}。</p>",
+        "type": "interpretation",
+        "ref": f"sys-int-{n}",
+        "interprets": f"sys-pol-{n}",
+        "release_group": f"sys-g-{n}",
+        "title": f"《第{n}号通知》政策解读",
+        "issue_date": "2026-11-20",
+        "subject": "财政\\预算",
+        "description": f"解读第{n}号通知。",
+        "body_html": f"<p>解读正文 {n}。</p>",
     }
     return pol, interp
 
@@ -130,16 +177,37 @@ SINGLE_KINDS = ("notice", "policy", "fee_change", "consultation", "procurement_r
 def single_item(n: int) -> dict[str, Any]:
     kind = SINGLE_KINDS[n % len(SINGLE_KINDS)]
     if kind == "notice":
-        return policy(type="notice", title=short(n, "预算公开工作安排"), ref=f"sys-not-{n}",
-                      description=f"预算公开工作安排（{n}）。", body_html=f"<p>通知正文 {n}。</p>", doc_number=None)
+        return policy(
+            type="notice",
+            title=short(n, "预算公开工作安排"),
+            ref=f"sys-not-{n}",
+            description=f"预算公开工作安排（{n}）。",
+            body_html=f"<p>通知正文 {n}。</p>",
+            doc_number=None,
+        )
     if kind == "policy":
-        return policy(title=short(n, "加强政府采购管理"), ref=f"sys-pol1-{n}", description=f"政府采购管理（{n}）。",
-                      body_html=f"<p>正文 {n}。</p>")
-    ref = {"fee_change": "fee-2019-adjust", "consultation": "consult-2019-01",
-           "procurement_result": "proc-2019-001"}[kind]
-    item = sample(ref, title=short(n, {"fee_change": "调整行政事业性收费",
-                                                                "consultation": "征求预算管理意见",
-                                                                "procurement_result": "采购结果公告"}[kind]))
+        return policy(
+            title=short(n, "加强政府采购管理"),
+            ref=f"sys-pol1-{n}",
+            description=f"政府采购管理（{n}）。",
+            body_html=f"<p>正文 {n}。</p>",
+        )
+    ref = {
+        "fee_change": "fee-2019-adjust",
+        "consultation": "consult-2019-01",
+        "procurement_result": "proc-2019-001",
+    }[kind]
+    item = sample(
+        ref,
+        title=short(
+            n,
+            {
+                "fee_change": "调整行政事业性收费",
+                "consultation": "征求预算管理意见",
+                "procurement_result": "采购结果公告",
+            }[kind],
+        ),
+    )
     item.pop("sample", None)
     item["ref"] = f"sys-{kind}-{n}"
     return item
@@ -147,8 +215,16 @@ def single_item(n: int) -> dict[str, Any]:
 
 # What happens to single n after its first approval (a few get two changes).
 def plan_for(n: int) -> list[str]:
-    return {0: ["update"], 1: ["update"], 2: ["abolish"], 3: ["withdraw"], 4: ["update", "abolish"],
-            5: [], 6: [], 7: ["update", "withdraw"]}[n % 8]
+    return {
+        0: ["update"],
+        1: ["update"],
+        2: ["abolish"],
+        3: ["withdraw"],
+        4: ["update", "abolish"],
+        5: [],
+        6: [],
+        7: ["update", "withdraw"],
+    }[n % 8]
 
 
 @dataclass
@@ -189,15 +265,20 @@ def approve_new(rt: Runtime, a: Actors, *items: dict[str, Any]) -> list[str]:
 def change(rt: Runtime, a: Actors, uid: str, what: str, n: int) -> None:
     svc = rt.service
     if what == "update":
-        svc.update_item(a.editor, uid, {"description": f"修订后的内容概述（第{n}次修订）。",
-                                        "body_html": f"<p>修订后的正文 {n}。</p>"})
+        svc.update_item(
+            a.editor,
+            uid,
+            {"description": f"修订后的内容概述（第{n}次修订）。", "body_html": f"<p>修订后的正文 {n}。</p>"},
+        )
         svc.submit(a.editor, uid)
         svc.review(a.reviewer, uid)
         retrying("approve", lambda: svc.approve(a.approver, uid))
     elif what == "abolish":
         retrying("abolish", lambda: svc.abolish(a.approver, uid, on=date(2026, 12, 1)))
     elif what == "withdraw":
-        retrying("withdraw", lambda: svc.withdraw(a.approver, uid, "系统测试撤回 / withdrawn by the system run"))
+        retrying(
+            "withdraw", lambda: svc.withdraw(a.approver, uid, "系统测试撤回 / withdrawn by the system run")
+        )
     else:
         raise ValueError(what)
 
@@ -258,26 +339,70 @@ def stuck_report(rt: Runtime) -> str:
     """Deliveries not in a terminal state, per channel and state, with the channels' own
     state and a few last errors: what a failed drain assertion needs to say."""
     with rt.db.reader() as s:
-        stuck = s.execute(
-            select(Delivery.channel, Delivery.state, func.count())
-            .where(Delivery.state.not_in(TERMINAL)).group_by(Delivery.channel, Delivery.state)
-        ).tuples().all()
-        channels = s.execute(select(ChannelState.channel, ChannelState.paused, ChannelState.pause_reason,
-                                    ChannelState.breaker, ChannelState.consecutive_failures)).tuples().all()
-        errors = s.execute(
-            select(Delivery.id, Delivery.channel, Delivery.operation, Delivery.attempts, Delivery.after_delivery_id,
-                   Delivery.dispatched_at, Delivery.next_attempt_at, Delivery.last_error)
-            .where(Delivery.state.not_in(TERMINAL)).order_by(Delivery.id.desc()).limit(5)
-        ).tuples().all()
-        failed = s.execute(
-            select(Delivery.id, Delivery.channel, Delivery.operation, Delivery.attempts, Delivery.last_error)
-            .where(Delivery.state == "failed").limit(5)
-        ).tuples().all()
-        tries = s.execute(
-            select(Attempt.delivery_id, Attempt.outcome, Attempt.provider_code, Attempt.error)
-            .where(Attempt.delivery_id.in_([f[0] for f in failed] or [0])).order_by(Attempt.id)
-        ).tuples().all()
-    return f"stuck: {stuck}\nchannels: {channels}\nnot terminal: {errors}\nfailed: {failed}\nattempts: {tries}"
+        stuck = (
+            s.execute(
+                select(Delivery.channel, Delivery.state, func.count())
+                .where(Delivery.state.not_in(TERMINAL))
+                .group_by(Delivery.channel, Delivery.state)
+            )
+            .tuples()
+            .all()
+        )
+        channels = (
+            s.execute(
+                select(
+                    ChannelState.channel,
+                    ChannelState.paused,
+                    ChannelState.pause_reason,
+                    ChannelState.breaker,
+                    ChannelState.consecutive_failures,
+                )
+            )
+            .tuples()
+            .all()
+        )
+        errors = (
+            s.execute(
+                select(
+                    Delivery.id,
+                    Delivery.channel,
+                    Delivery.operation,
+                    Delivery.attempts,
+                    Delivery.after_delivery_id,
+                    Delivery.dispatched_at,
+                    Delivery.next_attempt_at,
+                    Delivery.last_error,
+                )
+                .where(Delivery.state.not_in(TERMINAL))
+                .order_by(Delivery.id.desc())
+                .limit(5)
+            )
+            .tuples()
+            .all()
+        )
+        failed = (
+            s.execute(
+                select(
+                    Delivery.id, Delivery.channel, Delivery.operation, Delivery.attempts, Delivery.last_error
+                )
+                .where(Delivery.state == "failed")
+                .limit(5)
+            )
+            .tuples()
+            .all()
+        )
+        tries = (
+            s.execute(
+                select(Attempt.delivery_id, Attempt.outcome, Attempt.provider_code, Attempt.error)
+                .where(Attempt.delivery_id.in_([f[0] for f in failed] or [0]))
+                .order_by(Attempt.id)
+            )
+            .tuples()
+            .all()
+        )
+    return (
+        f"stuck: {stuck}\nchannels: {channels}\nnot terminal: {errors}\nfailed: {failed}\nattempts: {tries}"
+    )
 
 
 def all_terminal(rt: Runtime) -> bool:
@@ -286,7 +411,9 @@ def all_terminal(rt: Runtime) -> bool:
 
 def attempt_outcomes(rt: Runtime) -> Counter[str]:
     with rt.db.reader() as s:
-        return Counter(dict(s.execute(select(Attempt.outcome, func.count()).group_by(Attempt.outcome)).tuples().all()))
+        return Counter(
+            dict(s.execute(select(Attempt.outcome, func.count()).group_by(Attempt.outcome)).tuples().all())
+        )
 
 
 @dataclass(frozen=True)
@@ -302,15 +429,20 @@ class Truth:
 
 def truth(rt: Runtime) -> dict[str, Truth]:
     with rt.db.reader() as s:
-        latest = dict(s.execute(select(ItemVersion.item_id, func.max(ItemVersion.number))
-                                .group_by(ItemVersion.item_id)).tuples().all())
+        latest = dict(
+            s.execute(select(ItemVersion.item_id, func.max(ItemVersion.number)).group_by(ItemVersion.item_id))
+            .tuples()
+            .all()
+        )
         out: dict[str, Truth] = {}
         for item in s.execute(select(Item)).scalars():
             number = latest.get(item.id)
             if number is None:
                 continue  # never approved
-            version = s.execute(select(ItemVersion).where(ItemVersion.item_id == item.id,
-                                                          ItemVersion.number == number)).scalar_one()
-            out[item.uid] = Truth(item.uid, item.type, item.state != "withdrawn", number,
-                                  str(version.content.get("validity")))
+            version = s.execute(
+                select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.number == number)
+            ).scalar_one()
+            out[item.uid] = Truth(
+                item.uid, item.type, item.state != "withdrawn", number, str(version.content.get("validity"))
+            )
         return out

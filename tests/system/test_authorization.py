@@ -117,8 +117,13 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def concrete(path: str, api: Api) -> str:
-    return (path.replace("{uid}", api.uid).replace("{delivery_id}", str(api.delivery_id))
-            .replace("{channel}", "rss").replace("{year}", "2026").replace("{number}", "A-2026-001"))
+    return (
+        path.replace("{uid}", api.uid)
+        .replace("{delivery_id}", str(api.delivery_id))
+        .replace("{channel}", "rss")
+        .replace("{year}", "2026")
+        .replace("{number}", "A-2026-001")
+    )
 
 
 def send(api: Api, method: str, path: str, headers: dict[str, str]) -> Any:
@@ -137,8 +142,10 @@ def test_every_write_endpoint_is_in_the_role_table(api: Api) -> None:
     doc = api.client.app.openapi()  # type: ignore[attr-defined]
     writes = {
         (method.upper(), path)
-        for path, operations in doc["paths"].items() if path.startswith("/api/")
-        for method in operations if method in WRITE_METHODS
+        for path, operations in doc["paths"].items()
+        if path.startswith("/api/")
+        for method in operations
+        if method in WRITE_METHODS
     }
     assert writes - MIN_ROLES.keys() == set(), "new write endpoints: add them to MIN_ROLES with their roles"
     assert MIN_ROLES.keys() - writes == set(), "MIN_ROLES names endpoints the API no longer has"
@@ -149,8 +156,13 @@ def test_every_write_endpoint_is_in_the_role_table(api: Api) -> None:
 def test_every_write_endpoint_refuses_a_missing_or_bad_token(api: Api, endpoint: tuple[str, str]) -> None:
     method, path = endpoint
     before = snapshot(api.runtime.db)
-    for header in (None, "Bearer pub_not-a-real-token", "Bearer ", "Basic ZWRpdG9yOmVkaXRvcg==",
-                   f"Token {api.team.tokens['admin']}"):
+    for header in (
+        None,
+        "Bearer pub_not-a-real-token",
+        "Bearer ",
+        "Basic ZWRpdG9yOmVkaXRvcg==",
+        f"Token {api.team.tokens['admin']}",
+    ):
         r = send(api, method, path, {"Authorization": header} if header else {})
         assert r.status_code == 401, (header, r.text)
         assert _error_fields(r) == ["authorization"] and r.headers["www-authenticate"] == "Bearer"
@@ -183,12 +195,16 @@ def test_an_author_never_approves_their_own_item(api: Api, service: Service, tea
     service.review(team.reviewer, own.uid)
     before = snapshot(api.runtime.db)
     # when the admin approves it
-    r = api.client.post(f"/api/items/{own.uid}/approve", headers={"Authorization": f"Bearer {team.tokens['admin']}"})
+    r = api.client.post(
+        f"/api/items/{own.uid}/approve", headers={"Authorization": f"Bearer {team.tokens['admin']}"}
+    )
     # then it is refused and nothing changed
     assert r.status_code == 403 and _error_fields(r) == ["actor"] and "自己" in r.text
     assert snapshot(api.runtime.db) == before
     # and another approver may
-    r = api.client.post(f"/api/items/{own.uid}/approve", headers={"Authorization": f"Bearer {team.tokens['approver']}"})
+    r = api.client.post(
+        f"/api/items/{own.uid}/approve", headers={"Authorization": f"Bearer {team.tokens['approver']}"}
+    )
     assert r.status_code == 200, r.text
 
 
@@ -209,15 +225,23 @@ def secret_strings(*secrets: str) -> list[str]:
     return out
 
 
-def config_file(tmp_path: Path, db_url: str, webhook_url: str, city_url: str, *, city_names: tuple[str, ...] = ("disclosure",)) -> Path:
+def config_file(
+    tmp_path: Path,
+    db_url: str,
+    webhook_url: str,
+    city_url: str,
+    *,
+    city_names: tuple[str, ...] = ("disclosure",),
+) -> Path:
     targets = "".join(
         f'[[channels.cityplatform.targets]]\nname = "{name}"\nurl = "{city_url}"\n'
         f'secret_env = "PUBLISHER_TEST_CITY_SECRET"\ntypes = ["policy", "notice"]\n'
         for name in city_names
     )
     path = tmp_path / "publisher.toml"
-    path.write_text(f"""
-data_dir = "{(tmp_path / 'data').as_posix()}"
+    path.write_text(
+        f"""
+data_dir = "{(tmp_path / "data").as_posix()}"
 [database]
 url = "{db_url}"
 [channels.rss]
@@ -233,7 +257,9 @@ url = "{webhook_url}"
 secret_env = "PUBLISHER_TEST_WEBHOOK_SECRET"
 [channels.cityplatform]
 enabled = true
-{targets}""", encoding="utf-8")
+{targets}""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -256,23 +282,43 @@ def login(client: TestClient, name: str, password: str) -> None:
     page = client.get("/app/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf, page.text[:500]
-    r = client.post("/app/login", data={"name": name, "password": password, "csrf": csrf.group(1), "next": "/app/"},
-                    follow_redirects=False)
+    r = client.post(
+        "/app/login",
+        data={"name": name, "password": password, "csrf": csrf.group(1), "next": "/app/"},
+        follow_redirects=False,
+    )
     assert r.status_code in (302, 303), r.text[:500]
 
 
-def everything_readable(runtime: Runtime, client: TestClient, token: str, uid: str,
-                        env: dict[str, str | None]) -> dict[str, str]:
+def everything_readable(
+    runtime: Runtime, client: TestClient, token: str, uid: str, env: dict[str, str | None]
+) -> dict[str, str]:
     """What ops, editors, scrapers and the CLI can read after the failures."""
     admin = {"Authorization": f"Bearer {token}"}
     seen: dict[str, str] = {}
-    for path in ("/api/channels", "/api/deliveries", f"/api/items/{uid}", f"/api/items/{uid}/deliveries",
-                 "/api/audit", "/metrics", "/readyz", "/api/compliance/inspection", "/openapi.json"):
+    for path in (
+        "/api/channels",
+        "/api/deliveries",
+        f"/api/items/{uid}",
+        f"/api/items/{uid}/deliveries",
+        "/api/audit",
+        "/metrics",
+        "/readyz",
+        "/api/compliance/inspection",
+        "/openapi.json",
+    ):
         seen[path] = client.get(path, headers=admin).text
     for row in json.loads(seen["/api/deliveries"])["deliveries"]:
         seen[f"/api/deliveries/{row['id']}"] = client.get(f"/api/deliveries/{row['id']}", headers=admin).text
-    for path in ("/app/", "/app/ops", "/app/ops/channels", "/app/ops/failed", f"/app/ops/items/{uid}",
-                 f"/app/items/{uid}", "/app/ops/audit"):
+    for path in (
+        "/app/",
+        "/app/ops",
+        "/app/ops/channels",
+        "/app/ops/failed",
+        f"/app/ops/items/{uid}",
+        f"/app/items/{uid}",
+        "/app/ops/audit",
+    ):
         page = client.get(path)
         assert page.status_code == 200, (path, page.status_code)
         seen[path] = page.text
@@ -280,7 +326,12 @@ def everything_readable(runtime: Runtime, client: TestClient, token: str, uid: s
         for table in ("attempts", "deliveries", "audit_events", "channel_states"):
             seen[f"table {table}"] = repr(s.execute(text(f"SELECT * FROM {table}")).all())
     runner = CliRunner()
-    for args in (["channel", "list"], ["deliveries"], ["deliveries", "--state", "failed"], ["item", "show", uid]):
+    for args in (
+        ["channel", "list"],
+        ["deliveries"],
+        ["deliveries", "--state", "failed"],
+        ["item", "show", uid],
+    ):
         result = runner.invoke(main, args, env=env, catch_exceptions=True)
         seen["publisher " + " ".join(args)] = result.output + repr(result.exception or "")
     return seen
@@ -292,12 +343,21 @@ def leaks(seen: dict[str, str], logs: str, secrets: list[str]) -> list[str]:
 
 
 def cli_env(config: Path, db_url: str) -> dict[str, str | None]:
-    return {"PUBLISHER_CONFIG": str(config), "PUBLISHER_DATABASE_URL": db_url, "PUBLISHER_USER": "admin",
-            "PUBLISHER_BROKER_URL": None}
+    return {
+        "PUBLISHER_CONFIG": str(config),
+        "PUBLISHER_DATABASE_URL": db_url,
+        "PUBLISHER_USER": "admin",
+        "PUBLISHER_BROKER_URL": None,
+    }
 
 
 def test_secrets_never_appear_when_deliveries_fail(
-    tmp_path: Path, db_url: str, service: Service, team: Team, secret_env: None, receiver: Receiver,
+    tmp_path: Path,
+    db_url: str,
+    service: Service,
+    team: Team,
+    secret_env: None,
+    receiver: Receiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # given webhook and city-platform channels whose endpoint refuses (401, then 500)
@@ -335,12 +395,15 @@ def test_secrets_never_appear_when_deliveries_fail(
     assert leaks(seen, caplog.text, secret_strings(WEBHOOK_SECRET, CITY_SECRET, CMS_PASSWORD)) == []
 
 
-
-
 @pytest.mark.parametrize("case", ["malformed-city-secret", "duplicate-targets"])
 def test_secrets_never_appear_in_configuration_errors(
-    tmp_path: Path, db_url: str, team: Team, monkeypatch: pytest.MonkeyPatch, secret_env: None,
-    caplog: pytest.LogCaptureFixture, case: str,
+    tmp_path: Path,
+    db_url: str,
+    team: Team,
+    monkeypatch: pytest.MonkeyPatch,
+    secret_env: None,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
 ) -> None:
     # given a city-platform configuration that is wrong, with a secret in it
     caplog.set_level(logging.DEBUG)
@@ -351,8 +414,13 @@ def test_secrets_never_appear_in_configuration_errors(
         secrets += [bad, bad[6:]]
         config = config_file(tmp_path, db_url, "http://127.0.0.1:9/hook", "http://127.0.0.1:9/records")
     else:
-        config = config_file(tmp_path, db_url, "http://127.0.0.1:9/hook", "http://127.0.0.1:9/records",
-                             city_names=("disclosure", "disclosure"))
+        config = config_file(
+            tmp_path,
+            db_url,
+            "http://127.0.0.1:9/hook",
+            "http://127.0.0.1:9/records",
+            city_names=("disclosure", "disclosure"),
+        )
     runtime = build_runtime(load_settings(path=config))
     try:
         with TestClient(create_app(runtime)) as client:

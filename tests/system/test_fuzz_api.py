@@ -100,9 +100,13 @@ def _check(response: schemathesis.Response, where: str) -> list[str]:
             return [f"{where}: {status} with a body that is not JSON: {response.text[:200]!r}"]
         entries = body.get("errors") if isinstance(body, dict) else None
         if not (
-            isinstance(entries, list) and entries
+            isinstance(entries, list)
+            and entries
             and all(isinstance(e, dict) and set(e) == {"field", "message"} for e in entries)
-            and all(isinstance(e["field"], str) and isinstance(e["message"], str) and e["message"] for e in entries)
+            and all(
+                isinstance(e["field"], str) and isinstance(e["message"], str) and e["message"]
+                for e in entries
+            )
         ):
             return [f"{where}: {status} not in the documented error shape: {response.text[:300]}"]
         if status == 409 and not isinstance(body.get("current_state"), str):
@@ -110,15 +114,25 @@ def _check(response: schemathesis.Response, where: str) -> list[str]:
     return []
 
 
-def _fuzz_operation(f: Fuzzed, who: str, operation: Any, mode: GenerationMode, session: requests.Session) -> list[str]:
+def _fuzz_operation(
+    f: Fuzzed, who: str, operation: Any, mode: GenerationMode, session: requests.Session
+) -> list[str]:
     problems: list[str] = []
     headers = {"Authorization": f"Bearer {f.tokens[who]}"}
 
     @settings(
-        max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-        phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(generation_mode=mode), known=_known_params(f, operation), swap=st.booleans())
+    @given(
+        case=operation.as_strategy(generation_mode=mode),
+        known=_known_params(f, operation),
+        swap=st.booleans(),
+    )
     def run(case: Any, known: dict[str, Any], swap: bool) -> None:
         if swap and known and case.path_parameters is not None:
             case.path_parameters.update(known)

@@ -57,7 +57,9 @@ from tests.factories import make_version
 
 PROPS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 HTML_PROPS = settings(
-    max_examples=120, deadline=None, database=None,
+    max_examples=120,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
@@ -81,8 +83,10 @@ def standard_number(draw: st.DrawFn) -> tuple[str, str]:
     """(as an editor might type it, the canonical form)."""
     org, year, serial = draw(organ), draw(st.integers(1949, 2100)), draw(st.integers(1, 99999))
     opener, closer = draw(st.sampled_from(OPENERS)), draw(st.sampled_from(CLOSERS))
-    raw = (f"{draw(spaces)}{org}{draw(spaces)}{opener}{draw(spaces)}{draw(digits(year, zeros=False))}"
-           f"{draw(spaces)}{closer}{draw(spaces)}{draw(digits(serial))}{draw(spaces)}号{draw(spaces)}")
+    raw = (
+        f"{draw(spaces)}{org}{draw(spaces)}{opener}{draw(spaces)}{draw(digits(year, zeros=False))}"
+        f"{draw(spaces)}{closer}{draw(spaces)}{draw(digits(serial))}{draw(spaces)}号{draw(spaces)}"
+    )
     return raw, f"{org}〔{year}〕{serial}号"
 
 
@@ -142,8 +146,9 @@ def test_parse_of_normalised_equals_parse(text: str) -> None:
 @given(organ, st.integers(1000, 9999), st.integers(0, 99999), st.sampled_from(["", "号"]))
 def test_malformed_numbers_are_refused(org: str, year: int, serial: int, suffix: str) -> None:
     # a zero serial, a missing 号 or a missing year bracket never validate
-    for raw in ([f"{org}〔{year}〕{serial}"] if not suffix else []) + [f"{org}〔{year}〕0{suffix}" if suffix else
-                                                                       f"{org}{year}{serial}号"]:
+    for raw in ([f"{org}〔{year}〕{serial}"] if not suffix else []) + [
+        f"{org}〔{year}〕0{suffix}" if suffix else f"{org}{year}{serial}号"
+    ]:
         assert _parse_or_error(raw) is None, raw
 
 
@@ -189,8 +194,12 @@ def store(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-@settings(max_examples=25, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(year=st.integers(1990, 2100), serial=st.integers(1, 99998))
 def test_an_imported_index_number_moves_the_counter_past_it(store: Database, year: int, serial: int) -> None:
     # a fresh agency per example, so examples never see each other's counters
@@ -206,44 +215,135 @@ def test_an_imported_index_number_moves_the_counter_past_it(store: Database, yea
 
 # -- hostile HTML ---------------------------------------------------------------------------------
 SCRIPT_URLS = [
-    "javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "\tjava\tscript:alert(1)",
-    "java\nscript:alert(1)", "&#106;avascript:alert(1)", "&#x6A;&#x61;vascript:alert(1)", "javascript&colon;alert(1)",
-    "&#0000106avascript:alert(1)", "\x01javascript:alert(1)", "vbscript:msgbox(1)", "data:text/html;base64,PHNjcmlwdD4=",
-    "data:image/svg+xml,<svg onload=alert(1)>", "jav&#x09;ascript:alert(1)", "javascript:/*--></title></style>*/",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "\tjava\tscript:alert(1)",
+    "java\nscript:alert(1)",
+    "&#106;avascript:alert(1)",
+    "&#x6A;&#x61;vascript:alert(1)",
+    "javascript&colon;alert(1)",
+    "&#0000106avascript:alert(1)",
+    "\x01javascript:alert(1)",
+    "vbscript:msgbox(1)",
+    "data:text/html;base64,PHNjcmlwdD4=",
+    "data:image/svg+xml,<svg onload=alert(1)>",
+    "jav&#x09;ascript:alert(1)",
+    "javascript:/*--></title></style>*/",
 ]
-SAFE_URLS = ["http://img.example.gov.cn/a.png", "https://www.example.gov.cn/x?a=1&b=2", "/relative/path", "#top",
-             "mailto:a@example.gov.cn"]
+SAFE_URLS = [
+    "http://img.example.gov.cn/a.png",
+    "https://www.example.gov.cn/x?a=1&b=2",
+    "/relative/path",
+    "#top",
+    "mailto:a@example.gov.cn",
+]
 HANDLERS = ["onclick", "onerror", "onload", "OnMouseOver", "ONFOCUS", "onanimationstart", "on", "onx"]
-TAGS = ["p", "div", "span", "a", "img", "table", "td", "h2", "ul", "li", "b", "svg", "math", "iframe", "object",
-        "embed", "form", "input", "button", "style", "script", "noscript", "template", "base", "link", "meta",
-        "video", "audio", "source", "details", "marquee", "xmp", "textarea", "title", "select", "frameset"]
+TAGS = [
+    "p",
+    "div",
+    "span",
+    "a",
+    "img",
+    "table",
+    "td",
+    "h2",
+    "ul",
+    "li",
+    "b",
+    "svg",
+    "math",
+    "iframe",
+    "object",
+    "embed",
+    "form",
+    "input",
+    "button",
+    "style",
+    "script",
+    "noscript",
+    "template",
+    "base",
+    "link",
+    "meta",
+    "video",
+    "audio",
+    "source",
+    "details",
+    "marquee",
+    "xmp",
+    "textarea",
+    "title",
+    "select",
+    "frameset",
+]
 BROKEN = [
-    "<scr<script>ipt>alert(1)</scr</script>ipt>", "<script", "<script>alert(1)", "</p", "<img src=x onerror=alert(1)//",
-    "<!--", "--><script>alert(1)</script>", "<![CDATA[<script>alert(1)</script>]]>", "<svg><script>alert(1)</script>",
-    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>", "<a href='javascript:alert(1)'>x",
-    '"><script>alert(1)</script>', "<img/src=x/onerror=alert(1)>", "<svg/onload=alert(1)>", "<<script>>",
-    "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">", "<style><img src=x onerror=alert(1)></style>",
-    "<iframe srcdoc='&lt;script&gt;alert(1)&lt;/script&gt;'></iframe>", "<div style=\"background:url(javascript:alert(1))\">",
-    "<p style='x:expression(alert(1))'>", "&lt;script&gt;alert(1)&lt;/script&gt;", "&#60;script&#62;alert(1)&#60;/script&#62;",
-    "<form action=javascript:alert(1)><button>x</button></form>", "<base href=javascript:alert(1)//>",
-    "<meta http-equiv=refresh content='0;url=javascript:alert(1)'>", "<a href=\"&#x6A;avascript:alert(1)\">x</a>",
-    "<object data=\"data:text/html,<script>alert(1)</script>\"></object>", "<template><script>alert(1)</script></template>",
-    "<title><script>alert(1)</script></title>", "<textarea><script>alert(1)</script></textarea>",
+    "<scr<script>ipt>alert(1)</scr</script>ipt>",
+    "<script",
+    "<script>alert(1)",
+    "</p",
+    "<img src=x onerror=alert(1)//",
+    "<!--",
+    "--><script>alert(1)</script>",
+    "<![CDATA[<script>alert(1)</script>]]>",
+    "<svg><script>alert(1)</script>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "<a href='javascript:alert(1)'>x",
+    '"><script>alert(1)</script>',
+    "<img/src=x/onerror=alert(1)>",
+    "<svg/onload=alert(1)>",
+    "<<script>>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+    "<style><img src=x onerror=alert(1)></style>",
+    "<iframe srcdoc='&lt;script&gt;alert(1)&lt;/script&gt;'></iframe>",
+    '<div style="background:url(javascript:alert(1))">',
+    "<p style='x:expression(alert(1))'>",
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "&#60;script&#62;alert(1)&#60;/script&#62;",
+    "<form action=javascript:alert(1)><button>x</button></form>",
+    "<base href=javascript:alert(1)//>",
+    "<meta http-equiv=refresh content='0;url=javascript:alert(1)'>",
+    '<a href="&#x6A;avascript:alert(1)">x</a>',
+    '<object data="data:text/html,<script>alert(1)</script>"></object>',
+    "<template><script>alert(1)</script></template>",
+    "<title><script>alert(1)</script></title>",
+    "<textarea><script>alert(1)</script></textarea>",
 ]
 text_part = st.one_of(
     st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
-    st.sampled_from(["正文", "&amp;", "&lt;", "&#60;", "&#x3C;", "<", ">", "\"", "'", "=", "&", "/"]),
+    st.sampled_from(["正文", "&amp;", "&lt;", "&#60;", "&#x3C;", "<", ">", '"', "'", "=", "&", "/"]),
 )
 attr_value = st.one_of(st.sampled_from(SCRIPT_URLS + SAFE_URLS), text_part, st.just("alert(1)"))
 
 
 @st.composite
 def attribute(draw: st.DrawFn) -> str:
-    name = draw(st.one_of(
-        st.sampled_from(HANDLERS),
-        st.sampled_from(["href", "src", "style", "srcset", "action", "formaction", "xlink:href", "background",
-                         "poster", "data", "title", "alt", "class", "id", "width", "colspan", "srcdoc"]),
-    ))
+    name = draw(
+        st.one_of(
+            st.sampled_from(HANDLERS),
+            st.sampled_from(
+                [
+                    "href",
+                    "src",
+                    "style",
+                    "srcset",
+                    "action",
+                    "formaction",
+                    "xlink:href",
+                    "background",
+                    "poster",
+                    "data",
+                    "title",
+                    "alt",
+                    "class",
+                    "id",
+                    "width",
+                    "colspan",
+                    "srcdoc",
+                ]
+            ),
+        )
+    )
     value = draw(attr_value)
     quote = draw(st.sampled_from(['"', "'", ""]))
     if not quote:
@@ -270,10 +370,43 @@ hostile_html = st.recursive(
     max_leaves=12,
 )
 
-URL_ATTRIBUTES = {"href", "src", "action", "formaction", "srcset", "poster", "background", "data", "cite",
-                  "longdesc", "xlink:href", "lowsrc", "dynsrc", "ping", "manifest", "codebase", "usemap"}
-FORBIDDEN_ELEMENTS = {"script", "iframe", "object", "embed", "frame", "frameset", "base", "meta", "link", "form",
-                      "svg", "math", "template", "noscript", "applet", "style"}
+URL_ATTRIBUTES = {
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "srcset",
+    "poster",
+    "background",
+    "data",
+    "cite",
+    "longdesc",
+    "xlink:href",
+    "lowsrc",
+    "dynsrc",
+    "ping",
+    "manifest",
+    "codebase",
+    "usemap",
+}
+FORBIDDEN_ELEMENTS = {
+    "script",
+    "iframe",
+    "object",
+    "embed",
+    "frame",
+    "frameset",
+    "base",
+    "meta",
+    "link",
+    "form",
+    "svg",
+    "math",
+    "template",
+    "noscript",
+    "applet",
+    "style",
+}
 _STRIP = re.compile(r"[\x00-\x20]")  # browsers drop C0 controls and spaces around and inside a scheme
 
 
@@ -288,8 +421,12 @@ def html_problems(fragment: str) -> list[str]:
     elements: list[tuple[str, dict[str, str]]] = []
     soup = BeautifulSoup(fragment, "html.parser")
     for tag in soup.find_all(True):
-        elements.append((tag.name.lower(), {k.lower(): " ".join(v) if isinstance(v, list) else str(v)
-                                            for k, v in tag.attrs.items()}))
+        elements.append(
+            (
+                tag.name.lower(),
+                {k.lower(): " ".join(v) if isinstance(v, list) else str(v) for k, v in tag.attrs.items()},
+            )
+        )
     if fragment.strip():
         try:
             root = lxml_html.fragment_fromstring(fragment, create_parent="div")
@@ -298,7 +435,9 @@ def html_problems(fragment: str) -> list[str]:
         if root is not None:
             for node in root.iter():
                 if isinstance(node.tag, str):
-                    elements.append((node.tag.lower(), {str(k).lower(): str(v) for k, v in node.attrib.items()}))
+                    elements.append(
+                        (node.tag.lower(), {str(k).lower(): str(v) for k, v in node.attrib.items()})
+                    )
     for name, attrs in elements:
         if name in FORBIDDEN_ELEMENTS:
             problems.append(f"<{name}> element")
@@ -309,7 +448,9 @@ def html_problems(fragment: str) -> list[str]:
                 problems.append(f"script URL {attr}={value!r} on <{name}>")
             if attr == "srcdoc":
                 problems.append(f"srcdoc on <{name}>")
-            if attr == "style" and re.search(r"expression|javascript:|url\s*\(|@import", _html.unescape(value), re.I):
+            if attr == "style" and re.search(
+                r"expression|javascript:|url\s*\(|@import", _html.unescape(value), re.I
+            ):
                 problems.append(f"active style {value!r} on <{name}>")
     return problems
 
@@ -327,31 +468,56 @@ def test_the_sanitiser_leaves_nothing_that_runs(raw: str) -> None:
 
 
 # -- every channel's rendered output ----------------------------------------------------------------
-CONTEXT = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"),
-                         agency_name="上海市财政局")
+CONTEXT = ChannelContext(
+    public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"), agency_name="上海市财政局"
+)
 IMAGE_HOSTS = ["img.example.gov.cn"]
 
 
 def _channels(tmp: Path) -> dict[str, Any]:
     """One adapter per kind, built the way their own tests build them (no network)."""
-    rss_context = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=tmp / "rss",
-                                 agency_name="上海市财政局")
+    rss_context = ChannelContext(
+        public_base_url="http://127.0.0.1:8000", data_dir=tmp / "rss", agency_name="上海市财政局"
+    )
     secret = signing.generate_secret()
     return {
         "rss": RssChannel.from_config({"enabled": True}, rss_context),
-        "cms": CmsChannel(CmsSettings(enabled=True, base_url="http://wp.test", user="admin",
-                                      app_password=SecretStr("abcd efgh")), CONTEXT),
-        "wechat": WechatChannel(WechatSettings(enabled=True, api_base_url="http://wechat.test/cgi-bin/",
-                                               appid="wx0000", secret=SecretStr("s"),
-                                               allowed_image_hosts=IMAGE_HOSTS,
-                                               redis_url="redis://127.0.0.1:1/0"), CONTEXT),
-        "webhook": WebhookChannel(WebhookSettings(enabled=True, url="http://hook.test/in",
-                                                  secret=SecretStr(secret)), CONTEXT),
-        "cityplatform": CityPlatformChannel(CityPlatformSettings.model_validate({
-            "enabled": True,
-            "targets": [{"name": "disclosure", "url": "http://city.test/records", "secret": secret,
-                         "types": [t.value for t in ItemType]}],
-        }), CONTEXT),
+        "cms": CmsChannel(
+            CmsSettings(
+                enabled=True, base_url="http://wp.test", user="admin", app_password=SecretStr("abcd efgh")
+            ),
+            CONTEXT,
+        ),
+        "wechat": WechatChannel(
+            WechatSettings(
+                enabled=True,
+                api_base_url="http://wechat.test/cgi-bin/",
+                appid="wx0000",
+                secret=SecretStr("s"),
+                allowed_image_hosts=IMAGE_HOSTS,
+                redis_url="redis://127.0.0.1:1/0",
+            ),
+            CONTEXT,
+        ),
+        "webhook": WebhookChannel(
+            WebhookSettings(enabled=True, url="http://hook.test/in", secret=SecretStr(secret)), CONTEXT
+        ),
+        "cityplatform": CityPlatformChannel(
+            CityPlatformSettings.model_validate(
+                {
+                    "enabled": True,
+                    "targets": [
+                        {
+                            "name": "disclosure",
+                            "url": "http://city.test/records",
+                            "secret": secret,
+                            "types": [t.value for t in ItemType],
+                        }
+                    ],
+                }
+            ),
+            CONTEXT,
+        ),
     }
 
 
@@ -387,7 +553,9 @@ def payload_problems(payload: Payload) -> list[str]:
     body: Any = json.loads(json.dumps(payload.body, ensure_ascii=False, default=str))
     path = HTML_FIELDS.get(payload.kind)
     if path is None or path[0] not in body:  # JSON channels, and a WeChat withdrawal (no article)
-        return [f"{payload.kind}: {p}" for s in _strings(body) if "<" in s or "&" in s for p in html_problems(s)]
+        return [
+            f"{payload.kind}: {p}" for s in _strings(body) if "<" in s or "&" in s for p in html_problems(s)
+        ]
     for key in path:
         body = body[key]
     assert isinstance(body, str)
@@ -405,8 +573,12 @@ def test_no_channel_renders_anything_that_runs(
 ) -> None:
     # given a body as it is stored: sanitised once on entry by ItemIn
     body = ItemIn.model_validate({**_ITEM, "body_html": raw}).body_html
-    version = _version(body, validity=validity, withdrawn=op is Operation.WITHDRAW,
-                       withdraw_reason="撤回" if op is Operation.WITHDRAW else None)
+    version = _version(
+        body,
+        validity=validity,
+        withdrawn=op is Operation.WITHDRAW,
+        withdraw_reason="撤回" if op is Operation.WITHDRAW else None,
+    )
     problems: list[str] = []
     for adapter in adapters.values():
         problems += payload_problems(adapter.render(version, op))
@@ -416,8 +588,6 @@ def test_no_channel_renders_anything_that_runs(
     assert problems == [], (raw, body)
 
 
-
-
 @settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_html)
 @example("<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>")
@@ -425,14 +595,21 @@ def test_the_written_feeds_carry_nothing_that_runs(raw: str) -> None:
     body = ItemIn.model_validate({**_ITEM, "body_html": raw}).body_html
     version = _version(body)
     with tempfile.TemporaryDirectory() as tmp:
-        rss = RssChannel.from_config({"enabled": True}, ChannelContext(
-            public_base_url="http://127.0.0.1:8000", data_dir=Path(tmp), agency_name="上海市财政局"))
+        rss = RssChannel.from_config(
+            {"enabled": True},
+            ChannelContext(
+                public_base_url="http://127.0.0.1:8000", data_dir=Path(tmp), agency_name="上海市财政局"
+            ),
+        )
         assert isinstance(rss, RssChannel)
         try:
             receipt = rss.send(rss.render(version, Operation.PUBLISH), key="feed.rss")
             assert receipt.data["written"]
-            feeds = {f"{key}.{ext}": (rss.output_dir / f"{key}.{ext}").read_bytes()
-                     for key in receipt.data["written"] for ext in ("rss", "atom")}
+            feeds = {
+                f"{key}.{ext}": (rss.output_dir / f"{key}.{ext}").read_bytes()
+                for key in receipt.data["written"]
+                for ext in ("rss", "atom")
+            }
         finally:
             rss.close()
     problems = [f"{name}: {p}" for name, xml in feeds.items() for p in _feed_problems(xml)]

@@ -79,9 +79,12 @@ RETRY = {"base_seconds": 0.3, "cap_seconds": 3.0, "jitter": 0.2, "max_attempts":
 BREAKER = {"cooldown_seconds": 3.0}
 LEASE_SECONDS = 20  # longer than the slowest send under load: a live send is never taken over
 ENV = {
-    "PUBLISHER_SYS_WP_PASSWORD": "", "PUBLISHER_SYS_WECHAT_SECRET": "sys-wechat-secret",
-    "PUBLISHER_SYS_WECHAT_TOKEN": "sys-callback-token", "PUBLISHER_SYS_CITY_SECRET": signing.generate_secret(),
-    "PUBLISHER_TEST_WEBHOOK_SECRET": WEBHOOK_SECRET, "PUBLISHER_LANE_THREADS": "4",
+    "PUBLISHER_SYS_WP_PASSWORD": "",
+    "PUBLISHER_SYS_WECHAT_SECRET": "sys-wechat-secret",
+    "PUBLISHER_SYS_WECHAT_TOKEN": "sys-callback-token",
+    "PUBLISHER_SYS_CITY_SECRET": signing.generate_secret(),
+    "PUBLISHER_TEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "PUBLISHER_LANE_THREADS": "4",
 }
 
 
@@ -105,12 +108,20 @@ def servers(tmp_path: Path) -> Iterator[dict[str, Any]]:
         started.append(broker)
         state = PersistentRedis(tmp_path).start()
         started.append(state)
-        wechat = start_wechat(ServerConfig(appid="wxsystemrun0000001", secret=ENV["PUBLISHER_SYS_WECHAT_SECRET"],
-                                           callback_token=ENV["PUBLISHER_SYS_WECHAT_TOKEN"], publish_delay=0.3,
-                                           callback_retry_delay=0.5, daily_limits={"token": 100_000}))
+        wechat = start_wechat(
+            ServerConfig(
+                appid="wxsystemrun0000001",
+                secret=ENV["PUBLISHER_SYS_WECHAT_SECRET"],
+                callback_token=ENV["PUBLISHER_SYS_WECHAT_TOKEN"],
+                publish_delay=0.3,
+                callback_retry_delay=0.5,
+                daily_limits={"token": 100_000},
+            )
+        )
         started.append(wechat)
-        city = start_receiver(ReceiverConfig(secrets=[signing.parse_secret(ENV["PUBLISHER_SYS_CITY_SECRET"])],
-                                             delay=0.1))
+        city = start_receiver(
+            ReceiverConfig(secrets=[signing.parse_secret(ENV["PUBLISHER_SYS_CITY_SECRET"])], delay=0.1)
+        )
         started.append(city)
         hooks = {"a": Receiver().start(), "b": Receiver().start()}
         started += hooks.values()
@@ -125,8 +136,9 @@ def category_slugs(run: str) -> dict[str, str]:
 
 
 @pytest.mark.timeout(720)
-def test_whole_system_under_faults(pg_url: str, wp: WordPress, servers: dict[str, Any], tmp_path: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_whole_system_under_faults(
+    pg_url: str, wp: WordPress, servers: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     began = time.monotonic()
     DEADLOCKS.clear()
     run = uuid.uuid4().hex[:6]
@@ -137,21 +149,51 @@ def test_whole_system_under_faults(pg_url: str, wp: WordPress, servers: dict[str
     fast = {"retry": RETRY, "breaker": BREAKER}
     channels: dict[str, dict[str, Any]] = {
         "rss": {"enabled": True, **fast},
-        "cms": {"enabled": True, **fast, "base_url": wp.url, "user": wp.user,
-                "app_password_env": "PUBLISHER_SYS_WP_PASSWORD", "category_slugs": category_slugs(run),
-                "timeout_seconds": 15.0},
-        "wechat": {"enabled": True, **fast, "api_base_url": wechat.api_base_url, "appid": wechat.config.appid,
-                   "secret_env": "PUBLISHER_SYS_WECHAT_SECRET", "callback_token_env": "PUBLISHER_SYS_WECHAT_TOKEN",
-                   "redis_url": f"{state.url}", "key_prefix": f"sys:{run}", "update_mode": "republish",
-                   "read_timeout": 10.0, "confirm_interval_seconds": 3.0},
-        "cityplatform": {"enabled": True, **fast, "confirm_interval_seconds": 0.5, "targets": [
-            {"name": "disclosure", "url": city.records_url, "secret_env": "PUBLISHER_SYS_CITY_SECRET",
-             "types": [t.value for t in ItemType]}]},
+        "cms": {
+            "enabled": True,
+            **fast,
+            "base_url": wp.url,
+            "user": wp.user,
+            "app_password_env": "PUBLISHER_SYS_WP_PASSWORD",
+            "category_slugs": category_slugs(run),
+            "timeout_seconds": 15.0,
+        },
+        "wechat": {
+            "enabled": True,
+            **fast,
+            "api_base_url": wechat.api_base_url,
+            "appid": wechat.config.appid,
+            "secret_env": "PUBLISHER_SYS_WECHAT_SECRET",
+            "callback_token_env": "PUBLISHER_SYS_WECHAT_TOKEN",
+            "redis_url": f"{state.url}",
+            "key_prefix": f"sys:{run}",
+            "update_mode": "republish",
+            "read_timeout": 10.0,
+            "confirm_interval_seconds": 3.0,
+        },
+        "cityplatform": {
+            "enabled": True,
+            **fast,
+            "confirm_interval_seconds": 0.5,
+            "targets": [
+                {
+                    "name": "disclosure",
+                    "url": city.records_url,
+                    "secret_env": "PUBLISHER_SYS_CITY_SECRET",
+                    "types": [t.value for t in ItemType],
+                }
+            ],
+        },
     }
     config = write_system_config(
-        tmp_path / "publisher.toml", db_url=pg_url, broker_url=broker.url, public_base_url="http://127.0.0.1:8000",
-        channels=channels, subscribers={"a": hooks["a"].url, "b": hooks["b"].url},
-        webhook={"secret_env": "PUBLISHER_TEST_WEBHOOK_SECRET", **fast}, lease_seconds=LEASE_SECONDS,
+        tmp_path / "publisher.toml",
+        db_url=pg_url,
+        broker_url=broker.url,
+        public_base_url="http://127.0.0.1:8000",
+        channels=channels,
+        subscribers={"a": hooks["a"].url, "b": hooks["b"].url},
+        webhook={"secret_env": "PUBLISHER_TEST_WEBHOOK_SECRET", **fast},
+        lease_seconds=LEASE_SECONDS,
         sweep_interval=0.5,
     )
     settings = load_settings(env={}, path=config)
@@ -177,20 +219,28 @@ def test_whole_system_under_faults(pg_url: str, wp: WordPress, servers: dict[str
                 time.sleep(4)
                 broker.start()
 
-            faults = Faults([
-                (8, "wechat -1 x12 (draft/add, freepublish/submit)",
-                 lambda: wechat.fault(errcode=-1, count=12, paths=["draft/add", "freepublish/submit"])),
-                (15, "SIGKILL worker w1", kill_and_restart(workers[0])),
-                (22, "city platform 503 for 12 s", lambda: city.fault(unavailable_for=12, retry_after=1)),
-                (28, "webhook b answers 410", lambda: setattr(hooks["b"], "default", 410)),
-                (35, "Redis broker restart (4 s down, queued messages lost)", restart_redis),
-                (45, "WordPress apache2ctl restart", lambda: restart_apache(wp)),
-                (52, "wechat 45009 x4 (draft/add)", lambda: wechat.fault(errcode=45009, count=4,
-                                                                          paths=["draft/add"])),
-                (58, "SIGKILL worker w2", kill_and_restart(workers[1])),
-                (66, "SIGKILL worker w3", kill_and_restart(workers[2])),
-                (75, "wechat -1 x10 (every call)", lambda: wechat.fault(errcode=-1, count=10)),
-            ])
+            faults = Faults(
+                [
+                    (
+                        8,
+                        "wechat -1 x12 (draft/add, freepublish/submit)",
+                        lambda: wechat.fault(errcode=-1, count=12, paths=["draft/add", "freepublish/submit"]),
+                    ),
+                    (15, "SIGKILL worker w1", kill_and_restart(workers[0])),
+                    (22, "city platform 503 for 12 s", lambda: city.fault(unavailable_for=12, retry_after=1)),
+                    (28, "webhook b answers 410", lambda: setattr(hooks["b"], "default", 410)),
+                    (35, "Redis broker restart (4 s down, queued messages lost)", restart_redis),
+                    (45, "WordPress apache2ctl restart", lambda: restart_apache(wp)),
+                    (
+                        52,
+                        "wechat 45009 x4 (draft/add)",
+                        lambda: wechat.fault(errcode=45009, count=4, paths=["draft/add"]),
+                    ),
+                    (58, "SIGKILL worker w2", kill_and_restart(workers[1])),
+                    (66, "SIGKILL worker w3", kill_and_restart(workers[2])),
+                    (75, "wechat -1 x10 (every call)", lambda: wechat.fault(errcode=-1, count=10)),
+                ]
+            )
             # ---- approvals, with the faults running beside them
             t0 = time.monotonic()
             faults.start(t0)
@@ -217,8 +267,11 @@ def test_whole_system_under_faults(pg_url: str, wp: WordPress, servers: dict[str
             wechat.admin("DELETE", "faults")
             hooks["b"].default = 200
             ensure_wordpress_up()
-            wait_until(lambda: rt.service.channel_status("webhook.b").get("paused") is True, 60,
-                       "webhook b was never paused by its 410")
+            wait_until(
+                lambda: rt.service.channel_status("webhook.b").get("paused") is True,
+                60,
+                "webhook b was never paused by its 410",
+            )
             rt.engine.resume("webhook.b", ops_actor.name)
             # ops: WeChat's daily quota was cleared (clear_quota), so the deliveries parked until
             # Shanghai midnight by 45009 are made due now (`publisher retry-now wechat`)
@@ -226,8 +279,10 @@ def test_whole_system_under_faults(pg_url: str, wp: WordPress, servers: dict[str
             try:
                 wait_until(lambda: all_terminal(rt), 420, "deliveries not terminal")
             except AssertionError:
-                raise AssertionError(f"not terminal: {delivery_states(rt)}\n{stuck_report(rt)}\n"
-                                     + "\n".join(p.tail(30) for p in procs)) from None
+                raise AssertionError(
+                    f"not terminal: {delivery_states(rt)}\n{stuck_report(rt)}\n"
+                    + "\n".join(p.tail(30) for p in procs)
+                ) from None
             drained_at = time.monotonic() - t0
 
             # ---- what the ledger says
@@ -235,7 +290,8 @@ def test_whole_system_under_faults(pg_url: str, wp: WordPress, servers: dict[str
             failed = rt.service.list_deliveries(state="failed", limit=1000)[1]
             tolerated = [d for d in failed if _revoke_of_never_created(d)]
             assert [d for d in failed if d not in tolerated] == [], [
-                (d["key"], d["attempts"], d["last_error"]) for d in failed if d not in tolerated]
+                (d["key"], d["attempts"], d["last_error"]) for d in failed if d not in tolerated
+            ]
             assert states.get("delivered", 0) > 1000, states
 
             # ---- what every channel holds, read from its own store
@@ -259,13 +315,28 @@ def test_whole_system_under_faults(pg_url: str, wp: WordPress, servers: dict[str
                     continue
                 real = [f for f in report.problems if not (f.problem == "extra" and f.uid in foreign)]
                 assert report.listed and real == [], (report.channel, real[:20])
-                assert [f for f in report.findings if f.problem == "pending"
-                        and not any(t["key"].startswith(f.uid + ".") for t in tolerated)] == []
+                assert [
+                    f
+                    for f in report.findings
+                    if f.problem == "pending" and not any(t["key"].startswith(f.uid + ".") for t in tolerated)
+                ] == []
 
             outcomes = attempt_outcomes(rt)
-            print_summary(items, states, outcomes, faults.done, parked, tolerated, foreign, held,
-                          produced=produced_at, drained=drained_at, total=time.monotonic() - began,
-                          restarts={p.log.name: p.starts for p in procs}, wechat=wechat.state()["counters"])
+            print_summary(
+                items,
+                states,
+                outcomes,
+                faults.done,
+                parked,
+                tolerated,
+                foreign,
+                held,
+                produced=produced_at,
+                drained=drained_at,
+                total=time.monotonic() - began,
+                restarts={p.log.name: p.starts for p in procs},
+                wechat=wechat.state()["counters"],
+            )
     finally:
         for p in procs:
             p.stop()
@@ -277,28 +348,40 @@ def _revoke_of_never_created(d: dict[str, Any]) -> bool:
     the revoke of a record it never had (reported as a gap: nothing is on the platform,
     which is what the withdrawal wants)."""
     error = d.get("last_error") or ""
-    return (d["channel"] == "cityplatform" and d["operation"] == "withdraw"
-            and ("unknown_record" in error or "撤销的信息不存在" in error))
+    return (
+        d["channel"] == "cityplatform"
+        and d["operation"] == "withdraw"
+        and ("unknown_record" in error or "撤销的信息不存在" in error)
+    )
 
 
-def foreign_cms_uids(wp: WordPress, holdings: list[Holding], items: dict[str, Truth],
-                     slugs: dict[str, str]) -> set[str]:
+def foreign_cms_uids(
+    wp: WordPress, holdings: list[Holding], items: dict[str, Truth], slugs: dict[str, str]
+) -> set[str]:
     """WordPress is shared with other test sessions: posts of items this run never made are
     someone else's, provided none of them sits in this run's own categories."""
     unknown = {h.uid for h in holdings if h.uid not in items}
     if not unknown:
         return set()
     with httpx.Client(base_url=wp.url + "/wp-json/wp/v2", auth=(wp.user, wp.app_password), timeout=30) as c:
-        ours = {cat["id"] for cat in c.get("/categories", params={"slug": ",".join(slugs.values()),
-                                                                  "per_page": 100}).json()}
+        ours = {
+            cat["id"]
+            for cat in c.get("/categories", params={"slug": ",".join(slugs.values()), "per_page": 100}).json()
+        }
         for h in holdings:
             if h.uid in unknown and h.external_id:
-                post = c.get(f"/posts/{h.external_id}", params={"context": "edit", "_fields": "categories"}).json()
-                assert not set(post.get("categories", [])) & ours, f"an extra post in this run's category: {h}"
+                post = c.get(
+                    f"/posts/{h.external_id}", params={"context": "edit", "_fields": "categories"}
+                ).json()
+                assert not set(post.get("categories", [])) & ours, (
+                    f"an extra post in this run's category: {h}"
+                )
     return unknown
 
 
-def compare(settings: Any, items: dict[str, Truth], held: dict[str, list[Holding]], foreign: set[str]) -> list[str]:
+def compare(
+    settings: Any, items: dict[str, Truth], held: dict[str, list[Holding]], foreign: set[str]
+) -> list[str]:
     """Each channel against the items themselves (independently of the ledger)."""
     problems: list[str] = []
     for name, holdings in held.items():
@@ -350,19 +433,37 @@ def check_webhooks(rt: Any, hooks: dict[str, Receiver]) -> list[str]:
         if any(not h.signature_ok for h in receiver.hits):
             problems.append(f"webhook.{name}: a request with a bad signature")
         if keys - ok:
-            problems.append(f"webhook.{name}: {len(keys - ok)} delivered but never received: {sorted(keys - ok)[:5]}")
+            problems.append(
+                f"webhook.{name}: {len(keys - ok)} delivered but never received: {sorted(keys - ok)[:5]}"
+            )
         if ok - keys:
-            problems.append(f"webhook.{name}: {len(ok - keys)} received but not delivered: {sorted(ok - keys)[:5]}")
+            problems.append(
+                f"webhook.{name}: {len(ok - keys)} received but not delivered: {sorted(ok - keys)[:5]}"
+            )
     return problems
 
 
-def print_summary(items: dict[str, Truth], states: dict[str, int], outcomes: Counter[str],
-                  faults: list[tuple[float, str]], parked: int, tolerated: list[dict[str, Any]], foreign: set[str],
-                  held: dict[str, list[Holding]], *, produced: float, drained: float, total: float,
-                  restarts: dict[str, int], wechat: dict[str, Any]) -> None:
+def print_summary(
+    items: dict[str, Truth],
+    states: dict[str, int],
+    outcomes: Counter[str],
+    faults: list[tuple[float, str]],
+    parked: int,
+    tolerated: list[dict[str, Any]],
+    foreign: set[str],
+    held: dict[str, list[Holding]],
+    *,
+    produced: float,
+    drained: float,
+    total: float,
+    restarts: dict[str, int],
+    wechat: dict[str, Any],
+) -> None:
     kinds = Counter(t.type for t in items.values())
     lines = [
-        "", "=" * 72, "SYSTEM RUN SUMMARY",
+        "",
+        "=" * 72,
+        "SYSTEM RUN SUMMARY",
         f"items approved: {len(items)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}); "
         f"withdrawn {sum(1 for t in items.values() if not t.live)}, updated/abolished "
         f"{sum(1 for t in items.values() if t.version > 1 and t.live)}",
@@ -376,10 +477,13 @@ def print_summary(items: dict[str, Truth], states: dict[str, int], outcomes: Cou
         f"client retries after a PostgreSQL deadlock: {len(DEADLOCKS)} {Counter(DEADLOCKS)}",
         f"ops actions: webhook.b resumed; {parked} wechat deliveries parked by 45009 made due; "
         f"{len(tolerated)} city-platform revokes of never-created records tolerated",
-        "holdings read back: " + ", ".join(
+        "holdings read back: "
+        + ", ".join(
             f"{k} {sum(1 for h in v if h.live)} live / {len(v)}"
             f" (no version {sum(1 for h in v if h.live and h.version is None)},"
-            f" no validity {sum(1 for h in v if h.live and h.validity is None)})" for k, v in held.items())
+            f" no validity {sum(1 for h in v if h.live and h.validity is None)})"
+            for k, v in held.items()
+        )
         + f" (foreign cms posts ignored: {len(foreign)})",
         "reconciliation: nothing missing, nothing duplicated, nothing extra",
         f"time: approvals {produced:.0f} s, all terminal at {drained:.0f} s, whole test {total:.0f} s",

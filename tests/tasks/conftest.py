@@ -68,7 +68,9 @@ class Cluster:
 
     def states(self) -> dict[str, int]:
         with self.runtime.db.reader() as s:
-            return dict(s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).tuples().all())
+            return dict(
+                s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).tuples().all()
+            )
 
     def deliveries(self) -> list[Delivery]:
         with self.runtime.db.reader() as s:
@@ -96,10 +98,21 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     made: list[Cluster] = []
 
-    def make(*, db_url: str, broker_url: str, subscribers: dict[str, str], webhook: dict[str, Any] | None = None,
-             env: dict[str, str] | None = None) -> Cluster:
-        config = write_config(tmp_path / "publisher.toml", db_url=db_url, broker_url=broker_url,
-                              subscribers=subscribers, webhook=webhook)
+    def make(
+        *,
+        db_url: str,
+        broker_url: str,
+        subscribers: dict[str, str],
+        webhook: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Cluster:
+        config = write_config(
+            tmp_path / "publisher.toml",
+            db_url=db_url,
+            broker_url=broker_url,
+            subscribers=subscribers,
+            webhook=webhook,
+        )
         proc_env = process_env(config, {"PUBLISHER_TEST_WEBHOOK_SECRET": SECRET, **(env or {})})
         settings = load_settings(env={}, path=config)
         rt = build_runtime(settings)

@@ -40,23 +40,41 @@ def toml_value(v: Any) -> str:
     raise TypeError(type(v))
 
 
-def write_config(path: Path, *, db_url: str, broker_url: str, subscribers: dict[str, str],
-                 webhook: dict[str, Any] | None = None, sweep_interval: float = 0.5,
-                 lease_seconds: int = 2) -> Path:
+def write_config(
+    path: Path,
+    *,
+    db_url: str,
+    broker_url: str,
+    subscribers: dict[str, str],
+    webhook: dict[str, Any] | None = None,
+    sweep_interval: float = 0.5,
+    lease_seconds: int = 2,
+) -> Path:
     """A publisher TOML config: webhook subscribers only (RSS off), short leases."""
     lines = [
         f"data_dir = {toml_value(str(path.parent / 'data'))}",
-        "[database]", f"url = {toml_value(db_url)}",
-        "[broker]", f"url = {toml_value(broker_url)}",
-        "[executor]", f"lease_seconds = {lease_seconds}", f"sweep_interval_seconds = {sweep_interval}",
-        "[channels.rss]", "enabled = false",
-        "[channels.webhook]", "enabled = true", 'secret_env = "PUBLISHER_TEST_WEBHOOK_SECRET"',
+        "[database]",
+        f"url = {toml_value(db_url)}",
+        "[broker]",
+        f"url = {toml_value(broker_url)}",
+        "[executor]",
+        f"lease_seconds = {lease_seconds}",
+        f"sweep_interval_seconds = {sweep_interval}",
+        "[channels.rss]",
+        "enabled = false",
+        "[channels.webhook]",
+        "enabled = true",
+        'secret_env = "PUBLISHER_TEST_WEBHOOK_SECRET"',
         f"lease_seconds = {lease_seconds}",
     ]
     for k, v in (webhook or {}).items():
         lines.append(f"{k} = {toml_value(v)}")
     for name, url in subscribers.items():
-        lines += ["[[channels.webhook.subscribers]]", f"name = {toml_value(name)}", f"url = {toml_value(url)}"]
+        lines += [
+            "[[channels.webhook.subscribers]]",
+            f"name = {toml_value(name)}",
+            f"url = {toml_value(url)}",
+        ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -76,8 +94,9 @@ class Proc:
         out = self.log.open("ab")
         out.write(f"\n===== start #{self.starts} {time.strftime('%X')} =====\n".encode())
         out.flush()
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         out.close()
         return self
 
@@ -105,7 +124,9 @@ class Proc:
         """How many times a celery worker logged "<name> ready." into this log (once per start
         that got as far as consuming)."""
         try:
-            return sum(1 for line in self.log.read_text(errors="replace").splitlines() if line.endswith(" ready."))
+            return sum(
+                1 for line in self.log.read_text(errors="replace").splitlines() if line.endswith(" ready.")
+            )
         except OSError:
             return 0
 
@@ -118,19 +139,36 @@ class Proc:
 
 def process_env(config: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-    env.update({
-        "PUBLISHER_CONFIG": str(config),
-        "PYTHONPATH": str(ROOT),
-        "PUBLISHER_DISPATCH_STALE_SECONDS": "3",
-        "PUBLISHER_HEARTBEAT_SECONDS": "6",
-    })
+    env.update(
+        {
+            "PUBLISHER_CONFIG": str(config),
+            "PYTHONPATH": str(ROOT),
+            "PUBLISHER_DISPATCH_STALE_SECONDS": "3",
+            "PUBLISHER_HEARTBEAT_SECONDS": "6",
+        }
+    )
     env.update(extra or {})
     return env
 
 
 def celery_worker(name: str, env: dict[str, str], log_dir: Path, *, concurrency: int = 12) -> Proc:
-    argv = [CELERY, "-A", "tasks", "worker", "--pool", "threads", "--concurrency", str(concurrency),
-            "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
+    argv = [
+        CELERY,
+        "-A",
+        "tasks",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "info",
+    ]
     return Proc(argv, env, log_dir / f"{name}.log")
 
 
@@ -155,9 +193,22 @@ class RedisServer:
     def start(self) -> RedisServer:
         log = (self.dir / f"redis-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         wait_until(self.ping, 10, "redis-server did not start")
@@ -175,7 +226,9 @@ class RedisServer:
             self.proc.wait(timeout=15)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, message: str = "condition not met in time") -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, message: str = "condition not met in time"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

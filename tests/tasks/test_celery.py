@@ -46,7 +46,9 @@ def test_500_three_times_then_200_takes_exactly_four_attempts(
     cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
 ) -> None:
     receiver.answer(500, 500, 500)
-    c = cluster(db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY)
+    c = cluster(
+        db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY
+    )
     c.add_worker("w1")
     c.start_beat()
     c.publish()
@@ -64,7 +66,9 @@ def test_429_retry_after_is_honoured(
     cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
 ) -> None:
     receiver.answer((429, {"Retry-After": "2"}))
-    c = cluster(db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY)
+    c = cluster(
+        db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY
+    )
     c.add_worker("w1")
     c.start_beat()
     c.publish()
@@ -78,11 +82,15 @@ def test_400_fails_at_once_with_one_attempt(
     cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
 ) -> None:
     receiver.answer(400)
-    c = cluster(db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY)
+    c = cluster(
+        db_url=pg_url, broker_url=shared_redis_url, subscribers={"hooks": receiver.url}, webhook=FAST_RETRY
+    )
     w1 = c.add_worker("w1")
     c.start_beat()
     # the worker announces itself for /readyz
-    wait_until(lambda: any(n.startswith("w1@") for n in live_workers(shared_redis_url)), 20, "no worker heartbeat")
+    wait_until(
+        lambda: any(n.startswith("w1@") for n in live_workers(shared_redis_url)), 20, "no worker heartbeat"
+    )
     c.publish()
     wait_all_final(c, 1, 60)
     time.sleep(1.5)  # a few sweeps later: still one attempt
@@ -98,7 +106,9 @@ def test_400_fails_at_once_with_one_attempt(
 SUBSCRIBERS = ("a", "b", "c", "d")
 
 
-def publish_in_background(c: Cluster, n: int, errors: list[BaseException], pause: float = 0.0) -> threading.Thread:
+def publish_in_background(
+    c: Cluster, n: int, errors: list[BaseException], pause: float = 0.0
+) -> threading.Thread:
     def run() -> None:
         try:
             for i in range(n):
@@ -117,9 +127,15 @@ def test_worker_killed_mid_send_repeatedly_loses_nothing(
 ) -> None:
     """50 items x 4 subscribers = 200 deliveries; worker w1 is SIGKILLed three times while
     sending (and restarted), w2 keeps running. Leases are 2 s; stale dispatches 3 s."""
-    receiver.delay = 0.3  # sends take a while (and a share is claimed at once), so kills land with sends in flight
-    c = cluster(db_url=pg_url, broker_url=shared_redis_url,
-                subscribers={s: f"{receiver.url}/{s}" for s in SUBSCRIBERS}, webhook={**FAST_RETRY, **NO_BREAKER})
+    receiver.delay = (
+        0.3  # sends take a while (and a share is claimed at once), so kills land with sends in flight
+    )
+    c = cluster(
+        db_url=pg_url,
+        broker_url=shared_redis_url,
+        subscribers={s: f"{receiver.url}/{s}" for s in SUBSCRIBERS},
+        webhook={**FAST_RETRY, **NO_BREAKER},
+    )
     w1 = c.add_worker("w1")
     c.add_worker("w2")
     c.start_beat()
@@ -153,8 +169,12 @@ def test_redis_down_for_30_seconds_loses_nothing(
     receiver.delay = 0.05
     broker = RedisServer(tmp_path).start()
     try:
-        c = cluster(db_url=pg_url, broker_url=broker.url,
-                    subscribers={s: f"{receiver.url}/{s}" for s in SUBSCRIBERS}, webhook={**FAST_RETRY, **NO_BREAKER})
+        c = cluster(
+            db_url=pg_url,
+            broker_url=broker.url,
+            subscribers={s: f"{receiver.url}/{s}" for s in SUBSCRIBERS},
+            webhook={**FAST_RETRY, **NO_BREAKER},
+        )
         c.add_worker("w1")
         c.add_worker("w2")
         c.start_beat()

@@ -34,13 +34,17 @@ def slow_receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def deployment(settings: Settings, receiver: Receiver, slow_receiver: Receiver,
-               monkeypatch: pytest.MonkeyPatch) -> Settings:
+def deployment(
+    settings: Settings, receiver: Receiver, slow_receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     """webhook.a (instant), webhook.b (instant) and webhook.slow; a broker URL that is never
     used here (nothing is dispatched: every test hands ids to the worker state itself)."""
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
-    channels = {**webhook_channels(receiver.url + "/a", "a"), **webhook_channels(receiver.url + "/b", "b"),
-                **webhook_channels(slow_receiver.url + "/slow", "slow")}
+    channels = {
+        **webhook_channels(receiver.url + "/a", "a"),
+        **webhook_channels(receiver.url + "/b", "b"),
+        **webhook_channels(slow_receiver.url + "/slow", "slow"),
+    }
     return replace(settings, channels=channels, broker_url=redis_url(9))
 
 
@@ -74,27 +78,41 @@ def states(rt: Runtime) -> dict[int, str]:
 
 
 def test_an_approval_is_one_message_a_backlog_goes_per_channel(rt: Runtime) -> None:
-    executor = CeleryExecutor(Engine(rt.db, rt.settings, rt.channels), app=make_app(rt.settings),
-                              options=CeleryOptions(batch_size=4))
+    executor = CeleryExecutor(
+        Engine(rt.db, rt.settings, rt.channels),
+        app=make_app(rt.settings),
+        options=CeleryOptions(batch_size=4),
+    )
     plan = executor._messages({"webhook.a": [1], "webhook.b": [2], "webhook.slow": [3]})
-    assert plan == [("publisher.deliver_set", [{"webhook.a": [1], "webhook.b": [2], "webhook.slow": [3]}],
-                     SET_QUEUE, [1, 2, 3])]
+    assert plan == [
+        (
+            "publisher.deliver_set",
+            [{"webhook.a": [1], "webhook.b": [2], "webhook.slow": [3]}],
+            SET_QUEUE,
+            [1, 2, 3],
+        )
+    ]
     # one channel: its own queue; more than a batch: each channel's queue, in batches
     assert executor._messages({"webhook.a": [1, 2]}) == [
-        ("publisher.deliver_batch", ["webhook.a", [1, 2]], queue_for("webhook.a"), [1, 2])]
+        ("publisher.deliver_batch", ["webhook.a", [1, 2]], queue_for("webhook.a"), [1, 2])
+    ]
     big = executor._messages({"webhook.a": [1, 2, 3], "webhook.b": [4, 5]})
     assert [(m[0], m[2], m[3]) for m in big] == [
         ("publisher.deliver_batch", queue_for("webhook.a"), [1, 2, 3]),
-        ("publisher.deliver_batch", queue_for("webhook.b"), [4, 5])]
+        ("publisher.deliver_batch", queue_for("webhook.b"), [4, 5]),
+    ]
     # the sweeper's hand-over never combines: it reaches workers pinned to channel queues
     assert [m[2] for m in executor._messages({"webhook.a": [1], "webhook.b": [2]}, combine=False)] == [
-        queue_for("webhook.a"), queue_for("webhook.b")]
+        queue_for("webhook.a"),
+        queue_for("webhook.b"),
+    ]
     # the worker consumes the set queue by default
     assert SET_QUEUE in {q.name for q in executor.app.conf.task_queues}
 
 
 def test_set_is_claimed_together_and_each_channel_recorded_on_its_own(
-        rt: Runtime, team: Team, worker: WorkerState, receiver: Receiver, slow_receiver: Receiver) -> None:
+    rt: Runtime, team: Team, worker: WorkerState, receiver: Receiver, slow_receiver: Receiver
+) -> None:
     ids = approve_one(rt, team)
     assert set(ids) == {"webhook.a", "webhook.b", "webhook.slow"}
     started = time.monotonic()
@@ -113,7 +131,8 @@ def test_set_is_claimed_together_and_each_channel_recorded_on_its_own(
 
 
 def test_busy_channel_gets_its_share_parked_not_claimed(
-        rt: Runtime, team: Team, worker: WorkerState, receiver: Receiver) -> None:
+    rt: Runtime, team: Team, worker: WorkerState, receiver: Receiver
+) -> None:
     ids = approve_one(rt, team)
     lane = worker.lane("webhook.a")
     assert lane.reserve_or_park([])  # this test holds webhook.a's only slot
@@ -126,7 +145,8 @@ def test_busy_channel_gets_its_share_parked_not_claimed(
 
 
 def test_claims_lost_to_another_worker_are_left_alone(
-        rt: Runtime, team: Team, worker: WorkerState, receiver: Receiver) -> None:
+    rt: Runtime, team: Team, worker: WorkerState, receiver: Receiver
+) -> None:
     ids = approve_one(rt, team)
     other = Engine(rt.db, rt.settings, rt.channels, worker="other")
     claimed, _ = other.claim_batch([ids["webhook.b"]])

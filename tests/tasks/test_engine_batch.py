@@ -24,7 +24,9 @@ from tests.samples import policy
 
 
 @pytest.fixture
-def rt(settings: Settings, team: Team, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+def rt(
+    settings: Settings, team: Team, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Runtime]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     channels = {**webhook_channels(receiver.url + "/a", "a"), **webhook_channels(receiver.url + "/b", "b")}
     runtime = build_runtime(replace(settings, channels=channels))
@@ -89,13 +91,17 @@ def test_paused_channel_holds_its_part_of_the_batch(rt: Runtime, team: Team, rec
     assert {h.path for h in receiver.hits} == {"/hook/a"}
 
 
-def test_open_breaker_past_cooldown_sends_one_probe_and_holds_the_rest(rt: Runtime, team: Team,
-                                                                       receiver: Receiver) -> None:
+def test_open_breaker_past_cooldown_sends_one_probe_and_holds_the_rest(
+    rt: Runtime, team: Team, receiver: Receiver
+) -> None:
     ids = approve(rt, team, 3)
     with rt.db.transaction() as s:
         ledger.channel_state(s, "webhook.a")
-        s.execute(update(ChannelState).where(ChannelState.channel == "webhook.a")
-                  .values(breaker="open", opened_at=utcnow() - timedelta(hours=1)))
+        s.execute(
+            update(ChannelState)
+            .where(ChannelState.channel == "webhook.a")
+            .values(breaker="open", opened_at=utcnow() - timedelta(hours=1))
+        )
     a_ids = [i for i, c in engine_of(rt).channel_of(ids).items() if c == "webhook.a"]
     results = engine_of(rt).process_batch(a_ids)
     assert [results[i] for i in sorted(a_ids)] == ["delivered", "held", "held"]
@@ -103,7 +109,9 @@ def test_open_breaker_past_cooldown_sends_one_probe_and_holds_the_rest(rt: Runti
         st = s.get(ChannelState, "webhook.a")
         assert st is not None and st.breaker == "closed"
         # the probe's success closed the breaker and released the held ones
-        assert {d.state for d in s.execute(select(Delivery).where(Delivery.id.in_(a_ids[1:]))).scalars()} == {"queued"}
+        assert {d.state for d in s.execute(select(Delivery).where(Delivery.id.in_(a_ids[1:]))).scalars()} == {
+            "queued"
+        }
 
 
 def test_broker_sweep_hands_over_only_undispatched_or_stale(rt: Runtime, team: Team) -> None:
@@ -136,4 +144,7 @@ def test_channel_state_created_by_two_workers_at_once(rt: Runtime) -> None:
         t.join(30)
     assert not errors, errors
     with rt.db.reader() as s:
-        assert s.execute(select(ChannelState).where(ChannelState.channel == "webhook.new")).scalar_one().breaker == "closed"
+        assert (
+            s.execute(select(ChannelState).where(ChannelState.channel == "webhook.new")).scalar_one().breaker
+            == "closed"
+        )

@@ -47,9 +47,17 @@ def install(app: FastAPI) -> None:
             session = current_session(request)
         except LoginRequired:
             session = None
-        return render(request, "app/error.html", {
-            "title": "表单已过期", "message": "表单已过期或来源不明，请刷新页面后重试 / the form expired or did not come "
-            "from this site: reload the page and try again"}, session, 403)
+        return render(
+            request,
+            "app/error.html",
+            {
+                "title": "表单已过期",
+                "message": "表单已过期或来源不明，请刷新页面后重试 / the form expired or did not come "
+                "from this site: reload the page and try again",
+            },
+            session,
+            403,
+        )
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfRejected, csrf_rejected)

@@ -27,8 +27,14 @@ from publisher.web.pages.sessions import COOKIE, PageSession, SessionStore
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
 
 DELIVERY_LABELS = {
-    "queued": "排队中", "sending": "发送中", "accepted": "待确认", "delivered": "已送达",
-    "retry_wait": "等待重试", "failed": "失败", "held": "暂缓", "superseded": "已取代",
+    "queued": "排队中",
+    "sending": "发送中",
+    "accepted": "待确认",
+    "delivered": "已送达",
+    "retry_wait": "等待重试",
+    "failed": "失败",
+    "held": "暂缓",
+    "superseded": "已取代",
 }
 ROLE_LABELS = {"editor": "编辑", "reviewer": "审查员", "approver": "审批人", "ops": "运维", "admin": "管理员"}
 

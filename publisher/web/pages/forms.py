@@ -24,15 +24,26 @@ class Field:
 
 
 TYPE_OPTIONS = (
-    ("policy", "政策文件"), ("interpretation", "政策解读"), ("fee_change", "收费目录调整"),
-    ("procurement_result", "政府采购结果"), ("consultation", "征求意见"), ("notice", "通知公告"),
+    ("policy", "政策文件"),
+    ("interpretation", "政策解读"),
+    ("fee_change", "收费目录调整"),
+    ("procurement_result", "政府采购结果"),
+    ("consultation", "征求意见"),
+    ("notice", "通知公告"),
 )
 
 FIELDS: tuple[Field, ...] = (
     Field("type", "信息类型", "select", TYPE_OPTIONS, required=True, create_only=True),
-    Field("ref", "引用标识", help="可选，字母数字，创建后不可改 / optional, fixed after creation", create_only=True),
+    Field(
+        "ref",
+        "引用标识",
+        help="可选，字母数字，创建后不可改 / optional, fixed after creation",
+        create_only=True,
+    ),
     Field("title", "信息名称", required=True),
-    Field("short_title", "微信短标题", help="标题超过32字时必填 / needed when the title exceeds 32 characters"),
+    Field(
+        "short_title", "微信短标题", help="标题超过32字时必填 / needed when the title exceeds 32 characters"
+    ),
     Field("issue_date", "印发日期", "date", required=True),
     Field("doc_number", "文号", help="如 沪财预〔2019〕12号；[]、()、【】 会自动规范为 〔〕"),
     Field("issuing_body", "发文机关", help="留空则为本机关 / blank: this agency"),
@@ -41,14 +52,31 @@ FIELDS: tuple[Field, ...] = (
     Field("scope", "公开范围", "select", tuple((s.value, s.value) for s in Scope)),
     Field("keywords", "关键词", help="以逗号或顿号分隔 / separated by commas"),
     Field("description", "内容描述", "textarea"),
-    Field("release_group", "发布组", help="政策与其解读填同一发布组，一并批准 / same group: approved together"),
-    Field("interprets", "解读的政策", help="政策的 uid 或引用标识 / the policy's uid or ref", types=("interpretation",)),
-    Field("publish_at", "定时发布", "datetime", help="北京时间；留空则批准后立即发布 / Beijing time; blank: at approval"),
+    Field(
+        "release_group", "发布组", help="政策与其解读填同一发布组，一并批准 / same group: approved together"
+    ),
+    Field(
+        "interprets",
+        "解读的政策",
+        help="政策的 uid 或引用标识 / the policy's uid or ref",
+        types=("interpretation",),
+    ),
+    Field(
+        "publish_at",
+        "定时发布",
+        "datetime",
+        help="北京时间；留空则批准后立即发布 / Beijing time; blank: at approval",
+    ),
     Field("cover_url", "封面图片地址", help="微信封面；留空则自动生成 / WeChat cover; blank: generated"),
     Field("catalogue", "收费目录", "select", tuple((c, c) for c in FEE_CATALOGUES), types=("fee_change",)),
     Field("effective_date", "执行日期", "date", types=("fee_change",)),
-    Field("changes", "变动项目", "lines", types=("fee_change",),
-          help="每行：变动类型|项目|部门|原标准|新标准，变动类型为 新增/取消/调整"),
+    Field(
+        "changes",
+        "变动项目",
+        "lines",
+        types=("fee_change",),
+        help="每行：变动类型|项目|部门|原标准|新标准，变动类型为 新增/取消/调整",
+    ),
     Field("procurement.project_number", "项目编号", types=("procurement_result",)),
     Field("procurement.project_name", "项目名称", types=("procurement_result",)),
     Field("procurement.purchaser", "采购人", types=("procurement_result",)),
@@ -80,8 +108,17 @@ def item_data(form: dict[str, str], item_type: str) -> dict[str, Any]:
     """The posted form as the item dict the service validates; fields of other item types are
     left out (or cleared on edit) so a type change never leaks stray data."""
     data: dict[str, Any] = {}
-    for key in ("title", "short_title", "issue_date", "doc_number", "issuing_body", "subject", "description",
-                "release_group", "cover_url"):
+    for key in (
+        "title",
+        "short_title",
+        "issue_date",
+        "doc_number",
+        "issuing_body",
+        "subject",
+        "description",
+        "release_group",
+        "cover_url",
+    ):
         value = form.get(key, "")
         data[key] = value.strip() if key in REQUIRED_TEXT else _opt(value)
     for key in ("disclosure", "scope"):  # left out when blank: the model's default applies
@@ -94,7 +131,9 @@ def item_data(form: dict[str, str], item_type: str) -> dict[str, Any]:
     if publish_at and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?", publish_at):
         publish_at += "+08:00"  # the form's datetime-local is Beijing time
     data["publish_at"] = publish_at
-    data["attachments"] = [{"title": r[0], "url": r[1] if len(r) > 1 else ""} for r in _rows(form.get("attachments", ""))]
+    data["attachments"] = [
+        {"title": r[0], "url": r[1] if len(r) > 1 else ""} for r in _rows(form.get("attachments", ""))
+    ]
     data["interprets"] = _opt(form.get("interprets")) if item_type == ItemType.INTERPRETATION else None
     if item_type == ItemType.FEE_CHANGE:
         data["catalogue"] = _opt(form.get("catalogue"))
@@ -106,13 +145,17 @@ def item_data(form: dict[str, str], item_type: str) -> dict[str, Any]:
     else:
         data["catalogue"] = data["effective_date"] = data["changes"] = None
     if item_type == ItemType.PROCUREMENT_RESULT:
-        data["procurement"] = {k.split(".", 1)[1]: (form.get(k) or "").strip() or None
-                               for k in (f.name for f in FIELDS if f.name.startswith("procurement."))}
+        data["procurement"] = {
+            k.split(".", 1)[1]: (form.get(k) or "").strip() or None
+            for k in (f.name for f in FIELDS if f.name.startswith("procurement."))
+        }
     else:
         data["procurement"] = None
     if item_type == ItemType.CONSULTATION:
-        data["consultation"] = {"opens": _opt(form.get("consultation.opens")),
-                                "closes": _opt(form.get("consultation.closes"))}
+        data["consultation"] = {
+            "opens": _opt(form.get("consultation.opens")),
+            "closes": _opt(form.get("consultation.closes")),
+        }
     else:
         data["consultation"] = None
     return data
@@ -132,7 +175,9 @@ def form_values(content: dict[str, Any], item_type: str) -> dict[str, str]:
         elif f.name == "keywords":
             values[f.name] = "，".join(raw)
         elif f.name == "changes":
-            values[f.name] = "\n".join("|".join(str(r.get(k) or "") for k in CHANGE_KEYS).rstrip("|") for r in raw)
+            values[f.name] = "\n".join(
+                "|".join(str(r.get(k) or "") for k in CHANGE_KEYS).rstrip("|") for r in raw
+            )
         elif f.name == "attachments":
             values[f.name] = "\n".join(f"{a.get('title', '')}|{a.get('url', '')}" for a in raw)
         elif f.name == "publish_at":

@@ -45,7 +45,13 @@ def _date(value: str | None) -> date | None:
 
 
 def _not_found(request: Request, session: PageSession) -> HTMLResponse:
-    return render(request, "app/error.html", {"title": "未找到", "message": "未找到该信息 / item not found"}, session, 404)
+    return render(
+        request,
+        "app/error.html",
+        {"title": "未找到", "message": "未找到该信息 / item not found"},
+        session,
+        404,
+    )
 
 
 def _error_messages(exc: PublisherError) -> list[str]:
@@ -56,8 +62,17 @@ def _error_messages(exc: PublisherError) -> list[str]:
 
 @router.get("/app/items", response_class=HTMLResponse)
 def item_list(
-    request: Request, session: SessionDep, q: str = "", type: str = "", state: str = "", validity: str = "",
-    overall: str = "", date_field: str = "updated", date_from: str = "", date_to: str = "", page: str = "1",
+    request: Request,
+    session: SessionDep,
+    q: str = "",
+    type: str = "",
+    state: str = "",
+    validity: str = "",
+    overall: str = "",
+    date_field: str = "updated",
+    date_from: str = "",
+    date_to: str = "",
+    page: str = "1",
 ) -> HTMLResponse:
     filters = ItemFilters(
         q=q.strip()[:200] or None,
@@ -72,33 +87,69 @@ def item_list(
     number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     total, rows = search_items(runtime_of(request).service, filters, number)
     query = {k: v for k, v in request.query_params.items() if k != "page" and v}
-    return render(request, "app/items.html", {
-        "rows": rows, "total": total, "page": number, "pages": max(1, -(-total // 50)), "f": filters,
-        "query": query, "types": TYPE_OPTIONS, "states": list(STATE_LABELS.items()),
-        "validities": [v.value for v in Validity], "overalls": OVERALL_FILTERS,
-        "can_create": allowed(session, Role.EDITOR),
-    }, session)
+    return render(
+        request,
+        "app/items.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": number,
+            "pages": max(1, -(-total // 50)),
+            "f": filters,
+            "query": query,
+            "types": TYPE_OPTIONS,
+            "states": list(STATE_LABELS.items()),
+            "validities": [v.value for v in Validity],
+            "overalls": OVERALL_FILTERS,
+            "can_create": allowed(session, Role.EDITOR),
+        },
+        session,
+    )
 
 
 # -- editor ------------------------------------------------------------------------------------
-def _editor(request: Request, session: PageSession, *, item: dict[str, Any] | None, values: dict[str, str],
-            errors: list[Any] | None = None, status: int = 200) -> HTMLResponse:
+def _editor(
+    request: Request,
+    session: PageSession,
+    *,
+    item: dict[str, Any] | None,
+    values: dict[str, str],
+    errors: list[Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     by_field, other = place_errors(errors or [])
     item_type = values.get("type") or "policy"
-    return render(request, "app/editor.html", {
-        "item": item, "values": values, "fields": [f for f in FIELDS if not (item and f.create_only)],
-        "errors": by_field, "other_errors": other, "item_type": item_type,
-    }, session, status)
+    return render(
+        request,
+        "app/editor.html",
+        {
+            "item": item,
+            "values": values,
+            "fields": [f for f in FIELDS if not (item and f.create_only)],
+            "errors": by_field,
+            "other_errors": other,
+            "item_type": item_type,
+        },
+        session,
+        status,
+    )
 
 
 @router.get("/app/items/new", response_class=HTMLResponse)
-def new_item(request: Request, session: SessionDep, type: str = "policy", interprets: str = "",
-             release_group: str = "") -> Response:
+def new_item(
+    request: Request, session: SessionDep, type: str = "policy", interprets: str = "", release_group: str = ""
+) -> Response:
     if not allowed(session, Role.EDITOR):
         return forbidden(request, session, "只有编辑可以新建信息 / only editors create items")
     item_type = type if type in ItemType._value2member_map_ else "policy"
-    values = {"type": item_type, "disclosure": "主动公开", "scope": "面向社会",
-              "issue_date": local_today().isoformat(), "interprets": interprets, "release_group": release_group}
+    values = {
+        "type": item_type,
+        "disclosure": "主动公开",
+        "scope": "面向社会",
+        "issue_date": local_today().isoformat(),
+        "interprets": interprets,
+        "release_group": release_group,
+    }
     return _editor(request, session, item=None, values=values)
 
 
@@ -106,8 +157,14 @@ def new_item(request: Request, session: SessionDep, type: str = "policy", interp
 def create_item(request: Request, post: PostDep) -> Response:
     item_type = post.form.get("type", "")
     if item_type not in ItemType._value2member_map_:
-        return _editor(request, post.session, item=None, values=post.form, status=422,
-                       errors=[ValidationError.one("type", "请选择信息类型 / choose a type").errors[0]])
+        return _editor(
+            request,
+            post.session,
+            item=None,
+            values=post.form,
+            status=422,
+            errors=[ValidationError.one("type", "请选择信息类型 / choose a type").errors[0]],
+        )
     data = item_data(post.form, item_type)
     data["type"] = item_type
     data["ref"] = (post.form.get("ref") or "").strip() or None
@@ -190,12 +247,20 @@ def item_page(request: Request, uid: str, session: SessionDep) -> HTMLResponse:
     except NotFoundError:
         return _not_found(request, session)
     group = [m for m in group_members(service, item["release_group"]) if m["uid"] != uid]
-    return render(request, "app/item.html", {
-        "item": item, "c": item["content"], "group": group, "actions": _actions(session, item),
-        "own": author_of(service, uid) == session.user_id,
-        "deliveries": service.deliveries(uid),
-        "clocks": _clocks(request, uid),
-    }, session)
+    return render(
+        request,
+        "app/item.html",
+        {
+            "item": item,
+            "c": item["content"],
+            "group": group,
+            "actions": _actions(session, item),
+            "own": author_of(service, uid) == session.user_id,
+            "deliveries": service.deliveries(uid),
+            "clocks": _clocks(request, uid),
+        },
+        session,
+    )
 
 
 def _clocks(request: Request, uid: str) -> list[dict[str, Any]]:
@@ -235,8 +300,13 @@ def act(request: Request, uid: str, action: str, post: PostDep) -> Response:
             on = _date(post.form.get("date"))
             if on is None:
                 raise ValidationError.one("date", "日期格式应为 YYYY-MM-DD / expected a date")
-            service.abolish(post.actor, uid, on=on, by=(post.form.get("by") or "").strip() or None,
-                            validity=post.form.get("validity") or Validity.ABOLISHED.value)
+            service.abolish(
+                post.actor,
+                uid,
+                on=on,
+                by=(post.form.get("by") or "").strip() or None,
+                validity=post.form.get("validity") or Validity.ABOLISHED.value,
+            )
             flash(post.session, "ok", "有效性已变更，各渠道将更新 / validity changed on every channel")
         else:
             return _not_found(request, post.session)
@@ -258,10 +328,17 @@ def confirm_page(request: Request, uid: str, session: SessionDep) -> HTMLRespons
     except NotFoundError:
         return _not_found(request, session)
     action = request.url.path.rsplit("/", 1)[1]
-    return render(request, "app/confirm.html", {
-        "item": item, "action": action, "today": local_today().isoformat(),
-        "validities": [v.value for v in Validity if v is not Validity.VALID],
-    }, session)
+    return render(
+        request,
+        "app/confirm.html",
+        {
+            "item": item,
+            "action": action,
+            "today": local_today().isoformat(),
+            "validities": [v.value for v in Validity if v is not Validity.VALID],
+        },
+        session,
+    )
 
 
 @router.get("/app/items/{uid}/preview", response_class=HTMLResponse)
@@ -275,7 +352,15 @@ def preview_page(request: Request, uid: str, session: SessionDep) -> HTMLRespons
             return _not_found(request, session)
         view, channels = preview(runtime, s, item)
         state = item.state
-    return render(request, "app/preview.html", {
-        "uid": uid, "v": view, "channels": channels, "state": state,
-        "problems": sum(len(c.problems) + (1 if c.error else 0) for c in channels),
-    }, session)
+    return render(
+        request,
+        "app/preview.html",
+        {
+            "uid": uid,
+            "v": view,
+            "channels": channels,
+            "state": state,
+            "problems": sum(len(c.problems) + (1 if c.error else 0) for c in channels),
+        },
+        session,
+    )

@@ -33,11 +33,17 @@ async def _login_form(request: Request) -> dict[str, str]:
 LoginForm = Annotated[dict[str, str], Depends(_login_form)]
 
 
-def _login_page(request: Request, next_url: str, error: str | None = None, name: str = "",
-                status: int = 200) -> HTMLResponse:
+def _login_page(
+    request: Request, next_url: str, error: str | None = None, name: str = "", status: int = 200
+) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
-    response = render(request, "app/login.html", {"next": next_url, "error": error, "name": name,
-                                                  "login_csrf": token}, None, status)
+    response = render(
+        request,
+        "app/login.html",
+        {"next": next_url, "error": error, "name": name, "login_csrf": token},
+        None,
+        status,
+    )
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/app/login")
     return response
 
@@ -52,14 +58,18 @@ def login(request: Request, form: LoginForm) -> Response:
     next_url = _safe_next(form.get("next"))
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, form.get("csrf", "")):
-        return _login_page(request, next_url, "登录表单已过期，请重试 / the form expired, try again", status=403)
+        return _login_page(
+            request, next_url, "登录表单已过期，请重试 / the form expired, try again", status=403
+        )
     name = form.get("name", "").strip()[:64]
     user = runtime_of(request).service.user_by_name(name) if name else None
     if user is None or not user.active or not check_password(form.get("password", ""), user.password_hash):
         return _login_page(request, next_url, "用户名或密码错误 / wrong name or password", name, status=401)
     session = sessions_of(request).create(user.id, user.name, Role(user.role))
     response = redirect(next_url)
-    response.set_cookie(COOKIE, sessions_of(request).sign(session.sid), httponly=True, samesite="lax", path="/")
+    response.set_cookie(
+        COOKIE, sessions_of(request).sign(session.sid), httponly=True, samesite="lax", path="/"
+    )
     response.delete_cookie(LOGIN_COOKIE, path="/app/login")
     return response
 

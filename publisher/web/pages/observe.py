@@ -18,7 +18,12 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/readyz", summary="就绪检查：数据库、消息代理、执行器心跳 / readiness: database, broker, worker heartbeat")
+@router.get(
+    "/readyz",
+    summary="就绪检查：数据库、消息代理、执行器心跳 / readiness: database, broker, worker heartbeat",
+)
 def readyz(request: Request) -> JSONResponse:
     ok, checks = readiness(runtime_of(request))
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )

@@ -30,17 +30,27 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     channels, rows = matrix(runtime.service)
     health = channel_health(runtime.db, runtime.settings, channels)
     failed = sum(h.counts.get("failed", 0) for h in health)
-    return render(request, "app/ops.html", {
-        "channels": channels, "rows": rows, "health": health, "failed": failed,
-        "can_act": allowed(session, Role.OPS),
-    }, session)
+    return render(
+        request,
+        "app/ops.html",
+        {
+            "channels": channels,
+            "rows": rows,
+            "health": health,
+            "failed": failed,
+            "can_act": allowed(session, Role.OPS),
+        },
+        session,
+    )
 
 
 @router.get("/app/ops/channels", response_class=HTMLResponse)
 def channels_page(request: Request, session: SessionDep) -> HTMLResponse:
     runtime = runtime_of(request)
     health = channel_health(runtime.db, runtime.settings, runtime.service.channel_names())
-    return render(request, "app/channels.html", {"health": health, "can_act": allowed(session, Role.OPS)}, session)
+    return render(
+        request, "app/channels.html", {"health": health, "can_act": allowed(session, Role.OPS)}, session
+    )
 
 
 @router.get("/app/ops/items/{uid}", response_class=HTMLResponse)
@@ -51,12 +61,25 @@ def item_timeline(request: Request, uid: str, session: SessionDep) -> HTMLRespon
     except Exception:  # NotFoundError: one page for both cases
         item = None
     if item is None:
-        return render(request, "app/error.html", {"title": "未找到", "message": "未找到该信息 / item not found"},
-                      session, 404)
+        return render(
+            request,
+            "app/error.html",
+            {"title": "未找到", "message": "未找到该信息 / item not found"},
+            session,
+            404,
+        )
     deliveries, entries = timeline(runtime.service, uid)
-    return render(request, "app/timeline.html", {
-        "item": item, "deliveries": deliveries, "entries": entries, "can_act": allowed(session, Role.OPS),
-    }, session)
+    return render(
+        request,
+        "app/timeline.html",
+        {
+            "item": item,
+            "deliveries": deliveries,
+            "entries": entries,
+            "can_act": allowed(session, Role.OPS),
+        },
+        session,
+    )
 
 
 @router.get("/app/ops/failed", response_class=HTMLResponse)
@@ -65,10 +88,20 @@ def failed_queue(request: Request, session: SessionDep, channel: str = "", page:
     chosen = channel if _CHANNEL.match(channel) else None
     number = _page_number(page)
     total, rows = failed_deliveries(runtime.service, chosen, number)
-    return render(request, "app/failed.html", {
-        "rows": rows, "total": total, "page": number, "pages": max(1, -(-total // 50)), "channel": chosen or "",
-        "channels": runtime.service.channel_names(), "can_act": allowed(session, Role.OPS),
-    }, session)
+    return render(
+        request,
+        "app/failed.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": number,
+            "pages": max(1, -(-total // 50)),
+            "channel": chosen or "",
+            "channels": runtime.service.channel_names(),
+            "can_act": allowed(session, Role.OPS),
+        },
+        session,
+    )
 
 
 @router.get("/app/ops/audit", response_class=HTMLResponse)
@@ -76,9 +109,16 @@ def audit_log(request: Request, session: SessionDep, item: str = "", before: str
     runtime = runtime_of(request)
     chosen = item if _UID.match(item) else None
     rows = audit_page(runtime.service, chosen, int(before) if before.isdigit() else None)
-    return render(request, "app/audit.html", {
-        "rows": rows, "item": chosen or "", "next_before": rows[-1]["seq"] if len(rows) == 100 else None,
-    }, session)
+    return render(
+        request,
+        "app/audit.html",
+        {
+            "rows": rows,
+            "item": chosen or "",
+            "next_before": rows[-1]["seq"] if len(rows) == 100 else None,
+        },
+        session,
+    )
 
 
 # -- actions -----------------------------------------------------------------------------------
@@ -111,8 +151,12 @@ def replay(request: Request, post: PostDep) -> Response:
         return redirect(back)
     done = [i for i in ids if runtime.engine.replay(i, post.session.name)]
     skipped = len(ids) - len(done)
-    flash(post.session, "ok", f"已重放 {len(done)} 条投递 / replayed {len(done)}"
-          + (f"；{skipped} 条已不是失败状态 / {skipped} no longer failed" if skipped else ""))
+    flash(
+        post.session,
+        "ok",
+        f"已重放 {len(done)} 条投递 / replayed {len(done)}"
+        + (f"；{skipped} 条已不是失败状态 / {skipped} no longer failed" if skipped else ""),
+    )
     return redirect(back)
 
 
@@ -129,5 +173,9 @@ def pause(request: Request, channel: str, post: PostDep) -> Response:
 def resume(request: Request, channel: str, post: PostDep) -> Response:
     if _CHANNEL.match(channel) and _require_ops(post):
         released = runtime_of(request).engine.resume(channel, post.session.name)
-        flash(post.session, "ok", f"渠道 {channel} 已恢复，放行 {len(released)} 条 / resumed, {len(released)} released")
+        flash(
+            post.session,
+            "ok",
+            f"渠道 {channel} 已恢复，放行 {len(released)} 条 / resumed, {len(released)} released",
+        )
     return redirect(_back(post, "/app/ops"))

@@ -40,8 +40,14 @@ def preview_view(session: Session, runtime: Runtime, item: Item) -> VersionView:
     content["abolished_by"] = item.abolished_by
     content["validity"] = item.validity
     version = ItemVersion(
-        id=0, item_id=item.id, number=(item.live_version or 0) + 1, content=content,
-        content_hash=content_hash(content), reason="preview", created_by=0, created_at=now,
+        id=0,
+        item_id=item.id,
+        number=(item.live_version or 0) + 1,
+        content=content,
+        content_hash=content_hash(content),
+        reason="preview",
+        created_by=0,
+        created_at=now,
     )
     return view_of(session, runtime.settings, item, version)
 
@@ -64,8 +70,11 @@ def preview(runtime: Runtime, session: Session, item: Item) -> tuple[VersionView
     for name in channels:
         p = ChannelPreview(channel=name, kind=runtime.settings.kind_of(name))
         prefix = f"channels.{name}"
-        p.problems = [(e.field[len(prefix) + 1:] or name, e.message) for e in problems
-                      if e.field == prefix or e.field.startswith(prefix + ".")]
+        p.problems = [
+            (e.field[len(prefix) + 1 :] or name, e.message)
+            for e in problems
+            if e.field == prefix or e.field.startswith(prefix + ".")
+        ]
         try:
             p.body = dict(runtime.channels.get(name).render(view, op).body)
         except Exception as exc:  # a render bug must show on the preview, not break the page

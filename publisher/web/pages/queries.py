@@ -36,8 +36,14 @@ class ItemFilters:
     date_to: date | None = None
 
 
-NOT_DELIVERED = (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.ACCEPTED, DeliveryState.RETRY_WAIT,
-                 DeliveryState.FAILED, DeliveryState.HELD)
+NOT_DELIVERED = (
+    DeliveryState.QUEUED,
+    DeliveryState.SENDING,
+    DeliveryState.ACCEPTED,
+    DeliveryState.RETRY_WAIT,
+    DeliveryState.FAILED,
+    DeliveryState.HELD,
+)
 
 
 def _latest_in(states: tuple[DeliveryState, ...]) -> Any:
@@ -48,8 +54,10 @@ def _latest_in(states: tuple[DeliveryState, ...]) -> Any:
     return select(Delivery.item_id).where(
         Delivery.state.in_([s.value for s in states]),
         ~exists().where(
-            newer.item_id == Delivery.item_id, newer.channel == Delivery.channel,
-            newer.state != DeliveryState.SUPERSEDED, newer.id > Delivery.id,
+            newer.item_id == Delivery.item_id,
+            newer.channel == Delivery.channel,
+            newer.state != DeliveryState.SUPERSEDED,
+            newer.id > Delivery.id,
         ),
     )
 
@@ -88,8 +96,15 @@ def search_items(service: Service, f: ItemFilters, page: int) -> tuple[int, list
             stmt = stmt.where(Item.validity == f.validity)
         if f.q:
             like = f"%{f.q}%"
-            stmt = stmt.where(or_(Item.title.like(like), Item.index_number.like(like), Item.ref.like(like),
-                                  Item.uid == f.q, Item.release_group == f.q))
+            stmt = stmt.where(
+                or_(
+                    Item.title.like(like),
+                    Item.index_number.like(like),
+                    Item.ref.like(like),
+                    Item.uid == f.q,
+                    Item.release_group == f.q,
+                )
+            )
         if f.overall in OVERALL_FILTERS:
             stmt = stmt.where(_overall_clause(f.overall))
         column = Item.published_at if f.date_field == "published" else Item.updated_at
@@ -99,9 +114,13 @@ def search_items(service: Service, f: ItemFilters, page: int) -> tuple[int, list
             stmt = stmt.where(column < _day_bounds(f.date_to)[1])
         total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
         order = (column.desc(), Item.id.desc())
-        items = s.execute(stmt.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()
+        items = (
+            s.execute(stmt.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()
+        )
         latest = service.latest_delivery_states(s, [i.id for i in items])
-        return total, [item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items]
+        return total, [
+            item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items
+        ]
 
 
 def group_members(service: Service, group: str | None) -> list[dict[str, Any]]:
@@ -131,8 +150,16 @@ def timeline(service: Service, uid: str) -> tuple[list[dict[str, Any]], list[Tim
     """The item's deliveries (with receipts) and every audit event and attempt, oldest first."""
     with service.db.reader() as s:
         item = s.execute(select(Item).where(Item.uid == uid)).scalar_one()
-        versions = dict(s.execute(select(ItemVersion.id, ItemVersion.number).where(ItemVersion.item_id == item.id)).tuples().all())
-        rows = s.execute(select(Delivery).where(Delivery.item_id == item.id).order_by(Delivery.id)).scalars().all()
+        versions = dict(
+            s.execute(select(ItemVersion.id, ItemVersion.number).where(ItemVersion.item_id == item.id))
+            .tuples()
+            .all()
+        )
+        rows = (
+            s.execute(select(Delivery).where(Delivery.item_id == item.id).order_by(Delivery.id))
+            .scalars()
+            .all()
+        )
         deliveries = []
         by_id: dict[int, dict[str, Any]] = {}
         for d in rows:
@@ -140,22 +167,39 @@ def timeline(service: Service, uid: str) -> tuple[list[dict[str, Any]], list[Tim
             deliveries.append(data)
             by_id[d.id] = data
         entries = [
-            TimelineEntry(e.at, "audit", e.action, e.actor, {"reason": e.reason, "data": e.data,
-                                                               "version_hash": e.version_hash, "seq": e.seq})
-            for e in s.execute(select(AuditEvent).where(AuditEvent.item_uid == uid).order_by(AuditEvent.seq)).scalars()
+            TimelineEntry(
+                e.at,
+                "audit",
+                e.action,
+                e.actor,
+                {"reason": e.reason, "data": e.data, "version_hash": e.version_hash, "seq": e.seq},
+            )
+            for e in s.execute(
+                select(AuditEvent).where(AuditEvent.item_uid == uid).order_by(AuditEvent.seq)
+            ).scalars()
         ]
         if by_id:
             for a in s.execute(
                 select(Attempt).where(Attempt.delivery_id.in_(list(by_id))).order_by(Attempt.id)
             ).scalars():
                 owner = by_id[a.delivery_id]
-                entries.append(TimelineEntry(
-                    a.started_at, "attempt",
-                    f"{owner['channel']} · {owner['operation']} v{owner['version']} · #{a.number}",
-                    a.worker or "", {"outcome": a.outcome, "http_status": a.http_status, "provider_code": a.provider_code,
-                                     "error": a.error, "response_excerpt": a.response_excerpt,
-                                     "duration_ms": round(a.duration_ms, 1), "delivery": a.delivery_id},
-                ))
+                entries.append(
+                    TimelineEntry(
+                        a.started_at,
+                        "attempt",
+                        f"{owner['channel']} · {owner['operation']} v{owner['version']} · #{a.number}",
+                        a.worker or "",
+                        {
+                            "outcome": a.outcome,
+                            "http_status": a.http_status,
+                            "provider_code": a.provider_code,
+                            "error": a.error,
+                            "response_excerpt": a.response_excerpt,
+                            "duration_ms": round(a.duration_ms, 1),
+                            "delivery": a.delivery_id,
+                        },
+                    )
+                )
     entries.sort(key=lambda e: e.at)
     return deliveries, entries
 
@@ -163,9 +207,16 @@ def timeline(service: Service, uid: str) -> tuple[list[dict[str, Any]], list[Tim
 def matrix(service: Service, limit: int = 30) -> tuple[list[str], list[dict[str, Any]]]:
     """Recently changed items with the latest delivery state per channel."""
     with service.db.reader() as s:
-        items = s.execute(
-            select(Item).where(Item.live_version.is_not(None)).order_by(Item.updated_at.desc(), Item.id.desc()).limit(limit)
-        ).scalars().all()
+        items = (
+            s.execute(
+                select(Item)
+                .where(Item.live_version.is_not(None))
+                .order_by(Item.updated_at.desc(), Item.id.desc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
         latest = service.latest_delivery_states(s, [i.id for i in items])
         rows = [item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items]
     channels = sorted(set(service.channel_names()) | {c for r in rows for c in r["channels"]})
@@ -183,13 +234,19 @@ def failed_deliveries(service: Service, channel: str | None, page: int) -> tuple
             stmt = stmt.where(Delivery.channel == channel)
         total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
         rows = s.execute(
-            stmt.order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+            stmt.order_by(Delivery.updated_at.desc(), Delivery.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
         ).all()
-        return total, [{**delivery_json(d, None), "item": uid, "title": title, "updated_at": d.updated_at}
-                       for d, uid, title in rows]
+        return total, [
+            {**delivery_json(d, None), "item": uid, "title": title, "updated_at": d.updated_at}
+            for d, uid, title in rows
+        ]
 
 
-def audit_page(service: Service, item: str | None, before: int | None, limit: int = 100) -> list[dict[str, Any]]:
+def audit_page(
+    service: Service, item: str | None, before: int | None, limit: int = 100
+) -> list[dict[str, Any]]:
     """Newest first; `before` is the seq to continue below (keyset paging, no OFFSET scans)."""
     with service.db.reader() as s:
         stmt = select(AuditEvent)
@@ -198,6 +255,16 @@ def audit_page(service: Service, item: str | None, before: int | None, limit: in
         if before:
             stmt = stmt.where(AuditEvent.seq < before)
         rows = s.execute(stmt.order_by(AuditEvent.seq.desc()).limit(limit)).scalars().all()
-        return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "item": e.item_uid,
-                 "reason": e.reason, "data": e.data, "hash": e.hash} for e in rows]
-
+        return [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "item": e.item_uid,
+                "reason": e.reason,
+                "data": e.data,
+                "hash": e.hash,
+            }
+            for e in rows
+        ]

@@ -60,8 +60,12 @@ class SessionStore:
     def create(self, user_id: int, name: str, role: Role) -> PageSession:
         now = time.time()
         session = PageSession(
-            sid=secrets.token_urlsafe(24), user_id=user_id, name=name, role=role,
-            csrf=secrets.token_urlsafe(24), expires=now + self.idle_seconds,
+            sid=secrets.token_urlsafe(24),
+            user_id=user_id,
+            name=name,
+            role=role,
+            csrf=secrets.token_urlsafe(24),
+            expires=now + self.idle_seconds,
         )
         with self._lock:
             self._sessions = {k: v for k, v in self._sessions.items() if v.expires > now}

@@ -47,8 +47,16 @@ def receiver() -> Iterator[RunningReceiver]:
 _seq = iter(range(1, 10**9))
 
 
-def post(r: RunningReceiver, message: Any, *, msg_id: str | None = None, ts: int | None = None,
-         secret: str = SECRET, raw: bytes | None = None, content_type: str = "application/json") -> httpx.Response:
+def post(
+    r: RunningReceiver,
+    message: Any,
+    *,
+    msg_id: str | None = None,
+    ts: int | None = None,
+    secret: str = SECRET,
+    raw: bytes | None = None,
+    content_type: str = "application/json",
+) -> httpx.Response:
     body = raw if raw is not None else json.dumps(message, ensure_ascii=False).encode("utf-8")
     headers = signing.signed_headers([secret], msg_id or f"msg_{next(_seq)}", ts or int(time.time()), body)
     headers["content-type"] = content_type
@@ -101,7 +109,9 @@ def test_a_record_missing_a_required_field_is_refused_with_pointers(receiver: Ru
     body = res.json()
     assert body["code"] == "invalid"
     assert {(d["code"], d["field"]) for d in body["details"]} == {
-        ("required", "/record/description"), ("minLength", "/record/title")}
+        ("required", "/record/description"),
+        ("minLength", "/record/title"),
+    }
     assert "缺少必填字段" in json.dumps(body, ensure_ascii=False)
     assert receiver.state()["receipts"] == []
 
@@ -133,7 +143,9 @@ def test_a_bad_signature_is_refused(receiver: RunningReceiver) -> None:
     # a body altered after signing is refused too
     body = json.dumps(example("CreatePolicy"), ensure_ascii=False).encode()
     headers = signing.signed_headers([SECRET], "msg_tamper", int(time.time()), body)
-    res = httpx.post(receiver.records_url, content=body + b" ", headers={**headers, "content-type": "application/json"})
+    res = httpx.post(
+        receiver.records_url, content=body + b" ", headers={**headers, "content-type": "application/json"}
+    )
     assert res.status_code == 401 and res.json()["code"] == "signature_invalid"
     assert receiver.state()["receipts"] == []
 
@@ -248,8 +260,13 @@ def test_update_abolished_replaces_the_record_and_revoke_marks_it(receiver: Runn
 def test_revoking_an_unknown_record_is_rejected_with_reasons(receiver: RunningReceiver) -> None:
     receipt = push(receiver, example("Revoke"))
     assert receipt["status"] == "rejected"
-    assert receipt["reasons"] == [{"code": "unknown_record", "field": "/index_number",
-                                   "message": "撤销的信息不存在 / no record with this index number"}]
+    assert receipt["reasons"] == [
+        {
+            "code": "unknown_record",
+            "field": "/index_number",
+            "message": "撤销的信息不存在 / no record with this index number",
+        }
+    ]
     assert receiver.state()["records"] == []
 
 
@@ -296,8 +313,11 @@ def test_a_receipt_stays_processing_for_the_configured_delay() -> None:
 
 
 def test_a_platform_that_takes_only_some_types_rejects_others() -> None:
-    r = start_in_thread(ReceiverConfig(secrets=[signing.parse_secret(SECRET)], delay=0,
-                                       accept_types=frozenset({"procurement_result"})))
+    r = start_in_thread(
+        ReceiverConfig(
+            secrets=[signing.parse_secret(SECRET)], delay=0, accept_types=frozenset({"procurement_result"})
+        )
+    )
     try:
         assert push(r, example("CreateProcurement"))["status"] == "accepted"
         receipt = push(r, example("CreatePolicy"))
@@ -321,7 +341,9 @@ def test_fault_switch_rejects_records(receiver: RunningReceiver) -> None:
 def test_fault_switch_answers_503_then_429_for_a_while(receiver: RunningReceiver) -> None:
     receiver.fault(unavailable_for=0.3, retry_after=3)
     res = post(receiver, example("CreatePolicy"))
-    assert res.status_code == 503 and res.headers["retry-after"] == "3" and res.json()["code"] == "unavailable"
+    assert (
+        res.status_code == 503 and res.headers["retry-after"] == "3" and res.json()["code"] == "unavailable"
+    )
     assert get(receiver, "/records").status_code == 503
     time.sleep(0.4)
     receiver.fault(rate_limited_for=0.3, retry_after=2)
@@ -348,7 +370,9 @@ def test_the_page_is_labelled_and_lists_records_in_chinese(receiver: RunningRece
 
 
 def test_a_file_store_survives_a_restart(tmp_path: Path) -> None:
-    config = ReceiverConfig(secrets=[signing.parse_secret(SECRET)], delay=0, db_path=str(tmp_path / "city.db"))
+    config = ReceiverConfig(
+        secrets=[signing.parse_secret(SECRET)], delay=0, db_path=str(tmp_path / "city.db")
+    )
     r = start_in_thread(config)
     try:
         push(r, example("CreatePolicy"))
@@ -357,7 +381,9 @@ def test_a_file_store_survives_a_restart(tmp_path: Path) -> None:
     r = start_in_thread(config)
     try:
         assert [x["index_number"] for x in r.state()["records"]] == ["AB1900010-2019-146"]
-        assert post(r, example("CreatePolicy"), msg_id=r.state()["receipts"][0]["message_id"]).status_code == 409
+        assert (
+            post(r, example("CreatePolicy"), msg_id=r.state()["receipts"][0]["message_id"]).status_code == 409
+        )
     finally:
         r.stop()
 
@@ -368,9 +394,21 @@ def test_runs_on_its_own_and_says_what_it_is(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     secret_file = tmp_path / "city.secret"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "channels.standins.cityplatform_receiver", "--port", str(port),
-         "--secret-file", str(secret_file), "--delay", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "channels.standins.cityplatform_receiver",
+            "--port",
+            str(port),
+            "--secret-file",
+            str(secret_file),
+            "--delay",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -390,7 +428,9 @@ def test_runs_on_its_own_and_says_what_it_is(tmp_path: Path) -> None:
         assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
         body = json.dumps(example("CreatePolicy"), ensure_ascii=False).encode()
         headers = signing.signed_headers([secret], "msg_cli", int(time.time()), body)
-        res = httpx.post(base + "/records", content=body, headers={**headers, "content-type": "application/json"})
+        res = httpx.post(
+            base + "/records", content=body, headers={**headers, "content-type": "application/json"}
+        )
         assert res.status_code == 202
     finally:
         proc.send_signal(signal.SIGINT)

@@ -74,7 +74,9 @@ def test_user_add_refuses_a_bad_role_and_a_duplicate(env: Env, service: Service)
 
 
 # -- samples ---------------------------------------------------------------------------------------
-def test_load_samples_loads_every_fixture_through_the_workflow_and_twice_is_a_no_op(env: Env, service: Service) -> None:
+def test_load_samples_loads_every_fixture_through_the_workflow_and_twice_is_a_no_op(
+    env: Env, service: Service
+) -> None:
     refs = [i["ref"] for i in json.loads(FIXTURES.read_text(encoding="utf-8"))["items"]]
     # when the samples are loaded into an empty store
     result = run(env, "load-samples")
@@ -95,9 +97,9 @@ def test_load_samples_loads_every_fixture_through_the_workflow_and_twice_is_a_no
     # the policy and its interpretation were approved together, by the sample approver
     approvals = [e for e in service.audit_events(limit=1000) if e["action"] == "approve"]
     assert {e["actor"] for e in approvals} == {"sample-approver"}
-    assert {e["data"]["group"] for e in approvals if e["item"] in (plan["uid"], by_ref["interp-2019-plan"]["uid"])} == {
-        "g-2019-plan"
-    }
+    assert {
+        e["data"]["group"] for e in approvals if e["item"] in (plan["uid"], by_ref["interp-2019-plan"]["uid"])
+    } == {"g-2019-plan"}
     # the script tag of the notice's body was removed on input
     assert "<script" not in json.dumps(service.item_detail(notice["uid"])["content"])
     events = audit_count(service)
@@ -113,7 +115,10 @@ def test_load_samples_loads_every_fixture_through_the_workflow_and_twice_is_a_no
 
 def test_load_samples_reports_a_bad_item_and_exits_2(env: Env, tmp_path: Path, service: Service) -> None:
     path = tmp_path / "items.json"
-    path.write_text(json.dumps({"items": [policy(ref="ok-1"), policy(ref="bad-1", issue_date="2026/1/1")]}), encoding="utf-8")
+    path.write_text(
+        json.dumps({"items": [policy(ref="ok-1"), policy(ref="bad-1", issue_date="2026/1/1")]}),
+        encoding="utf-8",
+    )
     result = run(env, "load-samples", "--file", str(path))
     assert result.exit_code == 2
     assert "issue_date" in result.stdout and "失败 1" in result.stdout
@@ -121,10 +126,14 @@ def test_load_samples_reports_a_bad_item_and_exits_2(env: Env, tmp_path: Path, s
 
 
 # -- items -----------------------------------------------------------------------------------------
-def test_item_create_with_bad_fields_exits_2_naming_each_field(env: Env, tmp_path: Path, service: Service, team: Team) -> None:
+def test_item_create_with_bad_fields_exits_2_naming_each_field(
+    env: Env, tmp_path: Path, service: Service, team: Team
+) -> None:
     path = tmp_path / "bad.json"
     path.write_text(
-        json.dumps(policy(title="", issue_date="2026/11/20", doc_number="第十二号", colour="红"), ensure_ascii=False),
+        json.dumps(
+            policy(title="", issue_date="2026/11/20", doc_number="第十二号", colour="红"), ensure_ascii=False
+        ),
         encoding="utf-8",
     )
     result = run(env, "item", "create", "--file", str(path), "--as", "editor")
@@ -135,7 +144,9 @@ def test_item_create_with_bad_fields_exits_2_naming_each_field(env: Env, tmp_pat
     assert service.list_items()[0] == 0
 
 
-def test_item_create_with_malformed_json_exits_2(env: Env, tmp_path: Path, service: Service, team: Team) -> None:
+def test_item_create_with_malformed_json_exits_2(
+    env: Env, tmp_path: Path, service: Service, team: Team
+) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{"type": "policy",\n "title": }', encoding="utf-8")
     result = run(env, "item", "create", "--file", str(path), "--as", "editor")
@@ -146,7 +157,17 @@ def test_item_create_with_malformed_json_exits_2(env: Env, tmp_path: Path, servi
 
 def test_item_workflow_from_the_command_line(env: Env, service: Service, team: Team) -> None:
     # create from stdin
-    result = run(env, "item", "create", "--file", "-", "--as", "editor", "--json", input=json.dumps(policy(ref="cli-1")))
+    result = run(
+        env,
+        "item",
+        "create",
+        "--file",
+        "-",
+        "--as",
+        "editor",
+        "--json",
+        input=json.dumps(policy(ref="cli-1")),
+    )
     assert result.exit_code == 0, result.output
     uid = json.loads(result.stdout)["uid"]
     # submit, review, approve, by ref or uid
@@ -243,8 +264,20 @@ def test_serve_runs_the_api_over_real_http(env: Env, tmp_path: Path) -> None:
     proc_env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     proc_env.update({k: v for k, v in env.items() if v is not None})
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from publisher.cli import main; main()", "serve", "--port", str(port), "--log-level", "warning"],
-        env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            "from publisher.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=proc_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
     )
     try:
         base = f"http://127.0.0.1:{port}"

@@ -13,11 +13,15 @@ from tests.publisher.cli_support import cli_env, run
 from tests.support import publish
 
 
-def test_failed_queue_replay_and_pause_resume(service: Service, team: Team, db_url: str, tmp_path: Path) -> None:
+def test_failed_queue_replay_and_pause_resume(
+    service: Service, team: Team, db_url: str, tmp_path: Path
+) -> None:
     # given a published item whose cms delivery failed
     uid = publish(service, team)
     with service.transaction() as s:
-        s.execute(update(Delivery).where(Delivery.channel == "cms").values(state="failed", last_error="HTTP 400"))
+        s.execute(
+            update(Delivery).where(Delivery.channel == "cms").values(state="failed", last_error="HTTP 400")
+        )
     env = cli_env(tmp_path, db_url)
 
     listed = run(env, "deliveries", "--state", "failed")

@@ -30,13 +30,24 @@ def year_of_activity(rt: Runtime, team: Team) -> dict[str, str]:
         s.review(team.reviewer, uid)
     s.approve(team.approver, group[0])
     uids = {
-        "plan": group[0], "interp": group[1],
+        "plan": group[0],
+        "interp": group[1],
         "lonely": release(s, team, policy(ref="p-lonely")),
         "gone": release(s, team, policy(ref="p-gone", doc_number="沪财预[2026]13号")),
         "notice": release(s, team, sample("notice-abolish", abolishes=[])),
         "consultation": release(s, team, sample("consult-2019-01")),
-        "fee": release(s, team, fee("fee-a", ADMIN, f"{local_today().year}-01-01", row("新增", "甲", new="1元"),
-                                    row("新增", "乙", new="2元"), row("取消", "丙", "3元"))),
+        "fee": release(
+            s,
+            team,
+            fee(
+                "fee-a",
+                ADMIN,
+                f"{local_today().year}-01-01",
+                row("新增", "甲", new="1元"),
+                row("新增", "乙", new="2元"),
+                row("取消", "丙", "3元"),
+            ),
+        ),
     }
     # each change after the first publication was delivered, so the counts do not depend on timing
     wait_for(lambda: all(delivered(rt, u) for u in uids.values()), timeout=30, what="first publications")
@@ -53,15 +64,31 @@ def test_annual_figures_page_and_csv(live: Runtime, team: Team) -> None:  # noqa
     with live.db.reader() as s:
         figures = as_dict(annual_figures(s, year, utcnow(), live.settings.public_base_url))
     expected = {
-        "published.policy": 3, "published.interpretation": 1, "published.notice": 1, "published.consultation": 1,
-        "published.fee_change": 1, "published.procurement_result": 0, "published.total": 7, "withdrawn": 1,
-        "catalogue.entries": 6, "catalogue.valid": 4,
-        "validity.abolished": 1, "validity.amended": 1, "validity.expired": 0,
-        "policies": 3, "policies.interpreted": 1,
-        "consultations": 1, "consultations.reports": 0,
-        "fees.added": 2, "fees.cancelled": 1, "fees.adjusted": 0,
+        "published.policy": 3,
+        "published.interpretation": 1,
+        "published.notice": 1,
+        "published.consultation": 1,
+        "published.fee_change": 1,
+        "published.procurement_result": 0,
+        "published.total": 7,
+        "withdrawn": 1,
+        "catalogue.entries": 6,
+        "catalogue.valid": 4,
+        "validity.abolished": 1,
+        "validity.amended": 1,
+        "validity.expired": 0,
+        "policies": 3,
+        "policies.interpreted": 1,
+        "consultations": 1,
+        "consultations.reports": 0,
+        "fees.added": 2,
+        "fees.cancelled": 1,
+        "fees.adjusted": 0,
         # 7 first publications, 2 validity updates and 1 withdrawal, all on rss
-        "deliveries.rss.publish": 7, "deliveries.rss.update": 2, "deliveries.rss.withdraw": 1, "deliveries.rss": 10,
+        "deliveries.rss.publish": 7,
+        "deliveries.rss.update": 2,
+        "deliveries.rss.withdraw": 1,
+        "deliveries.rss": 10,
     }
     assert {k: figures.get(k) for k in expected} == expected
     with live.db.reader() as s:
@@ -70,8 +97,10 @@ def test_annual_figures_page_and_csv(live: Runtime, team: Team) -> None:  # noqa
     with serve(create_app(live)) as url, httpx.Client(base_url=url) as client:
         page = client.get(f"/reports/annual/{year}")
         assert page.status_code == 200
-        cells = {tr["data-key"]: tr.find_all("td")[1].get_text() for tr in BeautifulSoup(page.text, "html.parser")
-                 .select("tr[data-key]")}
+        cells = {
+            tr["data-key"]: tr.find_all("td")[1].get_text()
+            for tr in BeautifulSoup(page.text, "html.parser").select("tr[data-key]")
+        }
         assert cells["published.total"] == "7" and cells["deliveries.rss"] == "10"
         text = client.get(f"/reports/annual/{year}.csv").content.decode("utf-8-sig")
         rows = list(csv.reader(io.StringIO(text)))

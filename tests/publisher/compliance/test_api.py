@@ -25,8 +25,13 @@ def auth(team: Team, who: str) -> dict[str, str]:
 
 
 def test_every_endpoint_needs_a_token(base: str) -> None:  # noqa: F811
-    for path in ("/api/compliance/deadlines", "/api/compliance/inspection", "/api/compliance/reminders",
-                 "/api/compliance/calendar/2027", "/api/compliance/applications"):
+    for path in (
+        "/api/compliance/deadlines",
+        "/api/compliance/inspection",
+        "/api/compliance/reminders",
+        "/api/compliance/calendar/2027",
+        "/api/compliance/applications",
+    ):
         r = httpx.get(base + path)
         assert r.status_code == 401, path
 
@@ -38,10 +43,16 @@ def test_overdue_list_and_an_items_clocks(service: Service, team: Team, base: st
     due, _ = WorkCalendar().add_working_days(today, 20)
     with httpx.Client(base_url=base, headers=auth(team, "editor")) as client:
         overdue = client.get("/api/compliance/deadlines/overdue").json()
-        assert [(d["uid"], d["due_on"], d["status_label"]) for d in overdue] == [(late, "2024-10-28", "已逾期")]
+        assert [(d["uid"], d["due_on"], d["status_label"]) for d in overdue] == [
+            (late, "2024-10-28", "已逾期")
+        ]
         mine = client.get(f"/api/compliance/items/{fresh}").json()
         [clock] = mine["deadlines"]
-        assert clock["status"] == "open" and clock["due_on"] == due.isoformat() and clock["working_days_left"] == 20
+        assert (
+            clock["status"] == "open"
+            and clock["due_on"] == due.isoformat()
+            and clock["working_days_left"] == 20
+        )
         assert mine["links"] == {"application": None, "adoption_report_of": None, "adoption_reports": []}
         assert client.get("/api/compliance/items/nosuch").status_code == 404
         everything = client.get("/api/compliance/deadlines").json()
@@ -50,11 +61,17 @@ def test_overdue_list_and_an_items_clocks(service: Service, team: Team, base: st
 
 
 def test_loading_a_calendar_needs_ops_and_recomputes(
-    service: Service, team: Team, base: str, runtime: Runtime  # noqa: F811
+    service: Service,
+    team: Team,
+    base: str,  # noqa: F811
+    runtime: Runtime,  # noqa: F811
 ) -> None:
     uid = draft(service, team, policy(formed_at="2026-12-20"))
     with httpx.Client(base_url=base) as client:
-        assert client.get("/api/compliance/calendar/2027", headers=auth(team, "editor")).json()["provisional"] is True
+        assert (
+            client.get("/api/compliance/calendar/2027", headers=auth(team, "editor")).json()["provisional"]
+            is True
+        )
         r = client.put("/api/compliance/calendar/2027", json=SCHEDULE_2027, headers=auth(team, "editor"))
         assert r.status_code == 403
         r = client.put("/api/compliance/calendar/2026", json=SCHEDULE_2027, headers=auth(team, "ops"))
@@ -64,7 +81,8 @@ def test_loading_a_calendar_needs_ops_and_recomputes(
         body = r.json()
         assert body["calendar"]["source"] == "loaded" and body["calendar"]["workdays"] == ["2027-01-09"]
         assert [(c["uid"], c["was"], c["due_on"], c["provisional"]) for c in body["recomputed"]] == [
-            (uid, "2027-01-18", "2027-01-15", False)]
+            (uid, "2027-01-18", "2027-01-15", False)
+        ]
 
 
 def test_inspection_rows_and_running_the_checks(service: Service, team: Team, base: str) -> None:  # noqa: F811

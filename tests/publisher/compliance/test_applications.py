@@ -49,8 +49,11 @@ def test_application_converted_and_published(live: Runtime, api: httpx.Client, t
 
     # when it is converted, a draft linked to it appears
     number = APPLICATION["number"]
-    r = api.post(f"/api/compliance/applications/{number}/convert", headers=auth(team, "editor"),
-                 json={"reason": "涉及公众普遍关注的预算信息", "subject": "财政\\预算"})
+    r = api.post(
+        f"/api/compliance/applications/{number}/convert",
+        headers=auth(team, "editor"),
+        json={"reason": "涉及公众普遍关注的预算信息", "subject": "财政\\预算"},
+    )
     assert r.status_code == 201, r.text
     item = r.json()
     uid = item["uid"]
@@ -60,14 +63,26 @@ def test_application_converted_and_published(live: Runtime, api: httpx.Client, t
     assert number in body and "张三" not in body and "申请人：" in body
     links = api.get(f"/api/compliance/items/{uid}", headers=auth(team, "editor")).json()["links"]
     assert links["application"]["number"] == number and "applicant" not in links["application"]
-    assert api.get(f"/api/compliance/applications/{number}", headers=auth(team, "editor")).json()["converted_item"] == uid
+    assert (
+        api.get(f"/api/compliance/applications/{number}", headers=auth(team, "editor")).json()[
+            "converted_item"
+        ]
+        == uid
+    )
 
     # a second conversion is refused, and so is a reader without the editor role
-    again = api.post(f"/api/compliance/applications/{number}/convert", headers=auth(team, "editor"),
-                     json={"reason": "again"})
+    again = api.post(
+        f"/api/compliance/applications/{number}/convert",
+        headers=auth(team, "editor"),
+        json={"reason": "again"},
+    )
     assert again.status_code == 409
-    assert api.post("/api/compliance/applications", json={**APPLICATION, "number": "x"},
-                    headers=auth(team, "ops")).status_code == 403
+    assert (
+        api.post(
+            "/api/compliance/applications", json={**APPLICATION, "number": "x"}, headers=auth(team, "ops")
+        ).status_code
+        == 403
+    )
 
     # then it goes through the normal workflow and is delivered and catalogued
     for action, who in (("submit", "editor"), ("review", "reviewer"), ("approve", "approver")):
@@ -82,12 +97,15 @@ def test_application_converted_and_published(live: Runtime, api: httpx.Client, t
     assert convert["data"] == {"application": number} and convert["reason"] == "涉及公众普遍关注的预算信息"
 
 
-@pytest.mark.parametrize(("patch", "field"), [
-    ({"answered_on": "2026-10-01"}, "body"),
-    ({"number": ""}, "number"),
-    ({"received_on": "2026-13-01"}, "received_on"),
-    ({"extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"answered_on": "2026-10-01"}, "body"),
+        ({"number": ""}, "number"),
+        ({"received_on": "2026-13-01"}, "received_on"),
+        ({"extra": 1}, "extra"),
+    ],
+)
 def test_bad_applications_name_the_field(api: httpx.Client, team: Team, patch: dict, field: str) -> None:
     r = api.post("/api/compliance/applications", json={**APPLICATION, **patch}, headers=auth(team, "editor"))
     assert r.status_code == 422
@@ -95,11 +113,19 @@ def test_bad_applications_name_the_field(api: httpx.Client, team: Team, patch: d
 
 
 def test_duplicate_number_and_unknown_application(api: httpx.Client, team: Team) -> None:
-    assert api.post("/api/compliance/applications", json=APPLICATION, headers=auth(team, "editor")).status_code == 201
+    assert (
+        api.post("/api/compliance/applications", json=APPLICATION, headers=auth(team, "editor")).status_code
+        == 201
+    )
     dup = api.post("/api/compliance/applications", json=APPLICATION, headers=auth(team, "editor"))
     assert dup.status_code == 422 and dup.json()["errors"][0]["field"] == "number"
-    missing = api.post("/api/compliance/applications/none/convert", json={"reason": "x"}, headers=auth(team, "editor"))
+    missing = api.post(
+        "/api/compliance/applications/none/convert", json={"reason": "x"}, headers=auth(team, "editor")
+    )
     assert missing.status_code == 404
-    bad_type = api.post(f"/api/compliance/applications/{APPLICATION['number']}/convert",
-                        json={"reason": "x", "type": "fee_change"}, headers=auth(team, "editor"))
+    bad_type = api.post(
+        f"/api/compliance/applications/{APPLICATION['number']}/convert",
+        json={"reason": "x", "type": "fee_change"},
+        headers=auth(team, "editor"),
+    )
     assert bad_type.status_code == 422 and bad_type.json()["errors"][0]["field"] == "type"

@@ -51,8 +51,9 @@ def test_a_due_date_in_2027_is_provisional_then_official_once_loaded() -> None:
     assert cal.schedule(2027).source == SOURCE_PROVISIONAL
     assert date(2027, 2, 6) in cal.schedule(2027).holidays  # Spring Festival from the statutory list
     # when ops load a schedule (a test schedule, not the official one) with a make-up Saturday
-    loaded = parse_schedule({"year": 2027, "source": "test schedule", "holidays": ["2027-01-01"],
-                             "workdays": ["2027-01-09"]})
+    loaded = parse_schedule(
+        {"year": 2027, "source": "test schedule", "holidays": ["2027-01-01"], "workdays": ["2027-01-09"]}
+    )
     schedule = YearSchedule(2027, frozenset(loaded.holidays), frozenset(loaded.workdays), SOURCE_LOADED)
     cal = WorkCalendar({2027: schedule})
     assert cal.add_working_days(date(2026, 12, 20), 20) == (date(2027, 1, 15), False)
@@ -66,15 +67,18 @@ def test_a_date_within_a_known_year_is_never_provisional() -> None:
         day += timedelta(days=1)
 
 
-@pytest.mark.parametrize(("data", "field"), [
-    ({"year": "2027", "holidays": ["2027-01-01"]}, "year"),
-    ({"year": 2027, "holidays": ["2026-12-31"]}, "holidays.0"),
-    ({"year": 2027, "holidays": ["2027-13-01"]}, "holidays.0"),
-    ({"year": 2027, "holidays": ["2027-01-01"], "workdays": ["2027-01-01"]}, "workdays"),
-    ({"year": 2027, "holidays": ["2027-01-01"], "workdays": ["2027-01-04"]}, "workdays"),  # a Monday
-    ({"year": 2027, "holidays": []}, "holidays"),
-    ({"year": 2027, "holidays": ["2027-01-01"], "extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"year": "2027", "holidays": ["2027-01-01"]}, "year"),
+        ({"year": 2027, "holidays": ["2026-12-31"]}, "holidays.0"),
+        ({"year": 2027, "holidays": ["2027-13-01"]}, "holidays.0"),
+        ({"year": 2027, "holidays": ["2027-01-01"], "workdays": ["2027-01-01"]}, "workdays"),
+        ({"year": 2027, "holidays": ["2027-01-01"], "workdays": ["2027-01-04"]}, "workdays"),  # a Monday
+        ({"year": 2027, "holidays": []}, "holidays"),
+        ({"year": 2027, "holidays": ["2027-01-01"], "extra": 1}, "extra"),
+    ],
+)
 def test_bad_schedule_files_name_the_field(data: dict, field: str) -> None:
     with pytest.raises(ValidationError) as exc:
         parse_schedule(data)

@@ -27,8 +27,11 @@ def published(service: Service, team: Team) -> dict[str, str]:
         "policy": release(service, team, policy(ref="p1", keywords=["财政资金", "预算"])),
         "notice": release(service, team, sample("notice-abolish", abolishes=[])),
         "gone": release(service, team, policy(ref="p2", doc_number="沪财预[2026]13号", title="撤回的文件")),
-        "on_request": release(service, team, policy(ref="p3", doc_number=None, title="依申请公开的文件",
-                                                    disclosure="依申请公开")),
+        "on_request": release(
+            service,
+            team,
+            policy(ref="p3", doc_number=None, title="依申请公开的文件", disclosure="依申请公开"),
+        ),
         "draft": draft(service, team, policy(ref="p4", doc_number=None, title="草稿")),
     }
     service.abolish(team.approver, uids["policy"], on=local_today())
@@ -48,8 +51,13 @@ def test_catalogue_exports_round_trip_and_agree(service: Service, team: Team, ba
     by_uid = {r["uid"]: r for r in doc["rows"]}
     p = by_uid[uids["policy"]]
     assert (p["validity"], p["validity_changed_on"]) == ("已废止", local_today().isoformat())
-    assert p["index_number"].startswith(f"AB1900010-{local_today().year}-") and p["doc_number"] == "沪财预〔2026〕12号"
-    assert p["subject"] == "财政\\预算" and p["issuing_body"] == "上海市财政局" and p["disclosure"] == "主动公开"
+    assert (
+        p["index_number"].startswith(f"AB1900010-{local_today().year}-")
+        and p["doc_number"] == "沪财预〔2026〕12号"
+    )
+    assert (
+        p["subject"] == "财政\\预算" and p["issuing_body"] == "上海市财政局" and p["disclosure"] == "主动公开"
+    )
     assert p["keywords"] == ["财政资金", "预算"]
 
     # XLSX: opens in openpyxl, header then the same rows as the JSON, cell for cell
@@ -57,7 +65,9 @@ def test_catalogue_exports_round_trip_and_agree(service: Service, team: Team, ba
     assert "attachment" in xlsx.headers["content-disposition"]
     sheet = read_xlsx(xlsx.content)
     assert sheet[0] == HEADERS
-    expected = [[("；".join(r[k]) if isinstance(r[k], list) else r[k]) for k, _ in COLUMNS] for r in doc["rows"]]
+    expected = [
+        [("；".join(r[k]) if isinstance(r[k], list) else r[k]) for k, _ in COLUMNS] for r in doc["rows"]
+    ]
     assert sheet[1:] == expected
     # CSV: UTF-8 with BOM, the same table
     assert text.content.startswith("\ufeff".encode())
@@ -67,6 +77,7 @@ def test_catalogue_exports_round_trip_and_agree(service: Service, team: Team, ba
 def test_filters_by_type_subject_and_year(service: Service, team: Team, base: str) -> None:  # noqa: F811
     uids = published(service, team)
     with httpx.Client(base_url=base) as client:
+
         def rows(**params: str) -> set[str]:
             return {r["uid"] for r in client.get("/catalogue.json", params=params).json()["rows"]}
 
@@ -94,6 +105,11 @@ def test_public_page_marks_abolished_and_omits_withdrawn(service: Service, team:
     # the export links carry the filters
     year = local_today().year
     page = httpx.get(f"{base}/catalogue", params={"type": "policy", "year": str(year)})
-    links = [a["href"] for a in BeautifulSoup(page.text, "html.parser").select("a") if "catalogue." in a["href"]]
+    links = [
+        a["href"] for a in BeautifulSoup(page.text, "html.parser").select("a") if "catalogue." in a["href"]
+    ]
     assert f"/catalogue.xlsx?type=policy&year={year}" in links
-    assert json.loads(httpx.get(f"{base}/catalogue.json", params={"type": "policy"}).text)["filters"]["type"] == "policy"
+    assert (
+        json.loads(httpx.get(f"{base}/catalogue.json", params={"type": "policy"}).text)["filters"]["type"]
+        == "policy"
+    )

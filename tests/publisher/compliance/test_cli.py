@@ -40,9 +40,17 @@ def test_calendar_load_recomputes_provisional_due_dates(env: Env, service: Servi
     result = run(env, "calendar", "load", str(SCHEDULE_2027), "--as", "ops", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["recomputed"] == [{"uid": uid, "title": "关于进一步规范财政资金管理的通知", "clock": "content",
-                                   "was": "2027-01-18", "was_provisional": True, "due_on": "2027-01-15",
-                                   "provisional": False}]
+    assert data["recomputed"] == [
+        {
+            "uid": uid,
+            "title": "关于进一步规范财政资金管理的通知",
+            "clock": "content",
+            "was": "2027-01-18",
+            "was_provisional": True,
+            "due_on": "2027-01-15",
+            "provisional": False,
+        }
+    ]
     assert json.loads(run(env, "calendar", "show", "2027", "--json").stdout)["source"] == "loaded"
     after = json.loads(run(env, "compliance", "deadlines", "--json").stdout)
     assert [(d["due_on"], d["provisional"]) for d in after] == [("2027-01-15", False)]
@@ -84,14 +92,26 @@ def test_catalogue_export_and_annual_figures(env: Env, service: Service, team: T
 
 def test_application_add_and_convert(env: Env, team: Team, tmp_path: Path) -> None:
     source = tmp_path / "application.json"
-    source.write_text(json.dumps({
-        "number": "2026-0042", "received_on": "2026-11-01", "answered_on": "2026-11-20",
-        "subject": "某专项资金分配结果", "answer": "经查，分配结果如下……", "applicant": "李四",
-    }, ensure_ascii=False), encoding="utf-8")
+    source.write_text(
+        json.dumps(
+            {
+                "number": "2026-0042",
+                "received_on": "2026-11-01",
+                "answered_on": "2026-11-20",
+                "subject": "某专项资金分配结果",
+                "answer": "经查，分配结果如下……",
+                "applicant": "李四",
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     assert run(env, "application", "add", "--file", str(source), "--as", "editor").exit_code == 0
     listed = json.loads(run(env, "application", "list", "--json").stdout)
     assert listed["total"] == 1 and "applicant" not in listed["applications"][0]
-    result = run(env, "application", "convert", "2026-0042", "--reason", "普遍关注", "--as", "editor", "--json")
+    result = run(
+        env, "application", "convert", "2026-0042", "--reason", "普遍关注", "--as", "editor", "--json"
+    )
     assert result.exit_code == 0, result.output
     item = json.loads(result.stdout)
     assert item["state"] == "draft" and "2026-0042" in item["content"]["body_html"]

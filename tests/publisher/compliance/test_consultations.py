@@ -45,21 +45,29 @@ def test_adoption_report_linked_routed_and_delivered(live: Runtime, api: httpx.C
             [reminder] = check_consultations(s, at(2019, 9, 1))
         with live.db.transaction() as s:
             assert check_consultations(s, at(2019, 9, 2)) == []
-    assert [(e["uid"], e["closes"], e["report_due_on"]) for _, e in got] == [(consultation, "2019-08-31", "2019-09-29")]
+    assert [(e["uid"], e["closes"], e["report_due_on"]) for _, e in got] == [
+        (consultation, "2019-08-31", "2019-09-29")
+    ]
     reminders = api.get("/api/compliance/reminders", headers=auth(team, "editor")).json()
     assert [(r["item"], r["due_on"], r["reports"]) for r in reminders] == [(consultation, "2019-09-29", [])]
 
     # when the editor asks for the adoption report, a draft linked to the consultation appears
-    r = api.post(f"/api/compliance/consultations/{consultation}/adoption-report", headers=auth(team, "editor"), json={})
+    r = api.post(
+        f"/api/compliance/consultations/{consultation}/adoption-report", headers=auth(team, "editor"), json={}
+    )
     assert r.status_code == 201, r.text
     report = r.json()
     assert report["type"] == "consultation" and report["state"] == "draft"
     assert report["content"]["consultation"] == {"opens": "2019-08-01", "closes": "2019-08-31"}
     assert "采纳情况" in report["title"]
-    dup = api.post(f"/api/compliance/consultations/{consultation}/adoption-report", headers=auth(team, "editor"), json={})
+    dup = api.post(
+        f"/api/compliance/consultations/{consultation}/adoption-report", headers=auth(team, "editor"), json={}
+    )
     assert dup.status_code == 409
     # the report itself is not a consultation one can report on
-    nested = api.post(f"/api/compliance/consultations/{report['uid']}/adoption-report", headers=auth(team, "editor"))
+    nested = api.post(
+        f"/api/compliance/consultations/{report['uid']}/adoption-report", headers=auth(team, "editor")
+    )
     assert nested.status_code == 422
 
     # it is routed like the consultation and delivered through the ledger

@@ -102,7 +102,17 @@ def test_loading_the_official_calendar_recomputes_provisional_due_dates(service:
     d = clocks(service, at(2026, 12, 21), uid)[CONTENT]
     assert (d["due_on"], d["provisional"]) == ("2027-01-18", True)
     with service.transaction() as s:
-        store_schedule(s, parse_schedule({"year": 2027, "source": "test schedule", "holidays": ["2027-01-01"],
-                                          "workdays": ["2027-01-09"]}), by="ops")
+        store_schedule(
+            s,
+            parse_schedule(
+                {
+                    "year": 2027,
+                    "source": "test schedule",
+                    "holidays": ["2027-01-01"],
+                    "workdays": ["2027-01-09"],
+                }
+            ),
+            by="ops",
+        )
     d = clocks(service, at(2026, 12, 21), uid)[CONTENT]
     assert (d["due_on"], d["provisional"]) == ("2027-01-15", False)

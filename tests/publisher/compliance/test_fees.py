@@ -25,27 +25,53 @@ FUND = "政府性基金目录"
 
 def fee(ref: str, catalogue: str, effective: str, *changes: dict[str, Any]) -> dict[str, Any]:
     return {
-        "ref": ref, "type": "fee_change", "title": f"关于调整{catalogue}的通知（{ref}）", "issue_date": "2026-11-01",
-        "subject": "财政\\收费管理", "catalogue": catalogue, "effective_date": effective, "changes": list(changes),
+        "ref": ref,
+        "type": "fee_change",
+        "title": f"关于调整{catalogue}的通知（{ref}）",
+        "issue_date": "2026-11-01",
+        "subject": "财政\\收费管理",
+        "catalogue": catalogue,
+        "effective_date": effective,
+        "changes": list(changes),
         "body_html": "<p>见附表。</p>",
     }
 
 
-def row(action: str, item: str, old: str | None = None, new: str | None = None, dept: str = "市示例局") -> dict[str, Any]:
+def row(
+    action: str, item: str, old: str | None = None, new: str | None = None, dept: str = "市示例局"
+) -> dict[str, Any]:
     return {"action": action, "item": item, "department": dept, "old_standard": old, "new_standard": new}
 
 
 def three_fee_changes(service: Service, team: Team) -> list[str]:
     return [
-        release(service, team, fee("fee-1", ADMIN, "2026-01-01",
-                                   row("新增", "证照工本费", new="每本10元"),
-                                   row("新增", "考试考务费", new="每科60元"),
-                                   row("新增", "登记费", new="每件30元"))),
-        release(service, team, fee("fee-2", ADMIN, "2026-06-01",
-                                   row("调整", "考试考务费", "每科60元", "每科45元"),
-                                   row("取消", "登记费", "每件30元"),
-                                   row("新增", "鉴定费", new="每次200元", dept="市另一局"))),
-        release(service, team, fee("fee-3", FUND, "2026-07-01", row("新增", "示例建设基金", new="按销售额1%"))),
+        release(
+            service,
+            team,
+            fee(
+                "fee-1",
+                ADMIN,
+                "2026-01-01",
+                row("新增", "证照工本费", new="每本10元"),
+                row("新增", "考试考务费", new="每科60元"),
+                row("新增", "登记费", new="每件30元"),
+            ),
+        ),
+        release(
+            service,
+            team,
+            fee(
+                "fee-2",
+                ADMIN,
+                "2026-06-01",
+                row("调整", "考试考务费", "每科60元", "每科45元"),
+                row("取消", "登记费", "每件30元"),
+                row("新增", "鉴定费", new="每次200元", dept="市另一局"),
+            ),
+        ),
+        release(
+            service, team, fee("fee-3", FUND, "2026-07-01", row("新增", "示例建设基金", new="按销售额1%"))
+        ),
     ]
 
 
@@ -64,7 +90,9 @@ def test_three_fee_changes_give_the_expected_catalogues(service: Service, team: 
         ("鉴定费", "市另一局", "每次200元", "2026-06-01"),
     ]
     assert notes == []
-    assert table(fee_catalogue(history, FUND)[0]) == [("示例建设基金", "市示例局", "按销售额1%", "2026-07-01")]
+    assert table(fee_catalogue(history, FUND)[0]) == [
+        ("示例建设基金", "市示例局", "按销售额1%", "2026-07-01")
+    ]
     assert fee_catalogue(history, "涉企行政事业性收费目录")[0] == []
     # as of a day before the second change, the first one alone
     with service.db.reader() as s:
@@ -89,8 +117,17 @@ def test_withdrawal_reverts_and_stays_in_the_history(service: Service, team: Tea
 
 def test_unknown_items_are_applied_and_noted(service: Service, team: Team) -> None:
     # the bureau's catalogues predate the service: the sample cancels and adjusts unknown items
-    release(service, team, fee("fee-x", ADMIN, "2019-07-01", row("取消", "示例收费项目甲", "每件10元"),
-                               row("调整", "示例收费项目乙", "每次50元", "每次30元")))
+    release(
+        service,
+        team,
+        fee(
+            "fee-x",
+            ADMIN,
+            "2019-07-01",
+            row("取消", "示例收费项目甲", "每件10元"),
+            row("调整", "示例收费项目乙", "每次50元", "每次30元"),
+        ),
+    )
     with service.db.reader() as s:
         entries, notes = fee_catalogue(fee_history(s, utcnow()), ADMIN)
     assert table(entries) == [("示例收费项目乙", "市示例局", "每次30元", "2019-07-01")]
@@ -113,5 +150,7 @@ def test_fee_pages_exports_and_feed(service: Service, team: Team, base: str) -> 
         assert client.get("/fees/nosuch.csv").status_code == 404
         feed = feedparser.parse(client.get("/fees/changes.rss").content)
     titles = [e.title for e in feed.entries]
-    assert len(titles) == 3 and titles[0].startswith(f"【{FUND}】新增“示例建设基金”") and "已撤回" in titles[0]
+    assert (
+        len(titles) == 3 and titles[0].startswith(f"【{FUND}】新增“示例建设基金”") and "已撤回" in titles[0]
+    )
     assert any("取消“登记费”" in t for t in titles)

@@ -17,16 +17,22 @@ from tests.publisher.compliance.support import caught, release
 from tests.samples import policy, sample
 from tests.support import wait_for
 
-RULES = ComplianceSettings(inspection=(
-    InspectionRule("rss", "*", "首页", days=14),
-    InspectionRule("rss", "policy", "政策文件", months=6),
-    InspectionRule("rss", "notice", "通知公告", months=6),
-))
+RULES = ComplianceSettings(
+    inspection=(
+        InspectionRule("rss", "*", "首页", days=14),
+        InspectionRule("rss", "policy", "政策文件", months=6),
+        InspectionRule("rss", "notice", "通知公告", months=6),
+    )
+)
 
 
 def status(rt: Runtime, now: datetime, config: ComplianceSettings = RULES) -> dict[str, dict]:
     with rt.db.reader() as s:
-        return {w.column: w.as_dict() for w in inspection_status(s, rt.settings, now, config) if w.channel == "rss"}
+        return {
+            w.column: w.as_dict()
+            for w in inspection_status(s, rt.settings, now, config)
+            if w.channel == "rss"
+        }
 
 
 def test_warnings_fire_at_the_right_age(live: Runtime, team: Team) -> None:  # noqa: F811
@@ -80,7 +86,7 @@ def test_rules_and_ratio_from_the_settings_file(tmp_path, settings: Settings) ->
     path = tmp_path / "publisher.toml"
     path.write_text(
         "[compliance]\ninspection_warn_ratio = 0.5\nwarn_working_days = 3\n"
-        "[[compliance.inspection]]\nchannel = \"rss\"\ncolumn = \"*\"\ndays = 7\nlabel = \"网站\"\n",
+        '[[compliance.inspection]]\nchannel = "rss"\ncolumn = "*"\ndays = 7\nlabel = "网站"\n',
         encoding="utf-8",
     )
     config = compliance_settings(replace(settings, config_path=path))

@@ -55,12 +55,19 @@ def config(tmp_path: Path, sqlite_template: Path, receiver: Receiver) -> Path:
     shutil.copy(sqlite_template, db)
     lines = [
         f'data_dir = "{tmp_path / "data"}"',
-        "[database]", f'url = "sqlite:///{db}"',
-        "[executor]", "lease_seconds = 2", "sweep_interval_seconds = 0.2",
-        "[channels.rss]", "enabled = false",
-        "[channels.webhook]", "enabled = true", 'secret_env = "PUBLISHER_TEST_WEBHOOK_SECRET"', "lease_seconds = 2",
-        'retry = {base_seconds = 0.05, cap_seconds = 0.2, jitter = 0.0, max_attempts = 5}',
-        'breaker = {failures = 1000, min_samples = 1000}',
+        "[database]",
+        f'url = "sqlite:///{db}"',
+        "[executor]",
+        "lease_seconds = 2",
+        "sweep_interval_seconds = 0.2",
+        "[channels.rss]",
+        "enabled = false",
+        "[channels.webhook]",
+        "enabled = true",
+        'secret_env = "PUBLISHER_TEST_WEBHOOK_SECRET"',
+        "lease_seconds = 2",
+        "retry = {base_seconds = 0.05, cap_seconds = 0.2, jitter = 0.0, max_attempts = 5}",
+        "breaker = {failures = 1000, min_samples = 1000}",
     ]
     for name in ("a", "b"):
         lines += ["[[channels.webhook.subscribers]]", f'name = "{name}"', f'url = "{receiver.url}/{name}"']
@@ -72,8 +79,13 @@ def config(tmp_path: Path, sqlite_template: Path, receiver: Receiver) -> Path:
 class ExecutorProcess:
     def __init__(self, config: Path, log: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-        self.env.update({"PUBLISHER_CONFIG": str(config), "PUBLISHER_TEST_WEBHOOK_SECRET": SECRET,
-                         "PYTHONPATH": str(ROOT)})
+        self.env.update(
+            {
+                "PUBLISHER_CONFIG": str(config),
+                "PUBLISHER_TEST_WEBHOOK_SECRET": SECRET,
+                "PYTHONPATH": str(ROOT),
+            }
+        )
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -81,8 +93,13 @@ class ExecutorProcess:
     def start(self) -> None:
         self.starts += 1
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-c", EXECUTOR_PROCESS], cwd=ROOT, env=self.env,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", EXECUTOR_PROCESS],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -133,8 +150,11 @@ def test_killed_and_restarted_embedded_executor_delivers_everything_once(
         producer = threading.Thread(target=approve_all, daemon=True)
         producer.start()
         for threshold in (15, 40):
-            wait_until(lambda t=threshold: len(receiver.hits) >= t, 60,  # type: ignore[misc]
-                       f"receiver stuck below {threshold} hits:\n{executor.log.read_text(errors='replace')[-3000:]}")
+            wait_until(
+                lambda t=threshold: len(receiver.hits) >= t,
+                60,  # type: ignore[misc]
+                f"receiver stuck below {threshold} hits:\n{executor.log.read_text(errors='replace')[-3000:]}",
+            )
             executor.kill()
             executor.start()
         producer.join(60)
@@ -144,8 +164,11 @@ def test_killed_and_restarted_embedded_executor_delivers_everything_once(
             with rt.db.reader() as s:
                 return Counter(s.execute(select(Delivery.state)).scalars())
 
-        wait_until(lambda: states() == Counter({"delivered": 80}), 90,
-                   f"not all delivered: {states()}\n{executor.log.read_text(errors='replace')[-3000:]}")
+        wait_until(
+            lambda: states() == Counter({"delivered": 80}),
+            90,
+            f"not all delivered: {states()}\n{executor.log.read_text(errors='replace')[-3000:]}",
+        )
         with rt.db.reader() as s:
             deliveries = list(s.execute(select(Delivery)).scalars())
             attempts = list(s.execute(select(Attempt)).scalars())

@@ -20,7 +20,9 @@ FAST_RETRY = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0,
 
 
 @pytest.fixture
-def make_runtime(settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Runtime]]:
+def make_runtime(
+    settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Runtime]]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     made: list[Runtime] = []
 
@@ -37,16 +39,14 @@ def make_runtime(settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
         rt.close()
 
 
-
-
-
-
 def only_delivery(rt: Runtime, uid: str) -> dict[str, Any]:
     [d] = rt.service.deliveries(uid)
     return d
 
 
-def test_delivered_once_with_signed_stable_id(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
+def test_delivered_once_with_signed_stable_id(
+    make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver
+) -> None:
     rt = make_runtime(webhook_channels(receiver.url))
     uid = publish(rt.service, team)
     wait_for(lambda: only_delivery(rt, uid)["state"] == "delivered")
@@ -73,7 +73,9 @@ def test_500_three_times_then_200_takes_exactly_four_attempts(
     assert len(set(receiver.ids())) == 1 and len(receiver.ids()) == 4  # the same webhook-id each time
 
 
-def test_429_retry_after_is_honoured(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
+def test_429_retry_after_is_honoured(
+    make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver
+) -> None:
     receiver.answer((429, {"Retry-After": "2"}))
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
     uid = publish(rt.service, team)
@@ -84,7 +86,9 @@ def test_429_retry_after_is_honoured(make_runtime: Callable[..., Runtime], team:
     assert outcomes == ["rate_limited", "success"]
 
 
-def test_400_fails_at_once_with_one_attempt(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
+def test_400_fails_at_once_with_one_attempt(
+    make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver
+) -> None:
     receiver.answer(400)
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
     uid = publish(rt.service, team)
@@ -100,10 +104,17 @@ def test_400_fails_at_once_with_one_attempt(make_runtime: Callable[..., Runtime]
     assert [a["outcome"] for a in rt.service.attempts(d["id"])] == ["permanent", "success"]
 
 
-def test_attempts_exhausted_fail_with_the_count(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
+def test_attempts_exhausted_fail_with_the_count(
+    make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver
+) -> None:
     receiver.default = 503
-    rt = make_runtime(webhook_channels(receiver.url, retry={"base_seconds": 0.02, "cap_seconds": 0.05,
-                                                             "max_attempts": 3}, breaker={"failures": 100}))
+    rt = make_runtime(
+        webhook_channels(
+            receiver.url,
+            retry={"base_seconds": 0.02, "cap_seconds": 0.05, "max_attempts": 3},
+            breaker={"failures": 100},
+        )
+    )
     uid = publish(rt.service, team)
     wait_for(lambda: only_delivery(rt, uid)["state"] == "failed")
     d = only_delivery(rt, uid)
@@ -111,12 +122,17 @@ def test_attempts_exhausted_fail_with_the_count(make_runtime: Callable[..., Runt
     assert len(receiver.hits) == 3
 
 
-def test_breaker_opens_holds_probes_and_closes(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
+def test_breaker_opens_holds_probes_and_closes(
+    make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver
+) -> None:
     receiver.default = 503
-    rt = make_runtime(webhook_channels(
-        receiver.url, retry={"base_seconds": 0.05, "cap_seconds": 0.1, "max_attempts": 50},
-        breaker={"failures": 3, "cooldown_seconds": 3.0, "min_samples": 100},
-    ))
+    rt = make_runtime(
+        webhook_channels(
+            receiver.url,
+            retry={"base_seconds": 0.05, "cap_seconds": 0.1, "max_attempts": 50},
+            breaker={"failures": 3, "cooldown_seconds": 3.0, "min_samples": 100},
+        )
+    )
     uids = [publish(rt.service, team, title=f"政策{i}") for i in range(4)]
     # the breaker opens after 3 consecutive failures and the deliveries are held, not burnt
     wait_for(lambda: any(e["action"] == "breaker.open" for e in rt.service.audit_events()))
@@ -151,13 +167,19 @@ def test_410_disables_the_subscription_without_losing_anything(
     wait_for(lambda: all(only_delivery(rt, u)["state"] == "delivered" for u in (uid, second)))
 
 
-def test_newer_version_supersedes_unsent_delivery(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> None:
+def test_newer_version_supersedes_unsent_delivery(
+    make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver
+) -> None:
     rt = make_runtime(webhook_channels(receiver.url, **FAST_RETRY))
     rt.engine.pause("webhook.hooks", "维护", "ops")
     uid = publish(rt.service, team)
     rt.service.withdraw(team.approver, uid, "撤回测试")
     rt.engine.resume("webhook.hooks", "ops")
-    wait_for(lambda: any(d["operation"] == "withdraw" and d["state"] == "delivered" for d in rt.service.deliveries(uid)))
+    wait_for(
+        lambda: any(
+            d["operation"] == "withdraw" and d["state"] == "delivered" for d in rt.service.deliveries(uid)
+        )
+    )
     states = {(d["operation"], d["state"]) for d in rt.service.deliveries(uid)}
     assert states == {("publish", "superseded"), ("withdraw", "delivered")}
     assert [h.body["type"] for h in receiver.hits] == ["item.withdrawn"]

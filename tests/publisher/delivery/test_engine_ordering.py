@@ -69,9 +69,17 @@ def test_a_reclaimed_stale_send_is_superseded_by_the_newer_delivery(
     [pub] = rt.service.deliveries(uid)
     # a worker claimed the publication and died: its lease has run out
     with rt.db.transaction() as s:
-        s.execute(update(Delivery).where(Delivery.id == pub["id"]).values(
-            state="sending", attempts=1, lease_owner="dead-worker",
-            lease_expires_at=datetime.now(UTC) - timedelta(seconds=5), updated_at=datetime.now(UTC)))
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id == pub["id"])
+            .values(
+                state="sending",
+                attempts=1,
+                lease_owner="dead-worker",
+                lease_expires_at=datetime.now(UTC) - timedelta(seconds=5),
+                updated_at=datetime.now(UTC),
+            )
+        )
     rt.service.withdraw(team.approver, uid, "撤回")
     rt.start()
     wait_for(lambda: ("withdraw", "delivered") in states(rt, uid))
@@ -114,12 +122,16 @@ def test_a_deadlock_is_retried_and_both_transactions_commit(db: Database, team: 
             if tries[name] == 1:
                 barrier.wait(timeout=10)
             s.execute(text("UPDATE deadlock_probe SET n = n + 1 WHERE id = :i"), {"i": second})
+
         try:
             db.run(fn)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=("a", 1, 2)), threading.Thread(target=work, args=("b", 2, 1))]
+    threads = [
+        threading.Thread(target=work, args=("a", 1, 2)),
+        threading.Thread(target=work, args=("b", 2, 1)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -140,8 +152,11 @@ def test_the_embedded_executor_runs_the_compliance_checks_on_its_clock(
     from tests.samples import sample
 
     # a consultation that closed long ago is published; nobody runs the checks by hand
-    s = replace(settings, channels={"rss": {"enabled": True}},
-                executor=ExecutorSettings(compliance_interval_seconds=0.2))
+    s = replace(
+        settings,
+        channels={"rss": {"enabled": True}},
+        executor=ExecutorSettings(compliance_interval_seconds=0.2),
+    )
     rt = build_runtime(s)
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
     try:

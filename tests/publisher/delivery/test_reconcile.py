@@ -62,22 +62,35 @@ def test_every_kind_of_drift_is_found(runtime: Runtime, team: Team, settings: Se
         conn.execute("UPDATE entries SET version = 1 WHERE uid = ?", (old,))
         conn.execute("UPDATE entries SET withdrawn = 0 WHERE uid = ?", (back,))
         data = conn.execute("SELECT data FROM entries WHERE uid = ?", (kept,)).fetchone()[0]
-        conn.execute("INSERT INTO entries (uid, version, withdrawn, data) VALUES (?, 1, 0, ?)",
-                     ("01unknownitem0000000000000", json.dumps({**json.loads(data), "uid": "x"})))
-    assert findings(rt) == sorted([
-        ("missing", gone), ("stale", old), ("not_removed", back), ("extra", "01unknownitem0000000000000"),
-    ])
+        conn.execute(
+            "INSERT INTO entries (uid, version, withdrawn, data) VALUES (?, 1, 0, ?)",
+            ("01unknownitem0000000000000", json.dumps({**json.loads(data), "uid": "x"})),
+        )
+    assert findings(rt) == sorted(
+        [
+            ("missing", gone),
+            ("stale", old),
+            ("not_removed", back),
+            ("extra", "01unknownitem0000000000000"),
+        ]
+    )
 
 
-def test_cli_exit_codes(runtime: Runtime, team: Team, settings: Settings, db_url: str, tmp_path: Path) -> None:
+def test_cli_exit_codes(
+    runtime: Runtime, team: Team, settings: Settings, db_url: str, tmp_path: Path
+) -> None:
     from tests.publisher.cli_support import run
 
     uid = publish(runtime.service, team)
     wait_for(lambda: all_delivered(runtime, [uid]))
     config = tmp_path / "rss-only.toml"
     config.write_text("[channels.rss]\nenabled = true\n", encoding="utf-8")
-    env = {"PUBLISHER_CONFIG": str(config), "PUBLISHER_DATABASE_URL": db_url,
-           "PUBLISHER_DATA_DIR": str(settings.data_dir), "PUBLISHER_BROKER_URL": None}
+    env = {
+        "PUBLISHER_CONFIG": str(config),
+        "PUBLISHER_DATABASE_URL": db_url,
+        "PUBLISHER_DATA_DIR": str(settings.data_dir),
+        "PUBLISHER_BROKER_URL": None,
+    }
     ok = run(env, "reconcile", "--json")
     assert ok.exit_code == 0 and json.loads(ok.output)["ok"] is True
     with sqlite3.connect(Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3") as conn:

@@ -63,7 +63,9 @@ def test_an_edited_reason_is_reported(env: Env, service: Service, history: list[
     assert data["intact"] is False and [p["seq"] for p in data["problems"]] == [reject["seq"]]
 
 
-def test_a_deleted_middle_event_is_reported(env: Env, service: Service, history: list[dict[str, object]]) -> None:
+def test_a_deleted_middle_event_is_reported(
+    env: Env, service: Service, history: list[dict[str, object]]
+) -> None:
     sql(service, "DELETE FROM audit_events WHERE seq = 4")
     result = run(env, "audit", "verify")
     assert result.exit_code == 1
@@ -71,7 +73,9 @@ def test_a_deleted_middle_event_is_reported(env: Env, service: Service, history:
     assert "event 5: link to the previous event is broken" in result.stderr
 
 
-def test_a_deleted_last_event_is_reported(env: Env, service: Service, history: list[dict[str, object]]) -> None:
+def test_a_deleted_last_event_is_reported(
+    env: Env, service: Service, history: list[dict[str, object]]
+) -> None:
     sql(service, "DELETE FROM audit_events WHERE seq = 8")
     result = run(env, "audit", "verify")
     assert result.exit_code == 1
@@ -82,16 +86,40 @@ def test_audit_list_shows_the_events(env: Env, service: Service, history: list[d
     uid = str(history[0]["item"])
     result = run(env, "audit", "list", "--item", uid, "--json")
     assert result.exit_code == 0
-    assert [e["action"] for e in json.loads(result.stdout)] == ["create", "submit", "reject", "submit", "review", "approve"]
+    assert [e["action"] for e in json.loads(result.stdout)] == [
+        "create",
+        "submit",
+        "reject",
+        "submit",
+        "review",
+        "approve",
+    ]
     assert "请补充附件" in run(env, "audit", "list").stdout
 
 
-@pytest.mark.parametrize("fields", [
-    {"at": "2026-11-28T07:00:00+00:00", "actor": "审批人", "action": "approve", "item_uid": "01J", "reason": None,
-     "version_hash": "ab" * 32, "data": {"seq": 0, "channels": ["rss", "cms"], "备注": "\"seq\":1,"}},
-    {"at": "2026-11-28T07:00:00+00:00", "actor": "ops", "action": "breaker_open", "item_uid": None,
-     "reason": 'x","seq":9,"version_hash":null}', "version_hash": None, "data": None},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {
+            "at": "2026-11-28T07:00:00+00:00",
+            "actor": "审批人",
+            "action": "approve",
+            "item_uid": "01J",
+            "reason": None,
+            "version_hash": "ab" * 32,
+            "data": {"seq": 0, "channels": ["rss", "cms"], "备注": '"seq":1,'},
+        },
+        {
+            "at": "2026-11-28T07:00:00+00:00",
+            "actor": "ops",
+            "action": "breaker_open",
+            "item_uid": None,
+            "reason": 'x","seq":9,"version_hash":null}',
+            "version_hash": None,
+            "data": None,
+        },
+    ],
+)
 @pytest.mark.parametrize("seq", [1, 42, 10_000_000_001])
 def test_the_database_hashes_the_same_text_as_verify(fields: dict[str, object], seq: int) -> None:
     # given an event split around its seq, which only the database knows at insert time
@@ -101,7 +129,9 @@ def test_the_database_hashes_the_same_text_as_verify(fields: dict[str, object], 
     assert prev + pre + str(seq) + post == prev + audit.canonical({**fields, "seq": seq})
 
 
-def test_appended_hashes_match_verify_and_the_head(service: Service, history: list[dict[str, object]]) -> None:
+def test_appended_hashes_match_verify_and_the_head(
+    service: Service, history: list[dict[str, object]]
+) -> None:
     # given events appended by the one-statement INSERT (the database computed their hashes)
     with service.db.reader() as s:
         head = s.execute(text("SELECT seq, hash FROM audit_head")).one()

@@ -44,12 +44,15 @@ def test_two_processes_approving_200_each_never_share_an_index_number(
         from sqlalchemy import update
 
         from publisher.store.models import Item
+
         s.execute(update(Item).values(state="awaiting_approval"))
     # when two processes approve 200 each at the same time
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", APPROVER_SCRIPT, db_url, str(team.approver.id), json.dumps(chunk)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for chunk in (uids[:200], uids[200:])
     ]
@@ -64,4 +67,3 @@ def test_two_processes_approving_200_each_never_share_an_index_number(
     serials = sorted(int(re.match(r"^AB1900010-\d{4}-(\d+)$", n).group(1)) for n in numbers)  # type: ignore[union-attr]
     assert serials == list(range(1, 401))
     assert service.verify_audit()[1] == []  # the audit chain did not fork either
-

@@ -54,7 +54,9 @@ def test_full_happy_path_writes_version_deliveries_and_audit(service: Service, t
     "action,state",
     [("submit", "in_review"), ("review", "draft"), ("approve", "draft"), ("approve", "in_review")],
 )
-def test_wrong_transition_is_409_naming_the_state(service: Service, team: Team, action: str, state: str) -> None:
+def test_wrong_transition_is_409_naming_the_state(
+    service: Service, team: Team, action: str, state: str
+) -> None:
     # given an item in `state`
     item = service.create_item(team.editor, policy())
     if state == "in_review":
@@ -105,14 +107,19 @@ def test_reject_needs_reason_and_returns_to_draft(service: Service, team: Team) 
     service.submit(team.editor, uid)
     service.reject(team.reviewer, uid, "涉及敏感信息")
     assert service.item_detail(uid)["state"] == "draft"
-    assert [e["reason"] for e in service.audit_events(uid) if e["action"] == "reject"] == ["文号有误", "涉及敏感信息"]
+    assert [e["reason"] for e in service.audit_events(uid) if e["action"] == "reject"] == [
+        "文号有误",
+        "涉及敏感信息",
+    ]
 
 
 @pytest.mark.parametrize(
     "overrides,field",
     [({"disclosure": "不予公开"}, "disclosure"), ({"classified": "秘密"}, "classified")],
 )
-def test_never_released_unless_cleared_and_disclosable(service: Service, team: Team, overrides: dict, field: str) -> None:
+def test_never_released_unless_cleared_and_disclosable(
+    service: Service, team: Team, overrides: dict, field: str
+) -> None:
     item = service.create_item(team.editor, policy(**overrides))
     service.submit(team.editor, item.uid)
     with pytest.raises(ValidationError) as exc:
@@ -146,10 +153,18 @@ def test_release_group_is_approved_atomically_and_ordered(service: Service, team
 
 def test_interpretation_never_released_before_its_policy(service: Service, team: Team) -> None:
     pol = service.create_item(team.editor, policy())
-    interp_uid = to_awaiting(service, team, {
-        "type": "interpretation", "title": "解读", "issue_date": "2026-11-20", "subject": "财政\\预算",
-        "interprets": pol.uid, "body_html": "<p>解读</p>",
-    })
+    interp_uid = to_awaiting(
+        service,
+        team,
+        {
+            "type": "interpretation",
+            "title": "解读",
+            "issue_date": "2026-11-20",
+            "subject": "财政\\预算",
+            "interprets": pol.uid,
+            "body_html": "<p>解读</p>",
+        },
+    )
     with pytest.raises(ValidationError) as exc:
         service.approve(team.approver, interp_uid)
     assert exc.value.errors[0].field == "interprets"
@@ -187,6 +202,7 @@ def test_versions_are_immutable_rows(service: Service, team: Team) -> None:
         v = s.execute(select(ItemVersion)).scalar_one()
         stored = v.content_hash
     from publisher.editorial.views import content_hash
+
     assert content_hash(v.content) == stored
 
 
@@ -258,11 +274,20 @@ def test_deliveries_unique_per_version_channel_operation(service: Service, team:
 
     with pytest.raises(IntegrityError), service.db.transaction() as s:
         d = s.execute(select(Delivery).limit(1)).scalar_one()
-        s.add(Delivery(
-            item_id=d.item_id, version_id=d.version_id, channel=d.channel, operation=d.operation,
-            state=DeliveryState.QUEUED.value, key=d.key + "x", attempts=0, next_attempt_at=d.next_attempt_at,
-            created_at=d.created_at, updated_at=d.updated_at,
-        ))
+        s.add(
+            Delivery(
+                item_id=d.item_id,
+                version_id=d.version_id,
+                channel=d.channel,
+                operation=d.operation,
+                state=DeliveryState.QUEUED.value,
+                key=d.key + "x",
+                attempts=0,
+                next_attempt_at=d.next_attempt_at,
+                created_at=d.created_at,
+                updated_at=d.updated_at,
+            )
+        )
 
 
 def test_sanitised_on_input(service: Service, team: Team) -> None:

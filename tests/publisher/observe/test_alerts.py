@@ -123,14 +123,28 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 def failed(n: int, channel: str = "webhook.hooks") -> dict[str, Any]:
-    return {"delivery": n, "channel": channel, "operation": "publish", "error": f"HTTP 400 第{n}次", "attempts": 1}
+    return {
+        "delivery": n,
+        "channel": channel,
+        "operation": "publish",
+        "error": f"HTTP 400 第{n}次",
+        "attempts": 1,
+    }
 
 
-def test_a_burst_is_one_message_per_target_with_counts_and_first_details(collector: Collector, smtp: SmtpSink) -> None:
+def test_a_burst_is_one_message_per_target_with_counts_and_first_details(
+    collector: Collector, smtp: SmtpSink
+) -> None:
     # given an alerter with a short window, a webhook and an SMTP target
-    email = EmailTarget(smtp_host="127.0.0.1", smtp_port=smtp.server_address[1], sender="publisher@example.gov.cn",
-                        to=("ops@example.gov.cn",))
-    alerter = Alerter(AlertSettings(window_seconds=0.3, webhooks=(collector.url,), email=email, max_details=3))
+    email = EmailTarget(
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.server_address[1],
+        sender="publisher@example.gov.cn",
+        to=("ops@example.gov.cn",),
+    )
+    alerter = Alerter(
+        AlertSettings(window_seconds=0.3, webhooks=(collector.url,), email=email, max_details=3)
+    )
     alerter.start()
     try:
         # when seven delivery failures, a breaker opening and an ignored event arrive at once
@@ -158,8 +172,11 @@ def test_a_dead_target_never_blocks_or_raises_and_the_others_still_get_it(collec
     # given a target that refuses connections, one that answers 500, and a working one
     broken = Collector(status=500).start()
     try:
-        alerter = Alerter(AlertSettings(window_seconds=0.2, webhooks=("http://127.0.0.1:9/refused", broken.url,
-                                                                      collector.url)))
+        alerter = Alerter(
+            AlertSettings(
+                window_seconds=0.2, webhooks=("http://127.0.0.1:9/refused", broken.url, collector.url)
+            )
+        )
         alerter.start()
         events.subscribe(alerter.handle)
         try:
@@ -181,9 +198,19 @@ def test_a_dead_target_never_blocks_or_raises_and_the_others_still_get_it(collec
 
 def test_settings_parse_targets_and_refuse_bad_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALERT_SMTP_PW", "s3cret")
-    s = AlertSettings.parse({"window_seconds": 10, "webhooks": ["https://ops.example/hook"],
-                             "email": {"smtp_host": "mail", "from": "a@b", "to": "ops@b", "username": "u",
-                                       "password_env": "ALERT_SMTP_PW"}})
+    s = AlertSettings.parse(
+        {
+            "window_seconds": 10,
+            "webhooks": ["https://ops.example/hook"],
+            "email": {
+                "smtp_host": "mail",
+                "from": "a@b",
+                "to": "ops@b",
+                "username": "u",
+                "password_env": "ALERT_SMTP_PW",
+            },
+        }
+    )
     assert s.window_seconds == 10 and s.webhooks == ("https://ops.example/hook",)
     assert s.email is not None and s.email.to == ("ops@b",) and s.email.password == "s3cret"
     assert not AlertSettings.parse({}).has_targets
@@ -192,7 +219,9 @@ def test_settings_parse_targets_and_refuse_bad_ones(monkeypatch: pytest.MonkeyPa
     with pytest.raises(SettingsError, match="from"):
         AlertSettings.parse({"email": {"smtp_host": "mail"}})
     with pytest.raises(SettingsError, match="must not be written"):
-        AlertSettings.parse({"email": {"smtp_host": "mail", "from": "a@b", "to": ["c@d"], "password": "inline"}})
+        AlertSettings.parse(
+            {"email": {"smtp_host": "mail", "from": "a@b", "to": ["c@d"], "password": "inline"}}
+        )
 
 
 def test_install_end_to_end_a_delivery_that_fails_for_good_alerts_ops_with_the_item(
@@ -201,8 +230,11 @@ def test_install_end_to_end_a_delivery_that_fails_for_good_alerts_ops_with_the_i
     # given a runtime whose webhook subscriber answers 400, with alerts to the collector
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     receiver = Receiver(default=400).start()
-    s = replace(settings, channels=webhook_channels(receiver.url),
-                alerts={"window_seconds": 0.3, "webhooks": [collector.url]})
+    s = replace(
+        settings,
+        channels=webhook_channels(receiver.url),
+        alerts={"window_seconds": 0.3, "webhooks": [collector.url]},
+    )
     rt = build_runtime(s)
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
     rt.start()

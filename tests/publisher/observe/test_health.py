@@ -35,8 +35,23 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     if binary is None:
         pytest.fail("redis-server is required for the broker readiness tests")
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10
     while True:
@@ -69,7 +84,10 @@ def test_embedded_ready_only_while_the_sweeper_runs(settings: Settings) -> None:
         # no executor at all: the database is fine but nothing would send
         r = client.get("/readyz")
         assert r.status_code == 503 and r.json()["checks"]["database"]["ok"] is True
-        assert r.json()["checks"]["worker"] == {"ok": False, "detail": "没有运行的执行器 / no executor running"}
+        assert r.json()["checks"]["worker"] == {
+            "ok": False,
+            "detail": "没有运行的执行器 / no executor running",
+        }
         executor = EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05)
         use_executor(rt, executor)
         assert "尚未完成首次巡检" in client.get("/readyz").json()["checks"]["worker"]["detail"]
@@ -86,7 +104,9 @@ def test_embedded_ready_only_while_the_sweeper_runs(settings: Settings) -> None:
 
 
 def test_database_down_is_503_naming_the_database(settings: Settings) -> None:
-    status, checks = readyz(settings, database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+    status, checks = readyz(
+        settings, database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"
+    )
     assert status == 503 and checks["database"]["ok"] is False
     assert "OperationalError" in str(checks["database"]["detail"])
 

@@ -27,7 +27,9 @@ from tests.support import publish, wait_for
 def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
-        subprocess.run(["apt-get", "install", "-y", "prometheus"], check=False, capture_output=True, timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "prometheus"], check=False, capture_output=True, timeout=600
+        )
         path = shutil.which("promtool")
     if path is None:
         pytest.fail("promtool is missing and `apt-get install -y prometheus` did not provide it")
@@ -54,7 +56,9 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def test_metrics_pass_promtool_and_match_the_ledger(runtime: tuple[Runtime, Receiver], team: Team, promtool: str) -> None:
+def test_metrics_pass_promtool_and_match_the_ledger(
+    runtime: tuple[Runtime, Receiver], team: Team, promtool: str
+) -> None:
     rt, receiver = runtime
     # given one delivered and one refused (400) delivery, then a paused channel holding a third
     ok = publish(rt.service, team, title="成功的政策")
@@ -69,7 +73,9 @@ def test_metrics_pass_promtool_and_match_the_ledger(runtime: tuple[Runtime, Rece
     with TestClient(create_app(rt)) as client:
         r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    check = subprocess.run([promtool, "check", "metrics"], input=r.text, capture_output=True, text=True, timeout=30)
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=r.text, capture_output=True, text=True, timeout=30
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
     m = samples(r.text)
@@ -77,7 +83,9 @@ def test_metrics_pass_promtool_and_match_the_ledger(runtime: tuple[Runtime, Rece
     assert m[("publisher_deliveries_total", (("channel", "webhook.hooks"), ("outcome", "success")))] == 1
     assert m[("publisher_deliveries_total", (("channel", "webhook.hooks"), ("outcome", "permanent")))] == 1
     assert m[("publisher_delivery_latency_seconds_count", ch)] == 2
-    assert m[("publisher_delivery_latency_seconds_bucket", (("channel", "webhook.hooks"), ("le", "+Inf")))] == 2
+    assert (
+        m[("publisher_delivery_latency_seconds_bucket", (("channel", "webhook.hooks"), ("le", "+Inf")))] == 2
+    )
     assert 0 < m[("publisher_delivery_latency_seconds_sum", ch)] < 10
     for state in ("delivered", "failed", "held"):
         assert m[("publisher_deliveries", (("channel", "webhook.hooks"), ("state", state)))] == 1
@@ -97,7 +105,9 @@ def test_channel_health_ratio_latency_queue_and_age(runtime: tuple[Runtime, Rece
     [h] = channel_health(rt.db, rt.settings, ["webhook.hooks"])
     assert h.sampled == 4 and h.success_ratio == 0.75
     assert h.p50_ms is not None and h.p95_ms is not None and 0 < h.p50_ms <= h.p95_ms
-    assert h.queue_depth == 0 and h.oldest_pending_seconds is None and h.counts == {"failed": 1, "delivered": 3}
+    assert (
+        h.queue_depth == 0 and h.oldest_pending_seconds is None and h.counts == {"failed": 1, "delivered": 3}
+    )
     rt.engine.pause("webhook.hooks", "维护", "ops")
     uid = publish(rt.service, team, title="暂缓")
     wait_for(lambda: rt.service.deliveries(uid)[0]["state"] == "held")

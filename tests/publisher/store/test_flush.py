@@ -26,8 +26,10 @@ def test_run_then_flush_releases_before_the_flush_and_returns_after_it(db: Datab
     def inside(session: Session) -> tuple[str, str]:
         session.execute(text("CREATE TEMP TABLE IF NOT EXISTS flushed (x int)"))
         session.execute(text("INSERT INTO flushed VALUES (1)"))
-        return (session.execute(text("SHOW synchronous_commit")).scalar_one(),
-                session.execute(text("SELECT pg_current_xact_id()::text")).scalar_one())
+        return (
+            session.execute(text("SHOW synchronous_commit")).scalar_one(),
+            session.execute(text("SELECT pg_current_xact_id()::text")).scalar_one(),
+        )
 
     event.listen(db.unflushed_sessions, "after_commit", record_lsn)
     try:
@@ -39,5 +41,6 @@ def test_run_then_flush_releases_before_the_flush_and_returns_after_it(db: Datab
     # and by the time it returned, the WAL was flushed past its commit
     with db.engine.connect() as conn:
         durable = conn.exec_driver_sql(
-            "SELECT pg_current_wal_flush_lsn() >= CAST(%(lsn)s AS pg_lsn)", {"lsn": committed_at[0]}).scalar_one()
+            "SELECT pg_current_wal_flush_lsn() >= CAST(%(lsn)s AS pg_lsn)", {"lsn": committed_at[0]}
+        ).scalar_one()
     assert durable

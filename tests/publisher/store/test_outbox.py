@@ -18,8 +18,15 @@ from tests.samples import policy
 
 
 def _version(item_id: int, author: int, number: int, now: datetime) -> dict[str, Any]:
-    return dict(item_id=item_id, number=number, content={"title": "标题"}, content_hash="a" * 64, reason="publish",
-                created_by=author, created_at=now)
+    return dict(
+        item_id=item_id,
+        number=number,
+        content={"title": "标题"},
+        content_hash="a" * 64,
+        reason="publish",
+        created_by=author,
+        created_at=now,
+    )
 
 
 def test_version_deliveries_and_release_columns_are_written_together(service: Service, team: Team) -> None:
@@ -28,10 +35,19 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
     now = utcnow()
     due = now + timedelta(minutes=5)
     with service.db.transaction() as s:
-        _, earlier = outbox.write(s, _version(item.id, team.editor.id, 1, now), "publish",
-                                  [outbox.Planned("wechat", "k0.wechat")], due_at=now, now=now)
-    planned = [outbox.Planned("rss", "k.rss"), outbox.Planned("cms", "k.cms", after=None),
-               outbox.Planned("wechat", "k.wechat", after=earlier["wechat"])]
+        _, earlier = outbox.write(
+            s,
+            _version(item.id, team.editor.id, 1, now),
+            "publish",
+            [outbox.Planned("wechat", "k0.wechat")],
+            due_at=now,
+            now=now,
+        )
+    planned = [
+        outbox.Planned("rss", "k.rss"),
+        outbox.Planned("cms", "k.cms", after=None),
+        outbox.Planned("wechat", "k.wechat", after=earlier["wechat"]),
+    ]
     statements: list[str] = []
     engine = service.db.engine
     listener = lambda *args: statements.append(args[2])  # noqa: E731
@@ -39,11 +55,26 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
     try:
         with service.db.transaction() as s:
             version_id, ids = outbox.write(
-                s, _version(item.id, team.editor.id, 2, now), "update", planned, due_at=due, now=now,
-                release=dict(index_number="AB1900010-2026-007", live_version=2, state="published",
-                             published_at=now, updated_at=now),
-                event=audit.event_params(actor="approver", action="approve", item_uid=item.uid,
-                                         version_hash="a" * 64, data={"version": 2}),
+                s,
+                _version(item.id, team.editor.id, 2, now),
+                "update",
+                planned,
+                due_at=due,
+                now=now,
+                release=dict(
+                    index_number="AB1900010-2026-007",
+                    live_version=2,
+                    state="published",
+                    published_at=now,
+                    updated_at=now,
+                ),
+                event=audit.event_params(
+                    actor="approver",
+                    action="approve",
+                    item_uid=item.uid,
+                    version_hash="a" * 64,
+                    data={"version": 2},
+                ),
             )
     finally:
         event.remove(engine, "before_cursor_execute", listener)
@@ -52,7 +83,11 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
         assert len(statements) == 1
     with service.db.reader() as s:
         version = s.get(ItemVersion, version_id)
-        rows = s.execute(select(Delivery).where(Delivery.version_id == version_id).order_by(Delivery.id)).scalars().all()
+        rows = (
+            s.execute(select(Delivery).where(Delivery.version_id == version_id).order_by(Delivery.id))
+            .scalars()
+            .all()
+        )
         stored = s.get(Item, item.id)
     assert version is not None and version.content == {"title": "标题"} and version.number == 2
     # and every delivery is queued, due when asked, keyed and ordered as planned
@@ -70,15 +105,20 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
     # and the item carries its release columns
     assert stored is not None
     assert (stored.index_number, stored.live_version, stored.state, stored.published_at) == (
-        "AB1900010-2026-007", 2, "published", now)
+        "AB1900010-2026-007",
+        2,
+        "published",
+        now,
+    )
 
 
 def test_a_version_without_channels_writes_no_delivery(service: Service, team: Team) -> None:
     item = service.create_item(team.editor, policy())
     now = utcnow()
     with service.db.transaction() as s:
-        version_id, ids = outbox.write(s, _version(item.id, team.editor.id, 1, now), "publish", [],
-                                       due_at=now, now=now)
+        version_id, ids = outbox.write(
+            s, _version(item.id, team.editor.id, 1, now), "publish", [], due_at=now, now=now
+        )
     assert ids == {}
     with service.db.reader() as s:
         assert s.get(ItemVersion, version_id) is not None

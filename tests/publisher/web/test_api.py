@@ -25,7 +25,9 @@ from tests.samples import policy, sample
 @pytest.fixture
 def runtime(settings: Settings, db: Database, service: Service) -> Runtime:
     channels = ChannelSet(settings)
-    return Runtime(settings=settings, db=db, channels=channels, service=service, engine=Engine(db, settings, channels))
+    return Runtime(
+        settings=settings, db=db, channels=channels, service=service, engine=Engine(db, settings, channels)
+    )
 
 
 @pytest.fixture
@@ -57,7 +59,9 @@ def create(client: TestClient, team: Team, data: dict[str, Any] | None = None, w
     return str(r.json()["uid"])
 
 
-def to_awaiting(client: TestClient, team: Team, data: dict[str, Any] | None = None, who: str = "editor") -> str:
+def to_awaiting(
+    client: TestClient, team: Team, data: dict[str, Any] | None = None, who: str = "editor"
+) -> str:
     uid = create(client, team, data, who)
     assert client.post(f"/api/items/{uid}/submit", headers=h(team, who)).status_code == 200
     assert client.post(f"/api/items/{uid}/review", headers=h(team, "reviewer")).status_code == 200
@@ -79,47 +83,95 @@ def test_item_lifecycle_through_every_endpoint(client: TestClient, team: Team) -
     assert r.json()["state"] == "draft" and r.json()["doc_number"] == "沪财预〔2026〕12号"
 
     # when it is edited, read back and listed
-    r = client.patch(f"/api/items/{uid}", json={"title": "关于规范财政资金管理的通知（修订）"}, headers=h(team, "editor"))
+    r = client.patch(
+        f"/api/items/{uid}", json={"title": "关于规范财政资金管理的通知（修订）"}, headers=h(team, "editor")
+    )
     assert r.status_code == 200 and r.json()["title"] == "关于规范财政资金管理的通知（修订）"
     detail = client.get(f"/api/items/{uid}", headers=h(team, "reviewer")).json()
     assert detail["uid"] == uid and detail["versions"] == [] and detail["delivery_status"] == "draft"
-    listing = client.get("/api/items", params={"type": "policy", "state": "draft", "q": "修订"}, headers=h(team, "ops"))
+    listing = client.get(
+        "/api/items", params={"type": "policy", "state": "draft", "q": "修订"}, headers=h(team, "ops")
+    )
     assert listing.status_code == 200
     assert listing.json()["total"] == 1 and [i["uid"] for i in listing.json()["items"]] == [uid]
-    assert client.get("/api/items", params={"state": "published"}, headers=h(team, "ops")).json()["total"] == 0
+    assert (
+        client.get("/api/items", params={"state": "published"}, headers=h(team, "ops")).json()["total"] == 0
+    )
 
     # then submit → review → approve publishes it, with one queued delivery per routed channel
     assert client.post(f"/api/items/{uid}/submit", headers=h(team, "editor")).json()["state"] == "in_review"
-    assert client.post(f"/api/items/{uid}/review", headers=h(team, "reviewer")).json()["state"] == "awaiting_approval"
+    assert (
+        client.post(f"/api/items/{uid}/review", headers=h(team, "reviewer")).json()["state"]
+        == "awaiting_approval"
+    )
     r = client.post(f"/api/items/{uid}/approve", headers=h(team, "approver"))
     assert r.status_code == 200
     body = r.json()
     assert body["state"] == "published" and body["released"] == [uid]
     assert body["index_number"].startswith("AB1900010-") and [v["number"] for v in body["versions"]] == [1]
     assert body["delivery_status"] == "pending"
-    assert body["channels"] == {"rss": "queued", "cms": "queued", "wechat": "queued", "cityplatform": "queued"}
+    assert body["channels"] == {
+        "rss": "queued",
+        "cms": "queued",
+        "wechat": "queued",
+        "cityplatform": "queued",
+    }
 
     rows = client.get(f"/api/items/{uid}/deliveries", headers=h(team, "ops")).json()
     assert sorted(d["channel"] for d in rows) == ["cityplatform", "cms", "rss", "wechat"]
     for d in rows:
-        assert {"id", "channel", "operation", "version", "state", "attempts", "external_id", "url", "last_error"} <= d.keys()
+        assert {
+            "id",
+            "channel",
+            "operation",
+            "version",
+            "state",
+            "attempts",
+            "external_id",
+            "url",
+            "last_error",
+        } <= d.keys()
         assert (d["operation"], d["version"], d["state"], d["attempts"]) == ("publish", 1, "queued", 0)
 
     # abolish: validity changes, a new version, an update per channel
-    r = client.post(f"/api/items/{uid}/abolish", json={"date": "2026-12-31", "validity": "已失效"}, headers=h(team, "approver"))
+    r = client.post(
+        f"/api/items/{uid}/abolish",
+        json={"date": "2026-12-31", "validity": "已失效"},
+        headers=h(team, "approver"),
+    )
     assert r.status_code == 200
     assert r.json()["validity"] == "已失效" and r.json()["validity_changed_on"] == "2026-12-31"
-    ops = [(d["operation"], d["version"]) for d in client.get(f"/api/items/{uid}/deliveries", headers=h(team, "ops")).json()]
+    ops = [
+        (d["operation"], d["version"])
+        for d in client.get(f"/api/items/{uid}/deliveries", headers=h(team, "ops")).json()
+    ]
     assert ops.count(("update", 2)) == 4
 
     # withdraw: every channel gets a withdrawal
     r = client.post(f"/api/items/{uid}/withdraw", json={"reason": "内容有误"}, headers=h(team, "approver"))
-    assert r.status_code == 200 and r.json()["state"] == "withdrawn" and r.json()["withdraw_reason"] == "内容有误"
+    assert (
+        r.status_code == 200
+        and r.json()["state"] == "withdrawn"
+        and r.json()["withdraw_reason"] == "内容有误"
+    )
     rows = client.get(f"/api/items/{uid}/deliveries", headers=h(team, "ops")).json()
-    assert sorted(d["channel"] for d in rows if d["operation"] == "withdraw") == ["cityplatform", "cms", "rss", "wechat"]
+    assert sorted(d["channel"] for d in rows if d["operation"] == "withdraw") == [
+        "cityplatform",
+        "cms",
+        "rss",
+        "wechat",
+    ]
 
     events = client.get("/api/audit", params={"item": uid}, headers=h(team, "ops")).json()
-    assert [e["action"] for e in events] == ["create", "edit", "submit", "review", "approve", "validity", "withdraw"]
+    assert [e["action"] for e in events] == [
+        "create",
+        "edit",
+        "submit",
+        "review",
+        "approve",
+        "validity",
+        "withdraw",
+    ]
     assert [e["actor"] for e in events][-1] == "approver" and events[-1]["reason"] == "内容有误"
 
 
@@ -145,7 +197,10 @@ def test_list_paginates_and_filters_by_validity(client: TestClient, team: Team) 
     assert r["total"] == 3 and len(r["items"]) == 2 and (r["limit"], r["offset"]) == (2, 0)
     r = client.get("/api/items", params={"limit": 2, "offset": 2}, headers=h(team, "editor")).json()
     assert len(r["items"]) == 1
-    assert client.get("/api/items", params={"validity": "已废止"}, headers=h(team, "editor")).json()["total"] == 0
+    assert (
+        client.get("/api/items", params={"validity": "已废止"}, headers=h(team, "editor")).json()["total"]
+        == 0
+    )
 
 
 def test_audit_verify_endpoint_for_ops(client: TestClient, team: Team) -> None:
@@ -196,8 +251,15 @@ def test_authentication_comes_before_body_validation(client: TestClient, service
 
 @pytest.mark.parametrize(
     "who,action",
-    [("reviewer", "create"), ("editor", "review"), ("editor", "approve"), ("reviewer", "approve"), ("ops", "approve"),
-     ("editor", "withdraw"), ("reviewer", "abolish")],
+    [
+        ("reviewer", "create"),
+        ("editor", "review"),
+        ("editor", "approve"),
+        ("reviewer", "approve"),
+        ("ops", "approve"),
+        ("editor", "withdraw"),
+        ("reviewer", "abolish"),
+    ],
 )
 def test_wrong_role_is_403_and_changes_nothing(
     client: TestClient, service: Service, team: Team, who: str, action: str
@@ -238,7 +300,9 @@ def test_author_never_approves_own_item(client: TestClient, service: Service, te
 def test_malformed_body_is_422_naming_the_body(
     client: TestClient, service: Service, team: Team, content: bytes, field: str
 ) -> None:
-    r = client.post("/api/items", content=content, headers={**h(team, "editor"), "Content-Type": "application/json"})
+    r = client.post(
+        "/api/items", content=content, headers={**h(team, "editor"), "Content-Type": "application/json"}
+    )
     assert r.status_code == 422, r.text
     assert fields(r) == [field] and " / " in r.json()["errors"][0]["message"]
     assert stored(service)["items"] == 0
@@ -253,7 +317,11 @@ def test_malformed_body_is_422_naming_the_body(
         ({"colour": "红"}, "colour", "不允许"),
         ({"type": "memo"}, "type", "允许"),
         ({"type": "procurement_result"}, "procurement", "采购"),
-        ({"procurement": {"project_number": "x"}, "type": "procurement_result"}, "procurement.purchaser", "必填"),
+        (
+            {"procurement": {"project_number": "x"}, "type": "procurement_result"},
+            "procurement.purchaser",
+            "必填",
+        ),
         ({"title": "标\x00题"}, "title", "无效字符"),
     ],
 )
@@ -273,14 +341,18 @@ def test_bad_item_is_422_naming_the_field_and_writes_nothing(
 
 def test_lone_surrogate_in_body_is_422(client: TestClient, service: Service, team: Team) -> None:
     body = b'{"type": "policy", "title": "\\ud800", "issue_date": "2026-11-20", "subject": "x"}'
-    r = client.post("/api/items", content=body, headers={**h(team, "editor"), "Content-Type": "application/json"})
+    r = client.post(
+        "/api/items", content=body, headers={**h(team, "editor"), "Content-Type": "application/json"}
+    )
     assert r.status_code == 422 and fields(r) == ["title"]
     assert stored(service)["items"] == 0
 
 
 def test_bad_patch_is_422_and_keeps_the_item(client: TestClient, team: Team) -> None:
     uid = create(client, team)
-    r = client.patch(f"/api/items/{uid}", json={"issue_date": "20-11-2026", "shape": 1}, headers=h(team, "editor"))
+    r = client.patch(
+        f"/api/items/{uid}", json={"issue_date": "20-11-2026", "shape": 1}, headers=h(team, "editor")
+    )
     assert r.status_code == 422 and sorted(fields(r)) == ["issue_date", "shape"]
     assert client.get(f"/api/items/{uid}", headers=h(team, "editor")).json()["issue_date"] == "2026-11-20"
 
@@ -313,15 +385,25 @@ def test_bad_action_body_is_422_naming_the_field(
 
 @pytest.mark.parametrize(
     "params,field",
-    [({"limit": 0}, "limit"), ({"limit": "many"}, "limit"), ({"type": "memo"}, "type"), ({"state": "done"}, "state"),
-     ({"q": "a\x00b"}, "q"), ({"offset": -1}, "offset")],
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"type": "memo"}, "type"),
+        ({"state": "done"}, "state"),
+        ({"q": "a\x00b"}, "q"),
+        ({"offset": -1}, "offset"),
+    ],
 )
-def test_bad_query_is_422_naming_the_parameter(client: TestClient, team: Team, params: dict[str, Any], field: str) -> None:
+def test_bad_query_is_422_naming_the_parameter(
+    client: TestClient, team: Team, params: dict[str, Any], field: str
+) -> None:
     r = client.get("/api/items", params=params, headers=h(team, "editor"))
     assert r.status_code == 422 and fields(r) == [field]
 
 
-def test_wrong_transition_is_409_naming_the_current_state(client: TestClient, service: Service, team: Team) -> None:
+def test_wrong_transition_is_409_naming_the_current_state(
+    client: TestClient, service: Service, team: Team
+) -> None:
     uid = create(client, team)
     client.post(f"/api/items/{uid}/submit", headers=h(team, "editor"))
     before = stored(service)
@@ -372,7 +454,9 @@ def test_openapi_document_describes_bodies_and_error_shape(client: TestClient) -
             continue
         for method, op in ops.items():
             assert {"401", "403", "422"} <= op["responses"].keys(), (method, path)
-            assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+            assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
+                "/ErrorBody"
+            )
             assert op.get("security") == [{"token": []}], (method, path)
     reject = doc["paths"]["/api/items/{uid}/reject"]["post"]
     assert reject["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ReasonBody")
@@ -383,7 +467,9 @@ def test_openapi_document_describes_bodies_and_error_shape(client: TestClient) -
 
 
 def test_body_that_is_not_utf8_is_422(client: TestClient, service: Service, team: Team) -> None:
-    r = client.post("/api/items", content=b"\xff\xfe{", headers={**h(team, "editor"), "Content-Type": "application/json"})
+    r = client.post(
+        "/api/items", content=b"\xff\xfe{", headers={**h(team, "editor"), "Content-Type": "application/json"}
+    )
     assert r.status_code == 422 and fields(r) == ["body"]
     assert stored(service)["items"] == 0
 

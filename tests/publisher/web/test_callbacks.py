@@ -31,8 +31,9 @@ Setup = Callable[..., tuple[Runtime, TestClient]]
 
 
 @pytest.fixture
-def setup(settings: Settings, team: Team, wechat: RunningServer, redis_prefix: str,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+def setup(
+    settings: Settings, team: Team, wechat: RunningServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Setup]:
     """A runtime with the wechat channel (confirmation polling effectively off, so only a
     push can confirm) and rss (which takes no callbacks), and a client for its app."""
     made: list[tuple[Runtime, TestClient]] = []
@@ -41,9 +42,14 @@ def setup(settings: Settings, team: Team, wechat: RunningServer, redis_prefix: s
 
     def make(aes: bool = False) -> tuple[Runtime, TestClient]:
         section: dict[str, Any] = {
-            "enabled": True, "api_base_url": wechat.api_base_url, "appid": wechat.config.appid,
-            "secret_env": SECRET_ENV, "callback_token_env": TOKEN_ENV, "redis_url": REDIS_URL,
-            "key_prefix": redis_prefix, "confirm_interval_seconds": 3600,
+            "enabled": True,
+            "api_base_url": wechat.api_base_url,
+            "appid": wechat.config.appid,
+            "secret_env": SECRET_ENV,
+            "callback_token_env": TOKEN_ENV,
+            "redis_url": REDIS_URL,
+            "key_prefix": redis_prefix,
+            "confirm_interval_seconds": 3600,
         }
         if aes:
             monkeypatch.setenv(AES_ENV, AES_KEY)
@@ -66,13 +72,17 @@ def wechat_delivery(rt: Runtime, uid: str) -> dict[str, Any]:
     return next(d for d in rt.service.deliveries(uid) if d["channel"] == "wechat")
 
 
-def accepted_and_finished(rt: Runtime, team: Team, wechat: RunningServer) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def accepted_and_finished(
+    rt: Runtime, team: Team, wechat: RunningServer
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """An approved policy whose WeChat delivery is accepted and whose publish job has finished
     on the stand-in (which pushes nowhere: no callback URL is configured)."""
     uid = publish(rt.service, team)
     wait_for(lambda: wechat_delivery(rt, uid)["state"] == "accepted", what="wechat delivery accepted")
     d = wechat_delivery(rt, uid)
-    wait_for(lambda: wechat.state()["publishes"][d["external_id"]]["publish_status"] == 0, what="job finished")
+    wait_for(
+        lambda: wechat.state()["publishes"][d["external_id"]]["publish_status"] == 0, what="job finished"
+    )
     return uid, d, wechat.state()["publishes"][d["external_id"]]
 
 
@@ -105,12 +115,20 @@ def test_signed_push_confirms_the_delivery_and_forged_pushes_change_nothing(
     # when forged pushes arrive: a wrong signature, a body swapped under a valid signature
     forged = client.post("/callbacks/wechat", params={**query, "signature": "f" * 40}, content=body.encode())
     if mode == "aes":
-        other, _ = wechat.standin.signed_request(wechat.standin.publish_event_xml({**job, "publish_status": 4}))
-        swapped = client.post("/callbacks/wechat", params={**query, "msg_signature": other["msg_signature"]},
-                              content=body.encode())
+        other, _ = wechat.standin.signed_request(
+            wechat.standin.publish_event_xml({**job, "publish_status": 4})
+        )
+        swapped = client.post(
+            "/callbacks/wechat",
+            params={**query, "msg_signature": other["msg_signature"]},
+            content=body.encode(),
+        )
     else:
-        swapped = client.post("/callbacks/wechat", params=signed_query(),
-                              content=b"<xml><MsgType>event</MsgType><Event>PUBLISHJOBFINISH</Event></xml>")
+        swapped = client.post(
+            "/callbacks/wechat",
+            params=signed_query(),
+            content=b"<xml><MsgType>event</MsgType><Event>PUBLISHJOBFINISH</Event></xml>",
+        )
 
     # then they are refused and logged, and the ledger is untouched
     assert forged.status_code == 403
@@ -120,8 +138,9 @@ def test_signed_push_confirms_the_delivery_and_forged_pushes_change_nothing(
     assert after["state"] == "accepted" and after["attempts"] == d["attempts"] == 1
 
     # when the genuine push arrives
-    res = client.post("/callbacks/wechat", params=query, content=body.encode(),
-                      headers={"Content-Type": "text/xml"})
+    res = client.post(
+        "/callbacks/wechat", params=query, content=body.encode(), headers={"Content-Type": "text/xml"}
+    )
 
     # then WeChat gets "success" and the delivery is delivered at the article's URL
     assert res.status_code == 200 and res.text == "success"
@@ -135,7 +154,9 @@ def test_signed_push_confirms_the_delivery_and_forged_pushes_change_nothing(
     assert again.status_code == 200 and wechat_delivery(rt, uid) == done
 
 
-def test_review_failure_push_fails_the_delivery_in_chinese(setup: Setup, team: Team, wechat: RunningServer) -> None:
+def test_review_failure_push_fails_the_delivery_in_chinese(
+    setup: Setup, team: Team, wechat: RunningServer
+) -> None:
     rt, client = setup()
     wechat.fault(publish_status=4)
     uid = publish(rt.service, team)
@@ -158,20 +179,26 @@ def test_channels_that_take_no_callbacks_answer_404(setup: Setup) -> None:
         assert res.json()["errors"][0]["field"] == "path"
 
 
-def test_oversized_push_is_refused_before_the_adapter_sees_it(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+def test_oversized_push_is_refused_before_the_adapter_sees_it(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
     _rt, client = setup()
-    res = client.post("/callbacks/wechat", params=signed_query(), content=b"<xml>" + b"x" * 300_000 + b"</xml>")
+    res = client.post(
+        "/callbacks/wechat", params=signed_query(), content=b"<xml>" + b"x" * 300_000 + b"</xml>"
+    )
     assert res.status_code == 413
     assert "wechat callback refused" not in caplog.text
 
 
 def test_broadcast_finished_push_is_recorded_for_the_digest(setup: Setup, wechat: RunningServer) -> None:
     rt, client = setup()
-    xml = ("<xml><ToUserName><![CDATA[gh_localstandin0]]></ToUserName><FromUserName><![CDATA[mphelper]]>"
-           f"</FromUserName><CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-           "<Event><![CDATA[MASSSENDJOBFINISH]]></Event><MsgID>1000001234</MsgID>"
-           "<Status><![CDATA[err(10001)]]></Status><TotalCount>1000</TotalCount><FilterCount>990</FilterCount>"
-           "<SentCount>0</SentCount><ErrorCount>990</ErrorCount></xml>")
+    xml = (
+        "<xml><ToUserName><![CDATA[gh_localstandin0]]></ToUserName><FromUserName><![CDATA[mphelper]]>"
+        f"</FromUserName><CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[MASSSENDJOBFINISH]]></Event><MsgID>1000001234</MsgID>"
+        "<Status><![CDATA[err(10001)]]></Status><TotalCount>1000</TotalCount><FilterCount>990</FilterCount>"
+        "<SentCount>0</SentCount><ErrorCount>990</ErrorCount></xml>"
+    )
     query, body = wechat.standin.signed_request(xml)
     res = client.post("/callbacks/wechat", params=query, content=body.encode())
     assert res.status_code == 200 and res.text == "success"

@@ -46,7 +46,9 @@ def base(runtime: Runtime) -> Iterator[str]:
 def publish(runtime: Runtime, n: int, **overrides: Any) -> None:
     uid = f"01jfeedtest{n:015d}"
     values: dict[str, Any] = dict(
-        uid=uid, title=f"测试信息{n}", public_url=f"{runtime.settings.public_base_url}/items/{uid}",
+        uid=uid,
+        title=f"测试信息{n}",
+        public_url=f"{runtime.settings.public_base_url}/items/{uid}",
         created_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=n),
         published_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=n),
     )
@@ -81,10 +83,16 @@ def test_feeds_are_served_with_types_and_validators(runtime: Runtime, base: str)
             parsed = feedparser.parse(r.content)
             assert parsed.bozo == 0 and parsed.entries[0].title == "测试信息1"
         # subject feeds by the ids index.json lists
-        (sid,) = [s for s, name in read_index(runtime.settings)["subjects"].items() if name == "综合政务\\政务公开"]
+        (sid,) = [
+            s for s, name in read_index(runtime.settings)["subjects"].items() if name == "综合政务\\政务公开"
+        ]
         assert client.get(f"/feeds/subject/{sid}.atom").status_code == 200
         assert client.get("/feeds/index.json").json()["subjects"][sid] == "综合政务\\政务公开"
-        for bad in ("/feeds/type/nosuch.rss", "/feeds/subject/..%2F..%2Fpublisher.rss", "/feeds/type/POLICY.rss"):
+        for bad in (
+            "/feeds/type/nosuch.rss",
+            "/feeds/subject/..%2F..%2Fpublisher.rss",
+            "/feeds/type/POLICY.rss",
+        ):
             r = client.get(bad)
             assert r.status_code == 404, bad
             assert r.json()["errors"][0]["message"].startswith("未找到")
@@ -100,7 +108,9 @@ def test_conditional_get_answers_304_with_no_body(runtime: Runtime, base: str) -
         r = client.get("/feeds/all.atom", headers={"If-None-Match": etag})
         assert r.status_code == 304 and r.content == b""
         assert r.headers["etag"] == etag and r.headers["cache-control"] == "public, max-age=300"
-        assert client.get("/feeds/all.atom", headers={"If-None-Match": f'W/{etag}, "other"'}).status_code == 304
+        assert (
+            client.get("/feeds/all.atom", headers={"If-None-Match": f'W/{etag}, "other"'}).status_code == 304
+        )
         assert client.get("/feeds/all.atom", headers={"If-Modified-Since": modified}).status_code == 304
         older = "Mon, 01 Jan 2024 00:00:00 GMT"
         assert client.get("/feeds/all.atom", headers={"If-Modified-Since": older}).status_code == 200
@@ -131,8 +141,12 @@ def test_gzip_when_accepted(runtime: Runtime, base: str) -> None:
         # each representation has its own strong tag; either revalidates
         assert gz_etag != plain.headers["etag"]
         assert client.get("/feeds/all.rss", headers={"If-None-Match": gz_etag, **IDENTITY}).status_code == 304
-        assert client.get("/feeds/all.rss", headers={"Accept-Encoding": "gzip;q=0"}).headers.get(
-            "content-encoding") is None
+        assert (
+            client.get("/feeds/all.rss", headers={"Accept-Encoding": "gzip;q=0"}).headers.get(
+                "content-encoding"
+            )
+            is None
+        )
 
 
 def test_configured_output_dir_is_where_the_server_looks(tmp_path: Path, sqlite_template: Path) -> None:

@@ -18,10 +18,14 @@ from tests.support import publish, wait_for
 
 
 @pytest.fixture
-def setup(settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, TestClient, Receiver]]:
+def setup(
+    settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Runtime, TestClient, Receiver]]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     receiver = Receiver().start()
-    s = replace(settings, channels=webhook_channels(receiver.url, retry={"base_seconds": 0.05, "max_attempts": 2}))
+    s = replace(
+        settings, channels=webhook_channels(receiver.url, retry={"base_seconds": 0.05, "max_attempts": 2})
+    )
     rt = build_runtime(s)
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
     rt.start()
@@ -29,10 +33,6 @@ def setup(settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch) -> It
         yield rt, client, receiver
     rt.close()
     receiver.stop()
-
-
-
-
 
 
 def test_failed_queue_replay_one_and_window(setup: tuple[Runtime, TestClient, Receiver], team: Team) -> None:

@@ -102,7 +102,10 @@ def test_abolished_policy_is_marked_and_withdrawn_item_is_gone(
     # the item page shows the current validity and the date it changed
     r = httpx.get(f"{base}/items/{uid}")
     assert panel(r.text)["是否有效"] == "已废止 （2026-12-01）"
-    assert "本文件已废止（2026-12-01起）" in BeautifulSoup(r.text, "html.parser").select_one("#validity").get_text()
+    assert (
+        "本文件已废止（2026-12-01起）"
+        in BeautifulSoup(r.text, "html.parser").select_one("#validity").get_text()
+    )
     # the list marks it
     soup = BeautifulSoup(httpx.get(f"{base}/items").text, "html.parser")
     row = next(tr for tr in soup.select("tbody tr") if tr.a["href"] == f"/items/{uid}")
@@ -114,12 +117,17 @@ def test_abolished_policy_is_marked_and_withdrawn_item_is_gone(
     notice = BeautifulSoup(r.text, "html.parser").select_one("#withdrawn").get_text()
     assert "已撤回" in notice or "撤回" in notice
     assert "依申请人要求更正后重新发布" in notice
-    hrefs = [a["href"] for a in BeautifulSoup(httpx.get(f"{base}/items").text, "html.parser").select("tbody a")]
+    hrefs = [
+        a["href"] for a in BeautifulSoup(httpx.get(f"{base}/items").text, "html.parser").select("tbody a")
+    ]
     assert hrefs == [f"/items/{other}"]
 
 
 def test_list_filters_by_type_and_pages(runtime: Runtime, base: str, service: Service, team: Team) -> None:
-    uids = [release(service, team, policy(title=f"政策文件第{i}号", doc_number=None))[0] for i in range(PAGE_SIZE + 1)]
+    uids = [
+        release(service, team, policy(title=f"政策文件第{i}号", doc_number=None))[0]
+        for i in range(PAGE_SIZE + 1)
+    ]
     notice = release(service, team, sample("consult-2019-01"))[0]
     draft = service.create_item(team.editor, policy(title="尚未发布的草稿", doc_number=None))
     page1 = httpx.get(f"{base}/items", params={"type": "policy"})
@@ -129,20 +137,31 @@ def test_list_filters_by_type_and_pages(runtime: Runtime, base: str, service: Se
     assert len(listed) == PAGE_SIZE and f"/items/{notice}" not in listed
     assert listed[0] == f"/items/{uids[-1]}"  # newest first
     assert "共 21 条" in page1.text
-    assert soup.select_one('head link[type="application/rss+xml"][href$="/feeds/type/policy.rss"]') is not None
-    page2 = BeautifulSoup(httpx.get(f"{base}/items", params={"type": "policy", "page": 2}).text, "html.parser")
+    assert (
+        soup.select_one('head link[type="application/rss+xml"][href$="/feeds/type/policy.rss"]') is not None
+    )
+    page2 = BeautifulSoup(
+        httpx.get(f"{base}/items", params={"type": "policy", "page": 2}).text, "html.parser"
+    )
     assert [a["href"] for a in page2.select("tbody a")] == [f"/items/{uids[0]}"]
     everything = httpx.get(f"{base}/items").text
     assert f"/items/{notice}" in everything and "尚未发布的草稿" not in everything
     # drafts, unknown uids and unknown types are 404 pages, not errors
-    for path in (f"/items/{draft.uid}", "/items/0000000000000000000000000z", "/items/x'--", "/items?type=nosuch"):
+    for path in (
+        f"/items/{draft.uid}",
+        "/items/0000000000000000000000000z",
+        "/items/x'--",
+        "/items?type=nosuch",
+    ):
         r = httpx.get(base + path)
         assert r.status_code == 404, path
         assert "未找到" in r.text and r.headers["content-type"].startswith("text/html")
     assert httpx.get(f"{base}/items", params={"page": "abc"}).status_code == 200
 
 
-def test_subscription_page_lists_every_feed(runtime: Runtime, base: str, service: Service, team: Team) -> None:
+def test_subscription_page_lists_every_feed(
+    runtime: Runtime, base: str, service: Service, team: Team
+) -> None:
     empty = httpx.get(f"{base}/feeds")
     assert empty.status_code == 200 and "暂无订阅源" in empty.text
     (uid,) = release(service, team, policy())
@@ -155,7 +174,9 @@ def test_subscription_page_lists_every_feed(runtime: Runtime, base: str, service
     assert "财政 / 预算" in soup.get_text()
 
 
-def test_rss_deliveries_go_through_the_ledger(runtime: Runtime, base: str, service: Service, team: Team) -> None:
+def test_rss_deliveries_go_through_the_ledger(
+    runtime: Runtime, base: str, service: Service, team: Team
+) -> None:
     # given a policy approved for the rss channel only
     rt_settings = runtime.settings
     assert "rss" in rt_settings.routed_channels("policy")

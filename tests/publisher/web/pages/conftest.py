@@ -19,8 +19,14 @@ from publisher.web import create_app
 from tests.receiver import SECRET, Receiver, webhook_channels
 
 PASSWORD = "correct horse 电池"
-ROLES = {"editor": "editor", "editor2": "editor", "reviewer": "reviewer", "approver": "approver",
-         "ops": "ops", "admin": "admin"}
+ROLES = {
+    "editor": "editor",
+    "editor2": "editor",
+    "reviewer": "reviewer",
+    "approver": "approver",
+    "ops": "ops",
+    "admin": "admin",
+}
 FAST_RETRY = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.1, "jitter": 0.0, "max_attempts": 2}}
 
 
@@ -44,8 +50,11 @@ def csrf_of(html: str) -> str:
 
 def log_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
     page = client.get("/app/login")
-    r = client.post("/app/login", data={"name": name, "password": password, "csrf": csrf_of(page.text),
-                                        "next": "/app/items"}, follow_redirects=False)
+    r = client.post(
+        "/app/login",
+        data={"name": name, "password": password, "csrf": csrf_of(page.text), "next": "/app/items"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     return client
 
@@ -55,8 +64,13 @@ def site(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     receiver = Receiver().start()
     channels = {"rss": {"enabled": True}, **webhook_channels(receiver.url, **FAST_RETRY)}
-    rt = build_runtime(replace(settings, channels=channels, routing={**settings.routing,
-                                                                    "policy": ["rss"], "interpretation": ["rss"]}))
+    rt = build_runtime(
+        replace(
+            settings,
+            channels=channels,
+            routing={**settings.routing, "policy": ["rss"], "interpretation": ["rss"]},
+        )
+    )
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
     rt.start()
     for name, role in ROLES.items():
@@ -87,9 +101,18 @@ def flashes(html: str) -> list[str]:
 
 
 def policy_form(**overrides: str) -> dict[str, str]:
-    form = {"type": "policy", "title": "关于进一步规范财政资金管理的通知", "issue_date": "2026-11-20",
-            "doc_number": "沪财预[2026]12号", "subject": "财政\\预算", "description": "规范财政资金管理。",
-            "keywords": "财政资金，预算", "body_html": "<p>正文。</p>", "disclosure": "主动公开", "scope": "面向社会"}
+    form = {
+        "type": "policy",
+        "title": "关于进一步规范财政资金管理的通知",
+        "issue_date": "2026-11-20",
+        "doc_number": "沪财预[2026]12号",
+        "subject": "财政\\预算",
+        "description": "规范财政资金管理。",
+        "keywords": "财政资金，预算",
+        "body_html": "<p>正文。</p>",
+        "disclosure": "主动公开",
+        "scope": "面向社会",
+    }
     form.update(overrides)
     return form
 

@@ -32,8 +32,12 @@ def uids_listed(html: str) -> list[str]:
 
 def test_editor_shows_field_errors_inline_and_keeps_what_was_typed(site: Site) -> None:
     editor = site.login("editor")
-    r = post(editor, "/app/items/new", policy_form(title="", doc_number="沪财预2026-12", issue_date="2026/11/20",
-                                                   subject="财政\\预算"), "/app/items/new")
+    r = post(
+        editor,
+        "/app/items/new",
+        policy_form(title="", doc_number="沪财预2026-12", issue_date="2026/11/20", subject="财政\\预算"),
+        "/app/items/new",
+    )
     assert r.status_code == 422
     errors = field_errors(r.text)
     assert errors["title"] == ["不能为空 / must not be empty"]
@@ -42,8 +46,15 @@ def test_editor_shows_field_errors_inline_and_keeps_what_was_typed(site: Site) -
     assert 'value="沪财预2026-12"' in r.text and "财政资金，预算" in r.text  # nothing typed is lost
     assert site.service.list_items()[0] == 0
     # type-specific rules land next to their own inputs
-    r = post(editor, "/app/items/new", policy_form(type="procurement_result", **{"procurement.project_number": "P-1",
-             "procurement.amount_yuan": "12.345"}), "/app/items/new")
+    r = post(
+        editor,
+        "/app/items/new",
+        policy_form(
+            type="procurement_result",
+            **{"procurement.project_number": "P-1", "procurement.amount_yuan": "12.345"},
+        ),
+        "/app/items/new",
+    )
     errors = field_errors(r.text)
     assert "procurement.amount_yuan" in errors and "procurement.purchaser" in errors
     r = post(editor, "/app/items/new", policy_form(type="interpretation", interprets=""), "/app/items/new")
@@ -60,8 +71,12 @@ def test_document_number_is_normalised_on_save_and_shown(site: Site) -> None:
     # the edit form shows the stored, normalised value; editing keeps fields it does not show
     form = editor.get(f"/app/items/{uid}/edit").text
     assert 'value="沪财预〔2026〕12号"' in form
-    r = post(editor, f"/app/items/{uid}/edit", policy_form(title="改过的标题", doc_number="沪财预【2026】7号"),
-             f"/app/items/{uid}/edit")
+    r = post(
+        editor,
+        f"/app/items/{uid}/edit",
+        policy_form(title="改过的标题", doc_number="沪财预【2026】7号"),
+        f"/app/items/{uid}/edit",
+    )
     assert r.status_code == 303
     detail = site.service.item_detail(uid)
     assert detail["title"] == "改过的标题" and detail["doc_number"] == "沪财预〔2026〕7号"
@@ -143,7 +158,9 @@ def test_a_release_group_is_shown_together_and_approved_together(site: Site) -> 
     assert f"/app/items/new?type=interpretation&amp;interprets={policy}&amp;release_group=g-2026-1" in link
     form = editor.get(f"/app/items/new?type=interpretation&interprets={policy}&release_group=g-2026-1").text
     assert f'value="{policy}"' in form
-    interp = create(editor, type="interpretation", title="组内政策的解读", interprets=policy, release_group="g-2026-1")
+    interp = create(
+        editor, type="interpretation", title="组内政策的解读", interprets=policy, release_group="g-2026-1"
+    )
     for uid in (policy, interp):
         post(editor, f"/app/items/{uid}/submit")
         post(reviewer, f"/app/items/{uid}/review")
@@ -172,7 +189,11 @@ def test_withdraw_and_abolish_need_a_confirmation_step(site: Site) -> None:
     assert "撤回理由：误发" in approver.get(f"/app/items/{first}").text
     # abolish: the confirmation carries the date and the new validity
     assert "确认变更" in approver.get(f"/app/items/{second}/abolish").text
-    post(approver, f"/app/items/{second}/abolish", {"confirm": "yes", "validity": "已失效", "date": "2026-12-01"})
+    post(
+        approver,
+        f"/app/items/{second}/abolish",
+        {"confirm": "yes", "validity": "已失效", "date": "2026-12-01"},
+    )
     detail = site.service.item_detail(second)
     assert detail["validity"] == "已失效" and detail["validity_changed_on"] == "2026-12-01"
     # an editor sees neither button and is refused if posting anyway
@@ -186,9 +207,18 @@ def preview_client(settings: Settings) -> Iterator[TestClient]:
     """rss, cms and wechat routed (nothing is sent: previews only render and check)."""
     channels = {
         "rss": {"enabled": True},
-        "cms": {"enabled": True, "base_url": "http://127.0.0.1:9", "user": "admin", "app_password_env": "NO_SUCH_ENV"},
-        "wechat": {"enabled": True, "appid": "wx0000000000000000", "secret_env": "NO_SUCH_ENV",
-                   "api_base_url": "http://127.0.0.1:9/cgi-bin/"},
+        "cms": {
+            "enabled": True,
+            "base_url": "http://127.0.0.1:9",
+            "user": "admin",
+            "app_password_env": "NO_SUCH_ENV",
+        },
+        "wechat": {
+            "enabled": True,
+            "appid": "wx0000000000000000",
+            "secret_env": "NO_SUCH_ENV",
+            "api_base_url": "http://127.0.0.1:9/cgi-bin/",
+        },
     }
     rt = build_runtime(replace(settings, channels=channels, routing={"policy": ["rss", "cms", "wechat"]}))
     rt.service.add_user("editor", "editor", PASSWORD)
@@ -197,7 +227,9 @@ def preview_client(settings: Settings) -> Iterator[TestClient]:
     rt.close()
 
 
-def test_preview_renders_every_routed_channel_and_lists_preflight_problems(preview_client: TestClient) -> None:
+def test_preview_renders_every_routed_channel_and_lists_preflight_problems(
+    preview_client: TestClient,
+) -> None:
     long_title = "关于进一步规范和加强本市各级财政部门预算执行管理与资金使用监督工作的通知（试行稿）"
     uid = create(preview_client, title=long_title, body_html="<p>第一段正文。</p><h2>一、要求</h2>")
     page = preview_client.get(f"/app/items/{uid}/preview")
@@ -215,8 +247,12 @@ def test_preview_renders_every_routed_channel_and_lists_preflight_problems(previ
     assert "short_title" in wechat and "请填写微信短标题" in wechat
     assert "预检发现" in html
     # with a short title the problem is gone and the article uses it
-    post(preview_client, f"/app/items/{uid}/edit", policy_form(title=long_title, short_title="规范预算执行管理的通知"),
-         f"/app/items/{uid}/edit")
+    post(
+        preview_client,
+        f"/app/items/{uid}/edit",
+        policy_form(title=long_title, short_title="规范预算执行管理的通知"),
+        f"/app/items/{uid}/edit",
+    )
     wechat = preview_client.get(f"/app/items/{uid}/preview").text.split('id="preview-wechat"')[1]
     assert "请填写微信短标题" not in wechat.split("</section>")[0]
     assert '<h3 class="wechat-title">规范预算执行管理的通知</h3>' in wechat
@@ -224,8 +260,12 @@ def test_preview_renders_every_routed_channel_and_lists_preflight_problems(previ
 
 def test_unknown_items_are_404_pages(site: Site) -> None:
     editor = site.login("editor")
-    for path in ("/app/items/01aaaaaaaaaaaaaaaaaaaaaaaa", "/app/items/not-a-uid/preview",
-                 "/app/items/01aaaaaaaaaaaaaaaaaaaaaaaa/edit", "/app/ops/items/01aaaaaaaaaaaaaaaaaaaaaaaa"):
+    for path in (
+        "/app/items/01aaaaaaaaaaaaaaaaaaaaaaaa",
+        "/app/items/not-a-uid/preview",
+        "/app/items/01aaaaaaaaaaaaaaaaaaaaaaaa/edit",
+        "/app/ops/items/01aaaaaaaaaaaaaaaaaaaaaaaa",
+    ):
         r = editor.get(path)
         assert r.status_code == 404 and "未找到" in r.text, path
 

@@ -10,11 +10,22 @@ from tests.publisher.web.pages.conftest import PASSWORD, Site, csrf_of, flashes,
 def test_pages_need_a_login_and_come_back_after_it(site: Site) -> None:
     client = TestClient(site.app)  # type: ignore[arg-type]
     r = client.get("/app/ops/failed?channel=rss", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/app/login?next=%2Fapp%2Fops%2Ffailed%3Fchannel%3Drss"
+    assert (
+        r.status_code == 303
+        and r.headers["location"] == "/app/login?next=%2Fapp%2Fops%2Ffailed%3Fchannel%3Drss"
+    )
     page = client.get(r.headers["location"])
     assert "登录" in page.text
-    r = client.post("/app/login", data={"name": "ops", "password": PASSWORD, "csrf": csrf_of(page.text),
-                                        "next": "/app/ops/failed?channel=rss"}, follow_redirects=False)
+    r = client.post(
+        "/app/login",
+        data={
+            "name": "ops",
+            "password": PASSWORD,
+            "csrf": csrf_of(page.text),
+            "next": "/app/ops/failed?channel=rss",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/app/ops/failed?channel=rss"
     assert "httponly" in r.headers["set-cookie"].lower()
     assert client.get("/app/ops/failed?channel=rss").status_code == 200
@@ -67,7 +78,10 @@ def test_logout_ends_the_session_and_next_never_leaves_the_site(site: Site) -> N
     assert tampered.get("/app/items", follow_redirects=False).status_code == 303
     # next= only ever points inside /app
     page = client.get("/app/login?next=https://evil.example/")
-    r = client.post("/app/login", data={"name": "editor", "password": PASSWORD, "csrf": csrf_of(page.text),
-                                        "next": "//evil.example/"}, follow_redirects=False)
+    r = client.post(
+        "/app/login",
+        data={"name": "editor", "password": PASSWORD, "csrf": csrf_of(page.text), "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/app/"
     assert flashes(client.get("/app/items").text) == []

@@ -78,21 +78,31 @@ def test_timeline_lists_audit_events_and_attempts_with_errors_and_receipts(site:
     for action in ("create", "submit", "review", "approve"):
         assert f"<td>{action}</td>" in timeline
     assert "HTTP 400" in timeline and "permanent" in timeline
-    [failed] = re.findall(r'<tr data-delivery="(\d+)" data-channel="webhook.hooks" data-state="failed">', html)
+    [failed] = re.findall(
+        r'<tr data-delivery="(\d+)" data-channel="webhook.hooks" data-state="failed">', html
+    )
     # replay from the timeline comes back to it
-    r = post(ops, "/app/ops/replay", {"one": failed, "back": f"/app/ops/items/{uid}"}, f"/app/ops/items/{uid}")
+    r = post(
+        ops, "/app/ops/replay", {"one": failed, "back": f"/app/ops/items/{uid}"}, f"/app/ops/items/{uid}"
+    )
     assert r.headers["location"] == f"/app/ops/items/{uid}"
     wait_for(lambda: delivery_states(site, uid)["webhook.hooks"] == "delivered")
     html = ops.get(f"/app/ops/items/{uid}").text
     assert html.count("HTTP 200") >= 1 and 'data-state="delivered"' in html
     rss = html.split('data-channel="rss" data-state="delivered">')[1].split("</tr>")[0]
-    assert f"/items/{uid}" in rss and "<details><summary>回执</summary>" in rss  # link to the live copy + receipt
+    assert (
+        f"/items/{uid}" in rss and "<details><summary>回执</summary>" in rss
+    )  # link to the live copy + receipt
 
 
 def test_pause_and_resume_from_the_channel_page(site: Site) -> None:
     ops = site.login("ops")
-    r = post(ops, "/app/ops/channels/webhook.hooks/pause", {"reason": "接收方维护", "back": "/app/ops/channels"},
-             "/app/ops/channels")
+    r = post(
+        ops,
+        "/app/ops/channels/webhook.hooks/pause",
+        {"reason": "接收方维护", "back": "/app/ops/channels"},
+        "/app/ops/channels",
+    )
     assert r.headers["location"] == "/app/ops/channels"
     row = health_row(ops.get("/app/ops/channels").text, "webhook.hooks")
     assert "已暂停" in row and "接收方维护" in row
