@@ -195,7 +195,7 @@ def run(kind: str, items: int, rounds: int) -> tuple[float, float, float, float,
     on this shared machine; every round's rows are created before any timing starts."""
     rates: dict[str, list[float]] = {"ours": [], "base": [], "separate": []}
     with scratch_database(kind) as url:
-        settings = Settings(database_url=url, channels=CHANNELS)
+        settings = Settings(database={"url": url}, channels=CHANNELS)
         db = Database(url)
         svc = Service(db, settings)
         editor, _ = svc.add_user("bench-editor", "editor")

@@ -34,7 +34,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +165,7 @@ def ledger_round(
             "live_check": "full" if live == "full" else "light",
             "retry": {"base_seconds": 0.2, "max_attempts": 5},
         }
-        rt = build_runtime(replace(Settings(database_url=url), channels={"cms": section}))
+        rt = build_runtime(Settings(database={"url": url}).replace(channels={"cms": section}))
         try:
             svc = rt.service
             editor, _ = svc.add_user("bench-editor", "editor")

@@ -352,7 +352,7 @@ def run(kind: str, items: int, rounds: int) -> bool:
             rt = build_runtime(
                 Settings(
                     data_dir=Path(tmp),
-                    database_url=url,
+                    database={"url": url},
                     channels=channels,
                     routing={t: ["rss", "cms", "wechat"] for t in TYPES},
                 )

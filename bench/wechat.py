@@ -33,7 +33,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -338,7 +337,7 @@ def run(kind: str, articles: int, rounds: int, threads: int) -> dict[str, float]
                     "allowed_image_hosts": [host.netloc],
                     "confirm_interval_seconds": 3600,
                 }
-                settings = replace(Settings(database_url=url), channels={"wechat": section})
+                settings = Settings(database={"url": url}).replace(channels={"wechat": section})
                 standin.admin("POST", "reset")
                 rate, cpu = ledger_round(settings, host, standin, all_tags[3 * r], threads, callbacks=False)
                 ours.append(rate)
@@ -351,7 +350,7 @@ def run(kind: str, articles: int, rounds: int, threads: int) -> dict[str, float]
                 # A push that overtakes the record of `accepted` finds nothing to confirm (the
                 # stand-in finishes jobs in 50 ms, WeChat in minutes): polling is the fallback.
                 section = {**section, "confirm_interval_seconds": 1.0}
-                settings = replace(settings, database_url=url, channels={"wechat": section})
+                settings = settings.replace(database={"url": url}, channels={"wechat": section})
                 standin.admin("POST", "reset")
                 delivered.append(
                     ledger_round(settings, host, standin, all_tags[3 * r + 2], threads, callbacks=True)[0]

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -124,26 +122,21 @@ class CityPlatformSettings(ChannelSettings):
         return self
 
 
-def _resolve_target_secret(raw: Mapping[str, Any]) -> str | None:
-    """A target's secret from `secret_env` or `secret_file`; secrets are never written inline."""
+def _resolve_target_secret(raw: Mapping[str, Any], context: ChannelContext) -> str | None:
+    """A target's secret from `secret_env` or `secret_file` (resolved by the deployment's
+    settings, the one place that reads the environment); never written inline."""
     name = raw.get("name", "?")
     if raw.get("secret") not in (None, ""):
         raise ChannelConfigError(
             f"城市平台目标 {name} 的密钥不能写在配置文件中，请用 secret_env 或 secret_file / "
             "secret must not be written in the file: use secret_env or secret_file"
         )
-    var = raw.get("secret_env")
-    if var and os.environ.get(str(var)):
-        return os.environ[str(var)]
-    path = raw.get("secret_file")
-    if path:
-        try:
-            return Path(str(path)).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ChannelConfigError(
-                f"无法读取城市平台目标 {name} 的密钥文件 / cannot read secret file: {exc.strerror}"
-            ) from exc
-    return None
+    try:
+        return context.resolve_secret(raw, "secret")
+    except Exception as exc:  # the settings' SettingsError: an unreadable secret file
+        raise ChannelConfigError(
+            f"城市平台目标 {name} 的密钥无法读取 / cannot read its secret: {exc}"
+        ) from exc
 
 
 def _iso(value: Any) -> Any:
@@ -208,7 +201,7 @@ class CityPlatformChannel(Channel):
         targets = []
         for raw in section.get("targets") or []:
             target = {k: v for k, v in raw.items() if k not in ("secret_env", "secret_file", "secret")}
-            secret = _resolve_target_secret(raw)
+            secret = _resolve_target_secret(raw, context)
             if secret is not None:
                 target["secret"] = secret
             targets.append(target)

@@ -11,7 +11,7 @@ from typing import Protocol
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
 from publisher.editorial.service import Service
-from publisher.settings import Settings
+from publisher.settings import Settings, check_settings
 from publisher.store.db import Database
 from publisher.store.migrate import upgrade
 
@@ -50,6 +50,10 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, migrate: bool = False, executor: Executor | None = None) -> Runtime:
+    """Everything one process runs, from `settings`, checked first (every enabled channel's
+    section against its adapter's settings model): a mistake fails here, at start-up, with
+    a SettingsError naming the channel and the key."""
+    check_settings(settings)
     if migrate:
         upgrade(settings.db_url)
     db = Database(settings.db_url)

@@ -24,7 +24,7 @@ from tasks.config import CeleryOptions, make_app
 log = logging.getLogger(__name__)
 
 settings = load_settings()
-options = CeleryOptions.from_env()
+options = CeleryOptions.from_settings(settings)
 app = make_app(settings)
 celery = app
 

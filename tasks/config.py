@@ -2,27 +2,26 @@
 semantics and the beat schedule. No tasks are registered here, so the web process can build
 a sending-only app from its own settings (tasks are sent by name).
 
-Tunables that publisher's settings do not carry (yet) come from the environment:
+The executor's tunables are the `[celery]` section of the settings (PUBLISHER_CELERY_<FIELD>;
+the older names in parentheses are still read):
 
-    PUBLISHER_DISPATCH_STALE_SECONDS  re-dispatch a due delivery handed to the broker this long
-                                      ago and still unclaimed (a lost message)       default 120
-    PUBLISHER_BATCH_SIZE              deliveries claimed together (one claim and one
-                                      record transaction per batch)                   default 64
-    PUBLISHER_LANE_THREADS            concurrent sends per channel in one worker       default 8
-    PUBLISHER_LANE_SLOTS              Celery pool slots one channel may hold in a worker default 1
-    PUBLISHER_HEARTBEAT_SECONDS       TTL of the worker heartbeat key                 default 30
+    dispatch_stale_seconds  re-dispatch a due delivery handed to the broker this long ago and
+                            still unclaimed (a lost message)  (PUBLISHER_DISPATCH_STALE_SECONDS) 120
+    batch_size              deliveries claimed together (one claim and one record
+                            transaction per batch)             (PUBLISHER_BATCH_SIZE)             64
+    lane_threads            concurrent sends per channel in one worker (PUBLISHER_LANE_THREADS) 8
+    lane_slots              Celery pool slots one channel may hold in a worker (PUBLISHER_LANE_SLOTS) 1
+    heartbeat_seconds       TTL of the worker heartbeat key    (PUBLISHER_HEARTBEAT_SECONDS)      30
 
-A worker's pool must have more slots than PUBLISHER_LANE_SLOTS x channels + 1 (the control
+A worker's pool must have more slots than lane_slots x channels + 1 (the control
 queue), e.g. `--pool threads --concurrency 12` for four channels. A batch is claimed at
-once, so BATCH_SIZE / LANE_THREADS x the channel's timeout must stay below its lease
+once, so batch_size / lane_threads x the channel's timeout must stay below its lease
 (64 / 8 x 10 s = 80 s against the default 120 s), or a slow endpoint's batch outlives its
 lease and is sent twice. Batch size and lane threads were chosen with bench/fanout.py.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from celery import Celery
@@ -49,19 +48,15 @@ class CeleryOptions:
     heartbeat_ttl: float = 30.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CeleryOptions:
-        environ = os.environ if env is None else env
-        d = cls()
-        try:
-            return cls(
-                stale_after=float(environ.get("PUBLISHER_DISPATCH_STALE_SECONDS", d.stale_after)),
-                batch_size=max(1, int(environ.get("PUBLISHER_BATCH_SIZE", d.batch_size))),
-                lane_threads=max(1, int(environ.get("PUBLISHER_LANE_THREADS", d.lane_threads))),
-                lane_slots=max(1, int(environ.get("PUBLISHER_LANE_SLOTS", d.lane_slots))),
-                heartbeat_ttl=max(3.0, float(environ.get("PUBLISHER_HEARTBEAT_SECONDS", d.heartbeat_ttl))),
-            )
-        except ValueError as exc:
-            raise SettingsError(f"Celery 执行器参数无效 / invalid Celery executor option: {exc}") from exc
+    def from_settings(cls, settings: Settings) -> CeleryOptions:
+        c = settings.celery
+        return cls(
+            stale_after=c.dispatch_stale_seconds,
+            batch_size=c.batch_size,
+            lane_threads=c.lane_threads,
+            lane_slots=c.lane_slots,
+            heartbeat_ttl=c.heartbeat_seconds,
+        )
 
 
 def _queue(name: str) -> Queue:

@@ -8,12 +8,12 @@ the channel queues; `celery -A tasks worker` processes run them.
 
 Registered as the `celery` entry point of `publisher.executors`; publisher.runtime's
 attach_executor builds it as `cls(runtime)`. The broker comes from settings.broker_url;
-batch size and stale-dispatch age from the environment (tasks/config.py).
+batch size and stale-dispatch age from its [celery] section (tasks/config.py).
 
 The ledger is the truth: a delivery is marked dispatched once its message is out (one the
 broker refused stays unmarked, so the sweeper hands it over as soon as the broker is back);
 a message lost later (broker restart, killed worker) is re-sent by the sweeper once its
-dispatch is older than PUBLISHER_DISPATCH_STALE_SECONDS.
+dispatch is older than celery.dispatch_stale_seconds.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class CeleryExecutor:
     ) -> None:
         engine = target.engine if isinstance(target, Runtime) else target
         self.engine = engine
-        self.options = options or CeleryOptions.from_env()
+        self.options = options or CeleryOptions.from_settings(engine.settings)
         self.app = app if app is not None else make_app(engine.settings)
         self._own_app = app is None
         engine.dispatch = self.wake

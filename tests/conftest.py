@@ -10,7 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -101,7 +101,7 @@ def receiver() -> Iterator[Receiver]:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path,
-        database_url=db_url,
+        database={"url": db_url},
         channels={k: dict(v) for k, v in ALL_CHANNELS.items()},
     )
 
@@ -148,4 +148,4 @@ def team(service: Service) -> Team:
 
 
 def with_channels(settings: Settings, *kinds: str) -> Settings:
-    return replace(settings, channels={k: {"enabled": True} for k in kinds})
+    return settings.replace(channels={k: {"enabled": True} for k in kinds})

@@ -1,5 +1,6 @@
 """Compliance settings: statutory numbers and inspection thresholds, with the defaults of
-DOMAIN.md §3, overridable in the `[compliance]` section of the settings file:
+DOMAIN.md §3, overridable in the `[compliance]` section of the settings (typed in
+publisher.settings.ComplianceSection):
 
     [compliance]
     deadline_working_days = 20        # art. 26 of the 2019 Regulation
@@ -15,11 +16,12 @@ DOMAIN.md §3, overridable in the `[compliance]` section of the settings file:
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from publisher.settings import Settings, SettingsError
+from pydantic import ValidationError
+
+from publisher.settings import ComplianceSection, Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -54,37 +56,27 @@ class ComplianceSettings:
     inspection: tuple[InspectionRule, ...] = field(default=DEFAULT_RULES)
 
 
-def _int(raw: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = raw.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise SettingsError(f"compliance.{key} must be an integer {low}-{high}")
-    return value
-
-
 def compliance_settings(settings: Settings, raw: dict[str, Any] | None = None) -> ComplianceSettings:
-    """Read `[compliance]` from the settings file (or `raw`, for tests)."""
-    if raw is None:
-        raw = {}
-        if settings.config_path is not None and settings.config_path.is_file():
-            raw = tomllib.loads(settings.config_path.read_text(encoding="utf-8")).get("compliance", {})
-    ratio = raw.get("inspection_warn_ratio", 0.75)
-    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 < ratio < 1:
-        raise SettingsError("compliance.inspection_warn_ratio must be between 0 and 1")
+    """The `[compliance]` section of the settings (or `raw`, checked the same way, for tests)."""
+    try:
+        section = settings.compliance if raw is None else ComplianceSection.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(f"compliance: {exc.errors()[0]['msg']}") from None
     rules = DEFAULT_RULES
-    if "inspection" in raw:
+    if section.inspection is not None:
         rules = tuple(
             InspectionRule(
-                channel=str(r["channel"]),
-                column=str(r.get("column", "*")),
-                label=str(r.get("label") or f"{r['channel']}/{r.get('column', '*')}"),
-                days=int(r.get("days", 0)),
-                months=int(r.get("months", 0)),
+                channel=r.channel,
+                column=r.column,
+                label=r.label or f"{r.channel}/{r.column}",
+                days=r.days,
+                months=r.months,
             )
-            for r in raw["inspection"]
+            for r in section.inspection
         )
     return ComplianceSettings(
-        deadline_working_days=_int(raw, "deadline_working_days", 20, 1, 100),
-        warn_working_days=_int(raw, "warn_working_days", 5, 0, 100),
-        inspection_warn_ratio=float(ratio),
+        deadline_working_days=section.deadline_working_days,
+        warn_working_days=section.warn_working_days,
+        inspection_warn_ratio=section.inspection_warn_ratio,
         inspection=rules,
     )

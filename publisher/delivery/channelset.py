@@ -12,23 +12,9 @@ from channels import registry
 from channels.base import Channel, ChannelContext, ChannelError, Problem
 from publisher.domain.errors import FieldError
 from publisher.domain.item import VersionView
-from publisher.settings import Settings, SettingsError, resolve_secret
+from publisher.settings import ENGINE_KEYS, Settings, SettingsError, resolve_secret
 
 log = logging.getLogger(__name__)
-
-
-# Keys the engine reads (routing, retry, breaker) rather than the adapter.
-ENGINE_KEYS = frozenset(
-    {
-        "kind",
-        "types",
-        "retry",
-        "breaker",
-        "lease_seconds",
-        "confirm_interval_seconds",
-        "confirm_timeout_seconds",
-    }
-)
 
 
 def _secret(section: dict[str, Any], name: str) -> str | None:
@@ -36,6 +22,7 @@ def _secret(section: dict[str, Any], name: str) -> str | None:
 
 
 def adapter_section(section: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a channel section its adapter takes (the engine's stripped)."""
     return {k: v for k, v in section.items() if k not in ENGINE_KEYS}
 
 
@@ -64,7 +51,7 @@ class ChannelSet:
                     raise SettingsError(f"channel {kind!r} is not enabled")
                 adapter = registry.create(
                     self.settings.kind_of(kind),
-                    adapter_section(self.settings.channel(kind)),
+                    self.settings.section(kind).adapter_keys(),
                     self.context(kind),
                 )
                 self._adapters[kind] = adapter

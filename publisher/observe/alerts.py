@@ -39,12 +39,13 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from publisher.domain.clock import local
 from publisher.observe import events
 from publisher.runtime import Runtime
-from publisher.settings import SettingsError, resolve_secret
+from publisher.settings import AlertsSettings, SettingsError
 from publisher.store.models import Item
 
 log = logging.getLogger(__name__)
@@ -84,38 +85,41 @@ class AlertSettings:
         return bool(self.webhooks or self.email)
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> AlertSettings:
-        webhooks = raw.get("webhooks", raw.get("webhook_urls", []))
-        if isinstance(webhooks, str):
-            webhooks = [w for w in webhooks.split(",") if w.strip()]
-        for url in webhooks:
-            if not str(url).startswith(("http://", "https://")):
-                raise SettingsError(f"alerts.webhooks: {url!r} is not an http(s) URL")
-        email = None
-        mail = raw.get("email") or {}
-        if mail.get("smtp_host"):
-            to = mail.get("to") or []
-            if isinstance(to, str):
-                to = [to]
-            if not to or not mail.get("from"):
-                raise SettingsError("alerts.email needs `from` and `to` when smtp_host is set")
-            email = EmailTarget(
-                smtp_host=str(mail["smtp_host"]),
-                smtp_port=int(mail.get("smtp_port", 25)),
-                starttls=bool(mail.get("starttls", False)),
-                username=mail.get("username"),
-                password=resolve_secret(mail, "password"),
-                sender=str(mail["from"]),
-                to=tuple(str(t) for t in to),
+    def parse(cls, section: AlertsSettings | Mapping[str, Any]) -> AlertSettings:
+        """From the typed `[alerts]` section (or a raw mapping, checked the same way)."""
+        if not isinstance(section, AlertsSettings):
+            if (section.get("email") or {}).get("password"):
+                raise SettingsError("alerts.email.password must not be written inline: use password_env")
+            try:
+                section = AlertsSettings.model_validate(section)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise SettingsError(f"alerts.{where}: {first['msg']}") from None
+        unknown = set(section.events or ()) - set(ALERT_EVENTS)
+        if unknown:
+            raise SettingsError(
+                f"alerts.events: unknown event {sorted(unknown)[0]!r}; known: {sorted(ALERT_EVENTS)}"
             )
-        chosen = raw.get("events")
+        mail = section.email
+        email = None
+        if mail.smtp_host:
+            email = EmailTarget(
+                smtp_host=mail.smtp_host,
+                smtp_port=mail.smtp_port,
+                starttls=mail.starttls,
+                username=mail.username,
+                password=mail.password.get_secret_value() if mail.password else None,
+                sender=str(mail.sender),
+                to=tuple(mail.to),
+            )
         return cls(
-            window_seconds=float(raw.get("window_seconds", 30.0)),
-            webhooks=tuple(str(w).strip() for w in webhooks),
+            window_seconds=section.window_seconds,
+            webhooks=tuple(section.webhooks),
             email=email,
-            events=frozenset(chosen) if chosen else frozenset(ALERT_EVENTS),
-            max_details=int(raw.get("max_details", 5)),
-            timeout_seconds=float(raw.get("timeout_seconds", 5.0)),
+            events=frozenset(section.events) if section.events else frozenset(ALERT_EVENTS),
+            max_details=section.max_details,
+            timeout_seconds=section.timeout_seconds,
         )
 
 

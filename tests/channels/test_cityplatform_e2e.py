@@ -25,11 +25,15 @@ from channels.base import (
 from channels.cityplatform import CityPlatformChannel, CityPlatformSettings
 from channels.standins.cityplatform_receiver import ReceiverConfig, RunningReceiver, start_in_thread
 from publisher.domain.item import ItemType, VersionView
+from publisher.settings import resolve_secret
 from tests.factories import make_version
 
 DISCLOSED = ["policy", "interpretation", "fee_change", "procurement_result", "consultation", "notice"]
 CONTEXT = ChannelContext(
-    public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"), agency_name="上海市财政局"
+    public_base_url="http://127.0.0.1:8000",
+    data_dir=Path("/nonexistent"),
+    agency_name="上海市财政局",
+    resolve_secret=resolve_secret,
 )
 
 

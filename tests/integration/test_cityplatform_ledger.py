@@ -5,7 +5,6 @@ running in a thread over real HTTP."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from functools import partial
 from typing import Any
@@ -54,7 +53,7 @@ def runtime(settings: Settings, team: Team, platform: RunningReceiver) -> Iterat
             },
         ],
     }
-    rt = build_runtime(replace(settings, channels={"cityplatform": section}))
+    rt = build_runtime(settings.replace(channels={"cityplatform": section}))
     try:
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
         rt.start()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import date
 from functools import partial
 from typing import Any
@@ -51,7 +50,7 @@ def make_runtime(settings: Settings, team: Team, wordpress: WordPress) -> Iterat
     }
 
     def make() -> Runtime:
-        rt = build_runtime(replace(settings, channels={"cms": dict(section)}))
+        rt = build_runtime(settings.replace(channels={"cms": dict(section)}))
         made.append(rt)
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
         rt.start()
@@ -169,7 +168,7 @@ def test_waiting_deliveries_go_out_in_one_batch(
         "user": wordpress.user,
         "app_password_env": PASSWORD_ENV,
     }
-    rt = build_runtime(replace(settings, channels={"cms": section}))
+    rt = build_runtime(settings.replace(channels={"cms": section}))
     try:
         for n in range(6):
             uid = rt.service.create_item(

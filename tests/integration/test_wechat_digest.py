@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import replace
 from datetime import datetime
 from datetime import time as day_time
 from typing import Any
@@ -66,8 +65,8 @@ def deploy(
             "broadcast_types": ["policy"],
             **section_overrides,
         }
-        executor = replace(settings.executor, compliance_interval_seconds=1e6)
-        rt = build_runtime(replace(settings, channels={"wechat": section}, executor=executor))
+        executor = settings.executor.model_copy(update={"compliance_interval_seconds": 1e6})
+        rt = build_runtime(settings.replace(channels={"wechat": section}, executor=executor))
         stack.callback(rt.close)
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
         rt.start()

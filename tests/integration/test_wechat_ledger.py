@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,7 +100,7 @@ def deploy(
         }
         if aes:
             section["callback_aes_key_env"] = AES_ENV
-        rt = build_runtime(replace(settings, channels={"wechat": section}))
+        rt = build_runtime(settings.replace(channels={"wechat": section}))
         stack.callback(rt.close)
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=threads, sweep_interval=0.05))
         rt.start()

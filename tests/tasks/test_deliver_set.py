@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -45,7 +44,7 @@ def deployment(
         **webhook_channels(receiver.url + "/b", "b"),
         **webhook_channels(slow_receiver.url + "/slow", "slow"),
     }
-    return replace(settings, channels=channels, broker_url=redis_url(9))
+    return settings.replace(channels=channels, broker={"url": redis_url(9)})
 
 
 @pytest.fixture

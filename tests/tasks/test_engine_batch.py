@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -29,7 +28,7 @@ def rt(
 ) -> Iterator[Runtime]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     channels = {**webhook_channels(receiver.url + "/a", "a"), **webhook_channels(receiver.url + "/b", "b")}
-    runtime = build_runtime(replace(settings, channels=channels))
+    runtime = build_runtime(settings.replace(channels=channels))
     runtime.extras["engine"] = Engine(runtime.db, runtime.settings, runtime.channels)
     yield runtime
     runtime.close()

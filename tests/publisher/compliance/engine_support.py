@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 
@@ -15,7 +14,7 @@ from tests.conftest import Team
 
 @pytest.fixture
 def live(settings: Settings, team: Team) -> Iterator[Runtime]:
-    rt = build_runtime(replace(settings, channels={"rss": {"enabled": True}}))
+    rt = build_runtime(settings.replace(channels={"rss": {"enabled": True}}))
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
     rt.start()
     yield rt

@@ -81,7 +81,7 @@ def test_default_rules_follow_the_inspection_notice(settings: Settings) -> None:
 
 
 def test_rules_and_ratio_from_the_settings_file(tmp_path, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
+    from publisher.settings import load_settings
 
     path = tmp_path / "publisher.toml"
     path.write_text(
@@ -89,7 +89,7 @@ def test_rules_and_ratio_from_the_settings_file(tmp_path, settings: Settings) ->
         '[[compliance.inspection]]\nchannel = "rss"\ncolumn = "*"\ndays = 7\nlabel = "网站"\n',
         encoding="utf-8",
     )
-    config = compliance_settings(replace(settings, config_path=path))
+    config = compliance_settings(load_settings(env={}, path=path))
     assert config.inspection == (InspectionRule("rss", "*", "网站", days=7),)
     assert (config.inspection_warn_ratio, config.warn_working_days) == (0.5, 3)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ def make_runtime(
     made: list[Runtime] = []
 
     def make(channels: dict[str, dict[str, Any]]) -> Runtime:
-        s = replace(settings, channels=channels)
+        s = settings.replace(channels=channels)
         rt = build_runtime(s)
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
         rt.start()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +29,7 @@ def make_runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
     made: list[Runtime] = []
 
     def make(channels: dict[str, dict[str, Any]], *, start: bool = True) -> Runtime:
-        rt = build_runtime(replace(settings, channels=channels))
+        rt = build_runtime(settings.replace(channels=channels))
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
         if start:
             rt.start()
@@ -152,8 +151,7 @@ def test_the_embedded_executor_runs_the_compliance_checks_on_its_clock(
     from tests.samples import sample
 
     # a consultation that closed long ago is published; nobody runs the checks by hand
-    s = replace(
-        settings,
+    s = settings.replace(
         channels={"rss": {"enabled": True}},
         executor=ExecutorSettings(compliance_interval_seconds=0.2),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from tests.support import publish, wait_for
 
 @pytest.fixture
 def runtime(settings: Settings, team: Team) -> Iterator[Runtime]:
-    s = replace(settings, channels={"rss": {"enabled": True}})
+    s = settings.replace(channels={"rss": {"enabled": True}})
     rt = build_runtime(s)
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
     rt.start()

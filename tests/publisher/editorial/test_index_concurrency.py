@@ -23,7 +23,7 @@ from publisher.editorial.service import Service
 from publisher.settings import Settings
 url, actor_id, uids = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 channels = {k: {"enabled": True} for k in ("rss", "cms", "wechat", "cityplatform")}
-svc = Service(Database(url), Settings(database_url=url, channels=channels))
+svc = Service(Database(url), Settings(database={"url": url}, channels=channels))
 actor = Actor(actor_id, "approver", Role.APPROVER)
 for uid in uids:
     svc.approve(actor, uid)

@@ -9,7 +9,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -230,8 +230,7 @@ def test_install_end_to_end_a_delivery_that_fails_for_good_alerts_ops_with_the_i
     # given a runtime whose webhook subscriber answers 400, with alerts to the collector
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     receiver = Receiver(default=400).start()
-    s = replace(
-        settings,
+    s = settings.replace(
         channels=webhook_channels(receiver.url),
         alerts={"window_seconds": 0.3, "webhooks": [collector.url]},
     )

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -69,7 +68,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 def readyz(settings: Settings, **kwargs: object) -> tuple[int, dict[str, dict[str, object]]]:
-    rt = build_runtime(replace(settings, **kwargs))  # type: ignore[arg-type]
+    rt = build_runtime(settings.replace(**kwargs))  # type: ignore[arg-type]
     try:
         with TestClient(create_app(rt)) as client:
             r = client.get("/readyz")
@@ -105,7 +104,7 @@ def test_embedded_ready_only_while_the_sweeper_runs(settings: Settings) -> None:
 
 def test_database_down_is_503_naming_the_database(settings: Settings) -> None:
     status, checks = readyz(
-        settings, database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"
+        settings, database={"url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"}
     )
     assert status == 503 and checks["database"]["ok"] is False
     assert "OperationalError" in str(checks["database"]["detail"])
@@ -113,24 +112,24 @@ def test_database_down_is_503_naming_the_database(settings: Settings) -> None:
 
 def test_broker_mode_needs_redis_and_a_worker_heartbeat(settings: Settings, redis_url: str) -> None:
     # broker up, no worker heartbeat: not ready
-    status, checks = readyz(settings, broker_url=redis_url)
+    status, checks = readyz(settings, broker={"url": redis_url})
     assert status == 503
     assert checks["broker"] == {"ok": True, "detail": "PING ok"}
     assert checks["worker"]["ok"] is False and "没有存活的 worker" in str(checks["worker"]["detail"])
     # a worker keeps its key alive (as tasks/heartbeat.py does): ready
     r = redis.Redis.from_url(redis_url)
     r.set(WORKER_KEY_PREFIX + "celery@host-1", b"{}", px=5000)
-    status, checks = readyz(settings, broker_url=redis_url)
+    status, checks = readyz(settings, broker={"url": redis_url})
     assert status == 200 and checks["worker"]["detail"] == "1 live: celery@host-1"
     # the key expires when the worker dies: not ready again
     r.pexpire(WORKER_KEY_PREFIX + "celery@host-1", 1)
     time.sleep(0.05)
-    assert readyz(settings, broker_url=redis_url)[0] == 503
+    assert readyz(settings, broker={"url": redis_url})[0] == 503
     r.close()
 
 
 def test_broker_down_fails_broker_and_worker(settings: Settings) -> None:
-    status, checks = readyz(settings, broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    status, checks = readyz(settings, broker={"url": f"redis://127.0.0.1:{free_port()}/0"})
     assert status == 503
     assert checks["broker"]["ok"] is False and "ConnectionError" in str(checks["broker"]["detail"])
     assert checks["worker"]["ok"] is False and "heartbeats unknown" in str(checks["worker"]["detail"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,7 +39,7 @@ def promtool() -> str:
 def runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, Receiver]]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     receiver = Receiver().start()
-    rt = build_runtime(replace(settings, channels=webhook_channels(receiver.url, retry={"max_attempts": 1})))
+    rt = build_runtime(settings.replace(channels=webhook_channels(receiver.url, retry={"max_attempts": 1})))
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
     rt.start()
     yield rt, receiver

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -55,7 +54,7 @@ def setup(
             monkeypatch.setenv(AES_ENV, AES_KEY)
             section["callback_aes_key_env"] = AES_ENV
             wechat.admin("POST", "config", {"aes_key": AES_KEY})
-        rt = build_runtime(replace(settings, channels={"wechat": section, "rss": {"enabled": True}}))
+        rt = build_runtime(settings.replace(channels={"wechat": section, "rss": {"enabled": True}}))
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
         rt.start()
         client = TestClient(create_app(rt))

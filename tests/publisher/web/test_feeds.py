@@ -165,6 +165,6 @@ def test_configured_output_dir_is_where_the_server_looks(tmp_path: Path, sqlite_
 
 def test_settings_max_age(runtime: Runtime) -> None:
     publish(runtime, 1)
-    rt = replace(runtime, settings=replace(runtime.settings, feeds={"max_age": 60}))
+    rt = replace(runtime, settings=runtime.settings.replace(feeds={"max_age": 60}))
     with serve(create_app(rt)) as url:
         assert httpx.get(f"{url}/feeds/all.rss").headers["cache-control"] == "public, max-age=60"

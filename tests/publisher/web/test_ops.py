@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,8 +22,8 @@ def setup(
 ) -> Iterator[tuple[Runtime, TestClient, Receiver]]:
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     receiver = Receiver().start()
-    s = replace(
-        settings, channels=webhook_channels(receiver.url, retry={"base_seconds": 0.05, "max_attempts": 2})
+    s = settings.replace(
+        channels=webhook_channels(receiver.url, retry={"base_seconds": 0.05, "max_attempts": 2})
     )
     rt = build_runtime(s)
     use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -65,8 +65,7 @@ def site(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     receiver = Receiver().start()
     channels = {"rss": {"enabled": True}, **webhook_channels(receiver.url, **FAST_RETRY)}
     rt = build_runtime(
-        replace(
-            settings,
+        settings.replace(
             channels=channels,
             routing={**settings.routing, "policy": ["rss"], "interpretation": ["rss"]},
         )

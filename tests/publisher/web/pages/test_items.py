@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -220,7 +219,7 @@ def preview_client(settings: Settings) -> Iterator[TestClient]:
             "api_base_url": "http://127.0.0.1:9/cgi-bin/",
         },
     }
-    rt = build_runtime(replace(settings, channels=channels, routing={"policy": ["rss", "cms", "wechat"]}))
+    rt = build_runtime(settings.replace(channels=channels, routing={"policy": ["rss", "cms", "wechat"]}))
     rt.service.add_user("editor", "editor", PASSWORD)
     with TestClient(create_app(rt)) as client:
         yield log_in(client, "editor")

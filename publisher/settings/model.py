@@ -1,0 +1,439 @@
+"""The typed settings model: every key the service reads, its type, default and limits.
+
+Unknown keys are errors (`extra="forbid"`), values are checked against their types, and a
+secret (`SecretStr`) comes from `<name>_env` (an environment variable) or `<name>_file`
+(a file), never from the settings file itself. A channel section holds the keys the
+engine reads (`ChannelSection`: enabled, retry, breaker, leases, routing filter); its
+adapter's own keys are checked against the adapter's `settings_model` by
+`publisher.settings.check` (the core knows adapters only by kind name, through the registry).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from publisher.domain.item import ItemType
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message says which key, where, and why."""
+
+
+# The values load_settings() read from the environment, the files and the defaults, highest
+# priority first; empty when Settings is built in code.
+LOADED: ContextVar[Sequence[Mapping[str, Any]]] = ContextVar("publisher_settings_loaded", default=())
+
+
+DEFAULT_ROUTING: dict[str, list[str]] = {
+    "policy": ["rss", "cms", "wechat", "cityplatform"],
+    "interpretation": ["rss", "cms", "wechat", "cityplatform"],
+    "notice": ["rss", "cms", "wechat", "cityplatform"],
+    "consultation": ["rss", "cms", "wechat", "cityplatform"],
+    "fee_change": ["rss", "cms", "cityplatform", "wechat"],
+    "procurement_result": ["rss", "cms", "cityplatform"],
+}
+
+# What a deployment without a settings file runs: the public feeds only.
+DEFAULT_CHANNELS: dict[str, dict[str, Any]] = {
+    "rss": {"enabled": True},
+    "cms": {"enabled": False},
+    "wechat": {"enabled": False},
+    "cityplatform": {"enabled": False},
+    "webhook": {"enabled": False},
+}
+
+
+def read_secret(var: str | None, path: str | Path | None, what: str) -> str | None:
+    """A secret from the environment variable `var` or the file `path`; None if neither is
+    given or the variable is unset. The one place settings read a secret."""
+    if var:
+        value = os.environ.get(var)
+        if value:
+            return value
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(
+                f"{what}_file: 无法读取密钥文件 / cannot read the secret file: {exc.strerror}"
+            ) from exc
+    return None
+
+
+class Section(BaseModel):
+    """A settings table: unknown keys are errors; inputs are never echoed in errors (a
+    mistyped key might hold a secret)."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True)
+
+
+class DatabaseSettings(Section):
+    # empty: SQLite at <data_dir>/publisher.db; postgresql+psycopg://user@host/db in production
+    url: str = ""
+
+
+class BrokerSettings(Section):
+    # empty: the embedded executor; redis://host:6379/0: Celery workers
+    url: str = Field(default="", pattern=r"^$|^redis://|^rediss://")
+
+
+class AgencySettings(Section):
+    code: str = Field(default="AB1900010", min_length=1, max_length=40)
+    name: str = Field(default="上海市财政局", min_length=1, max_length=100)
+    # 索取号: {code}, {year} and {serial} (with a format spec such as :03d)
+    index_pattern: str = "{code}-{year}-{serial:03d}"
+
+    @model_validator(mode="after")
+    def _pattern_usable(self) -> AgencySettings:
+        try:
+            self.index_pattern.format(code=self.code, year=2019, serial=1)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ValueError(f"index_pattern 无法使用 / index_pattern is not usable: {exc}") from None
+        return self
+
+
+class ExecutorSettings(Section):
+    threads: int = Field(default=4, ge=1, le=64)  # embedded executor: send threads per channel
+    lease_seconds: float = Field(default=120.0, gt=0)  # a send not finished by then is retried
+    sweep_interval_seconds: float = Field(default=2.0, gt=0)
+    # how often the compliance checks run (deadlines, inspection watch, consultations)
+    compliance_interval_seconds: float = Field(default=3600.0, gt=0)
+
+
+class CelerySettings(Section):
+    """Tunables of the Celery executor (tasks/config.py explains how they interact)."""
+
+    # re-dispatch a due delivery handed to the broker this long ago and still unclaimed
+    dispatch_stale_seconds: float = Field(default=120.0, gt=0)
+    batch_size: int = Field(default=64, ge=1, le=10_000)  # deliveries claimed together
+    lane_threads: int = Field(default=8, ge=1, le=256)  # concurrent sends per channel per worker
+    lane_slots: int = Field(default=1, ge=1, le=256)  # pool slots one channel may hold in a worker
+    heartbeat_seconds: float = Field(default=30.0, ge=3)  # TTL of the worker heartbeat key
+
+
+class WebSettings(Section):
+    # signs the pages' session cookies; processes behind one proxy must share it
+    session_secret: SecretStr | None = None
+    session_secret_env: str | None = None
+    session_secret_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _resolve(self) -> WebSettings:
+        if self.session_secret is None:
+            value = read_secret(self.session_secret_env, self.session_secret_file, "web.session_secret")
+            if value:
+                object.__setattr__(self, "session_secret", SecretStr(value))
+        return self
+
+
+class FeedsSettings(Section):
+    max_age: int = Field(default=300, ge=0, le=86_400)  # Cache-Control max-age of the feed files
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Mapping-style read, for callers written when this section was a dict."""
+        return getattr(self, key, default)
+
+
+class EmailSettings(Section):
+    model_config = ConfigDict(populate_by_name=True)
+
+    smtp_host: str = ""  # alerts go out by mail only when this is set
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    sender: str | None = Field(default=None, alias="from")
+    to: list[str] = Field(default_factory=list)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _complete(self) -> EmailSettings:
+        if self.password is None:
+            value = read_secret(self.password_env, self.password_file, "alerts.email.password")
+            if value:
+                object.__setattr__(self, "password", SecretStr(value))
+        if self.smtp_host and (not self.to or not self.sender):
+            raise ValueError("设置 smtp_host 时须给出 from 与 to / from and to are required with smtp_host")
+        return self
+
+
+class AlertsSettings(Section):
+    window_seconds: float = Field(default=30.0, gt=0)
+    webhooks: list[str] = Field(default_factory=list)  # JSON POST targets
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    # default: every alerted event (publisher.observe.alerts.ALERT_EVENTS)
+    events: list[str] | None = None
+    max_details: int = Field(default=5, ge=1, le=100)
+    timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [w.strip() for w in v.split(",") if w.strip()]
+        return v
+
+    @field_validator("webhooks")
+    @classmethod
+    def _http(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} 不是 http(s) 地址 / is not an http(s) URL")
+        return v
+
+
+class InspectionRuleSettings(Section):
+    channel: str = Field(min_length=1)  # a channel instance name
+    column: str = "*"  # an item type, or "*" for the channel as a whole
+    label: str | None = None
+    days: int = Field(default=0, ge=0)
+    months: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> InspectionRuleSettings:
+        if (self.days > 0) == (self.months > 0):
+            raise ValueError("须给出 days 或 months 之一 / give days or months")
+        return self
+
+
+class ComplianceSection(Section):
+    deadline_working_days: int = Field(default=20, ge=1, le=100)  # art. 26 of the 2019 Regulation
+    warn_working_days: int = Field(default=5, ge=0, le=100)  # at risk when this many are left
+    inspection_warn_ratio: float = Field(default=0.75, gt=0, lt=1)
+    # replaces the default inspection rules (publisher/compliance/config.py) when given
+    inspection: list[InspectionRuleSettings] | None = None
+
+
+class RetrySettings(Section):
+    max_attempts: int = Field(default=8, ge=1, le=1000)
+    base_seconds: float = Field(default=2.0, gt=0)
+    cap_seconds: float = Field(default=900.0, gt=0)
+    jitter: float = Field(default=0.25, ge=0, le=1)
+
+
+class BreakerSettings(Section):
+    failures: int = Field(default=5, ge=1)  # consecutive failures that open the breaker
+    ratio: float = Field(default=0.5, gt=0, le=1)  # or this failure ratio over the last `window`
+    window: int = Field(default=20, ge=1)
+    min_samples: int = Field(default=10, ge=1)
+    cooldown_seconds: float = Field(default=30.0, gt=0)
+
+
+# Keys of a channel section that the engine reads; the rest belongs to the adapter.
+ENGINE_KEYS = frozenset(
+    {
+        "kind",
+        "types",
+        "retry",
+        "breaker",
+        "lease_seconds",
+        "confirm_interval_seconds",
+        "confirm_timeout_seconds",
+        "subscribers",
+    }
+)
+
+
+class ChannelSection(BaseModel):
+    """One `[channels.<name>]` table. The engine's keys are typed here; the adapter's keys
+    (extra) are checked against its own settings model at start-up."""
+
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True, frozen=True)
+
+    enabled: bool = False
+    # the adapter kind of an instance such as `webhook.crm` (default: the section name)
+    kind: str | None = None
+    # webhook subscribers: the item types this one receives (default: every type)
+    types: list[ItemType] | None = None
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    lease_seconds: float | None = Field(default=None, gt=0)  # default: executor.lease_seconds
+    confirm_interval_seconds: float = Field(default=10.0, gt=0)
+    # how long an accepted delivery may wait for its provider's confirmation before it fails
+    confirm_timeout_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # [[channels.webhook.subscribers]]: each becomes the channel instance `webhook.<name>`
+    subscribers: list[dict[str, Any]] | None = None
+
+    def adapter_keys(self) -> dict[str, Any]:
+        """The keys the adapter's settings model takes: everything but the engine's."""
+        return {"enabled": self.enabled, **(self.model_extra or {})}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The section as plain data (engine keys with their defaults, adapter keys as given)."""
+        return self.model_dump(exclude_none=True)
+
+
+def _expand_subscribers(channels: Mapping[str, Any]) -> dict[str, Any]:
+    """`[[channels.webhook.subscribers]]` become channel instances `webhook.<name>`, each with
+    its own queue, retry budget and breaker, so one slow or dead endpoint never holds up
+    another. The group's other keys are shared defaults of its subscribers."""
+    group = channels.get("webhook")
+    if not isinstance(group, Mapping) or not isinstance(group.get("subscribers"), list):
+        return dict(channels)
+    out = dict(channels)
+    for n, sub in enumerate(group["subscribers"], start=1):
+        if not isinstance(sub, Mapping):
+            continue  # the group's own validation names the bad entry
+        name = str(sub.get("name") or n)
+        instance = {k: v for k, v in group.items() if k not in ("subscribers", "enabled")}
+        instance.update({k: v for k, v in sub.items() if k != "name"})
+        instance["kind"] = "webhook"
+        instance["enabled"] = _truthy(group.get("enabled", False)) and _truthy(sub.get("enabled", True))
+        out[f"webhook.{name}"] = instance
+    return out
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+class Settings(BaseSettings):
+    """The deployment's settings. Build it with `load_settings()` (file + environment) or
+    directly in code (`Settings(database={"url": ...}, channels={...})`: only what is given
+    plus the defaults; no file and no environment are read then)."""
+
+    model_config = SettingsConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True)
+
+    data_dir: Path = Path("var")  # SQLite file, feed files, channel stores
+    # where the public item pages and feeds live; default: channels.rss.public_base_url, else local
+    public_base_url: str = Field(default="", pattern=r"^$|^https?://")
+    routing_file: Path | None = None  # default: config/routing.toml when present
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    agency: AgencySettings = Field(default_factory=AgencySettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    celery: CelerySettings = Field(default_factory=CelerySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    feeds: FeedsSettings = Field(default_factory=FeedsSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    compliance: ComplianceSection = Field(default_factory=ComplianceSection)
+    routing: dict[ItemType, list[str]] = Field(
+        default_factory=lambda: {ItemType(k): v for k, v in DEFAULT_ROUTING.items()}
+    )
+    channels: dict[str, ChannelSection] = Field(default_factory=dict)
+
+    # where the values came from (publisher.settings.load): for error messages and `config check`
+    _config_path: Path | None = PrivateAttr(default=None)
+    _origins: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Built in code: only the arguments. load_settings() (publisher.settings.load) reads
+        # the environment, the files and the defaults first, to know each value's origin.
+        from publisher.settings.sources import DataSource
+
+        return (init_settings, *(DataSource(settings_cls, data) for data in LOADED.get()))
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _instances(cls, v: Any) -> Any:
+        return _expand_subscribers(v) if isinstance(v, Mapping) else v
+
+    @field_validator("channels")
+    @classmethod
+    def _names(cls, v: dict[str, ChannelSection]) -> dict[str, ChannelSection]:
+        for name in v:
+            if not name or not all(c.isalnum() or c in "-_." for c in name):
+                raise ValueError(
+                    f"渠道名 {name!r} 只能含字母、数字、-、_ 和 . / channel names: letters, digits, - _ ."
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _public_base_url(self) -> Settings:
+        if not self.public_base_url:
+            rss = self.channels.get("rss")
+            extra = (rss.model_extra or {}) if rss is not None else {}
+            url = str(extra.get("public_base_url") or "http://127.0.0.1:8000")
+            object.__setattr__(self, "public_base_url", url)
+        return self
+
+    # -- what callers read ----------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path | None:
+        """The settings file these settings were read from, if any."""
+        return self._config_path
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url
+
+    @property
+    def broker_url(self) -> str:
+        return self.broker.url
+
+    @property
+    def db_url(self) -> str:
+        return self.database.url or f"sqlite:///{(self.data_dir / 'publisher.db').as_posix()}"
+
+    def section(self, name: str) -> ChannelSection:
+        """A channel instance's section (an empty, disabled one when not configured)."""
+        return self.channels.get(name) or ChannelSection()
+
+    def channel(self, name: str) -> dict[str, Any]:
+        """A channel instance's section as plain data: engine keys and the adapter's keys."""
+        section = self.channels.get(name)
+        return section.as_dict() if section is not None else {}
+
+    def kind_of(self, name: str) -> str:
+        """A channel instance's adapter kind: `webhook.crm` is of kind `webhook`."""
+        section = self.channels.get(name)
+        if section is not None and section.kind:
+            return section.kind
+        return name.split(".", 1)[0]
+
+    def enabled_channels(self) -> list[str]:
+        """Enabled channel instances (a section with subscribers is a group, not a channel)."""
+        return [k for k, v in self.channels.items() if v.enabled and v.subscribers is None]
+
+    def routed_channels(self, item_type: str) -> list[str]:
+        """Channels an item of this type goes to in this deployment: routed and enabled.
+        Webhook subscribers route by their own `types` (all types when not given)."""
+        enabled = self.enabled_channels()
+        routed = self.routing.get(item_type, [])  # type: ignore[call-overload]  # StrEnum keys
+        out = [c for c in routed if c in enabled]
+        for name in enabled:
+            section = self.channels[name]
+            if self.kind_of(name) == "webhook" and name not in out:
+                if not section.types or item_type in section.types:
+                    out.append(name)
+        return out
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with these top-level values replaced, validated like the original."""
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        data.update(changes)
+        copy = type(self)(**data)
+        copy._config_path = self._config_path
+        copy._origins = self._origins
+        return copy
