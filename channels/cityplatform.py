@@ -462,6 +462,36 @@ class CityPlatformChannel(Channel):
 
     INVENTORY_PAGE = 1000  # the contract's largest page
 
+    def probe(self) -> str:
+        """Live check: each target's records endpoint answers a signed read (GET /records?limit=1),
+        which proves the address and the shared secret."""
+        if not self.cfg.targets:
+            raise ChannelConfigError("未配置城市平台目标 / no targets configured")
+        found = []
+        for target in self.cfg.targets:
+            headers = self._headers(target, "probe_" + uuid.uuid4().hex, b"")
+            response = request(self.client, "GET", target.url, params={"limit": 1}, headers=headers)
+            status = response.status_code
+            if status in (401, 403):
+                raise ChannelConfigError(
+                    f"目标 {target.name}：签名被拒绝，密钥不符 / {target.name}: signature refused ({status})",
+                    http_status=status,
+                    response_excerpt=excerpt(response),
+                )
+            if status != 200:
+                error = classify(status) or PermanentError
+                raise (TransientError if issubclass(error, TransientError) else error)(
+                    f"目标 {target.name}：应答 {status} / {target.name}: answered {status}",
+                    http_status=status,
+                    response_excerpt=excerpt(response),
+                )
+            total = (_json(response) or {}).get("total")
+            found.append(f"{target.name}: {total}")
+        listed = ", ".join(found)
+        return (
+            f"各目标签名读取成功（已收录 {listed}）/ signed read accepted by every target (records: {listed})"
+        )
+
     def inventory(self) -> Iterable[Holding]:
         """Every record on every target (GET …/records, signed like every read). A record is
         live unless revoked. An item held alike by every target that takes its type is one

@@ -75,6 +75,12 @@ class WebhookChannel(Channel):
             )
         return cls(WebhookSettings.model_validate(data), context)
 
+    def probe(self) -> str:
+        """Live check: the subscriber's endpoint answers over HTTP (any status: a Standard
+        Webhooks receiver takes only signed POSTs, and a probe must not post a fake event)."""
+        response = _http.request(self._client, "HEAD", self.cfg.url)
+        return f"端点可达（HTTP {response.status_code}）/ endpoint reachable (HTTP {response.status_code})"
+
     def render(self, version: VersionView, op: Operation) -> Payload:
         when = version.published_at or version.created_at
         data: dict[str, Any] = {

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from publisher.compliance.service import ComplianceService
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
+from publisher.delivery.service import DeliveryService
 from publisher.editorial.service import Service
 from publisher.settings import Settings, check_settings
 from publisher.store.db import Database
@@ -33,8 +35,10 @@ class Runtime:
     settings: Settings
     db: Database
     channels: ChannelSet
-    service: Service
+    service: Service  # editorial: users, items and their workflow, read models
     engine: Engine
+    deliveries: DeliveryService  # ops actions on deliveries and channels, provider callbacks
+    compliance: ComplianceService  # deadlines, calendar, applications, catalogues, figures
     executor: Executor | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -60,7 +64,16 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
     channels = ChannelSet(settings)
     service = Service(db, settings, preflight=channels.preflight)
     engine = Engine(db, settings, channels)
-    runtime = Runtime(settings=settings, db=db, channels=channels, service=service, engine=engine)
+    deliveries = DeliveryService(db, settings, engine, channels, service)
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        channels=channels,
+        service=service,
+        engine=engine,
+        deliveries=deliveries,
+        compliance=ComplianceService(db, settings),
+    )
     if executor is not None:
         use_executor(runtime, executor)
     return runtime

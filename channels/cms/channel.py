@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from channels._http import make_client, request
+from channels._http import make_client, raise_for_status, request
 from channels.base import (
     Channel,
     ChannelConfigError,
@@ -159,6 +159,19 @@ class CmsChannel(Channel):
                 if client is not None:
                     client.close()
             self._api = self._public = None
+
+    def probe(self) -> str:
+        """Live check: who the Application Password authenticates as (GET /users/me)."""
+        response = request(self._client(), "GET", "users/me", params={"context": "edit"})
+        raise_for_status(response, "WordPress users/me")
+        try:
+            me = response.json()
+            slug, roles = str(me["slug"]), ", ".join(me.get("roles") or [])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PermanentError(
+                "WordPress users/me: 应答不是用户 JSON / not a user object", http_status=response.status_code
+            ) from exc
+        return f"WordPress 认证通过：用户 {slug}（{roles}）/ authenticated as {slug} ({roles})"
 
     # ---------------------------------------------------------------- pure part
     def check(self, version: VersionView) -> list[Problem]:

@@ -81,6 +81,18 @@ class RssChannel(Channel):
         self._lock = threading.Lock()
         self._store: FeedStore | None = None
 
+    def probe(self) -> str:
+        """Live check: the feed directory and the entry store are writable."""
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            marker = self.output_dir / ".probe"
+            marker.write_bytes(b"")
+            marker.unlink()
+        except OSError as exc:
+            raise ChannelConfigError(f"RSS 输出目录不可写 / feed directory not writable: {exc}") from exc
+        self.store  # noqa: B018 - opens (creates) the entry store, raising ChannelConfigError
+        return f"输出目录可写 / feed directory writable: {self.output_dir}"
+
     # -- the store and the cross-process lock ---------------------------------------------------
     @property
     def store(self) -> FeedStore:

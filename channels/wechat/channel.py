@@ -51,6 +51,7 @@ from channels.wechat.api import WechatApi
 from channels.wechat.callback import CallbackError, MassEvent, PublishEvent, parse_event, verify_url
 from channels.wechat.html import host_allowed, rewrite_images, to_wechat_html
 from channels.wechat.media import fetch_image, for_cover, for_uploadimg, generate_cover
+from channels.wechat.probe import probe_token
 from channels.wechat.status import confirmation_for
 from publisher.domain.item import Operation, VersionView
 
@@ -159,6 +160,11 @@ class WechatChannel(Channel):
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.settings.key_prefix, *parts))
+
+    def probe(self) -> str:
+        """Live check: an access token for appid/secret (channels/wechat/probe.py)."""
+        secret = self.settings.secret.get_secret_value() if self.settings.secret else None
+        return probe_token(self.settings.api_base_url, self.settings.appid, secret)
 
     def close(self) -> None:
         if self._api is not None:

@@ -18,6 +18,9 @@ API (Bearer token; roles as noted):
 
 Public: /catalogue (+ .csv .xlsx .json), /fees (+ /fees/{catalogue}.{fmt}, /fees/history.{fmt},
 /fees/changes.rss), /reports/annual/{year} (+ .csv).
+
+Handlers call publisher.compliance.service (roles are checked there) and never open a
+database session themselves.
 """
 
 from __future__ import annotations
@@ -31,27 +34,19 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from publisher.compliance import applications, consultations, run_checks
-from publisher.compliance.annual import annual_figures, figures_table
-from publisher.compliance.calendar import WorkCalendar, parse_schedule
-from publisher.compliance.catalogue import Filters, catalogue_rows, catalogue_table
-from publisher.compliance.config import compliance_settings
-from publisher.compliance.deadlines import deadlines, load_calendar
+from publisher.compliance.annual import figures_table
+from publisher.compliance.catalogue import Filters, catalogue_table
 from publisher.compliance.fees import (
     CATALOGUE_KEYS,
     changes_rss,
     entries_table,
     fee_catalogue,
-    fee_history,
     history_table,
 )
-from publisher.compliance.inspection import inspection_status
-from publisher.compliance.links import item_links
 from publisher.compliance.tabular import FORMATS, render
 from publisher.domain.clock import local, utcnow
 from publisher.domain.errors import NotFoundError, ValidationError
-from publisher.domain.item import ITEM_TYPE_LABELS, Role
-from publisher.editorial.workflow import get_item
+from publisher.domain.item import ITEM_TYPE_LABELS
 from publisher.runtime import Runtime
 from publisher.web.deps import ActorDep, check_params, check_storable, get_runtime
 from publisher.web.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -80,72 +75,44 @@ def list_deadlines(
         Literal["open", "at_risk", "overdue", "met", "met_late"] | None, Query(description="状态 / status")
     ] = None,
 ) -> list[dict[str, Any]]:
-    config = compliance_settings(runtime.settings)
-    with runtime.db.reader() as s:
-        rows = deadlines(s, utcnow(), config)
-    return [d.as_dict() for d in rows if status is None or d.status == status]
+    return runtime.compliance.deadlines(status)
 
 
 @api.get("/deadlines/overdue", summary="逾期未公开 / the overdue list")
 def list_overdue(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return list_deadlines(runtime, "overdue")
+    return runtime.compliance.deadlines("overdue")
 
 
 @api.get("/items/{uid}", responses=NOT_FOUND, summary="信息的时限与关联 / an item's clocks and links")
 def item_compliance(
     uid: Annotated[str, Path(min_length=1, max_length=26)], runtime: RuntimeDep
 ) -> dict[str, Any]:
-    config = compliance_settings(runtime.settings)
-    with runtime.db.reader() as s:
-        item = get_item(s, uid)
-        return {
-            "uid": item.uid,
-            "deadlines": [d.as_dict() for d in deadlines(s, utcnow(), config, uid=item.uid)],
-            "links": item_links(s, item.uid),
-        }
+    return runtime.compliance.item(uid)
 
 
 @api.get("/calendar/{year}", summary="工作日历 / the working-day calendar of a year")
 def get_calendar(year: Year, runtime: RuntimeDep) -> dict[str, Any]:
-    with runtime.db.reader() as s:
-        return WorkCalendar.from_store(s).describe(year)
+    return runtime.compliance.calendar(year)
 
 
 @api.put("/calendar/{year}", summary="载入官方节假日安排 / load the official schedule (ops)")
 def put_calendar(
     year: Year, runtime: RuntimeDep, actor: ActorDep, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
-    actor.require(Role.OPS)
     check_storable(body)
-    schedule = parse_schedule(body)
-    if schedule.year != year:
-        raise ValidationError.one("year", f"文件年份 {schedule.year} 与路径 {year} 不符 / year mismatch")
-    with runtime.db.transaction() as s:
-        changed = load_calendar(
-            s, schedule, by=actor.name, now=utcnow(), config=compliance_settings(runtime.settings)
-        )
-        calendar = WorkCalendar.from_store(s).describe(year)
+    _schedule, changed, calendar = runtime.compliance.load_calendar(actor, body, year=year)
     return {"calendar": calendar, "recomputed": changed}
 
 
 # -- inspection and checks --------------------------------------------------------------------------
 @api.get("/inspection", summary="栏目更新监测 / age of the newest item per channel and column")
 def inspection(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    config = compliance_settings(runtime.settings)
-    with runtime.db.reader() as s:
-        return [w.as_dict() for w in inspection_status(s, runtime.settings, utcnow(), config)]
+    return runtime.compliance.inspection()
 
 
 @api.post("/check", summary="立即运行合规检查 / run the periodic compliance checks now (ops)")
 def check(runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
-    actor.require(Role.OPS)
-    with runtime.db.transaction() as s:
-        result = run_checks(s, runtime.settings, utcnow())
-    return {
-        "deadlines": [d.as_dict() for d in result.deadlines],
-        "inspection": [w.as_dict() for w in result.inspection],
-        "reminders_added": result.reminders_added,
-    }
+    return runtime.compliance.run_checks(actor)
 
 
 # -- applications (依申请公开 → 主动公开) ---------------------------------------------------------------
@@ -162,10 +129,8 @@ def record_application(
     runtime: RuntimeDep, actor: ActorDep, body: Annotated[dict[str, Any], Body()], response: Response
 ) -> dict[str, Any]:
     check_storable(body)
-    with runtime.db.transaction() as s:
-        app = applications.record(s, actor, body)
-        data = applications.as_json(s, app, private=True)
-    response.headers["Location"] = f"/api/compliance/applications/{quote(app.number, safe='')}"
+    data = runtime.compliance.record_application(actor, body)
+    response.headers["Location"] = f"/api/compliance/applications/{quote(data['number'], safe='')}"
     return data
 
 
@@ -175,16 +140,13 @@ def list_applications(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
-    with runtime.db.reader() as s:
-        total, rows = applications.listing(s, limit=limit, offset=offset)
+    total, rows = runtime.compliance.applications(limit=limit, offset=offset)
     return {"total": total, "applications": rows}
 
 
 @api.get("/applications/{number}", responses=NOT_FOUND, summary="申请详情（含申请人）/ one application")
 def get_application(number: Number, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
-    actor.require(Role.EDITOR, Role.REVIEWER, Role.APPROVER)
-    with runtime.db.reader() as s:
-        return applications.as_json(s, applications.get(s, number), private=True)
+    return runtime.compliance.application(actor, number)
 
 
 @api.post(
@@ -197,17 +159,14 @@ def convert_application(
     number: Number, runtime: RuntimeDep, actor: ActorDep, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     check_storable(body)
-    with runtime.db.transaction() as s:
-        item = applications.convert(s, runtime.settings, actor, number, body)
-        uid = item.uid
+    uid = runtime.compliance.convert_application(actor, number, body)
     return {**runtime.service.item_detail(uid), "application": number}
 
 
 # -- consultations ----------------------------------------------------------------------------------
 @api.get("/reminders", summary="待办提醒 / open reminders (adoption reports to publish)")
 def list_reminders(runtime: RuntimeDep, all: bool = False) -> list[dict[str, Any]]:
-    with runtime.db.reader() as s:
-        return consultations.reminders(s, include_done=all)
+    return runtime.compliance.reminders(include_done=all)
 
 
 @api.post(
@@ -223,18 +182,14 @@ def adoption_report(
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> dict[str, Any]:
     check_storable(body or {})
-    with runtime.db.transaction() as s:
-        item = consultations.create_adoption_report(s, runtime.settings, actor, uid, body or {})
-        report = item.uid
+    report = runtime.compliance.adoption_report(actor, uid, body or {})
     return {**runtime.service.item_detail(report), "consultation": uid}
 
 
 # -- annual figures ---------------------------------------------------------------------------------
 @api.get("/annual/{year}", summary="年度报告数据 / the year's figures")
 def annual(year: Year, runtime: RuntimeDep) -> dict[str, Any]:
-    with runtime.db.reader() as s:
-        figures = annual_figures(s, year, utcnow(), runtime.settings.public_base_url)
-    return {"year": year, "figures": [f.__dict__ for f in figures]}
+    return {"year": year, "figures": [f.__dict__ for f in runtime.compliance.annual(year)]}
 
 
 # -- public pages and exports -----------------------------------------------------------------------
@@ -276,9 +231,8 @@ def catalogue_page(
 ) -> HTMLResponse:
     runtime = _runtime(request)
     filters = _filters(type, subject, year)
-    with runtime.db.reader() as s:
-        rows = catalogue_rows(s, utcnow(), runtime.settings.public_base_url, filters)
-        everything = catalogue_rows(s, utcnow(), runtime.settings.public_base_url)
+    rows = runtime.compliance.catalogue(filters)
+    everything = runtime.compliance.catalogue()
     query = "&".join(
         f"{k}={quote(str(v))}"
         for k, v in (("type", filters.type), ("subject", filters.subject), ("year", filters.year))
@@ -304,8 +258,7 @@ def catalogue_export(
 ) -> Response:
     runtime = _runtime(request)
     filters = _filters(type, subject, year)
-    with runtime.db.reader() as s:
-        rows = catalogue_rows(s, utcnow(), runtime.settings.public_base_url, filters)
+    rows = runtime.compliance.catalogue(filters)
     table = catalogue_table(rows, runtime.settings.agency.name)
     extra = {
         "filters": {"type": filters.type, "subject": filters.subject, "year": filters.year},
@@ -315,8 +268,7 @@ def catalogue_export(
 
 
 def _fee_state(runtime: Runtime, as_of: date | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
-    with runtime.db.reader() as s:
-        history = fee_history(s, utcnow(), as_of=as_of)
+    history = runtime.compliance.fee_history(as_of)
     catalogues = []
     for key, name in CATALOGUE_KEYS.items():
         entries, notes = fee_catalogue(history, name)
@@ -373,8 +325,7 @@ def fees_export(request: Request, name: str, fmt: Fmt) -> Response:
 @pages.get("/reports/annual/{year}.csv")
 def annual_csv(request: Request, year: Year) -> Response:
     runtime = _runtime(request)
-    with runtime.db.reader() as s:
-        figures = annual_figures(s, year, utcnow(), runtime.settings.public_base_url)
+    figures = runtime.compliance.annual(year)
     table = figures_table(year, figures)
     return _download(render(table, "csv"), "csv", table.title)
 
@@ -382,8 +333,7 @@ def annual_csv(request: Request, year: Year) -> Response:
 @pages.get("/reports/annual/{year}", response_class=HTMLResponse)
 def annual_page(request: Request, year: Year) -> HTMLResponse:
     runtime = _runtime(request)
-    with runtime.db.reader() as s:
-        figures = annual_figures(s, year, utcnow(), runtime.settings.public_base_url)
+    figures = runtime.compliance.annual(year)
     sections: dict[str, list[Any]] = {}
     for f in figures:
         sections.setdefault(f.section, []).append(f)

@@ -1,8 +1,11 @@
-"""The service layer: one transaction per action, wake-ups after commit, read models.
+"""The editorial service: users, items and their workflow, one transaction per action,
+wake-ups after commit, and the read models of items, deliveries and the audit log.
 
-Every state change of items and deliveries goes through here (and the modules it calls:
-`workflow` for items, `ledger` for deliveries). Executors register a waker; the service
-calls it with the ids of deliveries that became due, only after the transaction committed.
+Every state change of users and items goes through here (and `workflow`, which writes an
+approval's deliveries in the same transaction). Ops actions on deliveries and channels go
+through publisher.delivery.service, compliance data through publisher.compliance.service.
+Executors register a waker; the service calls it with the ids of deliveries that became
+due, only after the transaction committed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from publisher.domain.errors import NotFoundError
 from publisher.domain.item import DeliveryState, ItemState
 from publisher.editorial import audit, workflow
 from publisher.editorial.auth import Actor, actor_of, add_user, authenticate
@@ -130,6 +134,23 @@ class Service:
         return self._run(lambda s: workflow.release_due(s))
 
     # -- read models -------------------------------------------------------------------------
+    def uid_of(self, uid_or_ref: str) -> str:
+        """An item's uid from its uid or its ref (e.g. policy-2019-plan); NotFoundError if none."""
+        with self.db.reader() as s:
+            found = (
+                s.execute(select(Item.uid).where((Item.uid == uid_or_ref) | (Item.ref == uid_or_ref)))
+                .scalars()
+                .first()
+            )
+        if found is None:
+            raise NotFoundError(f"未找到信息 {uid_or_ref} / item not found")
+        return str(found)
+
+    def existing_refs(self, refs: list[str]) -> set[str]:
+        """Which of these refs items already carry."""
+        with self.db.reader() as s:
+            return {r for r in s.execute(select(Item.ref).where(Item.ref.in_(refs))).scalars() if r}
+
     def latest_delivery_states(self, session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
         """Per item, per channel: the state of its newest non-superseded delivery."""
         out: dict[int, dict[str, str]] = {i: {} for i in item_ids}

@@ -11,9 +11,10 @@ once:
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,12 @@ from channels import registry
 from publisher.settings.model import (
     DEFAULT_CHANNELS,
     DEFAULT_ROUTING,
+    ENVIRON,
     LOADED,
+    ChannelSection,
     Settings,
     SettingsError,
+    _expand_subscribers,
     read_secret,
 )
 from publisher.settings.sources import (
@@ -223,16 +227,22 @@ def load_settings(env: Mapping[str, str] | None = None, path: str | Path | None 
         routing = {"routing": origins.routing.data.get("routing", {})}
 
     defaults = {"routing": dict(DEFAULT_ROUTING), "channels": DEFAULT_CHANNELS}
-    token = LOADED.set([env_origin.data, raw, routing, defaults])
+    layers = [env_origin.data, raw, routing, defaults]
+    token = LOADED.set(layers)
+    environ_token = ENVIRON.set(environ)
     try:
         settings = Settings()
     except ValidationError as exc:
-        raise SettingsError(describe(problems_of(exc), origins)) from None
+        # the adapters' sections too, so that every problem is told at once
+        problems = problems_of(exc) + _raw_channel_problems(layers, origins)
+        raise SettingsError(describe(problems, origins)) from None
+    else:
+        settings._config_path = origins.file.path if origins.file else None
+        settings._origins = origins
+        check_settings(settings)
     finally:
         LOADED.reset(token)
-    settings._config_path = origins.file.path if origins.file else None
-    settings._origins = origins
-    check_settings(settings)
+        ENVIRON.reset(environ_token)
     return settings
 
 
@@ -330,12 +340,44 @@ def _element_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _merged(layers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for layer in reversed(layers):
+        _merge(out, layer)
+    return out
+
+
+def _merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+def _raw_channel_problems(layers: Sequence[Mapping[str, Any]], origins: Origins) -> list[Problem]:
+    channels = _merged([{"channels": layer.get("channels", {})} for layer in layers])["channels"]
+    if not isinstance(channels, Mapping):
+        return []
+    problems = []
+    for name, raw in _expand_subscribers(channels).items():
+        try:
+            section = ChannelSection.model_validate(raw)
+        except ValidationError:
+            continue  # already told by the settings' own validation
+        kind = section.kind or str(name).split(".", 1)[0]
+        problems += section_problems(str(name), section, kind, origins)
+    return problems
+
+
 def channel_problems(settings: Settings, name: str, origins: Origins | None = None) -> list[Problem]:
     """One channel instance's section checked against its adapter's settings model."""
     origins = origins or origins_of(settings)
-    section = settings.channels[name]
+    return section_problems(name, settings.channels[name], settings.kind_of(name), origins)
+
+
+def section_problems(name: str, section: ChannelSection, kind: str, origins: Origins) -> list[Problem]:
     loc: Loc = ("channels", name)
-    kind = settings.kind_of(name)
     if kind not in registry.KINDS:
         known = ", ".join(registry.KINDS)
         return [Problem(loc, f"未知的渠道类型 {kind!r}，可选 {known} / unknown channel kind")]

@@ -37,6 +37,8 @@ class SettingsError(Exception):
 # The values load_settings() read from the environment, the files and the defaults, highest
 # priority first; empty when Settings is built in code.
 LOADED: ContextVar[Sequence[Mapping[str, Any]]] = ContextVar("publisher_settings_loaded", default=())
+# The environment secrets are read from: load_settings(env=...) sets it; else os.environ.
+ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("publisher_settings_environ", default=None)
 
 
 DEFAULT_ROUTING: dict[str, list[str]] = {
@@ -62,7 +64,7 @@ def read_secret(var: str | None, path: str | Path | None, what: str) -> str | No
     """A secret from the environment variable `var` or the file `path`; None if neither is
     given or the variable is unset. The one place settings read a secret."""
     if var:
-        value = os.environ.get(var)
+        value = (ENVIRON.get() or os.environ).get(var)
         if value:
             return value
     if path:

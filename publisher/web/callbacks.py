@@ -1,10 +1,11 @@
 """Inbound provider callbacks: `GET|POST /callbacks/{channel}`.
 
 Providers that push outcomes (WeChat's PUBLISHJOBFINISH) call this URL. The router knows no
-provider: it hands the raw request to the enabled channel's `handle_callback`, answers with
-the response the adapter built (the adapter checks signatures; a forged call gets its 403),
-and records each confirmation the adapter parsed in the ledger by the delivery's
-external id. No authentication header: the provider's signature is the authentication.
+provider: it caps the body and hands the raw request to the delivery service
+(`DeliveryService.callback`), which lets the enabled channel's adapter check the signature
+and parse it (a forged call gets its 403) and records each confirmation in the ledger; the
+router answers with the response the adapter built. No authentication header: the
+provider's signature is the authentication.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from channels.base import CallbackRequest, CallbackResponse
-from publisher.domain.errors import NotFoundError, PublisherError
+from channels.base import CallbackRequest
+from publisher.domain.errors import PublisherError
 from publisher.runtime import Runtime
-from publisher.settings import SettingsError
 from publisher.web.deps import RuntimeDep, check_params
 from publisher.web.errors import ERROR_RESPONSES, NOT_FOUND
 
@@ -34,12 +34,6 @@ class PayloadTooLargeError(PublisherError):
     status = 413
 
 
-def _not_found(channel: str) -> NotFoundError:
-    return NotFoundError(
-        f"渠道 {channel} 未启用或不接受回调 / channel {channel!r} is not enabled or takes no callbacks"
-    )
-
-
 async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
@@ -52,38 +46,6 @@ async def _body(request: Request) -> bytes:
             raise PayloadTooLargeError(f"回调内容过大 / callback body larger than {MAX_BODY} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def handle(runtime: Runtime, channel: str, call: CallbackRequest) -> CallbackResponse:
-    """Let the channel's adapter verify and parse the call, then record what it confirmed.
-    Blocking (the adapter and the store do I/O): run it off the event loop."""
-    if channel not in runtime.settings.enabled_channels():
-        raise _not_found(channel)
-    try:
-        adapter = runtime.channels.get(channel)
-    except SettingsError as exc:
-        raise _not_found(channel) from exc
-    response = adapter.handle_callback(call)
-    if response is None:
-        raise _not_found(channel)
-    if response.status >= 300:
-        return response  # refused: nothing it carries is trusted
-    for external_id, confirmation in response.confirmations:
-        if confirmation.delivered is None:
-            continue  # still pending: polling asks again later
-        found = runtime.engine.confirm_external(
-            channel,
-            external_id,
-            delivered=confirmation.delivered,
-            error=confirmation.error,
-            url=confirmation.url,
-            flag=confirmation.flag,
-        )
-        if not found:
-            # Not (or no longer) an accepted delivery of ours, e.g. an article published by
-            # hand on the provider's site or an outcome polling already recorded.
-            log.info("callback on %s for %s matches no accepted delivery", channel, external_id)
-    return response
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -102,7 +64,7 @@ async def _answer(channel: str, request: Request, runtime: Runtime) -> Response:
         headers=dict(request.headers),
         body=await _body(request),
     )
-    result = await run_in_threadpool(handle, runtime, channel, call)
+    result = await run_in_threadpool(runtime.deliveries.callback, channel, call)
     return Response(content=result.body, status_code=result.status, media_type=result.content_type)
 
 

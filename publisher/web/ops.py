@@ -1,5 +1,7 @@
-"""Delivery operations for ops: list and inspect deliveries, replay one or a channel's failed
-deliveries in a time window, pause and resume a channel, see each channel's state."""
+"""Delivery operations for ops over HTTP: list and inspect deliveries, replay one or a
+channel's failed deliveries in a time window, pause and resume a channel, see each channel's
+state. Handlers call publisher.delivery.service (which checks the ops role for every action
+and audits it); reads are guarded here with the ops role."""
 
 from __future__ import annotations
 
@@ -9,12 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from publisher.domain.errors import NotFoundError, TransitionError
 from publisher.domain.item import DeliveryState, Role
 from publisher.editorial.auth import Actor
-from publisher.editorial.service import delivery_json
 from publisher.runtime import Runtime
-from publisher.store.models import Delivery
 from publisher.web.deps import ActorDep, get_runtime
 from publisher.web.errors import ERROR_RESPONSES, NOT_FOUND
 
@@ -53,7 +52,7 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
-    total, rows = runtime.service.list_deliveries(
+    total, rows = runtime.deliveries.listing(
         state=state.value if state else None, channel=channel, limit=limit, offset=offset
     )
     return {"total": total, "deliveries": rows}
@@ -65,13 +64,7 @@ def list_deliveries(
     summary="投递详情与每次尝试 / a delivery with its attempts",
 )
 def get_delivery(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
-    with runtime.db.reader() as s:
-        d = s.get(Delivery, delivery_id)
-        if d is None:
-            raise NotFoundError(f"未找到投递 {delivery_id} / delivery not found")
-        data = delivery_json(d, None)
-    data["attempt_log"] = runtime.service.attempts(delivery_id)
-    return data
+    return runtime.deliveries.get(delivery_id)
 
 
 @router.post(
@@ -79,51 +72,34 @@ def get_delivery(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) ->
     responses=NOT_FOUND,
     summary="重放失败的投递 / replay a failed delivery",
 )
-def replay(delivery_id: DeliveryId, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
-    with runtime.db.reader() as s:
-        d = s.get(Delivery, delivery_id)
-        if d is None:
-            raise NotFoundError(f"未找到投递 {delivery_id} / delivery not found")
-        state = d.state
-    if not runtime.engine.replay(delivery_id, actor.name):
-        raise TransitionError(
-            f"只有失败的投递可以重放，当前为 {state} / only failed deliveries can be replayed", state
-        )
-    return {"replayed": [delivery_id]}
+def replay(delivery_id: DeliveryId, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    return {"replayed": runtime.deliveries.replay(actor, delivery_id)}
 
 
 @router.post(
     "/channels/{channel}/replay-failed",
     summary="重放渠道在时间窗内的失败投递 / replay a channel's failed deliveries",
 )
-def replay_failed(channel: str, body: WindowBody, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
-    ids = runtime.engine.replay_failed(channel, actor.name, body.since, body.until)
-    return {"replayed": ids}
+def replay_failed(channel: str, body: WindowBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    return {"replayed": runtime.deliveries.replay_failed(actor, channel, body.since, body.until)}
 
 
 @router.post("/channels/{channel}/retry-now", summary="等待重试的投递立即到期 / make waiting retries due now")
-def retry_now(channel: str, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
-    return {"due_now": runtime.engine.retry_now(channel, actor.name)}
+def retry_now(channel: str, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    return {"due_now": runtime.deliveries.retry_now(actor, channel)}
 
 
 @router.post("/channels/{channel}/pause", summary="暂停渠道 / pause a channel")
-def pause(channel: str, body: PauseBody, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
-    runtime.engine.pause(channel, body.reason, actor.name)
-    return channel_status(runtime, channel)
+def pause(channel: str, body: PauseBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    return runtime.deliveries.pause(actor, channel, body.reason)
 
 
 @router.post("/channels/{channel}/resume", summary="恢复渠道 / resume a channel")
-def resume(channel: str, runtime: RuntimeDep, actor: OpsDep) -> dict[str, Any]:
-    released = runtime.engine.resume(channel, actor.name)
-    return {**channel_status(runtime, channel), "released": len(released)}
+def resume(channel: str, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    status, released = runtime.deliveries.resume(actor, channel)
+    return {**status, "released": len(released)}
 
 
 @router.get("/channels", summary="各渠道状态 / channel states")
 def channels(runtime: RuntimeDep, actor: OpsDep) -> list[dict[str, Any]]:
-    return [channel_status(runtime, n) for n in runtime.service.channel_names()]
-
-
-def channel_status(runtime: Runtime, channel: str) -> dict[str, Any]:
-    status = runtime.service.channel_status(channel)
-    status.pop("known")
-    return status
+    return runtime.deliveries.channel_states()

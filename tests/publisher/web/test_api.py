@@ -10,12 +10,9 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
-from publisher.delivery.channelset import ChannelSet
-from publisher.delivery.engine import Engine
 from publisher.editorial.service import Service
-from publisher.runtime import Runtime
+from publisher.runtime import Runtime, build_runtime
 from publisher.settings import Settings
-from publisher.store.db import Database
 from publisher.store.models import AuditEvent, Delivery, Item
 from publisher.web import create_app
 from tests.conftest import Team
@@ -23,11 +20,10 @@ from tests.samples import policy, sample
 
 
 @pytest.fixture
-def runtime(settings: Settings, db: Database, service: Service) -> Runtime:
-    channels = ChannelSet(settings)
-    return Runtime(
-        settings=settings, db=db, channels=channels, service=service, engine=Engine(db, settings, channels)
-    )
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = build_runtime(settings)
+    yield rt
+    rt.close()
 
 
 @pytest.fixture

@@ -1,0 +1,65 @@
+"""`publisher serve` and `publisher migrate`: run the service, create or upgrade the schema."""
+
+from __future__ import annotations
+
+import click
+
+from publisher.cli.common import (
+    Cli,
+    pass_cli,
+)
+from publisher.runtime import Runtime, attach_executor
+
+
+def start_executor(runtime: Runtime) -> None:
+    """EXECUTOR SPOT: picks the embedded executor (or Celery when a broker is configured)
+    and wires its wake-ups; `serve` then calls runtime.start() and, at exit, runtime.close()."""
+    attach_executor(runtime)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址 / bind address")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="端口 / port")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@pass_cli
+def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
+    """迁移数据库并启动 Web 服务与投递执行器 / migrate, then run the web service and the executor."""
+    import uvicorn
+
+    from publisher.observe import alerts
+    from publisher.web import create_app
+
+    runtime = cli.runtime(migrate=True)
+    start_executor(runtime)
+    alerter = alerts.install(runtime)  # None when [alerts] names no target
+    runtime.start()
+    click.echo(
+        f"publisher 正在监听 / listening on http://{host}:{port}  (数据库 / database: {_safe_url(runtime.settings.db_url)})"
+    )
+    try:
+        uvicorn.run(create_app(runtime), host=host, port=port, log_level=log_level)
+    finally:
+        if alerter is not None:
+            alerts.uninstall(alerter)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command()
+@pass_cli
+def migrate(cli: Cli) -> None:
+    """建库或升级数据库结构 / create or upgrade the database schema."""
+    from publisher.store.migrate import current_revision, upgrade
+
+    url = cli.settings.db_url
+    upgrade(url)
+    click.echo(f"数据库结构已是最新 / schema at head: {current_revision(url)}  ({_safe_url(url)})")

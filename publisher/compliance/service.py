@@ -1,0 +1,148 @@
+"""The compliance service: every read and change of the compliance data, one transaction each.
+
+The API and public pages (publisher/compliance/routes.py) and the CLI group
+(publisher/compliance/cli.py) call these methods and never open a database session. Roles
+are checked here (loading the calendar and running the checks: ops; applications and
+adoption reports: editor, in the modules below), so the web and the CLI refuse the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from publisher.compliance import applications, consultations, run_checks
+from publisher.compliance.annual import Figure, annual_figures
+from publisher.compliance.calendar import ScheduleFile, WorkCalendar, parse_schedule
+from publisher.compliance.catalogue import Filters, catalogue_rows
+from publisher.compliance.config import ComplianceSettings, compliance_settings
+from publisher.compliance.deadlines import deadlines, load_calendar, overdue
+from publisher.compliance.fees import FeeChange, fee_history
+from publisher.compliance.inspection import inspection_status
+from publisher.compliance.links import item_links
+from publisher.domain.clock import utcnow
+from publisher.domain.errors import ValidationError
+from publisher.domain.item import Role
+from publisher.editorial.auth import Actor
+from publisher.editorial.workflow import get_item
+from publisher.settings import Settings
+from publisher.store.db import Database
+
+
+class ComplianceService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    @property
+    def config(self) -> ComplianceSettings:
+        return compliance_settings(self.settings)
+
+    @staticmethod
+    def now() -> datetime:
+        return utcnow()
+
+    # -- deadlines and the calendar -------------------------------------------------------------
+    def deadlines(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Every statutory clock, due date first (optionally one status)."""
+        with self.db.reader() as s:
+            rows = deadlines(s, self.now(), self.config)
+        return [d.as_dict() for d in rows if status is None or d.status == status]
+
+    def overdue(self) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            return [d.as_dict() for d in overdue(s, self.now(), self.config)]
+
+    def item(self, uid: str) -> dict[str, Any]:
+        """An item's clocks and links (application, consultation)."""
+        with self.db.reader() as s:
+            item = get_item(s, uid)
+            return {
+                "uid": item.uid,
+                "deadlines": [d.as_dict() for d in deadlines(s, self.now(), self.config, uid=item.uid)],
+                "links": item_links(s, item.uid),
+            }
+
+    def calendar(self, year: int) -> dict[str, Any]:
+        with self.db.reader() as s:
+            return WorkCalendar.from_store(s).describe(year)
+
+    def load_calendar(
+        self, actor: Actor, data: Any, *, year: int | None = None
+    ) -> tuple[ScheduleFile, list[dict[str, Any]], dict[str, Any]]:
+        """Load an official schedule (ops); due dates are recomputed. Returns the schedule, the
+        recomputed clocks and the year's calendar as now in use."""
+        actor.require(Role.OPS)
+        schedule = parse_schedule(data)
+        if year is not None and schedule.year != year:
+            raise ValidationError.one("year", f"文件年份 {schedule.year} 与路径 {year} 不符 / year mismatch")
+        with self.db.transaction() as s:
+            changed = load_calendar(s, schedule, by=actor.name, now=self.now(), config=self.config)
+            calendar = WorkCalendar.from_store(s).describe(schedule.year)
+        return schedule, changed, calendar
+
+    # -- inspection and the periodic checks -----------------------------------------------------
+    def inspection(self) -> list[dict[str, Any]]:
+        """Age of the newest item per channel and column against its threshold."""
+        with self.db.reader() as s:
+            return [w.as_dict() for w in inspection_status(s, self.settings, self.now(), self.config)]
+
+    def run_checks(self, actor: Actor) -> dict[str, Any]:
+        """The periodic checks now (ops); their alerts go out after the commit."""
+        actor.require(Role.OPS)
+        with self.db.transaction() as s:
+            result = run_checks(s, self.settings, self.now(), self.config)
+        return {
+            "deadlines": [d.as_dict() for d in result.deadlines],
+            "inspection": [w.as_dict() for w in result.inspection],
+            "reminders_added": result.reminders_added,
+        }
+
+    # -- applications (依申请公开 → 主动公开) -------------------------------------------------------
+    def record_application(
+        self, actor: Actor, data: dict[str, Any], *, private: bool = True
+    ) -> dict[str, Any]:
+        """Record an answered application (editor)."""
+        with self.db.transaction() as s:
+            app = applications.record(s, actor, data)
+            return applications.as_json(s, app, private=private)
+
+    def applications(self, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """Answered applications, without their applicants."""
+        with self.db.reader() as s:
+            return applications.listing(s, limit=limit, offset=offset)
+
+    def application(self, actor: Actor, number: str) -> dict[str, Any]:
+        """One application with its applicant (editorial roles only)."""
+        actor.require(Role.EDITOR, Role.REVIEWER, Role.APPROVER)
+        with self.db.reader() as s:
+            return applications.as_json(s, applications.get(s, number), private=True)
+
+    def convert_application(self, actor: Actor, number: str, data: dict[str, Any]) -> str:
+        """依申请转主动: a draft item linked to the application (editor); its uid."""
+        with self.db.transaction() as s:
+            return applications.convert(s, self.settings, actor, number, data).uid
+
+    # -- consultations --------------------------------------------------------------------------
+    def reminders(self, *, include_done: bool = False) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            return consultations.reminders(s, include_done=include_done)
+
+    def adoption_report(self, actor: Actor, consultation_uid: str, data: dict[str, Any]) -> str:
+        """A draft adoption report (采纳情况) linked to the consultation (editor); its uid."""
+        with self.db.transaction() as s:
+            return consultations.create_adoption_report(s, self.settings, actor, consultation_uid, data).uid
+
+    # -- catalogues and figures -----------------------------------------------------------------
+    def catalogue(self, filters: Filters | None = None) -> list[dict[str, Any]]:
+        """The active-disclosure catalogue (主动公开目录), optionally filtered."""
+        with self.db.reader() as s:
+            return catalogue_rows(s, self.now(), self.settings.public_base_url, filters)
+
+    def fee_history(self, as_of: date | None = None) -> list[FeeChange]:
+        with self.db.reader() as s:
+            return fee_history(s, self.now(), as_of=as_of)
+
+    def annual(self, year: int) -> list[Figure]:
+        with self.db.reader() as s:
+            return annual_figures(s, year, self.now(), self.settings.public_base_url)
