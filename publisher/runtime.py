@@ -15,7 +15,7 @@ from publisher.delivery.service import DeliveryService
 from publisher.editorial.service import Service
 from publisher.settings import Settings, check_settings
 from publisher.store.db import Database
-from publisher.store.migrate import upgrade
+from publisher.store.migrate import alembic_config, current_revision, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +106,17 @@ def attach_executor(runtime: Runtime, name: str | None = None) -> Executor:
     use_executor(runtime, executor)
     log.info("executor: %s", name)
     return executor
+
+
+def schema_revisions(settings: Settings) -> tuple[str | None, str | None]:
+    """The database's schema revision (None: not initialised) and the code's head revision."""
+    from alembic.script import ScriptDirectory
+
+    url = settings.db_url
+    return current_revision(url), ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def migrate(settings: Settings) -> str | None:
+    """Create or upgrade the schema; the revision it is at afterwards."""
+    upgrade(settings.db_url)
+    return current_revision(settings.db_url)

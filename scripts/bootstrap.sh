@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv and install the project into it. Usage: scripts/bootstrap.sh [--dev]
-# Idempotent: re-installs only when pyproject.toml changed since the last install.
+# Create .venv and install the project into it from the lock files: requirements.txt, or
+# requirements-dev.txt with --dev (exact versions with their hashes; `bash scripts/lock.sh`
+# regenerates them from pyproject.toml). Usage: scripts/bootstrap.sh [--dev]
+# Idempotent: re-installs only when pyproject.toml or the lock changed since the last install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,12 +26,13 @@ if [ ! -x .venv/bin/python ]; then
         rm -rf .venv && "$PY" -m venv .venv
     fi
 fi
-extra=""
-[ "${1:-}" = "--dev" ] && extra="[dev]"
-stamp=".venv/.installed${extra:+-dev}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "== installing publisher${extra} into .venv"
-    .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -e ".${extra}"
+lock="requirements.txt"
+stamp=".venv/.installed"
+if [ "${1:-}" = "--dev" ]; then lock="requirements-dev.txt"; stamp=".venv/.installed-dev"; fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    echo "== installing publisher into .venv from $lock"
+    .venv/bin/pip install -q --require-hashes --no-deps -r "$lock"
+    # the project itself, editable, its dependencies being exactly the locked ones above
+    .venv/bin/pip install -q --no-deps -e .
     touch "$stamp"
 fi

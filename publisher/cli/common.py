@@ -29,7 +29,7 @@ from publisher.domain.item import ITEM_TYPE_LABELS, ItemState, ItemType, Role
 from publisher.editorial.auth import Actor, actor_of
 from publisher.editorial.service import OVERALL_LABELS
 from publisher.editorial.workflow import STATE_LABELS
-from publisher.runtime import Runtime, build_runtime
+from publisher.runtime import Runtime, build_runtime, schema_revisions
 from publisher.settings import Settings, SettingsError, load_settings
 
 SAMPLES = Path(__file__).parents[1] / "data" / "items.json"
@@ -96,7 +96,7 @@ class Cli:
     def runtime(self, *, migrate: bool = False) -> Runtime:
         if self._runtime is None:
             if not migrate:
-                check_schema(self.settings.db_url)
+                check_schema(self.settings)
             self._runtime = build_runtime(self.settings, migrate=migrate)
             self.ctx.call_on_close(self._runtime.close)
         return self._runtime
@@ -116,13 +116,8 @@ class Cli:
         return self.runtime().service.uid_of(uid_or_ref)
 
 
-def check_schema(url: str) -> None:
-    from alembic.script import ScriptDirectory
-
-    from publisher.store.migrate import alembic_config, current_revision
-
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    current = current_revision(url)
+def check_schema(settings: Settings) -> None:
+    current, head = schema_revisions(settings)
     if current != head:
         state = (
             "尚未初始化 / not initialised"

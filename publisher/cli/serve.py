@@ -9,6 +9,7 @@ from publisher.cli.common import (
     pass_cli,
 )
 from publisher.runtime import Runtime, attach_executor
+from publisher.runtime import migrate as run_migrations
 
 
 def start_executor(runtime: Runtime) -> None:
@@ -58,8 +59,5 @@ def _safe_url(url: str) -> str:
 @pass_cli
 def migrate(cli: Cli) -> None:
     """建库或升级数据库结构 / create or upgrade the database schema."""
-    from publisher.store.migrate import current_revision, upgrade
-
-    url = cli.settings.db_url
-    upgrade(url)
-    click.echo(f"数据库结构已是最新 / schema at head: {current_revision(url)}  ({_safe_url(url)})")
+    revision = run_migrations(cli.settings)
+    click.echo(f"数据库结构已是最新 / schema at head: {revision}  ({_safe_url(cli.settings.db_url)})")

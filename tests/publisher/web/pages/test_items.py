@@ -203,19 +203,14 @@ def test_withdraw_and_abolish_need_a_confirmation_step(site: Site) -> None:
 
 @pytest.fixture
 def preview_client(settings: Settings) -> Iterator[TestClient]:
-    """rss, cms and wechat routed (nothing is sent: previews only render and check)."""
+    """rss, cms and wechat routed, without credentials (nothing is sent: previews only render
+    and check; an enabled channel naming an unset secret variable would not start)."""
     channels = {
         "rss": {"enabled": True},
-        "cms": {
-            "enabled": True,
-            "base_url": "http://127.0.0.1:9",
-            "user": "admin",
-            "app_password_env": "NO_SUCH_ENV",
-        },
+        "cms": {"enabled": True, "base_url": "http://127.0.0.1:9", "user": "admin"},
         "wechat": {
             "enabled": True,
             "appid": "wx0000000000000000",
-            "secret_env": "NO_SUCH_ENV",
             "api_base_url": "http://127.0.0.1:9/cgi-bin/",
         },
     }
