@@ -8,6 +8,8 @@
     consultations  closed consultations, reminders and adoption reports (采纳情况)
     fees           the three fee catalogues maintained by fee_change items
     annual         the year's figures for the annual report
+    service        every read and change of the above, for the routes and the CLI
+    routes, cli    its web routes (/api/compliance, /catalogue, /fees, …) and its CLI groups
 
 Periodic checks (`check_deadlines`, `check_inspection`, `check_consultations`) take the
 caller's session and raise their events through `publisher.observe.events` after it commits; run

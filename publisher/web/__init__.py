@@ -1,4 +1,5 @@
-"""The HTTP side: `create_app(runtime)` builds the FastAPI application."""
+"""The HTTP side: `create_app(runtime)` builds the FastAPI application. Handlers call the
+runtime's services (editorial, delivery, compliance) and never open a database session."""
 
 from publisher.web.app import ROUTER_MODULES, create_app
 
