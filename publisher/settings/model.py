@@ -205,6 +205,27 @@ class AlertsSettings(Section):
         return v
 
 
+class EgressSection(Section):
+    """`[egress]`: how adapters fetch content and provider URLs (channels/egress.py reads it
+    with `egress_settings(section.model_dump())`)."""
+
+    # hosts ("host" or "host:port") that may resolve to private or loopback addresses
+    allow_hosts: list[str] = Field(default_factory=list)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=20.0, gt=0)
+    total_seconds: float = Field(default=60.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_connections: int = Field(default=10, ge=1)
+
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [h.strip() for h in v.split(",") if h.strip()]
+        return v
+
+
 class InspectionRuleSettings(Section):
     channel: str = Field(min_length=1)  # a channel instance name
     column: str = "*"  # an item type, or "*" for the channel as a whole
@@ -332,6 +353,7 @@ class Settings(BaseSettings):
     feeds: FeedsSettings = Field(default_factory=FeedsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     compliance: ComplianceSection = Field(default_factory=ComplianceSection)
+    egress: EgressSection = Field(default_factory=EgressSection)
     routing: dict[ItemType, list[str]] = Field(
         default_factory=lambda: {ItemType(k): v for k, v in DEFAULT_ROUTING.items()}
     )
