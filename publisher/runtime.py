@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from publisher.compliance.service import ComplianceService
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
 from publisher.delivery.service import DeliveryService
@@ -16,6 +15,9 @@ from publisher.editorial.service import Service
 from publisher.settings import Settings, check_settings
 from publisher.store.db import Database
 from publisher.store.migrate import alembic_config, current_revision, upgrade
+
+if TYPE_CHECKING:  # imported on first use: a worker process never needs it
+    from publisher.compliance.service import ComplianceService
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +40,19 @@ class Runtime:
     service: Service  # editorial: users, items and their workflow, read models
     engine: Engine
     deliveries: DeliveryService  # ops actions on deliveries and channels, provider callbacks
-    compliance: ComplianceService  # deadlines, calendar, applications, catalogues, figures
     executor: Executor | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    _compliance: ComplianceService | None = field(default=None, repr=False)
+
+    @property
+    def compliance(self) -> ComplianceService:
+        """Deadlines, calendar, applications, catalogues, figures (built on first use: the
+        compliance modules are heavy to import and a delivery worker never needs them)."""
+        if self._compliance is None:
+            from publisher.compliance.service import ComplianceService
+
+            self._compliance = ComplianceService(self.db, self.settings)
+        return self._compliance
 
     def start(self) -> None:
         if self.executor is not None:
@@ -72,7 +84,6 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
         service=service,
         engine=engine,
         deliveries=deliveries,
-        compliance=ComplianceService(db, settings),
     )
     if executor is not None:
         use_executor(runtime, executor)

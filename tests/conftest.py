@@ -9,19 +9,22 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from publisher.delivery.executor import EmbeddedExecutor
 from publisher.editorial.auth import Actor
 from publisher.editorial.service import Service
+from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.store.db import Database
 from publisher.store.migrate import upgrade
-from tests.receiver import Receiver
+from tests.receiver import SECRET, Receiver
 
 PG_ADMIN_URL = os.environ.get("PUBLISHER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 # The machine's shared Redis (host:port); a second checkout testing at the same time points this
@@ -145,6 +148,40 @@ def team(service: Service) -> Team:
         actor, token = service.add_user(name, role)
         actors[name], tokens[name] = actor, token
     return Team(**actors, tokens=tokens)
+
+
+@pytest.fixture
+def make_runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Runtime]]:
+    """The one runtime factory: `make_runtime(channels={...}, **other settings changes)` builds
+    a runtime on the test's store with the embedded executor (`threads` per channel, sweeping
+    every `sweep` seconds), started unless `start=False`; `executor=False` for none. Every
+    runtime made is closed after the test. Webhook subscribers find their secret in
+    PUBLISHER_TEST_WEBHOOK_SECRET (tests/receiver.py)."""
+    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
+    made: list[Runtime] = []
+
+    def make(
+        channels: dict[str, dict[str, Any]] | None = None,
+        *,
+        executor: bool = True,
+        start: bool = True,
+        threads: int = 2,
+        sweep: float = 0.05,
+        **changes: Any,
+    ) -> Runtime:
+        if channels is not None:
+            changes["channels"] = channels
+        rt = build_runtime(settings.replace(**changes) if changes else settings)
+        made.append(rt)
+        if executor:
+            use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=threads, sweep_interval=sweep))
+            if start:
+                rt.start()
+        return rt
+
+    yield make
+    for rt in reversed(made):
+        rt.close()
 
 
 def with_channels(settings: Settings, *kinds: str) -> Settings:

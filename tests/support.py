@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from publisher.editorial.service import Service
+from publisher.editorial.workflow import Outcome
 from publisher.runtime import Runtime
 from tests.conftest import Team
 from tests.samples import policy
@@ -21,20 +22,27 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "
     raise AssertionError(f"{what} not met within {timeout} s")
 
 
-def publish(service: Service, team: Team, **overrides: Any) -> str:
-    """Create a policy and take it through submit, review and approve; returns its uid."""
-    item = service.create_item(team.editor, policy(**overrides))
-    service.submit(team.editor, item.uid)
-    service.review(team.reviewer, item.uid)
-    service.approve(team.approver, item.uid)
+def _service(target: Service | Runtime) -> Service:
+    return target.service if isinstance(target, Runtime) else target
+
+
+def publish(
+    target: Service | Runtime, team: Team, data: dict[str, Any] | None = None, **overrides: Any
+) -> str:
+    """The one "approve an item" helper: create `data` (default: a policy with `overrides`) as
+    the team's editor and take it through submit, review and approve; returns its uid."""
+    item = _service(target).create_item(team.editor, data if data is not None else policy(**overrides))
+    approve_existing(target, team, item.uid)
     return item.uid
 
 
-def approve_existing(rt: Runtime, team: Team, uid: str) -> None:
-    """Take an existing draft through submit, review and approve."""
-    rt.service.submit(team.editor, uid)
-    rt.service.review(team.reviewer, uid)
-    rt.service.approve(team.approver, uid)
+def approve_existing(target: Service | Runtime, team: Team, uid: str) -> Outcome:
+    """Take an existing draft through submit, review and approve; the approval's outcome
+    (its deliveries and their channels)."""
+    service = _service(target)
+    service.submit(team.editor, uid)
+    service.review(team.reviewer, uid)
+    return service.approve(team.approver, uid)
 
 
 def ops(rt: Runtime, uid: str) -> list[tuple[str, str]]:

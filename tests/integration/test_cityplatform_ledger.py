@@ -4,7 +4,7 @@ running in a thread over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import partial
 from typing import Any
@@ -13,13 +13,11 @@ import pytest
 
 from channels import signing
 from channels.standins.cityplatform_receiver import ReceiverConfig, RunningReceiver, start_in_thread
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from tests.conftest import Team
 from tests.samples import policy, sample
 from tests.support import approve_existing as approve
-from tests.support import ops, settled, wait_for
+from tests.support import ops, publish, settled, wait_for
 
 SECRET_ENV = "PUBLISHER_TEST_CITYPLATFORM_SECRET"
 FAST = {
@@ -40,7 +38,7 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningReceiver]:
 
 
 @pytest.fixture
-def runtime(settings: Settings, team: Team, platform: RunningReceiver) -> Iterator[Runtime]:
+def runtime(make_runtime: Callable[..., Runtime], team: Team, platform: RunningReceiver) -> Runtime:
     section: dict[str, Any] = {
         "enabled": True,
         **FAST,
@@ -53,19 +51,7 @@ def runtime(settings: Settings, team: Team, platform: RunningReceiver) -> Iterat
             },
         ],
     }
-    rt = build_runtime(settings.replace(channels={"cityplatform": section}))
-    try:
-        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
-        rt.start()
-        yield rt
-    finally:
-        rt.close()
-
-
-def publish(rt: Runtime, team: Team, data: dict[str, Any]) -> str:
-    uid = rt.service.create_item(team.editor, data).uid
-    approve(rt, team, uid)
-    return uid
+    return make_runtime({"cityplatform": section})
 
 
 def held(platform: RunningReceiver) -> dict[str, dict[str, Any]]:

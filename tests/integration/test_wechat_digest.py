@@ -26,7 +26,7 @@ from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, im
 from tests.channels.wechat_support import REDIS_URL
 from tests.conftest import Team
 from tests.publisher.web.live import serve
-from tests.samples import policy
+from tests.support import publish as approve
 from tests.support import wait_for
 
 SECRET_ENV = "PUBLISHER_TEST_WECHAT_SECRET"
@@ -78,15 +78,6 @@ def deploy(
 
     with stack:
         yield make
-
-
-def approve(rt: Runtime, team: Team, **overrides: Any) -> str:
-    svc = rt.service
-    uid = svc.create_item(team.editor, policy(**overrides)).uid
-    svc.submit(team.editor, uid)
-    svc.review(team.reviewer, uid)
-    svc.approve(team.approver, uid)
-    return uid
 
 
 def delivered(rt: Runtime, uids: list[str]) -> bool:

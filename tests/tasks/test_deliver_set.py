@@ -20,7 +20,7 @@ from tasks.worker import WorkerState
 from tests.conftest import Team, redis_url
 from tests.receiver import SECRET, Receiver, webhook_channels
 from tests.samples import policy
-from tests.support import wait_for
+from tests.support import approve_existing, wait_for
 
 SLOW = 1.5  # seconds the slow receiver takes to answer
 
@@ -65,9 +65,7 @@ def worker(deployment: Settings) -> Iterator[WorkerState]:
 def approve_one(rt: Runtime, team: Team) -> dict[str, int]:
     """One approved policy; its delivery id per channel."""
     item = rt.service.create_item(team.editor, policy(title="关于联合认领的通知"))
-    rt.service.submit(team.editor, item.uid)
-    rt.service.review(team.reviewer, item.uid)
-    outcome = rt.service.approve(team.approver, item.uid)
+    outcome = approve_existing(rt, team, item.uid)
     return {channel: did for did, channel in outcome.channels.items()}
 
 

@@ -4,7 +4,7 @@ broker-aware sweep), on SQLite and PostgreSQL, against a real receiver, no execu
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -14,24 +14,19 @@ from sqlalchemy import select, update
 from publisher.delivery import ledger
 from publisher.delivery.engine import Engine
 from publisher.domain.clock import utcnow
-from publisher.runtime import Runtime, build_runtime
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.store.models import Attempt, ChannelState, Delivery
 from tests.conftest import Team
-from tests.receiver import SECRET, Receiver, webhook_channels
-from tests.samples import policy
+from tests.receiver import Receiver, webhook_channels
+from tests.support import publish
 
 
 @pytest.fixture
-def rt(
-    settings: Settings, team: Team, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Runtime]:
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
+def rt(make_runtime: Callable[..., Runtime], team: Team, receiver: Receiver) -> Runtime:
     channels = {**webhook_channels(receiver.url + "/a", "a"), **webhook_channels(receiver.url + "/b", "b")}
-    runtime = build_runtime(settings.replace(channels=channels))
+    runtime = make_runtime(channels, executor=False)
     runtime.extras["engine"] = Engine(runtime.db, runtime.settings, runtime.channels)
-    yield runtime
-    runtime.close()
+    return runtime
 
 
 def engine_of(rt: Runtime) -> Engine:
@@ -42,10 +37,7 @@ def engine_of(rt: Runtime) -> Engine:
 
 def approve(rt: Runtime, team: Team, n: int) -> list[int]:
     for i in range(n):
-        item = rt.service.create_item(team.editor, policy(title=f"批量通知{i}"))
-        rt.service.submit(team.editor, item.uid)
-        rt.service.review(team.reviewer, item.uid)
-        rt.service.approve(team.approver, item.uid)
+        publish(rt, team, title=f"批量通知{i}")
     with rt.db.reader() as s:
         return list(s.execute(select(Delivery.id).order_by(Delivery.id)).scalars())
 

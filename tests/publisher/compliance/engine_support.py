@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
-from tests.conftest import Team
+from publisher.runtime import Runtime
 
 
 @pytest.fixture
-def live(settings: Settings, team: Team) -> Iterator[Runtime]:
-    rt = build_runtime(settings.replace(channels={"rss": {"enabled": True}}))
-    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
-    rt.start()
-    yield rt
-    rt.close()
+def live(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime({"rss": {"enabled": True}}, threads=1)
 
 
 def delivered(rt: Runtime, uid: str) -> bool:

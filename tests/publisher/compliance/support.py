@@ -11,6 +11,7 @@ from publisher.domain.clock import SHANGHAI
 from publisher.editorial.service import Service
 from publisher.observe import events
 from tests.conftest import Team
+from tests.support import publish
 
 
 def at(y: int, m: int, d: int, hh: int = 10) -> datetime:
@@ -19,11 +20,7 @@ def at(y: int, m: int, d: int, hh: int = 10) -> datetime:
 
 
 def release(service: Service, team: Team, data: dict[str, Any]) -> str:
-    item = service.create_item(team.editor, data)
-    service.submit(team.editor, item.uid)
-    service.review(team.reviewer, item.uid)
-    service.approve(team.approver, item.uid)
-    return item.uid
+    return publish(service, team, data)
 
 
 def draft(service: Service, team: Team, data: dict[str, Any]) -> str:

@@ -3,13 +3,11 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from publisher.runtime import Runtime, build_runtime
-from publisher.settings import Settings
-from publisher.store.db import Database
+from publisher.runtime import Runtime
 from publisher.web.app import create_app
 from tests.publisher.web.live import serve
 
@@ -17,10 +15,8 @@ __all__ = ["base", "runtime"]  # the fixtures, for `import *`
 
 
 @pytest.fixture
-def runtime(settings: Settings, db: Database) -> Iterator[Runtime]:
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
+def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime(executor=False)
 
 
 @pytest.fixture

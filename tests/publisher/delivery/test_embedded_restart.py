@@ -24,7 +24,7 @@ from publisher.store.models import Attempt, Delivery
 from tests.receiver import SECRET, Receiver
 from tests.samples import policy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the checkout (tests/publisher/delivery/…)
 
 # What `publisher serve` runs for deliveries, without the web server: runtime, engine,
 # embedded executor, until killed.

@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from tests.conftest import Team
-from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.receiver import Receiver, webhook_channels
 from tests.support import publish, wait_for
 
 FAST_RETRY = {"retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 5}}
-
-
-@pytest.fixture
-def make_runtime(
-    settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., Runtime]]:
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
-    made: list[Runtime] = []
-
-    def make(channels: dict[str, dict[str, Any]]) -> Runtime:
-        s = settings.replace(channels=channels)
-        rt = build_runtime(s)
-        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
-        rt.start()
-        made.append(rt)
-        return rt
-
-    yield make
-    for rt in made:
-        rt.close()
 
 
 def only_delivery(rt: Runtime, uid: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,26 +19,8 @@ from publisher.settings import Settings
 from publisher.store.db import Database
 from publisher.store.models import Delivery
 from tests.conftest import Team
-from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.receiver import Receiver, webhook_channels
 from tests.support import publish, wait_for
-
-
-@pytest.fixture
-def make_runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Runtime]]:
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
-    made: list[Runtime] = []
-
-    def make(channels: dict[str, dict[str, Any]], *, start: bool = True) -> Runtime:
-        rt = build_runtime(settings.replace(channels=channels))
-        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
-        if start:
-            rt.start()
-        made.append(rt)
-        return rt
-
-    yield make
-    for rt in made:
-        rt.close()
 
 
 def states(rt: Runtime, uid: str) -> list[tuple[str, str]]:

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from publisher.delivery.executor import EmbeddedExecutor
 from publisher.delivery.reconcile import reconcile
-from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.runtime import Runtime
 from publisher.settings import Settings
 from tests.conftest import Team
 from tests.support import publish, wait_for
 
 
 @pytest.fixture
-def runtime(settings: Settings, team: Team) -> Iterator[Runtime]:
-    s = settings.replace(channels={"rss": {"enabled": True}})
-    rt = build_runtime(s)
-    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
-    rt.start()
-    yield rt
-    rt.close()
+def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime({"rss": {"enabled": True}}, threads=1)
 
 
 def all_delivered(rt: Runtime, uids: list[str]) -> bool:

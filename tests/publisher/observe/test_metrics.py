@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from publisher.delivery.executor import EmbeddedExecutor
 from publisher.observe.metrics import channel_health
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.conftest import Team
-from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.receiver import Receiver, webhook_channels
 from tests.support import publish, wait_for
 
 
@@ -36,15 +34,8 @@ def promtool() -> str:
 
 
 @pytest.fixture
-def runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, Receiver]]:
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
-    receiver = Receiver().start()
-    rt = build_runtime(settings.replace(channels=webhook_channels(receiver.url, retry={"max_attempts": 1})))
-    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
-    rt.start()
-    yield rt, receiver
-    rt.close()
-    receiver.stop()
+def runtime(make_runtime: Callable[..., Runtime], receiver: Receiver) -> tuple[Runtime, Receiver]:
+    return make_runtime(webhook_channels(receiver.url, retry={"max_attempts": 1}), threads=1), receiver
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,8 +11,7 @@ from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
 from publisher.editorial.service import Service
-from publisher.runtime import Runtime, build_runtime
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.store.models import AuditEvent, Delivery, Item
 from publisher.web import create_app
 from tests.conftest import Team
@@ -20,13 +19,12 @@ from tests.samples import policy, sample
 
 
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = build_runtime(settings)
+def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
+    rt = make_runtime(executor=False)
     # these tests are about the API: the channels (enabled, without credentials) are routed
     # but their pre-flight is not what is under test
     rt.service.preflight = None
-    yield rt
-    rt.close()
+    return rt
 
 
 @pytest.fixture

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.conftest import Team
-from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.receiver import Receiver, webhook_channels
 from tests.support import publish, wait_for
 
 
 @pytest.fixture
 def setup(
-    settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
+    make_runtime: Callable[..., Runtime], receiver: Receiver, team: Team
 ) -> Iterator[tuple[Runtime, TestClient, Receiver]]:
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
-    receiver = Receiver().start()
-    s = settings.replace(
-        channels=webhook_channels(receiver.url, retry={"base_seconds": 0.05, "max_attempts": 2})
+    rt = make_runtime(
+        webhook_channels(receiver.url, retry={"base_seconds": 0.05, "max_attempts": 2}), threads=1
     )
-    rt = build_runtime(s)
-    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
-    rt.start()
     with TestClient(create_app(rt)) as client:
         yield rt, client, receiver
-    rt.close()
-    receiver.stop()
 
 
 def test_failed_queue_replay_one_and_window(setup: tuple[Runtime, TestClient, Receiver], team: Team) -> None:
