@@ -357,7 +357,10 @@ class Settings(BaseSettings):
     routing: dict[ItemType, list[str]] = Field(
         default_factory=lambda: {ItemType(k): v for k, v in DEFAULT_ROUTING.items()}
     )
-    channels: dict[str, ChannelSection] = Field(default_factory=dict)
+    # built in code without `channels`: the defaults (the feeds only); given: exactly those
+    channels: dict[str, ChannelSection] = Field(
+        default_factory=lambda: {k: ChannelSection(**v) for k, v in DEFAULT_CHANNELS.items()}
+    )
 
     # where the values came from (publisher.settings.load): for error messages and `config check`
     _config_path: Path | None = PrivateAttr(default=None)

@@ -31,7 +31,7 @@ from publisher.cli import main
 from publisher.domain.item import Role
 from publisher.editorial.service import Service
 from publisher.runtime import Runtime, build_runtime
-from publisher.settings import Settings, load_settings
+from publisher.settings import Settings, SettingsError, load_settings
 from publisher.store.db import Database
 from publisher.store.models import Base, Delivery
 from publisher.web import create_app
@@ -421,18 +421,12 @@ def test_secrets_never_appear_in_configuration_errors(
             "http://127.0.0.1:9/records",
             city_names=("disclosure", "disclosure"),
         )
-    runtime = build_runtime(load_settings(path=config))
-    try:
-        with TestClient(create_app(runtime)) as client:
-            h = {who: {"Authorization": f"Bearer {token}"} for who, token in team.tokens.items()}
-            uid = client.post("/api/items", json=policy(), headers=h["editor"]).json()["uid"]
-            client.post(f"/api/items/{uid}/submit", headers=h["editor"])
-            client.post(f"/api/items/{uid}/review", headers=h["reviewer"])
-            # when an approver approves (the pre-flight builds every routed channel)
-            r = client.post(f"/api/items/{uid}/approve", headers=h["approver"])
-            seen = {"approve": r.text, "/api/channels": client.get("/api/channels", headers=h["admin"]).text}
-    finally:
-        runtime.close()
-    # then the approval is refused naming the channel, and no secret is in the answer or the logs
-    assert r.status_code == 422 and "channels.cityplatform" in r.text, r.text
+    # when the service starts (settings are checked at start-up) and ops run `config check`
+    with pytest.raises(SettingsError) as refused:
+        build_runtime(load_settings(path=config))
+    check = CliRunner().invoke(main, ["config", "check"], env=cli_env(config, db_url), catch_exceptions=False)
+    seen = {"start-up": str(refused.value), "config check": check.output}
+    # then both refuse naming the channel's key, and no secret is in the message or the logs
+    assert "channels.cityplatform" in str(refused.value), str(refused.value)
+    assert check.exit_code == 2 and "channels.cityplatform" in check.output, check.output
     assert leaks(seen, caplog.text, secrets) == []
