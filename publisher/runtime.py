@@ -10,6 +10,7 @@ from typing import Protocol
 
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
+from publisher.editorial.checks import ContentChecks, Fetcher
 from publisher.editorial.service import Service
 from publisher.settings import Settings
 from publisher.store.db import Database
@@ -36,6 +37,7 @@ class Runtime:
     service: Service
     engine: Engine
     executor: Executor | None = None
+    checks: ContentChecks | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     def start(self) -> None:
@@ -46,6 +48,8 @@ class Runtime:
         if self.executor is not None:
             self.executor.stop()
         self.channels.close()
+        if self.checks is not None:
+            self.checks.close()
         self.db.dispose()
 
 
@@ -54,12 +58,24 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
         upgrade(settings.db_url)
     db = Database(settings.db_url)
     channels = ChannelSet(settings)
-    service = Service(db, settings, preflight=channels.preflight)
+    checks = ContentChecks(settings, fetcher=link_fetcher(settings))
+    service = Service(db, settings, preflight=channels.preflight, checks=checks)
     engine = Engine(db, settings, channels)
-    runtime = Runtime(settings=settings, db=db, channels=channels, service=service, engine=engine)
+    runtime = Runtime(
+        settings=settings, db=db, channels=channels, service=service, engine=engine, checks=checks
+    )
     if executor is not None:
         use_executor(runtime, executor)
     return runtime
+
+
+def link_fetcher(settings: Settings) -> Fetcher | None:
+    """How the content checks probe links at approval (None: links are not probed)."""
+    if not settings.checks.links:
+        return None
+    from publisher.editorial.checks.fetch import HttpFetcher
+
+    return HttpFetcher(timeout=settings.checks.link_timeout_seconds)
 
 
 def use_executor(runtime: Runtime, executor: Executor) -> None:

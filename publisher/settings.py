@@ -58,6 +58,66 @@ class ExecutorSettings:
 
 
 @dataclass(frozen=True)
+class ChecksSettings:
+    """`[checks]`: the content checks at approval (docs/checks.md)."""
+
+    # an issue date (印发日期) may be this many days after today before it is refused
+    issue_date_margin_days: int = 0
+    # probe links and attachments at approval (through the egress guard)
+    links: bool = True
+    link_cache_seconds: float = 300.0
+    # the approval waits at most this long for all of an item's links together
+    link_budget_seconds: float = 20.0
+    link_timeout_seconds: float = 5.0
+    # the public pages' background, for the contrast of inline colours
+    page_background: str = "#ffffff"
+
+
+def _checks(raw: dict[str, Any]) -> ChecksSettings:
+    known = {f for f in ChecksSettings.__dataclass_fields__}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(
+            f"[checks]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    defaults = ChecksSettings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        want = type(getattr(defaults, key))
+        if want is bool:
+            if not isinstance(value, bool):
+                raise SettingsError(f"[checks] {key} must be true or false, not {value!r}")
+        elif want is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SettingsError(f"[checks] {key} must be a whole number >= 0, not {value!r}")
+        elif want is float:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise SettingsError(f"[checks] {key} must be a number > 0, not {value!r}")
+            value = float(value)
+        elif not isinstance(value, str):
+            raise SettingsError(f"[checks] {key} must be a string, not {value!r}")
+        values[key] = value
+    return ChecksSettings(**values)
+
+
+def _checks_raw(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """`[checks]` with PUBLISHER_CHECKS_<KEY> overrides (e.g. PUBLISHER_CHECKS_LINKS=false)."""
+    out = dict(raw.get("checks", {}))
+    for key in ChecksSettings.__dataclass_fields__:
+        value = environ.get(f"PUBLISHER_CHECKS_{key.upper()}")
+        if value is None:
+            continue
+        parsed = _coerce(value)
+        if isinstance(parsed, str):
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        out[key] = parsed
+    return out
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
     database_url: str = ""
@@ -69,6 +129,7 @@ class Settings:
     channels: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
     feeds: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
+    checks: ChecksSettings = field(default_factory=ChecksSettings)
     config_path: Path | None = None
 
     @property
@@ -226,5 +287,6 @@ def load_settings(env: Mapping[str, str] | None = None, path: str | Path | None 
         channels=channels,
         feeds=dict(raw.get("feeds", {})),
         alerts=dict(raw.get("alerts", {})),
+        checks=_checks(_checks_raw(raw, environ)),
         config_path=config_path,
     )
