@@ -1314,4 +1314,12 @@ def application_convert(
         click.echo(uid)
 
 
+def _register_checks() -> None:
+    from publisher.cli_checks import register
+
+    register(main, item)
+
+
+_register_checks()  # `item check|accept` and `checks …` (publisher/cli_checks.py)
+
 __all__ = ["main"]
