@@ -27,9 +27,11 @@ from publisher.editorial.checks.problem import Problem, Severity, fingerprint
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10x98765432"
 
-_ID = re.compile(r"(?<![0-9a-z])[1-8]\d{5}[ -]?(?:18|19|20)\d{6}[ -]?\d{3}[0-9x](?![0-9a-z])")
-_MOBILE = re.compile(r"(?<![0-9a-z+])(?:\+?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?![0-9a-z])")
-_CARD = re.compile(r"(?<![0-9a-z])(?:\d{4}[ -]?){3}\d{4}(?:[ -]?\d{1,3})?(?![0-9a-z])")
+# not part of a longer number, code or decimal: no letter or digit around, no ".5" after
+_BEFORE, _AFTER = r"(?<![0-9a-z.])", r"(?![0-9a-z]|\.\d)"
+_ID = re.compile(_BEFORE + r"[1-8]\d{5}[ -]?(?:18|19|20)\d{6}[ -]?\d{3}[0-9x]" + _AFTER, re.A)
+_MOBILE = re.compile(r"(?<![0-9a-z.+])(?:\+?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}" + _AFTER, re.A)
+_CARD = re.compile(_BEFORE + r"(?:\d{4}[ -]?){3}\d{4}(?:[ -]?\d{1,3})?" + _AFTER, re.A)
 _SEPARATORS = re.compile(r"[ -]")
 
 
@@ -71,7 +73,9 @@ def card_valid(number: str) -> bool:
 
 
 def mask(text: str) -> str:
-    digits = _SEPARATORS.sub("", text)
+    digits = re.sub(r"[^0-9a-z]", "", text.lower())
+    if len(digits) == 13 and digits.startswith("86"):  # a mobile with its country code
+        digits = digits[2:]
     if len(digits) <= 7:
         return "*" * len(digits)
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]

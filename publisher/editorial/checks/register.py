@@ -3,7 +3,8 @@
 "Pairs" is defined narrowly, so ordinary text never fires: a registered title stands
 *immediately* before the name ("副局长张三") or immediately after it ("张三副局长"), in the
 compact text (spaces ignored, nothing else in between). Where several registered titles end
-there ("局长" and "副局长"), the longest counts. Two rules:
+there ("局长" and "副局长"), the longest counts. Titles are the register's own and a list of
+common ones (`COMMON_TITLES`). Two rules:
 
 - `register.title` (block): a registered name paired with a title the person did not hold on
   the item's issue date (印发日期; today for a draft without one). The suggestion is the
@@ -72,7 +73,7 @@ class Register:
         for e in self.entries:
             if e.name and e.title:
                 self.by_name[e.name].append(e)
-        self.titles = {e.title for e in self.entries if e.title}
+        self.titles = {e.title for e in self.entries if e.title} | (COMMON_TITLES if self.by_name else set())
         self.name_lengths = sorted({len(n) for n in self.by_name}, reverse=True)
         # one character replaced by "?" → the registered names it could be a typo of
         self.near: dict[str, set[str]] = defaultdict(set)
@@ -109,6 +110,14 @@ class Register:
 
 
 FORMER = ("原", "前", "时任", "曾任")
+# Titles recognised next to a registered name besides the register's own, so "局长王明" is
+# judged when the register only knows 王明 as 副局长.
+COMMON_TITLES = frozenset(
+    """局长 副局长 处长 副处长 科长 副科长 主任 副主任 书记 副书记 党组书记 党组副书记 党委书记 党委副书记
+    市长 副市长 区长 副区长 县长 副县长 省长 副省长 部长 副部长 厅长 副厅长 司长 副司长 主席 副主席
+    秘书长 副秘书长 总理 副总理 巡视员 副巡视员 一级巡视员 二级巡视员 总经济师 总会计师 总工程师
+    主任委员 副主任委员 局党组书记 局党组成员 党组成员""".split()
+)
 
 
 @dataclass(frozen=True)

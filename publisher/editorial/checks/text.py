@@ -160,7 +160,9 @@ class Text:
     def context(self, start: int, end: int, width: int = 8) -> str:
         """The compact text around compact[start:end]: a fingerprint of where a problem is."""
         c = self.compact
-        return c[max(0, start - width) : start] + "|" + c[end : end + width]
+        before = c[max(0, start - width) : start].rsplit(BOUNDARY, 1)[-1]
+        after = c[end : end + width].split(BOUNDARY, 1)[0]
+        return before + "|" + after  # within the paragraph: an edit elsewhere keeps it
 
 
 def plain(value: str) -> Text:

@@ -158,7 +158,8 @@ class Dictionary:
             return []
         raw = compact.encode("utf-8")
         found = sorted(
-            (end + 1 - length, term) for end, (length, term) in self._automaton.iter(raw.decode("latin-1"))
+            ((end + 1 - length, term) for end, (length, term) in self._automaton.iter(raw.decode("latin-1"))),
+            key=lambda found: found[0],
         )
         out: list[tuple[int, int, Term]] = []
         char_at = byte_at = 0
