@@ -28,11 +28,20 @@ def run(
     links: dict[str, Probe] | None = None,
     **kwargs: Any,
 ) -> list[Problem]:
-    data: dict[str, Any] = {"type": "policy", "title": "关于做好财政资金管理工作的通知", "issue_date": "2026-11-20"}
+    data: dict[str, Any] = {
+        "type": "policy",
+        "title": "关于做好财政资金管理工作的通知",
+        "issue_date": "2026-11-20",
+    }
     data.update(content or {})
     if body is not None:
         data["body_html"] = body
-    subject = subject_of(data, uid=kwargs.get("uid"), publish_at=kwargs.get("publish_at"), published_at=kwargs.get("published_at"))
+    subject = subject_of(
+        data,
+        uid=kwargs.get("uid"),
+        publish_at=kwargs.get("publish_at"),
+        published_at=kwargs.get("published_at"),
+    )
     return check_subject(
         subject,
         dictionary=dictionary(*extra),

@@ -16,7 +16,7 @@ from publisher.editorial.checks import Problem, Severity, Source, store
 from publisher.editorial.checks.links import Probe
 from publisher.runtime import Runtime, build_runtime
 from publisher.settings import Settings
-from publisher.store.models import AuditEvent, Delivery, ItemVersion
+from publisher.store.models import Delivery, ItemVersion
 from publisher.web.checks import accept, draft_report, item_report
 from tests.conftest import Team
 from tests.samples import policy, sample
@@ -191,7 +191,9 @@ def test_ops_maintain_the_dictionary_versioned_and_audited(rt: Runtime, team: Te
 
 
 def test_ops_maintain_the_register(rt: Runtime, team: Team) -> None:
-    uid = rt.service.create_item(team.editor, policy(issue_date="2026-11-20", body_html="<p>局长王明出席。</p>")).uid
+    uid = rt.service.create_item(
+        team.editor, policy(issue_date="2026-11-20", body_html="<p>局长王明出席。</p>")
+    ).uid
     assert item_report(rt, uid)[1].problems == []
     added = rt.db.run(lambda s: store.add_person(s, team.ops, "王明", "副局长", date(2020, 1, 1)))
     [p] = item_report(rt, uid)[1].problems

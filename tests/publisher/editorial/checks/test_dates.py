@@ -25,7 +25,9 @@ def test_a_revision_keeps_its_original_publication_date() -> None:
 def test_the_publish_time_of_a_typed_draft_is_read_from_the_draft() -> None:
     problems = run({"publish_at": "2026-12-01T09:00:00+08:00"})
     assert len(only(problems, "dates.publish_before_approval")) == 1
-    assert only(run({"publish_at": "2026-12-01T09:00:00"}), "dates.publish_before_approval") == []  # no offset: not a time
+    assert (
+        only(run({"publish_at": "2026-12-01T09:00:00"}), "dates.publish_before_approval") == []
+    )  # no offset: not a time
 
 
 def test_an_issue_date_after_today_is_refused_beyond_the_margin() -> None:
@@ -36,8 +38,14 @@ def test_an_issue_date_after_today_is_refused_beyond_the_margin() -> None:
 
     subject = subject_of({"issue_date": "2026-12-05"})
     kw = {"dictionary": dictionary(), "people": Register([]), "now": NOW}
-    assert not only(check_subject(subject, settings=ChecksSettings(issue_date_margin_days=3), **kw), "dates.issue_in_future")
-    assert only(check_subject(subject, settings=ChecksSettings(issue_date_margin_days=2), **kw), "dates.issue_in_future")
+    assert not only(
+        check_subject(subject, settings=ChecksSettings(issue_date_margin_days=3), **kw),
+        "dates.issue_in_future",
+    )
+    assert only(
+        check_subject(subject, settings=ChecksSettings(issue_date_margin_days=2), **kw),
+        "dates.issue_in_future",
+    )
 
 
 def test_today_is_beijing_time() -> None:

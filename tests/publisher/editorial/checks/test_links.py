@@ -25,9 +25,13 @@ def probes(**by_url: Probe) -> dict[str, Probe]:
 
 def test_a_dead_link_blocks_and_a_redirect_to_another_site_warns() -> None:
     results = {
-        "https://a.example/ok": Probe("https://a.example/ok", 200, "https://b.example/landing", ("https://a.example/ok",)),
+        "https://a.example/ok": Probe(
+            "https://a.example/ok", 200, "https://b.example/landing", ("https://a.example/ok",)
+        ),
         "https://a.example/gone": Probe("https://a.example/gone", 404, "https://a.example/gone"),
-        "http://pub.example/static/x.png": Probe("http://pub.example/static/x.png", None, "", error="unreachable"),
+        "http://pub.example/static/x.png": Probe(
+            "http://pub.example/static/x.png", None, "", error="unreachable"
+        ),
     }
     problems = run(body=BODY, links=results)
     [redirect] = only(problems, "links.redirect")
@@ -150,7 +154,9 @@ def test_the_http_fetcher_follows_redirects_hop_by_hop(server: str) -> None:
         assert fetcher.probe(server + "/ok").status == 200
         assert fetcher.probe(server + "/gone").dead
         moved = fetcher.probe(server + "/moved")
-        assert moved.status == 200 and moved.final_url == server + "/ok" and moved.hops == (server + "/moved",)
+        assert (
+            moved.status == 200 and moved.final_url == server + "/ok" and moved.hops == (server + "/moved",)
+        )
         away = fetcher.probe(server + "/away")
         assert away.final_url.startswith("http://localhost:") and site_of(away.final_url) != site_of(server)
         assert fetcher.probe(server + "/loop").error is not None

@@ -62,7 +62,10 @@ def test_title_metadata_and_attachment_names_are_read() -> None:
             "description": "内部资料，注意保密",
             "doc_number": "沪财预〔2026〕12号",
             "attachments": [
-                {"title": "附件一", "url": "https://example.org/files/%E6%9C%BA%E5%AF%86%E2%98%851%E5%B9%B4.pdf"}
+                {
+                    "title": "附件一",
+                    "url": "https://example.org/files/%E6%9C%BA%E5%AF%86%E2%98%851%E5%B9%B4.pdf",
+                }
             ],
         }
     )
