@@ -88,24 +88,32 @@ KINDS = {
 }
 
 
+# Where a number of 11+ digits (spaces and hyphens allowed) stands: the detailed patterns run
+# only there (a class-prefixed pattern is scanned for in C; the detailed ones are not).
+_RUN = re.compile(r"\d[\d -]{9,}\d(?:[ -]?[\dx])?", re.A)
+
+
 def _found(folded: str, today: date) -> Iterator[tuple[str, int, int]]:
     taken: list[tuple[int, int]] = []
 
     def free(s: int, e: int) -> bool:
         return not any(s < b and a < e for a, b in taken)
 
-    for m in _ID.finditer(folded):
-        if id_card_valid(_SEPARATORS.sub("", m.group()), today):
-            taken.append(m.span())
-            yield "id_card", m.start(), m.end()
-    for m in _CARD.finditer(folded):
-        if free(*m.span()) and card_valid(m.group()):
-            taken.append(m.span())
-            yield "bank_card", m.start(), m.end()
-    for m in _MOBILE.finditer(folded):
-        if free(*m.span()):
-            taken.append(m.span())
-            yield "mobile", m.start(), m.end()
+    for run in _RUN.finditer(folded):
+        # lookbehinds see before `pos`; `endpos` two past the run leaves the lookaheads their characters
+        a, b = max(0, run.start() - 4), min(len(folded), run.end() + 2)
+        for m in _ID.finditer(folded, a, b):
+            if free(*m.span()) and id_card_valid(_SEPARATORS.sub("", m.group()), today):
+                taken.append(m.span())
+                yield "id_card", m.start(), m.end()
+        for m in _CARD.finditer(folded, a, b):
+            if free(*m.span()) and card_valid(m.group()):
+                taken.append(m.span())
+                yield "bank_card", m.start(), m.end()
+        for m in _MOBILE.finditer(folded, a, b):
+            if free(*m.span()):
+                taken.append(m.span())
+                yield "mobile", m.start(), m.end()
 
 
 def check(subject: Subject, today: date) -> Iterator[Problem]:

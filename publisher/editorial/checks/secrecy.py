@@ -33,17 +33,15 @@ from publisher.editorial.checks.wording import Dictionary
 _LEVEL = "(?:绝密|机密|秘密)"
 _PERIOD = r"(?:\d{1,3}(?:年|个月|月|天|日)|长期|\d{4}年\d{1,2}月\d{1,2}日(?:前)?)"
 _B = re.escape(BOUNDARY)
-_MARK = re.compile(
-    "|".join(
-        [
-            rf"{_LEVEL}[★☆*✩✭]{_PERIOD}?",
-            rf"{_LEVEL}{_PERIOD}",
-            rf"[【\[(（〔{{<]{_LEVEL}级?[】\])）〕}}>]",
-            rf"(?:^|(?<={_B})){_LEVEL}级?(?=$|{_B})",
-            rf"密级[:：]?{_LEVEL}",
-        ]
-    )
+# Each pattern starts with a literal or a character class, so the regex engine scans for its
+# first character in C (a pattern opening with a lookbehind or an alternation of classes
+# would be tried at every position of a 20,000-character body).
+_MARKS = (
+    re.compile(rf"{_LEVEL}(?:[★☆*✩✭]{_PERIOD}?|{_PERIOD})"),  # with a star and/or a period
+    re.compile(rf"[【\[(（〔{{<]{_LEVEL}级?[】\])）〕}}>]"),  # alone in brackets
+    re.compile(rf"密级[:：]?{_LEVEL}"),  # labelled
 )
+_ALONE = re.compile(rf"{_LEVEL}级?(?=$|{_B})")  # the whole paragraph, cell or field
 PHRASES: tuple[str, ...] = (
     "内部资料",
     "内部文件",
@@ -57,13 +55,25 @@ PHRASES += ("不得外传", "严禁外传", "请勿外传")
 _PHRASE = re.compile("|".join(PHRASES))
 
 
+def _marks(compact: str) -> list[re.Match[str]]:
+    if "密" not in compact:
+        return []
+    found = [m for pattern in _MARKS for m in pattern.finditer(compact)]
+    found += [m for m in _ALONE.finditer(compact) if m.start() == 0 or compact[m.start() - 1] == BOUNDARY]
+    out: list[re.Match[str]] = []
+    for m in sorted(found, key=lambda m: (m.start(), -m.end())):
+        if not out or m.start() >= out[-1].end():
+            out.append(m)
+    return out
+
+
 def check(subject: Subject, dictionary: Dictionary | None = None) -> Iterator[Problem]:
     for f in subject.fields:
         text = subject.texts[f.path]
         compact = text.compact
         if not compact:
             continue
-        found: list[tuple[str, re.Match[str]]] = [("secrecy.mark", m) for m in _MARK.finditer(compact)]
+        found: list[tuple[str, re.Match[str]]] = [("secrecy.mark", m) for m in _marks(compact)]
         phrases = list(_PHRASE.finditer(compact))
         if phrases:
             allowed = dictionary.allowed(compact) if dictionary is not None else []
