@@ -5,6 +5,7 @@ lang="zh-CN" (GB/T 37668): over real HTTP, from items published through the serv
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import feedparser
 import httpx
@@ -21,8 +22,6 @@ from tests.samples import sample
 
 def published_on(service: Service, uid: str) -> str:
     at = service.item_detail(uid)["published_at"]
-    from datetime import datetime
-
     return local(datetime.fromisoformat(at)).strftime("%Y-%m-%d")
 
 
@@ -46,7 +45,8 @@ def test_the_item_page_and_every_feed_entry_show_the_publication_date(
         feed = feedparser.parse(httpx.get(f"{base}{path}").content)
         [entry] = [e for e in feed.entries if uid in e.get("link", "")]
         assert entry.get("published_parsed"), f"{path}: an entry without its publication date"
-        assert "%04d-%02d-%02d" % entry.published_parsed[:3] <= day  # UTC date of a Beijing day
+        y, mo, dd = entry.published_parsed[:3]
+        assert f"{y:04d}-{mo:02d}-{dd:02d}" <= day  # the UTC date of a Beijing day
 
 
 def test_every_public_page_declares_chinese(
