@@ -8,7 +8,7 @@
         `[checks] issue_date_margin_days`.
 
 That every public page and feed entry shows the publication date is tested on the pages and
-feeds themselves (tests/publisher/editorial/checks/test_public_dates.py).
+feeds themselves (tests/publisher/web/test_public_dates.py).
 """
 
 from __future__ import annotations

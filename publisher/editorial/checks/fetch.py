@@ -2,8 +2,7 @@
 followed by hand so every hop is seen, bounded in time and hops.
 
 This is the plain prober used until the egress guard (`channels/egress.py`, issue 16) is
-available; with it, `guarded_fetcher` wraps the guard so every hop is checked against
-private and loopback addresses as well.
+available: it checks schemes and hops but not the addresses they resolve to.
 """
 
 from __future__ import annotations
