@@ -12,7 +12,7 @@ from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
 from publisher.editorial.checks import ContentChecks, Fetcher
 from publisher.editorial.service import Service
-from publisher.settings import Settings
+from publisher.settings import Settings, SettingsError
 from publisher.store.db import Database
 from publisher.store.migrate import upgrade
 
@@ -70,12 +70,29 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
 
 
 def link_fetcher(settings: Settings) -> Fetcher | None:
-    """How the content checks probe links at approval (None: links are not probed)."""
+    """How the content checks probe links at approval: through the egress guard, each link
+    within `[checks] link_timeout_seconds` (None: links are not probed)."""
     if not settings.checks.links:
         return None
-    from publisher.editorial.checks.fetch import HttpFetcher
+    from dataclasses import replace
 
-    return HttpFetcher(timeout=settings.checks.link_timeout_seconds)
+    from channels.egress import EgressGuard, egress_settings
+    from publisher.editorial.checks.fetch import GuardedFetcher
+
+    try:
+        egress = egress_settings(settings.egress)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    limit = settings.checks.link_timeout_seconds
+    return GuardedFetcher(
+        EgressGuard(
+            replace(
+                egress,
+                total_seconds=min(egress.total_seconds, limit),
+                connect_timeout=min(egress.connect_timeout, limit),
+            )
+        )
+    )
 
 
 def use_executor(runtime: Runtime, executor: Executor) -> None:

@@ -117,6 +117,15 @@ def _checks_raw(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
     return out
 
 
+def _egress_raw(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """`[egress]`, with PUBLISHER_EGRESS_ALLOW_HOSTS (comma separated) as an override."""
+    out = dict(raw.get("egress", {}))
+    hosts = environ.get("PUBLISHER_EGRESS_ALLOW_HOSTS")
+    if hosts is not None:
+        out["allow_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -130,6 +139,8 @@ class Settings:
     feeds: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
     checks: ChecksSettings = field(default_factory=ChecksSettings)
+    # `[egress]`: the guard for fetches of content URLs (channels/egress.py, egress_settings)
+    egress: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
 
     @property
@@ -288,5 +299,6 @@ def load_settings(env: Mapping[str, str] | None = None, path: str | Path | None 
         feeds=dict(raw.get("feeds", {})),
         alerts=dict(raw.get("alerts", {})),
         checks=_checks(_checks_raw(raw, environ)),
+        egress=_egress_raw(raw, environ),
         config_path=config_path,
     )

@@ -1,53 +1,40 @@
-"""The link checker's `Fetcher` over HTTP: HEAD (then GET when HEAD is refused), redirects
-followed by hand so every hop is seen, bounded in time and hops.
+"""The link checker's `Fetcher` over the egress guard (`channels/egress.py`): no private or
+loopback address (unless `[egress] allow_hosts` names the host), every redirect hop checked
+again, time and size capped.
 
-This is the plain prober used until the egress guard (`channels/egress.py`, issue 16) is
-available: it checks schemes and hops but not the addresses they resolve to.
+A link is asked with HEAD; a server that refuses HEAD (any 4xx/5xx) is asked again with GET,
+whose body is read up to `GET_BYTES` only: an answer too large to read that far counts as
+reachable (error pages are small; a large answer is the document itself).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
-
-import httpx
-
+from channels.base import ChannelError
+from channels.egress import EgressGuard, EgressTooLargeError, Fetched
 from publisher.editorial.checks.links import Probe
 
-USER_AGENT = "publisher/0.1 link check (+government information disclosure)"
-MAX_HOPS = 5
+GET_BYTES = 256 * 1024
 
 
-class HttpFetcher:
-    def __init__(self, timeout: float = 5.0, client: httpx.Client | None = None) -> None:
-        self.client = client or httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-        )
+class GuardedFetcher:
+    def __init__(self, guard: EgressGuard) -> None:
+        self.guard = guard
 
     def probe(self, url: str) -> Probe:
-        hops: list[str] = []
-        current = url
-        for _ in range(MAX_HOPS + 1):
-            if urlsplit(current).scheme not in ("http", "https"):
-                return Probe(url, None, current, tuple(hops), "只支持 http/https / not an http(s) URL")
-            try:
-                status, location = self._once(current)
-            except httpx.HTTPError as exc:
-                return Probe(url, None, current, tuple(hops), f"无法访问 / unreachable: {type(exc).__name__}")
-            if status in (301, 302, 303, 307, 308) and location:
-                hops.append(current)
-                current = urljoin(current, location)
-                continue
-            return Probe(url, status, current, tuple(hops))
-        return Probe(url, None, current, tuple(hops), f"重定向超过 {MAX_HOPS} 次 / too many redirects")
+        try:
+            got = self.guard.fetch(url, method="HEAD", check_status=False)
+            if got.status >= 400:
+                got = self._get(url)
+        except EgressTooLargeError:
+            return Probe(url, 200, url, error="内容过大，未读完 / large answer, taken as reachable")
+        except ChannelError as exc:  # refused by the guard, unreachable, timed out
+            return Probe(url, None, url, error=str(exc)[:300])
+        if 300 <= got.status < 400:  # still redirecting after the guard's last hop
+            return Probe(url, None, got.url, got.redirects, "重定向过多 / too many redirects")
+        return Probe(url, got.status, got.url, got.redirects)
 
-    def _once(self, url: str) -> tuple[int, str | None]:
-        response = self.client.head(url)
-        if response.status_code >= 400:  # some servers refuse HEAD: ask again with GET
-            with self.client.stream("GET", url) as streamed:
-                return streamed.status_code, streamed.headers.get("location")
-        return response.status_code, response.headers.get("location")
+    def _get(self, url: str) -> Fetched:
+        return self.guard.fetch(url, method="GET", check_status=False, max_bytes=GET_BYTES)
 
     def close(self) -> None:
-        self.client.close()
+        self.guard.close()

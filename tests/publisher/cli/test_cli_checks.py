@@ -54,25 +54,39 @@ def test_item_check_passes_a_clean_item(env: Env, service: Service, team: Team) 
     assert result.exit_code == 0 and "未发现问题" in result.stdout and "可以批准" in result.stdout
 
 
-def test_ops_maintain_the_dictionary_and_register(env: Env, service: Service, team: Team, tmp_path: Path) -> None:
+def test_ops_maintain_the_dictionary_and_register(
+    env: Env, service: Service, team: Team, tmp_path: Path
+) -> None:
     refused = run(env, "checks", "word", "add", "示范词", "--kind", "forbidden", "--as", "editor")
     assert refused.exit_code == 2 and "ops" in refused.output
-    added = run(env, "checks", "word", "add", "示范词", "--kind", "forbidden", "--note", "测试", "--as", "ops")
+    added = run(
+        env, "checks", "word", "add", "示范词", "--kind", "forbidden", "--note", "测试", "--as", "ops"
+    )
     assert added.exit_code == 0 and "v1" in added.stdout
     file = tmp_path / "more.tsv"
-    file.write_text("# 补充\nwrong\t甲乙丙\t甲乙丁\t\t\nnormative\t示例说法\t规范说法\twarn\t\n", encoding="utf-8")
+    file.write_text(
+        "# 补充\nwrong\t甲乙丙\t甲乙丁\t\t\nnormative\t示例说法\t规范说法\twarn\t\n", encoding="utf-8"
+    )
     assert run(env, "checks", "words-import", str(file), "--as", "ops").exit_code == 0
     listing = json.loads(run(env, "checks", "words", "--json").stdout)
-    assert [e["term"] for e in listing["entries"]] == ["示范词", "甲乙丙", "示例说法"] and listing["version"] == 3
+    assert [e["term"] for e in listing["entries"]] == ["示范词", "甲乙丙", "示例说法"] and listing[
+        "version"
+    ] == 3
     assert run(env, "checks", "word", "remove", "再接再励", "--as", "ops").exit_code == 0  # a starter entry
     shown = run(env, "checks", "words", "--all").stdout
     assert "再接再励" in shown and "off" in shown
 
-    person = run(env, "checks", "person", "add", "王明", "--title", "局长", "--from", "2020-01-01", "--as", "ops")
+    person = run(
+        env, "checks", "person", "add", "王明", "--title", "局长", "--from", "2020-01-01", "--as", "ops"
+    )
     assert person.exit_code == 0, person.output
     people = json.loads(run(env, "checks", "people", "--json").stdout)
     assert people["entries"][0]["title"] == "局长"
-    bad = run(env, "checks", "person", "add", "王明", "--title", "局长", "--from", "2020-13-01", "--as", "ops")
+    bad = run(
+        env, "checks", "person", "add", "王明", "--title", "局长", "--from", "2020-13-01", "--as", "ops"
+    )
     assert bad.exit_code == 2
-    assert run(env, "checks", "person", "remove", str(people["entries"][0]["id"]), "--as", "ops").exit_code == 0
+    assert (
+        run(env, "checks", "person", "remove", str(people["entries"][0]["id"]), "--as", "ops").exit_code == 0
+    )
     assert json.loads(run(env, "checks", "people", "--json").stdout)["entries"] == []

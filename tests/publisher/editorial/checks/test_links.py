@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from publisher.editorial.checks.fetch import HttpFetcher
+from channels.egress import EgressGuard, EgressSettings
+from publisher.editorial.checks.fetch import GuardedFetcher
 from publisher.editorial.checks.links import LinkCache, LinkChecker, Probe, site_of
 from publisher.editorial.checks.problem import Severity
 from tests.publisher.editorial.checks.support import only, run
@@ -148,8 +149,12 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
-def test_the_http_fetcher_follows_redirects_hop_by_hop(server: str) -> None:
-    fetcher = HttpFetcher(timeout=2)
+def guarded(*allow: str) -> GuardedFetcher:
+    return GuardedFetcher(EgressGuard(EgressSettings(allow_hosts=frozenset(allow), total_seconds=3)))
+
+
+def test_the_guarded_fetcher_follows_redirects_hop_by_hop(server: str) -> None:
+    fetcher = guarded("127.0.0.1", "localhost")
     try:
         assert fetcher.probe(server + "/ok").status == 200
         assert fetcher.probe(server + "/gone").dead
@@ -159,10 +164,21 @@ def test_the_http_fetcher_follows_redirects_hop_by_hop(server: str) -> None:
         )
         away = fetcher.probe(server + "/away")
         assert away.final_url.startswith("http://localhost:") and site_of(away.final_url) != site_of(server)
-        assert fetcher.probe(server + "/loop").error is not None
+        assert fetcher.probe(server + "/loop").dead
         assert fetcher.probe(server + "/nohead").status == 200  # HEAD refused: asked again with GET
         closed = fetcher.probe("http://127.0.0.1:9/")  # nothing listens on the discard port
         assert closed.dead and closed.error
         assert fetcher.probe("ftp://example.org/x").dead
+    finally:
+        fetcher.close()
+
+
+def test_the_egress_guard_refuses_internal_addresses_and_hops(server: str) -> None:
+    fetcher = guarded("localhost")  # 127.0.0.1 itself is not allowed
+    try:
+        refused = fetcher.probe(server + "/ok")
+        assert refused.dead and refused.status is None and "127.0.0.1" in (refused.error or "")
+        for url in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/", "http://[::1]/"):
+            assert fetcher.probe(url).dead, url
     finally:
         fetcher.close()
