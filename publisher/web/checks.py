@@ -291,7 +291,9 @@ def add_word(body: WordBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, 
     )
 
 
-@api.post("/checks/words/remove", summary="删除词条或停用内置词条 / remove an entry (ops)")
+@api.post(
+    "/checks/words/remove", responses=NOT_FOUND, summary="删除词条或停用内置词条 / remove an entry (ops)"
+)
 def remove_word(body: RemoveWordBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body.model_dump())
     starter = checks_of(runtime).starter
