@@ -32,8 +32,7 @@ from sqlalchemy.orm import Session
 from publisher.domain.errors import FieldError, NotFoundError, PublisherError
 from publisher.domain.item import ItemIn, ItemType
 from publisher.editorial.auth import Actor
-from publisher.editorial.checks import ContentChecks, Problem, Report, store, subject_of
-from publisher.editorial.checks.fields import label_of
+from publisher.editorial.checks import ContentChecks, Report, store, subject_of
 from publisher.editorial.workflow import get_item
 from publisher.runtime import Runtime
 from publisher.store.models import Item
@@ -54,15 +53,6 @@ def _channel_problems(runtime: Runtime, session: Session, item: Item) -> list[Fi
     from publisher.web.pages.preview import preview_view  # the view approval would freeze
 
     return runtime.channels.preflight(preview_view(session, runtime, item), channels)
-
-
-def problem_text(error: FieldError) -> str:
-    """A refused action's problem for people: the item and field named in Chinese, never a
-    raw `group[uid].channels…` path."""
-    if isinstance(error, Problem):
-        where = (f"《{error.item_title}》" if error.item_title else "") + (error.label or error.field)
-        return f"{where}：{error.message}"
-    return f"{label_of(error.field)}: {error.message}"
 
 
 def item_report(runtime: Runtime, uid: str, *, network: bool = False) -> tuple[dict[str, Any], Report]:

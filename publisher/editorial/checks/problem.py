@@ -139,3 +139,14 @@ def for_member(problem: FieldError, uid: str, title: str, prefix: str) -> FieldE
     if isinstance(problem, Problem):
         return replace(problem, field=prefix + problem.field, item_uid=uid, item_title=title)
     return FieldError(prefix + problem.field, problem.message)
+
+
+def problem_text(error: FieldError) -> str:
+    """A refused action's problem for people: the item and the field named in Chinese, never
+    a raw `group[uid].channels…` path."""
+    from publisher.editorial.checks.fields import label_of
+
+    if isinstance(error, Problem):
+        where = (f"《{error.item_title}》" if error.item_title else "") + (error.label or error.field)
+        return f"{where}：{error.message}"
+    return f"{label_of(error.field)}：{error.message}"

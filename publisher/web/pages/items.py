@@ -16,9 +16,10 @@ from publisher.compliance.deadlines import deadlines
 from publisher.domain.clock import local_today, utcnow
 from publisher.domain.errors import NotFoundError, PublisherError, ValidationError
 from publisher.domain.item import ItemState, ItemType, Role, Validity
+from publisher.editorial.checks.problem import problem_text
 from publisher.editorial.workflow import STATE_LABELS
 from publisher.store.models import Item
-from publisher.web.checks import item_report, problem_text
+from publisher.web.checks import item_report
 from publisher.web.pages.common import (
     PostDep,
     SessionDep,

@@ -90,3 +90,12 @@ def test_ops_maintain_the_dictionary_and_register(
         run(env, "checks", "person", "remove", str(people["entries"][0]["id"]), "--as", "ops").exit_code == 0
     )
     assert json.loads(run(env, "checks", "people", "--json").stdout)["entries"] == []
+
+
+def test_a_refused_approval_names_the_item_field_and_rule(env: Env, service: Service, team: Team) -> None:
+    uid = in_review(service, team, "<p>深入开展扫黑险恶专项斗争。</p>")
+    service.review(team.reviewer, uid)
+    result = run(env, "item", "approve", uid, "--as", "approver")
+    assert result.exit_code == 2
+    assert "《关于进一步规范财政资金管理的通知》正文：“扫黑险恶”为错误表述，应为“扫黑除恶”" in result.output
+    assert "[wording.wrong]" in result.output and "body_html" not in result.output
