@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from publisher.domain.errors import FieldError, NotFoundError, PublisherError
-from publisher.domain.item import ItemIn, ItemType
+from publisher.domain.item import ItemIn, ItemType, Role
 from publisher.editorial.auth import Actor
 from publisher.editorial.checks import ContentChecks, Report, store, subject_of
 from publisher.editorial.workflow import get_item
@@ -122,6 +122,7 @@ def _draft_channels(runtime: Runtime, s: Session, data: dict[str, Any], item: It
 
 def accept(runtime: Runtime, actor: Actor, uid: str, key: str, reason: str) -> Report:
     """A reviewer accepts one current warning of the item (audited)."""
+    actor.require(Role.REVIEWER)  # before anything else: a refusal reads nothing
     checks = checks_of(runtime)
     checks.prepare(runtime.db, uid)  # a redirect warning needs its link's result in the cache
 
