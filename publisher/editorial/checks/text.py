@@ -183,40 +183,48 @@ _MARKUP = re.compile(r"[<&]")  # a one-character class: the regex engine scans f
 def parse_html(source: str) -> Text:
     """Visible text of an HTML field, its position map, and its elements."""
     runs = _Runs()
+    # the run lists and appends bound once: this loop runs for every tag of a long body
+    starts, origins, widths = runs.starts, runs.origins, runs.widths
     parts: list[str] = []
     elements: list[Element] = []
     at = 0  # length of the visible text so far
     pos = 0  # where the text not yet taken starts
-    hit = _MARKUP.search(source)
+    search, match = _MARKUP.search, _TOKEN.match
+    hit = search(source)
     while hit is not None:
-        m = _TOKEN.match(source, hit.start())
+        here = hit.start()
+        m = match(source, here)
         if m is None:  # a bare "<" or "&" in text
-            hit = _MARKUP.search(source, hit.start() + 1)
+            hit = search(source, here + 1)
             continue
-        if m.start() > pos:
-            runs.add(at, pos)
-            parts.append(source[pos : m.start()])
-            at += m.start() - pos
+        if here > pos:
+            starts.append(at)
+            origins.append(pos)
+            widths.append(0)
+            parts.append(source[pos:here])
+            at += here - pos
         pos = m.end()
-        tag = m.group("tag")
-        if m.group("entity") is not None:
-            runs.add(at, m.start(), m.end() - m.start())
+        close, tag, attrs, entity = m.group("close", "tag", "attrs", "entity")
+        if entity is not None:
+            starts.append(at)
+            origins.append(here)
+            widths.append(pos - here)
             parts.append(html.unescape(m.group())[:1])
             at += 1
         elif tag is not None:
             name = tag.lower()
-            closing = bool(m.group("close"))
             if name in BLOCK_TAGS:
-                runs.add(at, m.start(), m.end() - m.start())
+                starts.append(at)
+                origins.append(here)
+                widths.append(pos - here)
                 parts.append(BOUNDARY)
                 at += 1
-            elements.append(
-                Element(name, {} if closing else _attrs(m.group("attrs")), m.start(), m.end(), at, closing)
-            )
-            if not closing and name in _RAW_TEXT:  # script, style: skip to the end tag
+            attributes = _attrs(attrs) if not close and attrs.strip(" /") else {}
+            elements.append(Element(name, attributes, here, pos, at, bool(close)))
+            if not close and name in _RAW_TEXT:  # script, style: skip to the end tag
                 end = re.compile(rf"</{name}\s*>", re.I).search(source, pos)
                 pos = end.end() if end is not None else len(source)
-        hit = _MARKUP.search(source, pos)
+        hit = search(source, pos)
     if pos < len(source):
         runs.add(at, pos)
         parts.append(source[pos:])
