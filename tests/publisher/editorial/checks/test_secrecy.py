@@ -49,6 +49,8 @@ def test_internal_only_phrases_block(phrase: str) -> None:
         "<p>完善内部控制和内部审计。</p>",
         "<p>本信息为非涉密信息。</p>",
         "<p>秘密文件的管理办法另行制定。</p>",
+        "<p>依法保护商业秘密</p>",  # a level word ending a paragraph is not a paragraph of its own
+        "<td>属于国家机密</td>",
     ],
 )
 def test_ordinary_prose_with_the_same_words_does_not_fire(body: str) -> None:
