@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHES = ["approve", "fanout", "scaleout", "feeds", "cms", "wechat", "pages"]
+BENCHES = ["approve", "fanout", "scaleout", "feeds", "cms", "wechat", "pages", "checks"]
 OUT = ROOT / "docs" / "benchmarks.md"
 
 

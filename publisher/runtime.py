@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Protocol
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
 from publisher.delivery.service import DeliveryService
+from publisher.editorial.checks import ContentChecks, Fetcher
 from publisher.editorial.service import Service
-from publisher.settings import Settings, check_settings
+from publisher.settings import Settings, SettingsError, check_settings
 from publisher.store.db import Database
 from publisher.store.migrate import alembic_config, current_revision, upgrade
 
@@ -41,6 +42,7 @@ class Runtime:
     engine: Engine
     deliveries: DeliveryService  # ops actions on deliveries and channels, provider callbacks
     executor: Executor | None = None
+    checks: ContentChecks | None = None
     extras: dict[str, object] = field(default_factory=dict)
     _compliance: ComplianceService | None = field(default=None, repr=False)
 
@@ -62,6 +64,8 @@ class Runtime:
         if self.executor is not None:
             self.executor.stop()
         self.channels.close()
+        if self.checks is not None:
+            self.checks.close()
         self.db.dispose()
 
 
@@ -74,7 +78,8 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
         upgrade(settings.db_url)
     db = Database(settings.db_url)
     channels = ChannelSet(settings)
-    service = Service(db, settings, preflight=channels.preflight)
+    checks = ContentChecks(settings, fetcher=link_fetcher(settings))
+    service = Service(db, settings, preflight=channels.preflight, checks=checks)
     engine = Engine(db, settings, channels)
     deliveries = DeliveryService(db, settings, engine, channels, service)
     runtime = Runtime(
@@ -84,10 +89,37 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
         service=service,
         engine=engine,
         deliveries=deliveries,
+        checks=checks,
     )
     if executor is not None:
         use_executor(runtime, executor)
     return runtime
+
+
+def link_fetcher(settings: Settings) -> Fetcher | None:
+    """How the content checks probe links at approval: through the egress guard, each link
+    within `[checks] link_timeout_seconds` (None: links are not probed)."""
+    if not settings.checks.links:
+        return None
+    from dataclasses import replace
+
+    from channels.egress import EgressGuard, egress_settings
+    from publisher.editorial.checks.fetch import GuardedFetcher
+
+    try:
+        egress = egress_settings(settings.egress.model_dump())
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    limit = settings.checks.link_timeout_seconds
+    return GuardedFetcher(
+        EgressGuard(
+            replace(
+                egress,
+                total_seconds=min(egress.total_seconds, limit),
+                connect_timeout=min(egress.connect_timeout, limit),
+            )
+        )
+    )
 
 
 def use_executor(runtime: Runtime, executor: Executor) -> None:

@@ -17,6 +17,7 @@ check exit with 1. Unexpected errors are bugs and keep their traceback.
     deliveries  deliveries, replay, replay-failed, retry-now, channel list|pause|resume, reconcile
     audit       audit verify|list
     config      config check [--live]
+    checks      item check|accept, checks words|word|people|person (the content checks)
     (publisher.compliance.cli: calendar, compliance, application)
 """
 
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import click
 
-from publisher.cli import audit, config, deliveries, items, samples, serve, users
+from publisher.cli import audit, checks, config, deliveries, items, samples, serve, users
 from publisher.cli.common import Cli, Fail, PublisherGroup
 from publisher.compliance import cli as compliance
 
@@ -82,5 +83,6 @@ for command in (
     compliance.application_group,
 ):
     main.add_command(command)
+checks.register(main, items.item)  # `item check|accept` and `checks …`
 
 __all__ = ["main"]

@@ -27,6 +27,7 @@ from publisher.domain.errors import (
 )
 from publisher.domain.item import ITEM_TYPE_LABELS, ItemState, ItemType, Role
 from publisher.editorial.auth import Actor, actor_of
+from publisher.editorial.checks.problem import Problem, problem_text
 from publisher.editorial.service import OVERALL_LABELS
 from publisher.editorial.workflow import STATE_LABELS
 from publisher.runtime import Runtime, build_runtime, schema_revisions
@@ -53,7 +54,10 @@ class Fail(click.ClickException):
 
 def describe(exc: PublisherError) -> str:
     if isinstance(exc, ValidationError):
-        lines = ["输入有误 / invalid input:"] + [f"  - {e.field}: {e.message}" for e in exc.errors]
+        lines = ["输入有误 / invalid input:"] + [
+            f"  - {problem_text(e)} [{e.rule}]" if isinstance(e, Problem) else f"  - {e.field}: {e.message}"
+            for e in exc.errors
+        ]
         return "\n".join(lines)
     if isinstance(exc, TransitionError):
         return f"操作被拒绝 / refused: {exc.message}（当前状态 / current state: {exc.current_state}）"

@@ -124,9 +124,18 @@ class Procurement(BaseModel):
     project_name: str | None = Field(default=None, max_length=300)
     purchaser: str = Field(min_length=1, max_length=200)
     supplier: str = Field(min_length=1, max_length=200)
+    # the supplier's public contact (a procurement result may name it; see PUBLIC_CONTACT_FIELDS)
+    supplier_contact: str | None = Field(default=None, max_length=200)
     amount_yuan: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
     award_date: date
     method: str = Field(min_length=1, max_length=50)
+
+
+# Fields where an item type publishes contact data by design: the content checks allow that
+# kind of personal data there, and only there (publisher.editorial.checks.personal).
+PUBLIC_CONTACT_FIELDS: dict[ItemType, dict[str, frozenset[str]]] = {
+    ItemType.PROCUREMENT_RESULT: {"procurement.supplier_contact": frozenset({"mobile"})},
+}
 
 
 class Consultation(BaseModel):

@@ -23,6 +23,7 @@ from publisher.domain.errors import NotFoundError
 from publisher.domain.item import DeliveryState, ItemState
 from publisher.editorial import audit, workflow
 from publisher.editorial.auth import Actor, actor_of, add_user, authenticate
+from publisher.editorial.checks.engine import ContentChecks
 from publisher.editorial.workflow import Outcome, Preflight
 from publisher.settings import Settings
 from publisher.store.db import Database
@@ -58,10 +59,18 @@ def overall_status(item_state: str, latest: dict[str, str]) -> str:
 
 
 class Service:
-    def __init__(self, db: Database, settings: Settings, *, preflight: Preflight | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        preflight: Preflight | None = None,
+        checks: ContentChecks | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.preflight = preflight
+        self.checks = checks
         self._wakers: list[Waker] = []
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -118,7 +127,19 @@ class Service:
         return self.db.run(lambda s: workflow.reject(s, actor, uid, reason))
 
     def approve(self, actor: Actor, uid: str) -> Outcome:
-        return self._run(lambda s: workflow.approve(s, self.settings, actor, uid, preflight=self.preflight))
+        checks = self.checks
+        if checks is not None:
+            checks.prepare(self.db, uid)  # links are probed before the transaction, never inside
+        return self._run(
+            lambda s: workflow.approve(
+                s,
+                self.settings,
+                actor,
+                uid,
+                preflight=self.preflight,
+                content_check=checks.for_approval if checks is not None else None,
+            )
+        )
 
     def abolish(
         self, actor: Actor, uid: str, *, on: date, by: str | None = None, validity: str = "已废止"

@@ -49,6 +49,7 @@ from publisher.domain.item import (
 from publisher.domain.validation import field_errors
 from publisher.editorial import audit, indexno
 from publisher.editorial.auth import Actor
+from publisher.editorial.checks.problem import for_member, from_channel
 from publisher.editorial.views import content_hash, version_view
 from publisher.settings import Settings
 from publisher.store import outbox
@@ -56,6 +57,8 @@ from publisher.store.models import AnyItem, Delivery, Item, ItemRow, ItemVersion
 
 # A pre-flight runs every routed channel's check() on the version about to be approved.
 Preflight = Callable[[VersionView, list[str]], list[FieldError]]
+# The content checks (publisher.editorial.checks): what refuses an item's approval.
+ContentCheck = Callable[[Session, AnyItem], list[FieldError]]
 
 
 @dataclass
@@ -477,9 +480,11 @@ def approve(
     uid: str,
     *,
     preflight: Preflight | None = None,
+    content_check: ContentCheck | None = None,
 ) -> Outcome:
     """Approve an item, or its whole release group, atomically: freeze each version, assign
-    index numbers, write one delivery per routed channel and the audit events."""
+    index numbers, write one delivery per routed channel and the audit events. The channels'
+    pre-flight and the content checks are one list of problems; any refuses the approval."""
     actor.require(Role.APPROVER)
     item = _read_item(session, uid)
     if item.state != ItemState.AWAITING_APPROVAL:
@@ -537,6 +542,7 @@ def approve(
         # Checks before a new number is taken, with a number of its pattern: the counter's row
         # lock, which every approval of the year queues on, is then held only for the writes
         # below and the commit, not for the channels' pre-flight.
+        problems: list[FieldError] = []
         if preflight is not None and channels:
             shown = content or _release_content(m, indexno.provisional(settings.agency, year), release_at)
             draft = ItemVersion(
@@ -545,10 +551,12 @@ def approve(
                 content=shown,
                 content_hash=content_hash(shown),
             )
-            problems = preflight(view_of(session, settings, m, draft), channels)
-            if problems:
-                prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
-                raise ValidationError([FieldError(prefix + p.field, p.message) for p in problems])
+            problems += [from_channel(p) for p in preflight(view_of(session, settings, m, draft), channels)]
+        if content_check is not None:
+            problems += content_check(session, m)
+        if problems:
+            prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
+            raise ValidationError([for_member(p, m.uid, m.title, prefix) for p in problems])
         index_number = m.index_number or indexno.next_index_number(session, settings.agency, year)
         if content is None:
             content = _release_content(m, index_number, release_at)

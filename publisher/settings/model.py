@@ -226,6 +226,21 @@ class EgressSection(Section):
         return v
 
 
+class ChecksSettings(Section):
+    """`[checks]`: the content checks at approval (docs/checks.md)."""
+
+    # an issue date (印发日期) may be this many days after today before it is refused
+    issue_date_margin_days: int = Field(default=0, ge=0)
+    # probe links and attachments at approval (through the egress guard)
+    links: bool = True
+    link_cache_seconds: float = Field(default=300.0, gt=0)
+    # the approval waits at most this long for all of an item's links together
+    link_budget_seconds: float = Field(default=20.0, gt=0)
+    link_timeout_seconds: float = Field(default=5.0, gt=0)
+    # the public pages' background, for the contrast of inline colours
+    page_background: str = "#ffffff"
+
+
 class InspectionRuleSettings(Section):
     channel: str = Field(min_length=1)  # a channel instance name
     column: str = "*"  # an item type, or "*" for the channel as a whole
@@ -354,6 +369,7 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     compliance: ComplianceSection = Field(default_factory=ComplianceSection)
     egress: EgressSection = Field(default_factory=EgressSection)
+    checks: ChecksSettings = Field(default_factory=ChecksSettings)
     routing: dict[ItemType, list[str]] = Field(
         default_factory=lambda: {ItemType(k): v for k, v in DEFAULT_ROUTING.items()}
     )

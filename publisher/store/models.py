@@ -307,3 +307,72 @@ class AlertMark(Base):
     kind: Mapped[str] = mapped_column(String(40), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- content checks (publisher.editorial.checks): dictionary, register, acceptances ---------------
+class CheckList(Base):
+    """The version of an ops-maintained list ('wording' or 'people'): every change bumps it, so
+    a process rebuilds its automaton only when the list changed."""
+
+    __tablename__ = "check_lists"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CheckTerm(Base):
+    """A dictionary entry ops added (kind wrong / normative / forbidden / allow), or `off`: a
+    starter entry switched off. Removed entries stay, with the version that removed them."""
+
+    __tablename__ = "check_terms"
+    __table_args__ = (Index("ix_check_terms_active", "removed_version", "key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # the normalised term the automaton holds
+    term: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    suggestion: Mapped[str | None] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)
+    added_version: Mapped[int] = mapped_column(Integer)
+    removed_version: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(64))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckPerson(Base):
+    """One title a person held, and when (the names and titles register)."""
+
+    __tablename__ = "check_people"
+    __table_args__ = (Index("ix_check_people_active", "removed_version", "name"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(100))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    added_version: Mapped[int] = mapped_column(Integer)
+    removed_version: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(64))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckAcceptance(Base):
+    """A reviewer accepted one `warn` problem of an item, with a reason. `key` fingerprints
+    the problem with the text around it, so editing that text ends the acceptance."""
+
+    __tablename__ = "check_acceptances"
+    __table_args__ = (UniqueConstraint("item_uid", "key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_uid: Mapped[str] = mapped_column(String(26))
+    key: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str] = mapped_column(String(100))
+    matched: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    revision: Mapped[str] = mapped_column(String(64))  # content hash of the working copy accepted
+    accepted_by: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -100,7 +100,13 @@ def deploy(
         }
         if aes:
             section["callback_aes_key_env"] = AES_ENV
-        rt = build_runtime(settings.replace(channels={"wechat": section}))
+        # the bodies link to gov.cn, unreachable offline: the approval's link check is tested
+        # with its own servers (tests/publisher/editorial/checks/test_links.py)
+        rt = build_runtime(
+            settings.replace(
+                channels={"wechat": section}, checks=settings.checks.model_copy(update={"links": False})
+            )
+        )
         stack.callback(rt.close)
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=threads, sweep_interval=0.05))
         rt.start()

@@ -81,6 +81,12 @@ FIELDS: tuple[Field, ...] = (
     Field("procurement.project_name", "项目名称", types=("procurement_result",)),
     Field("procurement.purchaser", "采购人", types=("procurement_result",)),
     Field("procurement.supplier", "中标供应商", types=("procurement_result",)),
+    Field(
+        "procurement.supplier_contact",
+        "供应商联系方式",
+        types=("procurement_result",),
+        help="可公开的联系电话",
+    ),
     Field("procurement.amount_yuan", "中标金额（元）", types=("procurement_result",)),
     Field("procurement.award_date", "中标日期", "date", types=("procurement_result",)),
     Field("procurement.method", "采购方式", types=("procurement_result",)),

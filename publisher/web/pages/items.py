@@ -16,8 +16,10 @@ from publisher.compliance.deadlines import deadlines
 from publisher.domain.clock import local_today, utcnow
 from publisher.domain.errors import NotFoundError, PublisherError, ValidationError
 from publisher.domain.item import ItemState, ItemType, Role, Validity
+from publisher.editorial.checks.problem import problem_text
 from publisher.editorial.workflow import STATE_LABELS
 from publisher.store.models import Item
+from publisher.web.checks import item_report
 from publisher.web.pages.common import (
     PostDep,
     SessionDep,
@@ -56,7 +58,7 @@ def _not_found(request: Request, session: PageSession) -> HTMLResponse:
 
 def _error_messages(exc: PublisherError) -> list[str]:
     if isinstance(exc, ValidationError):
-        return [f"{e.field}: {e.message}" for e in exc.errors]
+        return [problem_text(e) for e in exc.errors]
     return [exc.message]
 
 
@@ -258,6 +260,7 @@ def item_page(request: Request, uid: str, session: SessionDep) -> HTMLResponse:
             "own": author_of(service, uid) == session.user_id,
             "deliveries": service.deliveries(uid),
             "clocks": _clocks(request, uid),
+            "checks": item_report(runtime_of(request), uid)[1],
         },
         session,
     )
@@ -352,6 +355,7 @@ def preview_page(request: Request, uid: str, session: SessionDep) -> HTMLRespons
             return _not_found(request, session)
         view, channels = preview(runtime, s, item)
         state = item.state
+    checks = item_report(runtime, uid)[1]
     return render(
         request,
         "app/preview.html",
@@ -360,7 +364,9 @@ def preview_page(request: Request, uid: str, session: SessionDep) -> HTMLRespons
             "v": view,
             "channels": channels,
             "state": state,
-            "problems": sum(len(c.problems) + (1 if c.error else 0) for c in channels),
+            "problems": sum(len(c.problems) + (1 if c.error else 0) for c in channels)
+            + sum(p.blocking and p.source == "content" for p in checks.problems),
+            "checks": checks,
         },
         session,
     )

@@ -1,0 +1,247 @@
+"""What is checked: the `Subject` (one item's text fields, dates and links, from a stored
+item or from a draft the editor is typing) and each field's Chinese label.
+
+Field paths follow the item JSON (`attachments.0.title`, `procurement.supplier`); `anchor`
+is the editor form's input name, so a problem can link to the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from publisher.domain.item import ItemType
+from publisher.editorial.checks.text import Text, parse_html, plain
+
+LABELS = {
+    "title": "信息名称",
+    "short_title": "微信短标题",
+    "description": "内容描述",
+    "keywords": "关键词",
+    "body_html": "正文",
+    "doc_number": "文号",
+    "issuing_body": "发文机关",
+    "subject": "主题分类",
+    "attachments": "附件",
+    "cover_url": "封面图片",
+    "issue_date": "印发日期",
+    "formed_at": "成文日期",
+    "publish_at": "定时发布",
+    "changes": "变动项目",
+    "procurement.project_number": "项目编号",
+    "procurement.project_name": "项目名称",
+    "procurement.purchaser": "采购人",
+    "procurement.supplier": "中标供应商",
+    "procurement.supplier_contact": "供应商联系方式",
+    "procurement.method": "采购方式",
+}
+_CHANGE_LABELS = {
+    "item": "项目",
+    "department": "部门",
+    "old_standard": "原标准",
+    "new_standard": "新标准",
+    "action": "变动类型",
+}
+
+
+def label_of(path: str) -> str:
+    """'attachments.1.title' → '附件2名称'; an unknown path is shown as it is."""
+    if path in LABELS:
+        return LABELS[path]
+    head, _, rest = path.partition(".")
+    index, _, leaf = rest.partition(".")
+    if head in ("attachments", "keywords", "changes") and index.isdigit():
+        n = int(index) + 1
+        if head == "attachments":
+            return f"附件{n}" + {"title": "名称", "url": "地址", "name": "文件名", "": ""}.get(leaf, leaf)
+        if head == "keywords":
+            return f"关键词{n}"
+        return f"变动项目第{n}行" + _CHANGE_LABELS.get(leaf, leaf)
+    return LABELS.get(head, path)
+
+
+def anchor_of(path: str) -> str:
+    if path.startswith("procurement."):
+        return path
+    return path.split(".")[0]
+
+
+@dataclass(frozen=True)
+class TextField:
+    path: str
+    value: str
+    html: bool = False
+    # prose is read for wording and names; every text field is read for secrecy and personal data
+    prose: bool = True
+
+    @property
+    def label(self) -> str:
+        return label_of(self.path)
+
+    @property
+    def anchor(self) -> str:
+        return anchor_of(self.path)
+
+
+@dataclass(frozen=True)
+class Link:
+    path: str  # the field it is in
+    url: str
+    start: int | None = None
+    end: int | None = None
+    text: str = ""
+
+
+@dataclass
+class Subject:
+    """One item as the rules see it."""
+
+    fields: list[TextField]
+    type: ItemType | None = None
+    uid: str | None = None
+    title: str = ""
+    issue_date: date | None = None
+    publish_at: datetime | None = None
+    published_at: datetime | None = None  # set once the item has been published (a revision)
+    links: list[Link] = field(default_factory=list)
+
+    @cached_property
+    def texts(self) -> dict[str, Text]:
+        return {f.path: parse_html(f.value) if f.html else plain(f.value) for f in self.fields}
+
+    def field(self, path: str) -> TextField | None:
+        return next((f for f in self.fields if f.path == path), None)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _date(value: Any) -> date | None:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else None
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else None
+    return None
+
+
+_PLAIN = ("title", "short_title", "description", "issuing_body", "subject")
+_META = ("doc_number",)
+_PROCUREMENT = ("project_number", "project_name", "purchaser", "supplier", "supplier_contact", "method")
+
+
+def file_name(url: str) -> str:
+    """The last path segment of a URL, percent-decoded: an attachment's file name."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return ""
+    return unquote(path.rsplit("/", 1)[-1])
+
+
+def subject_of(
+    content: Mapping[str, Any],
+    *,
+    uid: str | None = None,
+    type: str | None = None,
+    publish_at: datetime | None = None,
+    published_at: datetime | None = None,
+) -> Subject:
+    """A Subject from item content: the stored working copy, a frozen version's content, or a
+    draft being typed (lenient: values of the wrong shape are skipped, never an error)."""
+    fields: list[TextField] = []
+    for key in _PLAIN:
+        if value := _str(content.get(key)):
+            fields.append(TextField(key, value))
+    for key in _META:
+        if value := _str(content.get(key)):
+            fields.append(TextField(key, value, prose=False))
+    keywords = content.get("keywords")
+    if isinstance(keywords, list):
+        fields += [TextField(f"keywords.{i}", k) for i, k in enumerate(keywords) if _str(k)]
+    elif value := _str(keywords):
+        fields.append(TextField("keywords", value))
+    links: list[Link] = []
+    attachments = content.get("attachments")
+    if isinstance(attachments, list):
+        for i, a in enumerate(attachments):
+            if not isinstance(a, Mapping):
+                continue
+            if title := _str(a.get("title")):
+                fields.append(TextField(f"attachments.{i}.title", title))
+            if url := _str(a.get("url")):
+                if name := file_name(url):
+                    # the file name is read for markings and personal data (positions in the name)
+                    fields.append(TextField(f"attachments.{i}.name", name, prose=False))
+                links.append(Link(f"attachments.{i}.url", url, 0, len(url), _str(a.get("title")) or ""))
+    procurement = content.get("procurement")
+    if isinstance(procurement, Mapping):
+        for key in _PROCUREMENT:
+            if value := _str(procurement.get(key)):
+                fields.append(TextField(f"procurement.{key}", value, prose=key in ("project_name",)))
+    changes = content.get("changes")
+    if isinstance(changes, list):
+        for i, row in enumerate(changes):
+            if isinstance(row, Mapping):
+                for key in ("item", "department", "old_standard", "new_standard"):
+                    if value := _str(row.get(key)):
+                        fields.append(TextField(f"changes.{i}.{key}", value))
+    if body := _str(content.get("body_html")):
+        fields.append(TextField("body_html", body, html=True))
+    if cover := _str(content.get("cover_url")):
+        links.append(Link("cover_url", cover, 0, len(cover)))
+    item_type = None
+    raw_type = type or content.get("type")
+    if isinstance(raw_type, str) and raw_type in ItemType._value2member_map_:
+        item_type = ItemType(raw_type)
+    subject = Subject(
+        fields=fields,
+        type=item_type,
+        uid=uid,
+        title=_str(content.get("title")) or "",
+        issue_date=_date(content.get("issue_date")),
+        publish_at=publish_at if publish_at is not None else _datetime(content.get("publish_at")),
+        published_at=published_at,
+        links=links,
+    )
+    if body:
+        subject.links = _body_links(subject) + links
+    return subject
+
+
+def _body_links(subject: Subject) -> list[Link]:
+    text = subject.texts["body_html"]
+    out: list[Link] = []
+    open_a: tuple[str, int, int] | None = None
+    for el in text.elements:
+        if el.tag == "a" and not el.closing and el.attrs.get("href"):
+            open_a = (el.attrs["href"], el.start, el.text_at)
+        elif el.tag == "a" and el.closing and open_a is not None:
+            href, start, text_at = open_a
+            out.append(Link("body_html", href, start, el.end, text.visible[text_at : el.text_at]))
+            open_a = None
+        elif el.tag == "img" and el.attrs.get("src"):
+            out.append(Link("body_html", el.attrs["src"], el.start, el.end, el.attrs.get("alt", "")))
+    if open_a is not None:
+        href, start, _ = open_a
+        out.append(Link("body_html", href, start, len(text.source)))
+    return out

@@ -1,0 +1,215 @@
+"""The content checks over HTTP: the API (draft and item check, accepting a warning, the
+dictionary and register), the pages (the list on the item, review and preview pages, the
+accept form, the editor's live endpoint), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from publisher.runtime import Runtime, build_runtime
+from publisher.settings import ChannelSection, Settings
+from publisher.web import create_app
+from tests.publisher.web.pages.conftest import PASSWORD, csrf_of, log_in, policy_form
+from tests.samples import policy
+
+
+@dataclass
+class Http:
+    runtime: Runtime
+    client: TestClient
+    tokens: dict[str, str]
+
+    def h(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def page(self, who: str) -> TestClient:
+        return log_in(TestClient(self.client.app), who)
+
+
+@pytest.fixture
+def http(settings: Settings) -> Iterator[Http]:
+    rt = build_runtime(settings.replace(channels={"rss": {"enabled": True}}))
+    tokens = {}
+    for name in ("editor", "reviewer", "approver", "ops"):
+        tokens[name] = rt.service.add_user(name, name, PASSWORD)[1]
+    with TestClient(create_app(rt)) as client:
+        yield Http(rt, client, tokens)
+    rt.close()
+
+
+def to_review(http: Http, data: dict[str, Any], until: str = "awaiting_approval") -> str:
+    c = http.client
+    r = c.post("/api/items", json=data, headers=http.h("editor"))
+    assert r.status_code == 201, r.text
+    uid = str(r.json()["uid"])
+    assert c.post(f"/api/items/{uid}/submit", headers=http.h("editor")).status_code == 200
+    if until == "awaiting_approval":
+        assert c.post(f"/api/items/{uid}/review", headers=http.h("reviewer")).status_code == 200
+    return uid
+
+
+def test_the_draft_endpoint_checks_what_is_typed_without_saving(http: Http) -> None:
+    body = {"type": "policy", "title": "扫黑 险恶", "body_html": "<p>联系人 13800138000</p>"}
+    r = http.client.post("/api/check", json=body, headers=http.h("editor"))
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["ok"] is False and report["blocking"] == 2
+    by_rule = {p["rule"]: p for p in report["problems"]}
+    assert set(by_rule) == {"wording.wrong", "personal.mobile"}
+    wrong = by_rule["wording.wrong"]
+    assert (wrong["field"], wrong["label"], wrong["start"], wrong["end"], wrong["suggestion"]) == (
+        "title",
+        "信息名称",
+        0,
+        5,
+        "扫黑除恶",
+    )
+    assert wrong["source"] == "content" and wrong["severity"] == "block"
+    assert http.client.get("/api/items", headers=http.h("editor")).json()["total"] == 0
+    # bad input is a 422 naming the field, never a 500
+    bad = http.client.post("/api/check", json={"title": "a\x00b"}, headers=http.h("editor"))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "title"
+    assert http.client.post("/api/check", json={"title": "x"}).status_code == 401
+
+
+def test_a_valid_draft_also_gets_its_channels_pre_flight(http: Http) -> None:
+    long_title = "关于" + "进一步规范" * 8 + "的通知"
+    http.runtime.settings.channels["wechat"] = ChannelSection(enabled=True)  # a channel that judges titles
+    try:
+        r = http.client.post("/api/check", json=policy(title=long_title), headers=http.h("editor"))
+    finally:
+        del http.runtime.settings.channels["wechat"]
+    channel = [p for p in r.json()["problems"] if p["source"] == "channel"]
+    assert channel and all(p["rule"] == "channel.wechat" and p["label"].startswith("公众号") for p in channel)
+
+
+def test_item_check_accept_and_approve_over_the_api(http: Http) -> None:
+    c = http.client
+    uid = to_review(http, policy(body_html="<p>推进一带一路战略。</p>"))
+    report = c.get(f"/api/items/{uid}/check", headers=http.h("approver")).json()
+    [warn] = report["problems"]
+    assert report["item"]["uid"] == uid and warn["severity"] == "warn" and warn["accepted"] is None
+    refused = c.post(f"/api/items/{uid}/approve", headers=http.h("approver"))
+    assert refused.status_code == 422 and refused.json()["errors"][0]["rule"] == "wording.normative"
+    forbidden = c.post(
+        f"/api/items/{uid}/check/accept", json={"key": warn["key"], "reason": "x"}, headers=http.h("editor")
+    )
+    assert forbidden.status_code == 403
+    missing = c.post(f"/api/items/{uid}/check/accept", json={"key": warn["key"]}, headers=http.h("reviewer"))
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "reason"
+    ok = c.post(
+        f"/api/items/{uid}/check/accept",
+        json={"key": warn["key"], "reason": "引用原文"},
+        headers=http.h("reviewer"),
+    )
+    assert ok.status_code == 200 and ok.json()["ok"] is True
+    assert ok.json()["problems"][0]["accepted"]["by"] == "reviewer"
+    assert c.post(f"/api/items/{uid}/approve", headers=http.h("approver")).status_code == 200
+    assert c.get("/api/items/01nosuchitem0000000000000a/check", headers=http.h("editor")).status_code == 404
+
+
+def test_ops_maintain_the_dictionary_and_register_over_the_api(http: Http) -> None:
+    c = http.client
+    r = c.post(
+        "/api/checks/words", json={"term": "示范禁用词", "kind": "forbidden"}, headers=http.h("editor")
+    )
+    assert r.status_code == 403
+    r = c.post("/api/checks/words", json={"term": "示范禁用词", "kind": "forbidden"}, headers=http.h("ops"))
+    assert r.status_code == 201 and r.json()["version"] == 1
+    r = c.post("/api/checks/words", json={"term": "x", "kind": "bogus"}, headers=http.h("ops"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "kind"
+    words = c.get("/api/checks/words?starter=true", headers=http.h("editor")).json()
+    assert words["version"] == 1 and [e["term"] for e in words["entries"]] == ["示范禁用词"]
+    assert words["starter_count"] == len(words["starter"]) > 100
+    body = {"type": "policy", "body_html": "<p>示范 禁用词</p>"}
+    assert c.post("/api/check", json=body, headers=http.h("editor")).json()["problems"][0]["rule"] == (
+        "wording.forbidden"
+    )
+    assert (
+        c.post("/api/checks/words/remove", json={"term": "示范禁用词"}, headers=http.h("ops")).status_code
+        == 200
+    )
+    assert c.post("/api/check", json=body, headers=http.h("editor")).json()["problems"] == []
+
+    r = c.post(
+        "/api/checks/people",
+        json={"name": "王明", "title": "局长", "valid_from": "2020-01-01", "valid_to": "2022-12-31"},
+        headers=http.h("ops"),
+    )
+    assert r.status_code == 201
+    entry = r.json()["id"]
+    draft = {"type": "policy", "issue_date": "2026-11-20", "body_html": "<p>局长王明出席。</p>"}
+    [p] = c.post("/api/check", json=draft, headers=http.h("editor")).json()["problems"]
+    assert p["rule"] == "register.title"
+    people = c.get("/api/checks/people", headers=http.h("editor")).json()
+    assert people["version"] == 1 and people["entries"][0]["name"] == "王明"
+    assert c.delete(f"/api/checks/people/{entry}", headers=http.h("ops")).status_code == 200
+    assert c.delete(f"/api/checks/people/{entry}", headers=http.h("ops")).status_code == 404
+    assert c.post("/api/check", json=draft, headers=http.h("editor")).json()["problems"] == []
+
+
+def test_the_item_and_preview_pages_show_the_list_and_the_reviewer_accepts_there(http: Http) -> None:
+    uid = to_review(http, policy(body_html="<p>推进一带一路战略。</p><p>再接再励。</p>"), until="in_review")
+    reviewer = http.page("reviewer")
+    page = reviewer.get(f"/app/items/{uid}")
+    soup = BeautifulSoup(page.text, "html.parser")
+    items = soup.select("#problems li.problem")
+    assert [li["data-rule"] for li in items] == ["wording.wrong", "wording.normative"]
+    assert "须改正" in items[0].get_text() and "再接再厉" in items[0].get_text()
+    assert items[0].select_one("a")["href"] == f"/app/items/{uid}/edit#f-body_html"
+    assert items[0].select_one("form") is None  # a block has no accept form
+    form = items[1].select_one("form.accept")
+    assert form is not None and form["action"] == f"/app/checks/items/{uid}/accept"
+    assert soup.select_one('script[src="/static/checks.js"]') is not None
+    assert not soup.select("script:not([src])") and "onclick" not in page.text  # CSP-ready
+
+    r = reviewer.post(
+        form["action"],
+        data={"csrf": csrf_of(page.text), "key": items[1]["data-key"], "reason": "引用原文"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    after = BeautifulSoup(reviewer.get(f"/app/items/{uid}").text, "html.parser")
+    accepted = after.select_one(f'#problems li[data-key="{items[1]["data-key"]}"]')
+    assert accepted is not None and "引用原文" in accepted.get_text()
+    preview = BeautifulSoup(reviewer.get(f"/app/items/{uid}/preview").text, "html.parser")
+    assert [li["data-rule"] for li in preview.select("#problems li.problem")] == [
+        "wording.wrong",
+        "wording.normative",
+    ]
+
+    # an editor sees the list but no accept form
+    editor = BeautifulSoup(http.page("editor").get(f"/app/items/{uid}").text, "html.parser")
+    assert editor.select("#problems li.problem") and not editor.select("#problems form.accept")
+
+
+def test_a_refused_approval_names_the_field_in_chinese(http: Http) -> None:
+    uid = to_review(http, policy(body_html="<p>机密★1年</p>"))
+    approver = http.page("approver")
+    page = approver.get(f"/app/items/{uid}")
+    approver.post(f"/app/items/{uid}/approve", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    html = approver.get(f"/app/items/{uid}").text
+    errors = [e.get_text(strip=True) for e in BeautifulSoup(html, "html.parser").select(".flash.error")]
+    assert errors and errors[0].startswith("《关于进一步规范财政资金管理的通知》正文：含密级标志“机密★1年”")
+    assert "body_html" not in errors[0] and "group[" not in html
+
+
+def test_the_editor_posts_its_form_as_it_types(http: Http) -> None:
+    editor = http.page("editor")
+    page = editor.get("/app/items/new")
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert soup.select_one("#editor") is not None and soup.select_one("[data-problems]") is not None
+    form = policy_form(body_html="<p>内部资料</p>", publish_at="2020-01-01T09:00")
+    r = editor.post("/app/checks/draft", data={"csrf": csrf_of(page.text), **form})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    rules = sorted(p["rule"] for p in r.json()["problems"])
+    assert rules == ["dates.publish_before_approval", "secrecy.phrase"]
+    assert editor.post("/app/checks/draft", data=form).status_code == 403  # no CSRF token
+    anonymous = TestClient(http.client.app).post("/app/checks/draft", data=form, follow_redirects=False)
+    assert anonymous.status_code == 303  # to the login page
