@@ -147,6 +147,10 @@ def channel_resume(cli: Cli, name: str, as_user: str | None) -> None:
 
 
 # -- reconciliation -------------------------------------------------------------------------------
+# a channel's store could not be read: nothing wrong was found, but nothing is established either
+RECONCILE_NOT_CHECKED = 3
+
+
 @click.command("reconcile")
 @click.option(
     "--channel", "names", multiple=True, help="只核对这些渠道（可多次）/ only these channels (repeatable)"
@@ -155,22 +159,59 @@ def channel_resume(cli: Cli, name: str, as_user: str | None) -> None:
 @json_option
 @pass_cli
 def reconcile_cmd(cli: Cli, names: tuple[str, ...], strict: bool, as_json: bool) -> None:
-    """核对各渠道实际内容与投递账本 / compare what every channel holds with the ledger (exit 1 on mismatch)."""
+    """核对各渠道实际内容与投递账本 / compare what every channel holds with the ledger.
+
+    Exit 0: every channel checked and consistent; 1: a mismatch in a checked channel; 3: no
+    mismatch found, but a channel's store could not be read (not checked, so not consistent)."""
     reports = cli.runtime().deliveries.reconcile(list(names) or None)
-    bad = sum(len(r.findings if strict else r.problems) for r in reports)
+    bad = sum(len(r.findings if strict else r.problems) for r in reports if r.checked)
+    checked = [r for r in reports if r.checked]
+    unreadable = [r for r in reports if r.not_checked == "unreadable"]
+    unlistable = [r for r in reports if r.not_checked == "unlistable"]
+    code = 1 if bad else (RECONCILE_NOT_CHECKED if unreadable else 0)
     if as_json:
-        emit_json({"ok": bad == 0, "channels": [r.as_dict() for r in reports]})
+        emit_json(
+            {
+                "ok": code == 0,
+                "consistent": bad == 0 and not unreadable,
+                "mismatches": bad,
+                "not_checked": [r.channel for r in reports if not r.checked],
+                "channels": [r.as_dict() for r in reports],
+            }
+        )
     else:
         for r in reports:
-            if not r.listed:
-                click.echo(f"{r.channel}: 未核对 / not checked — {r.error}")
+            if not r.checked:
+                why = (
+                    "无法读取 / could not read"
+                    if r.not_checked == "unreadable"
+                    else "不可列出 / cannot be listed"
+                )
+                click.echo(f"{r.channel}: 未核对 / not checked ({why}) — {r.error}")
                 continue
             click.echo(
-                f"{r.channel}: 应在线 {r.expected_live}，实际在线 {r.held_live}，问题 {len(r.problems)}"
-                f" / expected live {r.expected_live}, live {r.held_live}, problems {len(r.problems)}"
+                f"{r.channel}: 已核对 / checked — 应在线 {r.expected_live}，实际在线 {r.held_live}，"
+                f"问题 {len(r.problems)} / expected live {r.expected_live}, live {r.held_live}, "
+                f"problems {len(r.problems)}"
             )
             for f in r.findings:
                 click.echo(f"  - [{f.problem}] {f.uid}: {f.detail}")
-        click.echo("一致 / consistent" if bad == 0 else f"发现 {bad} 处不一致 / {bad} mismatches")
-    if bad:
-        cli.ctx.exit(1)
+        skipped = len(unreadable) + len(unlistable)
+        if bad:
+            click.echo(f"发现 {bad} 处不一致 / {bad} mismatches")
+        elif unreadable:
+            click.echo(
+                f"未能核对 {len(unreadable)} 个渠道，不能判定一致 / {len(unreadable)} channel(s) could not "
+                f"be read: consistency not established"
+            )
+        elif skipped:
+            click.echo(
+                f"已核对的 {len(checked)} 个渠道一致；{skipped} 个渠道不可列出，未核对 / the {len(checked)} "
+                f"checked channel(s) are consistent; {skipped} cannot be listed and were not checked"
+            )
+        else:
+            click.echo(
+                f"{len(checked)} 个渠道均已核对，一致 / all {len(checked)} channels checked: consistent"
+            )
+    if code:
+        cli.ctx.exit(code)

@@ -5,13 +5,18 @@ For each channel and item, the ledger's expectation is the newest non-superseded
 delivered → the channel must hold that version (live, same validity) or, for a withdrawal,
 must not show it; not yet delivered → reported as pending, not as a mismatch. Anything the
 channel shows that the ledger never delivered there is extra.
+
+A channel whose store could not be read is "not checked", never consistent: its report says
+why (`unreadable`: the read failed; `unlistable`: the channel keeps no store we can read, such
+as a webhook), and the CLI gives it its own exit code (docs/cli.md).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 
@@ -20,6 +25,11 @@ from publisher.delivery.channelset import ChannelSet
 from publisher.domain.item import DeliveryState, Operation
 from publisher.store.db import Database
 from publisher.store.models import Delivery, Item, ItemVersion
+
+log = logging.getLogger(__name__)
+
+# why a channel was not checked
+NotChecked = Literal["unreadable", "unlistable"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,11 @@ class ChannelReport:
     expected_live: int = 0
     held_live: int = 0
     findings: list[Finding] = field(default_factory=list)
+    not_checked: NotChecked | None = None
+
+    @property
+    def checked(self) -> bool:
+        return self.listed
 
     @property
     def problems(self) -> list[Finding]:
@@ -46,6 +61,8 @@ class ChannelReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "channel": self.channel,
+            "checked": self.checked,
+            "not_checked": self.not_checked,
             "listed": self.listed,
             "error": self.error,
             "expected_live": self.expected_live,
@@ -85,17 +102,24 @@ def expectations(db: Database, channel: str) -> dict[str, Expectation]:
     return out
 
 
+def _not_checked(report: ChannelReport, why: NotChecked, error: str) -> ChannelReport:
+    report.listed, report.not_checked, report.error = False, why, error
+    return report
+
+
 def reconcile_channel(db: Database, channels: ChannelSet, channel: str) -> ChannelReport:
     report = ChannelReport(channel)
     try:
-        held = channels.get(channel).inventory()
+        listing = channels.get(channel).inventory()
+        # a lazy listing fails while being read: read it whole before judging anything
+        held = None if listing is None else list(listing)
     except ChannelError as exc:
-        report.listed, report.error = False, exc.message
-        return report
+        return _not_checked(report, "unreadable", exc.message)
+    except Exception as exc:  # an answer the adapter could not make sense of is no answer
+        log.exception("reconcile: reading channel %s failed", channel)
+        return _not_checked(report, "unreadable", f"{type(exc).__name__}: {exc}"[:300])
     if held is None:
-        report.listed = False
-        report.error = "该渠道无法列出其内容 / this channel cannot be listed"
-        return report
+        return _not_checked(report, "unlistable", "该渠道无法列出其内容 / this channel cannot be listed")
     by_uid: dict[str, list[Holding]] = defaultdict(list)
     for h in held:
         by_uid[h.uid].append(h)

@@ -343,3 +343,19 @@ def test_a_forged_callback_is_refused(deploy: Deploy, team: Team, wechat: Runnin
     assert state_of(dep.rt, uid) == "accepted" and the_delivery(dep.rt, uid)["last_error"] is None
     wait_for(lambda: state_of(dep.rt, uid) == "delivered", what="delivered by the genuine push")
     assert outcomes(dep.rt, d["id"]) == ["accepted"]
+
+
+def test_reconcile_never_calls_an_unreadable_account_consistent(
+    deploy: Deploy, team: Team, wechat: RunningServer
+) -> None:
+    dep = deploy()
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "delivered")
+    [report] = dep.rt.deliveries.reconcile(["wechat"])
+    assert report.checked and report.problems == [] and report.held_live == 1
+
+    # WeChat answers the listing with an error (system busy): the account was not read
+    wechat.fault(errcode=-1, count=-1, paths=["freepublish/batchget"])
+    [report] = dep.rt.deliveries.reconcile(["wechat"])
+    assert not report.checked and report.not_checked == "unreadable"
+    assert report.findings == [] and "微信系统繁忙" in str(report.error)

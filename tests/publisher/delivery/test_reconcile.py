@@ -90,3 +90,39 @@ def test_cli_exit_codes(
         conn.execute("DELETE FROM entries")
     bad = run(env, "reconcile")
     assert bad.exit_code == 1 and "[missing]" in bad.output
+
+
+def test_a_store_that_cannot_be_read_is_not_checked_never_consistent(
+    runtime: Runtime, team: Team, settings: Settings, db_url: str, tmp_path: Path
+) -> None:
+    from tests.publisher.cli_support import run
+
+    uid = publish(runtime.service, team)
+    wait_for(lambda: all_delivered(runtime, [uid]))
+    config = tmp_path / "rss-only.toml"
+    config.write_text("[channels.rss]\nenabled = true\n", encoding="utf-8")
+    env = {
+        "PUBLISHER_CONFIG": str(config),
+        "PUBLISHER_DATABASE_URL": db_url,
+        "PUBLISHER_DATA_DIR": str(settings.data_dir),
+        "PUBLISHER_BROKER_URL": None,
+    }
+    assert "rss: 已核对 / checked" in run(env, "reconcile").output
+    # the channel's own store broken underneath it: reading it fails (not a ChannelError)
+    store = Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3"
+    runtime.channels.get("rss").close()
+    for extra in store.parent.glob(store.name + "-*"):
+        extra.unlink()
+    store.write_bytes(b"not a database " * 512)
+    [report] = reconcile(runtime.db, runtime.channels, ["rss"])
+    assert not report.checked and report.not_checked == "unreadable" and report.findings == []
+    assert report.error and "database" in report.error
+
+    out = run(env, "reconcile")
+    assert out.exit_code == 3
+    assert "rss: 未核对 / not checked (无法读取 / could not read)" in out.output
+    assert "一致 / consistent" not in out.output and "consistency not established" in out.output
+    data = json.loads(run(env, "reconcile", "--json").output)
+    assert data["ok"] is False and data["consistent"] is False and data["not_checked"] == ["rss"]
+    [channel] = data["channels"]
+    assert channel["checked"] is False and channel["not_checked"] == "unreadable"
