@@ -53,7 +53,7 @@ from publisher.editorial.checks.problem import for_member, from_channel
 from publisher.editorial.views import content_hash, version_view
 from publisher.settings import Settings
 from publisher.store import outbox
-from publisher.store.models import AnyItem, Delivery, Item, ItemRow, ItemVersion
+from publisher.store.models import AnyItem, AuditEvent, Delivery, Item, ItemRow, ItemVersion
 
 # A pre-flight runs every routed channel's check() on the version about to be approved.
 Preflight = Callable[[VersionView, list[str]], list[FieldError]]
@@ -305,6 +305,46 @@ def _group_of(session: Session, item: AnyItem) -> list[AnyItem]:
     return batch
 
 
+# What makes someone a maker of the version under approval (the audit log is the record of
+# who did what; "approve" closes a version, so only events after the last one count).
+_MAKER_ACTIONS = ("create", "edit", "import-index-no")
+_HISTORY = (
+    select(AuditEvent.actor, AuditEvent.action)
+    .where(
+        AuditEvent.item_uid == bindparam("uid"),
+        AuditEvent.action.in_((*_MAKER_ACTIONS, "review", "approve")),
+    )
+    .order_by(AuditEvent.seq)
+)
+
+
+def _check_four_eyes(session: Session, actor: Actor, item: AnyItem) -> None:
+    """Maker-checker: the approver of a version is neither its author nor anyone who edited it
+    since the last approval, nor anyone who reviewed it. Checked for every member of a release
+    group, whatever the approver's role (admin included), so one person never carries an item
+    from draft to published alone."""
+    makers: set[str] = set()
+    reviewers: set[str] = set()
+    for name, action in session.connection().execute(_HISTORY, {"uid": item.uid}).tuples():
+        if action == "approve":
+            makers.clear()
+            reviewers.clear()
+        elif action == "review":
+            reviewers.add(name)
+        else:
+            makers.add(name)
+    if item.created_by == actor.id or actor.name in makers:
+        raise PermissionDeniedError(
+            f"不能批准自己起草或修改过的信息《{item.title}》（须由他人批准）/ the author or an editor of "
+            f"a version never approves it (item {item.uid})"
+        )
+    if actor.name in reviewers:
+        raise PermissionDeniedError(
+            f"同一人不能既审查又批准信息《{item.title}》 / nobody both reviews and approves the same "
+            f"version (item {item.uid})"
+        )
+
+
 def _live_version(session: Session, item: AnyItem) -> ItemVersion | None:
     if item.live_version is None:
         return None
@@ -494,12 +534,10 @@ def approve(
     batch.sort(key=lambda m: (m.type != ItemType.POLICY, m.id))
     batch_uids = {m.uid for m in batch}
 
+    for m in batch:
+        _check_four_eyes(session, actor, m)
     errors: list[FieldError] = []
     for m in batch:
-        if m.created_by == actor.id:
-            raise PermissionDeniedError(
-                f"不能批准自己起草的信息《{m.title}》 / an author never approves their own item"
-            )
         prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
         errors += [FieldError(prefix + e.field, e.message) for e in _release_blockers(m)]
         if m.type == ItemType.INTERPRETATION:

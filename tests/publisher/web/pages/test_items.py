@@ -144,7 +144,7 @@ def test_the_author_cannot_approve_even_as_admin(site: Site) -> None:
     page = admin.get(f"/app/items/{uid}").text
     assert "须由他人批准" in page
     post(admin, f"/app/items/{uid}/approve")
-    assert any("不能批准自己起草的信息" in m for m in flashes(admin.get(f"/app/items/{uid}").text))
+    assert any("不能批准自己起草或修改过的信息" in m for m in flashes(admin.get(f"/app/items/{uid}").text))
     assert site.service.item_detail(uid)["state"] == "awaiting_approval"
     post(approver, f"/app/items/{uid}/approve")
     assert site.service.item_detail(uid)["state"] == "published"
