@@ -25,7 +25,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from channels import signing
-from channels._http import excerpt, make_client, parse_retry_after, request
+from channels._http import Classifier, excerpt, make_client, request
 from channels.base import (
     Channel,
     ChannelConfigError,
@@ -73,14 +73,12 @@ SCOPES = ("面向社会", "面向申请人")
 VALIDITIES = ("有效", "已废止", "已失效", "已修订")
 
 
-def classify(status: int) -> type[ChannelError] | None:
-    if status in STATUS_TABLE:
-        return STATUS_TABLE[status]
-    if 200 <= status < 300:
-        return None
-    if status >= 500:
-        return TransientError
-    return PermanentError
+PLATFORM = Classifier(overrides=STATUS_TABLE)
+
+
+def classify(status: int, headers: Mapping[str, str] | None = None) -> type[ChannelError] | None:
+    """channels/_http.py's table with the platform contract's statuses (STATUS_TABLE)."""
+    return PLATFORM.classify(status, headers)
 
 
 class CityPlatformTarget(BaseModel):
@@ -185,14 +183,19 @@ class CityPlatformChannel(Channel):
     asynchronous: ClassVar[bool] = True
 
     def __init__(
-        self, settings: ChannelSettings, context: ChannelContext, *, client: httpx.Client | None = None
+        self,
+        settings: ChannelSettings,
+        context: ChannelContext,
+        *,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """`client` replaces the one built by `channels._http.make_client` (tests pass one with
-        an `httpx.MockTransport` for the classification tables)."""
+        """`transport` replaces the network (`channels._http.make_client`; the classification
+        tables pass an `httpx.MockTransport`)."""
         super().__init__(settings, context)
         assert isinstance(settings, CityPlatformSettings)
         self.cfg: CityPlatformSettings = settings
-        self._client: httpx.Client | None = client
+        self._transport = transport
+        self._client: httpx.Client | None = None
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], context: ChannelContext) -> Channel:
@@ -212,7 +215,9 @@ class CityPlatformChannel(Channel):
     def client(self) -> httpx.Client:
         if self._client is None:
             t = self.cfg.timeout_seconds
-            self._client = make_client(timeout=httpx.Timeout(t, connect=min(5.0, t)))
+            self._client = make_client(
+                timeout=httpx.Timeout(t, connect=min(5.0, t)), transport=self._transport
+            )
         return self._client
 
     def close(self) -> None:
@@ -402,7 +407,7 @@ class CityPlatformChannel(Channel):
     @staticmethod
     def _raise_for(target: CityPlatformTarget, response: httpx.Response, what: str) -> None:
         status = response.status_code
-        error = classify(status)
+        error = classify(status, response.headers)
         if error is None:
             return
         data = _json(response)
@@ -412,16 +417,14 @@ class CityPlatformChannel(Channel):
         text = f"{target.name} {what}: {detail or status}"
         if reasons:
             text += f"（{reasons}）"
-        info: dict[str, Any] = {
-            "http_status": status,
-            "provider_code": str(code) if code else None,
-            "response_excerpt": excerpt(response),
-        }
-        if error is RateLimitedError or (status == 503 and "Retry-After" in response.headers):
-            raise RateLimitedError(
-                text[:500], retry_after=parse_retry_after(response.headers.get("Retry-After")), **info
-            )
-        raise error(text[:500], **info)
+        raise PLATFORM.make(
+            error,
+            text[:500],
+            status=status,
+            headers=response.headers,
+            provider_code=str(code) if code else None,
+            response_excerpt=excerpt(response),
+        )
 
     def confirm(self, receipt: Receipt) -> Confirmation | None:
         """Every target's receipt: all accepted -> delivered; any rejected -> failed with the

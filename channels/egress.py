@@ -62,6 +62,7 @@ from typing import Any, Literal
 import httpcore
 import httpx
 
+from channels._http import CONTENT
 from channels.base import PermanentError, TransientError
 
 __all__ = [
@@ -410,7 +411,7 @@ class EgressGuard:
                 continue
             fetched = replace(fetched, redirects=tuple(redirects))
             if check_status:
-                _raise_for_status(fetched, url)
+                _raise_for_status(fetched)
                 if accept and not any(fetched.content_type.startswith(a) for a in accept):
                     raise PermanentError(
                         f"内容类型不符 / unexpected content type {fetched.content_type or '(none)'}: "
@@ -463,14 +464,7 @@ def _timeout(url: str, seconds: float) -> TransientError:
     )
 
 
-def _raise_for_status(fetched: Fetched, url: str) -> None:
-    status = fetched.status
-    if 200 <= status < 300:
-        return
-    where = fetched.url[:_EXCERPT]
-    if status in (408, 425, 429) or status >= 500:
-        raise TransientError(f"来源暂不可用 / source unavailable ({status}): {where}", http_status=status)
-    # 401/403 included: the source refusing us is this content's problem, not our credentials
-    raise PermanentError(
-        f"来源拒绝或不存在 / source refused or missing ({status}): {where}", http_status=status
-    )
+def _raise_for_status(fetched: Fetched) -> None:
+    err = CONTENT.error(fetched.status, fetched.url[:_EXCERPT], headers=fetched.headers)
+    if err is not None:
+        raise err

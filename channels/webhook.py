@@ -49,7 +49,14 @@ class WebhookChannel(Channel):
     kind: ClassVar[str] = "webhook"
     settings_model: ClassVar[type[ChannelSettings]] = WebhookSettings
 
-    def __init__(self, settings: ChannelSettings, context: ChannelContext) -> None:
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        context: ChannelContext,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """`transport` replaces the network (tests pass an `httpx.MockTransport`)."""
         super().__init__(settings, context)
         assert isinstance(settings, WebhookSettings)
         self.cfg = settings
@@ -61,6 +68,7 @@ class WebhookChannel(Channel):
         self._client = _http.make_client(
             timeout=httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=t),
             max_connections=settings.max_connections,
+            transport=transport,
         )
 
     @classmethod
@@ -119,17 +127,7 @@ class WebhookChannel(Channel):
         headers = signing.signed_headers(self._secrets, key, int(time.time()), body)
         headers["Content-Type"] = "application/json"
         response = _http.request(self._client, "POST", self.cfg.url, content=body, headers=headers)
-        if response.status_code == 410:
-            # The receiver asks to be switched off: pause this subscription and tell ops,
-            # holding its deliveries rather than dropping them.
-            raise ChannelConfigError(
-                "订阅方已停用该订阅（410）/ subscriber endpoint is gone (410): subscription disabled",
-                http_status=410,
-                response_excerpt=_http.excerpt(response),
-            )
-        if response.status_code in (502, 504):
-            raise _slow_down(response)
-        _http.raise_for_status(response, "webhook")
+        SUBSCRIBER.raise_for(response, "webhook")
         return Receipt(
             external_id=key,
             url=None,
@@ -141,11 +139,14 @@ class WebhookChannel(Channel):
         self._client.close()
 
 
-def _slow_down(response: httpx.Response) -> RateLimitedError:
-    """502/504 mean "slow down" to Standard Webhooks senders: back off, honouring Retry-After."""
-    return RateLimitedError(
-        f"webhook: 接收方繁忙 / receiver asks to slow down ({response.status_code})",
-        retry_after=_http.parse_retry_after(response.headers.get("Retry-After"), default=30.0),
-        http_status=response.status_code,
-        response_excerpt=_http.excerpt(response),
-    )
+# Standard Webhooks: 410 asks the sender to switch the endpoint off (pause this subscription
+# and tell ops, holding its deliveries rather than dropping them); 502 and 504 mean "slow
+# down" (back off, honouring Retry-After).
+SUBSCRIBER = _http.Classifier(
+    overrides={410: ChannelConfigError, 502: RateLimitedError, 504: RateLimitedError},
+    notes={
+        410: "订阅方已停用该订阅 / subscriber endpoint is gone: subscription disabled",
+        502: "接收方繁忙 / receiver asks to slow down",
+        504: "接收方繁忙 / receiver asks to slow down",
+    },
+)

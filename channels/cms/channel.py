@@ -134,12 +134,12 @@ class CmsChannel(Channel):
                 secret = self.cfg.app_password.get_secret_value() if self.cfg.app_password else ""
                 if not secret:
                     raise ChannelConfigError("未配置 WordPress 应用密码 / no Application Password configured")
-                client = make_client(
-                    base_url=self.cfg.api, timeout=self._timeout(), auth=(self.cfg.user, secret)
+                self._api = make_client(
+                    base_url=self.cfg.api,
+                    timeout=self._timeout(),
+                    auth=(self.cfg.user, secret),
+                    transport=self._transport,
                 )
-                if self._transport is not None:
-                    client._transport = self._transport
-                self._api = client
             return self._api
 
     def _anonymous(self) -> httpx.Client:
@@ -147,10 +147,7 @@ class CmsChannel(Channel):
         must never see the Application Password."""
         with self._lock:
             if self._public is None:
-                client = make_client(timeout=self._timeout())
-                if self._transport is not None:
-                    client._transport = self._transport
-                self._public = client
+                self._public = make_client(timeout=self._timeout(), transport=self._transport)
             return self._public
 
     def close(self) -> None:
@@ -593,6 +590,8 @@ class CmsChannel(Channel):
 
     # ---------------------------------------------------------------- reconciliation
     INVENTORY_STATUSES: ClassVar[str] = "publish,future,draft,pending,private,trash"
+    # posts per listing page (WordPress allows at most 100)
+    inventory_page: int = 100
 
     def inventory(self) -> Iterable[Holding]:
         """Every post carrying a publisher_uid, in any status including the trash (edit
@@ -614,7 +613,7 @@ class CmsChannel(Channel):
                     "status": self.INVENTORY_STATUSES,
                     "orderby": "id",
                     "order": "asc",
-                    "per_page": 100,
+                    "per_page": self.inventory_page,
                     "page": page,
                     "_fields": "id,status,link,meta,title",
                 },

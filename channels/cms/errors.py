@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from channels._http import excerpt, parse_retry_after
+from channels._http import Classifier, excerpt
 from channels.base import (
     ChannelConfigError,
     ChannelError,
@@ -23,7 +23,7 @@ from channels.base import (
     TransientError,
 )
 
-__all__ = ["CODE_TABLE", "OVERRIDE_TABLE", "STATUS_TABLE", "classify", "error_for", "wp_code"]
+__all__ = ["CODE_TABLE", "OVERRIDE_TABLE", "STATUS_TABLE", "WORDPRESS", "classify", "error_for", "wp_code"]
 
 STATUS_TABLE: dict[int, type[ChannelError]] = {
     401: ChannelConfigError,  # wrong user or Application Password (rest_not_logged_in, incorrect_password)
@@ -53,22 +53,28 @@ CODE_TABLE: dict[str, type[ChannelError]] = {
 }
 
 
+_WHAT_HINT: dict[type[ChannelError], str] = {
+    ChannelConfigError: "请检查 WordPress 地址、用户名和应用密码 / check base_url, user and Application Password",
+    RateLimitedError: "请求过多 / rate limited",
+    TransientError: "WordPress 暂不可用 / WordPress unavailable",
+    PermanentError: "WordPress 拒绝 / rejected by WordPress",
+}
+
+# channels/_http.py's table with WordPress's meaning of a redirect: base_url answers with
+# one (http -> https, another host), which only fixing the setting cures.
+WORDPRESS = Classifier(overrides=STATUS_TABLE, redirects=ChannelConfigError, hints=_WHAT_HINT)
+
+
 def classify(status: int, code: str | None = None) -> type[ChannelError] | None:
     """The error class for one answer, None for success."""
     if 200 <= status < 300:
         return None
     if code in OVERRIDE_TABLE:
         return OVERRIDE_TABLE[code]
-    if status in STATUS_TABLE:
-        return STATUS_TABLE[status]
-    if status >= 500:
-        return TransientError
-    if 300 <= status < 400:
-        # base_url answers with a redirect (http -> https, another host): fix the setting
-        return ChannelConfigError
-    if code in CODE_TABLE:
+    cls = WORDPRESS.classify(status)
+    if cls is PermanentError and 400 <= status < 500 and code in CODE_TABLE:
         return CODE_TABLE[code]
-    return PermanentError
+    return cls
 
 
 def _json(response: httpx.Response) -> Any:
@@ -85,14 +91,6 @@ def wp_code(response: httpx.Response) -> str | None:
     return None
 
 
-_WHAT_HINT: dict[type[ChannelError], str] = {
-    ChannelConfigError: "请检查 WordPress 地址、用户名和应用密码 / check base_url, user and Application Password",
-    RateLimitedError: "请求过多 / rate limited",
-    TransientError: "WordPress 暂不可用 / WordPress unavailable",
-    PermanentError: "WordPress 拒绝 / rejected by WordPress",
-}
-
-
 def error_for(response: httpx.Response, what: str) -> ChannelError | None:
     """The classified error for a WordPress answer (None when it is a success)."""
     code = wp_code(response)
@@ -104,13 +102,11 @@ def error_for(response: httpx.Response, what: str) -> ChannelError | None:
     message = f"{what}: {_WHAT_HINT[cls]} ({response.status_code}{' ' + code if code else ''})"
     if wp_message:
         message += f": {wp_message}"
-    info: dict[str, Any] = {
-        "http_status": response.status_code,
-        "provider_code": code,
-        "response_excerpt": excerpt(response),
-    }
-    if cls is RateLimitedError:
-        return RateLimitedError(
-            message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **info
-        )
-    return cls(message, **info)
+    return WORDPRESS.make(
+        cls,
+        message,
+        status=response.status_code,
+        headers=response.headers,
+        provider_code=code,
+        response_excerpt=excerpt(response),
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from channels._http import Classifier
 from channels.base import ChannelConfigError, ChannelError, PermanentError, RateLimitedError, TransientError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -86,28 +87,20 @@ def classify(
     return PermanentError(message, provider_code=code, response_excerpt=excerpt)
 
 
+# WeChat's gateways answer with an HTTP status under load; a 401/403 from WeChat's own API
+# is our credentials (or our address not whitelisted). Content images never come here: they
+# are fetched through the egress guard, whose answers never pause the channel.
+WECHAT_HTTP = Classifier(
+    hints={
+        TransientError: "微信服务暂不可用 / server error",
+        ChannelConfigError: "凭据被拒绝 / credentials rejected",
+    },
+    # WeChat's per-minute limits: try again in the next minute
+    retry_after=60.0,
+)
+
+
 def classify_http(status: int, body: str, *, what: str = "wechat") -> ChannelError:
-    """WeChat answering with a non-200 status (its gateways do, under load)."""
-    excerpt = body[:500]
-    if status == 429:
-        return RateLimitedError(
-            f"{what}: 请求过多 / rate limited (429)",
-            retry_after=60.0,
-            http_status=status,
-            response_excerpt=excerpt,
-        )
-    if status == 408 or status >= 500:
-        return TransientError(
-            f"{what}: 微信服务暂不可用 / server error ({status})",
-            http_status=status,
-            response_excerpt=excerpt,
-        )
-    if status in (401, 403):
-        return ChannelConfigError(
-            f"{what}: 凭据被拒绝 / credentials rejected ({status})",
-            http_status=status,
-            response_excerpt=excerpt,
-        )
-    return PermanentError(
-        f"{what}: 被拒绝 / rejected ({status})", http_status=status, response_excerpt=excerpt
-    )
+    """WeChat answering with a non-2xx status (its gateways do, under load)."""
+    err = WECHAT_HTTP.error(status, what, body=body)
+    return err if err is not None else PermanentError(f"{what}: 意外的应答 / unexpected answer ({status})")

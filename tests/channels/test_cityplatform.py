@@ -89,8 +89,8 @@ def settings(**over: Any) -> CityPlatformSettings:
 
 
 def channel(handler: Callable[[httpx.Request], httpx.Response] | None = None) -> CityPlatformChannel:
-    client = httpx.Client(transport=httpx.MockTransport(handler)) if handler else None
-    return CityPlatformChannel(settings(), CONTEXT, client=client)
+    transport = httpx.MockTransport(handler) if handler else None
+    return CityPlatformChannel(settings(), CONTEXT, transport=transport)
 
 
 def procurement_version(**over: Any) -> VersionView:
@@ -507,7 +507,7 @@ def test_send_with_no_target_for_the_type_is_permanent() -> None:
             ]
         ),
         CONTEXT,
-        client=httpx.Client(transport=httpx.MockTransport(answer(202, receipt_body()))),
+        transport=httpx.MockTransport(answer(202, receipt_body())),
     )
     with pytest.raises(PermanentError, match="no target"):
         ch.send(ch.render(make_version(), Operation.PUBLISH), key="k")

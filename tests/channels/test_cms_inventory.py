@@ -81,22 +81,28 @@ def test_published_updated_trashed_and_noticed_posts(
     assert [(h.live, h.version) for h in held[draft.uid]] == [(False, 1)]
 
 
-def test_more_than_one_page(cms: CmsChannel, uids: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    versions = [new_policy(uids) for _ in range(3)]
-    for v in versions:
-        send(cms, v, Operation.PUBLISH)
+def test_more_than_one_page(wordpress: WordPress, uids: list[str]) -> None:
     pages: list[int] = []
-    original = cms._call
 
-    def small_pages(method: str, path: str, what: str, **kwargs: object) -> httpx.Response:
-        params = kwargs.get("params")
-        if path == "/posts" and isinstance(params, dict) and "page" in params:
-            params["per_page"] = 2
-            pages.append(int(params["page"]))
-        return original(method, path, what, **kwargs)
+    class Noting(httpx.HTTPTransport):
+        """The real network, noting each listing page asked for."""
 
-    monkeypatch.setattr(cms, "_call", small_pages)
-    held = mine(cms, uids)
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "GET" and request.url.path.endswith("/wp/v2/posts"):
+                pages.append(int(request.url.params.get("page", "0")))
+            return super().handle_request(request)
+
+    transport = Noting()
+    cms = CmsChannel(wordpress.settings(), CONTEXT, transport=transport)
+    try:
+        versions = [new_policy(uids) for _ in range(3)]
+        for v in versions:
+            send(cms, v, Operation.PUBLISH)
+        cms.inventory_page = 2
+        pages.clear()
+        held = mine(cms, uids)
+    finally:
+        cms.close()
     assert sorted(held) == sorted(uids) and all(len(hs) == 1 and hs[0].live for hs in held.values())
     assert len(pages) >= 2 and pages == list(range(1, len(pages) + 1))
 
