@@ -12,6 +12,7 @@ from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
 from publisher.delivery.service import DeliveryService
 from publisher.editorial.checks import ContentChecks, Fetcher
+from publisher.editorial.checks.service import CheckService
 from publisher.editorial.service import Service
 from publisher.settings import Settings, SettingsError, check_settings
 from publisher.store.db import Database
@@ -45,6 +46,16 @@ class Runtime:
     checks: ContentChecks | None = None
     extras: dict[str, object] = field(default_factory=dict)
     _compliance: ComplianceService | None = field(default=None, repr=False)
+    _check_service: CheckService | None = field(default=None, repr=False)
+
+    @property
+    def check_service(self) -> CheckService:
+        """The content checks for the API, the pages and the CLI (built on first use)."""
+        if self._check_service is None:
+            if self.checks is None:  # a runtime built without them (never by build_runtime)
+                self.checks = ContentChecks(self.settings)
+            self._check_service = CheckService(self.db, self.settings, self.channels, self.checks)
+        return self._check_service
 
     @property
     def compliance(self) -> ComplianceService:

@@ -14,11 +14,10 @@ publisher checks person remove ID --as OPS
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from publisher.editorial.checks import Problem, Severity, store
+from publisher.editorial.checks import Problem, Severity
 from publisher.editorial.checks.problem import SEVERITY_LABELS
 from publisher.editorial.checks.wording import DictionaryError, read_tsv
 
@@ -34,7 +33,6 @@ def register(main: click.Group, item: click.Group) -> None:
         pass_cli,
         table,
     )
-    from publisher.web.checks import accept, checks_of, item_report
 
     def show(report_items: list[Problem]) -> None:
         rows = []
@@ -66,7 +64,7 @@ def register(main: click.Group, item: click.Group) -> None:
     @pass_cli
     def item_check(cli: Cli, uid: str, network: bool, as_json: bool) -> None:
         """信息的问题清单（内容检查与渠道预检）；有阻止批准的问题时退出码为 1 / an item's problems; exit 1 when any blocks approval."""
-        info, report = item_report(cli.runtime(), cli.uid(uid), network=network)
+        info, report = cli.runtime().check_service.item_report(cli.uid(uid), network=network)
         if as_json:
             emit_json({**report.as_dict(), "item": info})
         else:
@@ -98,11 +96,11 @@ def register(main: click.Group, item: click.Group) -> None:
     def item_accept(cli: Cli, uid: str, key: str, reason: str, as_user: str | None, as_json: bool) -> None:
         """接受一条提醒（warn）并说明理由（审查员）/ accept a warning with a reason (reviewer). KEY: from `item check` (a prefix is enough)."""
         actor = cli.actor(as_user)
-        runtime = cli.runtime()
+        service = cli.runtime().check_service
         full = cli.uid(uid)
-        _, current = item_report(runtime, full)
+        _, current = service.item_report(full)
         matches = [p.key for p in current.problems if p.key.startswith(key)]
-        report = accept(runtime, actor, full, matches[0] if len(matches) == 1 else key, reason)
+        report = service.accept(actor, full, matches[0] if len(matches) == 1 else key, reason)
         if as_json:
             emit_json(report.as_dict())
         else:
@@ -119,12 +117,9 @@ def register(main: click.Group, item: click.Group) -> None:
     @pass_cli
     def words(cli: Cli, include_removed: bool, starter: bool, as_json: bool) -> None:
         """列出词库 / list the dictionary."""
-        runtime = cli.runtime()
-        checker = checks_of(runtime)
-        with runtime.db.reader() as s:
-            version = store.versions(s)[store.WORDING]
-            rows = store.term_rows(s, include_removed=include_removed)
-        builtin = list(checker.starter.values()) if starter else []
+        service = cli.runtime().check_service
+        version, rows = service.words(include_removed=include_removed)
+        builtin = list(service.starter.values()) if starter else []
         if as_json:
             emit_json(
                 {
@@ -136,7 +131,7 @@ def register(main: click.Group, item: click.Group) -> None:
                 }
             )
             return
-        click.echo(f"词库版本 v{version}；内置 {len(checker.starter)} 条，运维增改 {len(rows)} 条")
+        click.echo(f"词库版本 v{version}；内置 {len(service.starter)} 条，运维增改 {len(rows)} 条")
         table(
             ["词条", "类型", "建议", "级别", "版本", "操作人"],
             [
@@ -183,10 +178,8 @@ def register(main: click.Group, item: click.Group) -> None:
     ) -> None:
         """添加（或替换）词条 / add or replace an entry."""
         actor = cli.actor(as_user)
-        out = cli.runtime().db.run(
-            lambda s: store.add_term(
-                s, actor, term, kind, suggestion=suggestion, severity=severity, note=note
-            )
+        out = cli.runtime().check_service.add_term(
+            actor, term, kind, suggestion=suggestion, severity=severity, note=note
         )
         emit_json(out) if as_json else click.echo(f"已添加“{term}”，词库版本 v{out['version']}")
 
@@ -198,9 +191,7 @@ def register(main: click.Group, item: click.Group) -> None:
     def word_remove(cli: Cli, term: str, as_user: str | None, as_json: bool) -> None:
         """删除词条；内置词条则停用 / remove an entry (a starter entry is switched off)."""
         actor = cli.actor(as_user)
-        runtime = cli.runtime()
-        starter = checks_of(runtime).starter
-        out = runtime.db.run(lambda s: store.remove_term(s, actor, term, starter=starter))
+        out = cli.runtime().check_service.remove_term(actor, term)
         emit_json(out) if as_json else click.echo(f"已删除“{term}”，词库版本 v{out['version']}")
 
     @checks.command("words-import")
@@ -214,21 +205,7 @@ def register(main: click.Group, item: click.Group) -> None:
             terms = read_tsv(path, source=path.name)
         except DictionaryError as exc:
             raise click.ClickException(str(exc)) from exc
-
-        def run(s: Any) -> int:
-            for t in terms:
-                store.add_term(
-                    s,
-                    actor,
-                    t.term,
-                    t.kind.value,
-                    suggestion=t.suggestion,
-                    severity=t.severity.value if t.severity else None,
-                    note=t.note,
-                )
-            return len(terms)
-
-        click.echo(f"已添加 {cli.runtime().db.run(run)} 条 / entries added")
+        click.echo(f"已添加 {cli.runtime().check_service.import_terms(actor, terms)} 条 / entries added")
 
     @checks.command("people")
     @click.option("--all", "include_removed", is_flag=True, help="含已删除的 / include removed")
@@ -236,10 +213,7 @@ def register(main: click.Group, item: click.Group) -> None:
     @pass_cli
     def people(cli: Cli, include_removed: bool, as_json: bool) -> None:
         """列出姓名职务登记簿 / list the names and titles register."""
-        runtime = cli.runtime()
-        with runtime.db.reader() as s:
-            version = store.versions(s)[store.PEOPLE]
-            rows = store.people_rows(s, include_removed=include_removed)
+        version, rows = cli.runtime().check_service.people(include_removed=include_removed)
         if as_json:
             emit_json({"version": version, "entries": rows})
             return
@@ -285,7 +259,7 @@ def register(main: click.Group, item: click.Group) -> None:
         """登记一人任某职务的起止日期 / register a title a person held and when."""
         actor = cli.actor(as_user)
         start, end = parse_date(valid_from), parse_date(valid_to) if valid_to else None
-        out = cli.runtime().db.run(lambda s: store.add_person(s, actor, name, title, start, end, note))
+        out = cli.runtime().check_service.add_person(actor, name, title, start, end, note)
         emit_json(out) if as_json else click.echo(
             f"已登记 #{out['id']} {name} {title}，登记簿版本 v{out['version']}"
         )
@@ -297,5 +271,5 @@ def register(main: click.Group, item: click.Group) -> None:
     def person_remove(cli: Cli, entry_id: int, as_user: str | None) -> None:
         """删除一条登记 / remove a register entry."""
         actor = cli.actor(as_user)
-        out = cli.runtime().db.run(lambda s: store.remove_person(s, actor, entry_id))
+        out = cli.runtime().check_service.remove_person(actor, entry_id)
         click.echo(f"已删除 #{entry_id}，登记簿版本 v{out['version']}")

@@ -1,6 +1,6 @@
 """What the public sees: released items and the version each one shows, read in bulk.
 
-The rule is the public pages' (`publisher.web.public.public_version`): the live version,
+The rule is the public pages' (`publisher.editorial.public.public_version`): the live version,
 except while a revision is approved but scheduled for later, when the version before it
 stays up; withdrawn items are gone. Here it is applied to many items with two queries
 instead of one lazy load per item.

@@ -53,6 +53,11 @@ class ComplianceService:
         with self.db.reader() as s:
             return [d.as_dict() for d in overdue(s, self.now(), self.config)]
 
+    def item_deadlines(self, uid: str) -> list[dict[str, Any]]:
+        """An item's clocks (none for an unknown uid)."""
+        with self.db.reader() as s:
+            return [d.as_dict() for d in deadlines(s, self.now(), self.config, uid=uid)]
+
     def item(self, uid: str) -> dict[str, Any]:
         """An item's clocks and links (application, consultation)."""
         with self.db.reader() as s:

@@ -12,128 +12,23 @@ accepting a warning, and the ops-maintained dictionary and register.
     POST /app/checks/draft                the editor page's form as it is typed (session + CSRF)
     POST /app/checks/items/{uid}/accept   the review page's accept-with-reason form
 
-Also `item_report` and `accept`, which the CLI and the pages use, so every surface shows
-the same list.
+Every handler calls `publisher.editorial.checks.service.CheckService` (`runtime.check_service`),
+which the CLI and the pages use too, so every surface shows the same list.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from publisher.domain.errors import FieldError, NotFoundError, PublisherError
-from publisher.domain.item import ItemIn, ItemType, Role
-from publisher.editorial.auth import Actor
-from publisher.editorial.checks import ContentChecks, Report, store, subject_of
-from publisher.editorial.workflow import get_item
-from publisher.runtime import Runtime
-from publisher.store.models import Item
+from publisher.domain.errors import NotFoundError, PublisherError
+from publisher.domain.item import ItemType
 from publisher.web.deps import ActorDep, RuntimeDep, check_params, check_storable
 from publisher.web.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-
-
-def checks_of(runtime: Runtime) -> ContentChecks:
-    if runtime.checks is None:  # a runtime built without them (never by build_runtime)
-        runtime.checks = ContentChecks(runtime.settings)
-    return runtime.checks
-
-
-def _channel_problems(runtime: Runtime, session: Session, item: Item) -> list[FieldError]:
-    channels = runtime.settings.routed_channels(item.type)
-    if not channels:
-        return []
-    from publisher.web.pages.preview import preview_view  # the view approval would freeze
-
-    return runtime.channels.preflight(preview_view(session, runtime, item), channels)
-
-
-def item_report(runtime: Runtime, uid: str, *, network: bool = False) -> tuple[dict[str, Any], Report]:
-    """An item's one list: content problems (acceptances applied) and the channels' pre-flight."""
-    checks = checks_of(runtime)
-    if network:
-        checks.prepare(runtime.db, uid)
-    with runtime.db.reader() as s:
-        item = get_item(s, uid)
-        report = checks.for_item(s, item, channel_problems=_channel_problems(runtime, s, item))
-        info = {"uid": item.uid, "title": item.title, "state": item.state, "revision": checks.revision(item)}
-    return info, report
-
-
-def draft_report(runtime: Runtime, data: dict[str, Any], uid: str | None = None) -> Report:
-    """A draft as it is typed: content problems (cached link results only) and, when the draft
-    is a valid item, its channels' pre-flight; a saved item's acceptances apply."""
-    checks = checks_of(runtime)
-    with runtime.db.reader() as s:
-        item = None
-        if uid:
-            item = s.execute(select(Item).where(Item.uid == uid)).scalar_one_or_none()
-        item_type = item.type if item is not None else data.get("type")
-        subject = subject_of(
-            data,
-            uid=item.uid if item is not None else None,
-            type=item_type if isinstance(item_type, str) else None,
-            published_at=item.published_at if item is not None else None,
-        )
-        report = checks.check(s, subject)
-        accepted = store.acceptances(s, item.uid) if item is not None else {}
-        report.problems = [
-            replace(p, accepted=accepted[p.key]) if p.key in accepted else p for p in report.problems
-        ]
-        channel = _draft_channels(runtime, s, data, item)
-    report.problems += channel
-    return report
-
-
-def _draft_channels(runtime: Runtime, s: Session, data: dict[str, Any], item: Item | None) -> list[Any]:
-    from publisher.editorial.checks.problem import from_channel
-
-    merged = dict(data)
-    if item is not None:
-        merged["type"], merged["ref"] = item.type, item.ref
-    try:
-        parsed = ItemIn.model_validate(merged)
-    except (PydanticValidationError, ValueError, TypeError):
-        return []  # not yet a whole item: the channels judge it once it is
-    draft = Item(
-        id=item.id if item is not None else None,
-        uid=item.uid if item is not None else "draft",
-        type=parsed.type.value,
-        title=parsed.title,
-        content={**parsed.content(), "issuing_body": parsed.issuing_body or runtime.settings.agency.name},
-        index_number=item.index_number if item is not None else None,
-        validity=item.validity if item is not None else parsed.validity.value,
-        live_version=item.live_version if item is not None else None,
-        publish_at=parsed.publish_at,
-        published_at=item.published_at if item is not None else None,
-        validity_changed_on=item.validity_changed_on if item is not None else None,
-        abolished_by=item.abolished_by if item is not None else None,
-    )
-    # `draft` is transient (never added to the session): nothing of it reaches the store
-    return [from_channel(e) for e in _channel_problems(runtime, s, draft)]
-
-
-def accept(runtime: Runtime, actor: Actor, uid: str, key: str, reason: str) -> Report:
-    """A reviewer accepts one current warning of the item (audited)."""
-    actor.require(Role.REVIEWER)  # before anything else: a refusal reads nothing
-    checks = checks_of(runtime)
-    checks.prepare(runtime.db, uid)  # a redirect warning needs its link's result in the cache
-
-    def run(s: Session) -> None:
-        item = get_item(s, uid, lock=True)
-        current = checks.for_item(s, item)
-        problem = next((p for p in current.problems if p.key == key), None)
-        store.accept(s, actor, uid, item.state, checks.revision(item), problem, key, reason)
-
-    runtime.db.run(run)
-    return item_report(runtime, uid)[1]
 
 
 # -- API --------------------------------------------------------------------------------------
@@ -213,7 +108,7 @@ def check_draft(
     uid: Annotated[str | None, Query(max_length=100, description="已保存信息的 uid")] = None,
 ) -> dict[str, Any]:
     check_storable(body)
-    return draft_report(runtime, body, uid or None).as_dict()
+    return runtime.check_service.draft_report(body, uid or None).as_dict()
 
 
 @api.get(
@@ -227,7 +122,7 @@ def check_item(
     runtime: RuntimeDep,
     network: Annotated[bool, Query(description="现在检查链接（否则只用缓存）/ probe links now")] = False,
 ) -> dict[str, Any]:
-    info, report = item_report(runtime, uid, network=network)
+    info, report = runtime.check_service.item_report(uid, network=network)
     return {**report.as_dict(), "item": info}
 
 
@@ -239,7 +134,7 @@ def check_item(
 )
 def accept_warning(uid: Uid, body: AcceptBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body.model_dump())
-    return accept(runtime, actor, uid, body.key, body.reason).as_dict()
+    return runtime.check_service.accept(actor, uid, body.key, body.reason).as_dict()
 
 
 @api.get("/checks/words", summary="词库 / the wording dictionary")
@@ -248,11 +143,9 @@ def list_words(
     all: Annotated[bool, Query(description="含已删除的 / include removed entries")] = False,
     starter: Annotated[bool, Query(description="含内置词条 / include the starter entries")] = False,
 ) -> dict[str, Any]:
-    checks = checks_of(runtime)
-    with runtime.db.reader() as s:
-        version = store.versions(s)[store.WORDING]
-        entries = store.term_rows(s, include_removed=all)
-    out: dict[str, Any] = {"version": version, "starter_count": len(checks.starter), "entries": entries}
+    service = runtime.check_service
+    version, entries = service.words(include_removed=all)
+    out: dict[str, Any] = {"version": version, "starter_count": len(service.starter), "entries": entries}
     if starter:
         out["starter"] = [
             {
@@ -261,7 +154,7 @@ def list_words(
                 "suggestion": t.suggestion,
                 "severity": t.effective_severity.value,
             }
-            for t in checks.starter.values()
+            for t in service.starter.values()
         ]
     return out
 
@@ -269,16 +162,8 @@ def list_words(
 @api.post("/checks/words", status_code=201, summary="添加词条 / add a dictionary entry (ops)")
 def add_word(body: WordBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body.model_dump())
-    return runtime.db.run(
-        lambda s: store.add_term(
-            s,
-            actor,
-            body.term,
-            body.kind,
-            suggestion=body.suggestion,
-            severity=body.severity,
-            note=body.note,
-        )
+    return runtime.check_service.add_term(
+        actor, body.term, body.kind, suggestion=body.suggestion, severity=body.severity, note=body.note
     )
 
 
@@ -287,26 +172,22 @@ def add_word(body: WordBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, 
 )
 def remove_word(body: RemoveWordBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body.model_dump())
-    starter = checks_of(runtime).starter
-    return runtime.db.run(lambda s: store.remove_term(s, actor, body.term, starter=starter))
+    return runtime.check_service.remove_term(actor, body.term)
 
 
 @api.get("/checks/people", summary="姓名职务登记簿 / the names and titles register")
 def list_people(
     runtime: RuntimeDep, all: Annotated[bool, Query(description="含已删除的 / include removed")] = False
 ) -> dict[str, Any]:
-    with runtime.db.reader() as s:
-        return {
-            "version": store.versions(s)[store.PEOPLE],
-            "entries": store.people_rows(s, include_removed=all),
-        }
+    version, entries = runtime.check_service.people(include_removed=all)
+    return {"version": version, "entries": entries}
 
 
 @api.post("/checks/people", status_code=201, summary="登记姓名与职务 / add a register entry (ops)")
 def add_person(body: PersonBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     check_storable(body.model_dump(mode="json"))
-    return runtime.db.run(
-        lambda s: store.add_person(s, actor, body.name, body.title, body.valid_from, body.valid_to, body.note)
+    return runtime.check_service.add_person(
+        actor, body.name, body.title, body.valid_from, body.valid_to, body.note
     )
 
 
@@ -316,7 +197,7 @@ def add_person(body: PersonBody, runtime: RuntimeDep, actor: ActorDep) -> dict[s
 def remove_person(
     entry_id: Annotated[int, Field(ge=1, le=2**62)], runtime: RuntimeDep, actor: ActorDep
 ) -> dict[str, Any]:
-    return runtime.db.run(lambda s: store.remove_person(s, actor, entry_id))
+    return runtime.check_service.remove_person(actor, entry_id)
 
 
 # -- pages (session cookie + CSRF) --------------------------------------------------------------
@@ -337,16 +218,14 @@ async def page_draft(request: Request) -> Response:
     uid = form.get("uid") or None
     runtime = runtime_of(request)
     if not item_type and uid:
-        with runtime.db.reader() as s:
-            found = s.execute(select(Item.type).where(Item.uid == uid)).scalar_one_or_none()
-        item_type = found or ""
+        item_type = runtime.check_service.item_type(uid) or ""
     if item_type not in ItemType._value2member_map_:
         item_type = ItemType.POLICY.value
     data = item_data(form, item_type)
     data["type"] = item_type
     try:
         check_storable(data)
-        report = await run_in_threadpool(draft_report, runtime, data, uid)
+        report = await run_in_threadpool(runtime.check_service.draft_report, data, uid)
     except PublisherError as exc:
         return JSONResponse({"errors": [{"field": "body", "message": exc.message}]}, status_code=422)
     return JSONResponse(report.as_dict(), headers={"Cache-Control": "no-store"})
@@ -362,8 +241,7 @@ async def page_accept(request: Request, uid: str) -> Response:
     back = f"/app/items/{uid}" if uid.isalnum() else "/app/items"
     try:
         await run_in_threadpool(
-            accept,
-            runtime_of(request),
+            runtime_of(request).check_service.accept,
             post.actor,
             uid,
             post.form.get("key", ""),

@@ -10,129 +10,24 @@ The feed files themselves are served by `publisher.web.feeds`, included here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from publisher.domain.clock import local, utcnow
-from publisher.domain.item import ITEM_TYPE_LABELS, ItemState, ItemType, VersionView
-from publisher.editorial.workflow import view_of
+from publisher.domain.item import ITEM_TYPE_LABELS, ItemType
+from publisher.editorial.public import PAGE_SIZE, Gone, cn_date, list_page
+from publisher.editorial.public import item_page as public_item
 from publisher.runtime import Runtime
-from publisher.store.models import Item, ItemVersion
 from publisher.web import feeds
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-PAGE_SIZE = 20
 _UID = re.compile(r"^[0-9a-z]{26}$")
 
 
-def _date(value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return local(value).strftime("%Y-%m-%d")
-    return value.isoformat()
-
-
-TEMPLATES.env.filters["cn_date"] = _date
-
-
-# -- read helpers ------------------------------------------------------------------------------
-def public_version(item: Item, now: datetime | None = None) -> ItemVersion | None:
-    """The version the public sees, or None while nothing is released yet."""
-    if item.live_version is None or item.published_at is None:
-        return None
-    now = now or utcnow()
-    if item.state == ItemState.APPROVED and item.publish_at is not None and item.publish_at > now:
-        earlier = [v for v in item.versions if v.number < item.live_version]
-        return max(earlier, key=lambda v: v.number) if earlier else None
-    return next((v for v in item.versions if v.number == item.live_version), None)
-
-
-@dataclass(frozen=True)
-class ListRow:
-    uid: str
-    title: str
-    type_label: str
-    index_number: str
-    doc_number: str
-    issue_date: str
-    published: str
-    validity: str
-
-
-@dataclass(frozen=True)
-class Related:
-    uid: str
-    title: str
-    type_label: str
-
-
-def _released(stmt: Any) -> Any:
-    return stmt.where(
-        Item.live_version.is_not(None), Item.published_at.is_not(None), Item.state != ItemState.WITHDRAWN
-    )
-
-
-def list_public(session: Session, *, type: str | None, page: int) -> tuple[int, list[ListRow]]:
-    stmt = _released(select(Item))
-    if type:
-        stmt = stmt.where(Item.type == type)
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    items = (
-        session.execute(
-            stmt.order_by(Item.published_at.desc(), Item.id.desc())
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        )
-        .scalars()
-        .all()
-    )
-    rows = []
-    now = utcnow()
-    for item in items:
-        version = public_version(item, now)
-        if version is None:
-            continue
-        c = version.content
-        rows.append(
-            ListRow(
-                uid=item.uid,
-                title=c.get("title") or item.title,
-                type_label=ITEM_TYPE_LABELS[ItemType(item.type)],
-                index_number=c.get("index_number") or "",
-                doc_number=c.get("doc_number") or "",
-                issue_date=c.get("issue_date") or "",
-                published=_date(item.published_at),
-                validity=c.get("validity") or "有效",
-            )
-        )
-    return total, rows
-
-
-def _related(session: Session, uids: list[str]) -> list[Related]:
-    if not uids:
-        return []
-    items = session.execute(_released(select(Item)).where(Item.uid.in_(uids))).scalars().all()
-    by_uid = {i.uid: i for i in items}
-    out = []
-    for uid in uids:
-        item = by_uid.get(uid)
-        version = public_version(item) if item is not None else None
-        if item is not None and version is not None:
-            out.append(
-                Related(
-                    uid, version.content.get("title") or item.title, ITEM_TYPE_LABELS[ItemType(item.type)]
-                )
-            )
-    return out
+TEMPLATES.env.filters["cn_date"] = cn_date
 
 
 def _discovery(
@@ -198,8 +93,7 @@ def item_list(request: Request, type: str | None = None, page: str = "1") -> HTM
     if type is not None and type not in ITEM_TYPE_LABELS:
         return _not_found(request, runtime, "没有这一类信息 / unknown item type")
     number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    with runtime.db.reader() as session:
-        total, rows = list_public(session, type=type, page=number)
+    total, rows = list_page(runtime.db, type=type, page=number)
     pages = max(1, -(-total // PAGE_SIZE))
     return _page(
         request,
@@ -222,39 +116,34 @@ def item_page(request: Request, uid: str) -> HTMLResponse:
     runtime = _runtime(request)
     if not _UID.match(uid):
         return _not_found(request, runtime, "未找到该信息 / no such item")
-    with runtime.db.reader() as session:
-        item = session.execute(select(Item).where(Item.uid == uid)).scalar_one_or_none()
-        if item is None or item.live_version is None:
-            return _not_found(request, runtime, "未找到该信息 / no such item")
-        if item.state == ItemState.WITHDRAWN:
-            live = next(v for v in item.versions if v.number == item.live_version)
-            return _page(
-                request,
-                "public/gone.html",
-                {
-                    "title": live.content.get("title") or item.title,
-                    "withdrawn_on": _date(item.withdrawn_at),
-                    "reason": item.withdraw_reason,
-                    "feeds": _discovery(runtime),
-                },
-                410,
-            )
-        version = public_version(item)
-        if version is None:
-            return _not_found(request, runtime, "该信息尚未发布 / not published yet")
-        view: VersionView = view_of(session, runtime.settings, item, version)
-        policy = _related(session, [view.interprets]) if view.interprets else []
-        interpretations = _related(session, list(view.interpreted_by))
-        abolished_by = _related(session, [view.abolished_by]) if view.abolished_by else []
+    found = public_item(runtime.db, runtime.settings, uid)
+    if found == "missing":
+        return _not_found(request, runtime, "未找到该信息 / no such item")
+    if found == "scheduled":
+        return _not_found(request, runtime, "该信息尚未发布 / not published yet")
+    if isinstance(found, Gone):
+        return _page(
+            request,
+            "public/gone.html",
+            {
+                "title": found.title,
+                "withdrawn_on": found.withdrawn_on,
+                "reason": found.reason,
+                "feeds": _discovery(runtime),
+            },
+            410,
+        )
+    assert not isinstance(found, str)
+    view = found.view
     return _page(
         request,
         "public/item.html",
         {
             "v": view,
-            "policy": policy,
-            "interpretations": interpretations,
-            "abolished_by": abolished_by,
-            "published": _date(view.published_at),
+            "policy": found.policy,
+            "interpretations": found.interpretations,
+            "abolished_by": found.abolished_by,
+            "published": cn_date(view.published_at),
             "feeds": _discovery(runtime, type=view.type.value, subject=view.subject),
         },
     )
@@ -286,4 +175,4 @@ def feed_page(request: Request) -> HTMLResponse:
     )
 
 
-__all__ = ["list_public", "public_version", "router"]
+__all__ = ["PAGE_SIZE", "router"]

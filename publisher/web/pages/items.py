@@ -10,16 +10,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
-from publisher.compliance.deadlines import deadlines
-from publisher.domain.clock import local_today, utcnow
+from publisher.domain.clock import local_today
 from publisher.domain.errors import NotFoundError, PublisherError, ValidationError
 from publisher.domain.item import ItemState, ItemType, Role, Validity
 from publisher.editorial.checks.problem import problem_text
+from publisher.editorial.readmodels import (
+    OVERALL_FILTERS,
+    ItemFilters,
+    author_of,
+    group_members,
+    search_items,
+)
 from publisher.editorial.workflow import STATE_LABELS
-from publisher.store.models import Item
-from publisher.web.checks import item_report
 from publisher.web.pages.common import (
     PostDep,
     SessionDep,
@@ -31,8 +34,6 @@ from publisher.web.pages.common import (
     runtime_of,
 )
 from publisher.web.pages.forms import FIELDS, TYPE_OPTIONS, form_values, item_data, place_errors
-from publisher.web.pages.preview import preview
-from publisher.web.pages.queries import OVERALL_FILTERS, ItemFilters, author_of, group_members, search_items
 from publisher.web.pages.sessions import PageSession
 
 router = APIRouter(include_in_schema=False)
@@ -260,7 +261,7 @@ def item_page(request: Request, uid: str, session: SessionDep) -> HTMLResponse:
             "own": author_of(service, uid) == session.user_id,
             "deliveries": service.deliveries(uid),
             "clocks": _clocks(request, uid),
-            "checks": item_report(runtime_of(request), uid)[1],
+            "checks": runtime_of(request).check_service.item_report(uid)[1],
         },
         session,
     )
@@ -268,9 +269,7 @@ def item_page(request: Request, uid: str, session: SessionDep) -> HTMLResponse:
 
 def _clocks(request: Request, uid: str) -> list[dict[str, Any]]:
     """The item's statutory disclosure clocks (days left, or met), for the metadata panel."""
-    runtime = runtime_of(request)
-    with runtime.db.reader() as s:
-        return [d.as_dict() for d in deadlines(s, utcnow(), uid=uid)]
+    return runtime_of(request).compliance.item_deadlines(uid)
 
 
 @router.post("/app/items/{uid}/{action}")
@@ -348,14 +347,12 @@ def confirm_page(request: Request, uid: str, session: SessionDep) -> HTMLRespons
 def preview_page(request: Request, uid: str, session: SessionDep) -> HTMLResponse:
     if not _UID.match(uid):
         return _not_found(request, session)
-    runtime = runtime_of(request)
-    with runtime.db.reader() as s:
-        item = s.execute(select(Item).where(Item.uid == uid)).scalar_one_or_none()
-        if item is None:
-            return _not_found(request, session)
-        view, channels = preview(runtime, s, item)
-        state = item.state
-    checks = item_report(runtime, uid)[1]
+    service = runtime_of(request).check_service
+    try:
+        state, view, channels = service.preview(uid)
+    except NotFoundError:
+        return _not_found(request, session)
+    checks = service.item_report(uid)[1]
     return render(
         request,
         "app/preview.html",

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from publisher.domain.item import Role
+from publisher.editorial.readmodels import audit_page, failed_deliveries, matrix, timeline
 from publisher.observe.metrics import channel_health
 from publisher.web.pages.common import PostDep, SessionDep, allowed, flash, redirect, render, runtime_of
-from publisher.web.pages.queries import audit_page, failed_deliveries, matrix, timeline
 
 router = APIRouter(include_in_schema=False)
 _UID = re.compile(r"^[0-9a-z]{26}$")

@@ -16,7 +16,6 @@ from publisher.editorial.checks.links import Probe
 from publisher.runtime import Runtime, build_runtime
 from publisher.settings import Settings
 from publisher.store.models import Delivery, ItemVersion
-from publisher.web.checks import accept, draft_report, item_report
 from tests.conftest import Team
 from tests.samples import policy, sample
 
@@ -109,14 +108,14 @@ def test_a_warn_refuses_until_a_reviewer_accepts_it_with_a_reason(rt: Runtime, t
     [warn] = refused(rt, team, uid)
     assert warn.severity is Severity.WARN and warn.accepted is None
     with pytest.raises(PermissionDeniedError):
-        accept(rt, team.editor, uid, warn.key, "理由")
+        rt.check_service.accept(team.editor, uid, warn.key, "理由")
     with pytest.raises(ValidationError, match="理由"):
-        accept(rt, team.reviewer, uid, warn.key, "  ")
-    report = accept(rt, team.reviewer, uid, warn.key, "引用2015年文件原文，保持原表述")
+        rt.check_service.accept(team.reviewer, uid, warn.key, "  ")
+    report = rt.check_service.accept(team.reviewer, uid, warn.key, "引用2015年文件原文，保持原表述")
     assert report.blocking == [] and report.problems[0].accepted is not None
     assert report.problems[0].accepted.by == "reviewer"
     with pytest.raises(ValidationError, match="已被接受"):
-        accept(rt, team.reviewer, uid, warn.key, "again")
+        rt.check_service.accept(team.reviewer, uid, warn.key, "again")
     rt.service.approve(team.approver, uid)
     events = [e for e in rt.service.audit_events(uid) if e["action"] == "check.accept"]
     assert len(events) == 1 and events[0]["reason"] == "引用2015年文件原文，保持原表述"
@@ -127,16 +126,16 @@ def test_a_block_can_never_be_accepted(rt: Runtime, team: Team) -> None:
     uid = awaiting(rt, team, policy(body_html="<p>身份证号 11010519491231002X</p>"))
     [block] = refused(rt, team, uid)
     with pytest.raises(ValidationError, match="须改正"):
-        accept(rt, team.reviewer, uid, block.key, "我确定")
+        rt.check_service.accept(team.reviewer, uid, block.key, "我确定")
     with pytest.raises(ValidationError, match="不存在"):
-        accept(rt, team.reviewer, uid, "0" * 32, "no such problem")
+        rt.check_service.accept(team.reviewer, uid, "0" * 32, "no such problem")
 
 
 def test_an_edit_ends_the_acceptance_of_changed_text_only(rt: Runtime, team: Team) -> None:
     body = "<p>推进一带一路战略。</p><p>其他内容。</p>"
     uid = awaiting(rt, team, policy(body_html=body))
     [warn] = refused(rt, team, uid)
-    accept(rt, team.reviewer, uid, warn.key, "原文引用")
+    rt.check_service.accept(team.reviewer, uid, warn.key, "原文引用")
 
     def back_to_awaiting(patch: dict) -> None:  # type: ignore[type-arg]
         rt.service.reject(team.approver, uid, "再改")
@@ -145,7 +144,7 @@ def test_an_edit_ends_the_acceptance_of_changed_text_only(rt: Runtime, team: Tea
         rt.service.review(team.reviewer, uid)
 
     back_to_awaiting({"title": "关于推进有关工作的通知", "body_html": body.replace("其他内容", "另一段")})
-    assert item_report(rt, uid)[1].blocking == []  # the accepted text did not change
+    assert rt.check_service.item_report(uid)[1].blocking == []  # the accepted text did not change
     back_to_awaiting({"body_html": "<p>继续推进一带一路战略。</p>"})
     [again] = refused(rt, team, uid)
     assert again.accepted is None and again.key != warn.key
@@ -153,27 +152,27 @@ def test_an_edit_ends_the_acceptance_of_changed_text_only(rt: Runtime, team: Tea
 
 def test_acceptances_only_during_review_and_approval(rt: Runtime, team: Team) -> None:
     item = rt.service.create_item(team.editor, policy(body_html="<p>推进一带一路战略。</p>"))
-    [warn] = item_report(rt, item.uid)[1].problems
+    [warn] = rt.check_service.item_report(item.uid)[1].problems
     with pytest.raises(Exception, match="审查或批准阶段"):
-        accept(rt, team.reviewer, item.uid, warn.key, "理由")
+        rt.check_service.accept(team.reviewer, item.uid, warn.key, "理由")
 
 
 def test_ops_maintain_the_dictionary_versioned_and_audited(rt: Runtime, team: Team) -> None:
     checks = rt.checks
     assert checks is not None
     uid = rt.service.create_item(team.editor, policy(body_html="<p>各处室要再接再励，落实示范要求。</p>")).uid
-    assert [p.rule for p in item_report(rt, uid)[1].problems] == ["wording.wrong"]
+    assert [p.rule for p in rt.check_service.item_report(uid)[1].problems] == ["wording.wrong"]
 
     with pytest.raises(PermissionDeniedError):
         rt.db.run(lambda s: store.add_term(s, team.editor, "示范要求", "forbidden"))
     rt.db.run(lambda s: store.add_term(s, team.ops, "示范要求", "forbidden", note="测试"))
-    assert {p.matched for p in item_report(rt, uid)[1].problems} == {"再接再励", "示范要求"}
+    assert {p.matched for p in rt.check_service.item_report(uid)[1].problems} == {"再接再励", "示范要求"}
 
     # switching a starter entry off, then removing the addition: each a new version
     out = rt.db.run(lambda s: store.remove_term(s, team.ops, "再接再励", starter=checks.starter))
     assert out["starter_switched_off"] is True
     rt.db.run(lambda s: store.remove_term(s, team.ops, "示范要求", starter=checks.starter))
-    assert item_report(rt, uid)[1].problems == []
+    assert rt.check_service.item_report(uid)[1].problems == []
     with rt.db.reader() as s:
         assert store.versions(s)["wording"] == 3
         rows = store.term_rows(s, include_removed=True)
@@ -193,12 +192,12 @@ def test_ops_maintain_the_register(rt: Runtime, team: Team) -> None:
     uid = rt.service.create_item(
         team.editor, policy(issue_date="2026-11-20", body_html="<p>局长王明出席。</p>")
     ).uid
-    assert item_report(rt, uid)[1].problems == []
+    assert rt.check_service.item_report(uid)[1].problems == []
     added = rt.db.run(lambda s: store.add_person(s, team.ops, "王明", "副局长", date(2020, 1, 1)))
-    [p] = item_report(rt, uid)[1].problems
+    [p] = rt.check_service.item_report(uid)[1].problems
     assert p.rule == "register.title" and p.suggestion == "副局长王明"
     rt.db.run(lambda s: store.add_person(s, team.ops, "王明", "局长", date(2026, 6, 1)))
-    assert item_report(rt, uid)[1].problems == []
+    assert rt.check_service.item_report(uid)[1].problems == []
     rt.db.run(lambda s: store.remove_person(s, team.ops, added["id"]))
     with rt.db.reader() as s:
         assert store.versions(s)["people"] == 3
@@ -214,14 +213,14 @@ def test_approval_probes_the_links_typing_does_not(rt: Runtime, team: Team) -> N
     assert isinstance(fetcher, Fetcher)
     fetcher.answers["https://gone.example/a"] = 404
     body = '<p>见<a href="https://gone.example/a">《办法》全文</a>。</p>'
-    draft = draft_report(rt, policy(body_html=body))
+    draft = rt.check_service.draft_report(policy(body_html=body))
     assert fetcher.calls == [] and draft.links_unchecked == 1
     uid = awaiting(rt, team, policy(body_html=body))
     assert fetcher.calls == []
     [p] = refused(rt, team, uid)
     assert p.rule == "links.dead" and fetcher.calls == ["https://gone.example/a"]
     # the result is cached: the item page shows it without another request
-    assert [q.rule for q in item_report(rt, uid)[1].problems] == ["links.dead"]
+    assert [q.rule for q in rt.check_service.item_report(uid)[1].problems] == ["links.dead"]
     assert fetcher.calls == ["https://gone.example/a"]
 
 
