@@ -3,7 +3,9 @@ channel health figures the ops dashboard shows.
 
 The store is the source of truth and every worker (embedded or Celery, on any machine)
 writes its attempts there, so one scrape of any web process sees the whole fleet. Nothing
-is counted in process memory; each scrape runs a handful of grouped queries.
+is counted in process memory, and nothing is counted at scrape time either: the counts are
+kept by the store's triggers (`publisher.store.counters`), so a scrape costs the number of
+channels and states, not the size of the ledger.
 
 Families (see docs/operations.md):
 
@@ -27,13 +29,15 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from publisher.domain.clock import utcnow
 from publisher.domain.item import DeliveryState
 from publisher.settings import Settings
+from publisher.store import counters
 from publisher.store.db import Database
-from publisher.store.models import Attempt, ChannelState, Delivery, Item
+from publisher.store.models import Attempt, ChannelState, Delivery
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # Not yet handed to the channel: what an outbox age means.
@@ -55,39 +59,13 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
-        bucket_cols = [
-            func.sum(case((Attempt.duration_ms <= b * 1000.0, 1), else_=0)) for b in LATENCY_BUCKETS
-        ]
+        counts = counters.snapshot(self.db)
         with self.db.reader() as s:
-            attempts = s.execute(
-                select(
-                    Delivery.channel,
-                    Attempt.outcome,
-                    func.count(),
-                    func.sum(Attempt.duration_ms),
-                    *bucket_cols,
-                )
-                .join(Delivery, Delivery.id == Attempt.delivery_id)
-                .group_by(Delivery.channel, Attempt.outcome)
-            ).all()
-            states = s.execute(
-                select(Delivery.channel, Delivery.state, func.count()).group_by(
-                    Delivery.channel, Delivery.state
-                )
-            ).all()
-            oldest = s.execute(
-                select(Delivery.channel, func.min(Delivery.created_at))
-                .where(Delivery.state.in_(OUTBOX_STATES))
-                .group_by(Delivery.channel)
-            ).all()
+            channels = set(self.settings.enabled_channels()) | {c for c, _ in counts.deliveries}
+            oldest = oldest_pending(s, channels)
             channel_rows = s.execute(
                 select(ChannelState.channel, ChannelState.breaker, ChannelState.paused)
             ).all()
-            items = s.execute(
-                select(Item.type, Item.state, func.count()).group_by(Item.type, Item.state)
-            ).all()
-
-        channels = set(self.settings.enabled_channels()) | {r[0] for r in states}
 
         total = CounterMetricFamily(
             "publisher_deliveries",
@@ -95,15 +73,18 @@ class StoreCollector(Collector):
             "transient, rate_limited, permanent, config, lost, error).",
             labels=["channel", "outcome"],
         )
+        # acc[i] for i < len(LATENCY_BUCKETS): attempts in bucket i alone (made cumulative below);
+        # acc[-2] every attempt; acc[-1] the summed seconds
         latency: dict[str, list[float]] = defaultdict(lambda: [0.0] * (len(LATENCY_BUCKETS) + 2))
-        for row in attempts:
-            channel, outcome, count, summed = row[0], row[1], int(row[2]), float(row[3] or 0.0)
+        for (channel, outcome), buckets in sorted(counts.attempts.items()):
+            count = sum(n for n, _ in buckets.values())
             total.add_metric([channel, outcome], count)
             acc = latency[channel]
-            for i, n in enumerate(row[4:]):
-                acc[i] += int(n or 0)
+            for bucket, (n, summed) in buckets.items():
+                if bucket < len(LATENCY_BUCKETS):
+                    acc[bucket] += n
+                acc[-1] += summed / 1000.0
             acc[-2] += count
-            acc[-1] += summed / 1000.0
         yield total
 
         hist = HistogramMetricFamily(
@@ -112,15 +93,20 @@ class StoreCollector(Collector):
             labels=["channel"],
         )
         for channel, acc in sorted(latency.items()):
-            buckets = [(_le(b), acc[i]) for i, b in enumerate(LATENCY_BUCKETS)] + [("+Inf", acc[-2])]
-            hist.add_metric([channel], buckets, sum_value=acc[-1])
+            running = 0.0
+            series: list[tuple[str, float]] = []
+            for i, b in enumerate(LATENCY_BUCKETS):
+                running += acc[i]
+                series.append((_le(b), running))
+            series.append(("+Inf", acc[-2]))
+            hist.add_metric([channel], series, sum_value=acc[-1])
         yield hist
 
         gauge = GaugeMetricFamily(
             "publisher_deliveries", "Deliveries by ledger state.", labels=["channel", "state"]
         )
-        for channel, state, count in sorted(states):
-            gauge.add_metric([channel, state], int(count))
+        for (channel, state), count in sorted(counts.deliveries.items()):
+            gauge.add_metric([channel, state], count)
         yield gauge
 
         age = GaugeMetricFamily(
@@ -128,9 +114,8 @@ class StoreCollector(Collector):
             "Age of the oldest delivery not yet handed to the channel (0 when none).",
             labels=["channel"],
         )
-        by_channel: dict[str, datetime] = {c: t for c, t in oldest}
         for channel in sorted(channels):
-            created = by_channel.get(channel)
+            created = oldest.get(channel)
             age.add_metric([channel], max(0.0, (now - created).total_seconds()) if created else 0.0)
         yield age
 
@@ -153,9 +138,25 @@ class StoreCollector(Collector):
         item_gauge = GaugeMetricFamily(
             "publisher_items", "Items by type and workflow state.", labels=["type", "state"]
         )
-        for item_type, state, count in sorted(items):
-            item_gauge.add_metric([item_type, state], int(count))
+        for (item_type, state), count in sorted(counts.items.items()):
+            item_gauge.add_metric([item_type, state], count)
         yield item_gauge
+
+
+def oldest_pending(s: Session, channels: Iterable[str]) -> dict[str, datetime]:
+    """Creation time of each channel's oldest delivery not yet handed over: one probe of the
+    partial outbox index per channel, so the cost follows the number of channels, not the
+    ledger (a GROUP BY over all channels would read every pending row)."""
+    out = {}
+    for channel in sorted(channels):
+        created = s.execute(
+            select(func.min(Delivery.created_at)).where(
+                Delivery.channel == channel, Delivery.state.in_(OUTBOX_STATES)
+            )
+        ).scalar_one_or_none()
+        if created is not None:
+            out[channel] = created
+    return out
 
 
 def _le(bound: float) -> str:
@@ -203,12 +204,8 @@ def channel_health(
     now = utcnow()
     out = []
     enabled = set(settings.enabled_channels())
+    counts = counters.snapshot(db).by_channel()
     with db.reader() as s:
-        counts: dict[str, dict[str, int]] = defaultdict(dict)
-        for channel, state, n in s.execute(
-            select(Delivery.channel, Delivery.state, func.count()).group_by(Delivery.channel, Delivery.state)
-        ):
-            counts[channel][state] = int(n)
         states = {st.channel: st for st in s.execute(select(ChannelState)).scalars()}
         recent_by: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for channel, outcome, duration in s.execute(
@@ -232,11 +229,7 @@ def channel_health(
                 h.p50_ms, h.p95_ms = _percentile(durations, 0.50), _percentile(durations, 0.95)
             h.queue_depth = sum(h.counts.get(x, 0) for x in OUTBOX_STATES)
             if h.queue_depth:
-                created = s.execute(
-                    select(func.min(Delivery.created_at)).where(
-                        Delivery.channel == name, Delivery.state.in_(OUTBOX_STATES)
-                    )
-                ).scalar_one_or_none()
+                created = oldest_pending(s, [name]).get(name)
                 h.oldest_pending_seconds = (now - created).total_seconds() if created else None
             out.append(h)
     return out

@@ -209,6 +209,34 @@ class ChannelState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Counter(Base):
+    """A count kept by triggers (migration 0008) as rows change: deliveries per (channel,
+    state), items per (type, state), attempts per (channel, outcome, latency bucket) with
+    their summed duration. Read through `publisher.store.counters`, never written by code."""
+
+    __tablename__ = "counters"
+    family: Mapped[str] = mapped_column(String(16), primary_key=True)
+    a: Mapped[str] = mapped_column(String(32), primary_key=True)
+    b: Mapped[str] = mapped_column(String(32), primary_key=True)
+    c: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigId)
+    total: Mapped[float] = mapped_column(server_default="0")
+
+
+class CounterDelta(Base):
+    """PostgreSQL's triggers append here (no hot row to wait for); `counters.fold` moves the
+    rows into `counters`."""
+
+    __tablename__ = "counter_deltas"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    family: Mapped[str] = mapped_column(String(16))
+    a: Mapped[str] = mapped_column(String(32))
+    b: Mapped[str] = mapped_column(String(32))
+    c: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigId)
+    total: Mapped[float] = mapped_column(server_default="0")
+
+
 class IndexCounter(Base):
     __tablename__ = "index_counters"
     agency: Mapped[str] = mapped_column(String(20), primary_key=True)

@@ -1,0 +1,100 @@
+"""The maintained counts (table `counters`, kept by the triggers of migration 0008).
+
+Reading them costs the number of (channel, state) pairs, not the number of deliveries: this
+is what /metrics and the ops pages use instead of COUNT(*) over the ledger. On PostgreSQL the
+triggers append deltas (see the migration for why); a read adds the pending deltas to the
+counters in one statement, so it is exact for everything committed, and `fold` moves them
+over so the delta table stays short.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, literal, select, text, union_all
+from sqlalchemy.orm import Session
+
+from publisher.store.db import Database
+from publisher.store.models import Counter, CounterDelta
+
+DELIVERY = "delivery"
+ITEM = "item"
+ATTEMPT = "attempt"
+# any constant of our own: one folder at a time, the others skip (their read stays exact)
+_FOLD_LOCK = 0x70756263  # "pubc"
+
+_FOLD = text(
+    "WITH moved AS (DELETE FROM counter_deltas RETURNING family, a, b, c, n, total) "
+    "INSERT INTO counters (family, a, b, c, n, total) "
+    "SELECT family, a, b, c, sum(n), sum(total) FROM moved GROUP BY family, a, b, c "
+    "ON CONFLICT (family, a, b, c) DO UPDATE "
+    "SET n = counters.n + excluded.n, total = counters.total + excluded.total"
+)
+
+
+@dataclass
+class Counts:
+    """One consistent read of every family."""
+
+    deliveries: dict[tuple[str, str], int] = field(default_factory=dict)  # (channel, state)
+    items: dict[tuple[str, str], int] = field(default_factory=dict)  # (type, state)
+    # (channel, outcome) -> {bucket: (count, summed ms)}
+    attempts: dict[tuple[str, str], dict[int, tuple[int, float]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+
+    def by_channel(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = defaultdict(dict)
+        for (channel, state), n in self.deliveries.items():
+            if n:
+                out[channel][state] = n
+        return out
+
+
+def read(session: Session) -> Counts:
+    parts = [
+        select(Counter.family, Counter.a, Counter.b, Counter.c, Counter.n, Counter.total),
+        select(
+            CounterDelta.family,
+            CounterDelta.a,
+            CounterDelta.b,
+            CounterDelta.c,
+            CounterDelta.n,
+            CounterDelta.total,
+        ),
+    ]
+    u = union_all(*parts).subquery()
+    rows = session.execute(
+        select(u.c.family, u.c.a, u.c.b, u.c.c, func.sum(u.c.n), func.sum(u.c.total)).group_by(
+            u.c.family, u.c.a, u.c.b, u.c.c
+        )
+    ).all()
+    counts = Counts()
+    for family, a, b, c, n, total in rows:
+        if family == DELIVERY:
+            counts.deliveries[(a, b)] = int(n)
+        elif family == ITEM:
+            counts.items[(a, b)] = int(n)
+        elif family == ATTEMPT:
+            counts.attempts[(a, b)][int(c)] = (int(n), float(total or 0.0))
+    return counts
+
+
+def fold(db: Database) -> int:
+    """Move PostgreSQL's pending deltas into the counters; the number of counter rows changed
+    (0 on SQLite, whose triggers write the counters directly). Costs what changed since the
+    last fold."""
+    if not db.postgres:
+        return 0
+    with db.transaction(wait_for_flush=False) as s:
+        if not s.execute(select(func.pg_try_advisory_xact_lock(literal(_FOLD_LOCK)))).scalar_one():
+            return 0
+        return int(s.connection().execute(_FOLD).rowcount or 0)
+
+
+def snapshot(db: Database) -> Counts:
+    """Fold, then read: what /metrics and the ops pages call."""
+    fold(db)
+    with db.reader() as s:
+        return read(s)
