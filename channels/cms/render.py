@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup
 
 from publisher.domain.item import ItemType, Operation, VersionView
+from publisher.domain.sanitize import clean_output
 
 __all__ = [
     "DEFAULT_CATEGORY_SLUGS",
@@ -160,7 +161,7 @@ def render_body(version: VersionView, op: Operation, *, withdraw_mode: str) -> d
             # WordPress prints title and excerpt as HTML (and does not filter them for an
             # account that may post unfiltered HTML): they are text here, so escape them.
             "title": _e(title),
-            "content": content,
+            "content": clean_output(content),
             "excerpt": _e(excerpt),
             "status": "publish",
             "slug": post_slug(version),
@@ -207,4 +208,4 @@ def rewrite_links(content: str, mapping: Mapping[str, str]) -> str:
             value = el.get(attr)
             if isinstance(value, str) and value in mapping:
                 el[attr] = mapping[value]
-    return str(soup)
+    return clean_output(str(soup))

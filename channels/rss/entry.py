@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from publisher.domain.item import ITEM_TYPE_LABELS, ItemType, Operation, VersionView
+from publisher.domain.sanitize import clean_output
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -128,7 +129,7 @@ def render_entry(version: VersionView, op: Operation) -> dict[str, Any]:
         "title": xml_safe(title),
         "link": link,
         "summary": xml_safe(summary),
-        "content": xml_safe(content),
+        "content": clean_output(xml_safe(content)),
         "categories": [{k: xml_safe(v) for k, v in c.items()} for c in categories],
         "author": xml_safe(version.issuing_body),
         "published": local_iso(published),

@@ -54,6 +54,7 @@ from channels.wechat.media import fetch_image, for_cover, for_uploadimg, generat
 from channels.wechat.probe import probe_token
 from channels.wechat.status import confirmation_for
 from publisher.domain.item import Operation, VersionView
+from publisher.domain.sanitize import clean_output
 
 TITLE_MAX = 32
 AUTHOR_MAX = 16
@@ -206,7 +207,8 @@ class WechatChannel(Channel):
             parts.append(
                 f'<p style="font-size:16px;font-weight:bold;margin:1em 0 0.5em;">附件</p><ol>{items}</ol>'
             )
-        return "".join(parts), transformed.images, transformed.dropped_images
+        # Last, over the whole article: nothing the transformation made may carry a script.
+        return clean_output("".join(parts)), transformed.images, transformed.dropped_images
 
     def _notice(self, version: VersionView, op: Operation) -> tuple[str, str | None]:
         """(title prefix, notice line) for an update article."""

@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, Tag
 
+from publisher.domain.sanitize import clean_output
+
 REMOVE = frozenset(
     {
         "script",
@@ -120,7 +122,7 @@ STYLES = {
     "h5": "font-size:16px;font-weight:bold;line-height:1.4;margin:1em 0 0.5em;",
     "h6": "font-size:16px;font-weight:bold;line-height:1.4;margin:1em 0 0.5em;",
     "table": "border-collapse:collapse;width:100%;font-size:14px;line-height:1.5;",
-    "th": "border:1px solid #ccc;padding:6px 4px;background:#f5f5f5;font-weight:bold;text-align:center;",
+    "th": "border:1px solid #ccc;padding:6px 4px;background-color:#f5f5f5;font-weight:bold;text-align:center;",
     "td": "border:1px solid #ccc;padding:6px 4px;word-break:break-all;",
     "caption": "font-weight:bold;padding:4px 0;",
     "img": "max-width:100%;height:auto;display:block;margin:0.5em auto;",
@@ -191,11 +193,17 @@ def _link(soup: BeautifulSoup, tag: Tag, base_url: str) -> None:
     if not href or href.startswith("#"):
         tag.unwrap()
         return
-    url = href[len("mailto:") :] if href.startswith("mailto:") else urljoin(base_url, href)
-    if urlsplit(url).hostname in WECHAT_LINK_HOSTS:
+    if href.lower().startswith("mailto:"):
+        # The address is shown as text, never unwrapped into a URL of its own:
+        # `mailto:javascript://mp.weixin.qq.com/%0a...` would otherwise become a live script link.
+        url, shown = href, href[len("mailto:") :]
+    else:
+        url = shown = urljoin(base_url, href)
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname in WECHAT_LINK_HOSTS:
         tag["href"] = url
         return
-    if text == url or url in text:
+    if text == shown or shown in text:
         tag.name = "span"
         tag.attrs = {"style": LINK_TEXT}
         return
@@ -204,7 +212,7 @@ def _link(soup: BeautifulSoup, tag: Tag, base_url: str) -> None:
         span.append(child.extract())
     span.append(NavigableString("（"))
     url_span = soup.new_tag("span", attrs={"style": LINK_TEXT})
-    url_span.string = url
+    url_span.string = shown
     span.append(url_span)
     span.append(NavigableString("）"))
     tag.replace_with(span)
@@ -242,4 +250,4 @@ def rewrite_images(content: str, hosted: Mapping[str, str]) -> str:
             img["src"] = hosted[src]
         else:
             img.decompose()
-    return str(soup)
+    return clean_output(str(soup))

@@ -1,8 +1,11 @@
-"""Allow-list HTML sanitising, applied once when content enters the system.
+"""Allow-list HTML sanitising: once when content enters the system, and again on the way out.
 
 nh3 (Rust ammonia) parses like a browser, so tricks that fool regex cleaners (broken
 tags, entity-encoded `javascript:`) do not get through. Channels transform this clean
-HTML further for their own limits (WeChat, for one).
+HTML further for their own limits (WeChat, for one); a transformation can turn harmless
+input into something else (a `mailto:` address that is itself a `javascript:` URL, once
+unwrapped), so every channel's output and every page that shows HTML passes
+`clean_output` last: one allow-list for everything that leaves (docs/security.md).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
+_DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "template"}
 
 
 def clean_html(html: str) -> str:
@@ -71,11 +75,61 @@ def clean_html(html: str) -> str:
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
-        clean_content_tags={"script", "style", "iframe", "object", "embed", "noscript", "template"},
+        clean_content_tags=_DROP_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
         strip_comments=True,
+    )
+
+
+# What leaves: the input allow-list, the tags channels add (WeChat's <section>), their class
+# names and inline styles. A style may only set these properties (no url(), no position:
+# nothing that fetches or overlays); the values are layout values the channels write.
+OUTPUT_TAGS = ALLOWED_TAGS | {"section"}
+OUTPUT_ATTRIBUTES = {
+    **{tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+    "*": {"class", "style"},
+}
+OUTPUT_ATTRIBUTES["a"] = OUTPUT_ATTRIBUTES["a"] | {"rel"}
+STYLE_PROPERTIES = {
+    "background-color",
+    "border",
+    "border-collapse",
+    "border-left",
+    "color",
+    "display",
+    "font-size",
+    "font-weight",
+    "height",
+    "line-height",
+    "margin",
+    "max-width",
+    "overflow-x",
+    "padding",
+    "padding-left",
+    "text-align",
+    "white-space",
+    "width",
+    "word-break",
+}
+
+
+def clean_output(html: str) -> str:
+    """The last step before HTML leaves us (a channel's payload, a preview, a page, a feed).
+
+    Links and images keep only http, https or mailto URLs (relative URLs resolve against
+    the page, so they stay http(s)); event handlers, scripts and every tag or attribute not
+    listed go. Idempotent: clean output passes through unchanged."""
+    return nh3.clean(
+        html,
+        tags=OUTPUT_TAGS,
+        clean_content_tags=_DROP_WITH_CONTENT,
+        attributes=OUTPUT_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel=None,
+        strip_comments=True,
+        filter_style_properties=STYLE_PROPERTIES,
     )
 
 

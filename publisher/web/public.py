@@ -21,13 +21,14 @@ from publisher.domain.item import ITEM_TYPE_LABELS, ItemType
 from publisher.editorial.public import PAGE_SIZE, Gone, cn_date, list_page
 from publisher.editorial.public import item_page as public_item
 from publisher.runtime import Runtime
-from publisher.web import feeds
+from publisher.web import feeds, markup
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 _UID = re.compile(r"^[0-9a-z]{26}$")
 
 
 TEMPLATES.env.filters["cn_date"] = cn_date
+markup.install(TEMPLATES.env)
 
 
 def _discovery(

@@ -22,6 +22,7 @@ from publisher.editorial.auth import Actor
 from publisher.editorial.service import OVERALL_LABELS
 from publisher.editorial.workflow import STATE_LABELS
 from publisher.runtime import Runtime
+from publisher.web import markup
 from publisher.web.pages.sessions import COOKIE, PageSession, SessionStore
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
@@ -66,6 +67,7 @@ def _json(value: Any, indent: int | None = None) -> str:
 
 
 TEMPLATES.env.filters["when"] = _when
+markup.install(TEMPLATES.env)
 TEMPLATES.env.filters["json"] = _json
 TEMPLATES.env.filters["day"] = _day
 TEMPLATES.env.globals.update(

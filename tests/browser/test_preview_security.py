@@ -1,0 +1,89 @@
+"""A malicious body in the preview runs no script, in a real browser.
+
+The editor's body carries the hostile forms the input sanitiser lets through as harmless
+(a `mailto:` whose address is a `javascript:` URL) and the ones it must drop (handlers,
+script tags, javascript: links). The approver opens the preview of every routed channel,
+clicks every link in it, and the page's marker stays unset: no script of the body ran,
+so none could have approved anything with the approver's session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from publisher.runtime import Runtime, build_runtime
+from publisher.settings import Settings
+from publisher.web import create_app
+from tests.browser.test_pages import PASSWORD, Live, login
+from tests.conftest import redis_url
+from tests.publisher.web.live import serve
+from tests.receiver import Receiver
+from tests.samples import policy
+
+MARK = "window.__pwned=1"
+BODY = (
+    "<p>请来信："
+    f'<a href="mailto:javascript://mp.weixin.qq.com/%0a{MARK}">联系我们</a>，'
+    f'<a href="mailto:JAVASCRIPT://mp.weixin.qq.com/%0A{MARK}">信箱</a>，'
+    f'<a href="javascript:{MARK}">链接</a>，'
+    f'<a href="jav&#x09;ascript:{MARK}">另一链接</a></p>'
+    f'<img src="x" onerror="{MARK}"><svg onload="{MARK}"></svg>'
+    f"<script>{MARK}</script>"
+    f'<p style="background:url(javascript:{MARK})">正文。</p>'
+)
+
+
+@pytest.fixture
+def hostile_live(tmp_path: Path, sqlite_template: Path) -> Iterator[Live]:
+    shutil.copy(sqlite_template, tmp_path / "publisher.db")
+    settings = Settings(
+        data_dir=tmp_path,
+        channels={
+            "rss": {"enabled": True},
+            "cms": {"enabled": True},
+            "wechat": {"enabled": True, "redis_url": redis_url(9)},
+        },
+        routing={"policy": ["rss", "cms", "wechat"]},
+    )
+    rt: Runtime = build_runtime(settings)
+    for name, role in (("editor", "editor"), ("approver", "approver")):
+        rt.service.add_user(name, role, PASSWORD)
+    receiver = Receiver()
+    try:
+        with serve(create_app(rt)) as base:
+            yield Live(base, rt, receiver)
+    finally:
+        rt.close()
+
+
+def test_a_malicious_body_in_the_preview_runs_no_script(browser: Browser, hostile_live: Live) -> None:
+    live = hostile_live
+    actor, _ = live.runtime.service.add_user("editor-api", "editor")
+    uid = live.runtime.service.create_item(actor, policy(title="含恶意链接的正文", body_html=BODY)).uid
+
+    page = login(browser, live, "approver")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # off-site links answer 204 (no navigation), so every click stays on the preview
+    page.route(lambda url: not url.startswith(live.base), lambda route: route.fulfill(status=204))
+    page.goto(f"{live.base}/app/items/{uid}/preview")
+    for channel in ("rss", "cms", "wechat"):
+        expect(page.locator(f"#preview-{channel}")).to_contain_text("正文")
+    links = page.locator(".previews a")
+    hrefs = [str(links.nth(i).get_attribute("href") or "") for i in range(links.count())]
+    for i, href in enumerate(hrefs):
+        if href.lower().startswith("mailto:"):
+            continue  # would hand over to a mail program; it is a mailto link, which is the point
+        links.nth(i).click()
+        # a javascript: URL runs in this document; an http(s) link is answered 204 and stays
+        assert page.evaluate("() => window.__pwned === undefined"), href
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert dialogs == []
+    assert [h for h in hrefs if h and not h.lower().startswith(("http://", "https://", "mailto:"))] == []
+
+    page.goto(f"{live.base}/app/items/{uid}")
+    assert page.evaluate("() => window.__pwned === undefined")
