@@ -120,7 +120,7 @@ def clean_output(html: str) -> str:
 
     Links and images keep only http, https or mailto URLs (relative URLs resolve against
     the page, so they stay http(s)); event handlers, scripts and every tag or attribute not
-    listed go. Idempotent: clean output passes through unchanged."""
+    listed go."""
     return nh3.clean(
         html,
         tags=OUTPUT_TAGS,
