@@ -36,6 +36,8 @@ DEFAULT_CATEGORY_SLUGS: dict[ItemType, str] = {
     ItemType.PROCUREMENT_RESULT: "procurement-result",
     ItemType.CONSULTATION: "consultation",
     ItemType.NOTICE: "notice",
+    ItemType.GUIDE: "disclosure-guide",
+    ItemType.RULES: "disclosure-rules",
 }
 
 # In-body links to these are files to re-host, not pages to link to.

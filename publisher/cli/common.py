@@ -97,6 +97,12 @@ class Cli:
             self._settings = load_settings(path=self.config)
         return self._settings
 
+    def use_settings(self, settings: Settings) -> None:
+        """Replace the settings before the runtime is built (serve's own address)."""
+        if self._runtime is not None:
+            raise RuntimeError("the runtime is already built")
+        self._settings = settings
+
     def runtime(self, *, migrate: bool = False) -> Runtime:
         if self._runtime is None:
             if not migrate:

@@ -35,6 +35,11 @@ def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
     from publisher.observe import alerts
     from publisher.web import create_app
 
+    if not cli.settings.public_base_url_given:
+        # No public address configured: links in pages and feeds point where we listen.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        cli.use_settings(cli.settings.replace(public_base_url=f"http://{shown}:{port}"))
     runtime = cli.runtime(migrate=True)
     start_executor(runtime)
     alerter = alerts.install(runtime)  # None when [alerts] names no target

@@ -19,7 +19,7 @@ from publisher.compliance.catalogue import Filters, catalogue_rows
 from publisher.compliance.fees import APPLIED, fee_history
 from publisher.compliance.tabular import Table
 from publisher.domain.clock import SHANGHAI, as_utc, local
-from publisher.domain.item import ITEM_TYPE_LABELS, DeliveryState, ItemType, Validity
+from publisher.domain.item import ITEM_TYPE_LABELS, SITE_PAGE_TYPES, DeliveryState, ItemType, Validity
 from publisher.store.models import Application, Delivery, Item, ItemLink, ItemVersion
 
 
@@ -54,7 +54,7 @@ def annual_figures(session: Session, year: int, now: datetime, public_base_url: 
             .all()
         )
     )
-    for t in ItemType:
+    for t in (t for t in ItemType if t not in SITE_PAGE_TYPES):
         add(
             "主动公开 / published",
             f"{ITEM_TYPE_LABELS[t]}",

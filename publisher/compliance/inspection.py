@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from publisher.compliance.alerts import raise_once
 from publisher.compliance.config import ComplianceSettings, InspectionRule
 from publisher.domain.clock import as_utc
-from publisher.domain.item import ITEM_TYPE_LABELS, DeliveryState, ItemType, Operation
+from publisher.domain.item import ITEM_TYPE_LABELS, SITE_PAGE_TYPES, DeliveryState, ItemType, Operation
 from publisher.settings import Settings
 from publisher.store.models import Delivery, Item
 
@@ -124,7 +124,7 @@ def inspection_status(
     channels = sorted(set(settings.enabled_channels()) | {c for c, _ in newest})
     out = []
     for channel in channels:
-        for column in (ANY, *(t.value for t in ItemType)):
+        for column in (ANY, *(t.value for t in ItemType if t not in SITE_PAGE_TYPES)):
             rule = rules.get((channel, column))
             out.append(
                 _watch(

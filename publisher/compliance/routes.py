@@ -200,6 +200,7 @@ def _runtime(request: Request) -> Runtime:
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     context.setdefault("agency", _runtime(request).settings.agency.name)
+    context.setdefault("labels", _runtime(request).settings.agency.labels)
     context.setdefault("feeds", [])
     response: HTMLResponse = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
     return response

@@ -27,6 +27,10 @@ class ItemType(StrEnum):
     PROCUREMENT_RESULT = "procurement_result"
     CONSULTATION = "consultation"
     NOTICE = "notice"
+    # The disclosure site's own standing pages: edited, versioned and audited like any item,
+    # shown on the home page (publisher.editorial.public) rather than in the catalogue.
+    GUIDE = "guide"
+    RULES = "rules"
 
 
 ITEM_TYPE_LABELS = {
@@ -36,7 +40,12 @@ ITEM_TYPE_LABELS = {
     ItemType.PROCUREMENT_RESULT: "政府采购结果",
     ItemType.CONSULTATION: "征求意见",
     ItemType.NOTICE: "通知公告",
+    ItemType.GUIDE: "信息公开指南",
+    ItemType.RULES: "信息公开制度",
 }
+
+# Types that are the site's standing pages, not disclosed documents of the catalogue.
+SITE_PAGE_TYPES = frozenset({ItemType.GUIDE, ItemType.RULES})
 
 
 class ItemState(StrEnum):

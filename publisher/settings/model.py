@@ -41,6 +41,10 @@ LOADED: ContextVar[Sequence[Mapping[str, Any]]] = ContextVar("publisher_settings
 ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("publisher_settings_environ", default=None)
 
 
+# When no public_base_url is configured: `publisher serve` replaces it with the address it
+# listens on, and the public pages link to where they were served from.
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+
 DEFAULT_ROUTING: dict[str, list[str]] = {
     "policy": ["rss", "cms", "wechat", "cityplatform"],
     "interpretation": ["rss", "cms", "wechat", "cityplatform"],
@@ -94,11 +98,25 @@ class BrokerSettings(Section):
     url: str = Field(default="", pattern=r"^$|^redis://|^rediss://")
 
 
+class MetadataLabels(Section):
+    """The names of the metadata panel's fields, as this agency's own site prints them
+    (defaults: the bureau's 2019 plan). Used on every public page, export and feed."""
+
+    index_number: str = Field(default="索取号", min_length=1, max_length=12)  # others: 索引号
+    doc_number: str = Field(default="文号", min_length=1, max_length=12)  # 发文字号
+    issuing_body: str = Field(default="发文机关", min_length=1, max_length=12)  # 发布机构
+    issue_date: str = Field(default="印发日期", min_length=1, max_length=12)  # 成文日期
+    validity: str = Field(default="是否有效", min_length=1, max_length=12)  # 有效性
+    published: str = Field(default="发布日期", min_length=1, max_length=12)
+    subject: str = Field(default="主题分类", min_length=1, max_length=12)
+
+
 class AgencySettings(Section):
     code: str = Field(default="AB1900010", min_length=1, max_length=40)
     name: str = Field(default="上海市财政局", min_length=1, max_length=100)
     # 索取号: {code}, {year} and {serial} (with a format spec such as :03d)
     index_pattern: str = "{code}-{year}-{serial:03d}"
+    labels: MetadataLabels = Field(default_factory=MetadataLabels)
 
     @model_validator(mode="after")
     def _pattern_usable(self) -> AgencySettings:
@@ -417,11 +435,16 @@ class Settings(BaseSettings):
         if not self.public_base_url:
             rss = self.channels.get("rss")
             extra = (rss.model_extra or {}) if rss is not None else {}
-            url = str(extra.get("public_base_url") or "http://127.0.0.1:8000")
+            url = str(extra.get("public_base_url") or DEFAULT_PUBLIC_BASE_URL)
             object.__setattr__(self, "public_base_url", url)
         return self
 
     # -- what callers read ----------------------------------------------------------------------
+    @property
+    def public_base_url_given(self) -> bool:
+        """Whether the deployment named its public address (else pages use the request's)."""
+        return self.public_base_url != DEFAULT_PUBLIC_BASE_URL
+
     @property
     def config_path(self) -> Path | None:
         """The settings file these settings were read from, if any."""

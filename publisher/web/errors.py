@@ -3,6 +3,9 @@
     {"errors": [{"field": "...", "message": "中文 / English"}]}            401 403 404 405 422 500
     {"errors": [{"field": "state", "message": "..."}], "current_state": "..."}          409
 
+A browser asking for a public page (GET, `Accept: text/html`, outside /api, /app and
+/callbacks) gets the same status as a Chinese page instead (`publisher.web.public.error_page`).
+
 Our own `PublisherError`s, FastAPI's request validation (including malformed JSON bodies),
 Starlette's HTTP errors (unknown path, wrong method) and anything unexpected all end here,
 so clients and the fuzzer never see FastAPI's default shapes.
@@ -16,7 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
@@ -116,6 +119,37 @@ def _json(
     return JSONResponse(error_body(errors, **extra), status_code=status, headers=headers)
 
 
+_NOT_PAGES = ("/api/", "/app/", "/callbacks/", "/static/", "/feeds/", "/metrics", "/readyz", "/healthz")
+_FIELD_NAMES = {
+    "year": "年份",
+    "type": "类别",
+    "page": "页码",
+    "subject": "主题分类",
+    "path": "地址",
+    "fmt": "格式",
+}
+
+
+def _wants_page(request: Request) -> bool:
+    path = request.url.path
+    return (
+        request.method in ("GET", "HEAD")
+        and not path.startswith(_NOT_PAGES)
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+def _page(request: Request, status: int, errors: Sequence[FieldError]) -> HTMLResponse:
+    from publisher.web.public import error_page  # the public pages import this module's app
+
+    lines = []
+    for e in errors:
+        chinese = e.message.split(" / ", 1)[0]
+        name = _FIELD_NAMES.get(e.field.rsplit(".", 1)[-1])
+        lines.append(f"{name}：{chinese}" if name and status == 422 else chinese)
+    return error_page(request, status, "；".join(lines) or "请求无效")
+
+
 def publisher_error_response(exc: PublisherError) -> JSONResponse:
     if isinstance(exc, ValidationError):
         return _json(422, exc.errors)
@@ -125,8 +159,11 @@ def publisher_error_response(exc: PublisherError) -> JSONResponse:
     return _json(exc.status, [FieldError(_FIELD_OF_STATUS.get(exc.status, "request"), exc.message)], headers)
 
 
-async def _on_publisher_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_publisher_error(request: Request, exc: Exception) -> JSONResponse | HTMLResponse:
     assert isinstance(exc, PublisherError)
+    if _wants_page(request):
+        errors = exc.errors if isinstance(exc, ValidationError) else [FieldError("request", exc.message)]
+        return _page(request, 422 if isinstance(exc, ValidationError) else exc.status, errors)
     return publisher_error_response(exc)
 
 
@@ -149,16 +186,21 @@ async def _auth_problem(request: Request) -> AuthError | None:
     return None
 
 
-async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse:
+async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse | HTMLResponse:
     assert isinstance(exc, RequestValidationError)
+    if _wants_page(request):
+        return _page(request, 422, request_field_errors(exc.errors()))
     problem = await _auth_problem(request)
     if problem is not None:
         return publisher_error_response(problem)
     return _json(422, request_field_errors(exc.errors()))
 
 
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse | HTMLResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405) and _wants_page(request):
+        message = "您访问的页面不存在。" if exc.status_code == 404 else "不支持该请求方法。"
+        return _page(request, exc.status_code, [FieldError("path", message)])
     headers = dict(exc.headers or {})
     if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
         # FastAPI's "error parsing the body" (e.g. not UTF-8): bad input like any other
