@@ -45,3 +45,12 @@ def available(kind: str) -> bool:
 
 def create(kind: str, section: Mapping[str, Any], context: ChannelContext) -> Channel:
     return channel_class(kind).from_config(section, context)
+
+
+ALERT_SENDER = "channels.alerttargets:AlertSender"
+
+
+def alert_sender(config: Mapping[str, Any]) -> Any:
+    """The alert targets' sender (webhooks, SMTP) for the alert clock in publisher/alerting/."""
+    module_name, _, attr = ALERT_SENDER.partition(":")
+    return getattr(importlib.import_module(module_name), attr).from_config(config)

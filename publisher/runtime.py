@@ -19,6 +19,7 @@ from publisher.store.db import Database
 from publisher.store.migrate import alembic_config, current_revision, upgrade
 
 if TYPE_CHECKING:  # imported on first use: a worker process never needs it
+    from publisher.alerting.service import AlertService
     from publisher.compliance.service import ComplianceService
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,18 @@ class Runtime:
                 self.checks = ContentChecks(self.settings)
             self._check_service = CheckService(self.db, self.settings, self.channels, self.checks)
         return self._check_service
+
+    _alerts: AlertService | None = field(default=None, repr=False)
+
+    @property
+    def alerts(self) -> AlertService:
+        """Firing and recent alerts, silences, the alert clock (publisher/alerting/)."""
+        if self._alerts is None:
+            from publisher.alerting.clock import AlertClockRunner
+            from publisher.alerting.service import AlertService
+
+            self._alerts = AlertService(self.db, AlertClockRunner(self.db, self.settings))
+        return self._alerts
 
     @property
     def compliance(self) -> ComplianceService:
@@ -102,6 +115,9 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
         deliveries=deliveries,
         checks=checks,
     )
+    _ = runtime.alerts  # a bad [alerts] section (unknown kind, broken secret) fails at start-up
+    # the alert clock ticks after every sweep of whichever executor clock runs (embedded, beat)
+    engine.after_sweep.append(lambda now: runtime.alerts.clock.tick(now))
     if executor is not None:
         use_executor(runtime, executor)
     return runtime

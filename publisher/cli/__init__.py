@@ -17,6 +17,7 @@ check exit with 1. Unexpected errors are bugs and keep their traceback.
     deliveries  deliveries, replay, replay-failed, retry-now, channel list|pause|resume, reconcile
     audit       audit verify|list
     config      config check [--live]
+    alerts      alerts list|silence|unsilence|send
     checks      item check|accept, checks words|word|people|person (the content checks)
     (publisher.compliance.cli: calendar, compliance, application)
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import click
 
-from publisher.cli import audit, checks, config, deliveries, items, samples, serve, users
+from publisher.cli import alerts, audit, checks, config, deliveries, items, samples, serve, users
 from publisher.cli.common import Cli, Fail, PublisherGroup
 from publisher.compliance import cli as compliance
 
@@ -78,6 +79,7 @@ for command in (
     deliveries.reconcile_cmd,
     audit.audit,
     config.config,
+    alerts.alerts,
     compliance.calendar_group,
     compliance.compliance_group,
     compliance.application_group,

@@ -32,7 +32,6 @@ def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
     """迁移数据库并启动 Web 服务与投递执行器 / migrate, then run the web service and the executor."""
     import uvicorn
 
-    from publisher.observe import alerts
     from publisher.web import create_app
 
     if not cli.settings.public_base_url_given:
@@ -42,16 +41,12 @@ def serve(cli: Cli, host: str, port: int, log_level: str) -> None:
         cli.use_settings(cli.settings.replace(public_base_url=f"http://{shown}:{port}"))
     runtime = cli.runtime(migrate=True)
     start_executor(runtime)
-    alerter = alerts.install(runtime)  # None when [alerts] names no target
     runtime.start()
     click.echo(
         f"publisher 正在监听 / listening on http://{host}:{port}  (数据库 / database: {_safe_url(runtime.settings.db_url)})"
     )
-    try:
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level=log_level)
-    finally:
-        if alerter is not None:
-            alerts.uninstall(alerter)
+    # alerts need no shutdown step: they are rows in the store, sent by the alert clock
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level=log_level)
 
 
 def _safe_url(url: str) -> str:

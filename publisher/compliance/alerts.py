@@ -1,4 +1,4 @@
-"""Raise each compliance alert once, and only after the transaction that recorded it commits.
+"""Raise each compliance alert once, recorded in the transaction that marks it raised.
 
 Periodic checks (deadlines, inspection, consultations) run inside a caller's transaction. An
 alert is announced through `publisher.observe.events` only when the mark that says "raised" is
@@ -13,6 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from publisher.alerting.record import record
 from publisher.domain.clock import utcnow
 from publisher.observe import events
 from publisher.store.models import AlertMark
@@ -31,6 +32,9 @@ def _after_rollback(session: Session) -> None:
 
 
 def emit_after_commit(session: Session, name: str, data: dict[str, Any]) -> None:
+    """Record the alert in this transaction (publisher/alerting/: it is sent by the alert clock
+    whichever process runs the check, the CLI included) and announce it after commit."""
+    record(session, name, data)
     if not event.contains(session, "after_commit", _after_commit):
         event.listen(session, "after_commit", _after_commit)
         event.listen(session, "after_soft_rollback", lambda s, _tx: _after_rollback(s))

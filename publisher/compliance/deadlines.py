@@ -308,9 +308,8 @@ def check_deadlines(
     for d in risky:
         key = f"{d.uid}:{d.clock}:{d.started_on.isoformat()}"
         data = d.as_dict()
-        raise_once(session, "deadline.at_risk", key, data)
-        if d.status == "overdue":
-            raise_once(session, "deadline.overdue", key, data)
+        # an overdue clock is alerted as overdue, never as "at risk" (公开时限临近)
+        raise_once(session, "deadline.overdue" if d.status == "overdue" else "deadline.at_risk", key, data)
     return risky
 
 

@@ -34,6 +34,7 @@ from channels.base import (
     RateLimitedError,
     Receipt,
 )
+from publisher.alerting.record import record as record_alert
 from publisher.delivery import ledger
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.ledger import AttemptInfo, Effects
@@ -94,6 +95,8 @@ class Engine:
         }
         # Where deliveries that became due as a side effect go (dependents, released holds).
         self.dispatch: Dispatch = lambda ids: None
+        # Run after each sweep, on the executor's clock (the alert clock: publisher/alerting/).
+        self.after_sweep: list[Callable[[datetime], object]] = []
 
     def policy(self, channel: str) -> ChannelPolicy:
         return self.policies.get(channel, self.default_policy)
@@ -396,8 +399,14 @@ class Engine:
             # rejected credentials while asking: the same as at send time, pause and tell ops
             log.warning("confirming delivery %s on %s: %s", delivery_id, channel, exc.message)
             reason = f"凭据或配置被拒绝 / credentials rejected: {exc.message}"
-            self._after_commit(self.db.run(lambda s: ledger.pause(s, channel, reason, "system")))
-            events.emit("channel.credentials_rejected", {"channel": channel, "error": exc.message})
+            rejected = {"channel": channel, "error": exc.message}
+
+            def pause(s: Session) -> Effects:
+                record_alert(s, "channel.credentials_rejected", rejected)  # with the pause it caused
+                return ledger.pause(s, channel, reason, "system")
+
+            self._after_commit(self.db.run(pause))
+            events.emit("channel.credentials_rejected", rejected)
             confirmation = None
         except ChannelError as exc:
             log.info("confirming delivery %s on %s: %s", delivery_id, channel, exc.message)
@@ -484,6 +493,11 @@ class Engine:
             else:
                 due = ledger.undispatched_due(s, now, stale_after, limit=limit)
             confirm = ledger.accepted_due(s, now)
+        for hook in self.after_sweep:
+            try:
+                hook(now)
+            except Exception:  # alerting failing must not stop the sweeper's recovery work
+                log.exception("after-sweep hook %r failed", hook)
         return sorted(set(due) | set(effects.dispatch) | set(released.deliveries)), confirm
 
     # -- periodic checks -------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from publisher.alerting.record import record as record_alert
 from publisher.delivery.policy import ChannelPolicy
 from publisher.domain.clock import utcnow
 from publisher.domain.item import DeliveryState as S
@@ -126,10 +127,17 @@ def gate(
     return ("probe" if st.probe_owner == worker else "held"), effects
 
 
+def _announce(session: Session, effects: Effects, name: str, data: dict[str, Any]) -> None:
+    """Announce after commit (the event bus) and record the alert in this very transaction, so
+    the alert is committed with its cause in whichever process caused it (publisher/alerting/)."""
+    effects.events.append((name, data))
+    record_alert(session, name, data)
+
+
 def _breaker_event(session: Session, channel: str, state: str, effects: Effects, reason: str) -> None:
     log.warning("channel %s breaker -> %s: %s", channel, state, reason)
     audit.append(session, actor="system", action=f"breaker.{state}", reason=reason, data={"channel": channel})
-    effects.events.append((f"breaker.{state}", {"channel": channel, "reason": reason}))
+    _announce(session, effects, f"breaker.{state}", {"channel": channel, "reason": reason})
 
 
 def hold(session: Session, delivery_id: int, now: datetime) -> bool:
@@ -497,14 +505,16 @@ def record_failure(
     d.updated_at = now
     if kind == "permanent":
         d.state = S.FAILED.value
-        effects.events.append(("delivery.failed", _event_data(d)))
+        _announce(session, effects, "delivery.failed", _event_data(d))
         return effects
     if kind == "config":
         d.state = S.HELD.value
         effects.merge(
             pause(session, d.channel, f"凭据或配置被拒绝 / credentials rejected: {info.error}", "system", now)
         )
-        effects.events.append(("channel.credentials_rejected", {"channel": d.channel, "error": info.error}))
+        _announce(
+            session, effects, "channel.credentials_rejected", {"channel": d.channel, "error": info.error}
+        )
         return effects
     budget = policy.retry.max_attempts * (4 if kind == "rate_limited" else 1)
     if d.attempts >= budget:
@@ -512,7 +522,7 @@ def record_failure(
         d.last_error = f"重试{d.attempts}次后仍失败 / gave up after {d.attempts} attempts: {d.last_error}"[
             :1000
         ]
-        effects.events.append(("delivery.failed", _event_data(d)))
+        _announce(session, effects, "delivery.failed", _event_data(d))
     else:
         delay = (
             retry_after
@@ -560,7 +570,7 @@ def record_confirmation(
             reason=flag,
             data={"channel": d.channel, "delivery": d.id},
         )
-        effects.events.append(("item.flagged", {**_event_data(d), "flag": flag}))
+        _announce(session, effects, "item.flagged", {**_event_data(d), "flag": flag})
     if d.state != S.ACCEPTED:
         return effects
     d.updated_at = now
@@ -568,7 +578,7 @@ def record_confirmation(
         if d.sent_at is not None and now - d.sent_at > timedelta(seconds=policy.confirm_timeout_seconds):
             d.state = S.FAILED.value
             d.last_error = "渠道长时间未确认 / no confirmation from the channel in time"
-            effects.events.append(("delivery.failed", _event_data(d)))
+            _announce(session, effects, "delivery.failed", _event_data(d))
         else:
             d.next_attempt_at = now + timedelta(seconds=policy.confirm_interval_seconds)
         return effects
@@ -580,7 +590,7 @@ def record_confirmation(
     else:
         d.state = S.FAILED.value
         d.last_error = (error or "渠道拒绝 / rejected by the channel")[:1000]
-        effects.events.append(("delivery.failed", _event_data(d)))
+        _announce(session, effects, "delivery.failed", _event_data(d))
     return effects
 
 
@@ -701,7 +711,7 @@ def reclaim_expired(
         d.last_error = info.error
         if d.attempts >= policy.retry.max_attempts * 2:
             d.state = S.FAILED.value
-            effects.events.append(("delivery.failed", _event_data(d)))
+            _announce(session, effects, "delivery.failed", _event_data(d))
         else:
             d.state = S.RETRY_WAIT.value
             d.next_attempt_at = now
@@ -758,7 +768,7 @@ def pause(session: Session, channel: str, reason: str, actor: str, now: datetime
         st.paused, st.pause_reason, st.updated_at = True, reason[:1000], now
         log.warning("channel %s paused: %s", channel, reason)
         audit.append(session, actor=actor, action="channel.pause", reason=reason, data={"channel": channel})
-        effects.events.append(("channel.paused", {"channel": channel, "reason": reason}))
+        _announce(session, effects, "channel.paused", {"channel": channel, "reason": reason})
     return effects
 
 

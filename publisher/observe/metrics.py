@@ -16,6 +16,7 @@ Families (see docs/operations.md):
     publisher_breaker_open{channel}                    gauge     1 while the breaker is open or half-open
     publisher_channel_paused{channel}                  gauge     1 while paused
     publisher_items{type,state}                        gauge     items by workflow state
+    publisher_alert_*, publisher_alerts_firing          the alert outbox (publisher/alerting/metrics.py)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from publisher.alerting.metrics import AlertCollector
 from publisher.domain.clock import utcnow
 from publisher.domain.item import DeliveryState
 from publisher.settings import Settings
@@ -167,6 +169,7 @@ def registry_for(db: Database, settings: Settings) -> CollectorRegistry:
     """A registry of our own (never the global one): one per app, reading `db` on scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(db, settings))
+    registry.register(AlertCollector(db))
     return registry
 
 

@@ -264,7 +264,7 @@ def check_settings(settings: Settings) -> None:
 def settings_problems(settings: Settings, origins: Origins | None = None) -> list[Problem]:
     origins = origins or origins_of(settings)
     problems: list[Problem] = []
-    for loc in (("web", "session_secret"), ("alerts", "email", "password")):
+    for loc in (("web", "session_secret"), ("alerts", "email", "password"), ("alerts", "webhook_secret")):
         if origins.in_file(loc):
             problems.append(_inline(loc))
     for name in settings.channels:

@@ -198,14 +198,38 @@ class EmailSettings(Section):
         return self
 
 
+class RetrySettings(Section):
+    max_attempts: int = Field(default=8, ge=1, le=1000)
+    base_seconds: float = Field(default=2.0, gt=0)
+    cap_seconds: float = Field(default=900.0, gt=0)
+    jitter: float = Field(default=0.25, ge=0, le=1)
+
+
 class AlertsSettings(Section):
-    window_seconds: float = Field(default=30.0, gt=0)
-    webhooks: list[str] = Field(default_factory=list)  # JSON POST targets
+    """`[alerts]`: grouping and timing after Alertmanager (publisher/alerting/), the targets, and
+    the retry policy of an alert that its target refused."""
+
+    # a group (kind, channel) is first told this long after its first event, so a burst is one message
+    group_wait_seconds: float = Field(default=30.0, gt=0)
+    # new events in a group already told wait this long after the last message
+    group_interval_seconds: float = Field(default=300.0, gt=0)
+    # a condition still firing (breaker open, channel paused, failures not replayed) is told again after this
+    repeat_interval_seconds: float = Field(default=4 * 3600.0, gt=0)
+    webhooks: list[str] = Field(default_factory=list)  # JSON POST targets, signed when a secret is set
+    # Standard Webhooks secrets (whsec_…, several space-separated during rotation)
+    webhook_secret: SecretStr | None = None
+    webhook_secret_env: str | None = None
+    webhook_secret_file: Path | None = None
     email: EmailSettings = Field(default_factory=EmailSettings)
-    # default: every alerted event (publisher.observe.alerts.ALERT_EVENTS)
+    # default: every alerted kind (publisher.alerting.kinds.KINDS)
     events: list[str] | None = None
     max_details: int = Field(default=5, ge=1, le=100)
     timeout_seconds: float = Field(default=5.0, gt=0)
+    retry: RetrySettings = Field(
+        default_factory=lambda: RetrySettings(max_attempts=10, base_seconds=5.0, cap_seconds=900.0)
+    )
+    # where ops open the dashboard (links in messages); default: public_base_url
+    dashboard_url: str = Field(default="", pattern=r"^$|^https?://")
 
     @field_validator("webhooks", mode="before")
     @classmethod
@@ -221,6 +245,14 @@ class AlertsSettings(Section):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"{url!r} 不是 http(s) 地址 / is not an http(s) URL")
         return v
+
+    @model_validator(mode="after")
+    def _secret(self) -> AlertsSettings:
+        if self.webhook_secret is None:
+            value = read_secret(self.webhook_secret_env, self.webhook_secret_file, "alerts.webhook_secret")
+            if value:
+                object.__setattr__(self, "webhook_secret", SecretStr(value))
+        return self
 
 
 class EgressSection(Section):
@@ -279,13 +311,6 @@ class ComplianceSection(Section):
     inspection_warn_ratio: float = Field(default=0.75, gt=0, lt=1)
     # replaces the default inspection rules (publisher/compliance/config.py) when given
     inspection: list[InspectionRuleSettings] | None = None
-
-
-class RetrySettings(Section):
-    max_attempts: int = Field(default=8, ge=1, le=1000)
-    base_seconds: float = Field(default=2.0, gt=0)
-    cap_seconds: float = Field(default=900.0, gt=0)
-    jitter: float = Field(default=0.25, ge=0, le=1)
 
 
 class BreakerSettings(Section):

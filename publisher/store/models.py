@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -404,3 +405,100 @@ class CheckAcceptance(Base):
     revision: Mapped[str] = mapped_column(String(64))  # content hash of the working copy accepted
     accepted_by: Mapped[str] = mapped_column(String(64))
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- alerts (publisher.alerting): the outbox the causes write, groups, notifications, silences ---
+class AlertEvent(Base):
+    """One alert fact, written by its cause in the cause's own transaction (a delivery failing
+    for good, a breaker opening, a deadline overdue); the alert clock folds it into a group."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_unfolded", "folded_at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(64))  # "" when the alert concerns no channel
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    folded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertGroup(Base):
+    """The alerts of one (kind, channel), Alertmanager-style: firing since the first event,
+    told after group_wait, again after group_interval (news) or repeat_interval (still firing),
+    resolved when the condition clears."""
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (UniqueConstraint("kind", "channel"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))  # firing | resolved
+    firing_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    events: Mapped[int] = mapped_column(Integer)  # since firing_since
+    pending: Mapped[int] = mapped_column(Integer)  # since the last message
+    first_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    samples: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # the newest events' data
+    notify_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class AlertNotification(Base):
+    """One message to one target, rendered when it was decided; sent by the alert clock with
+    retries (attempt rows in alert_attempts) until sent or out of attempts."""
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (Index("ix_alert_notifications_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("alert_groups.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(12))  # firing | resolved (what the message says)
+    target: Mapped[str] = mapped_column(String(600))  # "webhook:<url>" | "email"
+    title: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12))  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertAttempt(Base):
+    __tablename__ = "alert_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("alert_notifications.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertSilence(Base):
+    """Ops muted a kind and/or channel ("*": any) until `ends_at`; created and removed through
+    the alert service, which audits both."""
+
+    __tablename__ = "alert_silences"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(64))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertClock(Base):
+    """One row: every alert tick updates it first, so two processes' ticks never interleave."""
+
+    __tablename__ = "alert_clock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticked_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,84 @@
+"""Alert metrics for `/metrics`, read from the alert tables on scrape (like the delivery
+metrics: every process writes the store, so any web process sees the whole fleet).
+
+    publisher_alert_notifications{status}                  gauge    messages by pending|sending|sent|failed
+    publisher_alert_send_attempts_total{target,outcome}    counter  tries by target type (webhook|email), ok|error
+    publisher_alert_oldest_unsent_age_seconds              gauge    age of the oldest message not yet sent
+    publisher_alerts_firing{kind,channel}                  gauge    1 per firing group
+    publisher_alert_clock_tick_timestamp_seconds           gauge    the last tick (after every sweep): the
+                                                                    executor clock's heartbeat, embedded or Celery
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import case, func, select
+
+from publisher.domain.clock import utcnow
+from publisher.store.db import Database
+from publisher.store.models import AlertAttempt, AlertClock, AlertGroup, AlertNotification
+
+STATUSES = ("pending", "sending", "sent", "failed")
+
+
+class AlertCollector(Collector):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        now = utcnow()
+        target_type = case(
+            (AlertNotification.target.like("webhook:%"), "webhook"), else_=AlertNotification.target
+        )
+        with self.db.reader() as s:
+            by_status = dict(
+                s.execute(select(AlertNotification.status, func.count()).group_by(AlertNotification.status))
+                .tuples()
+                .all()
+            )
+            tries = s.execute(
+                select(target_type, AlertAttempt.ok, func.count())
+                .join(AlertNotification, AlertNotification.id == AlertAttempt.notification_id)
+                .group_by(target_type, AlertAttempt.ok)
+            ).all()
+            oldest = s.execute(
+                select(func.min(AlertNotification.created_at)).where(
+                    AlertNotification.status.in_(("pending", "sending"))
+                )
+            ).scalar_one_or_none()
+            firing = s.execute(
+                select(AlertGroup.kind, AlertGroup.channel).where(AlertGroup.status == "firing")
+            ).all()
+            ticked = s.execute(select(AlertClock.ticked_at).where(AlertClock.id == 1)).scalar_one_or_none()
+        notes = GaugeMetricFamily(
+            "publisher_alert_notifications", "Alert messages by status.", labels=["status"]
+        )
+        for status in STATUSES:
+            notes.add_metric([status], int(by_status.get(status, 0)))
+        yield notes
+        attempts = CounterMetricFamily(
+            "publisher_alert_send_attempts", "Tries to send an alert message.", labels=["target", "outcome"]
+        )
+        for target, ok, n in sorted(tries, key=lambda r: (str(r[0]), bool(r[1]))):
+            attempts.add_metric([str(target), "ok" if ok else "error"], int(n))
+        yield attempts
+        yield GaugeMetricFamily(
+            "publisher_alert_oldest_unsent_age_seconds",
+            "Age of the oldest alert message not yet sent (0 when none).",
+            value=(now - oldest).total_seconds() if oldest else 0.0,
+        )
+        groups = GaugeMetricFamily(
+            "publisher_alerts_firing", "Firing alert groups (kind, channel).", labels=["kind", "channel"]
+        )
+        for kind, channel in sorted(firing):
+            groups.add_metric([kind, channel], 1)
+        yield groups
+        if ticked is not None:
+            yield GaugeMetricFamily(
+                "publisher_alert_clock_tick_timestamp_seconds",
+                "When the alert clock last ticked (after every sweep of the executor's clock).",
+                value=ticked.timestamp(),
+            )

@@ -1,0 +1,342 @@
+"""Alerts as ledger facts, told Alertmanager-style, to a real signed-webhook receiver and a
+real (minimal) SMTP server, on SQLite and PostgreSQL. The alert clock is driven with explicit
+times (group_wait 30 s, group_interval 300 s, repeat_interval 3600 s), so "nothing was sent
+yet" is a fact about a tick at a known moment, not about a sleep."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+
+from publisher.domain.clock import utcnow
+from publisher.domain.errors import PermissionDeniedError, ValidationError
+from publisher.runtime import Runtime
+from tests.conftest import Team
+from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.support import publish, wait_for
+
+from .support import Ops, SmtpSink, ops_runtime
+
+CH = "webhook.hooks"
+
+
+@pytest.fixture
+def subscriber() -> Iterator[Receiver]:
+    """The channel's subscriber: refuses every delivery with 400 (a permanent failure)."""
+    r = Receiver(default=400).start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def alerts_rx() -> Iterator[Receiver]:
+    """Where alerts go: checks the Standard Webhooks signature of every request."""
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def o(make_runtime: Callable[..., Runtime], subscriber: Receiver, alerts_rx: Receiver) -> Ops:
+    return ops_runtime(make_runtime, subscriber, alerts_rx)
+
+
+def after(seconds: float) -> object:
+    return utcnow() + timedelta(seconds=seconds)
+
+
+def test_failures_are_one_signed_message_after_group_wait_with_what_ops_need(o: Ops, team: Team) -> None:
+    # given three approved items whose deliveries the subscriber refuses for good
+    titles = [f"关于告警测试的通知（第{i}号）" for i in range(3)]
+    for t in titles:
+        publish(o.rt, team, title=t)
+    o.deliver_all()
+    t0 = utcnow()
+    # when the alert clock ticks within group_wait, nothing is told yet
+    assert o.tick(t0 + timedelta(seconds=20)).notified == 0 and o.bodies() == []
+    # and after group_wait one message for the group (kind, channel)
+    report = o.tick(t0 + timedelta(seconds=31))
+    assert (report.notified, report.sent, report.failed) == (1, 1, 0)
+    [hit] = o.alerts.hits
+    assert hit.signature_ok and hit.webhook_id == f"alert_{hit.body['notification']}"
+    body = hit.body
+    assert (body["kind"], body["channel"], body["status"], body["events"]) == (
+        "delivery.failed",
+        CH,
+        "firing",
+        3,
+    )
+    assert body["failed"] == 3 and "400" in body["first_error"] and "400" in body["last_error"]
+    assert sorted(i["title"] for i in body["items"]) == sorted(titles)
+    text = body["text"]
+    assert body["title"] == f"[发布平台告警] 投递最终失败 · {CH} · 3 条"
+    assert "开始于 / firing since" in text and "当前失败 / failed now: 3" in text
+    assert f"publisher replay-failed {CH}" in text
+    assert f"https://publisher.example.gov.cn/app/ops/failed?channel={CH}" in text
+    assert all(f"《{t}》" in text for t in titles)
+    # when the clock ticks again with nothing new, nothing more is sent
+    assert o.tick(t0 + timedelta(seconds=120)).notified == 0 and len(o.alerts.hits) == 1
+
+
+def test_groups_per_channel_and_news_waits_for_group_interval(
+    make_runtime: Callable[..., Runtime], subscriber: Receiver, alerts_rx: Receiver, team: Team
+) -> None:
+    # given two subscribers (two channels), both refusing
+    rt = make_runtime(
+        channels={**webhook_channels(subscriber.url, "a"), **webhook_channels(subscriber.url, "b")},
+        executor=False,
+        alerts={
+            "group_wait_seconds": 30,
+            "group_interval_seconds": 300,
+            "webhooks": [alerts_rx.url],
+            "webhook_secret": SECRET,
+        },
+    )
+    o = Ops(rt, subscriber, alerts_rx)
+    publish(rt, team, title="第一份")
+    publish(rt, team, title="第二份")
+    o.deliver_all()
+    t0 = utcnow()
+    o.tick(t0 + timedelta(seconds=31))
+    # then one message per channel, each counting its own failures
+    assert sorted((b["channel"], b["events"]) for b in o.bodies()) == [("webhook.a", 2), ("webhook.b", 2)]
+    # when one more item fails on both channels
+    publish(rt, team, title="第三份")
+    o.deliver_all()
+    # then it is not told before group_interval has passed since the last message
+    assert o.tick(t0 + timedelta(seconds=200)).notified == 0
+    report = o.tick(t0 + timedelta(seconds=332))
+    assert report.notified == 2
+    news = o.bodies()[2:]
+    assert sorted((b["channel"], b["events"], b["new_events"]) for b in news) == [
+        ("webhook.a", 3, 1),
+        ("webhook.b", 3, 1),
+    ]
+
+
+def test_a_paused_channel_repeats_after_repeat_interval_and_resolves_on_resume(o: Ops, team: Team) -> None:
+    o.rt.deliveries.pause(team.ops, CH, "升级维护")
+    t0 = utcnow()
+    o.tick(t0 + timedelta(seconds=31))
+    [first] = o.bodies()
+    assert first["kind"] == "channel.paused" and first["title"].startswith("[发布平台告警] 渠道已暂停")
+    assert f"publisher channel resume {CH}" in first["text"] and "升级维护" in first["first_error"]
+    # still paused: nothing within repeat_interval, then once "still firing"
+    assert o.tick(t0 + timedelta(seconds=1800)).notified == 0
+    o.tick(t0 + timedelta(seconds=31 + 3601))
+    repeat = o.bodies()[1]
+    assert repeat["repeat"] is True and repeat["title"].startswith("[发布平台仍在告警] 渠道已暂停")
+    # when ops resume the channel, a resolved message follows at the next tick
+    o.rt.deliveries.resume(team.ops, CH)
+    o.tick(t0 + timedelta(seconds=31 + 3700))
+    resolved = o.bodies()[2]
+    assert resolved["status"] == "resolved" and resolved["title"].startswith("[发布平台已恢复] 渠道已暂停")
+    assert "渠道已恢复 / channel resumed" in resolved["text"] and resolved["fix"] == []
+    assert o.groups()[("channel.paused", CH)].status == "resolved"
+    # and nothing more
+    assert o.tick(t0 + timedelta(seconds=31 + 9000)).notified == 0 and len(o.bodies()) == 3
+
+
+def test_failed_deliveries_resolve_when_replayed(o: Ops, team: Team) -> None:
+    publish(o.rt, team, title="待重放")
+    o.deliver_all()
+    t0 = utcnow()
+    o.tick(t0 + timedelta(seconds=31))
+    assert [b["status"] for b in o.bodies()] == ["firing"]
+    # a tick while they are still failed resolves nothing
+    assert o.tick(t0 + timedelta(seconds=60)).resolved == 0
+    assert o.rt.deliveries.replay_failed(team.ops, CH)
+    o.tick(t0 + timedelta(seconds=61))
+    resolved = o.bodies()[1]
+    assert resolved["status"] == "resolved" and "失败投递已重放" in resolved["resolved_reason"]
+
+
+def test_an_open_pause_inhibits_the_failures_it_holds_until_it_clears(o: Ops, team: Team) -> None:
+    # given failures on a channel that ops then pause, all within group_wait
+    publish(o.rt, team, title="被抑制的失败")
+    o.deliver_all()
+    o.rt.deliveries.pause(team.ops, CH, "对端故障")
+    t0 = utcnow()
+    o.tick(t0 + timedelta(seconds=31))
+    # then only the pause is told; the failures are inhibited, not dropped
+    assert [b["kind"] for b in o.bodies()] == ["channel.paused"]
+    assert o.groups()[("delivery.failed", CH)].status == "firing"
+    # when the channel is resumed, the pause resolves and the failures are told after group_interval
+    o.rt.deliveries.resume(team.ops, CH)
+    o.tick(t0 + timedelta(seconds=40))
+    assert [(b["kind"], b["status"]) for b in o.bodies()] == [
+        ("channel.paused", "firing"),
+        ("channel.paused", "resolved"),
+    ]
+    o.tick(t0 + timedelta(seconds=31 + 301))
+    assert [(b["kind"], b["status"]) for b in o.bodies()][2:] == [("delivery.failed", "firing")]
+
+
+def test_rejected_credentials_inhibit_the_pause_they_cause(o: Ops, team: Team) -> None:
+    o.subscriber.default = 401
+    publish(o.rt, team, title="凭据被拒")
+    o.deliver_all()
+    o.tick(utcnow() + timedelta(seconds=31))
+    # then one message, about the credentials, naming the fix; the pause it caused is inhibited
+    [body] = o.bodies()
+    assert body["kind"] == "channel.credentials_rejected"
+    assert (
+        "publisher config check --live" in body["text"] and f"publisher channel resume {CH}" in body["text"]
+    )
+    assert o.groups()[("channel.paused", CH)].status == "firing"
+
+
+def test_silences_mute_a_channel_are_audited_and_refuse_bad_input(o: Ops, team: Team) -> None:
+    svc = o.rt.alerts
+    with pytest.raises(ValidationError) as bad:
+        svc.silence(team.ops, kind="nope", channel=CH, duration=timedelta(hours=1), reason="x")
+    assert [e.field for e in bad.value.errors] == ["kind"]
+    with pytest.raises(ValidationError) as everything:
+        svc.silence(team.ops, duration=timedelta(hours=1), reason="x")
+    assert [e.field for e in everything.value.errors] == ["channel"]
+    with pytest.raises(ValidationError) as forever:
+        svc.silence(team.ops, channel=CH, duration=timedelta(days=31), reason="")
+    assert sorted(e.field for e in forever.value.errors) == ["duration", "reason"]
+    with pytest.raises(PermissionDeniedError):
+        svc.silence(team.editor, channel=CH, duration=timedelta(hours=1), reason="维护")
+    # given a silence on the channel
+    silence = svc.silence(team.ops, channel=CH, duration=timedelta(hours=1), reason="计划内维护")
+    assert silence["active"] and [s["id"] for s in svc.silences()] == [silence["id"]]
+    # when the channel is paused, nothing is told while the silence holds
+    o.rt.deliveries.pause(team.ops, CH, "维护")
+    t0 = utcnow()
+    assert o.tick(t0 + timedelta(seconds=31)).notified == 0 and o.bodies() == []
+    assert [g["kind"] for g in svc.firing()] == ["channel.paused"]
+    # when ops lift it while the channel is still paused, it is told at the next tick
+    svc.unsilence(team.ops, silence["id"])
+    with pytest.raises(Exception, match="no such silence"):
+        svc.unsilence(team.ops, silence["id"])
+    o.tick(t0 + timedelta(seconds=32))
+    assert [b["kind"] for b in o.bodies()] == ["channel.paused"]
+    # and both the silence and its lifting are in the audit log, by whom and why
+    actions = [(e["action"], e["actor"]) for e in o.rt.service.audit_events(limit=20)]
+    assert ("alert.silence", "ops") in actions and ("alert.unsilence", "ops") in actions
+
+
+def test_a_failing_target_is_retried_with_backoff_and_attempt_rows(o: Ops, team: Team) -> None:
+    # given an alert target that answers 500 twice, then 200 (retry: base 10 s, no jitter)
+    o.alerts.answer(500, 500)
+    o.rt.deliveries.pause(team.ops, CH, "维护")
+    t0 = utcnow()
+    assert o.tick(t0 + timedelta(seconds=31)).failed == 1
+    [n] = o.notifications()
+    assert (n.status, n.attempts) == ("pending", 1) and "500" in (n.last_error or "")
+    # not before its backoff (10 s after the first failure)
+    assert o.tick(t0 + timedelta(seconds=40)).failed == 0 and len(o.alerts.hits) == 1
+    assert o.tick(t0 + timedelta(seconds=41.5)).failed == 1  # the second failure: next in 20 s
+    assert o.tick(t0 + timedelta(seconds=60)).sent == 0
+    assert o.tick(t0 + timedelta(seconds=62)).sent == 1
+    [n] = o.notifications()
+    assert (n.status, n.attempts) == ("sent", 3)
+    assert [a.ok for a in o.attempts()] == [False, False, True]
+    # every try carried the same webhook-id, so a receiver de-duplicates a retried alert
+    assert len({h.webhook_id for h in o.alerts.hits}) == 1
+
+
+def test_a_target_that_never_recovers_ends_failed_after_max_attempts(o: Ops, team: Team) -> None:
+    o.alerts.default = 503
+    o.rt.deliveries.pause(team.ops, CH, "维护")
+    t0 = utcnow()
+    for offset in (31, 42, 63, 104):
+        o.tick(t0 + timedelta(seconds=offset))
+    [n] = o.notifications()
+    assert (n.status, n.attempts) == ("failed", 3) and len(o.alerts.hits) == 3
+
+
+def test_email_carries_proper_headers(
+    make_runtime: Callable[..., Runtime], subscriber: Receiver, team: Team
+) -> None:
+    sink = SmtpSink()
+    try:
+        rt = make_runtime(
+            channels=webhook_channels(subscriber.url),
+            executor=False,
+            alerts={
+                "group_wait_seconds": 30,
+                "email": {
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": sink.server_address[1],
+                    "from": "publisher@example.gov.cn",
+                    "to": ["ops@example.gov.cn"],
+                },
+            },
+        )
+        rt.deliveries.pause(team.ops, CH, "维护")
+        rt.alerts.clock.tick(utcnow() + timedelta(seconds=31))
+        [raw] = sink.messages
+    finally:
+        sink.shutdown()
+        sink.server_close()
+    assert raw["to"] == ["ops@example.gov.cn"] and raw["from"] == "publisher@example.gov.cn"
+    mail = email.message_from_bytes(raw["data"], policy=email.policy.default)
+    assert mail["Subject"] == f"[发布平台告警] 渠道已暂停 · {CH} · 1 条"
+    assert (
+        mail["Date"]
+        and mail["Message-ID"].startswith("<alert_")
+        and mail["Message-ID"].endswith("@example.gov.cn>")
+    )
+    assert mail["Auto-Submitted"] == "auto-generated" and mail["References"].startswith("<alert-group-")
+    assert mail.get_content_charset() == "utf-8" and "渠道已暂停" in mail.get_content()
+
+
+def test_no_target_records_the_decision_without_sending(
+    make_runtime: Callable[..., Runtime], subscriber: Receiver, team: Team
+) -> None:
+    rt = make_runtime(
+        channels=webhook_channels(subscriber.url), executor=False, alerts={"group_wait_seconds": 1}
+    )
+    rt.deliveries.pause(team.ops, CH, "维护")
+    rt.alerts.clock.tick(utcnow() + timedelta(seconds=2))
+    [n] = rt.alerts.recent()
+    assert n["status"] == "failed" and "no alert target" in n["last_error"]
+
+
+def test_embedded_mode_end_to_end(
+    make_runtime: Callable[..., Runtime], subscriber: Receiver, alerts_rx: Receiver, team: Team
+) -> None:
+    # given the embedded executor sweeping every 0.05 s and a short group_wait
+    rt = make_runtime(
+        channels=webhook_channels(subscriber.url),
+        alerts={
+            "group_wait_seconds": 0.2,
+            "webhooks": [alerts_rx.url],
+            "webhook_secret": SECRET,
+        },
+    )
+    # when an item's delivery fails for good
+    publish(rt, team, title="嵌入模式告警")
+    # then the executor's clock tells ops, signed, with the item's title
+    wait_for(lambda: any(h.status == 200 for h in alerts_rx.hits), 10, "the alert")
+    body = alerts_rx.hits[0].body
+    assert alerts_rx.hits[0].signature_ok and body["kind"] == "delivery.failed"
+    assert [i["title"] for i in body["items"]] == ["嵌入模式告警"]
+
+
+def test_alert_sending_shows_in_the_metrics(o: Ops, team: Team) -> None:
+    from prometheus_client import generate_latest
+
+    from publisher.observe.metrics import registry_for
+
+    o.alerts.answer(500)
+    o.rt.deliveries.pause(team.ops, CH, "维护")
+    t0 = utcnow()
+    o.tick(t0 + timedelta(seconds=31))
+    text = generate_latest(registry_for(o.rt.db, o.rt.settings)).decode()
+    assert 'publisher_alert_notifications{status="pending"} 1.0' in text
+    assert 'publisher_alert_send_attempts_total{outcome="error",target="webhook"} 1.0' in text
+    assert f'publisher_alerts_firing{{channel="{CH}",kind="channel.paused"}} 1.0' in text
+    assert "publisher_alert_clock_tick_timestamp_seconds" in text
+    o.tick(t0 + timedelta(seconds=42))
+    text = generate_latest(registry_for(o.rt.db, o.rt.settings)).decode()
+    assert 'publisher_alert_notifications{status="sent"} 1.0' in text
+    assert 'publisher_alert_send_attempts_total{outcome="ok",target="webhook"} 1.0' in text
+    assert "publisher_alert_oldest_unsent_age_seconds 0.0" in text
