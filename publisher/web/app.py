@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from publisher.runtime import Runtime
 from publisher.web import errors
+from publisher.web.headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,11 @@ def create_app(runtime: Runtime, *, routers: tuple[str, ...] = ROUTER_MODULES) -
     )
     app.state.runtime = runtime
     errors.install(app)
+    # Secure cookies when the public address is https (behind a TLS-terminating proxy the
+    # request itself looks like http, so the configured address decides).
+    app.add_middleware(
+        SecurityHeaders, secure_cookies=runtime.settings.public_base_url.lower().startswith("https://")
+    )
 
     @app.get("/healthz", response_model=Health, summary="存活检查 / liveness", tags=["ops"])
     def healthz() -> dict[str, str]:
