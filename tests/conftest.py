@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -186,3 +187,18 @@ def make_runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 def with_channels(settings: Settings, *kinds: str) -> Settings:
     return settings.replace(channels={k: {"enabled": True} for k in kinds})
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Prometheus's promtool (Debian's `prometheus` package, which scripts/services.sh installs;
+    tried here too): the test fails, never skips, when it cannot be had."""
+    path = shutil.which("promtool")
+    if path is None:
+        subprocess.run(
+            ["apt-get", "install", "-y", "prometheus"], check=False, capture_output=True, timeout=600
+        )
+        path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is missing and `apt-get install -y prometheus` did not provide it")
+    return path

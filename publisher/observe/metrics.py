@@ -13,6 +13,7 @@ Families (see docs/operations.md):
     publisher_delivery_latency_seconds{channel}        histogram attempt duration
     publisher_deliveries{channel,state}                gauge     deliveries by ledger state
     publisher_outbox_oldest_age_seconds{channel}       gauge     age of the oldest unsent delivery
+    publisher_oldest_due_age_seconds{channel}          gauge     how long the oldest due delivery has waited
     publisher_breaker_open{channel}                    gauge     1 while the breaker is open or half-open
     publisher_channel_paused{channel}                  gauge     1 while paused
     publisher_items{type,state}                        gauge     items by workflow state
@@ -49,6 +50,8 @@ OUTBOX_STATES = (
     DeliveryState.HELD.value,
     DeliveryState.SENDING.value,
 )
+# Waiting for a send whose time has come (next_attempt_at <= now).
+DUE_STATES = (DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value)
 SUCCESS_OUTCOMES = ("success", "accepted")
 HEALTH_SAMPLE = 500  # attempts per channel
 HEALTH_WINDOW = 5000  # the most recent attempts over all channels, from which each channel's sample comes
@@ -65,6 +68,16 @@ class StoreCollector(Collector):
         with self.db.reader() as s:
             channels = set(self.settings.enabled_channels()) | {c for c, _ in counts.deliveries}
             oldest = oldest_pending(s, channels)
+            # how long the longest-waiting due delivery has been due: a stalled executor shows here
+            due_since = dict(
+                s.execute(
+                    select(Delivery.channel, func.min(Delivery.next_attempt_at))
+                    .where(Delivery.state.in_(DUE_STATES), Delivery.next_attempt_at <= now)
+                    .group_by(Delivery.channel)
+                )
+                .tuples()
+                .all()
+            )
             channel_rows = s.execute(
                 select(ChannelState.channel, ChannelState.breaker, ChannelState.paused)
             ).all()
@@ -120,6 +133,16 @@ class StoreCollector(Collector):
             created = oldest.get(channel)
             age.add_metric([channel], max(0.0, (now - created).total_seconds()) if created else 0.0)
         yield age
+
+        due = GaugeMetricFamily(
+            "publisher_oldest_due_age_seconds",
+            "How long the oldest due delivery (queued or retry_wait, its time come) has waited (0 when none).",
+            labels=["channel"],
+        )
+        for channel in sorted(channels | set(due_since)):
+            since = due_since.get(channel)
+            due.add_metric([channel], max(0.0, (now - since).total_seconds()) if since else 0.0)
+        yield due
 
         breaker = GaugeMetricFamily(
             "publisher_breaker_open",

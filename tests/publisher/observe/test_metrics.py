@@ -4,7 +4,6 @@ cannot be), and the values read back match the ledger. Also the dashboard's chan
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 
@@ -18,19 +17,6 @@ from publisher.web import create_app
 from tests.conftest import Team
 from tests.receiver import Receiver, webhook_channels
 from tests.support import publish, wait_for
-
-
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        subprocess.run(
-            ["apt-get", "install", "-y", "prometheus"], check=False, capture_output=True, timeout=600
-        )
-        path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is missing and `apt-get install -y prometheus` did not provide it")
-    return path
 
 
 @pytest.fixture
