@@ -92,12 +92,13 @@ def _e(value: str) -> str:
 
 
 def metadata_panel(version: VersionView) -> str:
+    names = version.labels  # the agency's vocabulary ([agency.labels]), the same on every page
     rows = [
-        ("索取号", version.index_number or "—"),
-        ("发文机关", version.issuing_body or "—"),
-        ("印发日期", version.issue_date.isoformat()),
-        ("文号", version.doc_number or "—"),
-        ("是否有效", version.validity),
+        (names["index_number"], version.index_number or "—"),
+        (names["issuing_body"], version.issuing_body or "—"),
+        (names["issue_date"], version.issue_date.isoformat()),
+        (names["doc_number"], version.doc_number or "无文号"),
+        (names["validity"], version.validity),
         ("内容描述", version.description or "—"),
     ]
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)

@@ -76,7 +76,9 @@ log = logging.getLogger(__name__)
 META = "font-size:14px;color:#888;line-height:1.6;margin:0 0 1.2em;"
 NOTICE = "font-size:15px;color:#b22222;line-height:1.6;margin:0 0 1em;"
 # the validity line of the metadata block _content() writes into every article
-VALIDITY_LINE = re.compile(r"有效性：(有效|已废止|已失效|已修订)")
+# The validity line of an article's metadata, whatever the agency calls the field (是否有效,
+# 有效性, …): a short label, then exactly one of the validity values, then the line's end.
+VALIDITY_LINE = re.compile(r"[^：<>]{1,12}：(有效|已废止|已失效|已修订)(?=<|$)")
 
 
 class WechatSettings(ChannelSettings):
@@ -185,12 +187,13 @@ class WechatChannel(Channel):
         transformed = to_wechat_html(
             version.body_html, base_url=version.public_url, allowed_hosts=self.settings.allowed_image_hosts
         )
+        names = version.labels  # the agency's vocabulary ([agency.labels]), as on its pages
         meta = [
-            ("索引号", version.index_number),
-            ("发布机构", version.issuing_body),
-            ("文号", version.doc_number),
-            ("成文日期", version.issue_date.isoformat()),
-            ("有效性", version.validity),
+            (names["index_number"], version.index_number),
+            (names["issuing_body"], version.issuing_body),
+            (names["doc_number"], version.doc_number),
+            (names["issue_date"], version.issue_date.isoformat()),
+            (names["validity"], version.validity),
         ]
         lines = "<br/>".join(f"{label}：{escape(value)}" for label, value in meta if value)
         parts = []

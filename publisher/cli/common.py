@@ -228,7 +228,7 @@ def show_detail(d: dict[str, Any], deliveries: list[dict[str, Any]]) -> None:
         ("文号 / doc number", d.get("doc_number")),
         ("索取号 / index number", d.get("index_number")),
         ("发文机关 / issuing body", d.get("issuing_body")),
-        ("成文日期 / issue date", d.get("issue_date")),
+        ("印发日期 / issue date", d.get("issue_date")),
         ("主题分类 / subject", d.get("subject")),
         ("发布组 / release group", d.get("release_group")),
         ("发布时间 / published at", d.get("published_at")),

@@ -7,6 +7,7 @@ ones stay listed with their validity and the date it changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from publisher.compliance.released import released, released_stmt
 from publisher.compliance.tabular import Table
 from publisher.domain.clock import local
-from publisher.domain.item import ITEM_TYPE_LABELS, Disclosure, ItemType
+from publisher.domain.item import DEFAULT_LABELS, ITEM_TYPE_LABELS, Disclosure, ItemType
 from publisher.store.models import Item
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -24,13 +25,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("title", "信息名称"),
     ("type_label", "类别"),
     ("issuing_body", "发文机关"),
-    ("issue_date", "成文日期"),
+    ("issue_date", "印发日期"),
     ("published_on", "发布日期"),
     ("doc_number", "文号"),
     ("subject", "主题分类"),
     ("disclosure", "公开方式"),
     ("scope", "公开范围"),
-    ("validity", "有效性"),
+    ("validity", "是否有效"),
     ("validity_changed_on", "有效性变更日期"),
     ("keywords", "关键词"),
     ("description", "内容描述"),
@@ -99,5 +100,10 @@ def catalogue_rows(
     return rows
 
 
-def catalogue_table(rows: list[dict[str, Any]], agency: str) -> Table:
-    return Table(title=f"{agency}主动公开目录", columns=COLUMNS, rows=rows)
+def catalogue_table(
+    rows: list[dict[str, Any]], agency: str, labels: Mapping[str, str] | None = None
+) -> Table:
+    """The catalogue as a table; its headers use the agency's vocabulary ([agency.labels])."""
+    names = {**DEFAULT_LABELS, **(labels or {}), "published_on": (labels or DEFAULT_LABELS)["published"]}
+    columns = tuple((key, names.get(key, title)) for key, title in COLUMNS)
+    return Table(title=f"{agency}主动公开目录", columns=columns, rows=rows)

@@ -201,7 +201,9 @@ def compliance_catalogue(
     from publisher.compliance.tabular import render
 
     rows = cli.runtime().compliance.catalogue(Filters(type=type_, subject=subject, year=year))
-    Path(output).write_bytes(render(catalogue_table(rows, cli.settings.agency.name), fmt))
+    Path(output).write_bytes(
+        render(catalogue_table(rows, cli.settings.agency.name, cli.settings.agency.labels.model_dump()), fmt)
+    )
     click.echo(f"已导出 {len(rows)} 条到 {output} / exported {len(rows)} rows")
 
 

@@ -260,7 +260,7 @@ def catalogue_export(
     runtime = _runtime(request)
     filters = _filters(type, subject, year)
     rows = runtime.compliance.catalogue(filters)
-    table = catalogue_table(rows, runtime.settings.agency.name)
+    table = catalogue_table(rows, runtime.settings.agency.name, runtime.settings.agency.labels.model_dump())
     extra = {
         "filters": {"type": filters.type, "subject": filters.subject, "year": filters.year},
         "generated_at": local(utcnow()).isoformat(),

@@ -283,6 +283,7 @@ class Engine:
         for item_id, channel, url in s.connection().execute(_CHANNEL_URLS, {"ids": list(items)}):
             urls.setdefault(item_id, {})[channel] = url
         out: dict[int, VersionView] = {}
+        labels = self.settings.agency.labels.model_dump()
         for d in rows:
             item = items[d.item_id]
             out[d.id] = version_view(
@@ -292,6 +293,7 @@ class Engine:
                 agency_name=self.settings.agency.name,
                 interpreted_by=tuple(interpreted.get(item.uid, ())),
                 channel_urls=urls.get(item.id, {}),
+                labels=labels,
             )
         return out
 

@@ -44,6 +44,19 @@ ITEM_TYPE_LABELS = {
     ItemType.RULES: "信息公开制度",
 }
 
+# The metadata panel's field names: the bureau's own (its 2019 plan). A deployment renames
+# them with one setting, [agency.labels]; pages, exports and channels read them from there
+# (channels through VersionView.labels).
+DEFAULT_LABELS: Mapping[str, str] = {
+    "index_number": "索取号",
+    "doc_number": "文号",
+    "issuing_body": "发文机关",
+    "issue_date": "印发日期",
+    "validity": "是否有效",
+    "published": "发布日期",
+    "subject": "主题分类",
+}
+
 # Types that are the site's standing pages, not disclosed documents of the catalogue.
 SITE_PAGE_TYPES = frozenset({ItemType.GUIDE, ItemType.RULES})
 
@@ -321,6 +334,8 @@ class VersionView:
     # Live URLs other channels reported for this item (e.g. {"cms": "https://…/post"}), so a
     # renderer can link to the CMS copy without reading the ledger itself.
     channel_urls: Mapping[str, str] = field(default_factory=dict)
+    # The deployment's names for the metadata panel's fields (keys as in DEFAULT_LABELS).
+    labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
 
     @property
     def summary(self) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from publisher.domain.item import ItemType, VersionView
+from publisher.domain.item import DEFAULT_LABELS, ItemType, VersionView
 from publisher.store.models import AnyItem, ItemVersion
 
 
@@ -27,6 +28,7 @@ def version_view(
     agency_name: str,
     interpreted_by: tuple[str, ...] = (),
     channel_urls: dict[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> VersionView:
     c = version.content
     changed = c.get("validity_changed_on")
@@ -63,4 +65,5 @@ def version_view(
         withdrawn=c.get("withdrawn", False),
         withdraw_reason=c.get("withdraw_reason"),
         channel_urls=dict(channel_urls or {}),
+        labels=dict(labels or DEFAULT_LABELS),
     )

@@ -381,6 +381,7 @@ def view_of(session: Session, settings: Settings, item: AnyItem, version: ItemVe
         agency_name=settings.agency.name,
         interpreted_by=_interpreted_by(session, item.uid),
         channel_urls=_channel_urls(session, item),
+        labels=settings.agency.labels.model_dump(),
     )
 
 

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from publisher.domain.item import ItemType
+from publisher.domain.item import DEFAULT_LABELS, ItemType
 
 
 class SettingsError(Exception):
@@ -100,15 +100,16 @@ class BrokerSettings(Section):
 
 class MetadataLabels(Section):
     """The names of the metadata panel's fields, as this agency's own site prints them
-    (defaults: the bureau's 2019 plan). Used on every public page, export and feed."""
+    (defaults: the bureau's own panel, publisher.domain.item.DEFAULT_LABELS). Used on every
+    public page, export and channel."""
 
-    index_number: str = Field(default="索取号", min_length=1, max_length=12)  # others: 索引号
-    doc_number: str = Field(default="文号", min_length=1, max_length=12)  # 发文字号
-    issuing_body: str = Field(default="发文机关", min_length=1, max_length=12)  # 发布机构
-    issue_date: str = Field(default="印发日期", min_length=1, max_length=12)  # 成文日期
-    validity: str = Field(default="是否有效", min_length=1, max_length=12)  # 有效性
-    published: str = Field(default="发布日期", min_length=1, max_length=12)
-    subject: str = Field(default="主题分类", min_length=1, max_length=12)
+    index_number: str = Field(default=DEFAULT_LABELS["index_number"], min_length=1, max_length=12)  # 索引号
+    doc_number: str = Field(default=DEFAULT_LABELS["doc_number"], min_length=1, max_length=12)  # 发文字号
+    issuing_body: str = Field(default=DEFAULT_LABELS["issuing_body"], min_length=1, max_length=12)  # 发布机构
+    issue_date: str = Field(default=DEFAULT_LABELS["issue_date"], min_length=1, max_length=12)  # 成文日期
+    validity: str = Field(default=DEFAULT_LABELS["validity"], min_length=1, max_length=12)  # 有效性
+    published: str = Field(default=DEFAULT_LABELS["published"], min_length=1, max_length=12)
+    subject: str = Field(default=DEFAULT_LABELS["subject"], min_length=1, max_length=12)
 
 
 class AgencySettings(Section):

@@ -153,6 +153,7 @@ def render(
 ) -> HTMLResponse:
     runtime = runtime_of(request)
     context.setdefault("agency", runtime.settings.agency.name)
+    context.setdefault("labels", runtime.settings.agency.labels)
     context["me"] = session
     context["csrf"] = session.csrf if session else ""
     flash: list[tuple[str, str]] = []

@@ -202,3 +202,69 @@ def test_serve_on_another_port_links_there(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+OTHER_VOCABULARY = {
+    "index_number": "索引号",
+    "issue_date": "成文日期",
+    "validity": "有效性",
+    "doc_number": "发文字号",
+}
+
+
+def test_one_vocabulary_on_every_page_export_and_channel(
+    make_runtime: Callable[..., Runtime], service: Service, team: Team
+) -> None:
+    # given an agency whose site says 索引号, 成文日期, 有效性 and 发文字号 (one setting)
+    rt = make_runtime(
+        {"rss": {"enabled": True}},
+        executor=False,
+        agency={"code": "AB1900010", "name": "上海市财政局", "labels": OTHER_VOCABULARY},
+    )
+    uid = publish(rt.service, team, policy(doc_number=None))
+    with serve(create_app(rt)) as url:
+        item = BeautifulSoup(httpx.get(f"{url}/items/{uid}").text, "html.parser")
+        panel = {
+            th.get_text(strip=True): th.find_next_sibling("td").get_text(strip=True)
+            for th in item.select("#metadata th")
+        }
+        assert {"索引号", "成文日期", "有效性", "发文字号", "发文机关", "发布日期"} <= set(panel)
+        assert not {"索取号", "印发日期", "是否有效"} & set(panel)
+        assert all(panel.values()), panel  # no empty cell: a missing 文号 says so
+        assert panel["发文字号"] == "无文号"
+        for path, table in (("/items", "#items"), ("/catalogue", "#catalogue")):
+            heads = [
+                th.get_text(strip=True)
+                for th in BeautifulSoup(httpx.get(url + path).text, "html.parser").select(f"{table} thead th")
+            ]
+            assert {"索引号", "成文日期", "有效性"} <= set(heads), (path, heads)
+            assert not {"索取号", "印发日期", "是否有效", "成文日期 "} & set(heads)
+        csv = httpx.get(f"{url}/catalogue.csv").content.decode("utf-8-sig").splitlines()[0]
+        assert "索引号" in csv and "成文日期" in csv and "有效性" in csv and "印发日期" not in csv
+    # the channels render the same names (VersionView.labels)
+    from channels.cms.render import metadata_panel
+    from channels.wechat.channel import VALIDITY_LINE
+    from publisher.editorial.workflow import get_item, view_of
+
+    with rt.db.reader() as s:
+        item_row = get_item(s, uid)
+        view = view_of(s, rt.settings, item_row, item_row.versions[-1])
+    cms = metadata_panel(view)
+    assert "<th>索引号</th>" in cms and "<th>成文日期</th>" in cms and "<th>索取号</th>" not in cms
+    # the WeChat inventory reads the validity line under either vocabulary
+    for line in ("有效性：已废止<br/>", "是否有效：已废止</p>"):
+        match = VALIDITY_LINE.search(line)
+        assert match and match.group(1) == "已废止", line
+    assert VALIDITY_LINE.search("文号：有效期三年<br/>") is None
+
+
+def test_the_default_vocabulary_is_the_bureaus(base: str, service: Service, team: Team) -> None:
+    publish(service, team, policy())
+    heads = [
+        th.get_text(strip=True)
+        for th in BeautifulSoup(httpx.get(f"{base}/catalogue").text, "html.parser").select(
+            "#catalogue thead th"
+        )
+    ]
+    assert {"索取号", "印发日期", "是否有效", "发文机关", "文号", "发布日期"} <= set(heads)
+    assert not {"成文日期", "有效性", "索引号"} & set(heads)
