@@ -2,6 +2,14 @@
 
 A table is a list of (key, 中文表头) columns and rows of plain values; every export of the
 catalogues goes through here, so the three formats always carry the same columns.
+
+Cells are editors' text (titles, 文号, fee items) and citizens open these files in a
+spreadsheet, which runs a cell beginning with `=`, `+`, `-`, `@` (or their full-width forms,
+which spreadsheet input methods fold) as a formula, and one beginning with a tab or carriage
+return after trimming it. So a text cell beginning with any of them is written with a leading
+`'`, the spreadsheet's own "this is text" mark, in CSV and XLSX, and every XLSX text cell is a
+string cell, never a formula. Numbers stay numbers. JSON carries the exact values: every
+string there is typed as a string and nothing evaluates it (docs/security.md).
 """
 
 from __future__ import annotations
@@ -22,6 +30,16 @@ FORMATS = {
 }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def as_text(value: Any) -> Any:
+    """A spreadsheet cell that can never be a formula: see the module docstring."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 @dataclass(frozen=True)
 class Table:
     title: str
@@ -40,7 +58,7 @@ def to_csv(table: Table) -> bytes:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([header for _, header in table.columns])
     for row in table.rows:
-        writer.writerow([table.cell(row, key) for key, _ in table.columns])
+        writer.writerow([as_text(table.cell(row, key)) for key, _ in table.columns])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -48,9 +66,15 @@ def to_xlsx(table: Table) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = table.title[:31]  # Excel's sheet-name limit
-    ws.append([header for _, header in table.columns])
-    for row in table.rows:
-        ws.append([table.cell(row, key) for key, _ in table.columns])
+    for r, values in enumerate(
+        [[header for _, header in table.columns]]
+        + [[table.cell(row, key) for key, _ in table.columns] for row in table.rows],
+        start=1,
+    ):
+        for c, value in enumerate(values, start=1):
+            cell = ws.cell(row=r, column=c, value=as_text(value))
+            if isinstance(value, str):
+                cell.data_type = "s"  # openpyxl would guess a formula from a leading '='
     ws.freeze_panes = "A2"
     for i, (key, header) in enumerate(table.columns, start=1):
         longest = max([len(header)] + [len(str(table.cell(r, key))) for r in table.rows[:200]])
