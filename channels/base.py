@@ -16,12 +16,15 @@ would reject are shown to the approver, not discovered at send time.
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +35,9 @@ __all__ = [
     "Holding",
     "CallbackResponse",
     "Channel",
+    "Checkpoints",
+    "MemoryCheckpoints",
+    "MemoryValues",
     "ChannelConfigError",
     "ChannelContext",
     "ChannelError",
@@ -43,6 +49,7 @@ __all__ = [
     "Problem",
     "RateLimitedError",
     "Receipt",
+    "SharedValues",
     "TransientError",
 ]
 
@@ -170,6 +177,109 @@ class ChannelSettings(BaseModel):
     enabled: bool = False
 
 
+class Checkpoints(Protocol):
+    """An adapter's progress through one delivery (ids the provider handed out, media already
+    uploaded), kept durably with the delivery by the runtime, so a retry after a lost answer
+    or a restart continues where the previous attempt stopped. Keyed by the `key` that `send`
+    receives. A replayed delivery (ops' replay after a failure) starts with an empty one."""
+
+    def load(self, key: str) -> dict[str, Any]:
+        """The progress saved for this delivery; {} when there is none."""
+        ...
+
+    def save(self, key: str, data: Mapping[str, Any]) -> None:
+        """Replace the delivery's progress (JSON-ready); durable when this returns. Raises
+        TransientError when it cannot be stored (the attempt is then retried)."""
+        ...
+
+
+class SharedValues(Protocol):
+    """Small durable values a channel shares across deliveries and processes (a provider
+    token, which item an article belongs to, a per-day lease). Names are the channel's own;
+    values are JSON-ready. Expired values read as absent. Raises TransientError when the
+    store is unavailable."""
+
+    def get(self, name: str) -> Any | None: ...
+
+    def put(self, name: str, value: Any, *, ttl: float | None = None) -> None: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def items(self, prefix: str) -> dict[str, Any]:
+        """Every live value whose name starts with `prefix`, by name."""
+        ...
+
+    def claim(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the lease `name` for `owner` unless another owner holds it unexpired."""
+        ...
+
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease back if `owner` still holds it."""
+        ...
+
+
+class MemoryCheckpoints:
+    """Checkpoints of one process, for an adapter used without the runtime (its own tests, a
+    probe). The runtime always gives adapters the database-backed ones."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, key: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._data.get(key, {}))
+
+    def save(self, key: str, data: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._data[key] = copy.deepcopy(dict(data))
+
+
+class MemoryValues:
+    """SharedValues of one process (see MemoryCheckpoints)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[Any, float | None]] = {}
+        self._lock = threading.Lock()
+
+    def _live(self, name: str) -> Any | None:
+        value, until = self._data.get(name, (None, None))
+        if until is not None and until <= time.monotonic():
+            self._data.pop(name, None)
+            return None
+        return value
+
+    def get(self, name: str) -> Any | None:
+        with self._lock:
+            return copy.deepcopy(self._live(name))
+
+    def put(self, name: str, value: Any, *, ttl: float | None = None) -> None:
+        with self._lock:
+            self._data[name] = (copy.deepcopy(value), None if ttl is None else time.monotonic() + ttl)
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            self._data.pop(name, None)
+
+    def items(self, prefix: str) -> dict[str, Any]:
+        with self._lock:
+            names = [n for n in self._data if n.startswith(prefix)]
+            return {n: copy.deepcopy(v) for n in names if (v := self._live(n)) is not None}
+
+    def claim(self, name: str, owner: str, ttl: float) -> bool:
+        with self._lock:
+            holder = self._live(name)
+            if holder is not None and holder != owner:
+                return False
+            self._data[name] = (owner, time.monotonic() + ttl)
+            return True
+
+    def release(self, name: str, owner: str) -> None:
+        with self._lock:
+            if self._live(name) == owner:
+                self._data.pop(name, None)
+
+
 @dataclass(frozen=True)
 class ChannelContext:
     """What the deployment gives an adapter: where the service lives and where it may keep
@@ -184,6 +294,9 @@ class ChannelContext:
     on_change: Callable[[str, Mapping[str, Any]], None] = lambda _event, _data: None
     # the channel instance name (`webhook.crm`); equals the kind for single-instance channels
     name: str = ""
+    # durable per-delivery progress and shared values (the runtime's are in the database)
+    checkpoints: Checkpoints = field(default_factory=MemoryCheckpoints)
+    shared: SharedValues = field(default_factory=MemoryValues)
 
 
 class Channel(ABC):

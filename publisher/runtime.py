@@ -101,7 +101,7 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
     if migrate:
         upgrade(settings.db_url)
     db = Database(settings.db_url)
-    channels = ChannelSet(settings)
+    channels = ChannelSet(settings, db)
     checks = ContentChecks(settings, fetcher=link_fetcher(settings))
     service = Service(db, settings, preflight=channels.preflight, checks=checks)
     engine = Engine(db, settings, channels)

@@ -8,7 +8,7 @@ endpoints through `client.post(path, data=…)` because two of its helpers are t
 
 Three more things are switched off or redirected:
 - `auto_retry=False`: wechatpy would retry 40001/40014/42001 without bound; here a rejected
-  token is refreshed once (in Redis, under a lock) and the call retried once, after which
+  token is refreshed once (token.py: shared through the database, under a lease) and the call retried once, after which
   the ledger owns the retry;
 - `API_BASE_URL` points at the configured base (the local stand-in in tests);
 - `fetch_access_token()` is overridden because wechatpy hard-codes
@@ -29,7 +29,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from channels.base import ChannelError, TransientError
+from channels.base import ChannelError, SharedValues, TransientError
 from channels.wechat.errors import TOKEN_CODES, classify, classify_http
 from channels.wechat.token import SharedToken
 
@@ -82,15 +82,22 @@ class WechatApi:
         appid: str,
         secret: str,
         api_base_url: str,
-        redis_client: redis.Redis[bytes],
+        shared: SharedValues,
+        redis_url: str | None,
         key_prefix: str,
         timeout: tuple[float, float],
         token_margin: float = 300.0,
     ) -> None:
         base = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
         self.client = _Client(appid, secret, base, timeout)
+        self._redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
         self.tokens = SharedToken(
-            redis_client, key=f"{key_prefix}:token:{appid}", fetch=self._fetch_token, margin=token_margin
+            shared,
+            name=f"token:{appid}",
+            fetch=self._fetch_token,
+            margin=token_margin,
+            redis_client=self._redis,
+            redis_key=f"{key_prefix}:token:{appid}",
         )
         self.client.shared = self.tokens
 
@@ -160,3 +167,5 @@ class WechatApi:
 
     def close(self) -> None:
         self.client._http.close()
+        if self._redis is not None:
+            self._redis.close()

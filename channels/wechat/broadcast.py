@@ -39,11 +39,10 @@ def pick_digest(
 
 def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day: date) -> Receipt:
     """Broadcast the day's digest once; a repeat call for the same day returns the same receipt."""
-    key = f"digest:{day.isoformat()}"
-    progress: dict[str, Any] = channel.load_progress(key)
+    progress: dict[str, Any] = channel.load_digest(day)
 
     def save() -> None:
-        channel.save_progress(key, progress)
+        channel.save_digest(day, progress)
 
     if not progress.get("msg_id"):
         picked = pick_digest(versions, types=channel.settings.broadcast_types)
@@ -104,7 +103,7 @@ def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day:
 
 def digest_progress(channel: WechatChannel, day: date) -> dict[str, Any]:
     """What send_digest recorded for `day` (empty: nothing sent or started)."""
-    return channel.load_progress(f"digest:{day.isoformat()}")
+    return channel.load_digest(day)
 
 
 def digest_status(channel: WechatChannel, receipt: Receipt) -> Confirmation | None:

@@ -7,14 +7,17 @@ update: a correction article beside the original, or delete-and-republish (setti
 withdraw: freepublish/delete of exactly this item's article(s), always with an explicit
 index ≥ 1 (index 0 or none deletes every article of that publish).
 
-Each step's result is kept in Redis under the delivery key, so a retry after a lost answer
-continues where the previous attempt stopped instead of uploading or publishing twice.
+Each step's result is kept in the delivery's checkpoint (ChannelContext.checkpoints, stored
+with the delivery in the database), so a retry after a lost answer continues where the
+previous attempt stopped instead of uploading or publishing twice; a replay starts afresh (a
+new draft and publication after the platform failed one). Values shared across deliveries
+(the access token, which item an article belongs to, the day's digest) live in
+ChannelContext.shared; Redis is optional (`redis_url`: the token is cached there too).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import time
@@ -27,9 +30,7 @@ from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
-import redis
 from pydantic import Field, SecretStr
-from redis.exceptions import RedisError
 
 from channels._http import make_client
 from channels.base import (
@@ -94,7 +95,9 @@ class WechatSettings(ChannelSettings):
     # Hour (Asia/Shanghai) from which the day's digest goes out: late enough that the day's
     # items are in it, early enough that followers still read it the same evening.
     broadcast_at: int = Field(default=18, ge=0, le=23)
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # optional: with it the shared access token is also cached in Redis (the database holds it
+    # either way, so a Redis outage or flush costs no token fetch and loses nothing)
+    redis_url: str | None = None
     key_prefix: str = "publisher:wechat"
     author: str | None = None
     connect_timeout: float = 5.0
@@ -123,7 +126,6 @@ class WechatChannel(Channel):
             settings = WechatSettings.model_validate(settings.model_dump())
         super().__init__(settings, context)
         self.settings = settings
-        self._redis: redis.Redis[bytes] = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
         self._api: WechatApi | None = None
         self._http: httpx.Client | None = None
 
@@ -141,7 +143,8 @@ class WechatChannel(Channel):
                 appid=self.settings.appid,
                 secret=secret,
                 api_base_url=self.settings.api_base_url,
-                redis_client=self._redis,
+                shared=self.context.shared,
+                redis_url=self.settings.redis_url,
                 key_prefix=self.settings.key_prefix,
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                 token_margin=self.settings.token_margin,
@@ -161,9 +164,6 @@ class WechatChannel(Channel):
             )
         return self._http
 
-    def _key(self, *parts: str) -> str:
-        return ":".join((self.settings.key_prefix, *parts))
-
     def probe(self) -> str:
         """Live check: an access token for appid/secret (channels/wechat/probe.py)."""
         secret = self.settings.secret.get_secret_value() if self.settings.secret else None
@@ -174,7 +174,6 @@ class WechatChannel(Channel):
             self._api.close()
         if self._http is not None:
             self._http.close()
-        self._redis.close()
 
     # ---- pure: render and check -----------------------------------------------------------
 
@@ -317,20 +316,20 @@ class WechatChannel(Channel):
             problems.append(Problem("public_url", "原文链接超过1KB / source URL longer than 1 KB"))
         return problems
 
-    # ---- progress kept per delivery key ---------------------------------------------------
+    # ---- progress kept per delivery (its checkpoint) and per day (the digest) -------------
 
     def load_progress(self, key: str) -> dict[str, Any]:
-        try:
-            raw = self._redis.get(self._key("send", key))
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
-        return json.loads(raw) if raw else {}
+        return self.context.checkpoints.load(key)
 
     def save_progress(self, key: str, progress: Mapping[str, Any]) -> None:
-        try:
-            self._redis.set(self._key("send", key), json.dumps(progress), ex=PROGRESS_TTL)
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        self.context.checkpoints.save(key, progress)
+
+    def load_digest(self, day: date) -> dict[str, Any]:
+        found = self.context.shared.get(f"digest:{day.isoformat()}")
+        return dict(found) if isinstance(found, dict) else {}
+
+    def save_digest(self, day: date, progress: Mapping[str, Any]) -> None:
+        self.context.shared.put(f"digest:{day.isoformat()}", dict(progress), ttl=PROGRESS_TTL)
 
     # ---- remote steps ---------------------------------------------------------------------
 
@@ -360,19 +359,14 @@ class WechatChannel(Channel):
             max_bytes=self.settings.image_max_bytes,
         )
         data, filename, ctype = for_uploadimg(data)
-        cache = self._key("img", hashlib.sha256(data).hexdigest())
-        try:
-            known = self._redis.get(cache)
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        # the same picture in many items is uploaded once (uploadimg URLs do not expire)
+        cache = f"img:{hashlib.sha256(data).hexdigest()}"
+        known = self.context.shared.get(cache)
         if known:
-            return bytes(known).decode()
+            return str(known)
         result = self.api.upload("media/uploadimg", "media/uploadimg", {}, filename, data, ctype)
         hosted = str(result["url"])
-        try:
-            self._redis.set(cache, hosted, ex=PROGRESS_TTL)
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        self.context.shared.put(cache, hosted, ttl=PROGRESS_TTL)
         return hosted
 
     def prepare_article(
@@ -452,8 +446,8 @@ class WechatChannel(Channel):
         the publish_id) to remember the article for a later withdrawal. Best effort: the
         withdrawal also finds articles by their source URL."""
         try:
-            self._redis.set(self._key("publish", publish_id), uid, ex=PROGRESS_TTL)
-        except RedisError as exc:
+            self.context.shared.put(f"publish:{publish_id}", uid, ttl=PROGRESS_TTL)
+        except TransientError as exc:
             log.warning("wechat: cannot index publish %s for %s: %s", publish_id, uid, exc)
 
     def _recover_lost_submit(self, key: str, payload: Payload, progress: dict[str, Any]) -> Receipt | None:
@@ -594,10 +588,10 @@ class WechatChannel(Channel):
         log.info("wechat PUBLISHJOBFINISH publish_id=%s status=%s", event.publish_id, event.status)
         if event.status == 0 and event.article_id:
             try:
-                raw = self._redis.get(self._key("publish", event.publish_id))
-                if raw:
-                    self.remember(bytes(raw).decode(), event.article_id, event.article_urls)
-            except (RedisError, TransientError) as exc:
+                owner = self.context.shared.get(f"publish:{event.publish_id}")
+                if owner:
+                    self.remember(str(owner), event.article_id, event.article_urls)
+            except TransientError as exc:
                 # The withdrawal still finds the article through freepublish/batchget.
                 log.warning("wechat: cannot remember article of publish %s: %s", event.publish_id, exc)
         if confirmation is None:
@@ -623,21 +617,15 @@ class WechatChannel(Channel):
             "filter_count": event.filter_count,
         }
         try:
-            self._redis.set(
-                self._key("mass", event.msg_id), json.dumps(record, ensure_ascii=False), ex=PROGRESS_TTL
-            )
-        except RedisError as exc:
+            self.context.shared.put(f"mass:{event.msg_id}", record, ttl=PROGRESS_TTL)
+        except TransientError as exc:
             log.warning("wechat: cannot record broadcast %s: %s", event.msg_id, exc)
 
     def mass_result(self, msg_id: str) -> Confirmation | None:
         """The MASSSENDJOBFINISH outcome pushed for `msg_id`, if one arrived."""
-        try:
-            raw = self._redis.get(self._key("mass", msg_id))
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
-        if not raw:
+        record = self.context.shared.get(f"mass:{msg_id}")
+        if not isinstance(record, dict):
             return None
-        record = json.loads(raw)
         return Confirmation(delivered=record["delivered"], error=record["error"], data=record["data"])
 
     # ---- the daily digest broadcast (broadcast.py) ----------------------------------------
@@ -662,19 +650,15 @@ class WechatChannel(Channel):
             return None
         # Every process's sweeper may run this: one of them sends, the others wait for tomorrow's
         # question (or for this run's receipt on their next run).
-        lock, owner = self._key("digest-lock", day.isoformat()), uuid.uuid4().hex
-        try:
-            if not self._redis.set(lock, owner, nx=True, ex=DIGEST_LOCK_SECONDS):
-                return None
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        lock, owner = f"digest-lock:{day.isoformat()}", uuid.uuid4().hex
+        if not self.context.shared.claim(lock, owner, DIGEST_LOCK_SECONDS):
+            return None
         try:
             return send_digest(self, versions, day=day)
         finally:
             try:
-                if self._redis.get(lock) == owner.encode():
-                    self._redis.delete(lock)
-            except RedisError as exc:  # the lock expires on its own
+                self.context.shared.release(lock, owner)
+            except TransientError as exc:  # the lease expires on its own
                 log.warning("wechat: cannot release the digest lock for %s: %s", day, exc)
 
     def digest_status(self, receipt: Receipt) -> Confirmation | None:
@@ -686,23 +670,13 @@ class WechatChannel(Channel):
 
     def remember(self, uid: str, article_id: str, urls: Sequence[str]) -> None:
         """Record where an item's article lives (from confirm or a PUBLISHJOBFINISH event)."""
-        entry = json.dumps({"article_id": article_id, "urls": list(urls)})
-        try:
-            self._redis.hset(self._key("articles", uid), article_id, entry)
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        self.context.shared.put(f"article:{uid}:{article_id}", {"article_id": article_id, "urls": list(urls)})
 
     def _remembered(self, uid: str) -> list[tuple[str, int]]:
-        try:
-            entries = self._redis.hgetall(self._key("articles", uid))
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
-        found = []
-        for raw in entries.values():
-            entry = json.loads(raw)
-            # We publish one article per publish, so it is article 1 of that publish.
-            found.append((str(entry["article_id"]), 1))
-        return found
+        # We publish one article per publish, so it is article 1 of that publish.
+        return [
+            (str(entry["article_id"]), 1) for entry in self.context.shared.items(f"article:{uid}:").values()
+        ]
 
     def _scan(self, locate: Mapping[str, Any]) -> list[tuple[str, int]]:
         """Search the account's publications for this item's articles (by its WeChat URL, or
@@ -786,16 +760,11 @@ class WechatChannel(Channel):
         ]
 
     def _remembered_owners(self) -> dict[str, str]:
-        """article_id -> uid from the articles remembered in Redis."""
+        """article_id -> uid from the articles remembered (name article:<uid>:<article_id>)."""
         owners: dict[str, str] = {}
-        marker = self._key("articles", "")
-        try:
-            for key in self._redis.scan_iter(match=marker + "*", count=500):
-                uid = bytes(key).decode()[len(marker) :]
-                for article_id in self._redis.hkeys(key):
-                    owners[bytes(article_id).decode()] = uid
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        for name in self.context.shared.items("article:"):
+            uid, _sep, article_id = name[len("article:") :].partition(":")
+            owners[article_id] = uid
         return owners
 
     def _delete_item(self, locate: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -815,8 +784,6 @@ class WechatChannel(Channel):
                 if exc.provider_code != "53600":  # already gone: that is what we wanted
                     raise
             deleted.append({"article_id": article_id, "index": index})
-        try:
-            self._redis.delete(self._key("articles", uid))
-        except RedisError as exc:
-            raise TransientError(f"Redis 不可用 / Redis unavailable: {exc}"[:300]) from exc
+        for name in self.context.shared.items(f"article:{uid}:"):
+            self.context.shared.delete(name)
         return deleted

@@ -10,9 +10,11 @@ from typing import Any
 
 from channels import registry
 from channels.base import Channel, ChannelContext, ChannelError, Problem
+from publisher.delivery.checkpoints import DbCheckpoints, DbValues
 from publisher.domain.errors import FieldError
 from publisher.domain.item import VersionView
 from publisher.settings import ENGINE_KEYS, Settings, SettingsError, resolve_secret
+from publisher.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +29,21 @@ def adapter_section(section: dict[str, Any]) -> dict[str, Any]:
 
 
 class ChannelSet:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        """`db`: where adapters keep their progress and shared values (without one, as for a
+        configuration probe, in this process's memory only)."""
         self.settings = settings
+        self.db = db
         self._adapters: dict[str, Channel] = {}
         self._lock = threading.Lock()
 
     def context(self, name: str) -> ChannelContext:
         section = self.settings.channel(name)
+        durable: dict[str, Any] = (
+            {}
+            if self.db is None
+            else {"checkpoints": DbCheckpoints(self.db), "shared": DbValues(self.db, name)}
+        )
         return ChannelContext(
             public_base_url=self.settings.public_base_url,
             data_dir=self.settings.data_dir / "channels" / name,
@@ -41,6 +51,7 @@ class ChannelSet:
             secret=partial(_secret, section),
             resolve_secret=resolve_secret,
             name=name,
+            **durable,
         )
 
     def get(self, kind: str) -> Channel:

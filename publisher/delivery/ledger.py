@@ -29,6 +29,7 @@ from publisher.delivery.policy import ChannelPolicy
 from publisher.domain.clock import utcnow
 from publisher.domain.item import DeliveryState as S
 from publisher.editorial import audit
+from publisher.store.channel_values import clear_checkpoint
 from publisher.store.models import Attempt, ChannelState, Delivery, Item
 
 log = logging.getLogger(__name__)
@@ -787,7 +788,8 @@ def resume(session: Session, channel: str, actor: str, now: datetime | None = No
 
 
 def replay(session: Session, delivery_id: int, actor: str, now: datetime | None = None) -> bool:
-    """failed → queued with a fresh attempt budget (the attempt history stays)."""
+    """failed → queued with a fresh attempt budget and no adapter checkpoint (the attempt
+    history stays)."""
     now = now or utcnow()
     changed = (
         _rows(
@@ -802,6 +804,9 @@ def replay(session: Session, delivery_id: int, actor: str, now: datetime | None 
         == 1
     )
     if changed:
+        # a fresh start: the adapter must not resume the attempt that failed (WeChat would
+        # otherwise re-read the publication the platform refused)
+        clear_checkpoint(session, delivery_id)
         uid = session.execute(
             select(Item.uid).join(Delivery, Delivery.item_id == Item.id).where(Delivery.id == delivery_id)
         ).scalar_one()

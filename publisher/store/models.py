@@ -238,6 +238,30 @@ class CounterDelta(Base):
     total: Mapped[float] = mapped_column(server_default="0")
 
 
+class DeliveryCheckpoint(Base):
+    """An adapter's progress through one delivery (channels.base.Checkpoints): provider ids and
+    uploaded media, so a retry continues instead of repeating; cleared by a replay."""
+
+    __tablename__ = "delivery_checkpoints"
+    delivery_key: Mapped[str] = mapped_column(
+        String(64), ForeignKey("deliveries.key", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChannelValue(Base):
+    """A small durable value a channel shares across deliveries and processes
+    (channels.base.SharedValues): a provider token, an article's owner, a lease."""
+
+    __tablename__ = "channel_values"
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONType, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class IndexCounter(Base):
     __tablename__ = "index_counters"
     agency: Mapped[str] = mapped_column(String(20), primary_key=True)

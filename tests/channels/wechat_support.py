@@ -20,7 +20,7 @@ import pytest
 import redis
 from PIL import Image
 
-from channels.base import ChannelContext
+from channels.base import ChannelContext, MemoryCheckpoints, MemoryValues
 from channels.standins.wechat_server import RunningServer, ServerConfig, start_in_thread
 from channels.wechat import WechatChannel, WechatSettings
 from tests.conftest import redis_url
@@ -185,6 +185,9 @@ ChannelFactory = Callable[..., WechatChannel]
 @pytest.fixture
 def make_channel(wechat: RunningServer, image_host: ImageHost, redis_prefix: str) -> Iterator[ChannelFactory]:
     made: list[WechatChannel] = []
+    # channels made with one key_prefix share their checkpoints and values, as the workers of
+    # one deployment share the database; another prefix is another deployment
+    stores: dict[str, tuple[MemoryCheckpoints, MemoryValues]] = {}
 
     def factory(**overrides: Any) -> WechatChannel:
         values: dict[str, Any] = dict(
@@ -194,13 +197,19 @@ def make_channel(wechat: RunningServer, image_host: ImageHost, redis_prefix: str
             secret=wechat.config.secret,
             callback_token=CALLBACK_TOKEN,
             allowed_image_hosts=[image_host.netloc],
-            redis_url=REDIS_URL,
             key_prefix=redis_prefix,
             read_timeout=5.0,
         )
         values.update(overrides)
+        checkpoints, shared = stores.setdefault(
+            str(values["key_prefix"]), (MemoryCheckpoints(), MemoryValues())
+        )
         context = ChannelContext(
-            public_base_url="http://127.0.0.1:8000", data_dir=Path("/tmp"), agency_name="上海市财政局"
+            public_base_url="http://127.0.0.1:8000",
+            data_dir=Path("/tmp"),
+            agency_name="上海市财政局",
+            checkpoints=checkpoints,
+            shared=shared,
         )
         channel = WechatChannel(WechatSettings.model_validate(values), context)
         made.append(channel)

@@ -2,7 +2,8 @@
 stand-in over real HTTP -> accepted -> delivered, confirmed by the stand-in's signed
 PUBLISHJOBFINISH pushed to a real uvicorn serving create_app(runtime) (or, with callbacks
 off, by the sweeper's freepublish/get polling). Failure paths end in the right ledger state
-with bounded attempts, counted on the stand-in. Redis db 5 under this module's own prefix."""
+with bounded attempts, counted on the stand-in. No Redis unless a test asks for the token
+cache (db 5 under this module's own prefix): the adapter's progress lives in the database."""
 
 from __future__ import annotations
 
@@ -83,6 +84,7 @@ def deploy(
         poll: float = POLL_NEVER,
         threads: int = 2,
         retry: dict[str, Any] | None = None,
+        redis: str | None = None,
     ) -> Deployment:
         section: dict[str, Any] = {
             "enabled": True,
@@ -90,7 +92,6 @@ def deploy(
             "appid": wechat.config.appid,
             "secret_env": SECRET_ENV,
             "callback_token_env": TOKEN_ENV,
-            "redis_url": REDIS_URL,
             "key_prefix": redis_prefix,
             "allowed_image_hosts": [image_host.netloc],
             "read_timeout": 5.0,
@@ -100,6 +101,8 @@ def deploy(
         }
         if aes:
             section["callback_aes_key_env"] = AES_ENV
+        if redis:
+            section["redis_url"] = redis
         # the bodies link to gov.cn, unreachable offline: the approval's link check is tested
         # with its own servers (tests/publisher/editorial/checks/test_links.py)
         rt = build_runtime(
@@ -359,3 +362,61 @@ def test_reconcile_never_calls_an_unreadable_account_consistent(
     [report] = dep.rt.deliveries.reconcile(["wechat"])
     assert not report.checked and report.not_checked == "unreadable"
     assert report.findings == [] and "微信系统繁忙" in str(report.error)
+
+
+def test_replay_after_the_platform_failed_it_starts_a_fresh_publication(
+    deploy: Deploy, team: Team, wechat: RunningServer
+) -> None:
+    # given a publication WeChat fails after accepting it (常规失败, publish_status 3)
+    dep = deploy()
+    wechat.fault(publish_status=3)
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "failed", what="failed by the platform")
+    failed = the_delivery(dep.rt, uid)
+    assert calls(wechat)["draft/add"] == 1 and calls(wechat)["freepublish/submit"] == 1
+
+    # when ops replay it
+    dep.rt.deliveries.replay(team.ops, failed["id"])
+
+    # then a new draft and a new publication are made (not the old failure re-read), and it is live
+    wait_for(lambda: state_of(dep.rt, uid) == "delivered", what="delivered after the replay")
+    d = the_delivery(dep.rt, uid)
+    assert outcomes(dep.rt, d["id"]) == ["accepted", "accepted"]
+    assert d["external_id"] != failed["external_id"]
+    assert calls(wechat)["draft/add"] == 2 and calls(wechat)["freepublish/submit"] == 2
+    publishes = wechat.state()["publishes"]
+    assert publishes[failed["external_id"]]["publish_status"] == 3
+    assert publishes[d["external_id"]]["publish_status"] == 0
+
+
+def test_a_redis_flush_loses_no_progress(
+    deploy: Deploy, team: Team, wechat: RunningServer, redis_prefix: str
+) -> None:
+    import redis as redis_lib
+
+    # given the token cached in Redis, and a submit that fails after the draft was made
+    dep = deploy(redis=REDIS_URL, retry={**RETRY, "base_seconds": 1.5, "cap_seconds": 1.5})
+    wechat.fault(errcode=-1, count=1, paths=["freepublish/submit"])
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "retry_wait", what="waiting to retry the submit")
+    client: redis_lib.Redis[bytes] = redis_lib.Redis.from_url(REDIS_URL)
+    assert list(client.scan_iter(f"{redis_prefix}:*"))  # the token is there
+    for key in client.scan_iter(f"{redis_prefix}:*"):  # this deployment's part of a FLUSHDB
+        client.delete(key)
+    assert state_of(dep.rt, uid) == "retry_wait"  # flushed before the retry began
+
+    # then the retry resumes from the database: no second cover upload, no second draft
+    wait_for(lambda: state_of(dep.rt, uid) == "delivered", what="delivered after the flush")
+    assert calls(wechat)["material/add_material"] == 1 and calls(wechat)["draft/add"] == 1
+    assert calls(wechat)["freepublish/submit"] == 2
+    assert wechat.state()["counters"]["token_fetches"] == 1  # the database had the token
+    client.close()
+
+
+def test_a_dead_redis_for_the_token_cache_does_not_stop_delivery(
+    deploy: Deploy, team: Team, wechat: RunningServer
+) -> None:
+    dep = deploy(redis="redis://127.0.0.1:1/0")  # nothing listens there
+    uid = approve(dep.rt, team)
+    wait_for(lambda: state_of(dep.rt, uid) == "delivered")
+    assert wechat.state()["counters"]["token_fetches"] == 1
