@@ -126,6 +126,9 @@ class Team:
     approver2: Actor
     ops: Actor
     admin: Actor
+    sysadmin: Actor
+    secadmin: Actor
+    auditor: Actor
     tokens: dict[str, str]
 
 
@@ -145,6 +148,9 @@ def team(service: Service) -> Team:
         ("approver2", "approver"),
         ("ops", "ops"),
         ("admin", "admin"),
+        ("sysadmin", "sysadmin"),
+        ("secadmin", "secadmin"),
+        ("auditor", "auditor"),
     ]:
         actor, token = service.add_user(name, role)
         actors[name], tokens[name] = actor, token

@@ -14,7 +14,7 @@ from publisher.alerting.clock import AlertClockRunner, TickReport
 from publisher.alerting.kinds import KINDS, label
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import FieldError, NotFoundError, ValidationError
-from publisher.domain.item import Role
+from publisher.domain.permissions import Permission
 from publisher.editorial import audit
 from publisher.editorial.auth import Actor
 from publisher.store.db import Database
@@ -78,7 +78,7 @@ class AlertService:
         reason: str,
         starts_at: datetime | None = None,
     ) -> dict[str, Any]:
-        actor.require(Role.OPS)
+        actor.require(Permission.ALERT_MANAGE)
         errors: dict[str, str] = {}
         if kind != "*" and kind not in KINDS:
             errors["kind"] = f"未知的告警类型 / unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}"
@@ -124,7 +124,7 @@ class AlertService:
         return self.db.run(add)
 
     def unsilence(self, actor: Actor, silence_id: int) -> dict[str, Any]:
-        actor.require(Role.OPS)
+        actor.require(Permission.ALERT_MANAGE)
         now = utcnow()
 
         def lift(s: Any) -> dict[str, Any]:
@@ -144,7 +144,7 @@ class AlertService:
 
     def send_now(self, actor: Actor) -> TickReport:
         """Run the alert clock once (a deployment without a running executor: cron)."""
-        actor.require(Role.OPS)
+        actor.require(Permission.ALERT_MANAGE)
         return self.clock.tick()
 
 

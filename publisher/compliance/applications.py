@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from publisher.domain.clock import local_today, utcnow
 from publisher.domain.errors import NotFoundError, TransitionError, ValidationError
-from publisher.domain.item import ItemType, Role
+from publisher.domain.item import ItemType
+from publisher.domain.permissions import Permission
 from publisher.domain.validation import field_errors
 from publisher.editorial import audit, workflow
 from publisher.editorial.auth import Actor
@@ -74,7 +75,7 @@ def _parse(model: type[BaseModel], data: Any) -> Any:
 
 
 def record(session: Session, actor: Actor, data: dict[str, Any]) -> Application:
-    actor.require(Role.EDITOR)
+    actor.require(Permission.ITEM_EDIT)
     parsed: ApplicationIn = _parse(ApplicationIn, data)
     if session.execute(select(Application.id).where(Application.number == parsed.number)).first():
         raise ValidationError.one(
@@ -166,7 +167,7 @@ def _body(app: Application) -> str:
 
 def convert(session: Session, settings: Settings, actor: Actor, number: str, data: dict[str, Any]) -> Item:
     """Turn an answered application into a draft item linked to it."""
-    actor.require(Role.EDITOR)
+    actor.require(Permission.ITEM_EDIT)
     opts: ConvertIn = _parse(ConvertIn, data)
     if opts.type not in (ItemType.NOTICE, ItemType.POLICY):
         # the other types need structured data (dates, fee rows, a policy) an answer does not carry

@@ -28,7 +28,8 @@ from publisher.compliance.config import ComplianceSettings
 from publisher.compliance.released import released, released_stmt
 from publisher.domain.clock import local, local_today, utcnow
 from publisher.domain.errors import TransitionError, ValidationError
-from publisher.domain.item import ItemState, ItemType, Role
+from publisher.domain.item import ItemState, ItemType
+from publisher.domain.permissions import Permission
 from publisher.domain.validation import field_errors
 from publisher.editorial import audit, workflow
 from publisher.editorial.auth import Actor
@@ -162,7 +163,7 @@ def create_adoption_report(
     session: Session, settings: Settings, actor: Actor, consultation_uid: str, data: dict[str, Any]
 ) -> Item:
     """A draft adoption report linked to a published consultation."""
-    actor.require(Role.EDITOR)
+    actor.require(Permission.ITEM_EDIT)
     try:
         opts = AdoptionReportIn.model_validate(data)
     except PydanticValidationError as exc:

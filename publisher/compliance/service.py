@@ -22,7 +22,7 @@ from publisher.compliance.inspection import inspection_status
 from publisher.compliance.links import item_links
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import ValidationError
-from publisher.domain.item import Role
+from publisher.domain.permissions import Permission
 from publisher.editorial.auth import Actor
 from publisher.editorial.workflow import get_item
 from publisher.settings import Settings
@@ -77,7 +77,7 @@ class ComplianceService:
     ) -> tuple[ScheduleFile, list[dict[str, Any]], dict[str, Any]]:
         """Load an official schedule (ops); due dates are recomputed. Returns the schedule, the
         recomputed clocks and the year's calendar as now in use."""
-        actor.require(Role.OPS)
+        actor.require(Permission.CONFIGURE)
         schedule = parse_schedule(data)
         if year is not None and schedule.year != year:
             raise ValidationError.one("year", f"文件年份 {schedule.year} 与路径 {year} 不符 / year mismatch")
@@ -94,7 +94,7 @@ class ComplianceService:
 
     def run_checks(self, actor: Actor) -> dict[str, Any]:
         """The periodic checks now (ops); their alerts go out after the commit."""
-        actor.require(Role.OPS)
+        actor.require(Permission.DELIVERY_OPERATE)
         with self.db.transaction() as s:
             result = run_checks(s, self.settings, self.now(), self.config)
         return {
@@ -119,7 +119,7 @@ class ComplianceService:
 
     def application(self, actor: Actor, number: str) -> dict[str, Any]:
         """One application with its applicant (editorial roles only)."""
-        actor.require(Role.EDITOR, Role.REVIEWER, Role.APPROVER)
+        actor.require(Permission.APPLICANT_READ)
         with self.db.reader() as s:
             return applications.as_json(s, applications.get(s, number), private=True)
 

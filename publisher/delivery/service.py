@@ -23,7 +23,7 @@ from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
 from publisher.delivery.reconcile import ChannelReport, reconcile
 from publisher.domain.errors import NotFoundError, TransitionError
-from publisher.domain.item import Role
+from publisher.domain.permissions import Permission
 from publisher.editorial.auth import Actor
 from publisher.editorial.service import Service, delivery_json
 from publisher.settings import Settings, SettingsError
@@ -74,7 +74,7 @@ class DeliveryService:
     # -- ops actions ----------------------------------------------------------------------------
     def replay(self, actor: Actor, delivery_id: int) -> list[int]:
         """A failed delivery back to the queue with a fresh attempt budget."""
-        actor.require(Role.OPS)
+        actor.require(Permission.DELIVERY_OPERATE)
         if not self.engine.replay(delivery_id, actor.name):
             with self.db.reader() as s:
                 d = s.get(Delivery, delivery_id)
@@ -90,23 +90,23 @@ class DeliveryService:
         self, actor: Actor, channel: str, since: datetime | None = None, until: datetime | None = None
     ) -> list[int]:
         """Every failed delivery of a channel whose failure lies in [since, until]."""
-        actor.require(Role.OPS)
+        actor.require(Permission.DELIVERY_OPERATE)
         return self.engine.replay_failed(channel, actor.name, since, until)
 
     def retry_now(self, actor: Actor, channel: str) -> list[int]:
         """A channel's waiting retries due now (e.g. after a provider's quota reset)."""
-        actor.require(Role.OPS)
+        actor.require(Permission.DELIVERY_OPERATE)
         return self.engine.retry_now(channel, actor.name)
 
     def pause(self, actor: Actor, channel: str, reason: str) -> dict[str, Any]:
         """Due deliveries of the channel are held, never dropped, until it is resumed."""
-        actor.require(Role.OPS)
+        actor.require(Permission.CHANNEL_CONTROL)
         self.engine.pause(channel, reason, actor.name)
         return self.channel_status(channel)
 
     def resume(self, actor: Actor, channel: str) -> tuple[dict[str, Any], list[int]]:
         """The channel runs again; its held deliveries are released (their ids returned)."""
-        actor.require(Role.OPS)
+        actor.require(Permission.CHANNEL_CONTROL)
         released = self.engine.resume(channel, actor.name)
         return self.channel_status(channel), released
 

@@ -113,11 +113,17 @@ UNSENT_STATES = frozenset({DeliveryState.QUEUED, DeliveryState.RETRY_WAIT, Deliv
 
 
 class Role(StrEnum):
+    """What a user may do is in `publisher.domain.permissions.ROLE_PERMISSIONS`."""
+
     EDITOR = "editor"
     REVIEWER = "reviewer"
     APPROVER = "approver"
     OPS = "ops"
     ADMIN = "admin"
+    # 三员 (等保 2.0): the system, security and audit administrators
+    SYSADMIN = "sysadmin"
+    SECADMIN = "secadmin"
+    AUDITOR = "auditor"
 
 
 SHANGHAI_INDEX = re.compile(r"^[A-Z][0-9A-Z]{8,10}-\d{4}-\d{3,5}$")

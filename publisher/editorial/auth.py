@@ -14,6 +14,7 @@ from publisher.domain.clock import utcnow
 from publisher.domain.errors import AuthError, PermissionDeniedError, ValidationError
 from publisher.domain.ids import hash_token, new_token
 from publisher.domain.item import Role
+from publisher.domain.permissions import Permission, permits, roles_with
 from publisher.store.models import User
 
 
@@ -23,11 +24,19 @@ class Actor:
     name: str
     role: Role
 
-    def require(self, *roles: Role) -> None:
-        if self.role is Role.ADMIN or self.role in roles:
+    def can(self, *permissions: Permission) -> bool:
+        return permits(self.role, *permissions)
+
+    def require(self, *permissions: Permission) -> None:
+        """Any of these permissions (publisher.domain.permissions), or PermissionDeniedError."""
+        if permits(self.role, *permissions):
             return
-        names = "、".join(r.value for r in roles)
-        raise PermissionDeniedError(f"需要角色 {names}，当前为 {self.role.value} / role {names} required")
+        roles = sorted({r.value for p in permissions for r in roles_with(p)})
+        names = "、".join(roles)
+        wanted = "、".join(p.value for p in permissions)
+        raise PermissionDeniedError(
+            f"需要角色 {names}，当前为 {self.role.value} / permission {wanted} required (roles: {names})"
+        )
 
 
 SYSTEM = Actor(id=0, name="system", role=Role.ADMIN)

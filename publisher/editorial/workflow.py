@@ -42,10 +42,10 @@ from publisher.domain.item import (
     ItemState,
     ItemType,
     Operation,
-    Role,
     Validity,
     VersionView,
 )
+from publisher.domain.permissions import Permission
 from publisher.domain.validation import field_errors
 from publisher.editorial import audit, indexno
 from publisher.editorial.auth import Actor
@@ -170,7 +170,7 @@ def _apply(session: Session, item: Item, parsed: ItemIn, settings: Settings) -> 
 
 
 def create_item(session: Session, settings: Settings, actor: Actor, data: dict[str, Any]) -> Item:
-    actor.require(Role.EDITOR)
+    actor.require(Permission.ITEM_EDIT)
     parsed = _validate(data)
     if parsed.ref and session.execute(select(Item.id).where(Item.ref == parsed.ref)).first():
         raise ValidationError.one("ref", f"引用标识 {parsed.ref} 已存在 / ref already exists")
@@ -197,7 +197,7 @@ def create_item(session: Session, settings: Settings, actor: Actor, data: dict[s
 def update_item(session: Session, settings: Settings, actor: Actor, uid: str, patch: dict[str, Any]) -> Item:
     """Edit the working copy. Editing a live item starts a revision: it goes back to draft
     and needs the whole review and approval again, while the live version stays out."""
-    actor.require(Role.EDITOR)
+    actor.require(Permission.ITEM_EDIT)
     item = get_item(session, uid, lock=True)
     if item.state not in (ItemState.DRAFT, ItemState.PUBLISHED, ItemState.APPROVED):
         raise _refuse(item, "edit")
@@ -226,7 +226,7 @@ def update_item(session: Session, settings: Settings, actor: Actor, uid: str, pa
 
 
 def submit(session: Session, actor: Actor, uid: str) -> Item:
-    actor.require(Role.EDITOR)
+    actor.require(Permission.ITEM_EDIT)
     item = get_item(session, uid, lock=True)
     if item.state != ItemState.DRAFT:
         raise _refuse(item, "submit")
@@ -252,7 +252,7 @@ def _release_blockers(item: AnyItem) -> list[FieldError]:
 
 def review(session: Session, actor: Actor, uid: str) -> Item:
     """Confidentiality review (保密审查) passed."""
-    actor.require(Role.REVIEWER)
+    actor.require(Permission.ITEM_REVIEW)
     item = get_item(session, uid, lock=True)
     if item.state != ItemState.IN_REVIEW:
         raise _refuse(item, "review")
@@ -268,9 +268,9 @@ def review(session: Session, actor: Actor, uid: str) -> Item:
 def reject(session: Session, actor: Actor, uid: str, reason: str) -> Item:
     item = get_item(session, uid, lock=True)
     if item.state == ItemState.IN_REVIEW:
-        actor.require(Role.REVIEWER, Role.APPROVER)
+        actor.require(Permission.ITEM_REVIEW, Permission.ITEM_APPROVE)
     elif item.state == ItemState.AWAITING_APPROVAL:
-        actor.require(Role.APPROVER)
+        actor.require(Permission.ITEM_APPROVE)
     else:
         raise _refuse(item, "reject")
     reason = (reason or "").strip()
@@ -526,7 +526,7 @@ def approve(
     """Approve an item, or its whole release group, atomically: freeze each version, assign
     index numbers, write one delivery per routed channel and the audit events. The channels'
     pre-flight and the content checks are one list of problems; any refuses the approval."""
-    actor.require(Role.APPROVER)
+    actor.require(Permission.ITEM_APPROVE)
     item = _read_item(session, uid)
     if item.state != ItemState.AWAITING_APPROVAL:
         raise _refuse(item, "approve")
@@ -715,7 +715,7 @@ def abolish(
     validity: str = Validity.ABOLISHED.value,
 ) -> Outcome:
     """废止 / 失效: the validity changes and every channel gets an update."""
-    actor.require(Role.APPROVER)
+    actor.require(Permission.ITEM_APPROVE)
     try:
         new_validity = Validity(validity)
     except ValueError:
@@ -733,7 +733,7 @@ def abolish(
 
 def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reason: str) -> Outcome:
     """Take the item down from every channel that has or was about to get it."""
-    actor.require(Role.APPROVER)
+    actor.require(Permission.ITEM_APPROVE)
     item = get_item(session, uid, lock=True)
     live = _live_version(session, item)
     if live is None or item.state == ItemState.WITHDRAWN:

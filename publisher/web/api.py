@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from publisher.domain.item import ItemIn, ItemState, ItemType, Role, Validity
+from publisher.domain.item import ItemIn, ItemState, ItemType, Validity
+from publisher.domain.permissions import Permission
 from publisher.web.deps import ActorDep, ServiceDep, check_params, check_storable
 from publisher.web.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 
@@ -339,7 +340,7 @@ def audit(
     summary="校验审计日志哈希链 / verify the audit hash chain (ops, admin)",
 )
 def audit_verify(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
-    actor.require(Role.OPS)
+    actor.require(Permission.AUDIT_READ)
     checked, problems = service.verify_audit()
     return {
         "checked": checked,

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from publisher.domain.item import DeliveryState, Role
+from publisher.domain.item import DeliveryState
+from publisher.domain.permissions import Permission
 from publisher.editorial.auth import Actor
 from publisher.runtime import Runtime
 from publisher.web.deps import ActorDep, get_runtime
@@ -22,7 +23,7 @@ DeliveryId = Annotated[int, Path(ge=1, le=2**62, description="投递编号 / del
 
 
 def _ops(actor: ActorDep) -> Actor:
-    actor.require(Role.OPS)
+    actor.require(Permission.DELIVERY_READ)
     return actor
 
 

@@ -26,6 +26,9 @@ ROLES = {
     "approver2": "approver",
     "ops": "ops",
     "admin": "admin",
+    "sysadmin": "sysadmin",
+    "secadmin": "secadmin",
+    "auditor": "auditor",
 }
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from publisher.domain.errors import FieldError, NotFoundError
-from publisher.domain.item import ItemIn, Role, VersionView
+from publisher.domain.item import ItemIn, VersionView
+from publisher.domain.permissions import Permission
 from publisher.editorial.auth import Actor
 from publisher.editorial.checks import store
 from publisher.editorial.checks.engine import ContentChecks, Report
@@ -123,7 +124,7 @@ class CheckService:
 
     def accept(self, actor: Actor, uid: str, key: str, reason: str) -> Report:
         """A reviewer accepts one current warning of the item (audited)."""
-        actor.require(Role.REVIEWER)  # before anything else: a refusal reads nothing
+        actor.require(Permission.ITEM_REVIEW)  # before anything else: a refusal reads nothing
         self.checks.prepare(self.db, uid)  # a redirect warning needs its link's result in the cache
 
         def run(s: Session) -> None:
@@ -163,7 +164,7 @@ class CheckService:
 
     def import_terms(self, actor: Actor, terms: Iterable[Term]) -> int:
         """Several entries in one transaction: all of them or none."""
-        actor.require(Role.OPS)
+        actor.require(Permission.CONFIGURE)
         rows = list(terms)
 
         def run(s: Session) -> int:

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import NotFoundError, TransitionError, ValidationError
-from publisher.domain.item import ItemState, Role
+from publisher.domain.item import ItemState
+from publisher.domain.permissions import Permission
 from publisher.editorial import audit
 from publisher.editorial.auth import Actor
 from publisher.editorial.checks.problem import Acceptance, Problem, Severity
@@ -111,7 +112,7 @@ def add_term(
     note: str | None = None,
 ) -> dict[str, Any]:
     """Add (or replace) an entry; replacing an ops entry removes the old one in the same version."""
-    actor.require(Role.OPS)
+    actor.require(Permission.CONFIGURE)
     text = _text(term, "term", 200, required=True) or ""
     key = normalise_term(text)
     if not key:
@@ -172,7 +173,7 @@ def _retire_terms(session: Session, key: str, actor: Actor, version: int, now: A
 
 def remove_term(session: Session, actor: Actor, term: str, *, starter: dict[str, Term]) -> dict[str, Any]:
     """Remove an ops entry; for a starter entry, switch it off (an `off` entry)."""
-    actor.require(Role.OPS)
+    actor.require(Permission.CONFIGURE)
     key = normalise_term(_text(term, "term", 200, required=True) or "")
     active = session.execute(
         select(CheckTerm).where(CheckTerm.key == key, CheckTerm.removed_version.is_(None))
@@ -246,7 +247,7 @@ def add_person(
     valid_to: date | None = None,
     note: str | None = None,
 ) -> dict[str, Any]:
-    actor.require(Role.OPS)
+    actor.require(Permission.CONFIGURE)
     clean_name = normalise_term(_text(name, "name", 40, required=True) or "")
     clean_title = normalise_term(_text(title, "title", 100, required=True) or "")
     if len(clean_name) < 2:
@@ -283,7 +284,7 @@ def add_person(
 
 
 def remove_person(session: Session, actor: Actor, entry_id: int) -> dict[str, Any]:
-    actor.require(Role.OPS)
+    actor.require(Permission.CONFIGURE)
     row = session.execute(
         select(CheckPerson).where(CheckPerson.id == entry_id, CheckPerson.removed_version.is_(None))
     ).scalar_one_or_none()
@@ -329,7 +330,7 @@ def accept(
     reason: str,
 ) -> Accepted:
     """The reviewer accepts one current `warn` problem of the item, with a reason."""
-    actor.require(Role.REVIEWER)
+    actor.require(Permission.ITEM_REVIEW)
     if state not in ACCEPTING_STATES:
         raise TransitionError(
             "只有审查或批准阶段的信息可以接受提醒 / warnings are accepted during review or approval", state

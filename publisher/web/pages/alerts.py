@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from publisher.alerting.kinds import KINDS
 from publisher.domain.errors import PublisherError, ValidationError
-from publisher.domain.item import Role
+from publisher.domain.permissions import Permission
 from publisher.web.pages.common import PostDep, SessionDep, allowed, flash, redirect, render, runtime_of
 
 router = APIRouter(include_in_schema=False)
@@ -38,7 +38,7 @@ def alerts_page(request: Request, session: SessionDep) -> HTMLResponse:
             "kinds": KINDS,
             "durations": list(DURATIONS),
             "channels": runtime_of(request).service.channel_names(),
-            "can_act": allowed(session, Role.OPS),
+            "can_act": allowed(session, Permission.ALERT_MANAGE),
         },
         session,
     )

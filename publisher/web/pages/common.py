@@ -17,7 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from publisher.domain.clock import local
-from publisher.domain.item import ITEM_TYPE_LABELS, Role
+from publisher.domain.item import ITEM_TYPE_LABELS
+from publisher.domain.permissions import ROLE_LABELS as ROLE_LABEL_OF
+from publisher.domain.permissions import Permission, permits
 from publisher.editorial.auth import Actor
 from publisher.editorial.service import OVERALL_LABELS
 from publisher.editorial.workflow import STATE_LABELS
@@ -37,7 +39,7 @@ DELIVERY_LABELS = {
     "held": "暂缓",
     "superseded": "已取代",
 }
-ROLE_LABELS = {"editor": "编辑", "reviewer": "审查员", "approver": "审批人", "ops": "运维", "admin": "管理员"}
+ROLE_LABELS = {r.value: label for r, label in ROLE_LABEL_OF.items()}
 
 
 def _when(value: datetime | str | None) -> str:
@@ -76,6 +78,7 @@ TEMPLATES.env.globals.update(
     OVERALL_LABELS=OVERALL_LABELS,
     DELIVERY_LABELS=DELIVERY_LABELS,
     ROLE_LABELS=ROLE_LABELS,
+    can=lambda me, permission: me is not None and permits(me.role, Permission(permission)),
 )
 
 
@@ -113,8 +116,9 @@ def actor_of(session: PageSession) -> Actor:
     return Actor(id=session.user_id, name=session.name, role=session.role)
 
 
-def allowed(session: PageSession, *roles: Role) -> bool:
-    return session.role is Role.ADMIN or session.role in roles
+def allowed(session: PageSession, *permissions: Permission) -> bool:
+    """Whether to offer an action; the service checks the same table again when it runs."""
+    return permits(session.role, *permissions)
 
 
 @dataclass

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from publisher.domain.clock import local_today
 from publisher.domain.errors import NotFoundError, PublisherError, ValidationError
-from publisher.domain.item import ItemState, ItemType, Role, Validity
+from publisher.domain.item import ItemState, ItemType, Validity
+from publisher.domain.permissions import Permission
 from publisher.editorial.checks.problem import problem_text
 from publisher.editorial.readmodels import (
     OVERALL_FILTERS,
@@ -104,7 +105,7 @@ def item_list(
             "states": list(STATE_LABELS.items()),
             "validities": [v.value for v in Validity],
             "overalls": OVERALL_FILTERS,
-            "can_create": allowed(session, Role.EDITOR),
+            "can_create": allowed(session, Permission.ITEM_EDIT),
         },
         session,
     )
@@ -142,7 +143,7 @@ def _editor(
 def new_item(
     request: Request, session: SessionDep, type: str = "policy", interprets: str = "", release_group: str = ""
 ) -> Response:
-    if not allowed(session, Role.EDITOR):
+    if not allowed(session, Permission.ITEM_EDIT):
         return forbidden(request, session, "只有编辑可以新建信息 / only editors create items")
     item_type = type if type in ItemType._value2member_map_ else "policy"
     values = {
@@ -197,7 +198,7 @@ def edit_item(request: Request, uid: str, session: SessionDep) -> Response:
         item = runtime_of(request).service.item_detail(uid)
     except NotFoundError:
         return _not_found(request, session)
-    if not allowed(session, Role.EDITOR):
+    if not allowed(session, Permission.ITEM_EDIT):
         return forbidden(request, session, "只有编辑可以修改信息 / only editors edit items")
     return _editor(request, session, item=item, values=form_values(item["content"], item["type"]))
 
@@ -225,15 +226,19 @@ def save_item(request: Request, uid: str, post: PostDep) -> Response:
 def _actions(session: PageSession, item: dict[str, Any]) -> list[str]:
     state = item["state"]
     out = []
-    if allowed(session, Role.EDITOR) and state in (ItemState.DRAFT, ItemState.PUBLISHED, ItemState.APPROVED):
+    if allowed(session, Permission.ITEM_EDIT) and state in (
+        ItemState.DRAFT,
+        ItemState.PUBLISHED,
+        ItemState.APPROVED,
+    ):
         out.append("edit")
-    if allowed(session, Role.EDITOR) and state == ItemState.DRAFT:
+    if allowed(session, Permission.ITEM_EDIT) and state == ItemState.DRAFT:
         out.append("submit")
-    if allowed(session, Role.REVIEWER) and state == ItemState.IN_REVIEW:
+    if allowed(session, Permission.ITEM_REVIEW) and state == ItemState.IN_REVIEW:
         out += ["review", "reject"]
-    if allowed(session, Role.APPROVER) and state == ItemState.AWAITING_APPROVAL:
+    if allowed(session, Permission.ITEM_APPROVE) and state == ItemState.AWAITING_APPROVAL:
         out += ["approve", "reject"]
-    if allowed(session, Role.APPROVER) and item["live_version"] and state != ItemState.WITHDRAWN:
+    if allowed(session, Permission.ITEM_APPROVE) and item["live_version"] and state != ItemState.WITHDRAWN:
         if item["validity"] == Validity.VALID:
             out.append("abolish")
         out.append("withdraw")

@@ -84,6 +84,8 @@ def logout(request: Request, post: PostDep) -> Response:
 
 @router.get("/app/", response_class=HTMLResponse)
 def home(session: SessionDep) -> Response:
-    if session.role is Role.OPS:
+    if session.role in (Role.OPS, Role.SYSADMIN):
         return redirect("/app/ops")
+    if session.role is Role.AUDITOR:
+        return redirect("/app/ops/audit")
     return redirect("/app/items")

@@ -1,6 +1,7 @@
 """Ops pages: the dashboard (delivery matrix + channel health), an item's timeline, the
 failed queue with replay, channel pause/resume and the audit log. Anyone logged in may look;
-only ops (and admin) may act."""
+who may act is the permission table's
+(publisher.domain.permissions), checked again by the delivery service."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from publisher.domain.item import Role
+from publisher.domain.errors import NotFoundError, PublisherError, TransitionError
+from publisher.domain.permissions import Permission
 from publisher.editorial.readmodels import audit_page, failed_deliveries, matrix, timeline
 from publisher.observe.metrics import channel_health
 from publisher.web.pages.common import PostDep, SessionDep, allowed, flash, redirect, render, runtime_of
@@ -38,7 +40,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
             "rows": rows,
             "health": health,
             "failed": failed,
-            "can_act": allowed(session, Role.OPS),
+            "can_act": allowed(session, Permission.CHANNEL_CONTROL),
         },
         session,
     )
@@ -49,7 +51,10 @@ def channels_page(request: Request, session: SessionDep) -> HTMLResponse:
     runtime = runtime_of(request)
     health = channel_health(runtime.db, runtime.settings, runtime.service.channel_names())
     return render(
-        request, "app/channels.html", {"health": health, "can_act": allowed(session, Role.OPS)}, session
+        request,
+        "app/channels.html",
+        {"health": health, "can_act": allowed(session, Permission.CHANNEL_CONTROL)},
+        session,
     )
 
 
@@ -76,7 +81,7 @@ def item_timeline(request: Request, uid: str, session: SessionDep) -> HTMLRespon
             "item": item,
             "deliveries": deliveries,
             "entries": entries,
-            "can_act": allowed(session, Role.OPS),
+            "can_act": allowed(session, Permission.DELIVERY_OPERATE),
         },
         session,
     )
@@ -98,7 +103,7 @@ def failed_queue(request: Request, session: SessionDep, channel: str = "", page:
             "pages": max(1, -(-total // 50)),
             "channel": chosen or "",
             "channels": runtime.service.channel_names(),
-            "can_act": allowed(session, Role.OPS),
+            "can_act": allowed(session, Permission.DELIVERY_OPERATE),
         },
         session,
     )
@@ -122,11 +127,8 @@ def audit_log(request: Request, session: SessionDep, item: str = "", before: str
 
 
 # -- actions -----------------------------------------------------------------------------------
-def _require_ops(post: PostDep) -> bool:
-    if allowed(post.session, Role.OPS):
-        return True
-    flash(post.session, "error", "需要运维角色 / role ops required")
-    return False
+def _refused(post: PostDep, exc: PublisherError) -> None:
+    flash(post.session, "error", exc.message)
 
 
 def _back(post: PostDep, default: str) -> str:
@@ -141,15 +143,22 @@ def _ids(values: list[str]) -> list[int]:
 @router.post("/app/ops/replay")
 def replay(request: Request, post: PostDep) -> Response:
     back = _back(post, "/app/ops/failed")
-    if not _require_ops(post):
-        return redirect(back)
-    runtime = runtime_of(request)
+    deliveries = runtime_of(request).deliveries
     one = post.form.get("one")
     ids = _ids([one] if one else post.lists.get("delivery", []))
     if not ids:
         flash(post.session, "error", "请选择要重放的投递 / select deliveries to replay")
         return redirect(back)
-    done = [i for i in ids if runtime.engine.replay(i, post.session.name)]
+    done: list[int] = []
+    try:
+        for i in ids:
+            try:
+                done += deliveries.replay(post.actor, i)
+            except (TransitionError, NotFoundError):
+                continue  # no longer failed (or gone): counted as skipped below
+    except PublisherError as exc:  # the role: the service refuses before touching anything
+        _refused(post, exc)
+        return redirect(back)
     skipped = len(ids) - len(done)
     flash(
         post.session,
@@ -162,20 +171,26 @@ def replay(request: Request, post: PostDep) -> Response:
 
 @router.post("/app/ops/channels/{channel}/pause")
 def pause(request: Request, channel: str, post: PostDep) -> Response:
-    if _CHANNEL.match(channel) and _require_ops(post):
+    if _CHANNEL.match(channel):
         reason = (post.form.get("reason") or "").strip() or "运维暂停 / paused by ops"
-        runtime_of(request).engine.pause(channel, reason[:1000], post.session.name)
-        flash(post.session, "ok", f"渠道 {channel} 已暂停 / paused")
+        try:
+            runtime_of(request).deliveries.pause(post.actor, channel, reason[:1000])
+            flash(post.session, "ok", f"渠道 {channel} 已暂停 / paused")
+        except PublisherError as exc:
+            _refused(post, exc)
     return redirect(_back(post, "/app/ops"))
 
 
 @router.post("/app/ops/channels/{channel}/resume")
 def resume(request: Request, channel: str, post: PostDep) -> Response:
-    if _CHANNEL.match(channel) and _require_ops(post):
-        released = runtime_of(request).engine.resume(channel, post.session.name)
-        flash(
-            post.session,
-            "ok",
-            f"渠道 {channel} 已恢复，放行 {len(released)} 条 / resumed, {len(released)} released",
-        )
+    if _CHANNEL.match(channel):
+        try:
+            _status, released = runtime_of(request).deliveries.resume(post.actor, channel)
+            flash(
+                post.session,
+                "ok",
+                f"渠道 {channel} 已恢复，放行 {len(released)} 条 / resumed, {len(released)} released",
+            )
+        except PublisherError as exc:
+            _refused(post, exc)
     return redirect(_back(post, "/app/ops"))

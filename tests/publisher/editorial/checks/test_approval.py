@@ -44,7 +44,18 @@ def rt(settings: Settings) -> Iterator[Runtime]:
 @pytest.fixture
 def team(rt: Runtime) -> Team:
     actors, tokens = {}, {}
-    for name in ("editor", "editor2", "reviewer", "approver", "approver2", "ops", "admin"):
+    for name in (
+        "editor",
+        "editor2",
+        "reviewer",
+        "approver",
+        "approver2",
+        "ops",
+        "admin",
+        "sysadmin",
+        "secadmin",
+        "auditor",
+    ):
         role = name.rstrip("2")
         actors[name], tokens[name] = rt.service.add_user(name, role)
     return Team(**actors, tokens=tokens)
