@@ -53,7 +53,9 @@ class RssSettings(ChannelSettings):
     site_title: str = "上海市财政局 政府信息公开"
     # Defaults to the deployment's public base URL (the service's own pages and /feeds).
     public_base_url: str | None = None
-    # True: a withdrawn item stays in its feeds as a withdrawal notice; False: the entry goes.
+    # A withdrawn item stays in its feeds so subscribers learn of it. False: as a tombstone
+    # (Atom: RFC 6721 at:deleted-entry; RSS: a short 撤回 notice item under its own guid);
+    # True: as the entry itself in its notice form (【已撤回】title, the reason, no body).
     withdrawal_notice: bool = False
     # Also write `<feed>.gz` beside each file, for a web server's gzip_static.
     precompress: bool = True
@@ -133,10 +135,9 @@ class RssChannel(Channel):
     def send(self, payload: Payload, *, key: str) -> Receipt:
         entry: dict[str, Any] = dict(payload.body["entry"])
         feeds = {k: (v[0], v[1]) for k, v in payload.body["feeds"].items()}
-        listed = payload.operation is not Operation.WITHDRAW or self.rss_settings.withdrawal_notice
         try:
             with self._exclusive():
-                change = self.store.put(entry, feeds, now=self.clock(), listed=listed)
+                change = self.store.put(entry, feeds, now=self.clock())
                 written = self.regenerate(change.affected)
         except ChannelError:
             raise
@@ -164,7 +165,9 @@ class RssChannel(Channel):
             if row is None:
                 continue
             meta = self._meta(key, row.kind, row.label, row.changed_at)
-            rss, atom = writer.build(meta, self.store.recent(key, size))
+            rss, atom = writer.build(
+                meta, self.store.recent(key, size), tombstones=not self.rss_settings.withdrawal_notice
+            )
             rss_hash, atom_hash = writer.digest(rss), writer.digest(atom)
             on_disk = all((self.output_dir / f"{key}.{ext}").exists() for ext in FORMATS)
             if on_disk and (row.rss_hash, row.atom_hash) == (rss_hash, atom_hash):

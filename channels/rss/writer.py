@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -21,6 +22,9 @@ from feedgen.util import xml_elem
 from channels.rss.entry import DISCLOSURE_NS, DISCLOSURE_PREFIX, SHANGHAI, subject_label
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+# RFC 6721: the Atom Tombstones extension (at:deleted-entry)
+TOMBSTONE_NS = "http://purl.org/atompub/tombstones/1.0"
+WITHDRAWN_FRAGMENT = "#withdrawn"
 # The order the disclosure elements appear in; docs/feeds.md describes each.
 DISCLOSURE_FIELDS = (
     "indexNumber",
@@ -91,8 +95,35 @@ def _disclosure_feed_extension(hub_url: str | None) -> type[BaseExtension]:
     return DisclosureFeedExtension
 
 
-def build(meta: FeedMeta, entries: list[dict[str, Any]]) -> tuple[bytes, bytes]:
-    """(RSS 2.0 bytes, Atom 1.0 bytes) for one feed; deterministic for the same input."""
+def _tombstones(atom: bytes, withdrawn: list[dict[str, Any]]) -> bytes:
+    """Atom with an RFC 6721 `at:deleted-entry` per withdrawn entry, so a subscriber learns the
+    entry is gone (instead of it silently dropping out of the window). Each element declares
+    the namespace itself; they go at the end of the feed, after the entries."""
+    if not withdrawn:
+        return atom
+    parts = []
+    for e in withdrawn:
+        comment = e["summary"] or "该信息已撤回。"
+        parts.append(
+            f'<at:deleted-entry xmlns:at="{TOMBSTONE_NS}" ref={quoteattr(e["id"])} when={quoteattr(e["updated"])}>'
+            f"<at:by><name>{escape(e['author'])}</name></at:by>"
+            f'<at:comment xml:lang="zh-CN">{escape(comment)}</at:comment>'
+            f'<link href={quoteattr(e["link"])} rel="alternate" type="text/html"/>'
+            "</at:deleted-entry>"
+        )
+    end = atom.rindex(b"</feed>")
+    return atom[:end] + "".join(parts).encode("utf-8") + atom[end:]
+
+
+def build(meta: FeedMeta, entries: list[dict[str, Any]], *, tombstones: bool = True) -> tuple[bytes, bytes]:
+    """(RSS 2.0 bytes, Atom 1.0 bytes) for one feed; deterministic for the same input.
+
+    A withdrawn entry (`tombstones`): in Atom an `at:deleted-entry` (RFC 6721) referring to
+    the entry's id; in RSS, which has no such thing, a short 撤回 notice item under its own
+    guid (`<id>#withdrawn`), so readers show it as news rather than as a silent edit. Without
+    `tombstones` a withdrawn entry stays in both as the notice form of the entry itself."""
+    withdrawn = [e for e in entries if tombstones and e.get("withdrawn")]
+    rss_only = {id(e) for e in withdrawn}
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension(
@@ -112,7 +143,10 @@ def build(meta: FeedMeta, entries: list[dict[str, Any]]) -> tuple[bytes, bytes]:
     fg.updated(meta.updated)
     for e in entries:
         fe = fg.add_entry(order="append")
-        fe.guid(e["id"], permalink=True)
+        if id(e) in rss_only:
+            fe.guid(e["id"] + WITHDRAWN_FRAGMENT, permalink=False)
+        else:
+            fe.guid(e["id"], permalink=True)
         fe.title(e["title"])
         fe.link(href=e["link"], rel="alternate")
         summary = e["summary"] or e["title"]
@@ -137,11 +171,14 @@ def build(meta: FeedMeta, entries: list[dict[str, Any]]) -> tuple[bytes, bytes]:
         [{"href": meta.self_rss, "rel": "self", "type": "application/rss+xml"}, *hub, alternate], replace=True
     )
     rss: bytes = fg.rss_str(pretty=False)
+    # Atom: the withdrawn entries leave the entry list and become tombstones
+    for fe in [fe for fe, e in zip(fg.entry(), entries, strict=True) if id(e) in rss_only]:
+        fg.remove_entry(fe)
     fg.link(
         [{"href": meta.self_atom, "rel": "self", "type": "application/atom+xml"}, *hub, alternate],
         replace=True,
     )
-    atom: bytes = fg.atom_str(pretty=False)
+    atom: bytes = _tombstones(fg.atom_str(pretty=False), withdrawn)
     return rss, atom
 
 

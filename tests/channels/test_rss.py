@@ -7,6 +7,7 @@ import html
 import json
 import logging
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +71,15 @@ def parse(channel: RssChannel, key: str, fmt: str) -> Any:
     feed = feedparser.parse(data)
     assert feed.bozo == 0, feed.get("bozo_exception")
     return feed
+
+
+TOMBSTONE = "http://purl.org/atompub/tombstones/1.0"
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def tombstones(path: Path) -> list[ET.Element]:
+    """The RFC 6721 at:deleted-entry elements of an Atom file (children of the feed)."""
+    return ET.fromstring(path.read_bytes()).findall(f"{{{TOMBSTONE}}}deleted-entry")
 
 
 def all_feed_files(channel: RssChannel) -> list[Path]:
@@ -222,10 +232,25 @@ def test_policy_published_corrected_abolished_and_withdrawn(tmp_path: Path) -> N
     )
     receipt = deliver(channel, v4, Operation.WITHDRAW)
     assert receipt.external_id == url
+    # withdrawn: every feed tells its subscribers (a tombstone), and every file still parses
     for path in all_feed_files(channel):
         feed = feedparser.parse(path.read_bytes())
-        assert feed.bozo == 0
-        assert feed.entries == [], path
+        assert feed.bozo == 0, (path, feed.get("bozo_exception"))
+        if path.suffix == ".atom":
+            assert feed.entries == [], path  # no live entry is left in Atom
+            [tomb] = tombstones(path)
+            assert tomb.get("ref") == url and tomb.get("when") == "2026-12-02T09:00:00+08:00"
+            assert tomb.findtext(f"{{{TOMBSTONE}}}comment") == "该信息已撤回。撤回理由：发布有误"
+            assert tomb.find(f"{{{TOMBSTONE}}}by/{{{ATOM}}}name") is not None
+            link = tomb.find(f"{{{ATOM}}}link")
+            assert link is not None and link.get("href") == url
+        else:  # RSS has no tombstone: a short 撤回 notice item under its own guid
+            [notice] = feed.entries
+            assert notice.id == url + "#withdrawn" and notice.guidislink is False
+            assert notice.title == "【已撤回】关于进一步规范财政资金管理的通知"
+            assert notice.summary == "该信息已撤回。撤回理由：发布有误"
+            assert notice.disclosure_validity == "已撤回"
+            assert "财政资金" not in notice.get("content", [{"value": ""}])[0]["value"]
 
 
 def test_withdrawal_notice_keeps_the_entry_when_configured(tmp_path: Path) -> None:
@@ -278,6 +303,7 @@ def test_a_late_older_version_never_replaces_a_newer_one(tmp_path: Path) -> None
     )
     deliver(channel, new, Operation.UPDATE)
     assert parse(channel, "all", "atom").entries == []
+    assert [t.get("ref") for t in tombstones(channel.output_dir / "all.atom")] == [new.public_url]
 
 
 def test_moving_subject_class_leaves_the_old_subject_feed(tmp_path: Path) -> None:
