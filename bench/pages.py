@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import uvicorn  # noqa: E402
 from sqlalchemy import insert, select, text, update  # noqa: E402
 
 from bench._common import PG_ADMIN, Row, report, scratch_database  # noqa: E402
+from publisher.domain.ids import hash_token  # noqa: E402
 from publisher.editorial.views import content_hash  # noqa: E402
 from publisher.runtime import build_runtime  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
@@ -52,6 +53,7 @@ from publisher.web import create_app  # noqa: E402
 CHANNELS = ("rss", "cms", "wechat", "cityplatform", "webhook.hooks")
 TYPES = ("policy", "interpretation", "notice", "fee_change", "consultation", "procurement_result")
 PASSWORD = "bench-password"
+TOKEN = "bench-token-for-the-api-list"
 TARGET_MS = 200.0
 FLAT_RATIO = 1.5
 
@@ -146,7 +148,7 @@ def seed(url: str, items: int, per_item: int) -> dict[str, Any]:
             .values(
                 name="bench",
                 role="admin",
-                token_hash="x" * 64,
+                token_hash=hash_token(TOKEN),
                 password_hash=hash_password(PASSWORD),
                 active=True,
                 created_at=now,
@@ -389,14 +391,15 @@ def serve(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
     return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
 
 
-def measure(client: httpx.Client, path: str, rounds: int) -> tuple[list[float], int]:
-    for _ in range(3):
-        client.get(path)
+def measure(client: httpx.Client, path: str, rounds: int, *, warm: bool = True) -> tuple[list[float], int]:
+    headers = {"Authorization": f"Bearer {TOKEN}"} if path.startswith("/api/") else {}
+    for _ in range(3 if warm else 0):
+        client.get(path, headers=headers)
     times = []
     status = 0
     for _ in range(rounds):
         t = time.perf_counter()
-        r = client.get(path)
+        r = client.get(path, headers=headers)
         times.append((time.perf_counter() - t) * 1000)
         status = r.status_code
     return times, status
@@ -440,23 +443,33 @@ def pages_of(url: str) -> list[tuple[str, str]]:
 Timing = tuple[str, int, float, float]  # label, status, median ms, p95 ms
 
 
-def measure_pages(url: str, rounds: int) -> list[Timing]:
-    channels = {
-        "rss": {"enabled": True},
-        "cms": {
-            "enabled": True,
-            "base_url": "http://127.0.0.1:9",
-            "user": "bench",
-            "app_password_env": "PUBLISHER_BENCH_UNUSED_SECRET",
-        },
-        "wechat": {
-            "enabled": True,
-            "appid": "wx0000000000000000",
-            "secret_env": "PUBLISHER_BENCH_UNUSED_SECRET",
-            "api_base_url": "http://127.0.0.1:9/cgi-bin/",
-        },
-    }
+CHANNEL_SETTINGS = {
+    "rss": {"enabled": True},
+    "cms": {
+        "enabled": True,
+        "base_url": "http://127.0.0.1:9",
+        "user": "bench",
+        "app_password_env": "PUBLISHER_BENCH_UNUSED_SECRET",
+    },
+    "wechat": {
+        "enabled": True,
+        "appid": "wx0000000000000000",
+        "secret_env": "PUBLISHER_BENCH_UNUSED_SECRET",
+        "api_base_url": "http://127.0.0.1:9/cgi-bin/",
+    },
+}
+
+
+@contextmanager
+def site(url: str) -> Iterator[tuple[httpx.Client, list[tuple[str, str]]]]:
+    """A server on the seeded database and a logged-in client; the pages to time there."""
     pages = pages_of(url)
+    db = Database(url)
+    try:  # the API's bearer token (a reused database may predate it)
+        with db.transaction() as s:
+            s.execute(update(User).where(User.name == "bench").values(token_hash=hash_token(TOKEN)))
+    finally:
+        db.dispose()
     # the channels are never called (the executor is a stand-in), but the settings check wants
     # their secret variables set
     os.environ.setdefault("PUBLISHER_BENCH_UNUSED_SECRET", "unused")
@@ -465,7 +478,7 @@ def measure_pages(url: str, rounds: int) -> list[Timing]:
             Settings(
                 data_dir=Path(tmp),
                 database={"url": url},
-                channels=channels,
+                channels=CHANNEL_SETTINGS,
                 routing={t: ["rss", "cms", "wechat"] for t in TYPES},
             )
         )
@@ -481,15 +494,30 @@ def measure_pages(url: str, rounds: int) -> list[Timing]:
                 token = page.split('name="csrf" value="')[1].split('"')[0]
                 r = client.post("/app/login", data={"name": "bench", "password": PASSWORD, "csrf": token})
                 assert r.status_code in (200, 303), r.text
-                rows = []
-                for label, path in pages:
-                    times, status = measure(client, path, rounds)
-                    rows.append((label, status, statistics.median(times), p95(times)))
+                yield client, pages
         finally:
             server.should_exit = True
             thread.join(10)
             rt.close()
-    return rows
+
+
+def measure_sites(sites: list[tuple[httpx.Client, list[tuple[str, str]]]], rounds: int) -> list[list[Timing]]:
+    """Time every page on every site, the sites' requests interleaved round by round: on a
+    shared machine the load changes by the minute, and interleaving puts the same load on
+    both sides of a flatness ratio."""
+    out: list[list[Timing]] = [[] for _ in sites]
+    for index in range(len(sites[0][1])):
+        times: list[list[float]] = [[] for _ in sites]
+        status = [0] * len(sites)
+        for client, pages in sites:
+            measure(client, pages[index][1], 0)  # warm-up
+        for _ in range(rounds):
+            for k, (client, pages) in enumerate(sites):
+                spent, status[k] = measure(client, pages[index][1], 1, warm=False)
+                times[k].extend(spent)
+        for k, (_client, pages) in enumerate(sites):
+            out[k].append((pages[index][0], status[k], statistics.median(times[k]), p95(times[k])))
+    return out
 
 
 def _describe(kind: str, counts: dict[str, Any]) -> str:
@@ -559,14 +587,17 @@ def print_flatness(kind: str, small: int, large: int, low: list[Timing], high: l
 
 def run(kind: str, items: int, rounds: int, reuse: bool, flat_base: int) -> bool:
     sizes = [items] if items <= flat_base else [flat_base, items]
-    results: list[list[Timing]] = []
     ok = True
-    for size in sizes:
-        with seeded_database(kind, size, reuse) as (url, counts):
+    with ExitStack() as stack:
+        sites = []
+        for size in sizes:
+            url, counts = stack.enter_context(seeded_database(kind, size, reuse))
             print("\n" + _describe(kind, counts), flush=True)
-            rows = measure_pages(url, rounds)
+            sites.append(stack.enter_context(site(url)))
+        results = measure_sites(sites, rounds)
+    for size, rows in zip(sizes, results, strict=True):
+        print(f"\n[{kind}] {size:,} items")
         ok = print_table(kind, size, rows) and ok
-        results.append(rows)
     if len(results) == 2:
         ok = print_flatness(kind, flat_base, items, results[0], results[1]) and ok
     return ok

@@ -8,17 +8,18 @@ Reads only; every change goes through the service or the engine. Each query is b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from publisher.domain.clock import SHANGHAI
 from publisher.domain.item import DeliveryState, ItemState
 from publisher.editorial.service import Service, delivery_json, item_json, overall_status
-from publisher.store.models import Attempt, AuditEvent, Delivery, Item, ItemVersion
+from publisher.store import counters
+from publisher.store.models import Attempt, AuditEvent, Delivery, Item, ItemVersion, UTCDateTime
 
 PAGE_SIZE = 50
 OVERALL_FILTERS = ("draft", "pending", "published", "partially_published", "withdrawn")
@@ -85,7 +86,65 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def search_items(service: Service, f: ItemFilters, page: int) -> tuple[int, list[dict[str, Any]]]:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+COUNT_CAP = 1000  # a filtered list counts this far and then says "more than"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A keyset position in a list ordered by (a time column, id), newest first: the page
+    after it (or before it) is read from the index where the last one stopped, so page
+    1,000 costs what page 1 does."""
+
+    at: datetime
+    id: int
+
+    def encode(self) -> str:
+        # integer microseconds: a float timestamp would lose the last digit and skip or
+        # repeat a row at a page boundary
+        return f"{(self.at - _EPOCH) // timedelta(microseconds=1)}.{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor | None:
+        micros, _, ident = text.partition(".")
+        if not (micros.isdigit() and ident.isdigit()) or len(micros) > 18 or len(ident) > 18:
+            return None
+        return cls(_EPOCH + timedelta(microseconds=int(micros)), int(ident))
+
+
+@dataclass
+class ItemPage:
+    total: int
+    capped: bool  # the total is COUNT_CAP and there are more
+    rows: list[dict[str, Any]]
+    next: str | None  # cursor of the following (older) page
+    prev: str | None  # cursor of the preceding (newer) page
+
+
+def _simple_total(s: Session, f: ItemFilters) -> int | None:
+    """The exact count from the maintained counts, when only type and state filter."""
+    if f.q or f.validity or f.overall or f.date_from or f.date_to or f.date_field == "published":
+        return None
+    kept = counters.read(s).items
+    return sum(
+        n
+        for (item_type, state), n in kept.items()
+        if f.type in (None, item_type) and f.state in (None, state)
+    )
+
+
+def search_items(
+    service: Service,
+    f: ItemFilters,
+    page: int = 1,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+) -> ItemPage:
+    """One page of the item list, newest first. `after`/`before` continue from a cursor
+    (keyset: the index is entered where the last page stopped); without either, `page`
+    is read by OFFSET, which only links from older pages use. The total is exact from the
+    maintained counts when only type and state filter, else counted up to COUNT_CAP."""
     with service.db.reader() as s:
         stmt = select(Item)
         if f.type:
@@ -95,6 +154,7 @@ def search_items(service: Service, f: ItemFilters, page: int) -> tuple[int, list
         if f.validity:
             stmt = stmt.where(Item.validity == f.validity)
         if f.q:
+            # the LIKEs are served by the trigram indexes on PostgreSQL (migration 0009)
             like = f"%{f.q}%"
             stmt = stmt.where(
                 or_(
@@ -107,20 +167,63 @@ def search_items(service: Service, f: ItemFilters, page: int) -> tuple[int, list
             )
         if f.overall in OVERALL_FILTERS:
             stmt = stmt.where(_overall_clause(f.overall))
-        column = Item.published_at if f.date_field == "published" else Item.updated_at
+        if f.date_field == "published":
+            # listed by publication date: what was never published has none to list by
+            column = Item.published_at
+            stmt = stmt.where(Item.published_at.is_not(None))
+        else:
+            column = Item.updated_at
         if f.date_from:
             stmt = stmt.where(column >= _day_bounds(f.date_from)[0])
         if f.date_to:
             stmt = stmt.where(column < _day_bounds(f.date_to)[1])
-        total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        order = (column.desc(), Item.id.desc())
-        items = (
-            s.execute(stmt.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()
-        )
+        total = _simple_total(s, f)
+        capped = False
+        if total is None:
+            total = s.execute(
+                select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery())
+            ).scalar_one()
+            capped = total > COUNT_CAP
+            total = min(total, COUNT_CAP)
+        key = tuple_(column, Item.id)
+        if before is not None:
+            found = list(
+                s.execute(
+                    stmt.where(key > tuple_(literal(before.at, UTCDateTime()), literal(before.id)))
+                    .order_by(column.asc(), Item.id.asc())
+                    .limit(PAGE_SIZE + 1)
+                )
+                .scalars()
+                .all()
+            )
+            newer = len(found) > PAGE_SIZE
+            items = list(reversed(found[:PAGE_SIZE]))
+            older = True
+        else:
+            query = stmt.order_by(column.desc(), Item.id.desc()).limit(PAGE_SIZE + 1)
+            if after is not None:
+                query = query.where(key < tuple_(literal(after.at, UTCDateTime()), literal(after.id)))
+            else:
+                query = query.offset((page - 1) * PAGE_SIZE)
+            found = list(s.execute(query).scalars().all())
+            older = len(found) > PAGE_SIZE
+            items = found[:PAGE_SIZE]
+            newer = after is not None or page > 1
         latest = service.latest_delivery_states(s, [i.id for i in items])
-        return total, [
-            item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items
-        ]
+        rows = [item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items]
+
+    def cursor(i: Item) -> str:
+        at = i.published_at if f.date_field == "published" else i.updated_at
+        assert at is not None  # published_at: the list holds only items that have one
+        return Cursor(at, i.id).encode()
+
+    return ItemPage(
+        total=total,
+        capped=capped,
+        rows=rows,
+        next=cursor(items[-1]) if items and older else None,
+        prev=cursor(items[0]) if items and newer else None,
+    )
 
 
 def group_members(service: Service, group: str | None) -> list[dict[str, Any]]:
@@ -232,7 +335,12 @@ def failed_deliveries(service: Service, channel: str | None, page: int) -> tuple
         )
         if channel:
             stmt = stmt.where(Delivery.channel == channel)
-        total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        # the maintained counts, not a COUNT(*) over the failed rows
+        total = sum(
+            n
+            for (name, state), n in counters.read(s).deliveries.items()
+            if state == DeliveryState.FAILED and channel in (None, name)
+        )
         rows = s.execute(
             stmt.order_by(Delivery.updated_at.desc(), Delivery.id.desc())
             .limit(PAGE_SIZE)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -67,6 +68,21 @@ class User(Base):
 
 class Item(Base):
     __tablename__ = "items"
+    __table_args__ = (
+        # the item list's orders, newest first, continued by keyset
+        Index("ix_items_updated", "updated_at", "id"),
+        Index("ix_items_published", "published_at", "id"),
+        # substring search (pg_trgm; migration 0009): PostgreSQL only
+        *(
+            Index(
+                f"ix_items_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("title", "index_number", "ref")
+        ),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uid: Mapped[str] = mapped_column(String(26), unique=True)
     ref: Mapped[str | None] = mapped_column(String(100), unique=True)
@@ -89,7 +105,7 @@ class Item(Base):
     live_version: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     versions: Mapped[list[ItemVersion]] = relationship(
         back_populates="item", order_by="ItemVersion.number", lazy="select", viewonly=True
     )
@@ -145,13 +161,23 @@ class ItemVersion(Base):
     item: Mapped[Item] = relationship(back_populates="versions", viewonly=True)
 
 
+LIVE_STATES_SQL = "state IN ('queued', 'retry_wait', 'held', 'sending', 'accepted', 'failed')"
+OUTBOX_STATES_SQL = "state IN ('queued', 'retry_wait', 'held', 'sending')"
+
+
 class Delivery(Base):
     """One (version, channel, operation): the ledger row the engine drives to `delivered`."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("version_id", "channel", "operation"),
-        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # partial on PostgreSQL (the live states only, so they stay small as delivered rows
+        # pile up); full on SQLite, whose planner cannot match a partial index to a parameter
+        Index("ix_deliveries_due", "state", "next_attempt_at", postgresql_where=text(LIVE_STATES_SQL)),
+        Index("ix_deliveries_failed", "state", "updated_at", "id", postgresql_where=text("state = 'failed'")),
+        Index(
+            "ix_deliveries_outbox", "channel", "state", "created_at", postgresql_where=text(OUTBOX_STATES_SQL)
+        ),
         Index("ix_deliveries_channel_state", "channel", "state"),
         # the latest delivery per item and channel (status columns, matrix, reconciliation)
         Index("ix_deliveries_item_channel", "item_id", "channel", "id"),

@@ -18,6 +18,7 @@ from publisher.domain.permissions import Permission
 from publisher.editorial.checks.problem import problem_text
 from publisher.editorial.readmodels import (
     OVERALL_FILTERS,
+    Cursor,
     ItemFilters,
     author_of,
     group_members,
@@ -77,6 +78,8 @@ def item_list(
     date_from: str = "",
     date_to: str = "",
     page: str = "1",
+    after: str = "",
+    before: str = "",
 ) -> HTMLResponse:
     filters = ItemFilters(
         q=q.strip()[:200] or None,
@@ -89,16 +92,25 @@ def item_list(
         date_to=_date(date_to),
     )
     number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    total, rows = search_items(runtime_of(request).service, filters, number)
-    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    result = search_items(
+        runtime_of(request).service,
+        filters,
+        number,
+        after=Cursor.decode(after) if after else None,
+        before=Cursor.decode(before) if before else None,
+    )
+    query = {k: v for k, v in request.query_params.items() if k not in ("page", "after", "before") and v}
     return render(
         request,
         "app/items.html",
         {
-            "rows": rows,
-            "total": total,
+            "rows": result.rows,
+            "total": result.total,
+            "capped": result.capped,
             "page": number,
-            "pages": max(1, -(-total // 50)),
+            "pages": None if result.capped else max(1, -(-result.total // 50)),
+            "next": result.next,
+            "prev": result.prev,
             "f": filters,
             "query": query,
             "types": TYPE_OPTIONS,

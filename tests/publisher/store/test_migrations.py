@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -53,13 +53,26 @@ def test_upgrade_from_empty_creates_every_table(empty_url: str) -> None:
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
 
 
+def _for_dialect(dialect: str) -> Callable[..., bool]:
+    """Leave out the model's objects made for another dialect only (`.ddl_if(dialect=...)`:
+    the trigram indexes exist on PostgreSQL alone), which autogenerate does not know of."""
+
+    def include(obj: object, _name: str | None, _kind: str, _reflected: bool, _compare_to: object) -> bool:
+        only = getattr(getattr(obj, "_ddl_if", None), "dialect", None)
+        return only is None or only == dialect
+
+    return include
+
+
 def test_migrations_match_the_models(empty_url: str) -> None:
     # `alembic check`: autogenerate finds nothing to add, drop or alter
     upgrade(empty_url)
     engine = make_engine(empty_url, immediate=False)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": _for_dialect(conn.dialect.name)}
+            )
             diff = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
