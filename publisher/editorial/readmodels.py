@@ -154,7 +154,7 @@ def search_items(
         if f.validity:
             stmt = stmt.where(Item.validity == f.validity)
         if f.q:
-            # the LIKEs are served by the trigram indexes on PostgreSQL (migration 0009)
+            # the LIKEs are served by the trigram indexes on PostgreSQL (migration 0011)
             like = f"%{f.q}%"
             stmt = stmt.where(
                 or_(

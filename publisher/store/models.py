@@ -72,7 +72,7 @@ class Item(Base):
         # the item list's orders, newest first, continued by keyset
         Index("ix_items_updated", "updated_at", "id"),
         Index("ix_items_published", "published_at", "id"),
-        # substring search (pg_trgm; migration 0009): PostgreSQL only
+        # substring search (pg_trgm; migration 0011): PostgreSQL only
         *(
             Index(
                 f"ix_items_{column}_trgm",

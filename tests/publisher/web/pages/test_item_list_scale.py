@@ -93,7 +93,9 @@ def test_a_filtered_total_is_counted_up_to_the_cap(site: Site, monkeypatch: pyte
     monkeypatch.setattr(readmodels, "COUNT_CAP", 40)
     page = client.get("/app/items?q=分页事项").text
     assert "超过 40 条" in page and "第 1 页" in page and _link(page, "next")
-    assert "共 11 条" in client.get("/app/items?q=第1").text  # 第1号 and 第10号 … 第19号: under the cap, exact
+    assert (
+        "共 11 条" in client.get("/app/items?q=第1").text
+    )  # 第1号 and 第10号 … 第19号: under the cap, exact
 
 
 def test_a_mangled_cursor_is_ignored(site: Site) -> None:

@@ -1,7 +1,7 @@
 """indexes whose cost follows what is shown or due, not the archive
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 
 - items (updated_at, id) and (published_at, id): the item list's two orders, read newest
   first and continued by keyset, instead of sorting every matching row;
@@ -26,8 +26,8 @@ from alembic import op
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
