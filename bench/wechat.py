@@ -337,7 +337,9 @@ def run(kind: str, articles: int, rounds: int, threads: int) -> dict[str, float]
                     "allowed_image_hosts": [host.netloc],
                     "confirm_interval_seconds": 3600,
                 }
-                settings = Settings(database={"url": url}).replace(channels={"wechat": section})
+                settings = Settings(database={"url": url}, egress={"allow_hosts": [host.netloc]}).replace(
+                    channels={"wechat": section}
+                )
                 standin.admin("POST", "reset")
                 rate, cpu = ledger_round(settings, host, standin, all_tags[3 * r], threads, callbacks=False)
                 ours.append(rate)

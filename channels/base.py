@@ -24,11 +24,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from publisher.domain.item import Operation, VersionView
+
+if TYPE_CHECKING:  # channels.egress imports this module
+    from channels.egress import EgressSettings
 
 __all__ = [
     "CallbackRequest",
@@ -297,6 +300,9 @@ class ChannelContext:
     # durable per-delivery progress and shared values (the runtime's are in the database)
     checkpoints: Checkpoints = field(default_factory=MemoryCheckpoints)
     shared: SharedValues = field(default_factory=MemoryValues)
+    # `[egress]`: how URLs from content or from a provider are fetched (channels/egress.py);
+    # None: the guard's defaults (no host allow-listed)
+    egress: EgressSettings | None = None
 
 
 class Channel(ABC):

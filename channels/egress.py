@@ -75,6 +75,7 @@ __all__ = [
     "address_problem",
     "check_url",
     "egress_settings",
+    "static_problem",
 ]
 
 USER_AGENT = "publisher/0.1 (+government information disclosure)"
@@ -338,6 +339,24 @@ def check_url(url: str) -> httpx.URL:
     if parsed.userinfo:
         raise EgressRefusedError(url, "地址含用户名或密码 / URL carries credentials")
     return parsed
+
+
+def static_problem(url: str, settings: EgressSettings | None = None) -> str | None:
+    """Why the guard will refuse `url`, as far as can be told without the network (pre-flight
+    at approval, so the approver sees it): scheme, user-info, length, and a host that is an
+    address literal (or `localhost`) in a forbidden range, unless allow-listed. None: maybe
+    fine (a name's addresses are only known at connect time)."""
+    try:
+        parsed = check_url(url)
+    except EgressRefusedError as exc:
+        return exc.reason
+    host = parsed.host.lower().rstrip(".")
+    allowed = (settings or EgressSettings()).allow_hosts
+    if host in allowed or f"{host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}" in allowed:
+        return None
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"回环地址 / loopback name {host}"
+    return address_problem(host) if _is_literal(host) else None
 
 
 class EgressGuard:

@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -46,7 +46,14 @@ from channels.base import (
     TransientError,
 )
 from channels.cms.errors import error_for, wp_code
-from channels.cms.render import DEFAULT_CATEGORY_SLUGS, WITHDRAWN_PREFIX, render_body, rewrite_links
+from channels.cms.render import (
+    DEFAULT_CATEGORY_SLUGS,
+    WITHDRAWN_PREFIX,
+    media_sources,
+    render_body,
+    rewrite_links,
+)
+from channels.egress import EgressGuard, EgressSettings, EgressTooLargeError, static_problem
 from publisher.domain.item import ItemType, VersionView
 from publisher.domain.sanitize import text_of
 
@@ -109,14 +116,15 @@ class CmsChannel(Channel):
         *,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """`transport` replaces the network for both clients (classification tests pass an
-        `httpx.MockTransport`)."""
+        """`transport` replaces the network for the REST client and the egress guard
+        (classification tests pass an `httpx.MockTransport`; the guard's connect-time address
+        check then has no socket to check, so address tests run over real HTTP)."""
         super().__init__(settings, context)
         assert isinstance(settings, CmsSettings)
         self.cfg: CmsSettings = settings
         self._transport = transport
         self._api: httpx.Client | None = None
-        self._public: httpx.Client | None = None
+        self._guard: EgressGuard | None = None
         self._lock = threading.Lock()
         # slug / name -> term id; checked on every returned post, dropped when stale
         self._categories: dict[str, int] = {}
@@ -142,20 +150,33 @@ class CmsChannel(Channel):
                 )
             return self._api
 
-    def _anonymous(self) -> httpx.Client:
-        """Unauthenticated: fetches the public page and media sources on other hosts, which
-        must never see the Application Password."""
+    def _fetcher(self) -> EgressGuard:
+        """Every fetch of a URL from content (media, attachments) or from WordPress (the
+        permalink): through the egress guard, unauthenticated (the Application Password
+        never leaves for another host). The WordPress host of `base_url` is the operator's
+        own and may be private; any other private or loopback address needs `[egress]
+        allow_hosts`, and every redirect hop is checked again."""
         with self._lock:
-            if self._public is None:
-                self._public = make_client(timeout=self._timeout(), transport=self._transport)
-            return self._public
+            if self._guard is None:
+                base = self.context.egress or EgressSettings()
+                t = self.cfg.timeout_seconds
+                self._guard = EgressGuard(
+                    replace(
+                        base.allowing(urlsplit(self.cfg.base_url).netloc),
+                        read_timeout=min(base.read_timeout, t),
+                        connect_timeout=min(base.connect_timeout, t),
+                    ),
+                    transport=self._transport,
+                )
+            return self._guard
 
     def close(self) -> None:
         with self._lock:
-            for client in (self._api, self._public):
-                if client is not None:
-                    client.close()
-            self._api = self._public = None
+            if self._api is not None:
+                self._api.close()
+            if self._guard is not None:
+                self._guard.close()
+            self._api = self._guard = None
 
     def probe(self) -> str:
         """Live check: who the Application Password authenticates as (GET /users/me)."""
@@ -181,6 +202,22 @@ class CmsChannel(Channel):
             )
         if not text_of(version.body_html) and "<img" not in version.body_html and not version.attachments:
             problems.append(Problem("body_html", "正文为空 / empty body"))
+        own = urlsplit(self.cfg.base_url).netloc
+        for m in media_sources(version.body_html, version.attachments):
+            if urlsplit(m["url"]).netloc == own:
+                continue
+            why = static_problem(m["url"], self.context.egress)
+            if why:
+                field = (
+                    "attachments"
+                    if any(a.get("url") == m["url"] for a in version.attachments)
+                    else "body_html"
+                )
+                problems.append(
+                    Problem(
+                        field, f"该地址不会被获取 / this URL will not be fetched: {m['url'][:200]}: {why}"
+                    )
+                )
         return problems
 
     def render(self, version: VersionView, op: Operation) -> Payload:
@@ -337,37 +374,16 @@ class CmsChannel(Channel):
         return self._term("tags", self._tags, name, {"name": name}, None, fresh=fresh)
 
     def _download(self, url: str) -> tuple[bytes, str]:
-        """One media source, at most max_media_bytes. Streamed, so an oversized file is refused
-        without being held in memory; `_http.request` has no streaming variant."""
-        what = f"下载附件 / fetch {url[:200]}"
-        limit = self.cfg.max_media_bytes
+        """One media source, at most max_media_bytes, through the egress guard: a refused
+        address, redirect or size is this delivery's PermanentError naming the URL."""
         try:
-            with self._anonymous().stream("GET", url, follow_redirects=True) as response:
-                status = response.status_code
-                if status in (408, 425, 429) or status >= 500:
-                    raise TransientError(
-                        f"{what}: 源站暂不可用 / source unavailable ({status})", http_status=status
-                    )
-                if status != 200:
-                    raise PermanentError(
-                        f"{what}: 源文件无法获取 / source not available ({status})", http_status=status
-                    )
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise PermanentError(f"{what}: 文件超过{limit}字节 / file larger than {limit} bytes")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise PermanentError(f"{what}: 文件超过{limit}字节 / file larger than {limit} bytes")
-                    chunks.append(chunk)
-                ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{what}: 超时 / timeout: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"{what}: 连接失败 / connection error: {type(exc).__name__}"[:300]) from exc
-        return b"".join(chunks), ctype
+            got = self._fetcher().fetch(url, max_bytes=self.cfg.max_media_bytes)
+        except EgressTooLargeError as exc:
+            limit = self.cfg.max_media_bytes
+            raise PermanentError(
+                f"下载附件 / fetch {url[:200]}: 文件超过{limit}字节 / file larger than {limit} bytes"
+            ) from exc
+        return got.content, got.content_type
 
     def _rehost(self, media: list[Mapping[str, str]], content: str) -> tuple[str, int]:
         """Upload every source to the media library (once per distinct file: the media slug is
@@ -656,28 +672,27 @@ class CmsChannel(Channel):
         if not isinstance(meta, dict) or meta.get("publisher_uid") != uid:
             raise _plugin_missing()
 
-    def _public_page(self, url: str) -> httpx.Response:
+    def _public_page(self, url: str) -> tuple[int, str]:
+        """The public page's status and text (through the egress guard: the permalink is the
+        provider's word, and a redirect from it is checked hop by hop)."""
         headers = _LIGHT_CHECK if self.cfg.live_check == "light" else None
-        return request(self._anonymous(), "GET", url, follow_redirects=True, headers=headers)
+        got = self._fetcher().fetch(url, headers=headers, max_bytes=PAGE_MAX_BYTES, check_status=False)
+        return got.status, got.content.decode("utf-8", "replace")
 
     def _verify_live(self, link: str, title: str) -> None:
         if not link:
             raise TransientError("尚未上线：WordPress 未返回链接 / not live yet: no permalink")
-        response = self._public_page(link)
-        if response.status_code != 200:
+        status, text = self._public_page(link)
+        if status != 200:
+            raise TransientError(f"尚未上线 / not live yet: {link} answers {status}", http_status=status)
+        if html.unescape(title) not in html.unescape(text):
             raise TransientError(
-                f"尚未上线 / not live yet: {link} answers {response.status_code}",
-                http_status=response.status_code,
-            )
-        if html.unescape(title) not in html.unescape(response.text):
-            raise TransientError(
-                f"尚未上线：页面未显示标题 / not live yet: title not on {link}",
-                http_status=response.status_code,
+                f"尚未上线：页面未显示标题 / not live yet: title not on {link}", http_status=status
             )
 
     def _verify_gone(self, link: str, title: str) -> None:
-        response = self._public_page(link)
-        if response.status_code == 200 and title and html.unescape(title) in html.unescape(response.text):
+        status, text = self._public_page(link)
+        if status == 200 and title and html.unescape(title) in html.unescape(text):
             raise TransientError(f"仍可访问 / still live: {link}", http_status=200)
 
 
@@ -703,6 +718,9 @@ def _extension(url: str, ctype: str) -> str:
     guessed = mimetypes.guess_extension(ctype) if ctype else None
     return guessed or ".bin"
 
+
+# a themed page is far below this; a permalink answering more is not one of ours
+PAGE_MAX_BYTES = 5 * 1024 * 1024
 
 # asks plugin 3 for the title-only answer on the public permalink (see CmsSettings.live_check)
 _LIGHT_CHECK = {"X-Publisher-Live-Check": "1"}

@@ -29,10 +29,8 @@ from html import escape
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-import httpx
 from pydantic import Field, SecretStr
 
-from channels._http import make_client
 from channels.base import (
     CallbackRequest,
     CallbackResponse,
@@ -48,6 +46,7 @@ from channels.base import (
     Receipt,
     TransientError,
 )
+from channels.egress import EgressGuard, EgressSettings, static_problem
 from channels.wechat.api import WechatApi
 from channels.wechat.callback import CallbackError, MassEvent, PublishEvent, parse_event, verify_url
 from channels.wechat.html import host_allowed, rewrite_images, to_wechat_html
@@ -127,7 +126,7 @@ class WechatChannel(Channel):
         super().__init__(settings, context)
         self.settings = settings
         self._api: WechatApi | None = None
-        self._http: httpx.Client | None = None
+        self._guard: EgressGuard | None = None
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -152,17 +151,19 @@ class WechatChannel(Channel):
         return self._api
 
     @property
-    def http(self) -> httpx.Client:
-        if self._http is None:
-            self._http = make_client(
-                timeout=httpx.Timeout(
-                    connect=self.settings.connect_timeout,
-                    read=self.settings.read_timeout,
-                    write=20.0,
-                    pool=5.0,
+    def guard(self) -> EgressGuard:
+        """Fetches the in-body images and the cover (URLs from content): `allowed_image_hosts`
+        decides which hosts, the egress guard which addresses (channels/wechat/media.py)."""
+        if self._guard is None:
+            base = self.context.egress or EgressSettings()
+            self._guard = EgressGuard(
+                replace(
+                    base,
+                    connect_timeout=min(base.connect_timeout, self.settings.connect_timeout),
+                    read_timeout=min(base.read_timeout, self.settings.read_timeout),
                 )
             )
-        return self._http
+        return self._guard
 
     def probe(self) -> str:
         """Live check: an access token for appid/secret (channels/wechat/probe.py)."""
@@ -172,8 +173,8 @@ class WechatChannel(Channel):
     def close(self) -> None:
         if self._api is not None:
             self._api.close()
-        if self._http is not None:
-            self._http.close()
+        if self._guard is not None:
+            self._guard.close()
 
     # ---- pure: render and check -----------------------------------------------------------
 
@@ -293,7 +294,16 @@ class WechatChannel(Channel):
                     f"WeChat allows {DIGEST_MAX}",
                 )
             )
-        content, _images, dropped = self._content(version)
+        content, images, dropped = self._content(version)
+        for url in (*images, *([version.cover_url] if version.cover_url else [])):
+            why = static_problem(url, self.context.egress)
+            if why:
+                problems.append(
+                    Problem(
+                        "cover_url" if url == version.cover_url else "body_html",
+                        f"该图片地址不会被获取 / this image URL will not be fetched: {url[:200]}: {why}",
+                    )
+                )
         if len(content) >= CONTENT_MAX_CHARS or len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
             problems.append(
                 Problem(
@@ -306,8 +316,8 @@ class WechatChannel(Channel):
             problems.append(
                 Problem(
                     "body_html",
-                    "以下图片来源不在允许列表，不会出现在微信文章中 / images from hosts "
-                    "not allowed will be left out: " + ", ".join(dropped)[:500],
+                    "以下图片不会出现在微信文章中（来源不在允许列表，或不是图片网址） / images left out "
+                    "(host not allowed, or not an image URL): " + ", ".join(dropped)[:500],
                 )
             )
         if version.cover_url and not host_allowed(version.cover_url, self.settings.allowed_image_hosts):
@@ -337,7 +347,7 @@ class WechatChannel(Channel):
         cover_url = body.get("cover_url")
         if cover_url:
             data = fetch_image(
-                self.http,
+                self.guard,
                 str(cover_url),
                 allowed_hosts=self.settings.allowed_image_hosts,
                 max_bytes=self.settings.image_max_bytes,
@@ -353,7 +363,7 @@ class WechatChannel(Channel):
 
     def _rehost(self, url: str) -> str:
         data = fetch_image(
-            self.http,
+            self.guard,
             url,
             allowed_hosts=self.settings.allowed_image_hosts,
             max_bytes=self.settings.image_max_bytes,

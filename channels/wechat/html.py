@@ -139,7 +139,8 @@ WECHAT_LINK_HOSTS = frozenset({"mp.weixin.qq.com"})
 class Transformed:
     content: str
     images: tuple[str, ...]  # absolute URLs from allowed hosts, to re-host; src still points at them
-    dropped_images: tuple[str, ...]  # images removed because their host is not allowed
+    # images removed: their URL when the host is not allowed, else why (empty src, data: URI)
+    dropped_images: tuple[str, ...]
 
 
 def host_allowed(url: str, allowed_hosts: Collection[str]) -> bool:
@@ -226,19 +227,39 @@ def _image(
     images: list[str],
     dropped: list[str],
 ) -> None:
-    src = urljoin(base_url, str(tag.get("src") or "").strip())
+    src, problem = image_url(str(tag.get("src") or ""), base_url)
     if src and host_allowed(src, allowed_hosts):
         tag["src"] = src
         tag["style"] = STYLES["img"]
         images.append(src)
         return
-    if src:
-        dropped.append(src)
+    dropped.append(problem or src)
     alt = str(tag.get("alt") or "").strip()
     if alt:
         tag.replace_with(NavigableString(f"［图片：{alt}］"))
     else:
         tag.decompose()
+
+
+def image_url(raw: str, base_url: str) -> tuple[str, str | None]:
+    """The absolute URL of an `<img src>`, or ("", why not). An empty src, a fragment or a
+    query alone would resolve to the item's own page, and a data:/javascript:/blob: URI is
+    no image source we fetch: each is an image problem, never a URL to fetch."""
+    raw = raw.strip()
+    if not raw:
+        return "", "（空图片地址 / empty src）"
+    scheme = urlsplit(raw).scheme.lower() if ":" in raw else ""
+    if scheme and scheme not in ("http", "https"):
+        return "", f"（{scheme}: 图片不受支持 / {scheme}: image not supported）"
+    src = urljoin(base_url, raw)
+    if _page(src) == _page(base_url) or urlsplit(src).scheme not in ("http", "https"):
+        return "", f"（图片地址无效 / not an image URL: {raw[:80]}）"
+    return src, None
+
+
+def _page(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower(), parts.path or "/"
 
 
 def rewrite_images(content: str, hosted: Mapping[str, str]) -> str:

@@ -1,10 +1,14 @@
 """Images for WeChat: fetched only from allowed hosts, size- and type-checked, normalised.
 
 The fetch is where server-side request forgery would happen (item HTML names the URLs), so
-the host must be on the allow-list, redirects are never followed, the body is streamed with
-a hard cap, and the bytes must really be an image (magic bytes, then Pillow decodes it with
-a pixel limit) whatever Content-Type claims. WeChat's limits: media/uploadimg takes JPG/PNG
-under 1 MB; a `thumb` material is a JPG of at most 64 KB.
+the host must be on `allowed_image_hosts`, and the fetch goes through the egress guard
+(channels/egress.py): the address checked at connect time (a private or loopback address
+only when `[egress] allow_hosts` names the host), redirects never followed (they would leave
+the allowed host), the body streamed with a hard cap. The bytes must really be an image
+(magic bytes, then Pillow decodes it with a pixel limit) whatever Content-Type claims.
+Whatever the image host answers, 401 and 403 included, is that item's problem
+(PermanentError or TransientError), never a reason to pause the channel. WeChat's limits:
+media/uploadimg takes JPG/PNG under 1 MB; a `thumb` material is a JPG of at most 64 KB.
 """
 
 from __future__ import annotations
@@ -14,11 +18,10 @@ import io
 import warnings
 from collections.abc import Collection
 
-import httpx
 from PIL import Image, ImageDraw, ImageFont
 
-from channels._http import raise_for_status
-from channels.base import PermanentError, TransientError
+from channels.base import PermanentError
+from channels.egress import EgressGuard, EgressTooLargeError
 from channels.wechat.html import host_allowed
 
 UPLOADIMG_MAX = 1024 * 1024 - 1
@@ -38,40 +41,18 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def fetch_image(client: httpx.Client, url: str, *, allowed_hosts: Collection[str], max_bytes: int) -> bytes:
+def fetch_image(guard: EgressGuard, url: str, *, allowed_hosts: Collection[str], max_bytes: int) -> bytes:
     """Download one image, refusing anything outside the allow-list or over `max_bytes`."""
     if not host_allowed(url, allowed_hosts):
         raise PermanentError(f"图片来源不在允许列表 / image host not allowed: {url}"[:300])
     try:
-        with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                response.read()
-                raise_for_status(response, f"image {url}"[:200])
-                raise PermanentError(
-                    f"图片地址未直接返回图片 / image not served directly ({response.status_code})",
-                    http_status=response.status_code,
-                )
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise PermanentError(f"图片过大 / image too large ({declared} bytes): {url}"[:300])
-            ctype = response.headers.get("Content-Type", "")
-            if not ctype.lower().startswith("image/"):
-                raise PermanentError(f"不是图片 / not an image ({ctype or 'no type'}): {url}"[:300])
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PermanentError(f"图片过大 / image larger than {max_bytes} bytes: {url}"[:300])
-                chunks.append(chunk)
-    except httpx.TimeoutException as exc:
-        raise TransientError(f"图片下载超时 / image fetch timeout: {url}"[:300]) from exc
-    except httpx.TransportError as exc:
-        raise TransientError(f"图片下载失败 / image fetch failed: {type(exc).__name__}: {url}"[:300]) from exc
-    data = b"".join(chunks)
-    if sniff(data) is None:
+        # a redirect is refused (EgressRefusedError): it would lead off the allowed host
+        got = guard.fetch(url, max_bytes=max_bytes, accept=("image/",), max_redirects=0)
+    except EgressTooLargeError as exc:
+        raise PermanentError(f"图片过大 / image larger than {max_bytes} bytes: {url}"[:300]) from exc
+    if sniff(got.content) is None:
         raise PermanentError(f"图片格式不支持 / unsupported image format: {url}"[:300])
-    return data
+    return got.content
 
 
 def _open(data: bytes) -> Image.Image:

@@ -10,6 +10,7 @@ from typing import Any
 
 from channels import registry
 from channels.base import Channel, ChannelContext, ChannelError, Problem
+from channels.egress import EgressSettings, egress_settings
 from publisher.delivery.checkpoints import DbCheckpoints, DbValues
 from publisher.domain.errors import FieldError
 from publisher.domain.item import VersionView
@@ -51,8 +52,15 @@ class ChannelSet:
             secret=partial(_secret, section),
             resolve_secret=resolve_secret,
             name=name,
+            egress=self._egress(),
             **durable,
         )
+
+    def _egress(self) -> EgressSettings:
+        try:
+            return egress_settings(self.settings.egress.model_dump())
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
 
     def get(self, kind: str) -> Channel:
         with self._lock:

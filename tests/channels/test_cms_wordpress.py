@@ -35,6 +35,7 @@ from channels.base import (
     TransientError,
 )
 from channels.cms import CmsChannel
+from channels.egress import EgressSettings
 from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
 from tests.wordpress_support import *  # noqa: F403  (fixtures: wordpress, admin, uids)
@@ -46,6 +47,13 @@ DB_NAME = os.environ.get("WP_DB_NAME", "publisher_wp")
 CONTEXT = ChannelContext(
     public_base_url="http://127.0.0.1:8000", data_dir=Path("/nonexistent"), agency_name="上海市财政局"
 )
+
+
+def behind_proxy(wordpress: WordPress) -> ChannelContext:
+    """The REST API reached through a proxy (base_url), the permalinks on WordPress's own
+    address: a host other than base_url's, on loopback, so allow-listed as an operator would."""
+    netloc = wordpress.url.split("://", 1)[1].rstrip("/")
+    return replace(CONTEXT, egress=EgressSettings(allow_hosts=frozenset({netloc})))
 
 
 @pytest.fixture
@@ -269,7 +277,7 @@ def test_lost_response_after_create_does_not_duplicate(
 ) -> None:
     version = new_policy(uids)
     with DroppingProxy(wordpress.url) as proxy:
-        ch = CmsChannel(wordpress.settings(base_url=proxy.url), CONTEXT)
+        ch = CmsChannel(wordpress.settings(base_url=proxy.url), behind_proxy(wordpress))
         proxy.drop_creates = 1
         # when: WordPress creates the post but the answer is lost
         with pytest.raises(TransientError) as info:
@@ -292,7 +300,7 @@ def test_batch_writes_verifies_and_survives_a_lost_answer(
     # given: three items, one of them already on the site at an older version
     versions = [new_policy(uids) for _ in range(3)]
     with DroppingProxy(wordpress.url) as proxy:
-        ch = CmsChannel(wordpress.settings(base_url=proxy.url), CONTEXT)
+        ch = CmsChannel(wordpress.settings(base_url=proxy.url), behind_proxy(wordpress))
         first = send(ch, versions[1], Operation.PUBLISH)
         batch = [(ch.render(v, Operation.PUBLISH), f"d{n}") for n, v in enumerate(versions)]
         proxy.drop_creates = 1
@@ -442,8 +450,20 @@ def file_server() -> Iterator[tuple[str, dict[str, int]]]:
         server.server_close()
 
 
+@pytest.fixture
+def cms_files(wordpress: WordPress, file_server: tuple[str, dict[str, int]]) -> Iterator[CmsChannel]:
+    """The channel with the file server (on loopback) allow-listed in `[egress]`, as an
+    operator would list an intranet file host."""
+    netloc = file_server[0].removeprefix("http://")
+    ch = CmsChannel(
+        wordpress.settings(), replace(CONTEXT, egress=EgressSettings(allow_hosts=frozenset({netloc})))
+    )
+    yield ch
+    ch.close()
+
+
 def test_images_and_attachments_go_to_the_media_library(
-    cms: CmsChannel,
+    cms_files: CmsChannel,
     wordpress: WordPress,
     admin: httpx.Client,
     uids: list[str],
@@ -455,7 +475,7 @@ def test_images_and_attachments_go_to_the_media_library(
         body_html=f'<p>见下图。</p><p><img src="{origin}/figure.png" alt="预算结构图"></p>',
         attachments=({"title": "实施细则", "url": f"{origin}/rules.pdf"},),
     )
-    receipt = send(cms, version, Operation.PUBLISH)
+    receipt = send(cms_files, version, Operation.PUBLISH)
     assert receipt.data["media_uploaded"] == 2
     [post] = posts_for(admin, version.uid)
     content = post["content"]["raw"]
@@ -470,7 +490,7 @@ def test_images_and_attachments_go_to_the_media_library(
         assert httpx.get(m["source_url"]).content in (tiny_png(), httpx.get(f"{origin}/rules.pdf").content)
     assert hits["auth"] == 0
     # an update re-uses the uploaded copies instead of uploading again
-    again = send(cms, replace(version, version=2), Operation.UPDATE)
+    again = send(cms_files, replace(version, version=2), Operation.UPDATE)
     assert again.data["media_uploaded"] == 0
     assert posts_for(admin, version.uid)[0]["content"]["raw"] == content
     for m in mine:
@@ -478,13 +498,13 @@ def test_images_and_attachments_go_to_the_media_library(
 
 
 def test_refused_file_type_is_permanent(
-    cms: CmsChannel, uids: list[str], file_server: tuple[str, dict[str, int]]
+    cms_files: CmsChannel, uids: list[str], file_server: tuple[str, dict[str, int]]
 ) -> None:
     # WordPress refuses the type with a 500 (rest_upload_sideload_error): retrying cannot help
     origin, _ = file_server
     version = new_policy(uids, attachments=({"title": "工具", "url": f"{origin}/tool.exe"},))
     with pytest.raises(PermanentError) as info:
-        send(cms, version, Operation.PUBLISH)
+        send(cms_files, version, Operation.PUBLISH)
     assert info.value.http_status == 500
     assert info.value.provider_code == "rest_upload_sideload_error"
     assert rows_in_db(version.uid) == 0

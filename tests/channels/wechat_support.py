@@ -21,6 +21,7 @@ import redis
 from PIL import Image
 
 from channels.base import ChannelContext, MemoryCheckpoints, MemoryValues
+from channels.egress import EgressSettings
 from channels.standins.wechat_server import RunningServer, ServerConfig, start_in_thread
 from channels.wechat import WechatChannel, WechatSettings
 from tests.conftest import redis_url
@@ -210,6 +211,8 @@ def make_channel(wechat: RunningServer, image_host: ImageHost, redis_prefix: str
             agency_name="上海市财政局",
             checkpoints=checkpoints,
             shared=shared,
+            # the test image host is on loopback: allow-listed as an operator would
+            egress=EgressSettings(allow_hosts=frozenset({image_host.netloc})),
         )
         channel = WechatChannel(WechatSettings.model_validate(values), context)
         made.append(channel)

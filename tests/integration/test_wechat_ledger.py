@@ -107,7 +107,10 @@ def deploy(
         # with its own servers (tests/publisher/editorial/checks/test_links.py)
         rt = build_runtime(
             settings.replace(
-                channels={"wechat": section}, checks=settings.checks.model_copy(update={"links": False})
+                channels={"wechat": section},
+                checks=settings.checks.model_copy(update={"links": False}),
+                # the image host is on loopback: allow-listed as an operator would
+                egress=settings.egress.model_copy(update={"allow_hosts": [image_host.netloc]}),
             )
         )
         stack.callback(rt.close)
@@ -204,6 +207,27 @@ def test_policy_with_images_table_and_link_is_delivered_on_the_callback(
     assert cover["type"] == "image" and cover["format"] == "jpg"
     assert sorted(image_host.hits) == ["/img/chart.png", "/img/cover.jpg", "/img/photo.jpg"]
     assert rt.service.item_detail(uid)["delivery_status"] == "published"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_an_image_host_refusing_us_fails_that_item_and_never_pauses_the_channel(
+    deploy: Deploy, team: Team, wechat: RunningServer, image_host: ImageHost, status: int
+) -> None:
+    # issue 18: a 401/403 from an in-body image's host is that item's problem; only WeChat's
+    # own API rejecting our credentials may pause the channel
+    dep = deploy(poll=POLL_FAST)
+    url = image_host.url("/img/private.png")
+    image_host.routes["/img/private.png"] = (status, {"Content-Type": "text/plain"}, b"denied")
+    bad = approve(dep.rt, team, body_html=f'<p>正文</p><p><img src="{url}" alt="内部图片"></p>')
+    wait_for(lambda: state_of(dep.rt, bad) == "failed", what="the item with the refused image failed")
+    d = the_delivery(dep.rt, bad)
+    assert outcomes(dep.rt, d["id"]) == ["permanent"]
+    assert url in d["last_error"] and str(status) in d["last_error"]
+    assert dep.rt.deliveries.channel_status("wechat")["paused"] is False
+    assert not [e for e in dep.rt.service.audit_events() if e["action"] == "channel.pause"]
+    # the next item goes out as usual
+    good = approve(dep.rt, team, title="关于预算公开工作的通知")
+    wait_for(lambda: state_of(dep.rt, good) == "delivered", what="the next item delivered")
 
 
 def test_with_callbacks_off_polling_confirms(deploy: Deploy, team: Team, wechat: RunningServer) -> None:
