@@ -42,10 +42,10 @@ from publisher.delivery.policy import ChannelPolicy, channel_policy
 from publisher.domain.clock import SHANGHAI, local_today, utcnow
 from publisher.domain.item import Operation, VersionView
 from publisher.editorial import audit, workflow
-from publisher.editorial.views import version_view
+from publisher.editorial.views import views_of
 from publisher.observe import events
 from publisher.settings import Settings
-from publisher.store.db import Database
+from publisher.store.db import Database, Flush
 from publisher.store.models import AuditEvent, Delivery, Item, ItemVersion
 
 log = logging.getLogger(__name__)
@@ -117,36 +117,9 @@ class Engine:
 
     # -- one delivery ----------------------------------------------------------------------
     def process(self, delivery_id: int) -> str:
-        """Try to deliver one delivery. Returns what happened: 'skipped' (not claimable now),
-        'held', 'delivered', 'accepted', or the failure kind."""
-        now = utcnow()
-        with self.db.transaction(wait_for_flush=False) as s:  # a lost claim only means a second send
-            d = s.get(Delivery, delivery_id)
-            if d is None or d.state not in ledger.CLAIMABLE or d.next_attempt_at > now:
-                return "skipped"
-            channel = d.channel
-            policy = self.policy(channel)
-            verdict, effects = ledger.gate(s, channel, policy, self.worker, now)
-            if verdict == "held":
-                ledger.hold(s, delivery_id, now)
-            elif not ledger.claim(s, delivery_id, self.worker, policy.lease_seconds, now):
-                return "skipped"
-            else:
-                claimed = self._claimed(s, d, policy)
-        self._after_commit(effects)
-        if verdict == "held":
-            return "held"
-        sent = self._call(claimed)
-        effects, outcome = self.db.run(lambda s: self._record(s, claimed, sent))
-        self._after_commit(effects)
-        return outcome
-
-    def _claimed(self, s: Session, d: Delivery, policy: ChannelPolicy) -> Claimed:
-        item = s.get(Item, d.item_id)
-        version = s.get(ItemVersion, d.version_id)
-        assert item is not None and version is not None
-        view = workflow.view_of(s, self.settings, item, version)
-        return Claimed(d.id, d.channel, Operation(d.operation), view, d.key, policy)
+        """Try to deliver one delivery: a batch of one. Returns what happened: 'skipped' (not
+        claimable now), 'held', 'delivered', 'accepted', or the failure kind."""
+        return self.process_batch([delivery_id])[delivery_id]
 
     def process_batch(self, delivery_ids: list[int], pool: ThreadPool | None = None) -> dict[int, str]:
         """Deliver several deliveries with two transactions in all: claim every claimable one,
@@ -165,7 +138,7 @@ class Engine:
         now = utcnow()
         results = dict.fromkeys(delivery_ids, "skipped")
         effects = Effects()
-        with self.db.transaction(wait_for_flush=False) as s:  # a lost claim only means a second send
+        with self.db.transaction(flush=Flush.LATER) as s:  # a lost claim only means a second send
             rows = s.connection().execute(_DUE_IN_BATCH, {"ids": list(delivery_ids), "now": now}).all()
             by_channel: dict[str, list[Any]] = {}
             for d in rows:
@@ -229,7 +202,7 @@ class Engine:
             )
             for c, outcome in zip(claimed, sent, strict=True):
                 if outcome.receipt is None:
-                    recorded, results[c.delivery_id] = self._record(s, c, outcome)
+                    recorded, results[c.delivery_id] = self._record_failure(s, c, outcome)
                     effects.merge(recorded)
             return effects
 
@@ -264,10 +237,8 @@ class Engine:
         return [o for o in out if o is not None]
 
     def _views(self, s: Session, rows: Sequence[Any]) -> dict[int, VersionView]:
-        """workflow.view_of for a batch in three queries instead of four per delivery (the
-        same inputs: the item, the version, the items interpreting it, the channel URLs
-        known for it; keep in step with workflow.view_of). `rows` carry id, item_id and
-        version_id."""
+        """The views of the claimed rows (id, item_id, version_id): one load of their items
+        and versions, then `views_of`."""
         if not rows:
             return {}
         items: dict[int, Item] = {}
@@ -276,26 +247,8 @@ class Engine:
             _ITEMS_AND_VERSIONS, {"ids": list({d.version_id for d in rows})}
         ).tuples():
             items[item.id], versions[version.id] = item, version
-        interpreted: dict[str, list[str]] = {}
-        for uid, target in s.connection().execute(_INTERPRETED_BY, {"uids": [i.uid for i in items.values()]}):
-            interpreted.setdefault(target, []).append(uid)
-        urls: dict[int, dict[str, str]] = {}
-        for item_id, channel, url in s.connection().execute(_CHANNEL_URLS, {"ids": list(items)}):
-            urls.setdefault(item_id, {})[channel] = url
-        out: dict[int, VersionView] = {}
-        labels = self.settings.agency.labels.model_dump()
-        for d in rows:
-            item = items[d.item_id]
-            out[d.id] = version_view(
-                item,
-                versions[d.version_id],
-                public_base_url=self.settings.public_base_url,
-                agency_name=self.settings.agency.name,
-                interpreted_by=tuple(interpreted.get(item.uid, ())),
-                channel_urls=urls.get(item.id, {}),
-                labels=labels,
-            )
-        return out
+        views = views_of(s, self.settings, [(items[d.item_id], versions[d.version_id]) for d in rows])
+        return {d.id: view for d, view in zip(rows, views, strict=True)}
 
     def _call(self, c: Claimed) -> _Sent:
         """The remote part: render and send, with no transaction open."""
@@ -348,29 +301,8 @@ class Engine:
                 )
         return [o for o in out if o is not None]
 
-    def _record(self, s: Session, c: Claimed, sent: _Sent) -> tuple[Effects, str]:
-        receipt, error = sent.receipt, sent.error
-        if receipt is not None:
-            info = AttemptInfo(
-                sent.started,
-                sent.duration_ms,
-                receipt.http_status,
-                receipt.provider_code,
-                None,
-                receipt.response_excerpt,
-            )
-            effects = ledger.record_success(
-                s,
-                c.delivery_id,
-                self.worker,
-                info,
-                accepted=receipt.accepted,
-                external_id=receipt.external_id,
-                url=receipt.url,
-                receipt=dict(receipt.data) or None,
-                policy=c.policy,
-            )
-            return effects, "accepted" if receipt.accepted else "delivered"
+    def _record_failure(self, s: Session, c: Claimed, sent: _Sent) -> tuple[Effects, str]:
+        error = sent.error
         assert error is not None
         info = AttemptInfo(
             sent.started,
@@ -553,12 +485,12 @@ class Engine:
                 .all()
             )
             latest = {item_id: version_id for item_id, version_id in rows}  # the newest per item
-            views = []
+            pairs = []
             for item_id, version_id in latest.items():
                 item, version = s.get(Item, item_id), s.get(ItemVersion, version_id)
                 assert item is not None and version is not None
-                views.append(workflow.view_of(s, self.settings, item, version))
-            return False, views
+                pairs.append((item, version))
+            return False, views_of(s, self.settings, pairs)
 
         for name in self.settings.enabled_channels():
             try:
@@ -644,7 +576,7 @@ class Engine:
         hand-over failed, so the next sweep picks them up at once)."""
         if not ids:
             return
-        with self.db.transaction(wait_for_flush=False) as s:
+        with self.db.transaction(flush=Flush.LATER) as s:
             if dispatched:
                 ledger.mark_dispatched(s, ids, utcnow())
             else:
@@ -673,14 +605,6 @@ _ITEMS_AND_VERSIONS = (
     select(Item, ItemVersion)
     .join(ItemVersion, ItemVersion.item_id == Item.id)
     .where(ItemVersion.id.in_(bindparam("ids", expanding=True)))
-)
-_INTERPRETED_BY = select(Item.uid, Item.interprets_uid).where(
-    Item.interprets_uid.in_(bindparam("uids", expanding=True)), Item.live_version.is_not(None)
-)
-_CHANNEL_URLS = (
-    select(Delivery.item_id, Delivery.channel, Delivery.url)
-    .where(Delivery.item_id.in_(bindparam("ids", expanding=True)), Delivery.url.is_not(None))
-    .order_by(Delivery.id)
 )
 
 

@@ -190,16 +190,11 @@ def _prerequisite_met() -> Any:
     )
 
 
-def claim(session: Session, delivery_id: int, worker: str, lease_seconds: float, now: datetime) -> bool:
-    """Take one due delivery for sending. False when it is not due, not claimable, waiting for
-    a prerequisite, or another worker got it first."""
-    return claim_many(session, [delivery_id], worker, lease_seconds, now) == [delivery_id]
-
-
 def claim_many(
     session: Session, ids: list[int], worker: str, lease_seconds: float, now: datetime
 ) -> list[int]:
-    """claim() for several deliveries in one statement; returns the ids this worker won."""
+    """Take due deliveries for sending in one statement; returns the ids this worker won (not
+    those not due, not claimable, waiting for a prerequisite, or taken by another worker)."""
     if not ids:
         return []
     won = (
@@ -307,45 +302,6 @@ def _breaker_failure(
         _breaker_event(session, channel, "open", effects, reason)
 
 
-def record_success(
-    session: Session,
-    delivery_id: int,
-    worker: str,
-    info: AttemptInfo,
-    *,
-    accepted: bool,
-    external_id: str | None,
-    url: str | None,
-    receipt: dict[str, Any] | None,
-    policy: ChannelPolicy,
-    now: datetime | None = None,
-) -> Effects:
-    now = now or utcnow()
-    effects = Effects()
-    d = _locked(session, delivery_id)
-    _attempt(session, d, "accepted" if accepted else "success", info, worker)
-    # A success is a fact even if our lease was taken over meanwhile (the send went out);
-    # adapters are idempotent, so the other worker's send is harmless.
-    if d.state in (S.DELIVERED, S.SUPERSEDED) or (d.state == S.ACCEPTED and accepted):
-        return effects
-    d.external_id = external_id or d.external_id
-    d.url = url or d.url
-    d.receipt = receipt
-    d.sent_at = now
-    d.last_error = None
-    d.lease_owner, d.lease_expires_at = None, None
-    d.updated_at = now
-    if accepted:
-        d.state = S.ACCEPTED.value
-        d.next_attempt_at = now + timedelta(seconds=policy.confirm_interval_seconds)
-    else:
-        d.state = S.DELIVERED.value
-        d.delivered_at = now
-        effects.dispatch += _dependents(session, d.id)
-    _breaker_success(session, d.channel, now, effects)
-    return effects
-
-
 @dataclass(frozen=True)
 class Success:
     """One successful send, for record_successes()."""
@@ -422,8 +378,8 @@ def record_successes(
     default: ChannelPolicy,
     now: datetime | None = None,
 ) -> Effects:
-    """record_success() for a batch with a handful of statements instead of several per
-    delivery: rows locked in one SELECT (in id order, so batches never deadlock), attempts
+    """Record successful sends (one or many) with a handful of statements instead of several
+    per delivery: rows locked in one SELECT (in id order, so batches never deadlock), attempts
     inserted together, the rows updated together, dependents found in one query, each
     channel's breaker touched once (and only when it is not closed and clean)."""
     now = now or utcnow()

@@ -18,8 +18,7 @@ from channels.base import Channel
 from publisher.domain.clock import local, utcnow
 from publisher.domain.errors import FieldError
 from publisher.domain.item import Operation, VersionView
-from publisher.editorial.views import content_hash
-from publisher.editorial.workflow import view_of
+from publisher.editorial.views import content_hash, view_of
 from publisher.settings import Settings
 from publisher.store.models import IndexCounter, Item, ItemVersion
 

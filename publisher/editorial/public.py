@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from publisher.domain.clock import local, utcnow
 from publisher.domain.item import ITEM_TYPE_LABELS, SITE_PAGE_TYPES, ItemState, ItemType, VersionView
-from publisher.editorial.workflow import view_of
+from publisher.editorial.views import view_of
 from publisher.settings import Settings
 from publisher.store.db import Database
 from publisher.store.models import Item, ItemVersion

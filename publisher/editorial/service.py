@@ -11,8 +11,7 @@ due, only after the transaction committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -27,7 +26,7 @@ from publisher.editorial.checks.engine import ContentChecks
 from publisher.editorial.workflow import Outcome, Preflight
 from publisher.settings import Settings
 from publisher.store import counters
-from publisher.store.db import Database
+from publisher.store.db import Database, Flush
 from publisher.store.models import Attempt, AuditEvent, ChannelState, Delivery, Item, User
 
 log = logging.getLogger(__name__)
@@ -87,13 +86,8 @@ class Service:
             except Exception:  # a lost wake-up is recovered by the sweeper
                 log.exception("waking the executor failed; the sweeper will pick the deliveries up")
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self.db.transaction() as session:
-            yield session
-
     def _run(self, fn: Callable[[Session], Outcome]) -> Outcome:
-        outcome = self.db.run_then_flush(fn)
+        outcome = self.db.run(fn, flush=Flush.AFTER_LOCKS)
         self.wake(outcome.deliveries, outcome.channels)
         return outcome
 

@@ -1,15 +1,21 @@
-"""Build the read-only `VersionView` that channels render from a stored version."""
+"""Build the read-only `VersionView` that channels render from a stored version: `views_of`
+for any number of versions in two queries (the engine's batches, the digests), `view_of`
+for one (approval's pre-flight, the preview, the public page)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
 from publisher.domain.item import DEFAULT_LABELS, ItemType, VersionView
-from publisher.store.models import AnyItem, ItemVersion
+from publisher.settings import Settings
+from publisher.store.models import AnyItem, Delivery, Item, ItemVersion
 
 
 def content_hash(content: dict[str, Any]) -> str:
@@ -67,3 +73,50 @@ def version_view(
         channel_urls=dict(channel_urls or {}),
         labels=dict(labels or DEFAULT_LABELS),
     )
+
+
+# built once: they run for every batch a worker takes
+_INTERPRETED_BY = select(Item.uid, Item.interprets_uid).where(
+    Item.interprets_uid.in_(bindparam("uids", expanding=True)), Item.live_version.is_not(None)
+)
+_CHANNEL_URLS = (
+    select(Delivery.item_id, Delivery.channel, Delivery.url)
+    .where(Delivery.item_id.in_(bindparam("ids", expanding=True)), Delivery.url.is_not(None))
+    .order_by(Delivery.id)
+)
+
+
+def views_of(
+    session: Session, settings: Settings, pairs: Sequence[tuple[AnyItem, ItemVersion]]
+) -> list[VersionView]:
+    """The views of (item, version) pairs, with what the versions do not hold: the released
+    items interpreting each item and the channel URLs its deliveries reported (the latest
+    per channel)."""
+    if not pairs:
+        return []
+    uids = list({item.uid for item, _version in pairs})
+    ids = list({item.id for item, _version in pairs if item.id is not None})
+    interpreted: dict[str, list[str]] = {}
+    for uid, target in session.connection().execute(_INTERPRETED_BY, {"uids": uids}):
+        interpreted.setdefault(target, []).append(uid)
+    urls: dict[int, dict[str, str]] = {}
+    labels = settings.agency.labels.model_dump()
+    if ids:
+        for item_id, channel, url in session.connection().execute(_CHANNEL_URLS, {"ids": ids}):
+            urls.setdefault(item_id, {})[channel] = url
+    return [
+        version_view(
+            item,
+            version,
+            public_base_url=settings.public_base_url,
+            agency_name=settings.agency.name,
+            interpreted_by=tuple(interpreted.get(item.uid, ())),
+            channel_urls=urls.get(item.id, {}) if item.id is not None else {},
+            labels=labels,
+        )
+        for item, version in pairs
+    ]
+
+
+def view_of(session: Session, settings: Settings, item: AnyItem, version: ItemVersion) -> VersionView:
+    return views_of(session, settings, [(item, version)])[0]

@@ -50,7 +50,7 @@ from publisher.domain.validation import field_errors
 from publisher.editorial import audit, indexno
 from publisher.editorial.auth import Actor
 from publisher.editorial.checks.problem import for_member, from_channel
-from publisher.editorial.views import content_hash, version_view
+from publisher.editorial.views import content_hash, view_of
 from publisher.settings import Settings
 from publisher.store import outbox
 from publisher.store.models import AnyItem, AuditEvent, Delivery, Item, ItemRow, ItemVersion
@@ -351,38 +351,6 @@ def _live_version(session: Session, item: AnyItem) -> ItemVersion | None:
     return session.execute(
         select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.number == item.live_version)
     ).scalar_one()
-
-
-# Built once: view_of runs inside every approval (the channels' pre-flight checks).
-_INTERPRETED_BY = select(Item.uid).where(
-    Item.interprets_uid == bindparam("uid"), Item.live_version.is_not(None)
-)
-_CHANNEL_URLS = (
-    select(Delivery.channel, Delivery.url)
-    .where(Delivery.item_id == bindparam("item_id"), Delivery.url.is_not(None))
-    .order_by(Delivery.id)
-)
-
-
-def _interpreted_by(session: Session, uid: str) -> tuple[str, ...]:
-    return tuple(session.connection().execute(_INTERPRETED_BY, {"uid": uid}).scalars().all())
-
-
-def _channel_urls(session: Session, item: AnyItem) -> dict[str, str]:
-    rows = session.connection().execute(_CHANNEL_URLS, {"item_id": item.id}).all()
-    return {channel: url for channel, url in rows}
-
-
-def view_of(session: Session, settings: Settings, item: AnyItem, version: ItemVersion) -> VersionView:
-    return version_view(
-        item,
-        version,
-        public_base_url=settings.public_base_url,
-        agency_name=settings.agency.name,
-        interpreted_by=_interpreted_by(session, item.uid),
-        channel_urls=_channel_urls(session, item),
-        labels=settings.agency.labels.model_dump(),
-    )
 
 
 def _release_content(item: AnyItem, index_number: str, release_at: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
-from publisher.store.db import Database
+from publisher.store.db import Database, Flush
 from publisher.store.models import Counter, CounterDelta
 
 DELIVERY = "delivery"
@@ -87,7 +87,7 @@ def fold(db: Database) -> int:
     last fold."""
     if not db.postgres:
         return 0
-    with db.transaction(wait_for_flush=False) as s:
+    with db.transaction(flush=Flush.LATER) as s:
         if not s.execute(select(func.pg_try_advisory_xact_lock(literal(_FOLD_LOCK)))).scalar_one():
             return 0
         return int(s.connection().execute(_FOLD).rowcount or 0)

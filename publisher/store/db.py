@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,6 +95,31 @@ def is_postgres(engine: Engine) -> bool:
 _WAIT_FOR_FLUSH = "SELECT pg_logical_emit_message(true, 'publisher.flush', '')"
 
 
+class Flush(StrEnum):
+    """When a commit is durable.
+
+    WAIT: the commit waits for the WAL flush (the default).
+    LATER: for a transaction whose loss in a database crash is harmless (a claim or a
+      dispatch mark: the ledger recovers either, and the send stays at-least-once):
+      PostgreSQL commits it without waiting, and the next synchronous commit flushes it.
+    AFTER_LOCKS: for a transaction that takes a row lock every writer of its kind needs (an
+      approval takes the year's index counter and the audit chain's head). It returns, as
+      WAIT does, once the transaction is durable; but on PostgreSQL its commit does not wait
+      for the flush while it still holds those locks. With the flush inside the hold,
+      concurrent approvals queue behind each other's fsync and a slow disk stalls them all;
+      here the commit releases the locks at once and the wait for the flush comes after,
+      shared by whatever commits meanwhile. A database crash in between loses only
+      transactions whose callers have no answer yet, and the WAL replays in order: never a
+      later one without an earlier one, so index numbers and the audit chain stay whole.
+
+    SQLite (WAL, synchronous=NORMAL) never waits for a flush: all three are the same there.
+    """
+
+    WAIT = "wait"
+    LATER = "later"
+    AFTER_LOCKS = "after_locks"
+
+
 class Database:
     """An engine plus a session factory; the service layer opens one transaction per action."""
 
@@ -105,7 +131,7 @@ class Database:
             make_engine(url, immediate=False, **kwargs) if url.startswith("sqlite") else self.engine
         )
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
-        # PostgreSQL connections whose commits do not wait for the WAL flush (run_then_flush)
+        # PostgreSQL connections whose commits do not wait for the WAL flush (Flush.LATER, .AFTER_LOCKS)
         self.unflushed_engine = (
             # (a small pool: these transactions are short, and workers hold both pools' connections)
             make_engine(
@@ -125,41 +151,24 @@ class Database:
         return is_postgres(self.engine)
 
     @contextmanager
-    def transaction(self, *, wait_for_flush: bool = True) -> Iterator[Session]:
-        """One transaction. `wait_for_flush=False` is for a transaction whose loss in a
-        database crash is harmless (a claim or a dispatch mark: the ledger recovers either,
-        and the send stays at-least-once): PostgreSQL then commits it without waiting for the
-        WAL flush, and the next synchronous commit flushes it anyway. SQLite (WAL,
-        synchronous=NORMAL) never waits for one."""
-        with (self.sessions if wait_for_flush else self.unflushed_sessions)() as session, session.begin():
+    def transaction(self, *, flush: Flush = Flush.WAIT) -> Iterator[Session]:
+        """One transaction, committed when the block ends (rolled back if it raises). The one
+        way to write: `run` retries it, `reader` is for reads. `flush` says when the commit
+        is durable (see `Flush`)."""
+        sessions = self.sessions if flush is Flush.WAIT else self.unflushed_sessions
+        with sessions() as session, session.begin():
             yield session
-
-    def run(self, fn: Callable[[Session], T], *, attempts: int = 5) -> T:
-        """Run `fn` in one transaction, again from the start when the database broke it off
-        with a deadlock or serialization failure (two approvals and a worker's bookkeeping
-        can lock the same rows in different orders)."""
-        return self._run(fn, self.sessions, attempts)
-
-    def run_then_flush(self, fn: Callable[[Session], T], *, attempts: int = 5) -> T:
-        """`run`, for a transaction that takes a row lock every writer of its kind needs (an
-        approval takes the year's index counter and the audit chain's head). It returns, as
-        `run` does, once the transaction is durable; but on PostgreSQL its commit does not
-        wait for the WAL flush while it still holds those locks. With the flush inside the
-        hold, concurrent approvals queue behind each other's fsync and a slow disk stalls them
-        all; here the commit releases the locks at once and the wait for the flush comes
-        after, shared by whatever commits meanwhile. A database crash in between loses only
-        transactions whose callers have no answer yet, and the WAL replays in order: never a
-        later one without an earlier one, so index numbers and the audit chain stay whole."""
-        result = self._run(fn, self.unflushed_sessions, attempts)
-        if self.unflushed_engine is not None:
+        if flush is Flush.AFTER_LOCKS and self.unflushed_engine is not None:
             with self.engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(_WAIT_FOR_FLUSH)
-        return result
 
-    def _run(self, fn: Callable[[Session], T], sessions: sessionmaker[Session], attempts: int) -> T:
+    def run(self, fn: Callable[[Session], T], *, flush: Flush = Flush.WAIT, attempts: int = 5) -> T:
+        """`fn` in one `transaction`, again from the start when the database broke it off
+        with a deadlock or serialization failure (two approvals and a worker's bookkeeping
+        can lock the same rows in different orders)."""
         for attempt in range(1, attempts + 1):
             try:
-                with sessions() as session, session.begin():
+                with self.transaction(flush=flush) as session:
                     return fn(session)
             except DBAPIError as exc:
                 if attempt == attempts or not is_retryable(exc):

@@ -18,7 +18,7 @@ def test_failed_queue_replay_and_pause_resume(
 ) -> None:
     # given a published item whose cms delivery failed
     uid = publish(service, team)
-    with service.transaction() as s:
+    with service.db.transaction() as s:
         s.execute(
             update(Delivery).where(Delivery.channel == "cms").values(state="failed", last_error="HTTP 400")
         )
@@ -36,7 +36,7 @@ def test_failed_queue_replay_and_pause_resume(
 
     # pause holds nothing yet (the sweeper/engine does), resume releases what is held
     assert run(env, "channel", "pause", "cms", "--reason", "维护", "--as", "ops").exit_code == 0
-    with service.transaction() as s:
+    with service.db.transaction() as s:
         s.execute(update(Delivery).where(Delivery.channel == "cms").values(state="held"))
     out = run(env, "channel", "list")
     assert "cms" in out.output and "held=1" in out.output

@@ -32,20 +32,20 @@ def test_working_days_left_across_national_day_and_events_once(service: Service,
 
     # when the sweeper checks on Friday 10-18 (6 left: 10-21 … 10-25, 10-28) nothing is raised
     with caught("deadline.at_risk", "deadline.overdue") as got:
-        with service.transaction() as s:
+        with service.db.transaction() as s:
             assert check_deadlines(s, at(2024, 10, 18)) == []
         assert got == []
         # on Monday 10-21, 5 working days are left: at risk, raised once, after commit
-        with service.transaction() as s:
+        with service.db.transaction() as s:
             [risky] = check_deadlines(s, at(2024, 10, 21))
             assert risky.working_days_left == 5 and risky.status == "at_risk"
             assert got == []  # not before the commit
         assert [(n, e["uid"], e["working_days_left"]) for n, e in got] == [("deadline.at_risk", uid, 5)]
-        with service.transaction() as s:
+        with service.db.transaction() as s:
             check_deadlines(s, at(2024, 10, 22))
         assert len(got) == 1
         # after the due date it is overdue: listed, and raised once as overdue
-        with service.transaction() as s:
+        with service.db.transaction() as s:
             check_deadlines(s, at(2024, 10, 29))
             check_deadlines(s, at(2024, 10, 30))
         assert [n for n, _ in got] == ["deadline.at_risk", "deadline.overdue"]
@@ -57,11 +57,11 @@ def test_working_days_left_across_national_day_and_events_once(service: Service,
 def test_a_rolled_back_check_raises_nothing(service: Service, team: Team) -> None:
     draft(service, team, policy(formed_at="2025-01-20"))
     with caught("deadline.at_risk") as got:
-        with pytest.raises(RuntimeError), service.transaction() as s:
+        with pytest.raises(RuntimeError), service.db.transaction() as s:
             assert check_deadlines(s, at(2025, 2, 17))
             raise RuntimeError("sweeper crashed")
         assert got == []
-        with service.transaction() as s:
+        with service.db.transaction() as s:
             check_deadlines(s, at(2025, 2, 17))
         # Spring Festival 2025: due 02-21; on 02-17 four working days remain after today
         assert [(e["due_on"], e["working_days_left"]) for _, e in got] == [("2025-02-21", 4)]
@@ -101,7 +101,7 @@ def test_loading_the_official_calendar_recomputes_provisional_due_dates(service:
     uid = draft(service, team, policy(formed_at="2026-12-20"))
     d = clocks(service, at(2026, 12, 21), uid)[CONTENT]
     assert (d["due_on"], d["provisional"]) == ("2027-01-18", True)
-    with service.transaction() as s:
+    with service.db.transaction() as s:
         store_schedule(
             s,
             parse_schedule(

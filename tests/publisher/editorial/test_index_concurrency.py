@@ -40,7 +40,7 @@ def test_two_processes_approving_200_each_never_share_an_index_number(
     for i in range(400):
         item = service.create_item(team.editor, policy(title=f"并发测试{i}", doc_number=None))
         uids.append(item.uid)
-    with service.transaction() as s:
+    with service.db.transaction() as s:
         from sqlalchemy import update
 
         from publisher.store.models import Item

@@ -5,16 +5,16 @@ from __future__ import annotations
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from publisher.store.db import Database
+from publisher.store.db import Database, Flush
 
 
-def test_run_then_flush_releases_before_the_flush_and_returns_after_it(db: Database) -> None:
+def test_after_locks_releases_before_the_flush_and_returns_after_it(db: Database) -> None:
     def fn(session: Session) -> str:
         return str(session.execute(text("SELECT 1")).scalar_one())
 
     if not db.postgres:
         # SQLite (WAL, synchronous=NORMAL) has no flush to wait for: the same as run
-        assert db.unflushed_sessions is db.sessions and db.run_then_flush(fn) == "1"
+        assert db.unflushed_sessions is db.sessions and db.run(fn, flush=Flush.AFTER_LOCKS) == "1"
         return
     committed_at: list[str] = []
 
@@ -33,7 +33,7 @@ def test_run_then_flush_releases_before_the_flush_and_returns_after_it(db: Datab
 
     event.listen(db.unflushed_sessions, "after_commit", record_lsn)
     try:
-        setting, _xid = db.run_then_flush(inside)
+        setting, _xid = db.run(inside, flush=Flush.AFTER_LOCKS)
     finally:
         event.remove(db.unflushed_sessions, "after_commit", record_lsn)
     # the transaction itself committed without waiting for the flush (its locks went at once)

@@ -10,7 +10,8 @@ from bs4 import BeautifulSoup
 
 from channels.base import Operation
 from publisher.editorial.service import Service
-from publisher.editorial.workflow import get_item, view_of
+from publisher.editorial.views import view_of
+from publisher.editorial.workflow import get_item
 from publisher.runtime import Runtime
 from publisher.web.public import PAGE_SIZE
 from tests.conftest import Team
