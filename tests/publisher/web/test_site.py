@@ -244,7 +244,8 @@ def test_one_vocabulary_on_every_page_export_and_channel(
     # the channels render the same names (VersionView.labels)
     from channels.cms.render import metadata_panel
     from channels.wechat.channel import VALIDITY_LINE
-    from publisher.editorial.workflow import get_item, view_of
+    from publisher.editorial.views import view_of
+    from publisher.editorial.workflow import get_item
 
     with rt.db.reader() as s:
         item_row = get_item(s, uid)
