@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,6 +41,7 @@ __all__ = [
     "Checkpoints",
     "MemoryCheckpoints",
     "MemoryValues",
+    "HasDependencies",
     "ChannelConfigError",
     "ChannelContext",
     "ChannelError",
@@ -219,6 +220,16 @@ class SharedValues(Protocol):
     def release(self, name: str, owner: str) -> None:
         """Give the lease back if `owner` still holds it."""
         ...
+
+
+@runtime_checkable
+class HasDependencies(Protocol):
+    """An adapter that needs services of this deployment besides the database to deliver (a
+    Redis cache, a writable folder). `/readyz` runs each check of every enabled channel: a
+    name -> a callable returning a short detail, or raising ChannelError when the service is
+    unusable. Not the provider itself: a provider that is down is the breaker's business."""
+
+    def dependencies(self) -> dict[str, Callable[[], str]]: ...
 
 
 class MemoryCheckpoints:

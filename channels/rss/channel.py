@@ -95,6 +95,10 @@ class RssChannel(Channel):
         self.store  # noqa: B018 - opens (creates) the entry store, raising ChannelConfigError
         return f"输出目录可写 / feed directory writable: {self.output_dir}"
 
+    def dependencies(self) -> dict[str, Callable[[], str]]:
+        """Readiness: the feed folder and the entry store can be written."""
+        return {"feeds": self.probe}
+
     # -- the store and the cross-process lock ---------------------------------------------------
     @property
     def store(self) -> FeedStore:

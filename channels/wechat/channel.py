@@ -29,7 +29,9 @@ from html import escape
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
+import redis
 from pydantic import Field, SecretStr
+from redis.exceptions import RedisError
 
 from channels.base import (
     CallbackRequest,
@@ -169,6 +171,27 @@ class WechatChannel(Channel):
         """Live check: an access token for appid/secret (channels/wechat/probe.py)."""
         secret = self.settings.secret.get_secret_value() if self.settings.secret else None
         return probe_token(self.settings.api_base_url, self.settings.appid, secret)
+
+    def dependencies(self) -> dict[str, Callable[[], str]]:
+        """Readiness: the Redis token cache, when one is configured (the database, which holds
+        the token and every delivery's progress, is checked for the whole service)."""
+        url = self.settings.redis_url
+        if not url:
+            return {}
+
+        def ping() -> str:
+            client: redis.Redis[bytes] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            try:
+                client.ping()
+            except RedisError as exc:
+                raise TransientError(
+                    f"Redis 不可用 / Redis unavailable: {type(exc).__name__}: {exc}"[:300]
+                ) from exc
+            finally:
+                client.close()
+            return "PING ok"
+
+        return {"redis": ping}
 
     def close(self) -> None:
         if self._api is not None:

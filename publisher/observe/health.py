@@ -1,5 +1,6 @@
 """Readiness (`/readyz`): the database answers, the broker answers (when one is configured),
-and some worker is alive to send deliveries.
+some worker is alive to send deliveries, and every enabled channel's own dependencies answer
+(`channel:<name>:<dependency>`, from adapters that declare them: channels.base.HasDependencies).
 
 A live worker means, for the embedded executor, that its sweeper finished a round recently;
 for Celery, that a worker keeps its heartbeat key `publisher:worker:<name>` (written with a
@@ -16,6 +17,7 @@ from typing import Any
 import redis
 from sqlalchemy import text
 
+from channels.base import ChannelError, HasDependencies
 from publisher.runtime import Runtime
 
 WORKER_KEY_PREFIX = "publisher:worker:"  # tasks/heartbeat.py KEY_PREFIX
@@ -92,7 +94,27 @@ def check_worker(runtime: Runtime, now: float | None = None) -> Check:
     return Check("worker", True, f"embedded executor, last sweep {age:.1f} s ago")
 
 
+def check_channels(runtime: Runtime) -> list[Check]:
+    """Each enabled channel's declared dependencies; a channel that cannot even be built (a
+    missing secret) is itself not ready."""
+    out: list[Check] = []
+    for name in runtime.settings.enabled_channels():
+        try:
+            adapter = runtime.channels.get(name)
+        except Exception as exc:  # any reason it cannot be built makes the channel unusable
+            out.append(Check(f"channel:{name}", False, f"{type(exc).__name__}: {exc}"[:300]))
+            continue
+        if not isinstance(adapter, HasDependencies):
+            continue
+        for dep, check in adapter.dependencies().items():
+            try:
+                out.append(Check(f"channel:{name}:{dep}", True, check()))
+            except ChannelError as exc:
+                out.append(Check(f"channel:{name}:{dep}", False, exc.message))
+    return out
+
+
 def readiness(runtime: Runtime) -> tuple[bool, dict[str, dict[str, Any]]]:
-    checks = [check_database(runtime), check_broker(runtime), check_worker(runtime)]
+    checks = [check_database(runtime), check_broker(runtime), check_worker(runtime), *check_channels(runtime)]
     found = [c for c in checks if c is not None]
     return all(c.ok for c in found), {c.name: c.as_dict() for c in found}

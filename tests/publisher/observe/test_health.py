@@ -1,5 +1,6 @@
-"""/readyz: database, broker (a real redis-server started for the test) and a live worker
-heartbeat — the embedded sweeper's last round, or a Celery worker's Redis key."""
+"""/readyz: database, broker (a real redis-server started for the test), a live worker
+heartbeat — the embedded sweeper's last round, or a Celery worker's Redis key — and every
+enabled channel's own dependencies (WeChat's Redis token cache, the feed folder)."""
 
 from __future__ import annotations
 
@@ -96,7 +97,9 @@ def test_embedded_ready_only_while_the_sweeper_runs(settings: Settings) -> None:
             time.sleep(0.02)
         r = client.get("/readyz")
         assert r.status_code == 200, r.json()
-        assert r.json()["status"] == "ok" and set(r.json()["checks"]) == {"database", "worker"}
+        assert r.json()["status"] == "ok"
+        # the enabled channels' own dependencies: the feed folder (WeChat without redis_url has none)
+        assert set(r.json()["checks"]) == {"database", "worker", "channel:rss:feeds"}
         # a sweeper that stopped going round (a wedged process) is not ready
         assert not check_worker(rt, now=time.time() + 3600).ok
     rt.close()
@@ -133,3 +136,53 @@ def test_broker_down_fails_broker_and_worker(settings: Settings) -> None:
     assert status == 503
     assert checks["broker"]["ok"] is False and "ConnectionError" in str(checks["broker"]["detail"])
     assert checks["worker"]["ok"] is False and "heartbeats unknown" in str(checks["worker"]["detail"])
+
+
+def ready_with_executor(settings: Settings) -> tuple[int, dict[str, dict[str, object]]]:
+    rt = build_runtime(settings)
+    executor = EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05)
+    use_executor(rt, executor)
+    rt.start()
+    try:
+        deadline = time.monotonic() + 5
+        while executor.last_sweep == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with TestClient(create_app(rt)) as client:
+            r = client.get("/readyz")
+        return r.status_code, r.json()["checks"]
+    finally:
+        rt.close()
+
+
+def wechat_with_redis(settings: Settings, url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("PUBLISHER_TEST_WECHAT_SECRET", "s")
+    section = {
+        "enabled": True,
+        "appid": "wx1",
+        "secret_env": "PUBLISHER_TEST_WECHAT_SECRET",
+        "redis_url": url,
+    }
+    return settings.replace(channels={"wechat": section})
+
+
+def test_the_wechat_token_cache_is_a_dependency_when_configured(
+    settings: Settings, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, checks = ready_with_executor(wechat_with_redis(settings, redis_url, monkeypatch))
+    assert status == 200, checks
+    assert checks["channel:wechat:redis"] == {"ok": True, "detail": "PING ok"}
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    status, checks = ready_with_executor(wechat_with_redis(settings, dead, monkeypatch))
+    assert status == 503 and checks["worker"]["ok"] is True and checks["database"]["ok"] is True
+    assert checks["channel:wechat:redis"]["ok"] is False
+    assert "Redis 不可用" in str(checks["channel:wechat:redis"]["detail"])
+
+
+def test_an_unwritable_feed_folder_is_not_ready(settings: Settings, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    changed = settings.replace(channels={"rss": {"enabled": True, "output_dir": str(blocker / "feeds")}})
+    status, checks = ready_with_executor(changed)
+    assert status == 503 and checks["channel:rss:feeds"]["ok"] is False
+    assert "不可写" in str(checks["channel:rss:feeds"]["detail"])
