@@ -104,6 +104,7 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
     channels = ChannelSet(settings, db)
     checks = ContentChecks(settings, fetcher=link_fetcher(settings))
     service = Service(db, settings, preflight=channels.preflight, checks=checks)
+    db.use_audit_keys(service.audit_keys)  # every event this process appends is keyed
     engine = Engine(db, settings, channels)
     deliveries = DeliveryService(db, settings, engine, channels, service)
     runtime = Runtime(

@@ -1,11 +1,17 @@
-"""`publisher audit`: verify and list the hash-chained audit log."""
+"""`publisher audit`: verify, anchor, seal and list the hash-chained audit log."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 
 from publisher.cli.common import (
     Cli,
+    Fail,
+    as_option,
     clip,
     emit_json,
     json_option,
@@ -20,12 +26,30 @@ def audit() -> None:
     """审计日志 / the audit log."""
 
 
+def _read_anchor(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Fail(f"无法读取锚点文件 {path} / cannot read the anchor file: {exc}") from exc
+    if not isinstance(data, dict):
+        raise Fail(f"{path} 不是审计锚点 / not an audit anchor")
+    return data
+
+
 @audit.command("verify")
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="并证明链仍延续此锚点（publisher audit anchor 导出）/ also prove the chain still extends this anchor",
+)
 @json_option
 @pass_cli
-def audit_verify(cli: Cli, as_json: bool) -> None:
-    """校验哈希链：完好退出码 0，发现问题退出码 1 / verify the hash chain: exit 0 intact, 1 broken."""
-    checked, problems = cli.runtime().service.verify_audit()
+def audit_verify(cli: Cli, anchor_file: Path | None, as_json: bool) -> None:
+    """校验哈希链（配置了密钥时含带密钥哈希）：完好退出码 0，发现问题退出码 1 /
+    verify the chain (and its keyed hashes when a key is configured): exit 0 intact, 1 broken."""
+    anchor = _read_anchor(anchor_file) if anchor_file else None
+    checked, problems = cli.runtime().service.verify_audit(anchor)
     if as_json:
         emit_json(
             {
@@ -45,6 +69,45 @@ def audit_verify(cli: Cli, as_json: bool) -> None:
             click.echo(f"  - 事件 / event {p.seq}: {p.problem}", err=True)
     if problems:
         cli.ctx.exit(1)
+
+
+@audit.command("anchor")
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="写入文件（- 为标准输出）/ write to this file (- for stdout)",
+)
+@pass_cli
+def audit_anchor(cli: Cli, output: str) -> None:
+    """导出签名的链头，存放在数据库之外 / export the signed head of the chain, to keep outside the database."""
+    anchor = cli.runtime().service.audit_anchor()
+    text = json.dumps(anchor, ensure_ascii=False, indent=2) + "\n"
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(
+        f"已导出审计锚点：事件 {anchor['seq']}，密钥 {anchor['key_id']} → {output} / "
+        f"anchored event {anchor['seq']} with key {anchor['key_id']}",
+        err=True,
+    )
+
+
+@audit.command("seal")
+@click.option(
+    "--rekey",
+    is_flag=True,
+    help="用当前密钥重算全部事件（密钥轮换后）/ re-key every event (after a rotation)",
+)
+@as_option
+@pass_cli
+def audit_seal(cli: Cli, rekey: bool, as_user: str | None) -> None:
+    """为配置密钥之前的事件补上带密钥哈希（先校验整条链）/ key the events from before the key (the chain is verified first)."""
+    actor = cli.actor(as_user)
+    count = cli.runtime().service.seal_audit(actor, rekey=rekey)
+    click.echo(f"已为 {count} 条事件加上带密钥哈希 / {count} events keyed")
 
 
 @audit.command("list")

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from publisher.domain.errors import NotFoundError
-from publisher.domain.item import DeliveryState, ItemState
+from publisher.domain.clock import utcnow
+from publisher.domain.errors import NotFoundError, ValidationError
+from publisher.domain.item import DeliveryState, ItemState, Role
 from publisher.editorial import audit, workflow
 from publisher.editorial.auth import Actor, actor_of, add_user, authenticate
 from publisher.editorial.checks.engine import ContentChecks
@@ -69,6 +70,12 @@ class Service:
     ) -> None:
         self.db = db
         self.settings = settings
+        # verifying uses these; appending uses the keys the database's sessions carry
+        # (build_runtime hands them over: Database.use_audit_keys)
+        key = settings.audit.key
+        self.audit_keys = audit.Keyring.of(
+            key.get_secret_value() if key else None, settings.audit.previous_keys()
+        )
         self.preflight = preflight
         self.checks = checks
         self._wakers: list[Waker] = []
@@ -299,9 +306,32 @@ class Service:
                 for e in rows
             ]
 
-    def verify_audit(self) -> tuple[int, list[audit.AuditProblem]]:
+    def verify_audit(self, anchor: Mapping[str, Any] | None = None) -> tuple[int, list[audit.AuditProblem]]:
+        """The chain, keyed hashes (with a configured key) and, given one, an anchor."""
         with self.db.reader() as s:
-            return audit.verify(s)
+            return audit.verify(s, keys=self.audit_keys, anchor=anchor)
+
+    def audit_anchor(self) -> dict[str, Any]:
+        """The signed head of the chain (publisher audit anchor). Needs the key."""
+        keys = self._require_audit_keys()
+        with self.db.reader() as s:
+            return audit.anchor_of(s, keys, utcnow())
+
+    def seal_audit(self, actor: Actor, *, rekey: bool = False) -> int:
+        """Key the events written before a key was configured (the unkeyed prefix), or with
+        `rekey` every event under the current key (after a rotation). Refused unless the
+        chain verifies first: sealing must never bless a rewritten event. Audited."""
+        actor.require(Role.ADMIN)
+        keys = self._require_audit_keys()
+        with self.db.transaction() as s:
+            return audit.seal_all(s, keys, actor=actor.name, rekey=rekey)
+
+    def _require_audit_keys(self) -> audit.Keyring:
+        if self.audit_keys is None:
+            raise ValidationError.one(
+                "audit.key", "未配置审计密钥 / no [audit] key is configured (key_env or key_file)"
+            )
+        return self.audit_keys
 
 
 def item_json(item: Item, overall: str, latest: dict[str, str], *, full: bool = True) -> dict[str, Any]:

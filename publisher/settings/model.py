@@ -162,6 +162,36 @@ class WebSettings(Section):
         return self
 
 
+class AuditSettings(Section):
+    """The key of the audit chain's keyed hashes, kept outside the database (docs/security.md).
+
+    Without a key the chain is hashed but not keyed: whoever can write the database can
+    rewrite it and recompute every hash. With one, every event also carries an HMAC that only
+    a holder of the key can make, and `publisher audit anchor` signs the chain's head."""
+
+    key: SecretStr | None = None
+    key_env: str | None = None
+    key_file: Path | None = None
+    # earlier keys, still accepted when verifying (events and anchors made before a rotation)
+    previous_keys_env: list[str] = Field(default_factory=list)
+    previous_keys_file: list[Path] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> AuditSettings:
+        if self.key is None:
+            value = read_secret(self.key_env, self.key_file, "audit.key")
+            if value:
+                object.__setattr__(self, "key", SecretStr(value))
+        if self.key is not None and len(self.key.get_secret_value()) < 32:
+            raise ValueError("audit.key: 至少 32 个字符 / at least 32 characters (e.g. 32 random bytes, hex)")
+        return self
+
+    def previous_keys(self) -> list[str]:
+        found = [read_secret(var, None, "audit.previous_keys") for var in self.previous_keys_env]
+        found += [read_secret(None, path, "audit.previous_keys") for path in self.previous_keys_file]
+        return [k for k in found if k]
+
+
 class FeedsSettings(Section):
     max_age: int = Field(default=300, ge=0, le=86_400)  # Cache-Control max-age of the feed files
 
@@ -410,6 +440,7 @@ class Settings(BaseSettings):
     celery: CelerySettings = Field(default_factory=CelerySettings)
     web: WebSettings = Field(default_factory=WebSettings)
     feeds: FeedsSettings = Field(default_factory=FeedsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     compliance: ComplianceSection = Field(default_factory=ComplianceSection)
     egress: EgressSection = Field(default_factory=EgressSection)

@@ -146,6 +146,12 @@ class Database:
             else self.sessions
         )
 
+    def use_audit_keys(self, keys: Any) -> None:
+        """Every session of this database carries the audit keyring (publisher.editorial.audit
+        reads it from `Session.info`): the key stays in this process, never in the database."""
+        for maker in {self.sessions, self.read_sessions, self.unflushed_sessions}:
+            maker.configure(info={"audit_keys": keys})
+
     @property
     def postgres(self) -> bool:
         return is_postgres(self.engine)

@@ -317,6 +317,9 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # "<key id>:<HMAC-SHA256 of seq and hash>" with the key outside the database (audit.py);
+    # None for events written without a key (before one was configured)
+    mac: Mapped[str | None] = mapped_column(String(80))
 
 
 # -- compliance (publisher.compliance): calendar, applications, links, reminders, alert marks ---

@@ -60,6 +60,11 @@ _PG_RELEASE = """, r AS (
     WHERE id = :item_id
 )"""
 _PG_RESULT = " SELECT v.id AS version_id, d.channel, d.id AS delivery_id FROM v LEFT JOIN d ON true"
+# with the audit event: its seq and hash too (one row), for the keyed hash (audit.seal)
+_PG_RESULT_EVENT = (
+    " SELECT v.id AS version_id, d.channel, d.id AS delivery_id, a.seq AS a_seq, a.hash AS a_hash"
+    " FROM v LEFT JOIN d ON true CROSS JOIN a"
+)
 
 
 @functools.cache
@@ -75,7 +80,7 @@ def _pg_statement(release: bool, event: bool) -> TextClause:
         # last: the audit head's lock is then taken at the very end, as audit.append does
         sql += f", a AS ({audit.append_sql('postgresql', 'a_')})"
         binds += audit.typed_params("a_")
-    return text(sql + _PG_RESULT).bindparams(*binds)
+    return text(sql + (_PG_RESULT_EVENT if event else _PG_RESULT)).bindparams(*binds)
 
 
 # -- SQLite: prebuilt Core statements --------------------------------------------------------
@@ -138,6 +143,8 @@ def write(
         if event is not None:
             params.update({f"a_{k}": v for k, v in event.items()})
         rows = conn.execute(_pg_statement(release is not None, event is not None), params).all()
+        if event is not None:
+            audit.seal(session, rows[0].a_seq, rows[0].a_hash)
         return rows[0].version_id, {r.channel: r.delivery_id for r in rows if r.channel is not None}
 
     key = conn.execute(_VERSION, version).inserted_primary_key  # lastrowid: no RETURNING
@@ -174,7 +181,8 @@ def write(
     elif planned:
         written = conn.execute(_DELIVERY_IDS, ids_of).tuples()
     if event is not None:
-        conn.execute(audit.APPEND["sqlite"], event)
+        seq, hash = conn.execute(audit.APPEND["sqlite"], event).one()
+        audit.seal(session, seq, hash)
     # (an IN list of the channels would have SQLAlchemy render the statement anew each time)
     wanted = {p.channel for p in planned}
     return version_id, {channel: did for channel, did in written if channel in wanted}
