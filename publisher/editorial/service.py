@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import NotFoundError, ValidationError
-from publisher.domain.item import DeliveryState, ItemState, Role
+from publisher.domain.item import DeliveryState, ItemState
+from publisher.domain.permissions import Permission
 from publisher.editorial import audit, workflow
 from publisher.editorial.auth import Actor, actor_of, add_user, authenticate
 from publisher.editorial.checks.engine import ContentChecks
@@ -321,7 +322,8 @@ class Service:
         """Key the events written before a key was configured (the unkeyed prefix), or with
         `rekey` every event under the current key (after a rotation). Refused unless the
         chain verifies first: sealing must never bless a rewritten event. Audited."""
-        actor.require(Role.ADMIN)
+        # keying the chain is configuring it (the key is configuration): sysadmin, ops, admin
+        actor.require(Permission.CONFIGURE)
         keys = self._require_audit_keys()
         with self.db.transaction() as s:
             return audit.seal_all(s, keys, actor=actor.name, rekey=rekey)

@@ -204,7 +204,7 @@ def test_events_from_before_the_key_are_sealed_once(keyed: Service, team: Team, 
         s.execute(text("UPDATE audit_events SET mac = NULL WHERE seq = 8"))
     result = run(env, "audit", "seal", "--as", "admin")
     assert result.exit_code == 2 and "lost its keyed hash" in result.output
-    # only an admin seals
+    # sealing is configuring: an editor may not
     assert run(env, "audit", "seal", "--as", "editor").exit_code != 0
 
 
