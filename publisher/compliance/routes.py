@@ -43,6 +43,7 @@ from publisher.compliance.fees import (
     fee_catalogue,
     history_table,
 )
+from publisher.compliance.report import LAW_KINDS, LAW_OUTCOMES, OUTCOMES
 from publisher.compliance.tabular import FORMATS, render
 from publisher.domain.clock import local, utcnow
 from publisher.domain.errors import NotFoundError, ValidationError
@@ -52,6 +53,7 @@ from publisher.web.deps import ActorDep, check_params, check_storable, get_runti
 from publisher.web.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 
 TEMPLATES = Jinja2Templates(directory=str(FilePath(__file__).resolve().parent.parent / "templates"))
+TEMPLATES.env.filters["cn_date"] = lambda v: local(v).strftime("%Y-%m-%d") if v else ""
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Year = Annotated[int, Path(ge=2000, le=2100, description="年份 / year")]
 Fmt = Literal["csv", "xlsx", "json"]
@@ -326,7 +328,8 @@ def fees_export(request: Request, name: str, fmt: Fmt) -> Response:
 @pages.get("/reports/annual/{year}.csv")
 def annual_csv(request: Request, year: Year) -> Response:
     runtime = _runtime(request)
-    figures = runtime.compliance.annual(year)
+    # the public data table: what the report is made of, never internal delivery counts
+    figures = [f for f in runtime.compliance.annual(year) if not f.key.startswith("deliveries.")]
     table = figures_table(year, figures)
     return _download(render(table, "csv"), "csv", table.title)
 
@@ -334,11 +337,17 @@ def annual_csv(request: Request, year: Year) -> Response:
 @pages.get("/reports/annual/{year}", response_class=HTMLResponse)
 def annual_page(request: Request, year: Year) -> HTMLResponse:
     runtime = _runtime(request)
-    figures = runtime.compliance.annual(year)
-    sections: dict[str, list[Any]] = {}
-    for f in figures:
-        sections.setdefault(f.section, []).append(f)
-    return _page(request, "compliance/annual.html", {"year": year, "sections": sections})
+    return _page(
+        request,
+        "compliance/annual.html",
+        {
+            "year": year,
+            "r": runtime.compliance.annual_report(year),
+            "outcomes": OUTCOMES,
+            "law_kinds": LAW_KINDS,
+            "law_outcomes": LAW_OUTCOMES,
+        },
+    )
 
 
 router = APIRouter()

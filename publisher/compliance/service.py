@@ -20,13 +20,17 @@ from publisher.compliance.deadlines import deadlines, load_calendar, overdue
 from publisher.compliance.fees import FeeChange, fee_history
 from publisher.compliance.inspection import inspection_status
 from publisher.compliance.links import item_links
+from publisher.compliance.report import Report, changed_fields, parse_inputs
+from publisher.compliance.report import build as build_report
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import ValidationError
 from publisher.domain.permissions import Permission
+from publisher.editorial import audit
 from publisher.editorial.auth import Actor
 from publisher.editorial.workflow import get_item
 from publisher.settings import Settings
 from publisher.store.db import Database
+from publisher.store.models import AnnualReportInput
 
 
 class ComplianceService:
@@ -151,3 +155,34 @@ class ComplianceService:
     def annual(self, year: int) -> list[Figure]:
         with self.db.reader() as s:
             return annual_figures(s, year, self.now(), self.settings.public_base_url)
+
+    def annual_report(self, year: int) -> Report:
+        """The year's report in the State Council's template (public: no delivery counts)."""
+        with self.db.reader() as s:
+            return build_report(s, year)
+
+    def save_annual_report(self, actor: Actor, year: int, form: dict[str, str]) -> Report:
+        """Store what the report needs and the service cannot know (editor or approver);
+        the audit log records only the fields that changed."""
+        actor.require(Permission.ITEM_EDIT, Permission.ITEM_APPROVE)
+        data = parse_inputs(form)
+        with self.db.transaction() as s:
+            row = s.get(AnnualReportInput, year)
+            before: dict[str, Any] = dict(row.data) if row is not None else {}
+            changes = changed_fields(before, data)
+            if changes:
+                if row is None:
+                    row = AnnualReportInput(
+                        year=year, data=data, updated_by=actor.name, updated_at=self.now()
+                    )
+                    s.add(row)
+                else:
+                    row.data, row.updated_by, row.updated_at = data, actor.name, self.now()
+                audit.append(
+                    s,
+                    actor=actor.name,
+                    action="annual_report.edit",
+                    reason=f"{year}",
+                    data={"year": year, "changes": changes},
+                )
+        return self.annual_report(year)

@@ -555,3 +555,15 @@ class AlertClock(Base):
     __tablename__ = "alert_clock"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AnnualReportInput(Base):
+    """What the annual disclosure report needs and the service cannot know (administrative
+    decisions, fee income, reviews and lawsuits, the narrative sections), entered by staff
+    per year; publisher.compliance.report fills the template from these and the figures."""
+
+    __tablename__ = "annual_report_inputs"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
