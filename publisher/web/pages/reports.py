@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from publisher.compliance.report import LAW_KINDS, LAW_OUTCOMES, MONEY, NUMBERS, TEXTS
+from publisher.domain.clock import local, utcnow
 from publisher.domain.errors import AuthError, PermissionDeniedError, ValidationError
 from publisher.domain.permissions import Permission
 from publisher.web.pages.common import (
@@ -51,6 +52,12 @@ def _bad_year(request: Request, session: PageSession, year: int) -> Response | N
         session,
         422,
     )
+
+
+@router.get("/app/reports/annual", response_class=HTMLResponse)
+def this_years_report(session: SessionDep) -> Response:
+    # the report being written in January is last year's
+    return redirect(f"/app/reports/annual/{local(utcnow()).year - 1}")
 
 
 @router.get("/app/reports/annual/{year}", response_class=HTMLResponse)
