@@ -148,6 +148,10 @@ class CelerySettings(Section):
 
 
 class WebSettings(Section):
+    # request bodies over this are refused with 413 while they stream in (publisher/web/limits.py)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # the same for provider callbacks (/callbacks/...): events are a few KB
+    max_callback_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # signs the pages' session cookies; processes behind one proxy must share it
     session_secret: SecretStr | None = None
     session_secret_env: str | None = None

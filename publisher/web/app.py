@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from publisher.runtime import Runtime
 from publisher.web import errors
 from publisher.web.headers import SecurityHeaders
+from publisher.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,12 @@ def create_app(runtime: Runtime, *, routers: tuple[str, ...] = ROUTER_MODULES) -
     )
     app.state.runtime = runtime
     errors.install(app)
+    # innermost of the two: a refused body still gets the security headers
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=runtime.settings.web.max_body_bytes,
+        max_callback_body_bytes=runtime.settings.web.max_callback_body_bytes,
+    )
     # Secure cookies when the public address is https (behind a TLS-terminating proxy the
     # request itself looks like http, so the configured address decides).
     app.add_middleware(

@@ -1,7 +1,8 @@
 """Inbound provider callbacks: `GET|POST /callbacks/{channel}`.
 
 Providers that push outcomes (WeChat's PUBLISHJOBFINISH) call this URL. The router knows no
-provider: it caps the body and hands the raw request to the delivery service
+provider: the body arrives capped (`[web] max_callback_body_bytes`, publisher/web/limits.py,
+before anything here runs) and the router hands the raw request to the delivery service
 (`DeliveryService.callback`), which lets the enabled channel's adapter check the signature
 and parse it (a forged call gets its 403) and records each confirmation in the ledger; the
 router answers with the response the adapter built. No authentication header: the
@@ -17,35 +18,13 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from channels.base import CallbackRequest
-from publisher.domain.errors import PublisherError
 from publisher.runtime import Runtime
 from publisher.web.deps import RuntimeDep, check_params
 from publisher.web.errors import ERROR_RESPONSES, NOT_FOUND
 
 log = logging.getLogger(__name__)
 
-# WeChat's event pushes are a few KB; anything far larger is not a provider callback.
-MAX_BODY = 256 * 1024
-
 router = APIRouter(tags=["callbacks"])
-
-
-class PayloadTooLargeError(PublisherError):
-    status = 413
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise PayloadTooLargeError(f"回调内容过大 / callback body larger than {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PayloadTooLargeError(f"回调内容过大 / callback body larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -62,7 +41,7 @@ async def _answer(channel: str, request: Request, runtime: Runtime) -> Response:
         method=request.method,
         query=dict(request.query_params),
         headers=dict(request.headers),
-        body=await _body(request),
+        body=await request.body(),
     )
     result = await run_in_threadpool(runtime.deliveries.callback, channel, call)
     return Response(content=result.body, status_code=result.status, media_type=result.content_type)
