@@ -42,7 +42,7 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from publisher.domain.item import NATIONAL_INDEX, SHANGHAI_INDEX, ItemType, VersionView
+from publisher.domain.item import NATIONAL_INDEX, SHANGHAI_INDEX, Disclosure, ItemType, VersionView
 
 __all__ = ["CityPlatformChannel", "CityPlatformSettings", "CityPlatformTarget", "classify"]
 
@@ -68,9 +68,7 @@ STATUS_TABLE: dict[int, type[ChannelError] | None] = {
     429: RateLimitedError,
 }
 
-DISCLOSURES = ("主动公开", "依申请公开")
-SCOPES = ("面向社会", "面向申请人")
-VALIDITIES = ("有效", "已废止", "已失效", "已修订")
+DISCLOSURES = (Disclosure.ACTIVE, Disclosure.ON_REQUEST)  # 不予公开 is never reported
 
 
 PLATFORM = Classifier(overrides=STATUS_TABLE)
@@ -257,10 +255,6 @@ class CityPlatformChannel(Channel):
             p.append(
                 Problem("disclosure", f"公开方式为“{version.disclosure}”的信息不能报送 / not disclosable")
             )
-        if version.scope not in SCOPES:
-            p.append(Problem("scope", "公开范围不正确 / invalid scope"))
-        if version.validity not in VALIDITIES:
-            p.append(Problem("validity", "有效性不正确 / invalid validity"))
         if not version.public_url.startswith(("http://", "https://")):
             p.append(Problem("public_url", "正文地址须为 http(s) 地址 / the body URL must be http(s)"))
         s = version.structured

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
-from publisher.domain.item import ItemType, Operation, VersionView
+from publisher.domain.item import ItemType, Operation, Validity, VersionView
 from publisher.domain.sanitize import clean_output
 
 __all__ = [
@@ -108,7 +108,7 @@ def metadata_panel(version: VersionView) -> str:
 def validity_banner(version: VersionView) -> str:
     """Shown on top when the document no longer applies, so a reader landing from a search
     engine cannot miss it."""
-    if version.validity == "有效":
+    if version.validity is Validity.VALID:
         return ""
     when = f"（{version.validity_changed_on.isoformat()}起）" if version.validity_changed_on else ""
     return (

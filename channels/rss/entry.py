@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from publisher.domain.item import ITEM_TYPE_LABELS, ItemType, Operation, VersionView
+from publisher.domain.item import ITEM_TYPE_LABELS, ItemType, Operation, Validity, VersionView
 from publisher.domain.sanitize import clean_output
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -24,7 +24,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DISCLOSURE_NS = "https://publisher.example/ns/disclosure/1.0"
 DISCLOSURE_PREFIX = "disclosure"
 
-VALID = "有效"
+VALID = Validity.VALID
 WITHDRAWN_MARK = "【已撤回】"
 
 # XML 1.0 allows only these characters; lxml refuses the rest (a stray \x0b from a pasted Word

@@ -55,7 +55,7 @@ from channels.wechat.html import host_allowed, rewrite_images, to_wechat_html
 from channels.wechat.media import fetch_image, for_cover, for_uploadimg, generate_cover
 from channels.wechat.probe import probe_token
 from channels.wechat.status import confirmation_for
-from publisher.domain.item import Operation, VersionView
+from publisher.domain.item import Operation, Validity, VersionView
 from publisher.domain.sanitize import clean_output
 
 TITLE_MAX = 32
@@ -239,8 +239,8 @@ class WechatChannel(Channel):
     def _notice(self, version: VersionView, op: Operation) -> tuple[str, str | None]:
         """(title prefix, notice line) for an update article."""
         changed = version.validity_changed_on.isoformat() if version.validity_changed_on else ""
-        if version.validity != "有效":
-            note = f"本文件{('已于' + changed) if changed else '现'}{version.validity.lstrip('已')}，请以最新文件为准。"
+        if version.validity is not Validity.VALID:
+            note = f"本文件{('已于' + changed) if changed else '现'}{version.validity.change}，请以最新文件为准。"
             return f"【{version.validity}】", note
         if op is Operation.UPDATE:
             return "【更新】", "本文内容已更新，以下为更新后的全文。"
@@ -262,7 +262,9 @@ class WechatChannel(Channel):
             return Payload(self.kind, op, version.uid, version.version, {"op": op.value, "locate": locate})
         correction = op is Operation.UPDATE and self.settings.update_mode == "correction"
         prefix, notice = (
-            self._notice(version, op) if (correction or version.validity != "有效") else ("", None)
+            self._notice(version, op)
+            if (correction or version.validity is not Validity.VALID)
+            else ("", None)
         )
         content, images, dropped = self._content(version, notice)
         article = {

@@ -76,6 +76,12 @@ class Validity(StrEnum):
     EXPIRED = "已失效"
     AMENDED = "已修订"
 
+    @property
+    def change(self) -> str:
+        """What happened to the document, without the aspect marker: 废止 / 失效 / 修订
+        (notices say “已于2025-01-01废止” or “现废止”); 有效 for a valid one."""
+        return self.value.removeprefix("已")
+
 
 class Disclosure(StrEnum):
     ACTIVE = "主动公开"
@@ -318,9 +324,9 @@ class VersionView:
     doc_number: str | None
     index_number: str
     subject: str
-    disclosure: str
-    scope: str
-    validity: str
+    disclosure: Disclosure
+    scope: Scope
+    validity: Validity
     validity_changed_on: date | None
     abolished_by: str | None
     keywords: tuple[str, ...]
@@ -342,6 +348,13 @@ class VersionView:
     channel_urls: Mapping[str, str] = field(default_factory=dict)
     # The deployment's names for the metadata panel's fields (keys as in DEFAULT_LABELS).
     labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+
+    def __post_init__(self) -> None:
+        # Adapters compare and branch on these: always the enums, even when built from
+        # stored strings (a value outside them is refused here, not mis-rendered later).
+        object.__setattr__(self, "disclosure", Disclosure(self.disclosure))
+        object.__setattr__(self, "scope", Scope(self.scope))
+        object.__setattr__(self, "validity", Validity(self.validity))
 
     @property
     def summary(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from publisher.domain.item import DEFAULT_LABELS, ItemType, VersionView
+from publisher.domain.item import DEFAULT_LABELS, Disclosure, ItemType, Scope, Validity, VersionView
 from publisher.settings import Settings
 from publisher.store.models import AnyItem, Delivery, Item, ItemVersion
 
@@ -51,9 +51,9 @@ def version_view(
         doc_number=c.get("doc_number"),
         index_number=c.get("index_number") or "",
         subject=c["subject"],
-        disclosure=c.get("disclosure", "主动公开"),
-        scope=c.get("scope", "面向社会"),
-        validity=c.get("validity", "有效"),
+        disclosure=Disclosure(c.get("disclosure") or Disclosure.ACTIVE),
+        scope=Scope(c.get("scope") or Scope.PUBLIC),
+        validity=Validity(c.get("validity") or Validity.VALID),
         validity_changed_on=date.fromisoformat(changed) if changed else None,
         abolished_by=c.get("abolished_by"),
         keywords=tuple(c.get("keywords") or ()),
