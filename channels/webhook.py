@@ -4,8 +4,8 @@ Each configured subscriber is its own channel instance (`webhook.<name>`), with 
 queue, retry budget and breaker. `webhook-id` is the delivery key, stable across retries,
 so receivers de-duplicate on it; every live secret signs, for key rotation.
 Status mapping: 2xx delivered; 410 "disable me" pauses this subscription (held, ops told,
-nothing dropped); 401/403 our signature is refused (config); 429/502/503/504 slow down;
-other 4xx permanent; 5xx and timeouts transient.
+nothing dropped); 401/403 our signature is refused (config); 429/502/504, and a 503 with
+Retry-After, slow down; other 4xx permanent; other 5xx and timeouts transient.
 """
 
 from __future__ import annotations

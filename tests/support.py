@@ -22,6 +22,18 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "
     raise AssertionError(f"{what} not met within {timeout} s")
 
 
+def after_sweeps(rt: Runtime, rounds: int = 3, timeout: float = 20.0) -> None:
+    """Wait until the embedded executor's sweeper has completed `rounds` more rounds: what
+    "nothing happened" must be measured against (each round would have sent anything due),
+    instead of a fixed sleep."""
+    from publisher.delivery.executor import EmbeddedExecutor
+
+    executor = rt.executor
+    assert isinstance(executor, EmbeddedExecutor), "after_sweeps needs the embedded executor"
+    start = executor.sweeps
+    wait_for(lambda: executor.sweeps >= start + rounds, timeout, f"{rounds} sweeps")
+
+
 def _service(target: Service | Runtime) -> Service:
     return target.service if isinstance(target, Runtime) else target
 

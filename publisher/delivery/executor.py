@@ -32,6 +32,7 @@ class EmbeddedExecutor:
         self._stopping = threading.Event()
         self._sweep_now = threading.Event()
         self.last_sweep: float = 0.0
+        self.sweeps = 0  # rounds completed: lets a caller wait for "the sweeper has looked again"
         # first run soon after start-up, not in the middle of it
         self._next_periodic = time.monotonic() + min(
             5.0, engine.settings.executor.compliance_interval_seconds
@@ -123,6 +124,7 @@ class EmbeddedExecutor:
             try:
                 due, confirm = self.engine.sweep()
                 self.last_sweep = time.time()
+                self.sweeps += 1
                 if due:
                     self.wake(due)
                 for delivery_id in confirm:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from channels.standins.wechat_server import RunningServer
+from tests.support import wait_for
 
 from .wechat_support import *  # noqa: F403  (fixtures)
 from .wechat_support import picture
@@ -85,8 +86,8 @@ def test_old_token_survives_refresh_for_the_grace_period_then_40001(wechat: Runn
     assert old != new
     body = b'{"media_id": "nope"}'
     assert post_raw(wechat, "draft/get", old, body)["errcode"] == 40007  # still accepted: reached the handler
-    time.sleep(0.6)
-    assert post_raw(wechat, "draft/get", old, body)["errcode"] == 40001
+    # after the grace period the old token is refused (waited for, not slept on)
+    wait_for(lambda: post_raw(wechat, "draft/get", old, body)["errcode"] == 40001, 5, "the old token refused")
     assert post_raw(wechat, "draft/get", new, body)["errcode"] == 40007
 
 
@@ -196,6 +197,8 @@ def test_faults_fire_count_times_then_clear(wechat: RunningServer) -> None:
 
 def test_mass_send_quota_and_status(wechat: RunningServer) -> None:
     tok = token(wechat)["access_token"]
+    # a send long enough that "still sending" is observed even on a busy machine; its end is waited for
+    wechat.admin("POST", "config", {"mass_delay": 3.0})
     media_id = post_raw(
         wechat, "draft/add", tok, json.dumps({"articles": [article(thumb(wechat, tok))]}).encode()
     )["media_id"]
@@ -207,5 +210,8 @@ def test_mass_send_quota_and_status(wechat: RunningServer) -> None:
     assert post_raw(wechat, "message/mass/sendall", tok, body)["errcode"] == 45028
     get = json.dumps({"msg_id": sent["msg_id"]}).encode()
     assert post_raw(wechat, "message/mass/get", tok, get)["msg_status"] == "SENDING"
-    time.sleep(0.4)
-    assert post_raw(wechat, "message/mass/get", tok, get)["msg_status"] == "SEND_SUCCESS"
+    wait_for(
+        lambda: post_raw(wechat, "message/mass/get", tok, get)["msg_status"] == "SEND_SUCCESS",
+        5,
+        "the send done",
+    )

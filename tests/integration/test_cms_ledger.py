@@ -4,7 +4,6 @@ holding deliveries on a paused channel until the secret is fixed."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from functools import partial
@@ -18,8 +17,8 @@ from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from tests.conftest import Team
 from tests.samples import policy
+from tests.support import after_sweeps, ops, settled
 from tests.support import approve_existing as approve
-from tests.support import ops, settled
 from tests.support import wait_for as _wait_for
 from tests.wordpress_support import *  # noqa: F403  (fixtures: wordpress, admin, uids)
 from tests.wordpress_support import WordPress, posts_for
@@ -132,7 +131,7 @@ def test_bad_credentials_hold_and_pause_until_fixed(
     uids.append(second)
     approve(rt, team, second)
     wait_for(partial(in_state, rt, second, "held"))
-    time.sleep(0.3)
+    after_sweeps(rt)
     assert rt.service.attempts(d["id"]) == [attempt]
     assert posts_for(admin, first) == [] and posts_for(admin, second) == []
 

@@ -93,7 +93,7 @@ def test_400_fails_at_once_with_one_attempt(
     )
     c.publish()
     wait_all_final(c, 1, 60)
-    time.sleep(1.5)  # a few sweeps later: still one attempt
+    c.after_sweeps(3)  # a few sweeps later: still one attempt
     [d] = c.deliveries()
     assert d.state == "failed" and d.attempts == 1 and d.last_error and "400" in d.last_error
     [a] = c.attempts()

@@ -5,7 +5,6 @@ retried by the store layer."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from publisher.store.db import Database
 from publisher.store.models import Delivery
 from tests.conftest import Team
 from tests.receiver import Receiver, webhook_channels
-from tests.support import publish, wait_for
+from tests.support import after_sweeps, publish, wait_for
 
 
 def states(rt: Runtime, uid: str) -> list[tuple[str, str]]:
@@ -76,7 +75,7 @@ def test_ops_can_make_waiting_retries_due_now(
     rt = make_runtime(webhook_channels(receiver.url))
     uid = publish(rt.service, team)
     wait_for(lambda: states(rt, uid) == [("publish", "retry_wait")])
-    time.sleep(0.3)
+    after_sweeps(rt)
     assert len(receiver.hits) == 1  # an hour to wait
     ids = rt.engine.retry_now("webhook.hooks", "ops")
     assert len(ids) == 1

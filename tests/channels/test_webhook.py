@@ -1,0 +1,165 @@
+"""channels/webhook.py over real HTTP (tests/receiver.py verifies signatures): every live
+secret signs during a rotation, the delivery key is the stable webhook-id, the status mapping
+(delivered, permanent, config, slow down, transient), the payload per operation, and a bad or
+missing secret refused at configuration."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from channels import signing
+from channels.base import (
+    ChannelConfigError,
+    ChannelContext,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+from channels.webhook import WebhookChannel, WebhookSettings
+from publisher.domain.item import ItemType, Operation
+from tests.factories import make_version
+from tests.receiver import SECRET, Receiver
+
+OLD = SECRET
+NEW = "whsec_" + base64.b64encode(b"the-next-secret-after-rotation!!").decode()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def channel(url: str, secret: str = SECRET, tmp: Path = Path("/tmp"), **extra: Any) -> WebhookChannel:
+    context = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=tmp, agency_name="测试局")
+    return WebhookChannel(WebhookSettings.model_validate({"url": url, "secret": secret, **extra}), context)
+
+
+def payload(ch: WebhookChannel, op: Operation = Operation.PUBLISH, **overrides: Any) -> Any:
+    return ch.render(make_version(**overrides), op)
+
+
+def test_every_live_secret_signs_during_a_rotation(receiver: Receiver) -> None:
+    # given a channel signing with the old and the new secret
+    ch = channel(receiver.url, f"{OLD} {NEW}")
+    try:
+        # when it sends, a receiver still on the old secret accepts it
+        receiver.secret = OLD
+        ch.send(payload(ch), key="delivery_1")
+        # and one already on the new secret accepts it too
+        receiver.secret = NEW
+        ch.send(payload(ch), key="delivery_2")
+    finally:
+        ch.close()
+    assert [(h.webhook_id, h.signature_ok, h.status) for h in receiver.hits] == [
+        ("delivery_1", True, 200),
+        ("delivery_2", True, 200),
+    ]
+
+
+def test_the_signature_header_carries_one_signature_per_secret() -> None:
+    body = b'{"a":1}'
+    headers = signing.signed_headers(signing.parse_secrets(f"{OLD} {NEW}"), "msg_1", 1_700_000_000, body)
+    sigs = headers["webhook-signature"].split(" ")
+    assert len(sigs) == 2 and sigs[0] != sigs[1]
+    for secret in (OLD, NEW):
+        signing.verify_headers([secret], headers, body, now=1_700_000_000)
+
+
+def test_the_delivery_key_is_the_webhook_id_on_every_retry(receiver: Receiver) -> None:
+    receiver.answer(500)
+    ch = channel(receiver.url)
+    try:
+        with pytest.raises(TransientError):
+            ch.send(payload(ch), key="delivery_42")
+        receipt = ch.send(payload(ch), key="delivery_42")
+    finally:
+        ch.close()
+    assert receiver.ids() == ["delivery_42", "delivery_42"]
+    assert receipt.external_id == "delivery_42" and receipt.http_status == 200
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (400, PermanentError),
+        (422, PermanentError),
+        (401, ChannelConfigError),  # our signature refused: pause, tell ops
+        (403, ChannelConfigError),
+        (410, ChannelConfigError),  # the subscriber asks to be switched off
+        (500, TransientError),
+        (429, RateLimitedError),
+        (502, RateLimitedError),
+        (503, TransientError),  # a plain 503 is transient; with Retry-After it asks to slow down
+        ((503, {"Retry-After": "60"}), RateLimitedError),
+        (504, RateLimitedError),
+    ],
+)
+def test_status_mapping(receiver: Receiver, answer: Any, error: type[Exception]) -> None:
+    receiver.answer(answer)
+    ch = channel(receiver.url)
+    try:
+        with pytest.raises(error) as raised:
+            ch.send(payload(ch), key="delivery_1")
+    finally:
+        ch.close()
+    # exactly that class: a RateLimitedError is a TransientError, and the difference matters
+    assert type(raised.value) is error
+
+
+def test_429_retry_after_is_passed_on(receiver: Receiver) -> None:
+    receiver.answer((429, {"Retry-After": "120"}))
+    ch = channel(receiver.url)
+    try:
+        with pytest.raises(RateLimitedError) as raised:
+            ch.send(payload(ch), key="delivery_1")
+    finally:
+        ch.close()
+    assert raised.value.retry_after == 120
+
+
+def test_a_timeout_is_transient(receiver: Receiver) -> None:
+    receiver.answer((200, {}, 1.0))
+    ch = channel(receiver.url, timeout_seconds=0.2)
+    try:
+        with pytest.raises(TransientError):
+            ch.send(payload(ch), key="delivery_1")
+    finally:
+        ch.close()
+
+
+def test_the_body_per_operation() -> None:
+    ch = channel("http://127.0.0.1:9/hook")
+    try:
+        published = payload(ch).body
+        withdrawn = payload(ch, Operation.WITHDRAW, withdraw_reason="内容有误").body
+        updated = payload(ch, Operation.UPDATE).body
+        policy_data = published["data"]
+        procurement = payload(ch, type=ItemType.PROCUREMENT_RESULT, structured={"winner": "某公司"}).body
+    finally:
+        ch.close()
+    assert [published["type"], updated["type"], withdrawn["type"]] == [
+        "item.published",
+        "item.updated",
+        "item.withdrawn",
+    ]
+    assert policy_data["title"] == "上海市财政局2019年政务公开实施方案"
+    assert policy_data["doc_number"] == "沪财预〔2019〕12号" and policy_data["issue_date"] == "2019-04-04"
+    assert "withdraw_reason" not in policy_data and "structured" not in policy_data
+    assert withdrawn["data"]["withdraw_reason"] == "内容有误"
+    assert procurement["data"]["structured"] == {"winner": "某公司"}
+    assert published["timestamp"] == "2019-04-04T02:00:00+00:00"
+
+
+def test_a_bad_or_missing_secret_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ChannelConfigError, match="invalid webhook secret"):
+        channel("http://127.0.0.1:9/hook", "whsec_tooshort")
+    context = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=tmp_path, agency_name="测试局")
+    with pytest.raises(ChannelConfigError, match="no secret"):
+        WebhookChannel.from_config({"url": "http://127.0.0.1:9/hook"}, context)
