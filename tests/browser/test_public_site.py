@@ -19,6 +19,8 @@ from tests.conftest import Team
 from tests.publisher.web.live import serve
 from tests.samples import sample
 
+# axe-core, vendored from the npm registry (tests/browser/vendor/axe-core-4.14.1, MPL-2.0; see README)
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
@@ -131,3 +133,43 @@ def test_public_pages_fit_desktop_and_phone(
         assert th.evaluate("th => getComputedStyle(th).display") == "block"
     for name in ("home", "item", "catalogue"):
         assert (screenshots / f"public-{name}-{size}.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_public_pages_have_no_serious_accessibility_violations(
+    browser: Browser, site: Site, size: str
+) -> None:
+    # the harness injects axe as an inline script, which the site's CSP rightly refuses
+    page = browser.new_context(viewport=VIEWPORTS[size], locale="zh-CN", bypass_csp=True).new_page()
+    found = {}
+    for path in (
+        "/",
+        "/items",
+        f"/items/{site.policy}",
+        f"/items/{site.fee}",
+        f"/items/{site.withdrawn}",
+        "/catalogue",
+        "/fees",
+        "/feeds",
+        "/reports/annual",
+        f"/reports/annual/{time.gmtime().tm_year}",
+        "/nosuchpage",
+    ):
+        page.goto(site.base + path)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate(
+            """async () => {
+                const r = await axe.run(document, {resultTypes: ['violations']});
+                return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                    .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`);
+            }"""
+        )
+        if result:
+            found[path] = result
+    assert found == {}, found
+    # and the check can fail: an image without alt text is a critical violation
+    page.goto(site.base + "/")
+    page.evaluate("() => document.querySelector('main').append(Object.assign(new Image(), {src: '/x.png'}))")
+    page.add_script_tag(path=str(AXE))
+    ids = page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id)")
+    assert "image-alt" in ids
