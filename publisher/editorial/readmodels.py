@@ -8,15 +8,17 @@ Reads only; every change goes through the service or the engine. Each query is b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
+from sqlalchemy import and_, exists, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from publisher.domain.clock import SHANGHAI
 from publisher.domain.item import DeliveryState, ItemState
+from publisher.editorial import paging
+from publisher.editorial.paging import Cursor
 from publisher.editorial.service import Service, delivery_json, item_json, overall_status
 from publisher.store import counters
 from publisher.store.models import Attempt, AuditEvent, Delivery, Item, ItemVersion, UTCDateTime
@@ -86,36 +88,10 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-COUNT_CAP = 1000  # a filtered list counts this far and then says "more than"
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """A keyset position in a list ordered by (a time column, id), newest first: the page
-    after it (or before it) is read from the index where the last one stopped, so page
-    1,000 costs what page 1 does."""
-
-    at: datetime
-    id: int
-
-    def encode(self) -> str:
-        # integer microseconds: a float timestamp would lose the last digit and skip or
-        # repeat a row at a page boundary
-        return f"{(self.at - _EPOCH) // timedelta(microseconds=1)}.{self.id}"
-
-    @classmethod
-    def decode(cls, text: str) -> Cursor | None:
-        micros, _, ident = text.partition(".")
-        if not (micros.isdigit() and ident.isdigit()) or len(micros) > 18 or len(ident) > 18:
-            return None
-        return cls(_EPOCH + timedelta(microseconds=int(micros)), int(ident))
-
-
 @dataclass
 class ItemPage:
     total: int
-    capped: bool  # the total is COUNT_CAP and there are more
+    capped: bool  # the total is paging.COUNT_CAP and there are more
     rows: list[dict[str, Any]]
     next: str | None  # cursor of the following (older) page
     prev: str | None  # cursor of the preceding (newer) page
@@ -125,12 +101,7 @@ def _simple_total(s: Session, f: ItemFilters) -> int | None:
     """The exact count from the maintained counts, when only type and state filter."""
     if f.q or f.validity or f.overall or f.date_from or f.date_to or f.date_field == "published":
         return None
-    kept = counters.read(s).items
-    return sum(
-        n
-        for (item_type, state), n in kept.items()
-        if f.type in (None, item_type) and f.state in (None, state)
-    )
+    return paging.kept_item_total(s, f.type, f.state)
 
 
 def search_items(
@@ -144,7 +115,7 @@ def search_items(
     """One page of the item list, newest first. `after`/`before` continue from a cursor
     (keyset: the index is entered where the last page stopped); without either, `page`
     is read by OFFSET, which only links from older pages use. The total is exact from the
-    maintained counts when only type and state filter, else counted up to COUNT_CAP."""
+    maintained counts when only type and state filter, else counted up to paging.COUNT_CAP."""
     with service.db.reader() as s:
         stmt = select(Item)
         if f.type:
@@ -180,11 +151,7 @@ def search_items(
         total = _simple_total(s, f)
         capped = False
         if total is None:
-            total = s.execute(
-                select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery())
-            ).scalar_one()
-            capped = total > COUNT_CAP
-            total = min(total, COUNT_CAP)
+            total, capped = paging.bounded_count(s, stmt)
         key = tuple_(column, Item.id)
         if before is not None:
             found = list(

@@ -12,24 +12,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import NotFoundError, ValidationError
 from publisher.domain.item import DeliveryState, ItemState
 from publisher.domain.permissions import Permission
-from publisher.editorial import audit, workflow
+from publisher.editorial import audit, paging, workflow
 from publisher.editorial.auth import Actor, actor_of, add_user, authenticate
 from publisher.editorial.checks.engine import ContentChecks
+from publisher.editorial.paging import Cursor
 from publisher.editorial.workflow import Outcome, Preflight
 from publisher.settings import Settings
 from publisher.store import counters
 from publisher.store.db import Database, Flush
-from publisher.store.models import Attempt, AuditEvent, ChannelState, Delivery, Item, User
+from publisher.store.models import Attempt, AuditEvent, ChannelState, Delivery, Item, User, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,14 @@ def overall_status(item_state: str, latest: dict[str, str]) -> str:
     if states & {DeliveryState.FAILED, DeliveryState.HELD}:
         return "partially_published"
     return "pending"
+
+
+@dataclass
+class ItemListing:
+    total: int
+    capped: bool  # more than `total` match (paging.COUNT_CAP)
+    next: str | None  # cursor of the following page
+    items: list[dict[str, Any]]
 
 
 class Service:
@@ -205,6 +215,25 @@ class Service:
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[int, list[dict[str, Any]]]:
+        listing = self.item_listing(
+            type=type, state=state, validity=validity, q=q, limit=limit, offset=offset
+        )
+        return listing.total, listing.items
+
+    def item_listing(
+        self,
+        *,
+        type: str | None = None,
+        state: str | None = None,
+        validity: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        after: Cursor | None = None,
+    ) -> ItemListing:
+        """Newest change first. `after` (the `next` of the previous call) continues by keyset;
+        `offset` is read by OFFSET. The total is exact from the maintained counts when only
+        type and state filter, else counted up to paging.COUNT_CAP (`capped`)."""
         with self.db.reader() as s:
             stmt = select(Item)
             if type:
@@ -218,16 +247,30 @@ class Service:
                 stmt = stmt.where(
                     or_(Item.title.like(like), Item.index_number.like(like), Item.ref.like(like))
                 )
-            total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-            items = (
-                s.execute(stmt.order_by(Item.updated_at.desc(), Item.id.desc()).limit(limit).offset(offset))
-                .scalars()
-                .all()
-            )
+            if q or validity:
+                total, capped = paging.bounded_count(s, stmt)
+            else:
+                total, capped = paging.kept_item_total(s, type, state), False
+            query = stmt.order_by(Item.updated_at.desc(), Item.id.desc()).limit(limit + 1)
+            if after is not None:
+                query = query.where(
+                    tuple_(Item.updated_at, Item.id)
+                    < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
+                )
+            else:
+                query = query.offset(offset)
+            found = s.execute(query).scalars().all()
+            items = found[:limit]
             latest = self.latest_delivery_states(s, [i.id for i in items])
-            return total, [
-                item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items
-            ]
+            return ItemListing(
+                total=total,
+                capped=capped,
+                next=Cursor(items[-1].updated_at, items[-1].id).encode() if len(found) > limit else None,
+                items=[
+                    item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False)
+                    for i in items
+                ],
+            )
 
     def deliveries(self, uid: str) -> list[dict[str, Any]]:
         with self.db.reader() as s:

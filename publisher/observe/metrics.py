@@ -31,7 +31,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from publisher.alerting.metrics import AlertCollector
@@ -169,18 +169,30 @@ class StoreCollector(Collector):
 
 
 def oldest_pending(s: Session, channels: Iterable[str]) -> dict[str, datetime]:
-    """Creation time of each channel's oldest delivery not yet handed over: one probe of the
-    partial outbox index per channel, so the cost follows the number of channels, not the
-    ledger (a GROUP BY over all channels would read every pending row)."""
+    """Creation time of each channel's oldest delivery not yet handed over. One statement of
+    one index probe per (channel, state) — the first entry of the outbox index under that
+    prefix — so the cost follows the number of channels, not the ledger or the backlog (a
+    GROUP BY, or a min over `state IN (...)`, reads every pending row)."""
+    names = sorted(channels)
+    if not names:
+        return {}
+    probes = [
+        select(func.min(Delivery.created_at))
+        # the state inline, not a parameter: a prepared statement's generic plan cannot
+        # prove a parameter inside the partial index's predicate and would pass it by
+        .where(Delivery.channel == channel, Delivery.state == bindparam(None, state, literal_execute=True))
+        .scalar_subquery()
+        .label(f"c{i}_{j}")
+        for i, channel in enumerate(names)
+        for j, state in enumerate(OUTBOX_STATES)
+    ]
+    row = s.execute(select(*probes)).one()
     out = {}
-    for channel in sorted(channels):
-        created = s.execute(
-            select(func.min(Delivery.created_at)).where(
-                Delivery.channel == channel, Delivery.state.in_(OUTBOX_STATES)
-            )
-        ).scalar_one_or_none()
-        if created is not None:
-            out[channel] = created
+    width = len(OUTBOX_STATES)
+    for i, channel in enumerate(names):
+        found = [t for t in row[i * width : (i + 1) * width] if t is not None]
+        if found:
+            out[channel] = min(found)
     return out
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from publisher.domain.item import ItemIn, ItemState, ItemType, Validity
 from publisher.domain.permissions import Permission
+from publisher.editorial.paging import Cursor
 from publisher.web.deps import ActorDep, ServiceDep, check_params, check_storable
 from publisher.web.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 
@@ -141,9 +142,17 @@ class ApproveOut(ItemDetail):
 
 
 class ItemList(BaseModel):
-    total: int
+    total: int = Field(
+        description="符合条件的条数；total_capped 时为下限 / matching items; a lower bound when total_capped"
+    )
+    total_capped: bool = Field(
+        description="按搜索或有效性筛选时最多数到 1000 条 / a search or validity filter counts up to 1,000"
+    )
     limit: int
     offset: int
+    next: str | None = Field(
+        description="下一页的游标，作为 after 传回；没有更多时为 null / pass as `after` for the next page; null at the end"
+    )
     items: list[ItemSummary]
 
 
@@ -211,16 +220,32 @@ def list_items(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            pattern=r"^[0-9]{1,18}\.[0-9]{1,18}$",
+            description="上一页返回的 next（键集分页，代替 offset）/ the previous page's `next` (keyset, instead of offset)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    total, items = service.list_items(
+    listing = service.item_listing(
         type=type.value if type else None,
         state=state.value if state else None,
         validity=validity.value if validity else None,
         q=q or None,
         limit=limit,
         offset=offset,
+        after=Cursor.decode(after) if after else None,
     )
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+    return {
+        "total": listing.total,
+        "total_capped": listing.capped,
+        "limit": limit,
+        "offset": offset,
+        "next": listing.next,
+        "items": listing.items,
+    }
 
 
 @router.get("/items/{uid}", response_model=ItemDetail, responses=NOT_FOUND, summary="信息详情 / one item")

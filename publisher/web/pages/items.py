@@ -16,9 +16,9 @@ from publisher.domain.errors import NotFoundError, PublisherError, ValidationErr
 from publisher.domain.item import ItemState, ItemType, Validity
 from publisher.domain.permissions import Permission
 from publisher.editorial.checks.problem import problem_text
+from publisher.editorial.paging import Cursor
 from publisher.editorial.readmodels import (
     OVERALL_FILTERS,
-    Cursor,
     ItemFilters,
     author_of,
     group_members,

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from publisher.editorial import readmodels
+from publisher.editorial import paging
 from publisher.store.models import Item, User
 from tests.publisher.web.pages.conftest import Site
 
@@ -90,7 +90,7 @@ def test_keyset_by_publication_date_with_a_filter(site: Site) -> None:
 def test_a_filtered_total_is_counted_up_to_the_cap(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     _seed(site, 60)
     client = site.login("editor")
-    monkeypatch.setattr(readmodels, "COUNT_CAP", 40)
+    monkeypatch.setattr(paging, "COUNT_CAP", 40)
     page = client.get("/app/items?q=分页事项").text
     assert "超过 40 条" in page and "第 1 页" in page and _link(page, "next")
     assert (
@@ -105,3 +105,27 @@ def test_a_mangled_cursor_is_ignored(site: Site) -> None:
         r = client.get(f"/app/items?after={bad}")
         assert r.status_code == 200
         assert _uids(r.text) == expected
+
+
+def test_the_api_list_continues_by_cursor_and_bounds_a_filtered_total(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _seed(site, 25)
+    _, token = site.service.add_user("api-reader", "editor")
+    client = TestClient(site.app)  # type: ignore[arg-type]
+    auth = {"Authorization": f"Bearer {token}"}
+    seen: list[str] = []
+    url = "/api/items?limit=10"
+    while True:
+        body = client.get(url, headers=auth).json()
+        assert body["total"] == 25 and body["total_capped"] is False
+        seen += [i["uid"] for i in body["items"]]
+        if body["next"] is None:
+            break
+        url = f"/api/items?limit=10&after={body['next']}"
+    assert seen == expected
+    monkeypatch.setattr(paging, "COUNT_CAP", 5)
+    body = client.get("/api/items?q=分页事项&limit=3", headers=auth).json()
+    assert body["total"] == 5 and body["total_capped"] is True and len(body["items"]) == 3
+    r = client.get("/api/items?after=not-a-cursor", headers=auth)
+    assert r.status_code == 422 and "after" in r.text
