@@ -12,7 +12,16 @@ from fastapi.responses import HTMLResponse, Response
 
 from publisher.domain.item import Role
 from publisher.editorial.auth import check_password
-from publisher.web.pages.common import PostDep, SessionDep, redirect, render, runtime_of, sessions_of
+from publisher.editorial.queues import work_queues
+from publisher.web.pages.common import (
+    PostDep,
+    SessionDep,
+    actor_of,
+    redirect,
+    render,
+    runtime_of,
+    sessions_of,
+)
 from publisher.web.pages.sessions import COOKIE, LOGIN_COOKIE
 
 router = APIRouter(include_in_schema=False)
@@ -83,9 +92,12 @@ def logout(request: Request, post: PostDep) -> Response:
 
 
 @router.get("/app/", response_class=HTMLResponse)
-def home(session: SessionDep) -> Response:
+def home(request: Request, session: SessionDep) -> Response:
     if session.role in (Role.OPS, Role.SYSADMIN):
         return redirect("/app/ops")
     if session.role is Role.AUDITOR:
         return redirect("/app/ops/audit")
-    return redirect("/app/items")
+    queues = work_queues(runtime_of(request).service, actor_of(session))
+    if not queues:
+        return redirect("/app/items")
+    return render(request, "app/home.html", {"queues": queues}, session)
