@@ -5,8 +5,9 @@ metrics: every process writes the store, so any web process sees the whole fleet
     publisher_alert_send_attempts_total{target,outcome}    counter  tries by target type (webhook|email), ok|error
     publisher_alert_oldest_unsent_age_seconds              gauge    age of the oldest message not yet sent
     publisher_alerts_firing{kind,channel}                  gauge    1 per firing group
-    publisher_alert_clock_tick_timestamp_seconds           gauge    the last tick (after every sweep): the
-                                                                    executor clock's heartbeat, embedded or Celery
+    publisher_alert_clock_tick_timestamp_seconds           gauge    the last stamped tick (at least every 15 s
+                                                                    while sweeps run): the executor clock's
+                                                                    heartbeat, embedded or Celery
 """
 
 from __future__ import annotations
@@ -79,6 +80,6 @@ class AlertCollector(Collector):
         if ticked is not None:
             yield GaugeMetricFamily(
                 "publisher_alert_clock_tick_timestamp_seconds",
-                "When the alert clock last ticked (after every sweep of the executor's clock).",
+                "When the alert clock last stamped its row (at least every 15 s while the executor's clock runs).",
                 value=ticked.timestamp(),
             )

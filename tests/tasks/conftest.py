@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from publisher.editorial.auth import Actor
 from publisher.runtime import Runtime, attach_executor, build_runtime
 from publisher.settings import load_settings
-from publisher.store.models import AlertClock, Attempt, Delivery
+from publisher.store.models import Attempt, Delivery
 from tasks.executor import CeleryExecutor
 from tests.conftest import _reset_pg, redis_url
 from tests.receiver import SECRET
@@ -80,24 +80,21 @@ class Cluster:
         with self.runtime.db.reader() as s:
             return list(s.execute(select(Attempt).order_by(Attempt.id)).scalars())
 
+    def sweeps_done(self) -> int:
+        """Sweeps the workers have finished, from their logs ("Task publisher.sweep[…] succeeded")."""
+        return sum(
+            1
+            for w in self.workers.values()
+            for line in w.log.read_text(errors="replace").splitlines()
+            if "publisher.sweep[" in line and "succeeded" in line
+        )
+
     def after_sweeps(self, rounds: int = 3, timeout: float = 30.0) -> None:
-        """Wait until beat's sweeps have run `rounds` more times on the workers (each sweep
-        ends with an alert clock tick, which stamps alert_clock): "nothing happened" is then
-        measured against sweeps that would have sent anything due, not against a sleep."""
-
-        def ticked() -> object:
-            with self.runtime.db.reader() as s:
-                return s.execute(select(AlertClock.ticked_at).where(AlertClock.id == 1)).scalar_one_or_none()
-
-        first, seen = ticked(), set()
-
-        def advanced() -> bool:
-            t = ticked()
-            if t is not None and t != first:
-                seen.add(t)
-            return len(seen) >= rounds
-
-        wait_until(advanced, timeout, f"{rounds} sweeps did not run")
+        """Wait until beat's sweeps have run `rounds` more times on the workers: "nothing
+        happened" is then measured against sweeps that would have sent anything due, not
+        against a sleep."""
+        start = self.sweeps_done()
+        wait_until(lambda: self.sweeps_done() >= start + rounds, timeout, f"{rounds} sweeps did not run")
 
     def logs(self) -> str:
         procs = list(self.workers.values()) + ([self.beat] if self.beat else [])

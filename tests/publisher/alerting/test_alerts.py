@@ -340,3 +340,21 @@ def test_alert_sending_shows_in_the_metrics(o: Ops, team: Team) -> None:
     assert 'publisher_alert_notifications{status="sent"} 1.0' in text
     assert 'publisher_alert_send_attempts_total{outcome="ok",target="webhook"} 1.0' in text
     assert "publisher_alert_oldest_unsent_age_seconds 0.0" in text
+
+
+def test_an_idle_tick_writes_nothing_but_the_stamp_is_renewed(o: Ops) -> None:
+    from sqlalchemy import select
+
+    from publisher.store.models import AlertClock
+
+    def stamp() -> object:
+        with o.rt.db.reader() as s:
+            return s.execute(select(AlertClock.ticked_at)).scalar_one_or_none()
+
+    t0 = utcnow()
+    o.tick(t0)
+    assert stamp() == t0  # the first tick stamps the clock
+    o.tick(t0 + timedelta(seconds=10))
+    assert stamp() == t0  # idle: no write
+    o.tick(t0 + timedelta(seconds=16))
+    assert stamp() == t0 + timedelta(seconds=16)  # the heartbeat is renewed every 15 s
