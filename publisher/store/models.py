@@ -72,6 +72,13 @@ class Item(Base):
         # the item list's orders, newest first, continued by keyset
         Index("ix_items_updated", "updated_at", "id"),
         Index("ix_items_published", "published_at", "id"),
+        # the few abolished by a notice, read by the compliance check (migration 0014)
+        Index(
+            "ix_items_abolished_by",
+            "abolished_by",
+            postgresql_where=text("abolished_by IS NOT NULL"),
+            sqlite_where=text("abolished_by IS NOT NULL"),
+        ),
         # substring search (pg_trgm; migration 0011): PostgreSQL only
         *(
             Index(
