@@ -40,6 +40,21 @@ DELIVERY_LABELS = {
     "superseded": "已取代",
 }
 ROLE_LABELS = {r.value: label for r, label in ROLE_LABEL_OF.items()}
+# Channels by the name their audience knows them (the kind, for numbered instances).
+CHANNEL_KIND_LABELS = {
+    "wechat": "公众号",
+    "cms": "网站",
+    "rss": "订阅源",
+    "cityplatform": "市平台",
+    "webhook": "推送",
+}
+
+
+def channel_label(name: str) -> str:
+    """公众号, 网站, 订阅源, 市平台; an instance adds its own name: 推送（crm）."""
+    kind, _, instance = name.partition(".")
+    label = CHANNEL_KIND_LABELS.get(kind, name)
+    return f"{label}（{instance}）" if instance and label != name else label
 
 
 def _when(value: datetime | str | None) -> str:
@@ -78,6 +93,8 @@ TEMPLATES.env.globals.update(
     OVERALL_LABELS=OVERALL_LABELS,
     DELIVERY_LABELS=DELIVERY_LABELS,
     ROLE_LABELS=ROLE_LABELS,
+    channel_label=channel_label,
+    OPERATION_LABELS={"publish": "发布", "update": "更新", "withdraw": "撤回"},
     can=lambda me, permission: me is not None and permits(me.role, Permission(permission)),
 )
 

@@ -1,0 +1,77 @@
+"""What an approval will do, shown before the approver clicks: every item the approval
+releases (the item and the rest of its release group awaiting approval), the channels each
+goes to, the items it abolishes, and the state of those channels (paused, breaker open,
+failing). Reads only; the approval itself is `Service.approve`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from publisher.domain.errors import NotFoundError
+from publisher.domain.item import ItemState
+from publisher.editorial.readmodels import group_members
+from publisher.editorial.service import Service
+from publisher.settings import Settings
+
+
+@dataclass(frozen=True)
+class Member:
+    uid: str
+    title: str
+    type: str
+    state: str
+    channels: list[str]
+    publish_at: str | None
+    abolishes: list[dict[str, str]] = field(default_factory=list)  # uid, title (or the ref not found)
+
+
+@dataclass(frozen=True)
+class Plan:
+    item: dict[str, Any]
+    group: str | None
+    members: list[Member]
+    channels: list[str]  # every channel the approval sends to
+
+    @property
+    def ready(self) -> bool:
+        return all(m.state == ItemState.AWAITING_APPROVAL for m in self.members)
+
+
+def _abolishes(service: Service, refs: list[str]) -> list[dict[str, str]]:
+    out = []
+    for ref in refs:
+        try:
+            target = service.item_detail(service.uid_of(ref))
+            out.append({"uid": target["uid"], "title": target["title"], "validity": target["validity"]})
+        except NotFoundError:
+            out.append({"uid": "", "title": ref, "validity": ""})
+    return out
+
+
+def approval_plan(service: Service, settings: Settings, uid: str) -> Plan:
+    item = service.item_detail(uid)
+    rows = [item]
+    if item["release_group"]:
+        rows += [m for m in group_members(service, item["release_group"]) if m["uid"] != uid]
+    members = []
+    for row in rows:
+        detail = row if "content" in row else service.item_detail(row["uid"])
+        if detail["uid"] != uid and detail["state"] != ItemState.AWAITING_APPROVAL:
+            continue  # released already, or not ready: this approval does not carry it
+        members.append(
+            Member(
+                uid=detail["uid"],
+                title=detail["title"],
+                type=detail["type"],
+                state=detail["state"],
+                channels=settings.routed_channels(detail["type"]),
+                publish_at=detail["publish_at"],
+                abolishes=_abolishes(service, list(detail["content"].get("abolishes") or [])),
+            )
+        )
+    channels = sorted({c for m in members for c in m.channels})
+    return Plan(item=item, group=item["release_group"], members=members, channels=channels)
+
+
+__all__ = ["Member", "Plan", "approval_plan"]
