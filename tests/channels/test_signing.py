@@ -104,3 +104,122 @@ def test_sign_refuses_ids_that_cannot_travel_in_a_header() -> None:
         signing.sign(SPEC_SECRET, "", SPEC_TS, SPEC_BODY)
     with pytest.raises(ValueError):
         signing.signed_headers([], SPEC_ID, SPEC_TS, SPEC_BODY)
+
+
+# -- the edges (written against mutmut's survivors: docs/testing.md) ---------------------------
+
+
+def _secret(nbytes: int) -> str:
+    return "whsec_" + base64.b64encode(bytes(range(1, nbytes + 1))).decode()
+
+
+@pytest.mark.parametrize(("nbytes", "ok"), [(23, False), (24, True), (64, True), (65, False)])
+def test_secret_length_bounds_are_inclusive(nbytes: int, ok: bool) -> None:
+    if ok:
+        assert signing.parse_secret(_secret(nbytes)) == bytes(range(1, nbytes + 1))
+    else:
+        with pytest.raises(ValueError, match="24-64"):
+            signing.parse_secret(_secret(nbytes))
+
+
+def test_a_secret_is_read_without_surrounding_whitespace_and_as_strict_base64() -> None:
+    assert signing.parse_secret(f"  {SPEC_SECRET}\n") == signing.parse_secret(SPEC_SECRET)
+    with pytest.raises(ValueError, match="base64"):
+        signing.parse_secret(SPEC_SECRET[:-1] + "!")
+
+
+def test_several_secrets_split_on_any_whitespace_keep_their_order() -> None:
+    a, b, c = _secret(24), _secret(32), _secret(40)
+    assert signing.parse_secrets(f"{a}\t{b}  {c}") == [signing.parse_secret(x) for x in (a, b, c)]
+    with pytest.raises(ValueError, match="no secret"):
+        signing.parse_secrets("")
+
+
+@pytest.mark.parametrize("nbytes", [24, 32, 64])
+def test_generated_secrets_have_the_asked_size_and_differ(nbytes: int) -> None:
+    one, two = signing.generate_secret(nbytes), signing.generate_secret(nbytes)
+    assert one.startswith("whsec_") and len(signing.parse_secret(one)) == nbytes and one != two
+    assert len(signing.parse_secret(signing.generate_secret())) == 32
+
+
+@pytest.mark.parametrize(
+    ("msg_id", "ok"),
+    [
+        ("!", True),
+        ("~", True),
+        ("a" * 200, True),
+        ("a" * 201, False),
+        ("a b", False),
+        ("a\x7f", False),
+        ("é", False),
+    ],
+)
+def test_webhook_ids_are_1_to_200_printable_ascii(msg_id: str, ok: bool) -> None:
+    if ok:
+        sig = signing.sign(SPEC_SECRET, msg_id, SPEC_TS, SPEC_BODY)
+        signing.verify([SPEC_SECRET], msg_id, str(SPEC_TS), SPEC_BODY, sig, now=SPEC_TS)
+    else:
+        with pytest.raises(ValueError, match="printable ASCII"):
+            signing.sign(SPEC_SECRET, msg_id, SPEC_TS, SPEC_BODY)
+        with pytest.raises(SignatureError, match="webhook-id"):
+            signing.verify([SPEC_SECRET], msg_id, str(SPEC_TS), SPEC_BODY, SPEC_SIG, now=SPEC_TS)
+
+
+def test_signed_headers_are_exactly_the_three() -> None:
+    h = signing.signed_headers([SPEC_SECRET], SPEC_ID, SPEC_TS, SPEC_BODY)
+    assert h == {"webhook-id": SPEC_ID, "webhook-timestamp": str(SPEC_TS), "webhook-signature": SPEC_SIG}
+    with pytest.raises(ValueError, match="no secret"):
+        signing.signed_headers([], SPEC_ID, SPEC_TS, SPEC_BODY)
+
+
+@pytest.mark.parametrize("missing", ["id", "timestamp", "signature"])
+def test_each_missing_header_is_a_signature_error(missing: str) -> None:
+    args = {"id": SPEC_ID, "timestamp": str(SPEC_TS), "signature": SPEC_SIG}
+    args[missing] = ""
+    with pytest.raises(SignatureError, match="missing"):
+        signing.verify(
+            [SPEC_SECRET], args["id"], args["timestamp"], SPEC_BODY, args["signature"], now=SPEC_TS
+        )
+
+
+def test_the_tolerance_edge_is_inclusive_and_the_argument_is_honoured() -> None:
+    verify = signing.verify
+    for now in (SPEC_TS + 300, SPEC_TS - 300):
+        verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), SPEC_BODY, SPEC_SIG, now=now)
+    for now in (SPEC_TS + 301, SPEC_TS - 301):
+        with pytest.raises(TimestampError, match="300"):
+            verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), SPEC_BODY, SPEC_SIG, now=now)
+    verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), SPEC_BODY, SPEC_SIG, now=SPEC_TS + 10, tolerance=10)
+    with pytest.raises(TimestampError, match="10 s"):
+        verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), SPEC_BODY, SPEC_SIG, now=SPEC_TS + 11, tolerance=10)
+
+
+def test_unusable_entries_are_skipped_and_a_later_v1_still_matches() -> None:
+    header = f"v1 v1,@@notbase64@@ v2,{SPEC_SIG[3:]} {SPEC_SIG}"
+    signing.verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), SPEC_BODY, header, now=SPEC_TS)
+    with pytest.raises(SignatureError, match="no v1 signature"):
+        signing.verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), SPEC_BODY, "v1 v1,@@ v2,abc", now=SPEC_TS)
+    with pytest.raises(SignatureError, match="no signature matches"):
+        signing.verify([_secret(32)], SPEC_ID, str(SPEC_TS), SPEC_BODY, SPEC_SIG, now=SPEC_TS)
+
+
+def test_any_secret_of_several_may_match_and_keys_may_be_bytes() -> None:
+    verify = signing.verify
+    verify([_secret(32), SPEC_SECRET], SPEC_ID, str(SPEC_TS), SPEC_BODY, SPEC_SIG, now=SPEC_TS)
+    key = signing.parse_secret(SPEC_SECRET)
+    verify([key], SPEC_ID, str(SPEC_TS), SPEC_BODY, SPEC_SIG, now=SPEC_TS)
+    assert signing.sign(key, SPEC_ID, SPEC_TS, SPEC_BODY) == SPEC_SIG
+
+
+def test_verify_headers_reads_the_three_returns_the_id_and_passes_the_tolerance() -> None:
+    headers = signing.signed_headers([SPEC_SECRET], SPEC_ID, SPEC_TS, SPEC_BODY)
+    assert signing.verify_headers([SPEC_SECRET], headers, SPEC_BODY, now=SPEC_TS) == SPEC_ID
+    with pytest.raises(TimestampError):
+        signing.verify_headers([SPEC_SECRET], headers, SPEC_BODY, now=SPEC_TS + 20, tolerance=10)
+    signing.verify_headers([SPEC_SECRET], headers, SPEC_BODY, now=SPEC_TS + 250)
+    for name in headers:
+        partial = {k: v for k, v in headers.items() if k != name}
+        with pytest.raises(SignatureError, match="missing"):
+            signing.verify_headers([SPEC_SECRET], partial, SPEC_BODY, now=SPEC_TS)
+    with pytest.raises(SignatureError, match="no signature matches"):
+        signing.verify_headers([SPEC_SECRET], headers, SPEC_BODY + b" ", now=SPEC_TS)
