@@ -186,6 +186,18 @@ def render(
     return response
 
 
+def bad_query(request: Request, session: PageSession | None, field: str, message: str) -> HTMLResponse:
+    """A query value the page cannot use: a Chinese error page with 422, naming the field
+    (never a 500 from a value that reached the database)."""
+    return render(
+        request,
+        "app/error.html",
+        {"title": "参数无效 / invalid parameter", "message": f"{field}：{message}"},
+        session,
+        422,
+    )
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 

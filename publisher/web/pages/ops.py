@@ -14,10 +14,20 @@ from publisher.domain.errors import NotFoundError, PublisherError, TransitionErr
 from publisher.domain.permissions import Permission
 from publisher.editorial.readmodels import audit_page, failed_deliveries, matrix, timeline
 from publisher.observe.metrics import channel_health
-from publisher.web.pages.common import PostDep, SessionDep, allowed, flash, redirect, render, runtime_of
+from publisher.web.pages.common import (
+    PostDep,
+    SessionDep,
+    allowed,
+    bad_query,
+    flash,
+    redirect,
+    render,
+    runtime_of,
+)
 
 router = APIRouter(include_in_schema=False)
 _UID = re.compile(r"^[0-9a-z]{26}$")
+MAX_SEQ = 2**62  # audit seq is a BIGINT; anything beyond is not an event
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")
 ALERTING = ("failed", "held")
 
@@ -113,7 +123,9 @@ def failed_queue(request: Request, session: SessionDep, channel: str = "", page:
 def audit_log(request: Request, session: SessionDep, item: str = "", before: str = "") -> HTMLResponse:
     runtime = runtime_of(request)
     chosen = item if _UID.match(item) else None
-    rows = audit_page(runtime.service, chosen, int(before) if before.isdigit() else None)
+    if before and not (before.isdigit() and 0 < int(before) <= MAX_SEQ):
+        return bad_query(request, session, "before", "应为事件序号（正整数）/ must be an event number")
+    rows = audit_page(runtime.service, chosen, int(before) if before else None)
     return render(
         request,
         "app/audit.html",
