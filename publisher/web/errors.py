@@ -186,9 +186,19 @@ async def _auth_problem(request: Request) -> AuthError | None:
     return None
 
 
+def _wants_app_page(request: Request) -> bool:
+    """A browser asking for an editor/ops page (GET /app/..., Accept: text/html) whose path or
+    query did not parse: a Chinese page, like the public pages, not the API's JSON."""
+    return (
+        request.method in ("GET", "HEAD")
+        and request.url.path.startswith("/app/")
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
 async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse | HTMLResponse:
     assert isinstance(exc, RequestValidationError)
-    if _wants_page(request):
+    if _wants_page(request) or _wants_app_page(request):
         return _page(request, 422, request_field_errors(exc.errors()))
     problem = await _auth_problem(request)
     if problem is not None:
