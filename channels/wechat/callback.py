@@ -4,8 +4,13 @@ Pure functions the web layer calls; a `CallbackError` means "answer 403 and log 
 
 Plain mode: `signature` = sha1 of the sorted (token, timestamp, nonce). It does not cover the
 body, so a captured signature could be replayed with another body; `max_age` bounds that
-window. Safe mode (`encrypt_type=aes`): the body is AES-encrypted and `msg_signature` covers
-the ciphertext too (wechatpy's `WeChatCrypto`). wechatpy does not model PUBLISHJOBFINISH
+window and the channel refuses a (timestamp, nonce) it has seen within it (the adapter's
+durable store, channels/wechat/channel.py). Safe and compatible mode add `encrypt_type=aes`
+and `msg_signature` to the URL: the body carries `<Encrypt>` (AES) and `msg_signature` =
+sha1 of the sorted (token, timestamp, nonce, Encrypt) covers the ciphertext too; when an AES
+key is configured a plain push (no `encrypt_type`, or `raw`) is refused. Both signatures are
+compared in constant time here, before wechatpy's `WeChatCrypto` decrypts (its own check
+then only ever sees a signature already proven). wechatpy does not model PUBLISHJOBFINISH
 (its parser leaves it in `_data`), so the decrypted XML is read here directly.
 https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html
 https://developers.weixin.qq.com/doc/offiaccount/Publish/Callback_on_finish.html
@@ -13,6 +18,8 @@ https://developers.weixin.qq.com/doc/offiaccount/Publish/Callback_on_finish.html
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -20,7 +27,6 @@ from dataclasses import dataclass
 
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.utils import check_signature
 
 from channels.base import Confirmation
 from channels.wechat.status import MASS_STATUS, confirmation_for
@@ -32,6 +38,7 @@ __all__ = [
     "OtherEvent",
     "PublishEvent",
     "parse_event",
+    "sha1_signature",
     "verify_url",
 ]
 
@@ -100,14 +107,22 @@ class OtherEvent:
     event: str | None
 
 
+def sha1_signature(*parts: str) -> str:
+    """WeChat's signature: sha1 of the parts sorted and joined."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def _matches(expected: str, offered: str) -> bool:
+    # constant time: how much of a guess matched must not show in the answer's timing
+    return hmac.compare_digest(expected.encode("utf-8"), offered.strip().lower().encode("utf-8"))
+
+
 def _signed(query: Mapping[str, str], token: str, max_age: float | None) -> tuple[str, str]:
     signature, timestamp, nonce = query.get("signature"), query.get("timestamp"), query.get("nonce")
     if not (signature and timestamp and nonce):
         raise CallbackError("缺少签名参数 / signature parameters missing")
-    try:
-        check_signature(token, signature, timestamp, nonce)
-    except InvalidSignatureException as exc:
-        raise CallbackError("签名错误 / bad signature") from exc
+    if not _matches(sha1_signature(token, timestamp, nonce), signature):
+        raise CallbackError("签名错误 / bad signature")
     if max_age is not None:
         try:
             age = abs(time.time() - int(timestamp))
@@ -152,15 +167,31 @@ def parse_event(
 ) -> PublishEvent | MassEvent | OtherEvent:
     """Check the push's signature (and decrypt it in safe mode), then read the event."""
     timestamp, nonce = _signed(query, token, max_age)
-    raw = body.decode("utf-8") if isinstance(body, bytes) else body
+    try:
+        raw = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise MalformedCallbackError("不是 UTF-8 / not UTF-8") from exc
     if "<!DOCTYPE" in raw.upper() or "<!ENTITY" in raw.upper():
         raise MalformedCallbackError("拒绝含 DTD 的 XML / XML with a DTD refused")
-    if query.get("encrypt_type") == "aes":
+    encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+    if aes_key and not encrypted:
+        # with a key configured WeChat sends every push encrypted: a plain one is not WeChat's,
+        # or a downgrade that would leave the body unsigned
+        raise CallbackError(
+            "已配置消息加密，拒绝明文推送 / plain-mode push refused: an AES key is configured"
+        )
+    if encrypted:
         msg_signature = query.get("msg_signature")
         if not aes_key or not msg_signature:
             raise CallbackError(
                 "安全模式推送缺少密钥或 msg_signature / safe-mode push without key or msg_signature"
             )
+        try:
+            envelope = _text(ET.fromstring(raw), "Encrypt")
+        except ET.ParseError as exc:
+            raise CallbackError("密文 XML 无法解析 / unreadable encrypted envelope") from exc
+        if not envelope or not _matches(sha1_signature(token, timestamp, nonce, envelope), msg_signature):
+            raise CallbackError("消息签名错误 / bad msg_signature")
         try:
             raw = WeChatCrypto(token, aes_key, appid).decrypt_message(raw, msg_signature, timestamp, nonce)
         except (InvalidSignatureException, InvalidAppIdException) as exc:

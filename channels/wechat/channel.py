@@ -107,7 +107,7 @@ class WechatSettings(ChannelSettings):
     token_margin: float = 300.0
     lookup_pages: int = 10  # freepublish/batchget pages (20 each) searched when withdrawing
     # Plain-mode signatures do not cover the body: a captured one is only accepted this long.
-    callback_max_age: float = 600.0
+    callback_max_age: float = Field(default=600.0, gt=0, le=86_400)
 
 
 def _fit(prefix: str, title: str) -> str:
@@ -610,6 +610,16 @@ class WechatChannel(Channel):
         except CallbackError as exc:
             log.warning("wechat callback refused (%s %s): %s", request.method, exc.status, exc)
             return CallbackResponse(status=exc.status, body=str(exc).encode("utf-8"))
+        try:
+            first = self._first_sight(request.query, max_age)
+        except TransientError as exc:
+            log.warning("wechat callback: cannot check for a replay, WeChat will repeat it: %s", exc)
+            return CallbackResponse(status=503, body=b"busy")
+        if not first:
+            # a signed push seen before (a replay, or WeChat repeating one we answered): the
+            # first one had its effect, this one has none; "success" stops WeChat repeating
+            log.warning("wechat callback: (timestamp, nonce) seen before, ignored")
+            return CallbackResponse()
         if isinstance(event, PublishEvent):
             return self._on_publish(event)
         if isinstance(event, MassEvent):
@@ -617,6 +627,12 @@ class WechatChannel(Channel):
         else:
             log.info("wechat callback: %s/%s ignored", event.msg_type, event.event)
         return CallbackResponse()
+
+    def _first_sight(self, query: Mapping[str, str], max_age: float) -> bool:
+        """Whether this (timestamp, nonce) is new: claimed in the durable shared store (the
+        database, across processes) until no push carrying it could still pass the age check."""
+        name = f"callback-nonce:{query.get('timestamp', '')}:{query.get('nonce', '')}"[:200]
+        return self.context.shared.claim(name, uuid.uuid4().hex, ttl=2 * max_age + 60)
 
     def _on_publish(self, event: PublishEvent) -> CallbackResponse:
         confirmation = event.confirmation()

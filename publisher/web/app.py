@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from publisher.runtime import Runtime
-from publisher.web import errors
+from publisher.web import accesslog, errors
 from publisher.web.headers import SecurityHeaders
 from publisher.web.limits import BodyLimit
 
@@ -66,6 +66,7 @@ def create_app(runtime: Runtime, *, routers: tuple[str, ...] = ROUTER_MODULES) -
     )
     app.state.runtime = runtime
     errors.install(app)
+    accesslog.install()
     # innermost of the two: a refused body still gets the security headers
     app.add_middleware(
         BodyLimit,

@@ -58,7 +58,7 @@ def test_url_verification_returns_echostr_and_refuses_forgeries() -> None:
 @pytest.mark.parametrize("aes", [False, True])
 def test_signed_publish_event_parses(aes: bool) -> None:
     query, body = signed_publish_push(aes)
-    event = parse_event(query, body.encode(), token=TOKEN, aes_key=AES_KEY, appid=APPID)
+    event = parse_event(query, body.encode(), token=TOKEN, aes_key=AES_KEY if aes else None, appid=APPID)
     assert isinstance(event, PublishEvent)
     assert (event.publish_id, event.status, event.article_id) == ("2247481001", 0, "ART1")
     assert event.article_urls == ("http://mp.local/s?idx=1", "http://mp.local/s?idx=2")
@@ -68,6 +68,17 @@ def test_signed_publish_event_parses(aes: bool) -> None:
         and confirmation.delivered is True
         and confirmation.url == "http://mp.local/s?idx=1"
     )
+
+
+@pytest.mark.parametrize("encrypt_type", [None, "raw", ""])
+def test_plain_push_is_refused_when_an_aes_key_is_configured(encrypt_type: str | None) -> None:
+    # correctly signed in plain mode, but the deployment expects safe mode: a downgrade
+    query, body = signed_publish_push(False)
+    if encrypt_type is not None:
+        query = {**query, "encrypt_type": encrypt_type}
+    with pytest.raises(CallbackError, match="拒绝明文推送"):
+        parse_event(query, body, token=TOKEN, aes_key=AES_KEY, appid=APPID)
+    assert isinstance(parse_event(query, body, token=TOKEN), PublishEvent)  # no key: plain is fine
 
 
 def test_failed_publish_event_carries_fail_idx_and_chinese_reason() -> None:
@@ -129,3 +140,21 @@ def test_mass_event_and_other_messages() -> None:
     assert event.confirmation().delivered is True
     query, body = s.signed_request(s._event_xml("subscribe", ""))
     assert parse_event(query, body, token=TOKEN) == OtherEvent(msg_type="event", event="subscribe")
+
+
+def test_both_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hmac
+
+    from channels.wechat import callback
+
+    compared: list[bytes] = []
+    original = hmac.compare_digest
+
+    def recording(a: bytes, b: bytes) -> bool:
+        compared.append(bytes(b))
+        return original(a, b)
+
+    monkeypatch.setattr(callback.hmac, "compare_digest", recording)
+    query, body = signed_publish_push(True)
+    assert isinstance(parse_event(query, body, token=TOKEN, aes_key=AES_KEY, appid=APPID), PublishEvent)
+    assert compared == [query["signature"].encode(), query["msg_signature"].encode()]
