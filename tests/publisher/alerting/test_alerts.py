@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -358,3 +359,62 @@ def test_an_idle_tick_writes_nothing_but_the_stamp_is_renewed(o: Ops) -> None:
     assert stamp() == t0  # idle: no write
     o.tick(t0 + timedelta(seconds=16))
     assert stamp() == t0 + timedelta(seconds=16)  # the heartbeat is renewed every 15 s
+
+
+def test_a_breaker_that_keeps_reopening_is_one_message_not_one_per_cooldown(
+    make_runtime: Callable[..., Runtime], alerts_rx: Receiver, team: Team
+) -> None:
+    from tests.support import after_sweeps
+
+    # given a subscriber that is down, a breaker with a short cooldown, and a short group_wait
+    down = Receiver(default=503).start()
+    try:
+        rt = make_runtime(
+            channels=webhook_channels(
+                down.url,
+                retry={"base_seconds": 0.05, "cap_seconds": 0.1, "max_attempts": 100},
+                breaker={"failures": 2, "cooldown_seconds": 0.3, "min_samples": 100},
+            ),
+            alerts={
+                "group_wait_seconds": 0.2,
+                # short: were a reopening news, it would be told again within the test
+                "group_interval_seconds": 0.5,
+                "repeat_interval_seconds": 3600,
+                "webhooks": [alerts_rx.url],
+                "webhook_secret": SECRET,
+            },
+        )
+        publish(rt, team, title="熔断告警")
+
+        def opened() -> int:
+            return sum(1 for e in rt.service.audit_events(limit=1000) if e["action"] == "breaker.open")
+
+        # when the breaker opens and ops are told, then it probes after each cooldown, fails
+        # and opens again, repeatedly, for longer than group_interval
+        wait_for(lambda: any(h.body.get("kind") == "breaker.open" for h in alerts_rx.hits), 20, "the alert")
+        told_at, opens = alerts_rx.hits[-1].at, opened()
+        wait_for(lambda: opened() >= opens + 2 and time.time() - told_at > 1.0, 20, "the breaker reopening")
+        after_sweeps(rt, 5)
+    finally:
+        down.stop()
+    # then ops heard about the open breaker once (told it is still open only after repeat_interval)
+    told = [h.body for h in alerts_rx.hits if h.body.get("kind") == "breaker.open"]
+    assert len(told) == 1 and told[0]["status"] == "firing"
+    assert f"publisher retry-now {CH}" in told[0]["text"]
+
+
+def test_a_rolled_back_cause_records_no_alert(o: Ops) -> None:
+    from sqlalchemy import func, select
+
+    from publisher.alerting.record import record
+    from publisher.store.models import AlertEvent
+
+    with pytest.raises(RuntimeError), o.rt.db.transaction() as s:
+        record(s, "inspection.at_risk", {"channel": "cms", "label": "首页"})
+        raise RuntimeError("the check failed")
+    with o.rt.db.transaction() as s:
+        record(s, "consultation.closed", {"uid": "u1", "title": "征集"})
+        record(s, "breaker.half_open", {"channel": "cms"})  # not an alerted kind: not stored
+    with o.rt.db.reader() as s:
+        kinds = s.execute(select(AlertEvent.kind, func.count()).group_by(AlertEvent.kind)).all()
+    assert [tuple(k) for k in kinds] == [("consultation.closed", 1)]
