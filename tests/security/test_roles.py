@@ -88,7 +88,10 @@ def test_the_auditor_reads_the_audit_log_and_changes_nothing(office: Office) -> 
 
 def test_the_sysadmin_pauses_channels_but_writes_no_content(office: Office) -> None:
     sysadmin = office.api("sysadmin")
-    assert sysadmin.post("/api/channels/rss/pause", json={"reason": "维护"}).json()["paused"] is True
+    assert (
+        sysadmin.post("/api/channels/rss/pause", json={"reason": "维护", "confirm": "yes"}).json()["paused"]
+        is True
+    )
     assert sysadmin.post("/api/channels/rss/resume").json()["paused"] is False
     assert sysadmin.post("/api/items", json=policy()).status_code == 403
     uid = office.api("editor").post("/api/items", json=policy()).json()["uid"]
@@ -99,7 +102,9 @@ def test_the_sysadmin_pauses_channels_but_writes_no_content(office: Office) -> N
 def test_the_secadmin_touches_neither_content_nor_channels(office: Office) -> None:
     secadmin = office.api("secadmin")
     assert secadmin.post("/api/items", json=policy()).status_code == 403
-    assert secadmin.post("/api/channels/rss/pause", json={"reason": "维护"}).status_code == 403
+    assert (
+        secadmin.post("/api/channels/rss/pause", json={"reason": "维护", "confirm": "yes"}).status_code == 403
+    )
     assert secadmin.post("/api/channels/rss/replay-failed", json={}).status_code == 403
     assert office.api("ops").get("/api/channels").json()[0]["paused"] is False
 
@@ -107,14 +112,17 @@ def test_the_secadmin_touches_neither_content_nor_channels(office: Office) -> No
 def test_a_page_post_is_refused_by_the_service_not_only_by_the_button(office: Office) -> None:
     # an editor forges the pause form (the page hides the button): the delivery service refuses it
     editor = office.page("editor")
-    r = post_form(editor, "/app/ops/channels/rss/pause", {"reason": "伪造"}, "/app/ops")
+    r = post_form(editor, "/app/ops/channels/rss/pause", {"reason": "伪造", "confirm": "yes"}, "/app/ops")
     assert r.status_code == 303
     assert any("需要角色" in f for f in flashes(editor.get("/app/ops").text))
     assert office.api("ops").get("/api/channels").json()[0]["paused"] is False
     # the system administrator's own form works, and the pause is audited under their name
     sysadmin = office.page("sysadmin")
     assert (
-        post_form(sysadmin, "/app/ops/channels/rss/pause", {"reason": "维护"}, "/app/ops").status_code == 303
+        post_form(
+            sysadmin, "/app/ops/channels/rss/pause", {"reason": "维护", "confirm": "yes"}, "/app/ops"
+        ).status_code
+        == 303
     )
     assert office.api("ops").get("/api/channels").json()[0]["paused"] is True
     pauses = [e for e in office.api("auditor").get("/api/audit").json() if e["action"] == "channel.pause"]

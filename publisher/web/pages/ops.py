@@ -6,12 +6,14 @@ who may act is the permission table's
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from publisher.domain.errors import NotFoundError, PublisherError, TransitionError
 from publisher.domain.permissions import Permission
+from publisher.editorial.pauses import latest_pauses
 from publisher.editorial.readmodels import audit_page, failed_deliveries, matrix, timeline
 from publisher.observe.metrics import channel_health
 from publisher.web.pages.common import (
@@ -19,6 +21,7 @@ from publisher.web.pages.common import (
     SessionDep,
     allowed,
     bad_query,
+    channel_label,
     flash,
     redirect,
     render,
@@ -51,6 +54,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
             "health": health,
             "failed": failed,
             "can_act": allowed(session, Permission.CHANNEL_CONTROL),
+            "pauses": latest_pauses(runtime.service),
         },
         session,
     )
@@ -63,7 +67,11 @@ def channels_page(request: Request, session: SessionDep) -> HTMLResponse:
     return render(
         request,
         "app/channels.html",
-        {"health": health, "can_act": allowed(session, Permission.CHANNEL_CONTROL)},
+        {
+            "health": health,
+            "can_act": allowed(session, Permission.CHANNEL_CONTROL),
+            "pauses": latest_pauses(runtime.service),
+        },
         session,
     )
 
@@ -181,16 +189,33 @@ def replay(request: Request, post: PostDep) -> Response:
     return redirect(back)
 
 
+@router.get("/app/ops/channels/{channel}/pause", response_class=HTMLResponse)
+def confirm_pause(request: Request, channel: str, session: SessionDep, back: str = "/app/ops") -> Response:
+    """Pausing asks for a reason and a confirmation, and says what it does first."""
+    runtime = runtime_of(request)
+    if not _CHANNEL.match(channel) or channel not in runtime.service.channel_names():
+        return render(request, "app/error.html", {"title": "未找到", "message": "没有这个渠道"}, session, 404)
+    health = channel_health(runtime.db, runtime.settings, [channel])[0]
+    back = back if back.startswith("/app/") and not back.startswith("//") else "/app/ops"
+    return render(request, "app/pause.html", {"h": health, "back": back}, session)
+
+
 @router.post("/app/ops/channels/{channel}/pause")
 def pause(request: Request, channel: str, post: PostDep) -> Response:
-    if _CHANNEL.match(channel):
-        reason = (post.form.get("reason") or "").strip() or "运维暂停 / paused by ops"
-        try:
-            runtime_of(request).deliveries.pause(post.actor, channel, reason[:1000])
-            flash(post.session, "ok", f"渠道 {channel} 已暂停 / paused")
-        except PublisherError as exc:
-            _refused(post, exc)
-    return redirect(_back(post, "/app/ops"))
+    back = _back(post, "/app/ops")
+    if not _CHANNEL.match(channel):
+        return redirect(back)
+    reason = (post.form.get("reason") or "").strip()
+    if post.form.get("confirm") != "yes" or not reason:
+        if post.form.get("confirm") == "yes":
+            flash(post.session, "error", "请填写暂停原因")
+        return redirect(f"/app/ops/channels/{channel}/pause?back={quote(back, safe='/')}")
+    try:
+        runtime_of(request).deliveries.pause(post.actor, channel, reason[:1000])
+        flash(post.session, "ok", f"渠道 {channel_label(channel)} 已暂停：{reason[:100]}")
+    except PublisherError as exc:
+        _refused(post, exc)
+    return redirect(back)
 
 
 @router.post("/app/ops/channels/{channel}/resume")

@@ -14,7 +14,9 @@ def test_firing_recent_and_silences_through_the_page(site: Site) -> None:
     ops = site.login("ops")
     # given a paused channel whose alert was decided (no target: recorded as not sent)
     assert (
-        post(ops, "/app/ops/channels/webhook.hooks/pause", {"reason": "对端维护"}, "/app/ops").status_code
+        post(
+            ops, "/app/ops/channels/webhook.hooks/pause", {"reason": "对端维护", "confirm": "yes"}, "/app/ops"
+        ).status_code
         == 303
     )
     rt.alerts.clock.tick(utcnow() + timedelta(seconds=31))

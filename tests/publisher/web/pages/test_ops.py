@@ -100,7 +100,7 @@ def test_pause_and_resume_from_the_channel_page(site: Site) -> None:
     r = post(
         ops,
         "/app/ops/channels/webhook.hooks/pause",
-        {"reason": "接收方维护", "back": "/app/ops/channels"},
+        {"reason": "接收方维护", "back": "/app/ops/channels", "confirm": "yes"},
         "/app/ops/channels",
     )
     assert r.headers["location"] == "/app/ops/channels"
@@ -125,3 +125,22 @@ def test_audit_log_newest_first_filtered_by_item(site: Site) -> None:
     assert seqs == sorted(seqs, reverse=True) and len(seqs) >= 5
     only = ops.get(f"/app/ops/audit?item={uid}").text
     assert uid in only and other not in only.split('id="audit"')[1]
+
+
+def test_pausing_asks_for_a_reason_and_confirmation_and_shows_who_and_when(site: Site) -> None:
+    ops = site.login("ops")
+    # the button leads to a confirmation that says what pausing does
+    page = ops.get("/app/ops/channels/webhook.hooks/pause?back=/app/ops/channels")
+    assert page.status_code == 200 and "暂缓" in page.text and 'name="reason"' in page.text
+    # a post without the confirmation, or without a reason, pauses nothing
+    r = post(ops, "/app/ops/channels/webhook.hooks/pause", {"reason": "维护"}, "/app/ops")
+    assert r.status_code == 303 and r.headers["location"].startswith("/app/ops/channels/webhook.hooks/pause")
+    r = post(ops, "/app/ops/channels/webhook.hooks/pause", {"reason": " ", "confirm": "yes"}, "/app/ops")
+    assert r.headers["location"].startswith("/app/ops/channels/webhook.hooks/pause")
+    assert not site.service.channel_status("webhook.hooks")["paused"]
+    # confirmed with a reason: paused, and the dashboard says by whom and when
+    post(ops, "/app/ops/channels/webhook.hooks/pause", {"reason": "接收方维护", "confirm": "yes"}, "/app/ops")
+    assert site.service.channel_status("webhook.hooks")["paused"]
+    row = health_row(ops.get("/app/ops").text, "webhook.hooks")
+    assert "接收方维护" in row and re.search(r"（ops 于 \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} 暂停）", row), row
+    assert ops.get("/app/ops/channels/nosuch/pause").status_code == 404
