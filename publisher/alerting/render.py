@@ -80,13 +80,14 @@ def message(
         lines.append(f"最近错误 / last error: {last_error}")
     if channel and (context.failed or context.held):
         lines.append(f"当前失败 / failed now: {context.failed}；暂缓 / held: {context.held}")
-    if context.items:
+    details = [_detail(kind, d) for d in samples[-max_details:]]
+    # deliveries name their items; a deadline, column or consultation says more in its own detail
+    if context.items and kind in ("delivery.failed", "item.flagged"):
         lines.append("涉及信息 / affected items:")
         lines += [f"  - 《{title_}》 {uid}" for uid, title_ in context.items[:max_details]]
         if len(context.items) > max_details:
             lines.append(f"  … 另有 {len(context.items) - max_details} 条 / more")
-    details = [_detail(kind, d) for d in samples[-max_details:]]
-    if details and not context.items:
+    elif details:
         lines.append("最近事件 / latest:")
         lines += [f"  - {d}" for d in details]
     if context.link:

@@ -46,6 +46,13 @@ def test_compliance_check_from_the_cli_is_alerted_as_overdue(
     body = hit.body
     assert hit.signature_ok and body["kind"] == "deadline.overdue"
     assert "公开时限已超期" in body["title"] and "临近" not in body["text"]
+    # the text carries the deadline itself, not only the title
+    sample = body["samples"][0]
+    assert (
+        f"期限 {sample['due_on']}" in body["text"]
+        and f"剩余工作日 {sample['working_days_left']}" in body["text"]
+    )
+    assert "逾期未公开的通知" in body["text"] and sample["working_days_left"] < 0
     assert body["items"] == [{"uid": uid, "title": "逾期未公开的通知"}]
     listed = json.loads(run(env, "alerts", "list", "--json").output)
     assert [g["kind"] for g in listed["firing"]] == ["deadline.overdue"]
