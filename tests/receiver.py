@@ -24,6 +24,8 @@ class Hit:
     status: int
     body: dict[str, Any]
     signature_ok: bool
+    raw: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +90,8 @@ class Receiver:
                             status,
                             json.loads(raw or b"{}"),
                             ok,
+                            raw,
+                            {k.lower(): v for k, v in self.headers.items()},
                         )
                     )
                 if delay:

@@ -6,6 +6,8 @@ missing secret refused at configuration."""
 from __future__ import annotations
 
 import base64
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,138 @@ def test_a_bad_or_missing_secret_is_a_configuration_error(tmp_path: Path) -> Non
     context = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=tmp_path, agency_name="测试局")
     with pytest.raises(ChannelConfigError, match="no secret"):
         WebhookChannel.from_config({"url": "http://127.0.0.1:9/hook"}, context)
+
+
+def test_the_request_is_compact_utf8_json_signed_now(receiver: Receiver) -> None:
+    ch = channel(receiver.url)
+    try:
+        before = time.time()
+        receipt = ch.send(payload(ch), key="delivery_7")
+        after = time.time()
+    finally:
+        ch.close()
+    [hit] = receiver.hits
+    assert hit.headers["content-type"] == "application/json"
+    assert hit.raw == json.dumps(hit.body, ensure_ascii=False, separators=(",", ":")).encode()
+    assert "上海市财政局".encode() in hit.raw  # not \u-escaped
+    assert int(before) <= int(hit.headers["webhook-timestamp"]) <= int(after)
+    assert hit.headers["webhook-signature"].count("v1,") == 1
+    assert (receipt.external_id, receipt.url, receipt.http_status) == ("delivery_7", None, 200)
+    assert receipt.response_excerpt == '{"ok":true}'
+
+
+def test_a_policy_is_rendered_field_for_field() -> None:
+    ch = channel("http://127.0.0.1:9/hook")
+    try:
+        p = payload(ch)
+    finally:
+        ch.close()
+    assert (p.kind, p.operation, p.uid, p.version) == (
+        "webhook",
+        Operation.PUBLISH,
+        "01jdisclosure000000000test",
+        1,
+    )
+    assert p.body == {
+        "type": "item.published",
+        "timestamp": "2019-04-04T02:00:00+00:00",
+        "data": {
+            "uid": "01jdisclosure000000000test",
+            "version": 1,
+            "content_hash": "0" * 64,
+            "type": "policy",
+            "type_label": make_version().type_label,
+            "title": "上海市财政局2019年政务公开实施方案",
+            "index_number": "AB1900010-2019-146",
+            "doc_number": "沪财预〔2019〕12号",
+            "issuing_body": "上海市财政局",
+            "issue_date": "2019-04-04",
+            "subject": "综合政务\\政务公开",
+            "validity": make_version().validity,
+            "validity_changed_on": None,
+            "abolished_by": None,
+            "description": "根据2019年上海市政务公开工作要点等要求，制定本实施方案。",
+            "keywords": ["政务公开", "实施方案"],
+            "url": "http://127.0.0.1:8000/items/01jdisclosure000000000test",
+            "public_url": "http://127.0.0.1:8000/items/01jdisclosure000000000test",
+            "published_at": "2019-04-04T02:00:00+00:00",
+            "interprets": None,
+        },
+    }
+
+
+def test_the_cms_url_wins_and_an_unpublished_version_uses_its_creation_time() -> None:
+    from datetime import date
+
+    ch = channel("http://127.0.0.1:9/hook")
+    try:
+        body = payload(
+            ch,
+            published_at=None,
+            channel_urls={"cms": "https://www.example.gov.cn/a/1"},
+            validity_changed_on=date(2020, 1, 2),
+        ).body
+    finally:
+        ch.close()
+    assert body["timestamp"] == "2019-04-03T02:00:00+00:00" == body["data"]["published_at"]
+    assert body["data"]["url"] == "https://www.example.gov.cn/a/1"
+    assert body["data"]["validity_changed_on"] == "2020-01-02"
+
+
+def test_fee_changes_carry_their_structured_data() -> None:
+    ch = channel("http://127.0.0.1:9/hook")
+    try:
+        body = payload(ch, type=ItemType.FEE_CHANGE, structured={"items": [1]}).body
+    finally:
+        ch.close()
+    assert body["data"]["structured"] == {"items": [1]}
+
+
+def test_from_config_resolves_the_secret_and_drops_the_reference_keys(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    asked: list[str] = []
+
+    def resolve(section: Any, name: str) -> str | None:
+        asked.append(name)
+        return SECRET if section.get(f"{name}_env") == "HOOK_SECRET" else None
+
+    context = ChannelContext(
+        public_base_url="http://127.0.0.1:8000",
+        data_dir=tmp_path,
+        agency_name="测试局",
+        resolve_secret=resolve,
+    )
+    ch = WebhookChannel.from_config(
+        {"url": receiver.url, "secret_env": "HOOK_SECRET", "timeout_seconds": 3}, context
+    )
+    try:
+        assert isinstance(ch, WebhookChannel) and ch.cfg.timeout_seconds == 3.0 and asked == ["secret"]
+        ch.send(payload(ch), key="delivery_1")
+    finally:
+        ch.close()
+    assert receiver.hits[0].signature_ok
+    # the context's own secret (a single-instance channel's `secret_env`) is the fallback
+    context = ChannelContext(
+        public_base_url="http://127.0.0.1:8000",
+        data_dir=tmp_path,
+        agency_name="测试局",
+        secret=lambda name: SECRET if name == "secret" else None,
+    )
+    fallback = WebhookChannel.from_config({"url": receiver.url}, context)
+    fallback.close()
+    with pytest.raises(ChannelConfigError, match="no secret"):
+        WebhookChannel.from_config(
+            {"url": receiver.url, "secret_env": "UNSET"},
+            ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=tmp_path, agency_name="测试局"),
+        )
+
+
+def test_probe_reports_the_endpoints_status(receiver: Receiver) -> None:
+    ch = channel(receiver.url)
+    try:
+        answer = ch.probe()
+    finally:
+        ch.close()
+    # the receiver takes POSTs only: any HTTP answer proves the endpoint is reachable
+    assert answer == "端点可达（HTTP 501）/ endpoint reachable (HTTP 501)"
