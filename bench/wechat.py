@@ -337,9 +337,13 @@ def run(kind: str, articles: int, rounds: int, threads: int) -> dict[str, float]
                     "allowed_image_hosts": [host.netloc],
                     "confirm_interval_seconds": 3600,
                 }
-                settings = Settings(database={"url": url}, egress={"allow_hosts": [host.netloc]}).replace(
-                    channels={"wechat": section}
-                )
+                # the image host is on loopback (allow-listed as an operator would); the body's
+                # gov.cn link is unreachable offline, so the approval's link probe is off
+                settings = Settings(
+                    database={"url": url},
+                    egress={"allow_hosts": [host.netloc]},
+                    checks={"links": False},
+                ).replace(channels={"wechat": section})
                 standin.admin("POST", "reset")
                 rate, cpu = ledger_round(settings, host, standin, all_tags[3 * r], threads, callbacks=False)
                 ours.append(rate)
