@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from channels._http import make_client, raise_for_status, request
+from channels._http import make_client, request
 from channels.base import (
     Channel,
     ChannelConfigError,
@@ -180,8 +180,8 @@ class CmsChannel(Channel):
 
     def probe(self) -> str:
         """Live check: who the Application Password authenticates as (GET /users/me)."""
-        response = request(self._client(), "GET", "users/me", params={"context": "edit"})
-        raise_for_status(response, "WordPress users/me")
+        # WordPress's own classification: a redirect means base_url is wrong, not a rejection
+        response = self._call("GET", "users/me", "WordPress users/me", params={"context": "edit"})
         try:
             me = response.json()
             slug, roles = str(me["slug"]), ", ".join(me.get("roles") or [])
