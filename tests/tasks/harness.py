@@ -16,6 +16,8 @@ from typing import Any
 
 import redis
 
+from tests.support import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 
@@ -226,12 +228,6 @@ class RedisServer:
             self.proc.wait(timeout=15)
 
 
-def wait_until(
-    predicate: Callable[[], bool], timeout: float, message: str = "condition not met in time"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(message)
+def wait_until(predicate: Callable[[], bool], timeout: float, message: str = "condition") -> None:
+    """The one polling helper (tests/support.py), under the name the Celery tests use."""
+    wait_for(predicate, timeout, message)

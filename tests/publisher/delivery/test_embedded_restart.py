@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from publisher.settings import load_settings
 from publisher.store.models import Attempt, Delivery
 from tests.receiver import SECRET, Receiver
 from tests.samples import policy
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout (tests/publisher/delivery/…)
 
@@ -112,16 +112,6 @@ class ExecutorProcess:
             self.proc.wait(timeout=30)
 
 
-def wait_until(predicate: object, timeout: float, message: str) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(message)
-
-
 def test_killed_and_restarted_embedded_executor_delivers_everything_once(
     config: Path, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,7 +140,7 @@ def test_killed_and_restarted_embedded_executor_delivers_everything_once(
         producer = threading.Thread(target=approve_all, daemon=True)
         producer.start()
         for threshold in (15, 40):
-            wait_until(
+            wait_for(
                 lambda t=threshold: len(receiver.hits) >= t,
                 60,  # type: ignore[misc]
                 f"receiver stuck below {threshold} hits:\n{executor.log.read_text(errors='replace')[-3000:]}",
@@ -164,7 +154,7 @@ def test_killed_and_restarted_embedded_executor_delivers_everything_once(
             with rt.db.reader() as s:
                 return Counter(s.execute(select(Delivery.state)).scalars())
 
-        wait_until(
+        wait_for(
             lambda: states() == Counter({"delivered": 80}),
             90,
             f"not all delivered: {states()}\n{executor.log.read_text(errors='replace')[-3000:]}",
