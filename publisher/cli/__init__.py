@@ -73,6 +73,7 @@ for command in (
     samples.load_samples,
     deliveries.deliveries,
     deliveries.replay,
+    deliveries.release,
     deliveries.replay_failed,
     deliveries.retry_now,
     deliveries.channel,

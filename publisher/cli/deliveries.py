@@ -1,4 +1,4 @@
-"""Delivery operations (ops): `deliveries`, `replay`, `replay-failed`, `retry-now`,
+"""Delivery operations (ops): `deliveries`, `replay`, `release`, `replay-failed`, `retry-now`,
 `channel list|pause|resume` and `reconcile`, through publisher.delivery.service."""
 
 from __future__ import annotations
@@ -70,6 +70,18 @@ def replay(cli: Cli, delivery_id: int, as_user: str | None) -> None:
             f"投递 {delivery_id} 不存在或不是失败状态 / delivery {delivery_id} is not a failed delivery"
         ) from exc
     click.echo(f"已重新排队 / queued again: {delivery_id}")
+
+
+@click.command("release")
+@click.argument("delivery_id", type=click.IntRange(1))
+@as_option
+@pass_cli
+def release(cli: Cli, delivery_id: int, as_user: str | None) -> None:
+    """放行审批时排除的投递（审批人；先重新预检）/ release a delivery excluded at approval
+    (approver; the channel's pre-flight runs again and any problem left refuses it)."""
+    actor = cli.actor(as_user)
+    cli.runtime().deliveries.release_excluded(actor, delivery_id)
+    click.echo(f"已放行 / released: {delivery_id}")
 
 
 @click.command("replay-failed")

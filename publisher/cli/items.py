@@ -148,18 +148,45 @@ def _simple(action: str) -> Callable[[Cli, Actor, str], list[str]]:
     return run
 
 
-def _approve(cli: Cli, actor: Actor, uid: str) -> list[str]:
-    outcome = cli.runtime().service.approve(actor, uid)
-    return [m.uid for m in outcome.items] or [uid]
-
-
 _transition("submit", "提交保密审查（编辑）/ submit for review (editor).", _simple("submit"))
 _transition("review", "保密审查通过（审查员）/ confidentiality review passed (reviewer).", _simple("review"))
-_transition(
-    "approve",
-    "批准发布，发布组一并批准（批准人，非作者）/ approve; a release group together (approver, not the author).",
-    _approve,
+
+
+@item.command("approve")
+@click.argument("uid")
+@click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="CHANNEL",
+    help="不投递此渠道：只有它的预检问题时仍批准，投递记为 excluded，可用 `publisher release ID` 放行（可多次）"
+    " / leave this channel out: its own pre-flight problems no longer refuse the approval; its delivery"
+    " waits as excluded until `publisher release ID` (repeatable)",
 )
+@as_option
+@json_option
+@pass_cli
+def item_approve(cli: Cli, uid: str, exclude: tuple[str, ...], as_user: str | None, as_json: bool) -> None:
+    """批准发布，发布组一并批准（批准人，非作者）/ approve; a release group together (approver, not the author)."""
+    actor = cli.actor(as_user)
+    runtime = cli.runtime()
+    outcome = runtime.service.approve(actor, cli.uid(uid), exclude=exclude)
+    touched = [m.uid for m in outcome.items] or [cli.uid(uid)]
+    details = [runtime.service.item_detail(u) for u in touched]
+    if as_json:
+        emit_json(details[0] if len(details) == 1 else details)
+        return
+    for d in details:
+        click.echo(
+            f"{d['uid']}  《{clip(d['title'], 40)}》  → {state_label(d['state'])} ({d['state']})"
+            + (f"  {d['index_number']}" if d.get("index_number") else "")
+            + ("" if d["validity"] == Validity.VALID else f"  {d['validity']}")
+        )
+        for row in runtime.service.deliveries(d["uid"]):
+            if row["state"] == "excluded":
+                click.echo(
+                    f"  排除 / excluded: {row['channel']} (投递 / delivery {row['id']}) — {row['last_error']}"
+                )
 
 
 @item.command("reject")

@@ -86,6 +86,12 @@ class DeliveryService:
             )
         return [delivery_id]
 
+    def release_excluded(self, actor: Actor, delivery_id: int) -> list[int]:
+        """A delivery the approver left out at approval goes out after all (the approver's
+        decision, so the approver's permission; the editorial workflow re-runs the channel's
+        pre-flight and audits `delivery.release`)."""
+        return self.editorial.release_excluded(actor, delivery_id).deliveries
+
     def replay_failed(
         self, actor: Actor, channel: str, since: datetime | None = None, until: datetime | None = None
     ) -> list[int]:

@@ -11,7 +11,7 @@ due, only after the transaction committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -57,7 +57,7 @@ def overall_status(item_state: str, latest: dict[str, str]) -> str:
     states = set(latest.values())
     if states <= {DeliveryState.DELIVERED}:
         return "published"
-    if states & {DeliveryState.FAILED, DeliveryState.HELD}:
+    if states & {DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.EXCLUDED}:
         return "partially_published"
     return "pending"
 
@@ -139,7 +139,9 @@ class Service:
     def reject(self, actor: Actor, uid: str, reason: str) -> Item:
         return self.db.run(lambda s: workflow.reject(s, actor, uid, reason))
 
-    def approve(self, actor: Actor, uid: str) -> Outcome:
+    def approve(self, actor: Actor, uid: str, exclude: Collection[str] = ()) -> Outcome:
+        """`exclude`: channels whose own pre-flight problems the approver accepts by leaving
+        them out (their deliveries wait `excluded` for `release_excluded`)."""
         checks = self.checks
         if checks is not None:
             checks.prepare(self.db, uid)  # links are probed before the transaction, never inside
@@ -151,6 +153,16 @@ class Service:
                 uid,
                 preflight=self.preflight,
                 content_check=checks.for_approval if checks is not None else None,
+                exclude=exclude,
+            )
+        )
+
+    def release_excluded(self, actor: Actor, delivery_id: int) -> Outcome:
+        """An excluded delivery goes out after all: its channel's pre-flight is run again on
+        the frozen version, and any problem left refuses the release (422, naming it)."""
+        return self._run(
+            lambda s: workflow.release_excluded(
+                s, self.settings, actor, delivery_id, preflight=self.preflight
             )
         )
 

@@ -13,7 +13,7 @@ transaction and wakes the executor only after commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -490,10 +490,14 @@ def approve(
     *,
     preflight: Preflight | None = None,
     content_check: ContentCheck | None = None,
+    exclude: Collection[str] = (),
 ) -> Outcome:
     """Approve an item, or its whole release group, atomically: freeze each version, assign
     index numbers, write one delivery per routed channel and the audit events. The channels'
-    pre-flight and the content checks are one list of problems; any refuses the approval."""
+    pre-flight and the content checks are one list of problems; any refuses the approval —
+    except a problem of a channel in `exclude`: the approver chose to leave that channel out,
+    so its delivery is written `excluded` (audited, with the problems) and the other channels
+    go ahead; `release_excluded` lets it go later."""
     actor.require(Permission.ITEM_APPROVE)
     item = _read_item(session, uid)
     if item.state != ItemState.AWAITING_APPROVAL:
@@ -506,6 +510,15 @@ def approve(
     for m in batch:
         _check_four_eyes(session, actor, m)
     errors: list[FieldError] = []
+    exclude = list(dict.fromkeys(exclude))
+    routed = {c for m in batch for c in settings.routed_channels(m.type)}
+    if stray := [c for c in exclude if c not in routed]:
+        errors.append(
+            FieldError(
+                "exclude",
+                f"不是本次批准要投递的渠道 / not a channel this approval delivers to: {', '.join(stray)}",
+            )
+        )
     for m in batch:
         prefix = "" if m.uid == item.uid else f"group[{m.uid}]."
         errors += [FieldError(prefix + e.field, e.message) for e in _release_blockers(m)]
@@ -550,6 +563,7 @@ def approve(
         # lock, which every approval of the year queues on, is then held only for the writes
         # below and the commit, not for the channels' pre-flight.
         problems: list[FieldError] = []
+        held: dict[str, list[str]] = {c: [] for c in exclude if c in channels}
         if preflight is not None and channels:
             shown = content or _release_content(m, indexno.provisional(settings.agency, year), release_at)
             draft = ItemVersion(
@@ -558,7 +572,12 @@ def approve(
                 content=shown,
                 content_hash=content_hash(shown),
             )
-            problems += [from_channel(p) for p in preflight(view_of(session, settings, m, draft), channels)]
+            for p in preflight(view_of(session, settings, m, draft), channels):
+                kind = channel_of(p.field, channels)
+                if kind in held:
+                    held[kind].append(p.message)
+                else:
+                    problems.append(from_channel(p))
         if content_check is not None:
             problems += content_check(session, m)
         if problems:
@@ -600,6 +619,7 @@ def approve(
         )
         if m.type == ItemType.POLICY:
             policy_deliveries[m.uid] = rows
+        rows = _exclude(session, actor, m, rows, held)
         outcome.items.append(m)
         if release_at <= now:
             outcome.deliveries += list(rows.values())
@@ -620,6 +640,90 @@ def approve(
                 )
                 outcome.deliveries += sub.deliveries
                 outcome.channels.update(sub.channels)
+    return outcome
+
+
+def channel_of(field: str, channels: Collection[str]) -> str | None:
+    """The channel a pre-flight problem's field (`channels.<name>[.<field>]`) belongs to; the
+    longest name first, as instance names (`webhook.crm`) contain dots."""
+    rest = field[len("channels.") :] if field.startswith("channels.") else None
+    if rest is None:
+        return None
+    for name in sorted(channels, key=len, reverse=True):
+        if rest == name or rest.startswith(name + "."):
+            return name
+    return None
+
+
+def _exclude(
+    session: Session, actor: Actor, item: AnyItem, rows: dict[str, int], held: dict[str, list[str]]
+) -> dict[str, int]:
+    """Mark the deliveries of the channels the approver left out `excluded`, with why, and
+    audit each; returns the deliveries that go out now."""
+    now = utcnow()
+    for channel, problems in held.items():
+        delivery_id = rows.get(channel)
+        if delivery_id is None:
+            continue
+        why = "；".join(problems) or "审批人选择不投递 / left out by the approver"
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
+                state=DeliveryState.EXCLUDED.value,
+                last_error=f"审批时排除 / excluded at approval: {why}"[:2000],
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        audit.append(
+            session,
+            actor=actor.name,
+            action="delivery.exclude",
+            item_uid=item.uid,
+            data={"delivery": delivery_id, "channel": channel, "problems": problems},
+        )
+    return {c: d for c, d in rows.items() if c not in held}
+
+
+def release_excluded(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    delivery_id: int,
+    *,
+    preflight: Preflight | None = None,
+) -> Outcome:
+    """excluded -> queued, after the channel's pre-flight passes on the frozen version (a
+    changed channel setting, or an approver's second look); audited as `delivery.release`."""
+    actor.require(Permission.ITEM_APPROVE)
+    d = session.get(Delivery, delivery_id, with_for_update=True)
+    if d is None:
+        raise NotFoundError(f"未找到投递 {delivery_id} / delivery not found")
+    if d.state != DeliveryState.EXCLUDED:
+        raise TransitionError(
+            f"只有审批时排除的投递可以放行，当前为 {d.state} / only an excluded delivery can be released",
+            d.state,
+        )
+    item = session.get(Item, d.item_id)
+    version = session.get(ItemVersion, d.version_id)
+    assert item is not None and version is not None
+    if preflight is not None and d.operation != Operation.WITHDRAW:
+        problems = preflight(view_of(session, settings, item, version), [d.channel])
+        if problems:
+            raise ValidationError([from_channel(p) for p in problems])
+    now = utcnow()
+    d.state, d.last_error, d.next_attempt_at, d.updated_at = DeliveryState.QUEUED.value, None, now, now
+    audit.append(
+        session,
+        actor=actor.name,
+        action="delivery.release",
+        item_uid=item.uid,
+        data={"delivery": delivery_id, "channel": d.channel},
+    )
+    outcome = Outcome()
+    outcome.deliveries.append(delivery_id)
+    outcome.channels[delivery_id] = d.channel
     return outcome
 
 

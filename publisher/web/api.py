@@ -135,6 +135,18 @@ class ItemDetail(ItemSummary):
     versions: list[VersionOut]
 
 
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exclude: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="不投递的渠道：只有它们的预检问题时仍可批准，其投递记为 excluded，可稍后放行 / channels "
+        "left out: their own pre-flight problems then do not refuse the approval; their deliveries "
+        "wait as `excluded` until released (POST /api/deliveries/{id}/release)",
+    )
+
+
 class ApproveOut(ItemDetail):
     released: list[str] = Field(
         description="一并批准的信息（发布组）/ uids approved together (release group)"
@@ -297,8 +309,10 @@ def review(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]
     responses={**NOT_FOUND, **CONFLICT},
     summary="批准发布 / approve (approver; never the author; a release group is approved together)",
 )
-def approve(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
-    outcome = service.approve(actor, uid)
+def approve(
+    uid: UidPath, service: ServiceDep, actor: ActorDep, body: Annotated[ApproveBody | None, Body()] = None
+) -> dict[str, Any]:
+    outcome = service.approve(actor, uid, exclude=body.exclude if body else ())
     return {**service.item_detail(uid), "released": [m.uid for m in outcome.items]}
 
 

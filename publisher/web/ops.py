@@ -78,6 +78,16 @@ def replay(delivery_id: DeliveryId, runtime: RuntimeDep, actor: ActorDep) -> dic
 
 
 @router.post(
+    "/deliveries/{delivery_id}/release",
+    responses=NOT_FOUND,
+    summary="放行审批时排除的投递（审批人；先重新预检）/ release a delivery excluded at approval "
+    "(approver; the channel's pre-flight runs again)",
+)
+def release(delivery_id: DeliveryId, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    return {"released": runtime.deliveries.release_excluded(actor, delivery_id)}
+
+
+@router.post(
     "/channels/{channel}/replay-failed",
     summary="重放渠道在时间窗内的失败投递 / replay a channel's failed deliveries",
 )

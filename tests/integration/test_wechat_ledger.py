@@ -84,6 +84,8 @@ def deploy(
         threads: int = 2,
         retry: dict[str, Any] | None = None,
         redis: str | None = None,
+        rss: bool = False,
+        hosts: list[str] | None = None,
     ) -> Deployment:
         section: dict[str, Any] = {
             "enabled": True,
@@ -92,7 +94,7 @@ def deploy(
             "secret_env": SECRET_ENV,
             "callback_token_env": TOKEN_ENV,
             "key_prefix": redis_prefix,
-            "allowed_image_hosts": [image_host.netloc],
+            "allowed_image_hosts": [image_host.netloc] if hosts is None else hosts,
             "read_timeout": 5.0,
             "retry": retry or RETRY,
             "breaker": BREAKER,
@@ -106,7 +108,7 @@ def deploy(
         # with its own servers (tests/publisher/editorial/checks/test_links.py)
         rt = build_runtime(
             settings.replace(
-                channels={"wechat": section},
+                channels={"wechat": section, **({"rss": {"enabled": True}} if rss else {})},
                 checks=settings.checks.model_copy(update={"links": False}),
                 # the image host is on loopback: allow-listed as an operator would
                 egress=settings.egress.model_copy(update={"allow_hosts": [image_host.netloc]}),
@@ -443,3 +445,75 @@ def test_a_dead_redis_for_the_token_cache_does_not_stop_delivery(
     uid = approve(dep.rt, team)
     wait_for(lambda: state_of(dep.rt, uid) == "delivered")
     assert wechat.state()["counters"]["token_fetches"] == 1
+
+
+def test_a_problem_only_wechat_has_holds_only_wechat_when_the_approver_excludes_it(
+    deploy: Deploy, team: Team, wechat: RunningServer, image_host: ImageHost
+) -> None:
+
+    from publisher.domain.errors import ValidationError
+    from tests.samples import policy
+
+    # given RSS and WeChat, and a policy whose cover WeChat may not take (a host not allowed)
+    dep = deploy(rss=True, hosts=["images.example.gov.cn"])
+    rt = dep.rt
+    uid = rt.service.create_item(team.editor, policy(cover_url=image_host.url("/img/cover.jpg"))).uid
+    rt.service.submit(team.editor, uid)
+    rt.service.review(team.reviewer, uid)
+
+    # when approved as it is: refused, naming WeChat's problem, and nothing is written
+    with pytest.raises(ValidationError) as refused:
+        rt.service.approve(team.approver, uid)
+    assert [e.field for e in refused.value.errors] == ["channels.wechat.cover_url"]
+    assert rt.service.deliveries(uid) == []
+
+    # when approved over HTTP with WeChat left out: RSS goes out, WeChat waits as excluded
+    approver = {"Authorization": f"Bearer {team.tokens['approver']}"}
+    ops = {"Authorization": f"Bearer {team.tokens['ops']}"}
+    r = httpx.post(f"{dep.url}/api/items/{uid}/approve", json={"exclude": ["wechat"]}, headers=approver)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: state_of_channel(rt, uid, "rss") == "delivered")
+    held = next(d for d in deliveries(rt, uid) if d["channel"] == "wechat")
+    assert held["state"] == "excluded" and "封面图片来源不在允许列表" in held["last_error"]
+    time.sleep(0.3)  # several sweeps: an excluded delivery is never sent
+    assert state_of_channel(rt, uid, "wechat") == "excluded"
+    assert calls(wechat).get("draft/add", 0) == 0 and calls(wechat).get("material/add_material", 0) == 0
+    assert ("delivery.exclude", "wechat") in audit_of(rt, uid)
+    # visible where ops look for held work
+    listed = httpx.get(f"{dep.url}/api/deliveries", params={"state": "excluded"}, headers=ops).json()
+    assert [d["id"] for d in listed["deliveries"]] == [held["id"]]
+    # a channel that is not routed cannot be excluded
+    other = rt.service.create_item(team.editor, policy(title="关于另一事项的通知")).uid
+    rt.service.submit(team.editor, other)
+    rt.service.review(team.reviewer, other)
+    r = httpx.post(f"{dep.url}/api/items/{other}/approve", json={"exclude": ["cms"]}, headers=approver)
+    assert r.status_code == 422 and "exclude" in r.text
+
+    # a release while the problem remains is refused with the problem (422), still excluded
+    r = httpx.post(f"{dep.url}/api/deliveries/{held['id']}/release", headers=approver)
+    assert r.status_code == 422 and "cover_url" in r.text
+    assert state_of_channel(rt, uid, "wechat") == "excluded"
+    # ops may not release it: publishing to a channel is the approver's decision
+    r = httpx.post(f"{dep.url}/api/deliveries/{held['id']}/release", headers=ops)
+    assert r.status_code == 403
+
+    # once WeChat may take that host (a settings change, a restart), one action releases it
+    fixed = deploy(rss=True, callbacks=False, poll=POLL_FAST)
+    assert fixed.rt.deliveries.release_excluded(team.approver, held["id"]) == [held["id"]]
+    wait_for(lambda: state_of_channel(fixed.rt, uid, "wechat") == "delivered", what="released, delivered")
+    assert calls(wechat)["freepublish/submit"] == 1
+    assert ("delivery.release", "wechat") in audit_of(fixed.rt, uid)
+
+
+def state_of_channel(rt: Runtime, uid: str, channel: str) -> str:
+    return str(next(d for d in deliveries(rt, uid) if d["channel"] == channel)["state"])
+
+
+def audit_of(rt: Runtime, uid: str) -> list[tuple[str, Any]]:
+    from sqlalchemy import select
+
+    from publisher.store.models import AuditEvent
+
+    with rt.db.reader() as s:
+        events = s.execute(select(AuditEvent).where(AuditEvent.item_uid == uid)).scalars().all()
+        return [(e.action, (e.data or {}).get("channel")) for e in events]

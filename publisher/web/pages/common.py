@@ -38,6 +38,7 @@ DELIVERY_LABELS = {
     "failed": "失败",
     "held": "暂缓",
     "superseded": "已取代",
+    "excluded": "审批时排除",
 }
 ROLE_LABELS = {r.value: label for r, label in ROLE_LABEL_OF.items()}
 # Channels by the name their audience knows them (the kind, for numbered instances).

@@ -45,3 +45,40 @@ def test_failed_queue_replay_and_pause_resume(
     assert [d["state"] for d in service.deliveries(uid) if d["channel"] == "cms"] == ["queued"]
     actions = [e["action"] for e in service.audit_events()]
     assert "delivery.replay" in actions and "channel.pause" in actions and "channel.resume" in actions
+
+
+def test_approve_excluding_a_channel_with_its_own_problem_and_release(
+    service: Service, team: Team, db_url: str, tmp_path: Path
+) -> None:
+    from tests.samples import policy
+
+    # given RSS and WeChat, and a title too long for WeChat with no short title
+    config = tmp_path / "two-channels.toml"
+    config.write_text(
+        '[channels.rss]\nenabled = true\n[channels.wechat]\nenabled = true\nappid = "wx1"\n'
+        'secret_env = "PUBLISHER_TEST_WECHAT_SECRET"\n',
+        encoding="utf-8",
+    )
+    env = {**cli_env(tmp_path, db_url), "PUBLISHER_CONFIG": str(config), "PUBLISHER_TEST_WECHAT_SECRET": "s"}
+    title = "上海市财政局关于进一步加强和规范政府购买服务预算管理有关事项的通知（修订）"
+    uid = service.create_item(team.editor, policy(title=title)).uid
+    service.submit(team.editor, uid)
+    service.review(team.reviewer, uid)
+
+    refused = run(env, "item", "approve", uid, "--as", "approver")
+    assert refused.exit_code == 2 and "微信" in refused.output and service.deliveries(uid) == []
+
+    approved = run(env, "item", "approve", uid, "--exclude", "wechat", "--as", "approver")
+    assert approved.exit_code == 0, approved.output
+    assert "排除 / excluded: wechat" in approved.output
+    states = {d["channel"]: d["state"] for d in service.deliveries(uid)}
+    assert states == {"rss": "queued", "wechat": "excluded"}
+    [held] = [d for d in service.deliveries(uid) if d["channel"] == "wechat"]
+    assert "标题超过32字" in held["last_error"]
+
+    # the problem is still there: release refuses it, naming it; ops may not release at all
+    again = run(env, "release", str(held["id"]), "--as", "approver")
+    assert again.exit_code == 2 and "标题超过32字" in again.output
+    assert run(env, "release", str(held["id"]), "--as", "ops").exit_code == 2
+    assert {d["channel"]: d["state"] for d in service.deliveries(uid)}["wechat"] == "excluded"
+    assert "delivery.exclude" in [e["action"] for e in service.audit_events()]
