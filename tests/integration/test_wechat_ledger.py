@@ -475,7 +475,11 @@ def test_a_problem_only_wechat_has_holds_only_wechat_when_the_approver_excludes_
     wait_for(lambda: state_of_channel(rt, uid, "rss") == "delivered")
     held = next(d for d in deliveries(rt, uid) if d["channel"] == "wechat")
     assert held["state"] == "excluded" and "封面图片来源不在允许列表" in held["last_error"]
-    time.sleep(0.3)  # several sweeps: an excluded delivery is never sent
+    # several sweeps later (each would send what is due) it is still not sent
+    executor = rt.executor
+    assert executor is not None
+    seen = getattr(executor, "last_sweep", 0.0)
+    wait_for(lambda: getattr(executor, "last_sweep", 0.0) > seen + 0.2, what="a few more sweeps")
     assert state_of_channel(rt, uid, "wechat") == "excluded"
     assert calls(wechat).get("draft/add", 0) == 0 and calls(wechat).get("material/add_material", 0) == 0
     assert ("delivery.exclude", "wechat") in audit_of(rt, uid)
@@ -498,6 +502,8 @@ def test_a_problem_only_wechat_has_holds_only_wechat_when_the_approver_excludes_
     assert r.status_code == 403
 
     # once WeChat may take that host (a settings change, a restart), one action releases it
+    assert rt.executor is not None
+    rt.executor.stop()  # the old process is gone: only the restarted one may pick it up
     fixed = deploy(rss=True, callbacks=False, poll=POLL_FAST)
     assert fixed.rt.deliveries.release_excluded(team.approver, held["id"]) == [held["id"]]
     wait_for(lambda: state_of_channel(fixed.rt, uid, "wechat") == "delivered", what="released, delivered")
