@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import publisher
 from channels.base import ChannelContext
 from channels.cms import CmsChannel
 from channels.rss.entry import render_entry
@@ -264,3 +266,16 @@ def test_cms_output_is_on_the_allow_list(cms_channel: CmsChannel, body: str) -> 
 def test_feed_entry_is_on_the_allow_list(body: str) -> None:
     entry = render_entry(version_view(body_html=body), Operation.PUBLISH)
     assert problems_in(entry["content"]) == [], entry["content"]
+
+
+def test_no_template_marks_content_safe() -> None:
+    """Pages show content HTML only through the `clean` filter: `|safe` or a Markup() of
+    content anywhere would bypass the output allow-list."""
+    root = Path(publisher.__file__).parent
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for path in (root / "templates").rglob("*.html")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\|\s*safe\b|Markup\(", line)
+    ]
+    assert offenders == []
