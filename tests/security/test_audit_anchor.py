@@ -238,3 +238,17 @@ def test_anchor_and_seal_need_a_key(env: Env, keyed: Service, team: Team) -> Non
     plain = {**env, "PUBLISHER_AUDIT_KEY_ENV": None}
     result = run(plain, "audit", "anchor")
     assert result.exit_code == 2 and "audit.key" in result.output
+
+
+def test_an_approval_is_keyed_in_its_single_statement(keyed: Service, team: Team) -> None:
+    """The approval appends its event inside the outbox's statement (one CTE on PostgreSQL):
+    it is keyed there too."""
+    history(keyed, team)
+    uid = keyed.audit_events()[0]["item"]
+    keyed.approve(team.approver, str(uid))
+    events = keyed.audit_events()
+    assert events[-1]["action"] == "approve"
+    assert keyed.verify_audit() == (6, [])
+    with keyed.db.reader() as s:
+        mac = s.execute(text("SELECT mac FROM audit_events WHERE seq = 6")).scalar_one()
+    assert mac is not None and mac.startswith(audit.key_id(KEY.encode()) + ":")
