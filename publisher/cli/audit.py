@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 
+from channels._http import excerpt, make_client
 from publisher.cli.common import (
     Cli,
     Fail,
@@ -79,10 +81,15 @@ def audit_verify(cli: Cli, anchor_file: Path | None, as_json: bool) -> None:
     show_default=True,
     help="写入文件（- 为标准输出）/ write to this file (- for stdout)",
 )
+@click.option(
+    "--send", is_flag=True, help="并 POST 到 [audit] anchor_url / also POST it to [audit] anchor_url"
+)
 @pass_cli
-def audit_anchor(cli: Cli, output: str) -> None:
+def audit_anchor(cli: Cli, output: str, send: bool) -> None:
     """导出签名的链头，存放在数据库之外 / export the signed head of the chain, to keep outside the database."""
     anchor = cli.runtime().service.audit_anchor()
+    if send:
+        _send_anchor(cli, anchor)
     text = json.dumps(anchor, ensure_ascii=False, indent=2) + "\n"
     if output == "-":
         click.echo(text, nl=False)
@@ -93,6 +100,24 @@ def audit_anchor(cli: Cli, output: str) -> None:
         f"anchored event {anchor['seq']} with key {anchor['key_id']}",
         err=True,
     )
+
+
+def _send_anchor(cli: Cli, anchor: dict[str, Any]) -> None:
+    settings = cli.settings.audit
+    if not settings.anchor_url:
+        raise Fail("未配置 [audit] anchor_url / no [audit] anchor_url to send the anchor to")
+    token = settings.anchor_token.get_secret_value() if settings.anchor_token else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with make_client(headers=headers) as client:
+            response = client.post(settings.anchor_url, json=anchor)
+    except httpx.HTTPError as exc:
+        raise Fail(f"锚点发送失败 / sending the anchor failed: {type(exc).__name__}: {exc}") from exc
+    if not response.is_success:
+        raise Fail(
+            f"锚点接收方拒绝（HTTP {response.status_code}）/ the receiver refused the anchor: {excerpt(response)}"
+        )
+    click.echo(f"已发送审计锚点到 {settings.anchor_url} / anchor sent", err=True)
 
 
 @audit.command("seal")

@@ -179,6 +179,12 @@ class AuditSettings(Section):
     # earlier keys, still accepted when verifying (events and anchors made before a rotation)
     previous_keys_env: list[str] = Field(default_factory=list)
     previous_keys_file: list[Path] = Field(default_factory=list)
+    # `publisher audit anchor --send` also POSTs the signed head here (a receiver the
+    # database's writers cannot reach), with this bearer token when one is given
+    anchor_url: str = Field(default="", pattern=r"^$|^https?://")
+    anchor_token: SecretStr | None = None
+    anchor_token_env: str | None = None
+    anchor_token_file: Path | None = None
 
     @model_validator(mode="after")
     def _resolve(self) -> AuditSettings:
@@ -186,6 +192,10 @@ class AuditSettings(Section):
             value = read_secret(self.key_env, self.key_file, "audit.key")
             if value:
                 object.__setattr__(self, "key", SecretStr(value))
+        if self.anchor_token is None:
+            token = read_secret(self.anchor_token_env, self.anchor_token_file, "audit.anchor_token")
+            if token:
+                object.__setattr__(self, "anchor_token", SecretStr(token))
         if self.key is not None and len(self.key.get_secret_value()) < 32:
             raise ValueError("audit.key: 至少 32 个字符 / at least 32 characters (e.g. 32 random bytes, hex)")
         return self

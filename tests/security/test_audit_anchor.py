@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from publisher.settings import Settings
 from publisher.store.db import Database
 from tests.publisher.cli_support import cli_env, run
 from tests.samples import policy
+from tests.security.origin import serve
 
 Env = dict[str, str | None]
 KEY = "k" * 16 + "0123456789abcdef0123456789abcdef"
@@ -252,3 +254,37 @@ def test_an_approval_is_keyed_in_its_single_statement(keyed: Service, team: Team
     with keyed.db.reader() as s:
         mac = s.execute(text("SELECT mac FROM audit_events WHERE seq = 6")).scalar_one()
     assert mac is not None and mac.startswith(audit.key_id(KEY.encode()) + ":")
+
+
+def test_anchor_sent_to_the_configured_receiver(
+    keyed: Service, team: Team, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[tuple[str, bytes]] = []
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length", "0")))
+        received.append((handler.headers.get("Authorization", ""), body))
+        handler.send_response(204)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    history(keyed, team)
+    monkeypatch.setenv("PUBLISHER_TEST_ANCHOR_TOKEN", "anchor-token-123")
+    with serve({"/anchors": answer, "/refuse": (403, {}, b"no")}) as origin:
+        sending = {
+            **env,
+            "PUBLISHER_AUDIT_ANCHOR_URL": origin.url("/anchors"),
+            "PUBLISHER_AUDIT_ANCHOR_TOKEN_ENV": "PUBLISHER_TEST_ANCHOR_TOKEN",
+        }
+        anchor = tmp_path / "anchor.json"
+        result = run(sending, "audit", "anchor", "--send", "-o", str(anchor))
+        assert result.exit_code == 0, result.output
+        [(auth, body)] = received
+        assert auth == "Bearer anchor-token-123"
+        assert json.loads(body) == json.loads(anchor.read_text(encoding="utf-8"))
+        # a refusing receiver is an error, not a silent success
+        refused = run(
+            {**sending, "PUBLISHER_AUDIT_ANCHOR_URL": origin.url("/refuse")}, "audit", "anchor", "--send"
+        )
+        assert refused.exit_code == 2 and "403" in refused.output
+    assert run(env, "audit", "anchor", "--send").exit_code == 2  # no anchor_url configured
