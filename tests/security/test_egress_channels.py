@@ -252,3 +252,25 @@ def test_cms_preflight_names_media_the_guard_will_refuse() -> None:
     problems = [(p.field, p.message) for p in channel.check(version)]
     assert [f for f, _ in problems] == ["body_html", "attachments"]
     assert "localhost:6379" in problems[0][1] and "::ffff:10.0.0.1" in problems[1][1]
+
+
+def test_the_approver_is_told_before_approving(make_runtime: Any, team: Any) -> None:
+    # through the API: the CMS pre-flight names the attachment the guard would refuse, the
+    # approval is refused with it (422), and nothing is queued for any channel
+    from fastapi.testclient import TestClient
+
+    from publisher.web import create_app
+    from tests.samples import policy
+
+    rt = make_runtime(channels={"rss": {"enabled": True}, "cms": {"enabled": True}}, checks={"links": False})
+    item = rt.service.create_item(
+        team.editor, policy(attachments=[{"title": "实施细则", "url": "http://10.20.30.40/rules.pdf"}])
+    )
+    rt.service.submit(team.editor, item.uid)
+    rt.service.review(team.reviewer, item.uid)
+    with TestClient(create_app(rt), headers={"Authorization": f"Bearer {team.tokens['approver']}"}) as client:
+        r = client.post(f"/api/items/{item.uid}/approve")
+    assert r.status_code == 422, r.text
+    problems = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert "http://10.20.30.40/rules.pdf" in problems["channels.cms.attachments"]
+    assert rt.service.deliveries(item.uid) == []
