@@ -22,6 +22,8 @@
   function pointAt(p) {
     var field = document.getElementById("f-" + p.anchor);
     if (!field) { return; }
+    var closed = field.closest("details");
+    if (closed) { closed.open = true; } // the body's HTML source behind the rich-text editor
     field.focus();
     if (p.field === p.anchor && p.start !== null && field.setSelectionRange) {
       try { field.setSelectionRange(p.start, p.end); } catch (e) { /* not a text input */ }

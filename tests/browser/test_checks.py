@@ -16,6 +16,7 @@ def test_problems_appear_as_the_editor_types_and_point_at_the_text(browser: Brow
     page.goto(f"{live.base}/app/items/new")
     problems = page.locator("#problems li.problem")
     page.fill("#f-title", "关于做好财政资金管理工作的通知")
+    page.click("#body-source summary")  # the HTML source behind the rich-text editor
     page.fill("#f-body_html", "<p>深入开展扫黑险恶专项斗争。</p>")
     item = page.locator('#problems li.problem[data-rule="wording.wrong"]')
     expect(item).to_contain_text("扫黑险恶")

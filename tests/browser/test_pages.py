@@ -105,7 +105,9 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(
     editor.fill("input[name=keywords]", "财政资金，预算管理")
     editor.fill("textarea[name=description]", "规范财政资金管理，明确预算执行要求。")
     editor.fill("input[name=release_group]", "g-2026-12")
+    editor.click("#body-source summary")  # the HTML source behind the rich-text editor
     editor.fill("textarea[name=body_html]", "<p>各区财政局：</p><h2>一、总体要求</h2><p>严格预算执行。</p>")
+    expect(editor.locator("#body-editor h2")).to_have_text("一、总体要求")  # shown in the editor too
     editor.screenshot(path=str(screenshots / "editor.png"), full_page=True)
     editor.click("#save")
     expect(editor.locator("#doc-number")).to_have_text("沪财预〔2026〕12号")
@@ -124,6 +126,7 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(
     expect(editor.locator("input[name=interprets]")).to_have_value(policy)
     editor.fill("input[name=title]", "《关于进一步规范财政资金管理的通知》政策解读")
     editor.fill("input[name=subject]", "财政\\预算")
+    editor.click("#body-source summary")
     editor.fill("textarea[name=body_html]", "<p>一、出台背景。</p>")
     editor.click("#save")
     interpretation = uid_of(editor)
