@@ -42,6 +42,11 @@ __all__ = [
     "MemoryCheckpoints",
     "MemoryValues",
     "HasDependencies",
+    "Batching",
+    "Confirming",
+    "Digesting",
+    "Listing",
+    "TakingCallbacks",
     "ChannelConfigError",
     "ChannelContext",
     "ChannelError",
@@ -320,7 +325,7 @@ class Channel(ABC):
     kind: ClassVar[str]
     capabilities: ClassVar[frozenset[Operation]] = frozenset(Operation)
     settings_model: ClassVar[type[ChannelSettings]] = ChannelSettings
-    # Asynchronous channels (accepted → delivered later) set this and implement confirm().
+    # Asynchronous channels (accepted → delivered later) set this and implement `Confirming`.
     asynchronous: ClassVar[bool] = False
 
     def __init__(self, settings: ChannelSettings, context: ChannelContext) -> None:
@@ -351,52 +356,75 @@ class Channel(ABC):
         """One remote delivery; raise only the classified errors above. `key` is stable across
         retries of the same delivery: use it for idempotency."""
 
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Release clients and connections."""
+
+
+# -- optional capabilities ---------------------------------------------------------------------
+# A channel implements `render`, `send` and `check`; whatever else it can do it declares by
+# having the methods of one of these protocols, which the core tests with isinstance.
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """A provider with a batch API: several deliveries in one round trip."""
+
     @property
     def batch_size(self) -> int:
-        """How many deliveries `send_many` takes at once; 1: the channel sends one by one."""
-        return 1
+        """How many deliveries `send_many` takes at once."""
+        ...
 
     def send_many(self, batch: Sequence[tuple[Payload, str]]) -> list[Receipt | ChannelError]:
-        """Several deliveries in one go, for providers with a batch API (one round trip
-        instead of one per delivery). `batch` holds (payload, key) pairs, at most
-        `batch_size`; the answer holds one outcome per pair, in order: a receipt, or the
-        classified error of that delivery alone. Raise only for an error of the whole batch,
-        which then counts for every delivery in it."""
-        out: list[Receipt | ChannelError] = []
-        for payload, key in batch:
-            try:
-                out.append(self.send(payload, key=key))
-            except ChannelError as exc:
-                out.append(exc)
-        return out
+        """`batch` holds (payload, key) pairs, at most `batch_size`; the answer holds one
+        outcome per pair, in order: a receipt, or the classified error of that delivery alone.
+        Raise only for an error of the whole batch, which then counts for every delivery."""
+        ...
+
+
+@runtime_checkable
+class Confirming(Protocol):
+    """An asynchronous channel (`asynchronous = True`): a send is accepted, and the provider
+    says later whether it went live."""
 
     def confirm(self, receipt: Receipt) -> Confirmation | None:
-        """Asynchronous channels: ask the provider whether the accepted delivery is live."""
-        return None
+        """Ask the provider whether the accepted delivery is live; None while it is pending."""
+        ...
 
-    def inventory(self) -> Iterable[Holding] | None:
+
+@runtime_checkable
+class Listing(Protocol):
+    """A channel whose own store can be listed (reconcile compares it with the ledger)."""
+
+    def inventory(self) -> Iterable[Holding]:
         """Everything this channel holds for our items, read from the channel's own store
-        (posts, articles, records, feed entries). None: this channel cannot be listed."""
-        return None
+        (posts, articles, records, feed entries)."""
+        ...
+
+
+@runtime_checkable
+class TakingCallbacks(Protocol):
+    """A provider that pushes outcomes (WeChat's PUBLISHJOBFINISH) to `/callbacks/{channel}`."""
 
     def handle_callback(self, request: CallbackRequest) -> CallbackResponse | None:
-        """Providers that push outcomes (WeChat's PUBLISHJOBFINISH) verify and parse them here.
-        None: this channel takes no callbacks (the web layer answers 404). A forged or
-        malformed call answers 403/400 in the returned response; never raise for it."""
-        return None
+        """Verify and parse the push. None: this deployment takes no pushes (the web layer
+        answers 404). A forged or malformed call answers 403/400 in the returned response;
+        never raise for it."""
+        ...
+
+
+@runtime_checkable
+class Digesting(Protocol):
+    """A channel that bundles a day's items into one broadcast (WeChat's daily 群发); the
+    periodic scheduler (`publisher.delivery.periodic`) offers it the day's items."""
 
     def digest(self, versions: Sequence[VersionView], *, day: date, now: datetime) -> Receipt | None:
-        """A channel that bundles a day's items into one broadcast (WeChat's daily 群发).
-        `versions`: the items delivered on this channel on `day` (Asia/Shanghai) and not
-        withdrawn; `now` decides whether it is time yet. None: nothing sent now (the channel
-        does not bundle, it is not time yet, or nothing qualifies); the caller asks again on
-        its next run. Idempotent per day: a repeat call for a day already sent returns that
-        day's receipt without sending again. Raises only the classified errors."""
-        return None
+        """`versions`: the items delivered on this channel on `day` (Asia/Shanghai) and not
+        withdrawn; `now` decides whether it is time yet. None: nothing sent now (not time yet,
+        or nothing qualifies); the caller asks again on its next run. Idempotent per day: a
+        repeat call for a day already sent returns that day's receipt without sending again.
+        Raises only the classified errors."""
+        ...
 
     def digest_status(self, receipt: Receipt) -> Confirmation | None:
         """The outcome of a broadcast `digest` returned: None while it is still going out."""
-        return None
-
-    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
-        """Release clients and connections."""
+        ...

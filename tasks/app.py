@@ -17,6 +17,7 @@ from typing import Any
 
 from celery import signals
 
+from publisher.delivery.periodic import run_periodic
 from publisher.settings import load_settings
 from tasks import heartbeat, worker
 from tasks.config import CeleryOptions, make_app
@@ -78,7 +79,8 @@ def sweep() -> int:
 def compliance_checks() -> None:
     """Deadlines at risk, inspection thresholds, closed consultations; alerts go out through
     the event bus after commit."""
-    _state().engine.run_periodic()
+    engine = _state().engine
+    run_periodic(engine.db, engine.settings, engine.channels)
 
 
 _heartbeat: heartbeat.Heartbeat | None = None

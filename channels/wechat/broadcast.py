@@ -9,16 +9,44 @@ https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Batch_Sends_
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
-from channels.base import ChannelError, Confirmation, PermanentError, Receipt
-from channels.wechat.channel import WechatChannel
+from channels.base import ChannelError, Confirmation, Payload, PermanentError, Receipt
+from channels.wechat.api import WechatApi
 from channels.wechat.status import MASS_STATUS
 from publisher.domain.item import Operation, VersionView
 
 DIGEST_LIMIT = 8  # one news message holds at most 8 articles
+
+
+class _Settings(Protocol):
+    @property
+    def broadcast_types(self) -> Collection[str]: ...
+
+
+class Broadcaster(Protocol):
+    """What a broadcast needs of the WeChat channel (`channel.py`, which calls in here):
+    its API client, its rendering and image uploads, and its durable digest progress."""
+
+    @property
+    def settings(self) -> _Settings: ...
+
+    @property
+    def api(self) -> WechatApi: ...
+
+    def render(self, version: VersionView, op: Operation) -> Payload: ...
+
+    def prepare_article(
+        self, body: Mapping[str, Any], progress: dict[str, Any], save: Callable[[], None]
+    ) -> dict[str, Any]: ...
+
+    def load_digest(self, day: date) -> dict[str, Any]: ...
+
+    def save_digest(self, day: date, progress: Mapping[str, Any]) -> None: ...
+
+    def mass_result(self, msg_id: str) -> Confirmation | None: ...
 
 
 def pick_digest(
@@ -37,7 +65,7 @@ def pick_digest(
     return chosen
 
 
-def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day: date) -> Receipt:
+def send_digest(channel: Broadcaster, versions: Sequence[VersionView], *, day: date) -> Receipt:
     """Broadcast the day's digest once; a repeat call for the same day returns the same receipt."""
     progress: dict[str, Any] = channel.load_digest(day)
 
@@ -101,12 +129,12 @@ def send_digest(channel: WechatChannel, versions: Sequence[VersionView], *, day:
     )
 
 
-def digest_progress(channel: WechatChannel, day: date) -> dict[str, Any]:
+def digest_progress(channel: Broadcaster, day: date) -> dict[str, Any]:
     """What send_digest recorded for `day` (empty: nothing sent or started)."""
     return channel.load_digest(day)
 
 
-def digest_status(channel: WechatChannel, receipt: Receipt) -> Confirmation | None:
+def digest_status(channel: Broadcaster, receipt: Receipt) -> Confirmation | None:
     """The pushed MASSSENDJOBFINISH result when one arrived, else message/mass/get: None
     while sending."""
     if receipt.external_id and (pushed := channel.mass_result(receipt.external_id)) is not None:

@@ -50,6 +50,7 @@ from channels.base import (
 )
 from channels.egress import EgressGuard, EgressSettings, static_problem
 from channels.wechat.api import WechatApi
+from channels.wechat.broadcast import digest_progress, digest_status, pick_digest, send_digest
 from channels.wechat.callback import CallbackError, MassEvent, PublishEvent, parse_event, verify_url
 from channels.wechat.html import host_allowed, rewrite_images, to_wechat_html
 from channels.wechat.media import fetch_image, for_cover, for_uploadimg, generate_cover
@@ -685,12 +686,6 @@ class WechatChannel(Channel):
         """The day's digest: the items of `broadcast_types` (at most 8), once the Shanghai
         clock reaches `broadcast_at`, sent once a day (the account's quota). Off when no
         broadcast type is configured."""
-        from channels.wechat.broadcast import (  # broadcast builds on this module
-            digest_progress,
-            pick_digest,
-            send_digest,
-        )
-
         if not self.settings.broadcast_types:
             return None
         if digest_progress(self, day).get("msg_id"):
@@ -713,8 +708,6 @@ class WechatChannel(Channel):
                 log.warning("wechat: cannot release the digest lock for %s: %s", day, exc)
 
     def digest_status(self, receipt: Receipt) -> Confirmation | None:
-        from channels.wechat.broadcast import digest_status
-
         return digest_status(self, receipt)
 
     # ---- finding and deleting an item's articles ------------------------------------------

@@ -17,18 +17,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor as ThreadPool
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import time as day_time
-from functools import partial
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from channels.base import (
-    Channel,
+    Batching,
     ChannelConfigError,
     ChannelError,
+    Confirming,
     Payload,
     PermanentError,
     RateLimitedError,
@@ -39,14 +38,14 @@ from publisher.delivery import ledger
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.ledger import AttemptInfo, Effects
 from publisher.delivery.policy import ChannelPolicy, channel_policy
-from publisher.domain.clock import SHANGHAI, local_today, utcnow
+from publisher.domain.clock import utcnow
 from publisher.domain.item import Operation, VersionView
-from publisher.editorial import audit, workflow
+from publisher.editorial import workflow
 from publisher.editorial.views import views_of
 from publisher.observe import events
 from publisher.settings import Settings
 from publisher.store.db import Database, Flush
-from publisher.store.models import AuditEvent, Delivery, Item, ItemVersion
+from publisher.store.models import Delivery, Item, ItemVersion
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +218,8 @@ class Engine:
             by_channel.setdefault(c.channel, []).append(i)
         for channel, idx in by_channel.items():
             try:
-                size = max(1, self.channels.get(channel).batch_size)
+                adapter = self.channels.get(channel)
+                size = max(1, adapter.batch_size) if isinstance(adapter, Batching) else 1
             except Exception:  # not configured here: each call records that failure
                 size = 1
             units += [idx[k : k + size] for k in range(0, len(idx), size)]
@@ -273,6 +273,7 @@ class Engine:
             adapter = self.channels.get(group[0].channel)
         except Exception as exc:
             return [_failed(c, exc, started, 0.0) for c in group]
+        assert isinstance(adapter, Batching)  # only a batching channel's sends come in groups
         for i, c in enumerate(group):
             try:
                 batch.append((adapter.render(c.view, c.op), c.key))
@@ -328,7 +329,8 @@ class Engine:
             channel = d.channel
             receipt = Receipt(external_id=d.external_id, url=d.url, accepted=True, data=dict(d.receipt or {}))
         try:
-            confirmation = self.channels.get(channel).confirm(receipt)
+            adapter = self.channels.get(channel)
+            confirmation = adapter.confirm(receipt) if isinstance(adapter, Confirming) else None
         except ChannelConfigError as exc:
             # rejected credentials while asking: the same as at send time, pause and tell ops
             log.warning("confirming delivery %s on %s: %s", delivery_id, channel, exc.message)
@@ -433,110 +435,6 @@ class Engine:
             except Exception:  # alerting failing must not stop the sweeper's recovery work
                 log.exception("after-sweep hook %r failed", hook)
         return sorted(set(due) | set(effects.dispatch) | set(released.deliveries)), confirm
-
-    # -- periodic checks -------------------------------------------------------------------
-    def run_periodic(self, now: datetime | None = None) -> None:
-        """The compliance checks (statutory deadlines, inspection watch, closed consultations),
-        run by the executor's clock: the embedded sweeper or Celery beat."""
-        from publisher.compliance import run_checks  # compliance needs the store only when this runs
-
-        moment = now or utcnow()
-        self.run_digests(moment)  # never raises: a failing broadcast must not stop the checks
-        self.db.run(lambda s: run_checks(s, self.settings, moment))
-
-    def run_digests(self, now: datetime | None = None) -> dict[str, str]:
-        """Offer each enabled channel the items delivered on it today (Asia/Shanghai), not
-        withdrawn, for its daily digest broadcast (Channel.digest). A sent digest is audited
-        as `channel.digest` with its receipt, and once audited that channel is not asked again
-        that day; a failure is logged and audited as `channel.digest_failed` and asked again
-        on the next run. Returns each channel's outcome: "sent", "done" (sent earlier today),
-        "none" (the channel sent nothing) or "failed". Never raises."""
-        moment = now or utcnow()
-        day = local_today(moment)
-        start = datetime.combine(day, day_time(), SHANGHAI)
-        outcomes: dict[str, str] = {}
-
-        def collect(s: Session, name: str) -> tuple[bool, list[VersionView]]:
-            sent = any(
-                (e.data or {}).get("channel") == name and (e.data or {}).get("day") == day.isoformat()
-                for e in s.execute(
-                    select(AuditEvent).where(
-                        AuditEvent.action == "channel.digest", AuditEvent.at >= start - timedelta(days=1)
-                    )
-                ).scalars()
-            )
-            if sent:
-                return True, []
-            rows = (
-                s.execute(
-                    select(Delivery.item_id, Delivery.version_id)
-                    .join(Item, Item.id == Delivery.item_id)
-                    .where(
-                        Delivery.channel == name,
-                        Delivery.state == "delivered",
-                        Delivery.operation.in_([Operation.PUBLISH.value, Operation.UPDATE.value]),
-                        Delivery.delivered_at >= start,
-                        Delivery.delivered_at < start + timedelta(days=1),
-                        Item.withdrawn_at.is_(None),
-                    )
-                    .order_by(Delivery.id)
-                )
-                .tuples()
-                .all()
-            )
-            latest = {item_id: version_id for item_id, version_id in rows}  # the newest per item
-            pairs = []
-            for item_id, version_id in latest.items():
-                item, version = s.get(Item, item_id), s.get(ItemVersion, version_id)
-                assert item is not None and version is not None
-                pairs.append((item, version))
-            return False, views_of(s, self.settings, pairs)
-
-        for name in self.settings.enabled_channels():
-            try:
-                adapter = self.channels.get(name)
-                if type(adapter).digest is Channel.digest:  # does not bundle: spare the query
-                    outcomes[name] = "none"
-                    continue
-                with self.db.reader() as s:
-                    done, views = collect(s, name)
-                if done:
-                    outcomes[name] = "done"
-                    continue
-                if not views:
-                    outcomes[name] = "none"
-                    continue
-                receipt = adapter.digest(views, day=day, now=moment)
-                if receipt is None:
-                    outcomes[name] = "none"
-                    continue
-                data = {
-                    "channel": name,
-                    "day": day.isoformat(),
-                    "external_id": receipt.external_id,
-                    "accepted": receipt.accepted,
-                    "receipt": dict(receipt.data),
-                }
-                self.db.run(partial(audit.append, actor="system", action="channel.digest", data=data))
-                log.info("digest of %s on %s sent: %s", day, name, receipt.external_id)
-                outcomes[name] = "sent"
-            except Exception as exc:
-                log.exception("digest of %s on %s failed", day, name)
-                message = exc.message if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
-                outcomes[name] = "failed"
-                try:
-                    self.db.run(
-                        partial(
-                            audit.append,
-                            actor="system",
-                            action="channel.digest_failed",
-                            reason=message[:500],
-                            data={"channel": name, "day": day.isoformat()},
-                        )
-                    )
-                except Exception:
-                    log.exception("could not audit the failed digest on %s", name)
-        return outcomes
 
     # -- ops actions -----------------------------------------------------------------------
     def replay(self, delivery_id: int, actor: str) -> bool:

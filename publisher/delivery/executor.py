@@ -11,7 +11,9 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping
 
+from channels.base import Batching
 from publisher.delivery.engine import Engine
+from publisher.delivery.periodic import run_periodic
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,8 @@ class EmbeddedExecutor:
 
     def _batch_size(self, kind: str) -> int:
         try:
-            return max(1, self.engine.channels.get(kind).batch_size)
+            adapter = self.engine.channels.get(kind)
+            return max(1, adapter.batch_size) if isinstance(adapter, Batching) else 1
         except Exception:  # not configured: process() records why, one by one
             return 1
 
@@ -135,7 +138,7 @@ class EmbeddedExecutor:
                     self._next_periodic = (
                         time.monotonic() + self.engine.settings.executor.compliance_interval_seconds
                     )
-                    self.engine.run_periodic()
+                    run_periodic(self.engine.db, self.engine.settings, self.engine.channels)
             except Exception:  # the store may be briefly unavailable: try again next round
                 log.exception("sweep failed")
             self._sweep_now.wait(self.sweep_interval)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
-from channels.base import ChannelError, Holding
+from channels.base import ChannelError, Holding, Listing
 from publisher.delivery.channelset import ChannelSet
 from publisher.domain.item import DeliveryState, Operation
 from publisher.store.db import Database
@@ -110,9 +110,9 @@ def _not_checked(report: ChannelReport, why: NotChecked, error: str) -> ChannelR
 def reconcile_channel(db: Database, channels: ChannelSet, channel: str) -> ChannelReport:
     report = ChannelReport(channel)
     try:
-        listing = channels.get(channel).inventory()
+        adapter = channels.get(channel)
         # a lazy listing fails while being read: read it whole before judging anything
-        held = None if listing is None else list(listing)
+        held = list(adapter.inventory()) if isinstance(adapter, Listing) else None
     except ChannelError as exc:
         return _not_checked(report, "unreadable", exc.message)
     except Exception as exc:  # an answer the adapter could not make sense of is no answer

@@ -18,7 +18,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from channels.base import CallbackRequest, CallbackResponse
+from channels.base import CallbackRequest, CallbackResponse, TakingCallbacks
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
 from publisher.delivery.reconcile import ChannelReport, reconcile
@@ -127,7 +127,7 @@ class DeliveryService:
             adapter = self.channels.get(channel)
         except SettingsError as exc:
             raise _not_found(channel) from exc
-        response = adapter.handle_callback(call)
+        response = adapter.handle_callback(call) if isinstance(adapter, TakingCallbacks) else None
         if response is None:
             raise _not_found(channel)
         if response.status >= 300:

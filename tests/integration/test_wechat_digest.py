@@ -1,5 +1,5 @@
 """The daily WeChat digest (群发) through the running system: policies delivered to WeChat by
-the embedded executor (local stand-in, real HTTP), then Engine.run_periodic bundles the
+the embedded executor (local stand-in, real HTTP), then the periodic scheduler (publisher.delivery.periodic) bundles the
 day's items of the broadcast types into one mass message, once a day, audited; the
 stand-in's signed MASSSENDJOBFINISH reaches our app and digest_status reports it. Redis
 db 5 under this module's own prefix."""
@@ -18,6 +18,7 @@ import pytest
 from channels.base import Receipt
 from channels.standins.wechat_server import RunningServer
 from publisher.delivery.executor import EmbeddedExecutor
+from publisher.delivery.periodic import run_digests, run_periodic
 from publisher.domain.clock import SHANGHAI, local_today, utcnow
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
@@ -108,12 +109,12 @@ def test_the_days_policies_go_out_in_one_broadcast_once(
     assert [d["channel"] for d in rt.service.deliveries(notice)] == ["wechat"]
 
     # before the broadcast hour (18:00 Shanghai by default) nothing is sent
-    assert rt.engine.run_digests(at(17, 59)) == {"wechat": "none"}
+    assert run_digests(rt.db, rt.settings, rt.channels, at(17, 59)) == {"wechat": "none"}
     assert calls(wechat, "message/mass/sendall") == 0 and digest_events(rt) == []
 
     # when the periodic run comes after the hour
     evening = max(at(18), utcnow())
-    rt.engine.run_periodic(evening)
+    run_periodic(rt.db, rt.settings, rt.channels, evening)
 
     # then exactly one mass message bundling the three policies went to all followers
     state = wechat.state()
@@ -129,8 +130,8 @@ def test_the_days_policies_go_out_in_one_broadcast_once(
     assert sorted(event["data"]["receipt"]["uids"]) == sorted(policies)
 
     # a second run the same day sends nothing (the audit says it is done; the adapter agrees)
-    assert rt.engine.run_digests(evening) == {"wechat": "done"}
-    rt.engine.run_periodic(evening)
+    assert run_digests(rt.db, rt.settings, rt.channels, evening) == {"wechat": "done"}
+    run_periodic(rt.db, rt.settings, rt.channels, evening)
     adapter = rt.channels.get("wechat")
     views_again = adapter.digest([], day=local_today(), now=evening)
     assert views_again is not None and views_again.external_id == job["msg_id"]
@@ -162,8 +163,8 @@ def test_a_failed_broadcast_is_audited_never_raised_and_retried(
 
     # WeChat busy at sendall: the run returns normally, the failure is in the audit log
     wechat.fault(errcode=-1, count=-1, paths=["message/mass/sendall"])
-    rt.engine.run_periodic(evening)
-    assert rt.engine.run_digests(evening) == {"wechat": "failed"}
+    run_periodic(rt.db, rt.settings, rt.channels, evening)
+    assert run_digests(rt.db, rt.settings, rt.channels, evening) == {"wechat": "failed"}
     failures = digest_events(rt, "channel.digest_failed")
     assert len(failures) == 2 and "errcode -1" in failures[0]["reason"]
     assert failures[0]["data"] == {"channel": "wechat", "day": local_today().isoformat()}
@@ -171,7 +172,7 @@ def test_a_failed_broadcast_is_audited_never_raised_and_retried(
 
     # once WeChat recovers the next run sends it, reusing the draft already made
     wechat.admin("DELETE", "faults")
-    assert rt.engine.run_digests(evening) == {"wechat": "sent"}
+    assert run_digests(rt.db, rt.settings, rt.channels, evening) == {"wechat": "sent"}
     [job] = wechat.state()["mass"].values()
     assert job["articles"] == 1 and calls(wechat, "draft/add") == 1 + 1  # the item's own article + the digest
     assert len(digest_events(rt)) == 1
@@ -181,5 +182,5 @@ def test_no_broadcast_types_means_no_broadcast(deploy: Deploy, team: Team, wecha
     rt = deploy(broadcast_types=[])
     uid = approve(rt, team, title=TITLES[0])
     wait_for(lambda: delivered(rt, [uid]), what="delivered to wechat")
-    assert rt.engine.run_digests(max(at(18), utcnow())) == {"wechat": "none"}
+    assert run_digests(rt.db, rt.settings, rt.channels, max(at(18), utcnow())) == {"wechat": "none"}
     assert calls(wechat, "message/mass/sendall") == 0 and digest_events(rt) == []

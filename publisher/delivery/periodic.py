@@ -1,0 +1,132 @@
+"""The periodic scheduler's work, run by the executor's clock (the embedded sweeper, or
+Celery beat's `publisher.compliance_checks`): each enabled channel's daily digest broadcast,
+then the compliance checks (statutory deadlines, inspection watch, closed consultations).
+Not the engine's business: the engine moves single deliveries through the ledger."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from datetime import time as day_time
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from channels.base import ChannelError, Digesting
+from publisher.delivery.channelset import ChannelSet
+from publisher.domain.clock import SHANGHAI, local_today, utcnow
+from publisher.domain.item import Operation, VersionView
+from publisher.editorial import audit
+from publisher.editorial.views import views_of
+from publisher.settings import Settings
+from publisher.store.db import Database
+from publisher.store.models import AuditEvent, Delivery, Item, ItemVersion
+
+log = logging.getLogger(__name__)
+
+
+def run_periodic(db: Database, settings: Settings, channels: ChannelSet, now: datetime | None = None) -> None:
+    """The digests, then the compliance checks."""
+    from publisher.compliance import run_checks  # compliance needs the store only when this runs
+
+    moment = now or utcnow()
+    run_digests(db, settings, channels, moment)  # never raises: a failing broadcast must not stop the checks
+    db.run(lambda s: run_checks(s, settings, moment))
+
+
+def run_digests(
+    db: Database, settings: Settings, channels: ChannelSet, now: datetime | None = None
+) -> dict[str, str]:
+    """Offer each enabled channel the items delivered on it today (Asia/Shanghai), not
+    withdrawn, for its daily digest broadcast (`channels.base.Digesting`). A sent digest is audited
+    as `channel.digest` with its receipt, and once audited that channel is not asked again
+    that day; a failure is logged and audited as `channel.digest_failed` and asked again
+    on the next run. Returns each channel's outcome: "sent", "done" (sent earlier today),
+    "none" (the channel sent nothing) or "failed". Never raises."""
+    moment = now or utcnow()
+    day = local_today(moment)
+    start = datetime.combine(day, day_time(), SHANGHAI)
+    outcomes: dict[str, str] = {}
+
+    def collect(s: Session, name: str) -> tuple[bool, list[VersionView]]:
+        sent = any(
+            (e.data or {}).get("channel") == name and (e.data or {}).get("day") == day.isoformat()
+            for e in s.execute(
+                select(AuditEvent).where(
+                    AuditEvent.action == "channel.digest", AuditEvent.at >= start - timedelta(days=1)
+                )
+            ).scalars()
+        )
+        if sent:
+            return True, []
+        rows = (
+            s.execute(
+                select(Delivery.item_id, Delivery.version_id)
+                .join(Item, Item.id == Delivery.item_id)
+                .where(
+                    Delivery.channel == name,
+                    Delivery.state == "delivered",
+                    Delivery.operation.in_([Operation.PUBLISH.value, Operation.UPDATE.value]),
+                    Delivery.delivered_at >= start,
+                    Delivery.delivered_at < start + timedelta(days=1),
+                    Item.withdrawn_at.is_(None),
+                )
+                .order_by(Delivery.id)
+            )
+            .tuples()
+            .all()
+        )
+        latest = {item_id: version_id for item_id, version_id in rows}  # the newest per item
+        pairs = []
+        for item_id, version_id in latest.items():
+            item, version = s.get(Item, item_id), s.get(ItemVersion, version_id)
+            assert item is not None and version is not None
+            pairs.append((item, version))
+        return False, views_of(s, settings, pairs)
+
+    for name in settings.enabled_channels():
+        try:
+            adapter = channels.get(name)
+            if not isinstance(adapter, Digesting):  # does not bundle: spare the query
+                outcomes[name] = "none"
+                continue
+            with db.reader() as s:
+                done, views = collect(s, name)
+            if done:
+                outcomes[name] = "done"
+                continue
+            if not views:
+                outcomes[name] = "none"
+                continue
+            receipt = adapter.digest(views, day=day, now=moment)
+            if receipt is None:
+                outcomes[name] = "none"
+                continue
+            data = {
+                "channel": name,
+                "day": day.isoformat(),
+                "external_id": receipt.external_id,
+                "accepted": receipt.accepted,
+                "receipt": dict(receipt.data),
+            }
+            db.run(partial(audit.append, actor="system", action="channel.digest", data=data))
+            log.info("digest of %s on %s sent: %s", day, name, receipt.external_id)
+            outcomes[name] = "sent"
+        except Exception as exc:
+            log.exception("digest of %s on %s failed", day, name)
+            message = exc.message if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
+            outcomes[name] = "failed"
+            try:
+                db.run(
+                    partial(
+                        audit.append,
+                        actor="system",
+                        action="channel.digest_failed",
+                        reason=message[:500],
+                        data={"channel": name, "day": day.isoformat()},
+                    )
+                )
+            except Exception:
+                log.exception("could not audit the failed digest on %s", name)
+    return outcomes
