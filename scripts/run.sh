@@ -61,7 +61,9 @@ tokens="$PUBLISHER_DATA_DIR/demo-tokens.txt"
 if [ ! -s "$tokens" ]; then
     {
         for role in editor reviewer approver ops admin; do
-            token=$(.venv/bin/publisher user add "demo-$role" --role "$role" --password "demo-$role-pass" --json \
+            # the password on stdin, never as an argument (ps, shell history)
+            token=$(printf '%s\n' "demo-$role-pass" \
+                | .venv/bin/publisher user add "demo-$role" --role "$role" --password-stdin --json \
                 | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
             printf '%s\t%s\t%s\n' "demo-$role" "demo-$role-pass" "$token"
         done

@@ -42,6 +42,7 @@ KINDS: dict[str, Kind] = {
             condition=True,
             news_renotifies=False,
         ),
+        Kind("login.burst", "登录失败激增（疑似口令猜测）/ a burst of failed logins", condition=False),
         Kind("item.flagged", "渠道标记异常 / a channel flagged a live copy", condition=False),
         Kind("deadline.at_risk", "公开时限临近 / disclosure deadline at risk", condition=False),
         Kind("deadline.overdue", "公开时限已超期 / disclosure deadline overdue", condition=False),

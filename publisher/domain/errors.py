@@ -5,7 +5,8 @@
     ├── TransitionError      the item/delivery is not in a state that allows the action: 409
     ├── NotFoundError        404
     ├── AuthError            no or unknown token: 401
-    └── PermissionDeniedError  valid user, wrong role or maker-checker: 403
+    ├── PermissionDeniedError  valid user, wrong role or maker-checker: 403
+    └── ThrottledError       too many failed logins: 429 with Retry-After
 
 Messages are Chinese first, English after a " / ", because editors read them.
 """
@@ -62,3 +63,11 @@ class AuthError(PublisherError):
 
 class PermissionDeniedError(PublisherError):
     status = 403
+
+
+class ThrottledError(PublisherError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

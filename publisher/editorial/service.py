@@ -16,17 +16,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, tuple_
+from sqlalchemy import func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from publisher.alerting.record import record as record_alert
 from publisher.domain.clock import utcnow
-from publisher.domain.errors import NotFoundError, ValidationError
+from publisher.domain.errors import NotFoundError, ThrottledError, ValidationError
 from publisher.domain.item import DeliveryState, ItemState
 from publisher.domain.permissions import Permission
-from publisher.editorial import audit, paging, workflow
-from publisher.editorial.auth import Actor, actor_of, add_user, authenticate
+from publisher.editorial import audit, auth, paging, workflow
+from publisher.editorial.auth import Actor, actor_of
 from publisher.editorial.checks.engine import ContentChecks
 from publisher.editorial.paging import Cursor
+from publisher.editorial.throttle import LoginThrottle
 from publisher.editorial.workflow import Outcome, Preflight
 from publisher.settings import Settings
 from publisher.store import counters
@@ -90,6 +92,7 @@ class Service:
         self.preflight = preflight
         self.checks = checks
         self._wakers: list[Waker] = []
+        self.logins = LoginThrottle()
 
     # -- plumbing ---------------------------------------------------------------------------
     def add_waker(self, waker: Waker) -> None:
@@ -110,14 +113,108 @@ class Service:
         return outcome
 
     # -- users ------------------------------------------------------------------------------
-    def add_user(self, name: str, role: str, password: str | None = None) -> tuple[Actor, str]:
+    def add_user(
+        self, name: str, role: str, password: str | None = None, *, by: Actor | None = None
+    ) -> tuple[Actor, str]:
+        """A new user and their token (shown once). `by` is the secadmin doing it; without one
+        it is the host's operator (the CLI, the first accounts), audited as "system"."""
+        if by is not None:
+            by.require(Permission.USER_MANAGE)
         with self.db.transaction() as s:
-            user, token = add_user(s, name, role, password)
+            user, token = auth.add_user(s, name, role, password, by=by.name if by else "system")
             return actor_of(user), token
+
+    def users(self, by: Actor) -> list[dict[str, Any]]:
+        by.require(Permission.USER_MANAGE)
+        with self.db.reader() as s:
+            return [auth.user_json(u) for u in s.execute(select(User).order_by(User.name)).scalars()]
+
+    def set_user_active(self, by: Actor, name: str, active: bool) -> dict[str, Any]:
+        """Disable (ending the user's sessions and tokens at once) or enable a user (secadmin)."""
+        by.require(Permission.USER_MANAGE)
+        return self.db.run(lambda s: auth.user_json(auth.set_active(s, by, name, active)))
+
+    def set_user_role(self, by: Actor, name: str, role: str) -> dict[str, Any]:
+        """A new role ends the user's sessions and token (secadmin); rotate_token issues a new one."""
+        by.require(Permission.USER_MANAGE)
+        return self.db.run(lambda s: auth.user_json(auth.set_role(s, by, name, role)))
+
+    def rotate_token(self, by: Actor, name: str) -> str:
+        by.require(Permission.USER_MANAGE)
+        return self.db.run(lambda s: auth.rotate_token(s, by, name)[1])
+
+    def set_password(self, by: Actor, name: str, password: str) -> dict[str, Any]:
+        """A user's own password, or anyone's by a secadmin; ends the user's page sessions."""
+        if by.name != name:
+            by.require(Permission.USER_MANAGE)
+        return self.db.run(lambda s: auth.user_json(auth.set_password(s, by, name, password)))
 
     def authenticate(self, token: str | None) -> Actor:
         with self.db.reader() as s:
-            return authenticate(s, token)
+            return auth.authenticate(s, token)
+
+    def login(self, name: str, password: str, address: str = "unknown") -> tuple[Actor, int] | None:
+        """The user and their session epoch if the name and password match an active user.
+        An unknown name costs the same hashing as a known one; an old hash is replaced by a
+        current one on the first successful login. Too many failures for the name or from
+        the address refuse even the right password for a while (ThrottledError, 429): the
+        refusal begins with an audit event, and a burst of failures raises an alert."""
+        wait = self.logins.retry_after(name, address)
+        if wait is not None:
+            auth.dummy_verify(password)  # a throttled answer takes as long as any other
+            raise ThrottledError(
+                f"登录失败次数过多，请 {wait} 秒后再试 / too many failed logins: retry in {wait} s", wait
+            )
+        found = self._check_login(name, password)
+        if found is not None:
+            self.logins.succeeded(name)
+            return found
+        failure = self.logins.failed(name, address)
+        if failure.name_blocked or failure.address_blocked or failure.burst:
+            with self.db.transaction() as s:
+                for blocked, by in ((failure.name_blocked, "name"), (failure.address_blocked, "address")):
+                    if blocked:
+                        audit.append(
+                            s,
+                            actor="anonymous",
+                            action="login.throttled",
+                            data={"user": name[:64], "address": address[:64], "by": by},
+                        )
+                if failure.burst:
+                    record_alert(
+                        s,
+                        "login.burst",
+                        {"failures": failure.burst, "window_seconds": int(self.logins.window)},
+                    )
+        return None
+
+    def _check_login(self, name: str, password: str) -> tuple[Actor, int] | None:
+        with self.db.reader() as s:
+            user = s.execute(select(User).where(User.name == name)).scalar_one_or_none() if name else None
+            stored = user.password_hash if user is not None else None
+        if user is None:
+            auth.dummy_verify(password)
+            return None
+        ok, rehash = auth.verify_password(password, stored)
+        if not ok or not user.active:
+            return None
+        if rehash:
+            with self.db.transaction() as s:
+                s.execute(
+                    update(User)
+                    .where(User.id == user.id, User.password_hash == stored)
+                    .values(password_hash=auth.hash_password(password))
+                )
+        return actor_of(user), user.session_epoch
+
+    def session_actor(self, user_id: int, epoch: int) -> Actor | None:
+        """The actor behind a page session, as the store says now: None once the user was
+        disabled or changed role or password since the session began."""
+        with self.db.reader() as s:
+            user = s.get(User, user_id)
+            if user is None or not user.active or user.session_epoch != epoch:
+                return None
+            return actor_of(user)
 
     def user_by_name(self, name: str) -> User | None:
         with self.db.reader() as s:

@@ -64,6 +64,9 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # bumped when the user is disabled, changes role or password: every page session carries
+    # the epoch it began in and ends when it no longer matches
+    session_epoch: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class Item(Base):

@@ -34,6 +34,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "publisher.web.pages",  # /app: editor and ops pages; /metrics, /readyz
     "publisher.compliance.routes",  # /api/compliance; /catalogue, /fees, /reports/annual
     "publisher.web.checks",  # /api/check, /api/items/{uid}/check, /api/checks/*: content checks
+    "publisher.web.users",  # /api/users: accounts, roles, tokens, passwords (secadmin)
 )
 
 

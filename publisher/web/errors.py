@@ -26,7 +26,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from publisher.domain.errors import AuthError, FieldError, PublisherError, TransitionError, ValidationError
+from publisher.domain.errors import (
+    AuthError,
+    FieldError,
+    PublisherError,
+    ThrottledError,
+    TransitionError,
+    ValidationError,
+)
 from publisher.domain.validation import MESSAGES as PYDANTIC_MESSAGES
 
 log = logging.getLogger(__name__)
@@ -156,6 +163,8 @@ def publisher_error_response(exc: PublisherError) -> JSONResponse:
     if isinstance(exc, TransitionError):
         return _json(409, [FieldError("state", exc.message)], current_state=exc.current_state)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+    if isinstance(exc, ThrottledError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return _json(exc.status, [FieldError(_FIELD_OF_STATUS.get(exc.status, "request"), exc.message)], headers)
 
 

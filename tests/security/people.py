@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -54,25 +55,30 @@ class Office:
         self.clients.append(client)
         return client
 
-    def anonymous(self) -> TestClient:
-        client = TestClient(self.app)
+    def anonymous(self, address: str = "testclient") -> TestClient:
+        client = TestClient(self.app, client=(address, 50000))
         self.clients.append(client)
         return client
 
-    def page(self, name: str, password: str = PASSWORD) -> TestClient:
-        client = self.anonymous()
-        form = client.get("/app/login")
-        r = client.post(
-            "/app/login",
-            data={"name": name, "password": password, "csrf": csrf_of(form.text), "next": "/app/items"},
-            follow_redirects=False,
-        )
+    def page(self, name: str, password: str = PASSWORD, address: str = "testclient") -> TestClient:
+        client = self.anonymous(address)
+        r = try_login(client, name, password)
         assert r.status_code == 303, r.text
         return client
 
     def close(self) -> None:
         for c in self.clients:
             c.close()
+
+
+def try_login(client: TestClient, name: str, password: str) -> httpx.Response:
+    """The login form, filled in and posted with its double-submit CSRF token."""
+    form = client.get("/app/login")
+    return client.post(
+        "/app/login",
+        data={"name": name, "password": password, "csrf": csrf_of(form.text), "next": "/app/items"},
+        follow_redirects=False,
+    )
 
 
 def open_office(make_runtime: Callable[..., Runtime]) -> Office:

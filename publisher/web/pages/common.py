@@ -123,7 +123,15 @@ def sessions_of(request: Request) -> SessionStore:
 
 
 def current_session(request: Request) -> PageSession:
-    session = sessions_of(request).get(request.cookies.get(COOKIE))
+    store = sessions_of(request)
+    session = store.get(request.cookies.get(COOKIE))
+    if (
+        session is not None
+        and runtime_of(request).service.session_actor(session.user_id, session.epoch) is None
+    ):
+        # disabled, or a new role or password since this session began: it ends here
+        store.drop(session.sid)
+        session = None
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)

@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from publisher.domain.errors import ThrottledError
 from publisher.domain.item import Role
-from publisher.editorial.auth import check_password
 from publisher.editorial.queues import work_queues
 from publisher.web.pages.common import (
     PostDep,
@@ -71,10 +71,17 @@ def login(request: Request, form: LoginForm) -> Response:
             request, next_url, "登录表单已过期，请重试 / the form expired, try again", status=403
         )
     name = form.get("name", "").strip()[:64]
-    user = runtime_of(request).service.user_by_name(name) if name else None
-    if user is None or not user.active or not check_password(form.get("password", ""), user.password_hash):
+    address = request.client.host if request.client else "unknown"
+    try:
+        found = runtime_of(request).service.login(name, form.get("password", "")[:1024], address)
+    except ThrottledError as exc:
+        page = _login_page(request, next_url, exc.message, name, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    if found is None:
         return _login_page(request, next_url, "用户名或密码错误 / wrong name or password", name, status=401)
-    session = sessions_of(request).create(user.id, user.name, Role(user.role))
+    actor, epoch = found
+    session = sessions_of(request).create(actor.id, actor.name, actor.role, epoch)
     response = redirect(next_url)
     response.set_cookie(
         COOKIE, sessions_of(request).sign(session.sid), httponly=True, samesite="lax", path="/"

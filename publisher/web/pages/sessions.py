@@ -32,6 +32,7 @@ class PageSession:
     role: Role
     csrf: str
     expires: float
+    epoch: int = 0  # the user's session_epoch at login; checked against the store per request
     flash: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -57,7 +58,7 @@ class SessionStore:
         return None
 
     # -- sessions ----------------------------------------------------------------------------
-    def create(self, user_id: int, name: str, role: Role) -> PageSession:
+    def create(self, user_id: int, name: str, role: Role, epoch: int = 0) -> PageSession:
         now = time.time()
         session = PageSession(
             sid=secrets.token_urlsafe(24),
@@ -66,6 +67,7 @@ class SessionStore:
             role=role,
             csrf=secrets.token_urlsafe(24),
             expires=now + self.idle_seconds,
+            epoch=epoch,
         )
         with self._lock:
             self._sessions = {k: v for k, v in self._sessions.items() if v.expires > now}

@@ -58,10 +58,14 @@ def test_user_add_prints_a_token_that_authenticates(env: Env, service: Service) 
 
 
 def test_user_add_with_a_password_prompt(env: Env, service: Service) -> None:
-    result = run(env, "user", "add", "carol", "--role", "reviewer", "--password", input="s3cret\ns3cret\n")
+    pw = "a long passphrase 口令"
+    result = run(env, "user", "add", "carol", "--role", "reviewer", "--password", input=f"{pw}\n{pw}\n")
     assert result.exit_code == 0, result.output
     user = service.user_by_name("carol")
-    assert user is not None and user.password_hash is not None and user.password_hash.startswith("scrypt$")
+    assert user is not None and user.password_hash is not None and user.password_hash.startswith("$argon2id$")
+    # a password given as an argument is refused: it would sit in the shell history and `ps`
+    result = run(env, "user", "add", "dave", "--role", "reviewer", "--password", pw)
+    assert result.exit_code == 2 and service.user_by_name("dave") is None
 
 
 def test_user_add_refuses_a_bad_role_and_a_duplicate(env: Env, service: Service) -> None:

@@ -22,9 +22,15 @@ def env(tmp_path: Path, db_url: str) -> Env:
     return cli_env(tmp_path, db_url)
 
 
+# the team fixture's accounts: each is a user.add audit event before anything else
+USERS = len(Team.__dataclass_fields__) - 1
+
+
 @pytest.fixture
 def history(service: Service, team: Team) -> list[dict[str, object]]:
-    """Eight events: create, submit, reject (with a reason), submit, review, approve, create, submit."""
+    """Eight events after the team's accounts (one user.add each, seq 1..USERS): create,
+    submit, reject (with a reason), submit, review, approve, create, submit."""
+    assert [e["action"] for e in service.audit_events()] == ["user.add"] * USERS
     uid = service.create_item(team.editor, policy()).uid
     service.submit(team.editor, uid)
     service.reject(team.reviewer, uid, "请补充附件")
@@ -33,8 +39,8 @@ def history(service: Service, team: Team) -> list[dict[str, object]]:
     service.approve(team.approver, uid)
     other = service.create_item(team.editor, policy(title="另一份通知")).uid
     service.submit(team.editor, other)
-    events = service.audit_events()
-    assert [e["seq"] for e in events] == list(range(1, 9))
+    events = service.audit_events()[USERS:]
+    assert [e["seq"] for e in events] == list(range(USERS + 1, USERS + 9))
     return events
 
 
@@ -46,9 +52,9 @@ def sql(service: Service, statement: str, **params: object) -> None:
 def test_intact_log_exits_0(env: Env, history: list[dict[str, object]]) -> None:
     result = run(env, "audit", "verify")
     assert result.exit_code == 0, result.output
-    assert "审计日志完好" in result.stdout and "8" in result.stdout
+    assert "审计日志完好" in result.stdout and str(USERS + 8) in result.stdout
     data = json.loads(run(env, "audit", "verify", "--json").stdout)
-    assert data == {"checked": 8, "intact": True, "problems": []}
+    assert data == {"checked": USERS + 8, "intact": True, "problems": []}
 
 
 def test_an_edited_reason_is_reported(env: Env, service: Service, history: list[dict[str, object]]) -> None:
@@ -66,20 +72,22 @@ def test_an_edited_reason_is_reported(env: Env, service: Service, history: list[
 def test_a_deleted_middle_event_is_reported(
     env: Env, service: Service, history: list[dict[str, object]]
 ) -> None:
-    sql(service, "DELETE FROM audit_events WHERE seq = 4")
+    middle = USERS + 4
+    sql(service, "DELETE FROM audit_events WHERE seq = :seq", seq=middle)
     result = run(env, "audit", "verify")
     assert result.exit_code == 1
-    assert "events 4..4 are missing" in result.stderr
-    assert "event 5: link to the previous event is broken" in result.stderr
+    assert f"events {middle}..{middle} are missing" in result.stderr
+    assert f"event {middle + 1}: link to the previous event is broken" in result.stderr
 
 
 def test_a_deleted_last_event_is_reported(
     env: Env, service: Service, history: list[dict[str, object]]
 ) -> None:
-    sql(service, "DELETE FROM audit_events WHERE seq = 8")
+    last = USERS + 8
+    sql(service, "DELETE FROM audit_events WHERE seq = :seq", seq=last)
     result = run(env, "audit", "verify")
     assert result.exit_code == 1
-    assert "the chain ends at 7 but its head says 8" in result.stderr
+    assert f"the chain ends at {last - 1} but its head says {last}" in result.stderr
 
 
 def test_audit_list_shows_the_events(env: Env, service: Service, history: list[dict[str, object]]) -> None:
@@ -139,5 +147,5 @@ def test_appended_hashes_match_verify_and_the_head(
     # then each links to the one before, the head is the last, and verify agrees
     assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
     assert rows[0].prev_hash == audit.GENESIS
-    assert (head.seq, head.hash) == (rows[-1].seq, rows[-1].hash) == (8, rows[-1].hash)
-    assert service.verify_audit() == (8, [])
+    assert (head.seq, head.hash) == (rows[-1].seq, rows[-1].hash) == (USERS + 8, rows[-1].hash)
+    assert service.verify_audit() == (USERS + 8, [])
