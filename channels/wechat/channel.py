@@ -3,7 +3,8 @@
 publish: cover → permanent material; each in-article image → media/uploadimg; draft/add;
 freepublish/submit → `accepted` with the publish_id. `confirm` polls freepublish/get (the
 PUBLISHJOBFINISH callback, parsed in callback.py, says the same thing sooner).
-update: a correction article beside the original, or delete-and-republish (settings).
+update: a correction article beside the original, or delete-and-republish (settings); a
+change of validity (废止/失效/修订) always deletes the original and republishes (docs/wechat.md).
 withdraw: freepublish/delete of exactly this item's article(s), always with an explicit
 index ≥ 1 (index 0 or none deletes every article of that publish).
 
@@ -261,7 +262,14 @@ class WechatChannel(Channel):
         }
         if op is Operation.WITHDRAW:
             return Payload(self.kind, op, version.uid, version.version, {"op": op.value, "locate": locate})
-        correction = op is Operation.UPDATE and self.settings.update_mode == "correction"
+        # A published article cannot be edited, and a correction article beside the original
+        # would leave the original live claiming 有效: a change of validity (abolished,
+        # expired, amended) always deletes the original and republishes it under 【已废止】 etc.
+        correction = (
+            op is Operation.UPDATE
+            and self.settings.update_mode == "correction"
+            and version.validity is Validity.VALID
+        )
         prefix, notice = (
             self._notice(version, op)
             if (correction or version.validity is not Validity.VALID)

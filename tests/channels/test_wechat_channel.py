@@ -404,3 +404,24 @@ def test_update_as_republish_replaces_the_original(
     assert state["publishes"][first.external_id]["publish_status"] == 5
     assert state["publishes"][second.external_id]["publish_status"] == 0
     assert [d["index"] for d in state["delete_log"]] == [1]
+
+
+def test_abolition_never_leaves_the_original_live_even_in_correction_mode(
+    make_channel: ChannelFactory, wechat: RunningServer
+) -> None:
+    from datetime import date
+
+    channel = make_channel(update_mode="correction")
+    first = publish(channel, make_version())
+    wait_confirmed(channel, first)
+    abolished = make_version(version=2, validity="已废止", validity_changed_on=date(2026, 12, 1))
+    second = channel.send(channel.render(abolished, Operation.UPDATE), key="v2:abolish")
+    assert wait_confirmed(channel, second).delivered
+    state = wechat.state()
+    # the original (which says 有效) is deleted; the one live article says 已废止
+    assert state["publishes"][first.external_id]["publish_status"] == 5
+    [article] = state["publishes"][second.external_id]["articles"]
+    assert article["title"].startswith("【已废止】") and "本文件已于2026-12-01废止" in article["content"]
+    assert [d["index"] for d in state["delete_log"]] == [1]
+    live = [h for h in channel.inventory() if h.live]
+    assert [(h.uid, h.validity) for h in live] == [(abolished.uid, "已废止")]
