@@ -87,3 +87,22 @@ def test_a_malicious_body_in_the_preview_runs_no_script(browser: Browser, hostil
 
     page.goto(f"{live.base}/app/items/{uid}")
     assert page.evaluate("() => window.__pwned === undefined")
+
+
+def test_the_policy_alone_stops_an_injected_handler(browser: Browser, hostile_live: Live) -> None:
+    """Defence in depth: markup that got past every sanitiser (inserted here by hand) still
+    runs nothing, because the page's Content-Security-Policy allows no inline script."""
+    page = login(browser, hostile_live, "approver")
+    page.goto(f"{hostile_live.base}/app/items")
+    blocked = page.evaluate(
+        """() => new Promise(resolve => {
+            document.addEventListener('securitypolicyviolation', e => resolve(e.violatedDirective));
+            document.body.insertAdjacentHTML('beforeend', '<img src="/static/none.png" onerror="window.__pwned=1">');
+            const s = document.createElement('script'); s.textContent = 'window.__pwned=2';
+            document.body.appendChild(s);
+            setTimeout(() => resolve('none'), 3000);
+        })"""
+    )
+    assert blocked.startswith("script-src"), blocked
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.__pwned === undefined")
