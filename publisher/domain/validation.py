@@ -31,6 +31,18 @@ MESSAGES = {
 }
 
 
+_BLANK_MEANS_EMPTY = frozenset(
+    {
+        "date_from_datetime_parsing",
+        "date_parsing",
+        "date_type",
+        "datetime_parsing",
+        "datetime_type",
+        "decimal_parsing",
+    }
+)
+
+
 def field_errors(exc: PydanticValidationError) -> list[FieldError]:
     out: list[FieldError] = []
     for err in exc.errors():
@@ -48,6 +60,9 @@ def field_errors(exc: PydanticValidationError) -> list[FieldError]:
                     out.append(FieldError(".".join(loc) or "body", part))
             continue
         message = MESSAGES.get(kind, f"取值无效 / invalid value ({err['msg']})")
+        if kind in _BLANK_MEANS_EMPTY and err.get("input") in ("", None):
+            # an empty date or number is a missing value, not a badly written one
+            message = MESSAGES["string_too_short"]
         if kind == "enum":
             expected = err.get("ctx", {}).get("expected")
             if expected:

@@ -32,6 +32,14 @@ def test_rich_text_editor_keeps_structure_and_saves_clean_html(
     editor = page.locator("#body-editor .ql-editor")
     expect(editor).to_be_visible()
     assert page.locator("#f-body_html").is_hidden()  # the source waits behind "HTML 源码"
+    # only the chosen type's fields are shown; required ones are marked
+    expect(page.locator("#row-catalogue")).to_be_hidden()
+    expect(page.locator("#row-procurement-supplier")).to_be_hidden()
+    page.select_option("#f-type", "fee_change")
+    expect(page.locator("#row-catalogue")).to_be_visible()
+    page.select_option("#f-type", "policy")
+    expect(page.locator("#row-catalogue")).to_be_hidden()
+    expect(page.locator("label[for=f-issue_date]")).to_contain_text("*")
     # a paste from Word keeps headings, the numbered list and the table
     editor.click()
     page.evaluate(

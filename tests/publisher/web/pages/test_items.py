@@ -58,6 +58,9 @@ def test_editor_shows_field_errors_inline_and_keeps_what_was_typed(site: Site) -
     assert "procurement.amount_yuan" in errors and "procurement.purchaser" in errors
     r = post(editor, "/app/items/new", policy_form(type="interpretation", interprets=""), "/app/items/new")
     assert "interprets" in field_errors(r.text)
+    # an empty required date is missing, not badly written
+    r = post(editor, "/app/items/new", policy_form(issue_date=""), "/app/items/new")
+    assert field_errors(r.text)["issue_date"] == ["不能为空 / must not be empty"]
 
 
 def test_document_number_is_normalised_on_save_and_shown(site: Site) -> None:
