@@ -11,10 +11,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    union,
+)
 from sqlalchemy.orm import Session
 
 from publisher.store import counters
+from publisher.store.models import Item
 
 COUNT_CAP = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,3 +63,54 @@ def kept_item_total(s: Session, item_type: str | None, state: str | None) -> int
     return sum(
         n for (t, st), n in counters.read(s).items.items() if item_type in (None, t) and state in (None, st)
     )
+
+
+_SQLITE_SEARCH = table("items_search", column("rowid"))
+TRIGRAM = 3  # the shortest text a trigram index can look up
+
+
+def _fts_ids(q: str) -> Select[Any]:
+    phrase = '{title index_number ref} : "' + q.replace('"', '""') + '"'
+    return (
+        select(_SQLITE_SEARCH.c.rowid)
+        .select_from(_SQLITE_SEARCH)
+        .where(text("items_search MATCH :phrase").bindparams(bindparam("phrase", phrase)))
+    )
+
+
+def indexed_search(q: str, *, postgres: bool) -> bool:
+    """Whether `contains(q)` is answered from SQLite's FTS table (then the list should not be
+    read along the time index: see `sort_key`)."""
+    return not postgres and len(q) >= TRIGRAM
+
+
+def sort_key(col: Any, *, indexed_search: bool) -> Any:
+    """The column to order by. SQLite, given a LIMIT, walks the time index and tests every row
+    against the search's id list rather than look the few ids up and sort them; `+col` takes
+    the index out of its choice."""
+    return literal_column(f"+{col.table.name}.{col.key}") if indexed_search else col
+
+
+def matches(q: str, *, postgres: bool) -> ColumnElement[bool]:
+    """The item list's search: title, 索引号 or ref contains `q`, or `q` is the uid or the
+    release group. On SQLite one id list (a UNION), which it looks up by rowid; an OR of the
+    three would send it scanning."""
+    if not indexed_search(q, postgres=postgres):
+        return or_(contains(q, postgres=postgres), Item.uid == q, Item.release_group == q)
+    return Item.id.in_(
+        union(
+            _fts_ids(q),
+            select(Item.id).where(Item.uid == q),
+            select(Item.id).where(Item.release_group == q),
+        )
+    )
+
+
+def contains(q: str, *, postgres: bool) -> ColumnElement[bool]:
+    """Title, 索引号 or ref contains `q`. PostgreSQL: LIKEs that its trigram GIN indexes serve
+    (migration 0011). SQLite: the FTS5 trigram table (migration 0016) for three characters or
+    more; shorter text makes no trigram and is matched by scanning."""
+    like = f"%{q}%"
+    if postgres or len(q) < TRIGRAM:
+        return or_(Item.title.like(like), Item.index_number.like(like), Item.ref.like(like))
+    return Item.id.in_(_fts_ids(q))

@@ -125,17 +125,8 @@ def search_items(
         if f.validity:
             stmt = stmt.where(Item.validity == f.validity)
         if f.q:
-            # the LIKEs are served by the trigram indexes on PostgreSQL (migration 0011)
-            like = f"%{f.q}%"
-            stmt = stmt.where(
-                or_(
-                    Item.title.like(like),
-                    Item.index_number.like(like),
-                    Item.ref.like(like),
-                    Item.uid == f.q,
-                    Item.release_group == f.q,
-                )
-            )
+            # served by trigram indexes: pg_trgm on PostgreSQL, FTS5 on SQLite
+            stmt = stmt.where(paging.matches(f.q, postgres=service.db.postgres))
         if f.overall in OVERALL_FILTERS:
             stmt = stmt.where(_overall_clause(f.overall))
         if f.date_field == "published":
@@ -153,11 +144,15 @@ def search_items(
         if total is None:
             total, capped = paging.bounded_count(s, stmt)
         key = tuple_(column, Item.id)
+        order = paging.sort_key(
+            column,
+            indexed_search=bool(f.q) and paging.indexed_search(f.q or "", postgres=service.db.postgres),
+        )
         if before is not None:
             found = list(
                 s.execute(
                     stmt.where(key > tuple_(literal(before.at, UTCDateTime()), literal(before.id)))
-                    .order_by(column.asc(), Item.id.asc())
+                    .order_by(order.asc(), Item.id.asc())
                     .limit(PAGE_SIZE + 1)
                 )
                 .scalars()
@@ -167,7 +162,7 @@ def search_items(
             items = list(reversed(found[:PAGE_SIZE]))
             older = True
         else:
-            query = stmt.order_by(column.desc(), Item.id.desc()).limit(PAGE_SIZE + 1)
+            query = stmt.order_by(order.desc(), Item.id.desc()).limit(PAGE_SIZE + 1)
             if after is not None:
                 query = query.where(key < tuple_(literal(after.at, UTCDateTime()), literal(after.id)))
             else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, tuple_, update
+from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from publisher.alerting.record import record as record_alert
@@ -352,15 +352,16 @@ class Service:
             if validity:
                 stmt = stmt.where(Item.validity == validity)
             if q:
-                like = f"%{q}%"
-                stmt = stmt.where(
-                    or_(Item.title.like(like), Item.index_number.like(like), Item.ref.like(like))
-                )
+                stmt = stmt.where(paging.contains(q, postgres=self.db.postgres))
             if q or validity:
                 total, capped = paging.bounded_count(s, stmt)
             else:
                 total, capped = paging.kept_item_total(s, type, state), False
-            query = stmt.order_by(Item.updated_at.desc(), Item.id.desc()).limit(limit + 1)
+            order = paging.sort_key(
+                Item.updated_at,
+                indexed_search=bool(q) and paging.indexed_search(q or "", postgres=self.db.postgres),
+            )
+            query = stmt.order_by(order.desc(), Item.id.desc()).limit(limit + 1)
             if after is not None:
                 query = query.where(
                     tuple_(Item.updated_at, Item.id)
