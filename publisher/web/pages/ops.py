@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from publisher.domain.errors import NotFoundError, PublisherError, TransitionError
 from publisher.domain.permissions import Permission
+from publisher.editorial.outages import outages, retrying
 from publisher.editorial.pauses import latest_pauses
 from publisher.editorial.readmodels import audit_page, failed_deliveries, matrix, timeline
 from publisher.observe.metrics import channel_health
@@ -55,6 +56,24 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
             "failed": failed,
             "can_act": allowed(session, Permission.CHANNEL_CONTROL),
             "pauses": latest_pauses(runtime.service),
+            "outages": outages(runtime.service, channels),
+        },
+        session,
+    )
+
+
+@router.get("/app/ops/retrying", response_class=HTMLResponse)
+def retry_queue(request: Request, session: SessionDep, channel: str = "") -> HTMLResponse:
+    """Deliveries waiting for their next attempt: their own queue, not only the failed ones."""
+    runtime = runtime_of(request)
+    chosen = channel if _CHANNEL.match(channel) else None
+    return render(
+        request,
+        "app/retrying.html",
+        {
+            "rows": retrying(runtime.service, chosen),
+            "channel": chosen or "",
+            "channels": runtime.service.channel_names(),
         },
         session,
     )
