@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from publisher.domain.item import DeliveryState
 from publisher.editorial.service import Service
+from publisher.store import counters
 from publisher.store.models import Attempt, ChannelState, Delivery, Item
 
 RECENT_ATTEMPTS = 200
@@ -84,29 +86,27 @@ def _technical(a: Attempt | None) -> str:
     return " · ".join(parts)
 
 
+def _next_retry(s: Session, channel: str) -> datetime | None:
+    return s.execute(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.channel == channel, Delivery.state == DeliveryState.RETRY_WAIT
+        )
+    ).scalar_one()
+
+
 def outages(service: Service, channels: list[str]) -> list[Outage]:
     out: list[Outage] = []
     with service.db.reader() as s:
         states = {st.channel: st for st in s.execute(select(ChannelState)).scalars()}
-        waiting = dict(
-            s.execute(
-                select(Delivery.channel, func.count())
-                .where(Delivery.state.in_([DeliveryState.RETRY_WAIT, DeliveryState.HELD]))
-                .group_by(Delivery.channel)
-            )
-            .tuples()
-            .all()
-        )
-        next_retry = dict(
-            s.execute(
-                select(Delivery.channel, func.min(Delivery.next_attempt_at))
-                .where(Delivery.state == DeliveryState.RETRY_WAIT)
-                .group_by(Delivery.channel)
-            )
-            .tuples()
-            .all()
-        )
+        # the maintained counts, not a GROUP BY over the ledger
+        waiting: dict[str, int] = {}
+        for (name, state), n in counters.read(s).deliveries.items():
+            if state in (DeliveryState.RETRY_WAIT, DeliveryState.HELD):
+                waiting[name] = waiting.get(name, 0) + n
         for channel in channels:
+            st = states.get(channel)
+            if not ((st is not None and (st.paused or st.breaker != "closed")) or waiting.get(channel)):
+                continue  # nothing held back and nothing to retry: no outage to read about
             attempts = list(
                 s.execute(
                     select(Attempt)
@@ -121,7 +121,6 @@ def outages(service: Service, channels: list[str]) -> list[Outage]:
                 if a.outcome in SUCCESS:
                     break
                 streak.append(a)
-            st = states.get(channel)
             paused = bool(st and st.paused)
             breaker = st.breaker if st is not None else "closed"
             if not (paused or breaker != "closed" or (streak and waiting.get(channel))):
@@ -150,7 +149,7 @@ def outages(service: Service, channels: list[str]) -> list[Outage]:
                     pause_reason=st.pause_reason if st else None,
                     breaker=breaker,
                     since=min(since_candidates) if since_candidates else None,
-                    next_retry=None if paused else next_retry.get(channel),
+                    next_retry=None if paused else _next_retry(s, channel),
                     waiting=int(waiting.get(channel, 0)),
                     problem=problem,
                     technical=_technical(last),

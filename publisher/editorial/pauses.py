@@ -22,8 +22,13 @@ class Pause:
     reason: str | None
 
 
-def latest_pauses(service: Service) -> dict[str, Pause]:
+def latest_pauses(service: Service, channels: list[str]) -> dict[str, Pause]:
+    """For these (paused) channels; the newest pause is near the log's end, so the backward
+    read by sequence stops early."""
     out: dict[str, Pause] = {}
+    wanted = set(channels)
+    if not wanted:
+        return out
     with service.db.reader() as s:
         rows = s.execute(
             select(AuditEvent)
@@ -33,8 +38,10 @@ def latest_pauses(service: Service) -> dict[str, Pause]:
         ).scalars()
         for e in rows:
             channel = str((e.data or {}).get("channel") or "")
-            if channel and channel not in out:
+            if channel in wanted and channel not in out:
                 out[channel] = Pause(channel, e.actor, e.at, e.reason)
+                if len(out) == len(wanted):
+                    break
     return out
 
 

@@ -21,6 +21,7 @@ from publisher.domain.item import ITEM_TYPE_LABELS
 from publisher.domain.permissions import ROLE_LABELS as ROLE_LABEL_OF
 from publisher.domain.permissions import Permission, permits
 from publisher.editorial.auth import Actor
+from publisher.editorial.checks.fields import LABELS as FIELD_LABELS
 from publisher.editorial.service import OVERALL_LABELS
 from publisher.editorial.workflow import STATE_LABELS
 from publisher.runtime import Runtime
@@ -95,6 +96,7 @@ TEMPLATES.env.globals.update(
     DELIVERY_LABELS=DELIVERY_LABELS,
     ROLE_LABELS=ROLE_LABELS,
     channel_label=channel_label,
+    FIELD_LABELS=FIELD_LABELS,
     OPERATION_LABELS={"publish": "发布", "update": "更新", "withdraw": "撤回"},
     can=lambda me, permission: me is not None and permits(me.role, Permission(permission)),
 )

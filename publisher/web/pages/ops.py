@@ -55,7 +55,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
             "health": health,
             "failed": failed,
             "can_act": allowed(session, Permission.CHANNEL_CONTROL),
-            "pauses": latest_pauses(runtime.service),
+            "pauses": latest_pauses(runtime.service, [h.channel for h in health if h.paused]),
             "outages": outages(runtime.service, channels),
         },
         session,
@@ -89,7 +89,7 @@ def channels_page(request: Request, session: SessionDep) -> HTMLResponse:
         {
             "health": health,
             "can_act": allowed(session, Permission.CHANNEL_CONTROL),
-            "pauses": latest_pauses(runtime.service),
+            "pauses": latest_pauses(runtime.service, [h.channel for h in health if h.paused]),
         },
         session,
     )
