@@ -29,17 +29,15 @@ from channels.base import (
     ChannelError,
     Confirming,
     Payload,
-    PermanentError,
-    RateLimitedError,
     Receipt,
 )
 from publisher.alerting.record import record as record_alert
 from publisher.delivery import ledger
 from publisher.delivery.channelset import ChannelSet
-from publisher.delivery.ledger import AttemptInfo, Effects
+from publisher.delivery.ledger import AdapterError, AttemptInfo, Effects
 from publisher.delivery.policy import ChannelPolicy, channel_policy
 from publisher.domain.clock import utcnow
-from publisher.domain.item import Operation, VersionView
+from publisher.domain.item import Operation, Verdict, VersionView
 from publisher.editorial import workflow
 from publisher.editorial.views import views_of
 from publisher.observe import events
@@ -76,7 +74,6 @@ class _Sent:
     duration_ms: float
     receipt: Receipt | None
     error: ChannelError | None
-    kind: str
 
 
 class Engine:
@@ -147,7 +144,7 @@ class Engine:
                 policy = self.policy(channel)
                 verdict, gate_effects = ledger.gate(s, channel, policy, self.worker, now)
                 effects.merge(gate_effects)
-                to_send = group if verdict == "send" else group[:1] if verdict == "probe" else []
+                to_send = group if verdict is Verdict.SEND else group[:1] if verdict is Verdict.PROBE else []
                 for d in group[len(to_send) :]:
                     if ledger.hold(s, d.id, now):
                         results[d.id] = "held"
@@ -259,7 +256,7 @@ class Engine:
             receipt = adapter.send(adapter.render(c.view, c.op), key=c.key)
         except Exception as exc:
             return _failed(c, exc, started, (time.perf_counter() - t0) * 1000)
-        return _Sent(started, (time.perf_counter() - t0) * 1000, receipt, None, "delivered")
+        return _Sent(started, (time.perf_counter() - t0) * 1000, receipt, None)
 
     def _call_many(self, group: list[Claimed]) -> list[_Sent]:
         """One `send_many` for deliveries of one channel (at most its batch_size). Every
@@ -296,7 +293,7 @@ class Engine:
             ms = (time.perf_counter() - t0) * 1000
             for i, result in zip(where, results, strict=True):
                 out[i] = (
-                    _Sent(started, ms, result, None, "delivered")
+                    _Sent(started, ms, result, None)
                     if isinstance(result, Receipt)
                     else _failed(group[i], result, started, ms)
                 )
@@ -313,12 +310,10 @@ class Engine:
             error.message,
             error.response_excerpt,
         )
-        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
-        effects = ledger.record_failure(
-            s, c.delivery_id, self.worker, info, kind=sent.kind, retry_after=retry_after, policy=c.policy
-        )
-        log.info("delivery %s on %s: %s: %s", c.delivery_id, c.channel, sent.kind, error.message)
-        return effects, sent.kind
+        effects = ledger.record_failure(s, c.delivery_id, self.worker, info, error=error, policy=c.policy)
+        kind = ledger.failure_kind(error)
+        log.info("delivery %s on %s: %s: %s", c.delivery_id, c.channel, kind, error.message)
+        return effects, kind
 
     # -- confirmations (asynchronous channels) --------------------------------------------
     def confirm(self, delivery_id: int) -> str:
@@ -507,22 +502,13 @@ _ITEMS_AND_VERSIONS = (
 
 
 def _internal(exc: BaseException) -> ChannelError:
-    return ChannelError(f"内部错误 / internal error: {type(exc).__name__}: {exc}"[:500])
+    return AdapterError(f"内部错误 / internal error: {type(exc).__name__}: {exc}"[:500])
 
 
 def _failed(c: Claimed, exc: BaseException, started: datetime, duration_ms: float) -> _Sent:
-    """A classified failure of one delivery; anything unclassified is an adapter bug, recorded
-    and retried like a transient error."""
-    if isinstance(exc, RateLimitedError):
-        kind = "rate_limited"
-    elif isinstance(exc, ChannelConfigError):
-        kind = "config"
-    elif isinstance(exc, PermanentError):
-        kind = "permanent"
-    elif isinstance(exc, ChannelError):
-        kind = "transient"
-    else:
+    """A failure of one delivery: its classified error, or an AdapterError for anything else
+    (an adapter bug, logged here with its traceback)."""
+    if not isinstance(exc, ChannelError):
         log.exception("delivery %s: unexpected error in channel %s", c.delivery_id, c.channel, exc_info=exc)
-        exc, kind = _internal(exc), "error"
-    assert isinstance(exc, ChannelError)
-    return _Sent(started, duration_ms, None, exc, kind)
+        exc = _internal(exc)
+    return _Sent(started, duration_ms, None, exc)

@@ -24,10 +24,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from channels.base import ChannelConfigError, ChannelError, PermanentError, RateLimitedError
 from publisher.alerting.record import record as record_alert
 from publisher.delivery.policy import ChannelPolicy
 from publisher.domain.clock import utcnow
+from publisher.domain.item import Breaker as B
 from publisher.domain.item import DeliveryState as S
+from publisher.domain.item import Outcome as O
+from publisher.domain.item import Verdict as V
 from publisher.editorial import audit
 from publisher.store.channel_values import clear_checkpoint
 from publisher.store.models import Attempt, ChannelState, Delivery, Item
@@ -35,7 +39,25 @@ from publisher.store.models import Attempt, ChannelState, Delivery, Item
 log = logging.getLogger(__name__)
 
 CLAIMABLE = (S.QUEUED.value, S.RETRY_WAIT.value)
-FAILURE_OUTCOMES = ("transient", "rate_limited", "config", "lost", "error")
+FAILURE_OUTCOMES = (O.TRANSIENT, O.RATE_LIMITED, O.CONFIG, O.LOST, O.ERROR)
+
+
+class AdapterError(ChannelError):
+    """An exception an adapter raised that is not one of the classified errors: a bug in the
+    adapter. Recorded as `Outcome.ERROR` and retried like a transient error."""
+
+
+def failure_kind(error: ChannelError) -> O:
+    """What the ledger does with a failed send, from the class of its error."""
+    if isinstance(error, AdapterError):
+        return O.ERROR
+    if isinstance(error, RateLimitedError):
+        return O.RATE_LIMITED
+    if isinstance(error, ChannelConfigError):
+        return O.CONFIG
+    if isinstance(error, PermanentError):
+        return O.PERMANENT
+    return O.TRANSIENT
 
 
 @dataclass
@@ -81,7 +103,7 @@ def channel_state(session: Session, channel: str, *, lock: bool = False) -> Chan
         session.execute(
             insert(ChannelState)
             .values(
-                channel=channel, paused=False, breaker="closed", consecutive_failures=0, updated_at=utcnow()
+                channel=channel, paused=False, breaker=B.CLOSED, consecutive_failures=0, updated_at=utcnow()
             )
             .on_conflict_do_nothing(index_elements=["channel"])
         )
@@ -94,38 +116,38 @@ _GATE = select(ChannelState.paused, ChannelState.breaker).where(ChannelState.cha
 
 def gate(
     session: Session, channel: str, policy: ChannelPolicy, worker: str, now: datetime
-) -> tuple[str, Effects]:
-    """'send' when the channel may be used, 'probe' when this send is the half-open probe,
-    'held' when deliveries must wait (paused, breaker open, or a probe already in flight)."""
+) -> tuple[V, Effects]:
+    """SEND when the channel may be used, PROBE when this send is the half-open probe, HELD
+    when deliveries must wait (paused, breaker open, or a probe already in flight)."""
     effects = Effects()
     # the common case, an open channel with a closed breaker, answered by one Core read
     fast = session.connection().execute(_GATE, {"channel": channel}).first()
-    if fast is not None and not fast.paused and fast.breaker == "closed":
-        return "send", effects
+    if fast is not None and not fast.paused and fast.breaker == B.CLOSED:
+        return V.SEND, effects
     st = channel_state(session, channel)
     if st.paused:
-        return "held", effects
-    if st.breaker == "closed":
-        return "send", effects
-    if st.breaker == "open":
+        return V.HELD, effects
+    if st.breaker == B.CLOSED:
+        return V.SEND, effects
+    if st.breaker == B.OPEN:
         if st.opened_at is not None and now - st.opened_at >= timedelta(
             seconds=policy.breaker.cooldown_seconds
         ):
             took = _rows(
                 session.execute(
                     update(ChannelState)
-                    .where(ChannelState.channel == channel, ChannelState.breaker == "open")
-                    .values(breaker="half_open", probe_owner=worker, updated_at=now)
+                    .where(ChannelState.channel == channel, ChannelState.breaker == B.OPEN)
+                    .values(breaker=B.HALF_OPEN, probe_owner=worker, updated_at=now)
                 )
             )
             if took == 1:
                 _breaker_event(
-                    session, channel, "half_open", effects, "冷却结束，发送探测 / cooldown over, probing"
+                    session, channel, B.HALF_OPEN, effects, "冷却结束，发送探测 / cooldown over, probing"
                 )
-                return "probe", effects
-        return "held", effects
+                return V.PROBE, effects
+        return V.HELD, effects
     # half_open: only the probe owner sends
-    return ("probe" if st.probe_owner == worker else "held"), effects
+    return (V.PROBE if st.probe_owner == worker else V.HELD), effects
 
 
 def _announce(session: Session, effects: Effects, name: str, data: dict[str, Any]) -> None:
@@ -255,12 +277,12 @@ def _breaker_success(session: Session, channel: str, now: datetime, effects: Eff
     # The common case, a closed breaker with no failures counted, needs no write: skipping
     # it spares every success a row lock that all workers of the channel would queue on.
     clean = session.connection().execute(_BREAKER_CLEAN, {"channel": channel}).first()
-    if clean is None or (clean.breaker == "closed" and clean.consecutive_failures == 0):
+    if clean is None or (clean.breaker == B.CLOSED and clean.consecutive_failures == 0):
         return  # no row yet: nothing has failed on this channel
     st = channel_state(session, channel, lock=True)
-    if st.breaker != "closed":
-        st.breaker, st.opened_at, st.probe_owner = "closed", None, None
-        _breaker_event(session, channel, "closed", effects, "探测成功 / probe succeeded")
+    if st.breaker != B.CLOSED:
+        st.breaker, st.opened_at, st.probe_owner = B.CLOSED, None, None
+        _breaker_event(session, channel, B.CLOSED, effects, "探测成功 / probe succeeded")
         effects.dispatch += release_held(session, channel, now)
     st.consecutive_failures = 0
     st.updated_at = now
@@ -272,11 +294,11 @@ def _breaker_failure(
     st = channel_state(session, channel, lock=True)
     st.consecutive_failures += 1
     st.updated_at = now
-    if st.breaker == "half_open":
-        st.breaker, st.opened_at, st.probe_owner = "open", now, None
-        _breaker_event(session, channel, "open", effects, "探测失败 / probe failed")
+    if st.breaker == B.HALF_OPEN:
+        st.breaker, st.opened_at, st.probe_owner = B.OPEN, now, None
+        _breaker_event(session, channel, B.OPEN, effects, "探测失败 / probe failed")
         return
-    if st.breaker != "closed":
+    if st.breaker != B.CLOSED:
         return
     reason = None
     if st.consecutive_failures >= policy.breaker.failures:
@@ -298,8 +320,8 @@ def _breaker_failure(
                     f"近{len(recent)}次失败{failed}次 / {failed} of the last {len(recent)} attempts failed"
                 )
     if reason:
-        st.breaker, st.opened_at, st.probe_owner = "open", now, None
-        _breaker_event(session, channel, "open", effects, reason)
+        st.breaker, st.opened_at, st.probe_owner = B.OPEN, now, None
+        _breaker_event(session, channel, B.OPEN, effects, reason)
 
 
 @dataclass(frozen=True)
@@ -396,7 +418,7 @@ def record_successes(
     for d in rows:
         s = by_id[d.id]
         attempts.append(
-            _attempt_row(d.id, d.attempts, "accepted" if s.accepted else "success", s.info, worker)
+            _attempt_row(d.id, d.attempts, O.ACCEPTED if s.accepted else O.SUCCESS, s.info, worker)
         )
         if d.state in (S.DELIVERED, S.SUPERSEDED) or (d.state == S.ACCEPTED and s.accepted):
             continue
@@ -446,12 +468,15 @@ def record_failure(
     worker: str,
     info: AttemptInfo,
     *,
-    kind: str,  # transient | rate_limited | permanent | config | error
-    retry_after: float | None,
+    error: ChannelError,
     policy: ChannelPolicy,
     now: datetime | None = None,
 ) -> Effects:
+    """A failed send, as its classified error says: retry later (within the budget, after
+    the provider's retry-after for a rate limit), fail, or hold and pause the channel."""
     now = now or utcnow()
+    kind = failure_kind(error)
+    retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
     effects = Effects()
     d = _locked(session, delivery_id)
     _attempt(session, d, kind, info, worker)
@@ -460,11 +485,11 @@ def record_failure(
     d.last_error = (info.error or kind)[:1000]
     d.lease_owner, d.lease_expires_at = None, None
     d.updated_at = now
-    if kind == "permanent":
+    if kind is O.PERMANENT:
         d.state = S.FAILED.value
         _announce(session, effects, "delivery.failed", _event_data(d))
         return effects
-    if kind == "config":
+    if kind is O.CONFIG:
         d.state = S.HELD.value
         effects.merge(
             pause(session, d.channel, f"凭据或配置被拒绝 / credentials rejected: {info.error}", "system", now)
@@ -473,7 +498,7 @@ def record_failure(
             session, effects, "channel.credentials_rejected", {"channel": d.channel, "error": info.error}
         )
         return effects
-    budget = policy.retry.max_attempts * (4 if kind == "rate_limited" else 1)
+    budget = policy.retry.max_attempts * (4 if kind is O.RATE_LIMITED else 1)
     if d.attempts >= budget:
         d.state = S.FAILED.value
         d.last_error = f"重试{d.attempts}次后仍失败 / gave up after {d.attempts} attempts: {d.last_error}"[
@@ -483,13 +508,13 @@ def record_failure(
     else:
         delay = (
             retry_after
-            if (kind == "rate_limited" and retry_after is not None)
+            if (kind is O.RATE_LIMITED and retry_after is not None)
             else policy.retry.delay(d.attempts)
         )
         d.state = S.RETRY_WAIT.value
         d.next_attempt_at = now + timedelta(seconds=delay)
         d.dispatched_at = None
-    if kind in ("transient", "rate_limited", "error"):
+    if kind in (O.TRANSIENT, O.RATE_LIMITED, O.ERROR):
         _breaker_failure(session, d.channel, policy, now, effects)
     return effects
 
@@ -651,7 +676,7 @@ def reclaim_expired(
                 duration_ms=(now - d.updated_at).total_seconds() * 1000,
                 error="工作进程中断；已有更新的投递 / worker lost; a newer delivery follows",
             )
-            _attempt(session, d, "lost", info, d.lease_owner or "?")
+            _attempt(session, d, O.LOST, info, d.lease_owner or "?")
             d.lease_owner, d.lease_expires_at = None, None
             d.state, d.updated_at, d.last_error = S.SUPERSEDED.value, now, info.error
             effects.dispatch += _dependents(session, d.id)
@@ -661,7 +686,7 @@ def reclaim_expired(
             duration_ms=(now - d.updated_at).total_seconds() * 1000,
             error="工作进程中断，租约过期 / worker lost, lease expired",
         )
-        _attempt(session, d, "lost", info, d.lease_owner or "?")
+        _attempt(session, d, O.LOST, info, d.lease_owner or "?")
         policy = policies.get(d.channel, default)
         d.lease_owner, d.lease_expires_at = None, None
         d.updated_at = now
@@ -691,10 +716,10 @@ def reopen_gates(
         policy = policies.get(channel, default)
         if st.paused:
             continue
-        if st.breaker == "closed":
+        if st.breaker == B.CLOSED:
             effects.dispatch += release_held(session, channel, now)
         elif (
-            st.breaker == "open"
+            st.breaker == B.OPEN
             and st.opened_at is not None
             and now - st.opened_at >= timedelta(seconds=policy.breaker.cooldown_seconds)
         ):
@@ -733,9 +758,9 @@ def resume(session: Session, channel: str, actor: str, now: datetime | None = No
     now = now or utcnow()
     effects = Effects()
     st = channel_state(session, channel, lock=True)
-    if st.paused or st.breaker != "closed":
+    if st.paused or st.breaker != B.CLOSED:
         st.paused, st.pause_reason = False, None
-        st.breaker, st.opened_at, st.probe_owner, st.consecutive_failures = "closed", None, None, 0
+        st.breaker, st.opened_at, st.probe_owner, st.consecutive_failures = B.CLOSED, None, None, 0
         st.updated_at = now
         log.warning("channel %s resumed by %s", channel, actor)
         audit.append(session, actor=actor, action="channel.resume", data={"channel": channel})

@@ -116,6 +116,34 @@ class DeliveryState(StrEnum):
     EXCLUDED = "excluded"
 
 
+class Outcome(StrEnum):
+    """An attempt's outcome as the attempts table stores it. The failures are the kinds the
+    ledger derives from a classified channel error (and LOST, a send a dead worker left)."""
+
+    SUCCESS = "success"
+    ACCEPTED = "accepted"
+    TRANSIENT = "transient"
+    RATE_LIMITED = "rate_limited"
+    PERMANENT = "permanent"
+    CONFIG = "config"
+    ERROR = "error"  # an adapter raised something unclassified: a bug, retried like TRANSIENT
+    LOST = "lost"
+
+
+class Verdict(StrEnum):
+    """A channel gate's answer for a send."""
+
+    SEND = "send"
+    PROBE = "probe"  # the breaker is half open and this send is its probe
+    HELD = "held"  # paused, breaker open, or a probe already in flight
+
+
+class Breaker(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
 # Deliveries not yet handed to the channel: a newer version or a withdrawal supersedes them.
 UNSENT_STATES = frozenset(
     {DeliveryState.QUEUED, DeliveryState.RETRY_WAIT, DeliveryState.HELD, DeliveryState.EXCLUDED}
