@@ -4,7 +4,7 @@ they accepted, ops change the dictionary and register (versioned, audited)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from publisher.domain.errors import FieldError, NotFoundError, PermissionDeniedError, ValidationError
 from publisher.editorial.checks import Problem, Severity, Source, store
 from publisher.editorial.checks.links import Probe
-from publisher.runtime import Runtime, build_runtime
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.store.models import Delivery, ItemVersion
 from tests.conftest import Team
 from tests.samples import policy, sample
@@ -33,32 +32,11 @@ class Fetcher:
 
 
 @pytest.fixture
-def rt(settings: Settings) -> Iterator[Runtime]:
-    runtime = build_runtime(settings.replace(channels={"rss": {"enabled": True}}))
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    runtime = make_runtime(channels={"rss": {"enabled": True}}, executor=False)
     assert runtime.checks is not None
     runtime.checks.links.fetcher = Fetcher()
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def team(rt: Runtime) -> Team:
-    actors, tokens = {}, {}
-    for name in (
-        "editor",
-        "editor2",
-        "reviewer",
-        "approver",
-        "approver2",
-        "ops",
-        "admin",
-        "sysadmin",
-        "secadmin",
-        "auditor",
-    ):
-        role = name.rstrip("2")
-        actors[name], tokens[name] = rt.service.add_user(name, role)
-    return Team(**actors, tokens=tokens)
+    return runtime
 
 
 def awaiting(rt: Runtime, team: Team, data: dict) -> str:  # type: ignore[type-arg]
