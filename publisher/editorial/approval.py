@@ -23,7 +23,8 @@ class Member:
     state: str
     channels: list[str]
     publish_at: str | None
-    abolishes: list[dict[str, str]] = field(default_factory=list)  # uid, title (or the ref not found)
+    # uid, title, validity, 文号, 索取号 (or the ref not found)
+    abolishes: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Plan:
     group: str | None
     members: list[Member]
     channels: list[str]  # every channel the approval sends to
+    etag: str = ""  # what the approver is shown, as a digest; the confirm form posts it back
 
     @property
     def ready(self) -> bool:
@@ -43,9 +45,17 @@ def _abolishes(service: Service, refs: list[str]) -> list[dict[str, str]]:
     for ref in refs:
         try:
             target = service.item_detail(service.uid_of(ref))
-            out.append({"uid": target["uid"], "title": target["title"], "validity": target["validity"]})
+            out.append(
+                {
+                    "uid": target["uid"],
+                    "title": target["title"],
+                    "validity": target["validity"],
+                    "doc_number": target["doc_number"] or "",
+                    "index_number": target["index_number"] or "",
+                }
+            )
         except NotFoundError:
-            out.append({"uid": "", "title": ref, "validity": ""})
+            out.append({"uid": "", "title": ref, "validity": "", "doc_number": "", "index_number": ""})
     return out
 
 
@@ -71,7 +81,13 @@ def approval_plan(service: Service, settings: Settings, uid: str) -> Plan:
             )
         )
     channels = sorted({c for m in members for c in m.channels})
-    return Plan(item=item, group=item["release_group"], members=members, channels=channels)
+    return Plan(
+        item=item,
+        group=item["release_group"],
+        members=members,
+        channels=channels,
+        etag=item["approval_etag"],
+    )
 
 
 __all__ = ["Member", "Plan", "approval_plan"]

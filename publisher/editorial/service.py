@@ -236,9 +236,12 @@ class Service:
     def reject(self, actor: Actor, uid: str, reason: str) -> Item:
         return self.db.run(lambda s: workflow.reject(s, actor, uid, reason))
 
-    def approve(self, actor: Actor, uid: str, exclude: Collection[str] = ()) -> Outcome:
+    def approve(
+        self, actor: Actor, uid: str, exclude: Collection[str] = (), *, seen: str | None = None
+    ) -> Outcome:
         """`exclude`: channels whose own pre-flight problems the approver accepts by leaving
-        them out (their deliveries wait `excluded` for `release_excluded`)."""
+        them out (their deliveries wait `excluded` for `release_excluded`). `seen`: the
+        approval digest the approver was shown (`workflow.approval_etag`)."""
         checks = self.checks
         if checks is not None:
             checks.prepare(self.db, uid)  # links are probed before the transaction, never inside
@@ -251,6 +254,7 @@ class Service:
                 preflight=self.preflight,
                 content_check=checks.for_approval if checks is not None else None,
                 exclude=exclude,
+                seen=seen,
             )
         )
 
@@ -312,7 +316,11 @@ class Service:
         with self.db.reader() as s:
             item = workflow.get_item(s, uid)
             latest = self.latest_delivery_states(s, [item.id])[item.id]
-            return item_json(item, overall_status(item.state, latest), latest)
+            return {
+                **item_json(item, overall_status(item.state, latest), latest),
+                "abolishes_targets": workflow.abolish_targets(s, item),
+                "approval_etag": workflow.approval_etag(s, item),
+            }
 
     def list_items(
         self,

@@ -13,6 +13,7 @@ transaction and wakes the executor only after commit.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -69,6 +70,8 @@ class Outcome:
     deliveries: list[int] = field(default_factory=list)
     # the channel of each delivery written, where known: spares the executor a lookup
     channels: dict[int, str] = field(default_factory=dict)
+    # what an approval abolished along the way (see `abolish_targets`)
+    abolished: list[dict[str, Any]] = field(default_factory=list)
 
 
 STATE_LABELS = {
@@ -482,6 +485,64 @@ def _policy_deliveries(session: Session, policy_uid: str) -> dict[str, int]:
     return out
 
 
+def abolish_targets(session: Session, item: AnyItem) -> list[dict[str, Any]]:
+    """The items this one abolishes when it is released, as reviewer and approver must see
+    them: title, 文号, 索取号 and validity."""
+    uids = list(item.content.get("abolishes") or [])
+    if not uids:
+        return []
+    found = {t.uid: t for t in session.execute(select(Item).where(Item.uid.in_(uids))).scalars()}
+    return [
+        {
+            "uid": t.uid,
+            "title": t.title,
+            "doc_number": t.content.get("doc_number"),
+            "index_number": t.index_number,
+            "validity": t.validity,
+        }
+        for t in (found[u] for u in uids if u in found)
+    ]
+
+
+def approval_etag(session: Session, item: AnyItem) -> str:
+    """A digest of everything an approval of `item` would change, as it stands: the item and
+    each member of its release group (state, title, content, schedule) and the items they
+    abolish. The approver's page and `GET /api/items/{uid}` carry it; an approval that brings
+    another digest refers to something the approver was not shown."""
+    if item.release_group:
+        members: list[AnyItem] = list(
+            session.execute(select(Item).where(Item.release_group == item.release_group).order_by(Item.uid))
+            .scalars()
+            .all()
+        )
+    else:
+        members = [item]
+    shown = [
+        [
+            m.uid,
+            m.state,
+            m.title,
+            content_hash(m.content),
+            m.publish_at.isoformat() if m.publish_at else None,
+            abolish_targets(session, m),
+        ]
+        for m in members
+    ]
+    return hashlib.sha256(audit.canonical(shown).encode()).hexdigest()[:32]
+
+
+def _check_seen(session: Session, item: AnyItem, seen: str | None) -> None:
+    if seen is None:
+        return
+    if seen.strip().removeprefix("W/").strip('"') != approval_etag(session, item):
+        raise TransitionError(
+            "您查看该信息后，它（或其发布组、将被废止的信息）已有变更；请刷新页面，重新审阅后再批准 / "
+            "the item, its release group or what it abolishes changed after you saw it: reload and "
+            "review it again",
+            item.state,
+        )
+
+
 def approve(
     session: Session,
     settings: Settings,
@@ -491,13 +552,15 @@ def approve(
     preflight: Preflight | None = None,
     content_check: ContentCheck | None = None,
     exclude: Collection[str] = (),
+    seen: str | None = None,
 ) -> Outcome:
     """Approve an item, or its whole release group, atomically: freeze each version, assign
     index numbers, write one delivery per routed channel and the audit events. The channels'
     pre-flight and the content checks are one list of problems; any refuses the approval —
     except a problem of a channel in `exclude`: the approver chose to leave that channel out,
     so its delivery is written `excluded` (audited, with the problems) and the other channels
-    go ahead; `release_excluded` lets it go later."""
+    go ahead; `release_excluded` lets it go later. `seen` is the `approval_etag` the approver
+    was shown: another one is a 409."""
     actor.require(Permission.ITEM_APPROVE)
     item = _read_item(session, uid)
     if item.state != ItemState.AWAITING_APPROVAL:
@@ -509,6 +572,7 @@ def approve(
 
     for m in batch:
         _check_four_eyes(session, actor, m)
+    _check_seen(session, item, seen)
     errors: list[FieldError] = []
     exclude = list(dict.fromkeys(exclude))
     routed = {c for m in batch for c in settings.routed_channels(m.type)}
@@ -615,6 +679,7 @@ def approve(
                 "channels": channels,
                 "index_number": index_number,
                 "group": m.release_group,
+                **({"abolishes": list(content["abolishes"])} if content.get("abolishes") else {}),
             },
         )
         if m.type == ItemType.POLICY:
@@ -628,6 +693,15 @@ def approve(
         for target_uid in content.get("abolishes") or []:
             target = get_item(session, target_uid, lock=True)
             if target.live_version is not None and target.validity == Validity.VALID:
+                outcome.abolished.append(
+                    {
+                        "uid": target.uid,
+                        "title": target.title,
+                        "doc_number": target.content.get("doc_number"),
+                        "index_number": target.index_number,
+                        "by": m.uid,
+                    }
+                )
                 sub = _change_validity(
                     session,
                     settings,

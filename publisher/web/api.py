@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from publisher.domain.item import ItemIn, ItemState, ItemType, Validity
@@ -127,12 +127,28 @@ class ItemSummary(BaseModel):
     updated_at: str
 
 
+class AbolishTarget(BaseModel):
+    uid: str
+    title: str
+    doc_number: str | None
+    index_number: str | None
+    validity: str | None = None
+
+
 class ItemDetail(ItemSummary):
     content: dict[str, Any]
     reject_reason: str | None
     withdraw_reason: str | None
     abolished_by: str | None
     versions: list[VersionOut]
+    abolishes_targets: list[AbolishTarget] = Field(
+        default_factory=list,
+        description="批准发布后将被废止的信息（标题、文号、索取号）/ what this item abolishes when released",
+    )
+    approval_etag: str | None = Field(
+        default=None,
+        description="批准时以 If-Match 带回 / send back as If-Match when approving (also the ETag header)",
+    )
 
 
 class ApproveBody(BaseModel):
@@ -150,6 +166,9 @@ class ApproveBody(BaseModel):
 class ApproveOut(ItemDetail):
     released: list[str] = Field(
         description="一并批准的信息（发布组）/ uids approved together (release group)"
+    )
+    abolished: list[AbolishTarget] = Field(
+        default_factory=list, description="本次批准废止的信息 / what this approval abolished"
     )
 
 
@@ -261,8 +280,10 @@ def list_items(
 
 
 @router.get("/items/{uid}", response_model=ItemDetail, responses=NOT_FOUND, summary="信息详情 / one item")
-def get_item(uid: UidPath, service: ServiceDep) -> dict[str, Any]:
-    return service.item_detail(uid)
+def get_item(uid: UidPath, service: ServiceDep, response: Response) -> dict[str, Any]:
+    detail = service.item_detail(uid)
+    response.headers["ETag"] = f'"{detail["approval_etag"]}"'
+    return detail
 
 
 @router.patch(
@@ -310,10 +331,24 @@ def review(uid: UidPath, service: ServiceDep, actor: ActorDep) -> dict[str, Any]
     summary="批准发布 / approve (approver; never the author; a release group is approved together)",
 )
 def approve(
-    uid: UidPath, service: ServiceDep, actor: ActorDep, body: Annotated[ApproveBody | None, Body()] = None
+    uid: UidPath,
+    service: ServiceDep,
+    actor: ActorDep,
+    body: Annotated[ApproveBody | None, Body()] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            max_length=100,
+            description="GET /api/items/{uid} 的 ETag：批准的正是所看到的 / the ETag the approver saw",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    outcome = service.approve(actor, uid, exclude=body.exclude if body else ())
-    return {**service.item_detail(uid), "released": [m.uid for m in outcome.items]}
+    outcome = service.approve(actor, uid, exclude=body.exclude if body else (), seen=if_match)
+    return {
+        **service.item_detail(uid),
+        "released": [m.uid for m in outcome.items],
+        "abolished": outcome.abolished,
+    }
 
 
 @router.post(

@@ -97,6 +97,25 @@ def post_form(
     return client.post(url, data={"csrf": token, **(data or {})}, follow_redirects=False)
 
 
+def approve_form(client: TestClient, uid: str, etag: str | None = None) -> Any:
+    """The approval as the approver makes it: from the confirmation page, whose form carries
+    the CSRF token and the digest of what it showed (unless `etag` says otherwise)."""
+    page = client.get(f"/app/items/{uid}/approve").text
+    m = re.search(r'name="etag" value="([0-9a-f]*)"', page)
+    shown = m.group(1) if m else ""
+    return client.post(
+        f"/app/items/{uid}/approve",
+        data={"csrf": csrf_of(page), "confirm": "yes", "etag": shown if etag is None else etag},
+        follow_redirects=False,
+    )
+
+
+def etag_of(html: str) -> str:
+    m = re.search(r'name="etag" value="([0-9a-f]+)"', html)
+    assert m, "no etag in the approve form"
+    return m.group(1)
+
+
 def item_form(**overrides: str) -> dict[str, str]:
     form = {
         "type": "policy",

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from publisher.runtime import Runtime
 from tests.samples import policy
-from tests.security.people import Office, flashes, item_form, open_office, post_form
+from tests.security.people import Office, approve_form, flashes, item_form, open_office, post_form
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_on_the_pages_an_author_holding_approver_rights_cannot_approve(office: O
     assert post_form(admin, f"/app/items/{uid}/submit").status_code == 303
     assert post_form(office.page("reviewer"), f"/app/items/{uid}/review").status_code == 303
 
-    r = post_form(admin, f"/app/items/{uid}/approve", page=f"/app/items/{uid}")
+    r = approve_form(admin, uid)
     assert r.status_code == 303
     page = admin.get(f"/app/items/{uid}").text
     assert any("不能批准自己起草或修改过的信息" in f for f in flashes(page)), flashes(page)
@@ -156,5 +156,5 @@ def test_on_the_pages_an_author_holding_approver_rights_cannot_approve(office: O
 
     # another approver, through the same form, succeeds
     approver = office.page("approver")
-    assert post_form(approver, f"/app/items/{uid}/approve", page=f"/app/items/{uid}").status_code == 303
+    assert approve_form(approver, uid).status_code == 303
     assert office.api("ops").get(f"/api/items/{uid}").json()["state"] == "published"

@@ -52,6 +52,8 @@ MIN_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/items/{uid}/abolish"): frozenset({Role.APPROVER}),
     ("POST", "/api/items/{uid}/withdraw"): frozenset({Role.APPROVER}),
     ("POST", "/api/deliveries/{delivery_id}/replay"): frozenset({Role.OPS}),
+    # an excluded channel's delivery let go after all: the approver's call (workflow.release_excluded)
+    ("POST", "/api/deliveries/{delivery_id}/release"): frozenset({Role.APPROVER}),
     ("POST", "/api/channels/{channel}/replay-failed"): frozenset({Role.OPS}),
     ("POST", "/api/channels/{channel}/pause"): frozenset({Role.OPS, Role.SYSADMIN}),
     ("POST", "/api/channels/{channel}/resume"): frozenset({Role.OPS, Role.SYSADMIN}),

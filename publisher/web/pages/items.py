@@ -305,9 +305,16 @@ def act(request: Request, uid: str, action: str, post: PostDep) -> Response:
             service.reject(post.actor, uid, reason)
             flash(post.session, "ok", "已退回 / rejected")
         elif action == "approve":
-            outcome = service.approve(post.actor, uid)
+            # the digest of what the page showed: an approval never changes anything else
+            outcome = service.approve(post.actor, uid, seen=post.form.get("etag", ""))
             names = "、".join(f"《{m.title}》" for m in outcome.items)
             flash(post.session, "ok", f"已批准 {names} / approved")
+            if outcome.abolished:
+                targets = "、".join(
+                    f"《{t['title']}》（{t['doc_number'] or '无文号'}，索取号 {t['index_number'] or '无'}）"
+                    for t in outcome.abolished
+                )
+                flash(post.session, "ok", f"同时废止 {targets} / abolished with it")
         elif action == "withdraw":
             if post.form.get("confirm") != "yes":
                 return redirect(f"{back}/withdraw")

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from publisher.runtime import Runtime, build_runtime
 from publisher.settings import ChannelSection, Settings
 from publisher.web import create_app
-from tests.publisher.web.pages.conftest import PASSWORD, csrf_of, log_in, policy_form
+from tests.publisher.web.pages.conftest import PASSWORD, approve, csrf_of, log_in, policy_form
 from tests.samples import policy
 
 
@@ -192,8 +192,7 @@ def test_the_item_and_preview_pages_show_the_list_and_the_reviewer_accepts_there
 def test_a_refused_approval_names_the_field_in_chinese(http: Http) -> None:
     uid = to_review(http, policy(body_html="<p>机密★1年</p>"))
     approver = http.page("approver")
-    page = approver.get(f"/app/items/{uid}")
-    approver.post(f"/app/items/{uid}/approve", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    approve(approver, uid)
     html = approver.get(f"/app/items/{uid}").text
     errors = [e.get_text(strip=True) for e in BeautifulSoup(html, "html.parser").select(".flash.error")]
     assert errors and errors[0].startswith("《关于进一步规范财政资金管理的通知》正文：含密级标志“机密★1年”")

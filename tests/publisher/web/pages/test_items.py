@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +15,16 @@ from fastapi.testclient import TestClient
 from publisher.runtime import build_runtime
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.publisher.web.pages.conftest import PASSWORD, Site, create, flashes, log_in, policy_form, post
+from tests.publisher.web.pages.conftest import (
+    PASSWORD,
+    Site,
+    approve,
+    create,
+    flashes,
+    log_in,
+    policy_form,
+    post,
+)
 from tests.support import wait_for
 
 
@@ -85,17 +95,22 @@ def test_document_number_is_normalised_on_save_and_shown(site: Site) -> None:
     assert detail["content"]["keywords"] == ["财政资金", "预算"]
 
 
+def step(client: Any, uid: str, action: str) -> Any:
+    """One workflow action from the item's page (approval from its confirmation page)."""
+    return approve(client, uid) if action == "approve" else post(client, f"/app/items/{uid}/{action}")
+
+
 def test_list_search_and_filters(site: Site) -> None:
     editor, reviewer, approver = site.login("editor"), site.login("reviewer"), site.login("approver")
     draft = create(editor, title="草稿中的通知")
     live = create(editor, title="已发布的政策")
     for who, action in ((editor, "submit"), (reviewer, "review"), (approver, "approve")):
-        assert post(who, f"/app/items/{live}/{action}").status_code == 303
+        assert step(who, live, action).status_code == 303
     wait_for(lambda: site.service.item_detail(live)["delivery_status"] == "published")
     site.receiver.default = 400
     broken = create(editor, title="投递失败的政策")
     for who, action in ((editor, "submit"), (reviewer, "review"), (approver, "approve")):
-        post(who, f"/app/items/{broken}/{action}")
+        step(who, broken, action)
     wait_for(lambda: site.service.item_detail(broken)["delivery_status"] == "partially_published")
 
     def listed(query: str) -> list[str]:
@@ -146,10 +161,10 @@ def test_the_author_cannot_approve_even_as_admin(site: Site) -> None:
     post(reviewer, f"/app/items/{uid}/review")
     page = admin.get(f"/app/items/{uid}").text
     assert "须由他人批准" in page
-    post(admin, f"/app/items/{uid}/approve")
+    approve(admin, uid)
     assert any("不能批准自己起草或修改过的信息" in m for m in flashes(admin.get(f"/app/items/{uid}").text))
     assert site.service.item_detail(uid)["state"] == "awaiting_approval"
-    post(approver, f"/app/items/{uid}/approve")
+    approve(approver, uid)
     assert site.service.item_detail(uid)["state"] == "published"
 
 
@@ -168,7 +183,7 @@ def test_a_release_group_is_shown_together_and_approved_together(site: Site) -> 
         post(reviewer, f"/app/items/{uid}/review")
     page = approver.get(f"/app/items/{interp}").text
     assert "发布组 g-2026-1" in page and "组内政策" in page and "连同发布组 2 条" in page
-    post(approver, f"/app/items/{interp}/approve")
+    approve(approver, interp)
     assert "《组内政策》" in " ".join(flashes(approver.get(f"/app/items/{interp}").text))
     assert {site.service.item_detail(u)["state"] for u in (policy, interp)} == {"published"}
 
@@ -178,7 +193,7 @@ def test_withdraw_and_abolish_need_a_confirmation_step(site: Site) -> None:
     uids = [create(editor, title=f"待处理政策{i}") for i in range(2)]
     for uid in uids:
         for who, action in ((editor, "submit"), (reviewer, "review"), (approver, "approve")):
-            post(who, f"/app/items/{uid}/{action}")
+            step(who, uid, action)
     first, second = uids
     # without the confirmation field the action only leads to the confirmation page
     r = post(approver, f"/app/items/{first}/withdraw", {"reason": "误发"})
