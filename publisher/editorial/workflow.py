@@ -218,12 +218,19 @@ def update_item(session: Session, settings: Settings, actor: Actor, uid: str, pa
     _apply(session, item, parsed, settings)
     item.state = ItemState.DRAFT.value
     item.reject_reason = None
+    # An approved version waiting for its publish_at was approved as it stood: pulled back
+    # into editing, it must never go out later, so its unsent deliveries end here.
+    superseded = _supersede_unsent(session, item, None) if was == ItemState.APPROVED else 0
     audit.append(
         session,
         actor=actor.name,
         action="edit",
         item_uid=item.uid,
-        data={"fields": sorted(patch), "revision": was != ItemState.DRAFT},
+        data={
+            "fields": sorted(patch),
+            "revision": was != ItemState.DRAFT,
+            **({"superseded": superseded} if superseded else {}),
+        },
     )
     return item
 
@@ -367,17 +374,20 @@ def _release_content(item: AnyItem, index_number: str, release_at: datetime) -> 
     return content
 
 
-def _supersede_unsent(session: Session, item: AnyItem, channels: list[str]) -> None:
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.item_id == item.id,
-            Delivery.channel.in_(channels),
-            Delivery.state.in_([s.value for s in UNSENT_STATES]),
-        )
-        .values(state=DeliveryState.SUPERSEDED.value, updated_at=utcnow(), lease_owner=None)
-        .execution_options(synchronize_session=False)
+def _supersede_unsent(session: Session, item: AnyItem, channels: list[str] | None) -> int:
+    """The item's deliveries not yet handed to their channel (of `channels`, or of all) are
+    superseded; how many."""
+    stmt = update(Delivery).where(
+        Delivery.item_id == item.id, Delivery.state.in_([s.value for s in UNSENT_STATES])
     )
+    if channels is not None:
+        stmt = stmt.where(Delivery.channel.in_(channels))
+    result = session.execute(
+        stmt.values(
+            state=DeliveryState.SUPERSEDED.value, updated_at=utcnow(), lease_owner=None
+        ).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class Frozen(NamedTuple):
