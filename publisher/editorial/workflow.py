@@ -43,6 +43,7 @@ from publisher.domain.item import (
     ItemState,
     ItemType,
     Operation,
+    Scope,
     Validity,
     VersionView,
 )
@@ -212,6 +213,13 @@ def update_item(session: Session, settings: Settings, actor: Actor, uid: str, pa
     for key in ("validity",):  # validity changes go through abolish(), never a plain edit
         if key in patch and patch[key] != merged.get(key):
             raise ValidationError.one(key, "有效性须通过“废止/失效”操作变更 / use abolish to change validity")
+    # an answer to one applicant becomes public only through the conversion path, which makes
+    # a new item linked to the application; never by editing its scope
+    if (
+        item.content.get("scope") == Scope.APPLICANT
+        and patch.get("scope", Scope.APPLICANT) != Scope.APPLICANT
+    ):
+        raise ValidationError.one("scope", _APPLICANT_ONLY)
     merged.update(patch)
     parsed = _validate(merged)
     was = item.state
@@ -246,6 +254,13 @@ def submit(session: Session, actor: Actor, uid: str) -> Item:
     return item
 
 
+_APPLICANT_ONLY = (
+    "“面向申请人”的答复不向社会发布；如需主动公开，请通过“依申请公开转主动公开”转化 / an answer to an "
+    "applicant never reaches a public channel: convert the application to active disclosure "
+    "(POST /api/compliance/applications/{number}/convert)"
+)
+
+
 def _release_blockers(item: AnyItem) -> list[FieldError]:
     errors = []
     c = item.content
@@ -253,6 +268,8 @@ def _release_blockers(item: AnyItem) -> list[FieldError]:
         errors.append(
             FieldError("disclosure", "“不予公开”的信息不能发布 / items marked 不予公开 are never released")
         )
+    if c.get("scope") == Scope.APPLICANT:
+        errors.append(FieldError("scope", _APPLICANT_ONLY))
     if c.get("classified", CLEARED) != CLEARED:
         errors.append(
             FieldError("classified", "未通过保密审查（须为“非涉密”）/ only 非涉密 items can be released")
