@@ -17,7 +17,8 @@ from publisher.editorial.service import Service
 from publisher.store import counters
 from publisher.store.models import Attempt, ChannelState, Delivery, Item
 
-RECENT_ATTEMPTS = 200
+RECENT_ATTEMPTS = 200  # per channel, to find the current run of failures
+RECENT_WINDOW = 2000  # the newest attempts over all channels they come from
 SUCCESS = ("success", "accepted")
 PAGE_SIZE = 50
 
@@ -73,7 +74,7 @@ def explain(kind: str | None, status: int | None, error: str | None) -> Problem:
     return Problem("无法连接对方服务器", "系统会自动重试；若持续失败，请检查网络或对方服务是否在线。")
 
 
-def _technical(a: Attempt | None) -> str:
+def _technical(a: Any) -> str:
     if a is None:
         return ""
     parts = [f"outcome={a.outcome}"]
@@ -103,20 +104,34 @@ def outages(service: Service, channels: list[str]) -> list[Outage]:
         for (name, state), n in counters.read(s).deliveries.items():
             if state in (DeliveryState.RETRY_WAIT, DeliveryState.HELD):
                 waiting[name] = waiting.get(name, 0) + n
-        for channel in channels:
+        candidates = [
+            c
+            for c in channels
+            if (states.get(c) is not None and (states[c].paused or states[c].breaker != "closed"))
+            or waiting.get(c)
+        ]
+        # one index-ordered read of the newest attempts over all channels, not one per channel
+        recent: dict[str, list[Any]] = {c: [] for c in candidates}
+        if candidates:
+            for row in s.execute(
+                select(
+                    Attempt.outcome,
+                    Attempt.http_status,
+                    Attempt.provider_code,
+                    Attempt.error,
+                    Attempt.started_at,
+                    Delivery.channel,
+                )
+                .join(Delivery, Delivery.id == Attempt.delivery_id)
+                .order_by(Attempt.id.desc())
+                .limit(RECENT_WINDOW)
+            ):
+                if row.channel in recent and len(recent[row.channel]) < RECENT_ATTEMPTS:
+                    recent[row.channel].append(row)
+        for channel in candidates:
             st = states.get(channel)
-            if not ((st is not None and (st.paused or st.breaker != "closed")) or waiting.get(channel)):
-                continue  # nothing held back and nothing to retry: no outage to read about
-            attempts = list(
-                s.execute(
-                    select(Attempt)
-                    .join(Delivery, Delivery.id == Attempt.delivery_id)
-                    .where(Delivery.channel == channel)
-                    .order_by(Attempt.id.desc())
-                    .limit(RECENT_ATTEMPTS)
-                ).scalars()
-            )
-            streak: list[Attempt] = []
+            attempts = recent[channel]
+            streak: list[Any] = []
             for a in attempts:
                 if a.outcome in SUCCESS:
                     break

@@ -14,6 +14,7 @@ transaction and wakes the executor only after commit.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -223,24 +224,43 @@ def update_item(session: Session, settings: Settings, actor: Actor, uid: str, pa
     merged.update(patch)
     parsed = _validate(merged)
     was = item.state
+    before = dict(item.content)
     _apply(session, item, parsed, settings)
     item.state = ItemState.DRAFT.value
     item.reject_reason = None
     # An approved version waiting for its publish_at was approved as it stood: pulled back
     # into editing, it must never go out later, so its unsent deliveries end here.
     superseded = _supersede_unsent(session, item, None) if was == ItemState.APPROVED else 0
+    changes = _changes(before, item.content)
     audit.append(
         session,
         actor=actor.name,
         action="edit",
         item_uid=item.uid,
+        # only what changed (a form posts every field), each value shortened for the log
         data={
-            "fields": sorted(patch),
+            "fields": sorted(changes),
+            "changes": changes,
             "revision": was != ItemState.DRAFT,
             **({"superseded": superseded} if superseded else {}),
         },
     )
     return item
+
+
+def _short(value: Any, limit: int = 200) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
+    if isinstance(value, (list, dict)):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        return text if len(text) <= limit else text[:limit] + "…"
+    return value
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Field -> [before, after] for the fields whose values differ."""
+    keys = sorted(set(before) | set(after))
+    return {k: [_short(before.get(k)), _short(after.get(k))] for k in keys if before.get(k) != after.get(k)}
 
 
 def submit(session: Session, actor: Actor, uid: str) -> Item:

@@ -6,16 +6,18 @@ who may act is the permission table's
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from datetime import date
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from publisher.domain.errors import NotFoundError, PublisherError, TransitionError
 from publisher.domain.permissions import Permission
+from publisher.editorial.auditsearch import ACTION_LABELS, AuditQuery, search_audit
 from publisher.editorial.outages import outages, retrying
 from publisher.editorial.pauses import latest_pauses
-from publisher.editorial.readmodels import audit_page, failed_deliveries, matrix, timeline
+from publisher.editorial.readmodels import failed_deliveries, matrix, timeline
 from publisher.observe.metrics import channel_health
 from publisher.web.pages.common import (
     PostDep,
@@ -147,18 +149,56 @@ def failed_queue(request: Request, session: SessionDep, channel: str = "", page:
 
 
 @router.get("/app/ops/audit", response_class=HTMLResponse)
-def audit_log(request: Request, session: SessionDep, item: str = "", before: str = "") -> HTMLResponse:
+def audit_log(
+    request: Request,
+    session: SessionDep,
+    item: str = "",
+    before: str = "",
+    q: str = "",
+    actor: str = "",
+    action: str = "",
+    date_from: str = "",
+    date_to: str = "",
+) -> HTMLResponse:
     runtime = runtime_of(request)
     chosen = item if _UID.match(item) else None
     if before and not (before.isdigit() and 0 < int(before) <= MAX_SEQ):
         return bad_query(request, session, "before", "应为事件序号（正整数）/ must be an event number")
-    rows = audit_page(runtime.service, chosen, int(before) if before else None)
+    days: dict[str, date | None] = {}
+    for name, raw in (("date_from", date_from), ("date_to", date_to)):
+        try:
+            days[name] = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            return bad_query(request, session, name, "日期格式应为 YYYY-MM-DD / expected a date")
+    if action and action not in ACTION_LABELS:
+        return bad_query(request, session, "action", "没有这个动作 / unknown action")
+    query = AuditQuery(
+        q=q.strip()[:100] or None,
+        actor=actor.strip()[:64] or None,
+        action=action or None,
+        day_from=days["date_from"],
+        day_to=days["date_to"],
+        item=chosen,
+        before=int(before) if before else None,
+    )
+    rows = search_audit(runtime.service, query)
+    filters = {
+        "item": chosen or "",
+        "q": query.q or "",
+        "actor": query.actor or "",
+        "action": action,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
     return render(
         request,
         "app/audit.html",
         {
             "rows": rows,
             "item": chosen or "",
+            "f": filters,
+            "actions": ACTION_LABELS,
+            "query": urlencode({k: v for k, v in filters.items() if v}),
             "next_before": rows[-1]["seq"] if len(rows) == 100 else None,
         },
         session,

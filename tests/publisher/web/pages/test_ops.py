@@ -122,7 +122,7 @@ def test_audit_log_newest_first_filtered_by_item(site: Site) -> None:
     other = create(site.login("editor"), title="另一条")
     ops: TestClient = site.login("ops")
     html = ops.get("/app/ops/audit").text
-    seqs = [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", html)]
+    seqs = [int(s) for s in re.findall(r'<tr data-seq="(\d+)"', html)]
     assert seqs == sorted(seqs, reverse=True) and len(seqs) >= 5
     only = ops.get(f"/app/ops/audit?item={uid}").text
     assert uid in only and other not in only.split('id="audit"')[1]
@@ -145,3 +145,48 @@ def test_pausing_asks_for_a_reason_and_confirmation_and_shows_who_and_when(site:
     row = health_row(ops.get("/app/ops").text, "webhook.hooks")
     assert "接收方维护" in row and re.search(r"（ops 于 \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} 暂停）", row), row
     assert ops.get("/app/ops/channels/nosuch/pause").status_code == 404
+
+
+def test_audit_log_search_by_title_user_action_and_time_with_only_changes(site: Site) -> None:
+    editor = site.login("editor")
+    uid = create(editor, title="关于预算绩效管理的通知")
+    create(editor, title="另一条通知")
+    # an edit through the form (which posts every field) changes one field
+    page = editor.get(f"/app/items/{uid}/edit").text
+    form = {m.group(1): m.group(2) for m in re.finditer(r'name="([a-z_.]+)" value="([^"]*)"', page)}
+    form.update(
+        {
+            "type": "policy",
+            "title": "关于预算绩效管理的通知",
+            "subject": "财政\\预算",
+            "issue_date": "2026-11-20",
+            "description": "规范财政资金管理。",
+            "body_html": "<p>正文。</p>",
+            "doc_number": "沪财预[2026]12号",
+            "keywords": "财政资金，预算",
+            "disclosure": "主动公开",
+            "scope": "面向社会",
+        }
+    )
+    form["description"] = "加强预算绩效管理。"
+    r = post(editor, f"/app/items/{uid}/edit", form, f"/app/items/{uid}/edit")
+    assert r.status_code == 303, r.text[-500:]
+    ops = site.login("ops")
+    html = ops.get("/app/ops/audit", params={"q": "预算绩效", "action": "edit", "actor": "editor"}).text
+    rows = re.findall(r'<tr data-seq="\d+" data-action="([a-z_.]+)">', html)
+    assert rows == ["edit"], rows
+    table = html.split('id="audit"')[1]
+    assert "关于预算绩效管理的通知" in table and "另一条通知" not in table
+    diff = table.split('class="diff"')[1].split("</table>")[0]
+    assert "内容描述" in diff and "规范财政资金管理。" in diff and "加强预算绩效管理。" in diff
+    assert "信息名称" not in diff and "正文" not in diff  # unchanged fields are not listed
+    # time bounds and the user filter narrow it; a bad date is a clear error
+    assert (
+        "data-action="
+        not in ops.get("/app/ops/audit", params={"date_to": "2000-01-01"}).text.split('id="audit"')[1]
+    )
+    assert (
+        "data-action="
+        not in ops.get("/app/ops/audit", params={"actor": "nobody"}).text.split('id="audit"')[1]
+    )
+    assert ops.get("/app/ops/audit", params={"date_from": "2026-13-01"}).status_code == 422

@@ -1,0 +1,123 @@
+"""The audit log as ops and auditors search it: by item title, user, action and time, newest
+first with keyset paging; each event carries its item's title and, for an edit, only the
+fields that changed (before → after). Reads only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from publisher.domain.clock import SHANGHAI
+from publisher.editorial.service import Service
+from publisher.store.models import AuditEvent, Item
+
+PAGE_SIZE = 100
+MAX_TITLE_MATCHES = 500
+
+ACTION_LABELS = {
+    "create": "新建",
+    "edit": "修改",
+    "submit": "提交审查",
+    "review": "通过保密审查",
+    "reject": "退回",
+    "approve": "批准发布",
+    "release": "定时发布",
+    "withdraw": "撤回",
+    "validity": "变更有效性",
+    "delivery.replay": "重放投递",
+    "delivery.release": "放行投递",
+    "delivery.exclude": "排除投递",
+    "channel.pause": "暂停渠道",
+    "channel.resume": "恢复渠道",
+    "channel.retry_now": "立即重试",
+    "channel.flag": "渠道标记线上副本",
+    "channel.digest": "公众号合集",
+    "channel.digest_failed": "公众号合集失败",
+    "breaker.open": "熔断打开",
+    "breaker.half_open": "熔断半开",
+    "breaker.closed": "熔断闭合",
+    "check.accept": "接受检查提醒",
+    "check.word.add": "添加词库条目",
+    "check.word.remove": "删除词库条目",
+    "check.person.add": "添加人员任职",
+    "check.person.remove": "删除人员任职",
+    "alert.silence": "静默告警",
+    "alert.unsilence": "解除静默",
+    "annual_report.edit": "填报年度报告",
+    "audit.rekey": "更换审计密钥",
+    "login.throttled": "登录受限",
+}
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    q: str | None = None  # item title contains
+    actor: str | None = None
+    action: str | None = None
+    day_from: date | None = None  # Beijing days, inclusive
+    day_to: date | None = None
+    item: str | None = None  # an item's uid
+    before: int | None = None  # keyset: events below this seq
+
+
+def _bound(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def search_audit(service: Service, f: AuditQuery, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    with service.db.reader() as s:
+        stmt = select(AuditEvent)
+        if f.q:
+            uids = list(
+                s.execute(
+                    select(Item.uid).where(Item.title.contains(f.q, autoescape=True)).limit(MAX_TITLE_MATCHES)
+                ).scalars()
+            )
+            if not uids:
+                return []
+            stmt = stmt.where(AuditEvent.item_uid.in_(uids))
+        if f.item:
+            stmt = stmt.where(AuditEvent.item_uid == f.item)
+        if f.actor:
+            stmt = stmt.where(AuditEvent.actor == f.actor)
+        if f.action:
+            stmt = stmt.where(AuditEvent.action == f.action)
+        if f.day_from:
+            stmt = stmt.where(AuditEvent.at >= _bound(f.day_from))
+        if f.day_to:
+            stmt = stmt.where(AuditEvent.at < _bound(f.day_to + timedelta(days=1)))
+        if f.before:
+            stmt = stmt.where(AuditEvent.seq < f.before)
+        events = s.execute(stmt.order_by(AuditEvent.seq.desc()).limit(limit)).scalars().all()
+        seen = {e.item_uid for e in events if e.item_uid}
+        titles = (
+            dict(s.execute(select(Item.uid, Item.title).where(Item.uid.in_(seen))).tuples().all())
+            if seen
+            else {}
+        )
+        out = []
+        for e in events:
+            data = dict(e.data or {})
+            changes = data.pop("changes", None) if e.action in ("edit", "annual_report.edit") else None
+            out.append(
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "action_label": ACTION_LABELS.get(e.action, e.action),
+                    "item": e.item_uid,
+                    "title": titles.get(e.item_uid or ""),
+                    "reason": e.reason,
+                    "changes": changes if isinstance(changes, dict) else None,
+                    "data": data,
+                    "hash": e.hash,
+                }
+            )
+        return out
+
+
+__all__ = ["ACTION_LABELS", "AuditQuery", "search_audit"]
