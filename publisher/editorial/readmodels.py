@@ -255,6 +255,10 @@ def timeline(service: Service, uid: str) -> tuple[list[dict[str, Any]], list[Tim
                         f"{owner['channel']} · {owner['operation']} v{owner['version']} · #{a.number}",
                         a.worker or "",
                         {
+                            "channel": owner["channel"],
+                            "operation": owner["operation"],
+                            "version": owner["version"],
+                            "number": a.number,
                             "outcome": a.outcome,
                             "http_status": a.http_status,
                             "provider_code": a.provider_code,

@@ -223,7 +223,7 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(
         ops.reload()
     expect(withdraw).to_have_attribute("data-state", "delivered")
     expect(ops.locator("#timeline")).to_contain_text("HTTP 400")
-    expect(ops.locator("#timeline")).to_contain_text("withdraw")
+    expect(ops.locator("#timeline")).to_contain_text("撤回")
     ops.screenshot(path=str(screenshots / "timeline.png"), full_page=True)
 
     statuses = {

@@ -20,8 +20,10 @@ from publisher.domain.clock import local
 from publisher.domain.item import ITEM_TYPE_LABELS
 from publisher.domain.permissions import ROLE_LABELS as ROLE_LABEL_OF
 from publisher.domain.permissions import Permission, permits
+from publisher.editorial.auditsearch import ACTION_LABELS
 from publisher.editorial.auth import Actor
 from publisher.editorial.checks.fields import LABELS as FIELD_LABELS
+from publisher.editorial.outages import explain
 from publisher.editorial.service import OVERALL_LABELS
 from publisher.editorial.workflow import STATE_LABELS
 from publisher.runtime import Runtime
@@ -97,6 +99,17 @@ TEMPLATES.env.globals.update(
     ROLE_LABELS=ROLE_LABELS,
     channel_label=channel_label,
     FIELD_LABELS=FIELD_LABELS,
+    ACTION_LABELS=ACTION_LABELS,
+    OUTCOME_LABELS={
+        "success": "成功",
+        "accepted": "已受理",
+        "transient": "暂时失败",
+        "rate_limited": "被限流",
+        "permanent": "被拒绝",
+        "config": "配置错误",
+        "error": "内部错误",
+    },
+    explain=explain,
     OPERATION_LABELS={"publish": "发布", "update": "更新", "withdraw": "撤回"},
     can=lambda me, permission: me is not None and permits(me.role, Permission(permission)),
 )

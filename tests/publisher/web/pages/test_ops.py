@@ -76,9 +76,11 @@ def test_timeline_lists_audit_events_and_attempts_with_errors_and_receipts(site:
     ops = site.login("ops")
     html = ops.get(f"/app/ops/items/{uid}").text
     timeline = html.split('id="timeline"')[1]
-    for action in ("create", "submit", "review", "approve"):
+    # events and outcomes in Chinese; the technical text only behind its toggle
+    for action in ("新建", "提交审查", "通过保密审查", "批准发布"):
         assert f"<td>{action}</td>" in timeline
-    assert "HTTP 400" in timeline and "permanent" in timeline
+    assert "被拒绝" in timeline and "对方拒绝了这条内容（HTTP 400）" in timeline
+    assert "<summary>技术详情</summary><code>HTTP 400" in timeline and ">permanent<" not in timeline
     [failed] = re.findall(
         r'<tr data-delivery="(\d+)" data-channel="webhook.hooks" data-state="failed">', html
     )
