@@ -65,7 +65,13 @@ def sweep() -> int:
         if not lock.set(heartbeat.SWEEP_LOCK, st.engine.worker, nx=True, px=30_000):
             return 0
         try:
-            due, accepted = st.engine.sweep(stale_after=options.stale_after)
+            # One GET per sweep. A broker that lost its data lost the queued messages too: hand
+            # over every due delivery now instead of waiting `stale_after` for each dispatch to
+            # age (the claim's lease keeps a duplicate message from sending twice).
+            lost = lock.set(heartbeat.BROKER_EPOCH, st.engine.worker, nx=True) is True
+            if lost:
+                log.warning("broker restarted empty: re-dispatching every due delivery now")
+            due, accepted = st.engine.sweep(stale_after=0.0 if lost else options.stale_after)
             st.executor.wake(due, combine=False)  # per channel queue: reaches -Q pinned workers
             st.executor.confirm(accepted)
             return len(due)

@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "publisher:worker:"
 SWEEP_LOCK = "publisher:sweep:lock"
+# Set (without expiry) by the first sweep that finds it missing: a broker that comes back
+# without it restarted empty (or was flushed), and the messages it held are gone.
+BROKER_EPOCH = "publisher:broker:epoch"
 
 
 def client(url: str) -> redis.Redis[bytes]:
