@@ -17,8 +17,8 @@ from publisher.editorial.service import Service
 from publisher.store import counters
 from publisher.store.models import Attempt, ChannelState, Delivery, Item
 
-RECENT_ATTEMPTS = 200  # per channel, to find the current run of failures
-RECENT_WINDOW = 2000  # the newest attempts over all channels they come from
+RECENT_ATTEMPTS = 100  # per channel, to find the current run of failures
+RECENT_WINDOW = 500  # the newest attempts over all channels they come from
 SUCCESS = ("success", "accepted")
 PAGE_SIZE = 50
 
