@@ -11,10 +11,22 @@ FIXTURES = Path(__file__).resolve().parents[1] / "publisher" / "data" / "items.j
 
 
 def sample(ref: str, **overrides: Any) -> dict[str, Any]:
-    items = json.loads(FIXTURES.read_text(encoding="utf-8"))["items"]
-    item = copy.deepcopy(next(i for i in items if i["ref"] == ref))
+    """A fixture item as an editor submits it: without its legacy 索取号 (the system's alone;
+    `legacy_index_number(ref)` gives it, for `Service.import_index_number`)."""
+    item = copy.deepcopy(_fixture(ref))
+    item.pop("index_number", None)
     item.update(overrides)
     return item
+
+
+def legacy_index_number(ref: str) -> str:
+    return str(_fixture(ref)["index_number"])
+
+
+def _fixture(ref: str) -> dict[str, Any]:
+    items = json.loads(FIXTURES.read_text(encoding="utf-8"))["items"]
+    found: dict[str, Any] = next(i for i in items if i["ref"] == ref)
+    return found
 
 
 def policy(**overrides: Any) -> dict[str, Any]:

@@ -189,6 +189,18 @@ def item_approve(cli: Cli, uid: str, exclude: tuple[str, ...], as_user: str | No
                 )
 
 
+@item.command("import-index-no")
+@click.argument("uid")
+@click.argument("number")
+@as_option
+@pass_cli
+def item_import_index_no(cli: Cli, uid: str, number: str, as_user: str | None) -> None:
+    """导入历史索取号（管理员；校验格式与年份，记入审计）/ import a legacy item's index number (admin)."""
+    actor = cli.actor(as_user)
+    item = cli.runtime().service.import_index_number(actor, cli.uid(uid), number)
+    click.echo(f"《{item.title}》的索取号为 {item.index_number} / index number imported")
+
+
 @item.command("reject")
 @click.argument("uid")
 @click.option("--reason", required=True, help="退回理由 / reason")

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     DELIVERY_OPERATE = "delivery.operate"  # replay, replay-failed, retry-now, the periodic checks now
     CHANNEL_CONTROL = "channel.control"  # pause and resume a channel
     CONFIGURE = "configure"  # the holiday calendar, the content checks' dictionaries
+    INDEX_IMPORT = "index.import"  # give a legacy item the 索取号 it already had (validated, audited)
     ALERT_MANAGE = "alert.manage"  # silence and lift alerts, send the pending ones now
     USER_MANAGE = "user.manage"  # users, roles, tokens, passwords
     AUDIT_READ = "audit.read"  # verify the audit chain, read attempts and logs

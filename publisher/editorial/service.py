@@ -227,6 +227,10 @@ class Service:
     def update_item(self, actor: Actor, uid: str, patch: dict[str, Any]) -> Item:
         return self.db.run(lambda s: workflow.update_item(s, self.settings, actor, uid, patch))
 
+    def import_index_number(self, actor: Actor, uid: str, number: str) -> Item:
+        """A legacy item's 索取号 (admin; validated and audited)."""
+        return self.db.run(lambda s: workflow.import_index_number(s, self.settings, actor, uid, number))
+
     def submit(self, actor: Actor, uid: str) -> Item:
         return self.db.run(lambda s: workflow.submit(s, actor, uid))
 

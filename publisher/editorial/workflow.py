@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -156,16 +157,13 @@ def _apply(session: Session, item: Item, parsed: ItemIn, settings: Settings) -> 
         content["interprets"] = target.uid
         item.interprets_uid = target.uid
     content["abolishes"] = [_resolve(session, r, "abolishes").uid for r in parsed.abolishes]
-    if parsed.index_number:
-        if item.index_number and item.index_number != parsed.index_number:
-            raise ValidationError.one("index_number", "索取号分配后不可更改 / the index number never changes")
-        clash = session.execute(
-            select(Item.id).where(Item.index_number == parsed.index_number, Item.id != item.id)
-        ).first()
-        if clash:
-            raise ValidationError.one("index_number", "索取号已被使用 / index number already in use")
-        item.index_number = parsed.index_number
-        indexno.reserve_existing(session, settings.agency, parsed.index_number)
+    if parsed.index_number and parsed.index_number != item.index_number:
+        # the system's alone: assigned at approval, or imported for a legacy item by an admin
+        raise ValidationError.one(
+            "index_number",
+            "索取号由系统在批准时分配，不能填写或更改；历史索取号由管理员导入（publisher item "
+            "import-index-no）/ the index number is assigned by the system; an admin imports legacy ones",
+        )
     content["index_number"] = item.index_number
     item.content = content
     item.title = parsed.title
@@ -261,6 +259,38 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[An
     """Field -> [before, after] for the fields whose values differ."""
     keys = sorted(set(before) | set(after))
     return {k: [_short(before.get(k)), _short(after.get(k))] for k in keys if before.get(k) != after.get(k)}
+
+
+def import_index_number(session: Session, settings: Settings, actor: Actor, uid: str, number: str) -> Item:
+    """Give an item the 索取号 it already had before this system (admin): the agency's pattern
+    (CODE-YYYY-serial), a year not in the future, unused, and only while the item has none;
+    the counter moves past it so it is never handed out again. Audited."""
+    actor.require(Permission.INDEX_IMPORT)
+    number = (number or "").strip()
+    m = re.fullmatch(rf"{re.escape(settings.agency.code)}-(\d{{4}})-(\d{{3,5}})", number)
+    if m is None:
+        raise ValidationError.one(
+            "index_number",
+            f"索取号格式应为 {settings.agency.code}-年份-序号（如 {settings.agency.code}-2019-146）/ "
+            f"expected {settings.agency.code}-YYYY-serial",
+        )
+    year = int(m.group(1))
+    if not 1990 <= year <= local(utcnow()).year:
+        raise ValidationError.one("index_number", f"索取号年份 {year} 不合理 / implausible year {year}")
+    item = get_item(session, uid, lock=True)
+    if item.index_number:
+        raise ValidationError.one(
+            "index_number", "该信息已有索取号，不可更改 / the item has its number already"
+        )
+    if session.execute(select(Item.id).where(Item.index_number == number)).first():
+        raise ValidationError.one("index_number", "索取号已被使用 / index number already in use")
+    item.index_number = number
+    item.content = {**item.content, "index_number": number}
+    indexno.reserve_existing(session, settings.agency, number)
+    audit.append(
+        session, actor=actor.name, action="import-index-no", item_uid=item.uid, data={"index_number": number}
+    )
+    return item
 
 
 def submit(session: Session, actor: Actor, uid: str) -> Item:

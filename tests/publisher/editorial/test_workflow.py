@@ -10,7 +10,7 @@ from publisher.domain.item import DeliveryState
 from publisher.editorial.service import Service
 from publisher.store.models import AuditEvent, Delivery, Item, ItemVersion
 from tests.conftest import Team
-from tests.samples import policy, sample
+from tests.samples import legacy_index_number, policy, sample
 
 
 def to_awaiting(service: Service, team: Team, data: dict, author=None) -> str:
@@ -308,6 +308,7 @@ def test_bad_input_names_the_field_and_writes_nothing(service: Service, team: Te
 
 def test_imported_index_number_is_kept_and_never_reissued(service: Service, team: Team) -> None:
     uid = to_awaiting(service, team, sample("policy-2019-plan", release_group=None))
+    service.import_index_number(team.admin, uid, legacy_index_number("policy-2019-plan"))
     other = to_awaiting(service, team, policy(issue_date="2019-05-01"))
     with service.db.transaction() as s:  # pretend both are released in 2019
         s.execute(text("UPDATE items SET publish_at = :t"), {"t": datetime(2019, 6, 1)})
