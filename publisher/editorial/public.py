@@ -72,6 +72,9 @@ class Related:
     uid: str
     title: str
     type_label: str
+    # the related item's current validity: a link to an abolished policy says so
+    validity: str = "有效"
+    validity_changed_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,11 @@ class Site:
             if item is not None and version is not None:
                 out.append(
                     Related(
-                        uid, version.content.get("title") or item.title, ITEM_TYPE_LABELS[ItemType(item.type)]
+                        uid,
+                        version.content.get("title") or item.title,
+                        ITEM_TYPE_LABELS[ItemType(item.type)],
+                        validity=str(item.validity),
+                        validity_changed_on=item.validity_changed_on,
                     )
                 )
         return out

@@ -205,3 +205,26 @@ def test_rss_deliveries_go_through_the_ledger(
     service.withdraw(team.approver, uid, "错误发布")
     run_rss()
     assert "关于进一步规范财政资金管理的通知" not in httpx.get(f"{base}/feeds/all.atom").text
+
+
+def test_an_interpretation_of_an_abolished_policy_says_so_and_its_links_are_marked(
+    runtime: Runtime, base: str, service: Service, team: Team
+) -> None:
+    pol_uid, int_uid = release(service, team, sample("policy-2019-plan"), sample("interp-2019-plan"))
+    before = BeautifulSoup(httpx.get(f"{base}/items/{int_uid}").text, "html.parser")
+    assert before.select_one("#policy-validity") is None
+    assert before.select_one("#policy .badge") is None
+
+    service.abolish(team.approver, pol_uid, on=date(2026, 12, 1))
+
+    # the interpretation itself is unchanged, but its page says the policy it explains is abolished
+    soup = BeautifulSoup(httpx.get(f"{base}/items/{int_uid}").text, "html.parser")
+    notice = soup.select_one("#policy-validity")
+    assert notice is not None and "已废止" in notice.get_text() and "2026-12-01" in notice.get_text()
+    assert notice.a["href"] == f"/items/{pol_uid}"
+    assert soup.select_one("#policy .badge").get_text() == "已废止"
+    assert panel(str(soup))["是否有效"].startswith("有效")
+    # and the policy's own page links its (still valid) interpretation without a mark
+    pol = BeautifulSoup(httpx.get(f"{base}/items/{pol_uid}").text, "html.parser")
+    assert pol.select_one("#interpretations a")["href"] == f"/items/{int_uid}"
+    assert pol.select_one("#interpretations .badge") is None
