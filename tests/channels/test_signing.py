@@ -74,7 +74,9 @@ def test_verify_accepts_timestamps_within_five_minutes(offset: int) -> None:
 
 @pytest.mark.parametrize("timestamp", ["", "1614265330.5", "-1", "abc"])
 def test_verify_rejects_non_integer_timestamps(timestamp: str) -> None:
-    with pytest.raises(SignatureError):
+    with pytest.raises(
+        SignatureError, match="须为整数秒 / webhook-timestamp must be integer seconds|missing"
+    ):
         signing.verify([SPEC_SECRET], SPEC_ID, timestamp, SPEC_BODY, SPEC_SIG, now=SPEC_TS)
 
 
@@ -126,6 +128,9 @@ def test_a_secret_is_read_without_surrounding_whitespace_and_as_strict_base64() 
     assert signing.parse_secret(f"  {SPEC_SECRET}\n") == signing.parse_secret(SPEC_SECRET)
     with pytest.raises(ValueError, match="base64"):
         signing.parse_secret(SPEC_SECRET[:-1] + "!")
+    # strict: a stray character is refused, not skipped (the rest would decode to a valid key)
+    with pytest.raises(ValueError, match="base64"):
+        signing.parse_secret(SPEC_SECRET[:12] + "!" + SPEC_SECRET[12:])
 
 
 def test_several_secrets_split_on_any_whitespace_keep_their_order() -> None:
