@@ -113,6 +113,7 @@ def test_status_mapping(receiver: Receiver, answer: Any, error: type[Exception])
         ch.close()
     # exactly that class: a RateLimitedError is a TransientError, and the difference matters
     assert type(raised.value) is error
+    assert str(raised.value).startswith("webhook: ")  # ops see which adapter refused
 
 
 def test_429_retry_after_is_passed_on(receiver: Receiver) -> None:
@@ -300,3 +301,24 @@ def test_probe_reports_the_endpoints_status(receiver: Receiver) -> None:
         ch.close()
     # the receiver takes POSTs only: any HTTP answer proves the endpoint is reachable
     assert answer == "端点可达（HTTP 501）/ endpoint reachable (HTTP 501)"
+
+
+def test_from_config_takes_an_inline_secret_and_a_secret_file(receiver: Receiver, tmp_path: Path) -> None:
+    bare = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=tmp_path, agency_name="测试局")
+    inline = WebhookChannel.from_config({"url": receiver.url, "secret": SECRET}, bare)
+    filed = WebhookChannel.from_config(
+        {"url": receiver.url, "secret_file": str(tmp_path / "s")},
+        ChannelContext(
+            public_base_url="http://127.0.0.1:8000",
+            data_dir=tmp_path,
+            agency_name="测试局",
+            resolve_secret=lambda section, name: SECRET if section.get(f"{name}_file") else None,
+        ),
+    )
+    try:
+        inline.send(payload(inline), key="delivery_1")
+        filed.send(payload(filed), key="delivery_2")
+    finally:
+        inline.close()
+        filed.close()
+    assert [h.signature_ok for h in receiver.hits] == [True, True]
