@@ -71,6 +71,7 @@ if [ ! -s "$tokens" ]; then
     chmod 600 "$tokens"
 fi
 .venv/bin/publisher load-samples
+.venv/bin/publisher load-samples --file publisher/data/site-pages.json   # the site's guide and rules pages
 echo
 echo "演示账号与令牌 / demo users and API tokens: $tokens"
 .venv/bin/publisher serve "$@"
