@@ -319,7 +319,11 @@ class WechatStandin:
         return self._event_xml("PUBLISHJOBFINISH", f"<PublishEventInfo>{info}</PublishEventInfo>")
 
     async def finish_mass(self, msg_id: str) -> None:
-        await asyncio.sleep(self.config.mass_delay)
+        # The delay is read again while waiting, so a test can hold a send open for as long as
+        # it needs to observe SENDING on a busy machine and then let it finish at once.
+        started = time.monotonic()
+        while time.monotonic() - started < self.config.mass_delay:
+            await asyncio.sleep(0.05)
         with self.lock:
             job = self.mass[msg_id]
             job["msg_status"] = "SEND_SUCCESS"

@@ -197,8 +197,8 @@ def test_faults_fire_count_times_then_clear(wechat: RunningServer) -> None:
 
 def test_mass_send_quota_and_status(wechat: RunningServer) -> None:
     tok = token(wechat)["access_token"]
-    # a send long enough that "still sending" is observed even on a busy machine; its end is waited for
-    wechat.admin("POST", "config", {"mass_delay": 3.0})
+    # the send is held open until "still sending" has been observed, then released
+    wechat.admin("POST", "config", {"mass_delay": 600.0})
     media_id = post_raw(
         wechat, "draft/add", tok, json.dumps({"articles": [article(thumb(wechat, tok))]}).encode()
     )["media_id"]
@@ -210,6 +210,7 @@ def test_mass_send_quota_and_status(wechat: RunningServer) -> None:
     assert post_raw(wechat, "message/mass/sendall", tok, body)["errcode"] == 45028
     get = json.dumps({"msg_id": sent["msg_id"]}).encode()
     assert post_raw(wechat, "message/mass/get", tok, get)["msg_status"] == "SENDING"
+    wechat.admin("POST", "config", {"mass_delay": 0.0})
     wait_for(
         lambda: post_raw(wechat, "message/mass/get", tok, get)["msg_status"] == "SEND_SUCCESS",
         5,

@@ -106,27 +106,13 @@ def test_400_fails_at_once_with_one_attempt(
 SUBSCRIBERS = ("a", "b", "c", "d")
 
 
-def publish_in_background(
-    c: Cluster, n: int, errors: list[BaseException], pause: float = 0.0
-) -> threading.Thread:
-    def run() -> None:
-        try:
-            for i in range(n):
-                c.publish(title=f"关于财政资金管理的通知（第{i}号）")
-                time.sleep(pause)
-        except BaseException as exc:  # surfaced by the test thread
-            errors.append(exc)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
-
-
 def test_worker_killed_mid_send_repeatedly_loses_nothing(
     cluster: Callable[..., Cluster], pg_url: str, shared_redis_url: str, receiver: Receiver
 ) -> None:
-    """50 items x 4 subscribers = 200 deliveries; worker w1 is SIGKILLed three times while
-    sending (and restarted), w2 keeps running. Leases are 2 s; stale dispatches 3 s."""
+    """Items x 4 subscribers; worker w1 is SIGKILLed three times while sending (and
+    restarted), w2 keeps running. Leases are 2 s; stale dispatches 3 s. Approvals keep coming
+    until the third kill (at least 50 items), so however slow the machine, every kill finds
+    work in flight instead of waiting for sends that were all done already."""
     receiver.delay = (
         0.3  # sends take a while (and a share is claimed at once), so kills land with sends in flight
     )
@@ -140,9 +126,22 @@ def test_worker_killed_mid_send_repeatedly_loses_nothing(
     c.add_worker("w2")
     c.start_beat()
     errors: list[BaseException] = []
-    # approvals spread over ~10 s (a restart takes ~2 s), so every kill finds w1 with sends
-    # in flight
-    producer = publish_in_background(c, 50, errors, pause=0.2)
+    stop = threading.Event()
+    published: list[int] = []
+
+    def produce() -> None:
+        try:
+            i = 0
+            while i < 50 or not stop.is_set():
+                c.publish(title=f"关于财政资金管理的通知（第{i}号）")
+                published.append(i)
+                i += 1
+                time.sleep(0.2)
+        except BaseException as exc:  # surfaced by the test thread
+            errors.append(exc)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
     for _ in range(3):
         # w1 is up and consuming again (its log says ready), 20 more hits, then it is killed
         wait_until(lambda: w1.ready_count() >= w1.starts, 60, "w1 never came up")
@@ -150,11 +149,13 @@ def test_worker_killed_mid_send_repeatedly_loses_nothing(
         wait_until(lambda t=threshold: len(receiver.hits) >= t, 90, f"receiver stuck below {threshold} hits")  # type: ignore[misc]
         w1.kill(signal.SIGKILL)
         w1.start()
-    producer.join(120)
-    assert not errors, errors
+    stop.set()
+    producer.join(180)
+    assert not producer.is_alive() and not errors, errors
     assert w1.starts == 4
-    wait_all_final(c, 200, 120)
-    assert_each_delivered_once(c, receiver, 200)
+    total = 4 * len(published)
+    wait_all_final(c, total, 180)
+    assert_each_delivered_once(c, receiver, total)
     # the kills interrupted sends: the sweeper recorded the lost attempts and resent them
     lost = [a for a in c.attempts() if a.outcome == "lost"]
     assert lost, "no send was in flight when w1 was killed"
