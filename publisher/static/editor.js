@@ -20,6 +20,17 @@
   details.appendChild(summary);
   details.appendChild(source);
 
+  function insertImage(url) {
+    if (!url) { return; }
+    if (!/^https?:\/\//i.test(url) && url.charAt(0) !== "/") { window.alert("图片地址须以 http:// 或 https:// 开头"); return; }
+    var alt = window.prompt("图片的替代文字（为看不到图片的读者描述图片内容，必填）") || "";
+    if (!alt.trim()) { window.alert("请填写替代文字"); return; }
+    var at = (quill.getSelection(true) || { index: quill.getLength() }).index;
+    quill.insertEmbed(at, "image", url, "user");
+    quill.formatText(at, 1, { alt: alt.trim() }, "user");
+    quill.setSelection(at + 1, 0, "silent");
+  }
+
   var quill = new window.Quill(host, {
     theme: "snow",
     modules: {
@@ -34,15 +45,26 @@
         ],
         handlers: {
           image: function () {
-            var url = window.prompt("图片地址（http:// 或 https://）");
-            if (!url) { return; }
-            if (!/^https?:\/\//i.test(url) && url.charAt(0) !== "/") { window.alert("图片地址须以 http:// 或 https:// 开头"); return; }
-            var alt = window.prompt("图片的替代文字（为看不到图片的读者描述图片内容，必填）") || "";
-            if (!alt.trim()) { window.alert("请填写替代文字"); return; }
-            var at = (quill.getSelection(true) || { index: quill.getLength() }).index;
-            quill.insertEmbed(at, "image", url, "user");
-            quill.formatText(at, 1, { alt: alt.trim() }, "user");
-            quill.setSelection(at + 1, 0, "silent");
+            var form = source.form;
+            var match = form && /\/app\/items\/([0-9a-z]{26})\/edit$/.exec(form.getAttribute("action") || "");
+            if (!match) { insertImage(window.prompt("图片地址（http:// 或 https://；保存后可直接上传图片）")); return; }
+            var picker = document.createElement("input");
+            picker.type = "file";
+            picker.accept = "image/png,image/jpeg,image/gif,image/webp";
+            picker.addEventListener("change", function () {
+              if (!picker.files || !picker.files[0]) { return; }
+              var body = new FormData();
+              body.append("csrf", form.querySelector("input[name=csrf]").value);
+              body.append("file", picker.files[0]);
+              fetch("/app/items/" + match[1] + "/images", { method: "POST", body: body, credentials: "same-origin" })
+                .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
+                .then(function (r) {
+                  if (!r.ok) { window.alert(r.body.error || "上传失败"); return; }
+                  insertImage(r.body.url);
+                })
+                .catch(function () { window.alert("上传失败，请重试"); });
+            });
+            picker.click();
           },
           table: function () {
             quill.getModule("table").insertTable(2, 3);

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from publisher.domain.item import ITEM_TYPE_LABELS, ItemType
+from publisher.editorial.images import TYPES, image_path
 from publisher.editorial.public import DOCUMENT_TYPES, PAGE_SIZE, Gone, Site, day
 from publisher.runtime import Runtime
 from publisher.web import feeds, markup
@@ -205,6 +206,17 @@ def feed_page(request: Request) -> HTMLResponse:
             "namespace": index.get("namespace"),
             "feeds": _discovery(request, runtime),
         },
+    )
+
+
+@router.get("/media/{uid}/{name}")
+def media(request: Request, uid: str, name: str) -> Response:
+    """Images uploaded into items' bodies, for the pages and for the channels to re-host."""
+    path = image_path(_runtime(request).service, uid, name)
+    if path is None:
+        return error_page(request, 404, "未找到该图片。")
+    return FileResponse(
+        path, media_type=TYPES[path.suffix[1:]], headers={"Cache-Control": "public, max-age=86400"}
     )
 
 

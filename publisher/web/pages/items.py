@@ -9,13 +9,15 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from publisher.domain.clock import local_today
 from publisher.domain.errors import NotFoundError, PublisherError, ValidationError
 from publisher.domain.item import ItemState, ItemType, Validity
 from publisher.domain.permissions import Permission
 from publisher.editorial.checks.problem import problem_text
+from publisher.editorial.images import MAX_BYTES, store_image
 from publisher.editorial.paging import Cursor
 from publisher.editorial.readmodels import (
     OVERALL_FILTERS,
@@ -287,6 +289,24 @@ def item_page(request: Request, uid: str, session: SessionDep) -> HTMLResponse:
 def _clocks(request: Request, uid: str) -> list[dict[str, Any]]:
     """The item's statutory disclosure clocks (days left, or met), for the metadata panel."""
     return runtime_of(request).compliance.item_deadlines(uid)
+
+
+@router.post("/app/items/{uid}/images")
+async def upload_image(request: Request, uid: str, post: PostDep) -> Response:
+    """An image for the body (the rich-text editor posts it); answers its public path."""
+    data = await request.form()
+    upload = data.get("file")
+    content = await upload.read(MAX_BYTES + 1) if upload is not None and not isinstance(upload, str) else b""
+    service = runtime_of(request).service
+    try:
+        path = await run_in_threadpool(store_image, service, post.actor, uid, content)
+    except PublisherError as exc:
+        status = 422 if isinstance(exc, ValidationError) else exc.status
+        return JSONResponse({"error": _error_messages(exc)[0]}, status_code=status)
+    # absolute, so the channels fetch and re-host it like any image in a body
+    settings = runtime_of(request).settings
+    base = settings.public_base_url if settings.public_base_url_given else str(request.base_url)
+    return JSONResponse({"url": base.rstrip("/") + path}, status_code=201)
 
 
 @router.post("/app/items/{uid}/{action}")
