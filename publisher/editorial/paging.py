@@ -46,9 +46,15 @@ class Cursor:
     @classmethod
     def decode(cls, text: str) -> Cursor | None:
         micros, _, ident = text.partition(".")
+        # ASCII digits only: str.isdigit() also admits '²', which int() refuses
+        if not (micros.isascii() and ident.isascii()):
+            return None
         if not (micros.isdigit() and ident.isdigit()) or len(micros) > 18 or len(ident) > 18:
             return None
-        return cls(_EPOCH + timedelta(microseconds=int(micros)), int(ident))
+        try:
+            return cls(_EPOCH + timedelta(microseconds=int(micros)), int(ident))
+        except OverflowError:  # a time past the year 9999: not a cursor we gave out
+            return None
 
 
 def bounded_count(s: Session, stmt: Select[Any]) -> tuple[int, bool]:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from publisher.domain.errors import ValidationError
 from publisher.domain.item import ItemIn, ItemState, ItemType, Validity
 from publisher.domain.permissions import Permission
 from publisher.editorial.paging import Cursor
@@ -260,6 +261,9 @@ def list_items(
         ),
     ] = None,
 ) -> dict[str, Any]:
+    cursor = Cursor.decode(after) if after else None
+    if after and cursor is None:
+        raise ValidationError.one("after", "不是有效的分页位置 / not a valid page cursor")
     listing = service.item_listing(
         type=type.value if type else None,
         state=state.value if state else None,
@@ -267,7 +271,7 @@ def list_items(
         q=q or None,
         limit=limit,
         offset=offset,
-        after=Cursor.decode(after) if after else None,
+        after=cursor,
     )
     return {
         "total": listing.total,
