@@ -31,8 +31,8 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from publisher.alerting.metrics import AlertCollector
 from publisher.domain.clock import utcnow
@@ -165,51 +165,48 @@ def oldest_pending(s: Session, channels: Iterable[str]) -> dict[str, datetime]:
     one index probe per (channel, state) — the first entry of the outbox index under that
     prefix — so the cost follows the number of channels, not the ledger or the backlog (a
     GROUP BY, or a min over `state IN (...)`, reads every pending row)."""
-    names = sorted(channels)
-    if not names:
-        return {}
-    probes = [
-        select(func.min(Delivery.created_at))
-        # the state inline, not a parameter: a prepared statement's generic plan cannot
-        # prove a parameter inside the partial index's predicate and would pass it by
-        .where(Delivery.channel == channel, Delivery.state == bindparam(None, state, literal_execute=True))
-        .scalar_subquery()
-        .label(f"c{i}_{j}")
-        for i, channel in enumerate(names)
-        for j, state in enumerate(OUTBOX_STATES)
-    ]
-    row = s.execute(select(*probes)).one()
-    out = {}
-    width = len(OUTBOX_STATES)
-    for i, channel in enumerate(names):
-        found = [t for t in row[i * width : (i + 1) * width] if t is not None]
-        if found:
-            out[channel] = min(found)
-    return out
+    return _earliest_per_channel(s, channels, Delivery.created_at, OUTBOX_STATES)
 
 
 def oldest_due(s: Session, channels: Iterable[str], now: datetime) -> dict[str, datetime]:
     """Each channel's earliest due time among its due deliveries: one probe of the partial due
     index per (channel, state), in one statement, so the cost follows the channels, not the
     backlog (a GROUP BY would read every due row)."""
+    return _earliest_per_channel(
+        s, channels, Delivery.next_attempt_at, DUE_STATES, Delivery.next_attempt_at <= now
+    )
+
+
+def _earliest_per_channel(
+    s: Session,
+    channels: Iterable[str],
+    column: QueryableAttribute[datetime],
+    states: Iterable[str],
+    *also: ColumnElement[bool],
+) -> dict[str, datetime]:
+    """min(column) per channel over the given states, as one scalar subquery per (channel,
+    state) in a single SELECT: each is one probe of a partial index."""
     names = sorted(channels)
+    wanted = list(states)
     if not names:
         return {}
     probes = [
-        select(func.min(Delivery.next_attempt_at))
+        select(func.min(column))
+        # the state inline, not a parameter: a prepared statement's generic plan cannot
+        # prove a parameter inside the partial index's predicate and would pass it by
         .where(
-            Delivery.state == bindparam(None, state, literal_execute=True),
-            Delivery.next_attempt_at <= now,
             Delivery.channel == channel,
+            Delivery.state == bindparam(None, state, literal_execute=True),
+            *also,
         )
         .scalar_subquery()
-        .label(f"d{i}_{j}")
+        .label(f"p{i}_{j}")
         for i, channel in enumerate(names)
-        for j, state in enumerate(DUE_STATES)
+        for j, state in enumerate(wanted)
     ]
     row = s.execute(select(*probes)).one()
     out = {}
-    width = len(DUE_STATES)
+    width = len(wanted)
     for i, channel in enumerate(names):
         found = [t for t in row[i * width : (i + 1) * width] if t is not None]
         if found:
