@@ -64,6 +64,7 @@ import httpx
 
 from channels._http import CONTENT
 from channels.base import PermanentError, TransientError
+from publisher.domain.numbers import ascii_digits
 
 __all__ = [
     "EgressGuard",
@@ -452,7 +453,7 @@ class EgressGuard:
             with self._client.stream(method, target, headers=headers) as response:
                 redirect = response.status_code in (301, 302, 303, 307, 308)
                 declared = response.headers.get("Content-Length", "")
-                if not redirect and declared.isdigit() and int(declared) > limit:
+                if not redirect and ascii_digits(declared) and int(declared) > limit:
                     raise EgressTooLargeError(url, limit)
                 chunks: list[bytes] = []
                 size = 0

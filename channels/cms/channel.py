@@ -55,6 +55,7 @@ from channels.cms.render import (
 )
 from channels.egress import EgressGuard, EgressSettings, EgressTooLargeError, static_problem
 from publisher.domain.item import ItemType, VersionView
+from publisher.domain.numbers import ascii_digits
 from publisher.domain.sanitize import text_of
 
 __all__ = ["CmsChannel", "CmsSettings"]
@@ -640,7 +641,7 @@ class CmsChannel(Channel):
                     f"{what}: 意外的应答 / unexpected answer", response_excerpt=response.text[:300]
                 )
             total = response.headers.get("X-WP-TotalPages", "1")
-            pages = int(total) if total.isdigit() else 1
+            pages = int(total) if ascii_digits(total) else 1
             for post in posts:
                 meta = post.get("meta")
                 if not isinstance(meta, dict) or "publisher_uid" not in meta:
@@ -752,7 +753,7 @@ def _failure_response(exc: ChannelError) -> httpx.Response:
 
 def _plugin_version(response: httpx.Response) -> int:
     value = response.headers.get("X-Publisher-Plugin", "")
-    return int(value) if value.isdigit() else 0
+    return int(value) if ascii_digits(value) else 0
 
 
 def _plugin_outdated() -> ChannelConfigError:

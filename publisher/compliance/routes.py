@@ -48,6 +48,7 @@ from publisher.compliance.tabular import FORMATS, render
 from publisher.domain.clock import local, utcnow
 from publisher.domain.errors import NotFoundError, ValidationError
 from publisher.domain.item import ITEM_TYPE_LABELS
+from publisher.domain.numbers import ascii_digits
 from publisher.runtime import Runtime
 from publisher.web.deps import ActorDep, check_params, check_storable, get_runtime
 from publisher.web.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -221,7 +222,7 @@ def _download(data: bytes, fmt: str, name: str) -> Response:
 def _filters(type: str | None, subject: str | None, year: str | None) -> Filters:
     if type and type not in ITEM_TYPE_LABELS:
         raise ValidationError.one("type", "没有这一类信息 / unknown item type")
-    if year and not (year.isdigit() and 2000 <= int(year) <= 2100):
+    if year and not (ascii_digits(year) and 2000 <= int(year) <= 2100):
         raise ValidationError.one("year", "年份应为 2000-2100 / year must be 2000-2100")
     if subject and ("\x00" in subject or len(subject) > 100):
         raise ValidationError.one("subject", "主题分类无效 / invalid subject")

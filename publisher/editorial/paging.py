@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from publisher.domain.numbers import ascii_digits
 from publisher.store import counters
 from publisher.store.models import Item
 
@@ -46,10 +47,7 @@ class Cursor:
     @classmethod
     def decode(cls, text: str) -> Cursor | None:
         micros, _, ident = text.partition(".")
-        # ASCII digits only: str.isdigit() also admits '²', which int() refuses
-        if not (micros.isascii() and ident.isascii()):
-            return None
-        if not (micros.isdigit() and ident.isdigit()) or len(micros) > 18 or len(ident) > 18:
+        if not (ascii_digits(micros) and ascii_digits(ident)) or len(micros) > 18 or len(ident) > 18:
             return None
         try:
             return cls(_EPOCH + timedelta(microseconds=int(micros)), int(ident))

@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from publisher.domain.item import ITEM_TYPE_LABELS, ItemType
+from publisher.domain.numbers import ascii_digits
 from publisher.editorial.images import TYPES, image_path
 from publisher.editorial.public import DOCUMENT_TYPES, PAGE_SIZE, Gone, Site, day
 from publisher.runtime import Runtime
@@ -131,7 +132,7 @@ def item_list(request: Request, type: str | None = None, page: str = "1") -> HTM
     type = type or None
     if type is not None and type not in ITEM_TYPE_LABELS:
         return _not_found(request, runtime, "没有这一类信息。")
-    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    number = int(page) if ascii_digits(page) and 0 < int(page) < 100_000 else 1
     total, rows = site_of(request).list_public(type=type, page=number)
     pages = max(1, -(-total // PAGE_SIZE))
     return show(

@@ -35,6 +35,8 @@ HOSTILE = [
     "x" * 5000,
     "%ff%fe",
     "'; DROP TABLE items; --",
+    "²",  # str.isdigit() says yes, int() refuses it
+    "١٢",  # Arabic-Indic digits: int() reads them, a page number must not
 ]
 # hand-read query parameters, beside the ones FastAPI declares
 EXTRA: dict[str, list[str]] = {"/app/items": ["page", "after", "before"]}

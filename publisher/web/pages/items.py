@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from publisher.domain.clock import local_today
 from publisher.domain.errors import NotFoundError, PublisherError, ValidationError
 from publisher.domain.item import ItemState, ItemType, Validity
+from publisher.domain.numbers import ascii_digits
 from publisher.domain.permissions import Permission
 from publisher.editorial.checks.problem import problem_text
 from publisher.editorial.images import MAX_BYTES, store_image
@@ -93,7 +94,7 @@ def item_list(
         date_from=_date(date_from),
         date_to=_date(date_to),
     )
-    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    number = int(page) if ascii_digits(page) and 0 < int(page) < 100_000 else 1
     result = search_items(
         runtime_of(request).service,
         filters,

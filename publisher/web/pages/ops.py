@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from publisher.domain.errors import NotFoundError, PublisherError, TransitionError
+from publisher.domain.numbers import ascii_digits
 from publisher.domain.permissions import Permission
 from publisher.editorial.auditsearch import ACTION_LABELS, AuditQuery, search_audit
 from publisher.editorial.outages import outages, retrying
@@ -39,7 +40,7 @@ ALERTING = ("failed", "held")
 
 
 def _page_number(value: str) -> int:
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+    return int(value) if ascii_digits(value) and 0 < int(value) < 100_000 else 1
 
 
 @router.get("/app/ops", response_class=HTMLResponse)
@@ -162,7 +163,7 @@ def audit_log(
 ) -> HTMLResponse:
     runtime = runtime_of(request)
     chosen = item if _UID.match(item) else None
-    if before and not (before.isdigit() and 0 < int(before) <= MAX_SEQ):
+    if before and not (ascii_digits(before) and 0 < int(before) <= MAX_SEQ):
         return bad_query(request, session, "before", "应为事件序号（正整数）/ must be an event number")
     days: dict[str, date | None] = {}
     for name, raw in (("date_from", date_from), ("date_to", date_to)):
@@ -216,7 +217,7 @@ def _back(post: PostDep, default: str) -> str:
 
 
 def _ids(values: list[str]) -> list[int]:
-    return sorted({int(v) for v in values if v.isdigit() and 0 < int(v) < 2**62})
+    return sorted({int(v) for v in values if ascii_digits(v) and 0 < int(v) < 2**62})
 
 
 @router.post("/app/ops/replay")
