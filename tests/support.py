@@ -66,3 +66,21 @@ def settled(rt: Runtime, uid: str, n: int) -> bool:
     """The item has n deliveries and every one has ended (delivered or failed)."""
     states = [s for _op, s in ops(rt, uid)]
     return len(states) == n and all(s in ("delivered", "failed") for s in states)
+
+
+def policy_form(**overrides: str) -> dict[str, str]:
+    """The editor form of a valid policy item, as the pages post it."""
+    form = {
+        "type": "policy",
+        "title": "关于进一步规范财政资金管理的通知",
+        "issue_date": "2026-11-20",
+        "doc_number": "沪财预[2026]12号",
+        "subject": "财政\\预算",
+        "description": "规范财政资金管理。",
+        "keywords": "财政资金，预算",
+        "body_html": "<p>正文。</p>",
+        "disclosure": "主动公开",
+        "scope": "面向社会",
+    }
+    form.update(overrides)
+    return form

@@ -114,20 +114,3 @@ def etag_of(html: str) -> str:
     m = re.search(r'name="etag" value="([0-9a-f]+)"', html)
     assert m, "no etag in the approve form"
     return m.group(1)
-
-
-def item_form(**overrides: str) -> dict[str, str]:
-    form = {
-        "type": "policy",
-        "title": "关于进一步规范财政资金管理的通知",
-        "issue_date": "2026-11-20",
-        "doc_number": "沪财预[2026]12号",
-        "subject": "财政\\预算",
-        "description": "规范财政资金管理。",
-        "keywords": "财政资金，预算",
-        "body_html": "<p>正文。</p>",
-        "disclosure": "主动公开",
-        "scope": "面向社会",
-    }
-    form.update(overrides)
-    return form

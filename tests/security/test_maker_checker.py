@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 
 from publisher.runtime import Runtime
 from tests.samples import policy
-from tests.security.people import Office, approve_form, flashes, item_form, open_office, post_form
+from tests.security.people import Office, approve_form, flashes, open_office, post_form
+from tests.support import policy_form
 
 
 @pytest.fixture
@@ -142,7 +143,7 @@ def test_a_group_is_refused_when_the_approver_reviewed_another_member(office: Of
 def test_on_the_pages_an_author_holding_approver_rights_cannot_approve(office: Office) -> None:
     # the admin holds the approver's rights (the role check passes); they wrote the item
     admin = office.page("admin")
-    r = post_form(admin, "/app/items/new", item_form(), "/app/items/new")
+    r = post_form(admin, "/app/items/new", policy_form(), "/app/items/new")
     assert r.status_code == 303, r.text
     uid = str(r.headers["location"]).rsplit("/", 1)[1]
     assert post_form(admin, f"/app/items/{uid}/submit").status_code == 303

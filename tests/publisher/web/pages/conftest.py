@@ -17,6 +17,7 @@ from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.web import create_app
 from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.support import policy_form
 
 PASSWORD = "correct horse 电池"
 ROLES = {
@@ -109,23 +110,6 @@ def approve(client: TestClient, uid: str) -> Any:
 
 def flashes(html: str) -> list[str]:
     return [m.strip() for m in re.findall(r'class="flash [a-z]+"[^>]*>([^<]*)', html)]
-
-
-def policy_form(**overrides: str) -> dict[str, str]:
-    form = {
-        "type": "policy",
-        "title": "关于进一步规范财政资金管理的通知",
-        "issue_date": "2026-11-20",
-        "doc_number": "沪财预[2026]12号",
-        "subject": "财政\\预算",
-        "description": "规范财政资金管理。",
-        "keywords": "财政资金，预算",
-        "body_html": "<p>正文。</p>",
-        "disclosure": "主动公开",
-        "scope": "面向社会",
-    }
-    form.update(overrides)
-    return form
 
 
 def create(client: TestClient, **overrides: str) -> str:
