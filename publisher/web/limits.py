@@ -13,16 +13,41 @@ few KB and anyone on the internet may call.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CALLBACKS = "/callbacks/"
+# After refusing, what the client is still sending is read and thrown away, this much at most
+# and for this long at most (nginx's lingering close does the same): a socket closed with
+# unread bytes in its receive buffer answers RST, and a client still sending its last chunk
+# then loses the 413 it has not read yet ("connection reset by peer" instead of the answer).
+DRAIN_BYTES = 1024 * 1024
+DRAIN_SECONDS = 2.0
 
 
 def too_large_body(limit: int) -> bytes:
     message = f"请求内容过大，上限 {limit} 字节 / request body larger than {limit} bytes"
     return json.dumps({"errors": [{"field": "body", "message": message}]}, ensure_ascii=False).encode()
+
+
+async def _drain(receive: Receive) -> None:
+    """Discard the rest of a refused body, bounded by DRAIN_BYTES and DRAIN_SECONDS."""
+
+    async def discard() -> None:
+        left = DRAIN_BYTES
+        while left > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            left -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(discard(), DRAIN_SECONDS)
 
 
 class BodyLimit:
@@ -43,6 +68,10 @@ class BodyLimit:
             if name == b"content-length":
                 declared = value.strip()
                 if declared.isdigit() and int(declared) > limit:
+                    # a body only a little too large is on its way: take it in before
+                    # answering; one far too large is refused at once, unread
+                    if int(declared) <= limit + DRAIN_BYTES:
+                        await _drain(receive)
                     await self._refuse(send, limit)
                     return
         chunks: list[bytes] = []
@@ -54,6 +83,8 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
+                if message.get("more_body", False):
+                    await _drain(receive)
                 await self._refuse(send, limit)
                 return
             chunks.append(chunk)

@@ -88,6 +88,19 @@ def test_exactly_at_the_limit_passes_and_one_byte_over_is_refused(site: Site) ->
         assert_413(client.post("/api/items", content=chunks(LIMIT + 1)), LIMIT)
 
 
+def test_a_client_still_sending_reads_its_413_not_a_reset(site: Site) -> None:
+    # The server refuses while the last bytes of the body (or the chunked terminator) are
+    # still in flight; it must take them in before closing, or the kernel answers the unread
+    # bytes with RST and the client sees "connection reset by peer" instead of the 413.
+    # A race, so tried many times, chunked and with a declared length.
+    body = b"x" * (LIMIT + 1)
+    for _ in range(10):
+        with httpx.Client(base_url=site.url, timeout=30) as client:
+            assert_413(client.post("/api/items", content=chunks(LIMIT + 1)), LIMIT)
+        with httpx.Client(base_url=site.url, timeout=30) as client:
+            assert_413(client.post("/api/items", content=body), LIMIT)
+
+
 def test_form_posts_are_capped_before_csrf_and_login(site: Site) -> None:
     form = b"name=editor&password=" + b"p" * (LIMIT + 10) + b"&csrf=x"
     with httpx.Client(base_url=site.url, timeout=30) as client:
