@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 pick_python() {
     for p in python3.13 python3.12 python3.11 python3; do
-        if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
             echo "$p"; return
         fi
     done
@@ -26,13 +26,18 @@ if [ ! -x .venv/bin/python ]; then
         rm -rf .venv && "$PY" -m venv .venv
     fi
 fi
+# pip -q, without the one warning per package a machine-wide pip.conf pointing at missing
+# local mirrors prints ("Location … is ignored"); every other message and pip's exit status stay
+pip_quiet() {
+    { .venv/bin/pip install -q "$@" 2>&1 1>&3 | { grep -v "^WARNING: Location '.*' is ignored" || true; } >&2; } 3>&1
+}
 lock="requirements.txt"
 stamp=".venv/.installed"
 if [ "${1:-}" = "--dev" ]; then lock="requirements-dev.txt"; stamp=".venv/.installed-dev"; fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
     echo "== installing publisher into .venv from $lock"
-    .venv/bin/pip install -q --require-hashes --no-deps -r "$lock"
+    pip_quiet --require-hashes --no-deps -r "$lock"
     # the project itself, editable, its dependencies being exactly the locked ones above
-    .venv/bin/pip install -q --no-deps -e .
+    pip_quiet --no-deps -e .
     touch "$stamp"
 fi
