@@ -26,6 +26,7 @@ from channels.standins.cityplatform_receiver import (
     RunningReceiver,
     start_in_thread,
 )
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = signing.generate_secret()
@@ -303,11 +304,13 @@ def test_updating_a_revoked_record_is_rejected(receiver: RunningReceiver) -> Non
 def test_a_receipt_stays_processing_for_the_configured_delay() -> None:
     r = start_in_thread(ReceiverConfig(secrets=[signing.parse_secret(SECRET)], delay=0.6))
     try:
+        posted = time.monotonic()
         rid = post(r, example("CreatePolicy")).json()["receipt_id"]
         assert get(r, f"/receipts/{rid}").json()["status"] == "processing"
         assert r.state()["records"] == []
-        time.sleep(0.8)
-        assert get(r, f"/receipts/{rid}").json()["status"] == "accepted"
+        # it becomes accepted, and not before the delay has passed
+        wait_for(lambda: get(r, f"/receipts/{rid}").json()["status"] == "accepted", 10, "accepted")
+        assert time.monotonic() - posted >= 0.6
     finally:
         r.stop()
 
@@ -339,18 +342,17 @@ def test_fault_switch_rejects_records(receiver: RunningReceiver) -> None:
 
 
 def test_fault_switch_answers_503_then_429_for_a_while(receiver: RunningReceiver) -> None:
-    receiver.fault(unavailable_for=0.3, retry_after=3)
+    receiver.fault(unavailable_for=2, retry_after=3)  # wide: a loaded machine is slow
     res = post(receiver, example("CreatePolicy"))
     assert (
         res.status_code == 503 and res.headers["retry-after"] == "3" and res.json()["code"] == "unavailable"
     )
     assert get(receiver, "/records").status_code == 503
-    time.sleep(0.4)
-    receiver.fault(rate_limited_for=0.3, retry_after=2)
+    wait_for(lambda: get(receiver, "/records").status_code == 200, 10, "the outage to end")
+    receiver.fault(rate_limited_for=2, retry_after=2)
     res = post(receiver, example("CreatePolicy"))
     assert res.status_code == 429 and res.headers["retry-after"] == "2"
-    time.sleep(0.4)
-    assert post(receiver, example("CreatePolicy")).status_code == 202
+    wait_for(lambda: post(receiver, example("CreatePolicy")).status_code == 202, 10, "the rate limit to end")
 
 
 def test_admin_state_reset(receiver: RunningReceiver) -> None:
