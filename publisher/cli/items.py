@@ -163,14 +163,28 @@ _transition("review", "保密审查通过（审查员）/ confidentiality review
     " / leave this channel out: its own pre-flight problems no longer refuse the approval; its delivery"
     " waits as excluded until `publisher release ID` (repeatable)",
 )
+@click.option(
+    "--exclude-reason",
+    "exclude_reason",
+    default=None,
+    metavar="TEXT",
+    help="排除渠道的理由，记入投递与审计日志 / why the channels are left out (kept and audited)",
+)
 @as_option
 @json_option
 @pass_cli
-def item_approve(cli: Cli, uid: str, exclude: tuple[str, ...], as_user: str | None, as_json: bool) -> None:
+def item_approve(
+    cli: Cli,
+    uid: str,
+    exclude: tuple[str, ...],
+    exclude_reason: str | None,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
     """批准发布，发布组一并批准（批准人，非作者）/ approve; a release group together (approver, not the author)."""
     actor = cli.actor(as_user)
     runtime = cli.runtime()
-    outcome = runtime.service.approve(actor, cli.uid(uid), exclude=exclude)
+    outcome = runtime.service.approve(actor, cli.uid(uid), exclude=exclude, exclude_reason=exclude_reason)
     touched = [m.uid for m in outcome.items] or [cli.uid(uid)]
     details = [runtime.service.item_detail(u) for u in touched]
     if as_json:

@@ -1,7 +1,9 @@
 """What an approval will do, shown before the approver clicks: every item the approval
 releases (the item and the rest of its release group awaiting approval), the channels each
-goes to, the items it abolishes, and the state of those channels (paused, breaker open,
-failing). Reads only; the approval itself is `Service.approve`."""
+goes to, the items it abolishes, the state of those channels (paused, breaker open,
+failing) and each channel's own pre-flight problems, which the approver either has fixed or
+accepts by leaving that channel out (`exclude`). Reads only; the approval itself is
+`Service.approve`."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from typing import Any
 
 from publisher.domain.errors import NotFoundError
 from publisher.domain.item import ItemState
+from publisher.editorial.checks.problem import Problem
+from publisher.editorial.checks.service import CheckService
 from publisher.editorial.readmodels import group_members
 from publisher.editorial.service import Service
+from publisher.editorial.workflow import channel_of
 from publisher.settings import Settings
 
 
@@ -34,6 +39,9 @@ class Plan:
     members: list[Member]
     channels: list[str]  # every channel the approval sends to
     etag: str = ""  # what the approver is shown, as a digest; the confirm form posts it back
+    # channel -> its own pre-flight problems over every member: each refuses the approval
+    # unless the approver leaves that channel out
+    preflight: dict[str, list[Problem]] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -59,7 +67,18 @@ def _abolishes(service: Service, refs: list[str]) -> list[dict[str, str]]:
     return out
 
 
-def approval_plan(service: Service, settings: Settings, uid: str) -> Plan:
+def _preflight(checks: CheckService, members: list[Member], channels: list[str]) -> dict[str, list[Problem]]:
+    """Each channel's own problems, by the rule the approval applies (`workflow.channel_of`)."""
+    found: dict[str, list[Problem]] = {}
+    for m in members:
+        for p in checks.item_report(m.uid)[1].problems:
+            channel = channel_of(p.field, channels) if p.source == "channel" else None
+            if channel is not None:
+                found.setdefault(channel, []).append(p)
+    return found
+
+
+def approval_plan(service: Service, settings: Settings, uid: str, checks: CheckService | None = None) -> Plan:
     item = service.item_detail(uid)
     rows = [item]
     if item["release_group"]:
@@ -87,6 +106,7 @@ def approval_plan(service: Service, settings: Settings, uid: str) -> Plan:
         members=members,
         channels=channels,
         etag=item["approval_etag"],
+        preflight=_preflight(checks, members, channels) if checks is not None else {},
     )
 
 

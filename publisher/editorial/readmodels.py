@@ -1,5 +1,6 @@
 """Read models for the pages: item search with the derived delivery status, release groups,
-an item's timeline, the delivery matrix, the failed queue and the audit log.
+an item's timeline, the delivery matrix, the failed queue, the deliveries excluded at
+approval and the audit log.
 
 Reads only; every change goes through the service or the engine. Each query is bounded
 (a page, a recent window) so pages stay fast with tens of thousands of deliveries.
@@ -313,6 +314,32 @@ def failed_deliveries(service: Service, channel: str | None, page: int) -> tuple
             .offset((page - 1) * PAGE_SIZE)
         ).all()
         return total, [
+            {**delivery_json(d, None), "item": uid, "title": title, "updated_at": d.updated_at}
+            for d, uid, title in rows
+        ]
+
+
+def excluded_deliveries(service: Service, limit: int = 50) -> tuple[int, list[dict[str, Any]]]:
+    """Deliveries the approver left out at approval (`excluded`), newest first: they wait for
+    someone to release them, so the dashboard lists them with their reason."""
+    with service.db.reader() as s:
+        # the maintained counts, not a COUNT(*) over the ledger; the channels holding any
+        # let the (channel, state) index find the rows
+        held = {
+            name: n
+            for (name, state), n in counters.read(s).deliveries.items()
+            if state == DeliveryState.EXCLUDED and n > 0
+        }
+        if not held:
+            return 0, []
+        rows = s.execute(
+            select(Delivery, Item.uid, Item.title)
+            .join(Item, Item.id == Delivery.item_id)
+            .where(Delivery.channel.in_(sorted(held)), Delivery.state == DeliveryState.EXCLUDED)
+            .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        ).all()
+        return sum(held.values()), [
             {**delivery_json(d, None), "item": uid, "title": title, "updated_at": d.updated_at}
             for d, uid, title in rows
         ]

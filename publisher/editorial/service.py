@@ -241,10 +241,17 @@ class Service:
         return self.db.run(lambda s: workflow.reject(s, actor, uid, reason))
 
     def approve(
-        self, actor: Actor, uid: str, exclude: Collection[str] = (), *, seen: str | None = None
+        self,
+        actor: Actor,
+        uid: str,
+        exclude: Collection[str] = (),
+        *,
+        exclude_reason: str | None = None,
+        seen: str | None = None,
     ) -> Outcome:
         """`exclude`: channels whose own pre-flight problems the approver accepts by leaving
-        them out (their deliveries wait `excluded` for `release_excluded`). `seen`: the
+        them out (their deliveries wait `excluded` for `release_excluded`), `exclude_reason`
+        the approver's why (kept with each excluded delivery and audited). `seen`: the
         approval digest the approver was shown (`workflow.approval_etag`)."""
         checks = self.checks
         if checks is not None:
@@ -258,6 +265,7 @@ class Service:
                 preflight=self.preflight,
                 content_check=checks.for_approval if checks is not None else None,
                 exclude=exclude,
+                exclude_reason=exclude_reason,
                 seen=seen,
             )
         )

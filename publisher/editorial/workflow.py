@@ -106,6 +106,9 @@ def _refuse(item: AnyItem, action: str) -> TransitionError:
     )
 
 
+# an approver's reason for leaving a channel out, kept with the delivery and its audit event
+EXCLUDE_REASON_MAX = 500
+
 _ITEM = select(Item).where(Item.uid == bindparam("uid"))
 _ITEM_LOCKED = _ITEM.with_for_update()
 
@@ -629,6 +632,7 @@ def approve(
     preflight: Preflight | None = None,
     content_check: ContentCheck | None = None,
     exclude: Collection[str] = (),
+    exclude_reason: str | None = None,
     seen: str | None = None,
 ) -> Outcome:
     """Approve an item, or its whole release group, atomically: freeze each version, assign
@@ -636,7 +640,8 @@ def approve(
     pre-flight and the content checks are one list of problems; any refuses the approval —
     except a problem of a channel in `exclude`: the approver chose to leave that channel out,
     so its delivery is written `excluded` (audited, with the problems) and the other channels
-    go ahead; `release_excluded` lets it go later. `seen` is the `approval_etag` the approver
+    go ahead; `release_excluded` lets it go later. `exclude_reason` is the approver's why,
+    kept with the delivery and in the audit event. `seen` is the `approval_etag` the approver
     was shown: another one is a 409."""
     actor.require(Permission.ITEM_APPROVE)
     item = _read_item(session, uid)
@@ -652,6 +657,14 @@ def approve(
     _check_seen(session, item, seen)
     errors: list[FieldError] = []
     exclude = list(dict.fromkeys(exclude))
+    why = (exclude_reason or "").strip()
+    if len(why) > EXCLUDE_REASON_MAX:
+        errors.append(
+            FieldError(
+                "exclude_reason",
+                f"排除理由最多 {EXCLUDE_REASON_MAX} 字 / at most {EXCLUDE_REASON_MAX} characters",
+            )
+        )
     routed = {c for m in batch for c in settings.routed_channels(m.type)}
     if stray := [c for c in exclude if c not in routed]:
         errors.append(
@@ -761,7 +774,7 @@ def approve(
         )
         if m.type == ItemType.POLICY:
             policy_deliveries[m.uid] = rows
-        rows = _exclude(session, actor, m, rows, held)
+        rows = _exclude(session, actor, m, rows, held, why)
         outcome.items.append(m)
         if release_at <= now:
             outcome.deliveries += list(rows.values())
@@ -807,16 +820,33 @@ def channel_of(field: str, channels: Collection[str]) -> str | None:
 
 
 def _exclude(
-    session: Session, actor: Actor, item: AnyItem, rows: dict[str, int], held: dict[str, list[str]]
+    session: Session,
+    actor: Actor,
+    item: AnyItem,
+    rows: dict[str, int],
+    held: dict[str, list[str]],
+    reason: str,
 ) -> dict[str, int]:
-    """Mark the deliveries of the channels the approver left out `excluded`, with why, and
-    audit each; returns the deliveries that go out now."""
+    """Mark the deliveries of the channels the approver left out `excluded`, with the
+    approver's reason and the channel's problems, and audit each; returns the deliveries
+    that go out now."""
     now = utcnow()
     for channel, problems in held.items():
         delivery_id = rows.get(channel)
         if delivery_id is None:
             continue
-        why = "；".join(problems) or "审批人选择不投递 / left out by the approver"
+        found = "；".join(problems)
+        why = (
+            "；".join(
+                part
+                for part in (
+                    f"理由 / reason: {reason}" if reason else "",
+                    f"预检问题 / problems: {found}" if found else "",
+                )
+                if part
+            )
+            or "审批人选择不投递 / left out by the approver"
+        )
         session.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id)
@@ -832,6 +862,7 @@ def _exclude(
             actor=actor.name,
             action="delivery.exclude",
             item_uid=item.uid,
+            reason=reason or None,
             data={"delivery": delivery_id, "channel": channel, "problems": problems},
         )
     return {c: d for c, d in rows.items() if c not in held}

@@ -162,6 +162,12 @@ class ApproveBody(BaseModel):
         "left out: their own pre-flight problems then do not refuse the approval; their deliveries "
         "wait as `excluded` until released (POST /api/deliveries/{id}/release)",
     )
+    exclude_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="排除渠道的理由，记入投递与审计日志 / why the channels are left out (kept with the "
+        "deliveries and in the audit log)",
+    )
 
 
 class ApproveOut(ItemDetail):
@@ -347,7 +353,13 @@ def approve(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    outcome = service.approve(actor, uid, exclude=body.exclude if body else (), seen=if_match)
+    outcome = service.approve(
+        actor,
+        uid,
+        exclude=body.exclude if body else (),
+        exclude_reason=body.exclude_reason if body else None,
+        seen=if_match,
+    )
     return {
         **service.item_detail(uid),
         "released": [m.uid for m in outcome.items],

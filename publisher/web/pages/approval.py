@@ -1,7 +1,8 @@
 """The approval's confirmation page (`GET /app/items/{uid}/approve`): before the click, which
 items the approval releases, which channels receive them and the state of those channels
-(paused with reason, breaker open, failing recently), the release group, and the items it
-abolishes. The confirm button posts to `/app/items/{uid}/approve` (publisher.web.pages.items),
+(paused with reason, breaker open, failing recently), the release group, the items it
+abolishes, and each channel's own pre-flight problems with a box to leave that channel out
+(and a reason, both posted with the confirmation). The confirm button posts to `/app/items/{uid}/approve` (publisher.web.pages.items),
 whose result page follows the deliveries live (static/follow.js) until they settle."""
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def confirm_approval(request: Request, uid: str, session: SessionDep) -> Respons
     try:
         if not _UID.match(uid):
             raise NotFoundError("未找到该信息")
-        plan = approval_plan(runtime.service, runtime.settings, uid)
+        plan = approval_plan(runtime.service, runtime.settings, uid, runtime.check_service)
     except NotFoundError:
         return render(request, "app/error.html", {"title": "未找到", "message": "未找到该信息"}, session, 404)
     health = {h.channel: h for h in channel_health(runtime.db, runtime.settings, plan.channels)}

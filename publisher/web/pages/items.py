@@ -32,6 +32,7 @@ from publisher.web.pages.common import (
     PostDep,
     SessionDep,
     allowed,
+    channel_label,
     flash,
     forbidden,
     redirect,
@@ -326,10 +327,26 @@ def act(request: Request, uid: str, action: str, post: PostDep) -> Response:
             service.reject(post.actor, uid, reason)
             flash(post.session, "ok", "已退回 / rejected")
         elif action == "approve":
+            # channels the approver leaves out (their own pre-flight problems), with why
+            exclude = [c[:64] for c in post.lists.get("exclude", []) if c][:20]
+            why = (post.form.get("exclude_reason") or "").strip()
+            if exclude and not why:
+                flash(post.session, "error", "排除渠道须说明理由 / leaving a channel out needs a reason")
+                return redirect(f"{back}/approve")
             # the digest of what the page showed: an approval never changes anything else
-            outcome = service.approve(post.actor, uid, seen=post.form.get("etag", ""))
+            outcome = service.approve(
+                post.actor, uid, exclude=exclude, exclude_reason=why or None, seen=post.form.get("etag", "")
+            )
             names = "、".join(f"《{m.title}》" for m in outcome.items)
             flash(post.session, "ok", f"已批准 {names} / approved")
+            if exclude:
+                left = "、".join(channel_label(c) for c in dict.fromkeys(exclude))
+                flash(
+                    post.session,
+                    "ok",
+                    f"未投递 {left}：投递记为“审批时排除”，问题解决后可在投递看板放行 / left out, "
+                    "release it from the dashboard once fixed",
+                )
             if outcome.abolished:
                 targets = "、".join(
                     f"《{t['title']}》（{t['doc_number'] or '无文号'}，索取号 {t['index_number'] or '无'}）"

@@ -1,5 +1,6 @@
-"""Ops pages: the dashboard (delivery matrix + channel health), an item's timeline, the
-failed queue with replay, channel pause/resume and the audit log. Anyone logged in may look;
+"""Ops pages: the dashboard (delivery matrix, channel health, deliveries excluded at approval
+with their release button), an item's timeline, the failed queue with replay, channel
+pause/resume and the audit log. Anyone logged in may look;
 who may act is the permission table's
 (publisher.domain.permissions), checked again by the delivery service."""
 
@@ -12,13 +13,14 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from publisher.domain.errors import NotFoundError, PublisherError, TransitionError
+from publisher.domain.errors import NotFoundError, PublisherError, TransitionError, ValidationError
 from publisher.domain.numbers import ascii_digits
 from publisher.domain.permissions import Permission
 from publisher.editorial.auditsearch import ACTION_LABELS, AuditQuery, search_audit
+from publisher.editorial.checks.problem import problem_text
 from publisher.editorial.outages import outages, retrying
 from publisher.editorial.pauses import latest_pauses
-from publisher.editorial.readmodels import failed_deliveries, matrix, timeline
+from publisher.editorial.readmodels import excluded_deliveries, failed_deliveries, matrix, timeline
 from publisher.observe.metrics import channel_health
 from publisher.web.pages.common import (
     PostDep,
@@ -49,6 +51,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     channels, rows = matrix(runtime.service)
     health = channel_health(runtime.db, runtime.settings, channels)
     failed = sum(h.counts.get("failed", 0) for h in health)
+    excluded_total, excluded = excluded_deliveries(runtime.service)
     return render(
         request,
         "app/ops.html",
@@ -60,6 +63,9 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
             "can_act": allowed(session, Permission.CHANNEL_CONTROL),
             "pauses": latest_pauses(runtime.service, [h.channel for h in health if h.paused]),
             "outages": outages(runtime.service, channels),
+            "excluded": excluded,
+            "excluded_total": excluded_total,
+            "can_release": allowed(session, Permission.ITEM_APPROVE),
         },
         session,
     )
@@ -122,6 +128,7 @@ def item_timeline(request: Request, uid: str, session: SessionDep) -> HTMLRespon
             "deliveries": deliveries,
             "entries": entries,
             "can_act": allowed(session, Permission.DELIVERY_OPERATE),
+            "can_release": allowed(session, Permission.ITEM_APPROVE),
         },
         session,
     )
@@ -246,6 +253,28 @@ def replay(request: Request, post: PostDep) -> Response:
         f"已重放 {len(done)} 条投递 / replayed {len(done)}"
         + (f"；{skipped} 条已不是失败状态 / {skipped} no longer failed" if skipped else ""),
     )
+    return redirect(back)
+
+
+@router.post("/app/ops/deliveries/{delivery_id}/release")
+def release(request: Request, delivery_id: str, post: PostDep) -> Response:
+    """An excluded delivery goes out after all (the approver's decision; the service re-runs
+    the channel's pre-flight and refuses, naming the problem, while one is left)."""
+    back = _back(post, "/app/ops")
+    ids = _ids([delivery_id])
+    if not ids:
+        flash(post.session, "error", "没有这条投递 / no such delivery")
+        return redirect(back)
+    try:
+        runtime_of(request).deliveries.release_excluded(post.actor, ids[0])
+    except ValidationError as exc:
+        for error in exc.errors:
+            flash(post.session, "error", f"仍有预检问题，未放行 / not released: {problem_text(error)}")
+        return redirect(back)
+    except PublisherError as exc:
+        _refused(post, exc)
+        return redirect(back)
+    flash(post.session, "ok", f"投递 {ids[0]} 已放行，将重新发送 / released")
     return redirect(back)
 
 
