@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Connection, bindparam, insert, select, text, update  # noqa: E402
 
 from bench._common import Row, median, report, scratch_database  # noqa: E402
-from publisher.editorial import audit  # noqa: E402
 from publisher.editorial.service import Service  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
+from publisher.store import auditlog  # noqa: E402
 from publisher.store.db import Database  # noqa: E402
 from publisher.store.models import AuditEvent, AuditHead, Delivery, Item, ItemVersion  # noqa: E402
 
@@ -165,7 +165,7 @@ def bare_statements(db: Database, item_ids: list[int], content: dict, author: in
             _version_and_deliveries(conn, item_id, content, author, now, "separate")
             conn.execute(_RELEASE, {"b_id": item_id, "b_number": f"BENCH-2026-{serial}", "b_now": now})
             conn.execute(
-                audit.APPEND[conn.dialect.name],
+                auditlog.APPEND[conn.dialect.name],
                 dict(
                     at=now,
                     actor="bench",

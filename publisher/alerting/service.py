@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from publisher.alerting.clock import AlertClockRunner, TickReport
 from publisher.alerting.kinds import KINDS, label
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import FieldError, NotFoundError, ValidationError
 from publisher.domain.permissions import Permission
@@ -110,7 +111,7 @@ class AlertService:
             audit.append(
                 s,
                 actor=actor.name,
-                action="alert.silence",
+                action=AuditAction.ALERT_SILENCE,
                 reason=row.reason,
                 data={
                     "silence": row.id,
@@ -135,7 +136,7 @@ class AlertService:
             audit.append(
                 s,
                 actor=actor.name,
-                action="alert.unsilence",
+                action=AuditAction.ALERT_UNSILENCE,
                 data={"silence": row.id, "kind": row.kind, "channel": row.channel},
             )
             return _silence(row, now)

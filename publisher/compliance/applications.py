@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import local_today, utcnow
 from publisher.domain.errors import NotFoundError, TransitionError, ValidationError
 from publisher.domain.item import ItemType
@@ -101,7 +102,9 @@ def record(session: Session, actor: Actor, data: dict[str, Any]) -> Application:
         raise ValidationError.one(
             "number", f"申请编号 {parsed.number} 已存在 / application number already recorded"
         ) from None
-    audit.append(session, actor=actor.name, action="record application", data={"application": parsed.number})
+    audit.append(
+        session, actor=actor.name, action=AuditAction.APPLICATION_RECORD, data={"application": parsed.number}
+    )
     return app
 
 
@@ -200,7 +203,7 @@ def convert(session: Session, settings: Settings, actor: Actor, number: str, dat
     audit.append(
         session,
         actor=actor.name,
-        action="convert application",
+        action=AuditAction.APPLICATION_CONVERT,
         item_uid=item.uid,
         reason=opts.reason,
         data={"application": app.number},

@@ -26,6 +26,7 @@ from publisher.compliance.alerts import emit_after_commit
 from publisher.compliance.calendar import WorkCalendar
 from publisher.compliance.config import ComplianceSettings
 from publisher.compliance.released import released, released_stmt
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import local, local_today, utcnow
 from publisher.domain.errors import TransitionError, ValidationError
 from publisher.domain.item import ItemState, ItemType
@@ -215,7 +216,7 @@ def create_adoption_report(
     audit.append(
         session,
         actor=actor.name,
-        action="draft adoption report",
+        action=AuditAction.ADOPTION_REPORT_DRAFT,
         item_uid=item.uid,
         data={"consultation": consultation.uid},
     )

@@ -22,6 +22,7 @@ from publisher.compliance.inspection import inspection_status
 from publisher.compliance.links import item_links
 from publisher.compliance.report import Report, changed_fields, parse_inputs
 from publisher.compliance.report import build as build_report
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import ValidationError
 from publisher.domain.permissions import Permission
@@ -181,7 +182,7 @@ class ComplianceService:
                 audit.append(
                     s,
                     actor=actor.name,
-                    action="annual_report.edit",
+                    action=AuditAction.ANNUAL_REPORT_EDIT,
                     reason=f"{year}",
                     data={"year": year, "changes": changes},
                 )

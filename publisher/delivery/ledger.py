@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from channels.base import ChannelConfigError, ChannelError, PermanentError, RateLimitedError
 from publisher.alerting.record import record as record_alert
 from publisher.delivery.policy import ChannelPolicy
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import utcnow
 from publisher.domain.item import Breaker as B
 from publisher.domain.item import DeliveryState as S
@@ -157,9 +158,11 @@ def _announce(session: Session, effects: Effects, name: str, data: dict[str, Any
     record_alert(session, name, data)
 
 
-def _breaker_event(session: Session, channel: str, state: str, effects: Effects, reason: str) -> None:
+def _breaker_event(session: Session, channel: str, state: B, effects: Effects, reason: str) -> None:
     log.warning("channel %s breaker -> %s: %s", channel, state, reason)
-    audit.append(session, actor="system", action=f"breaker.{state}", reason=reason, data={"channel": channel})
+    audit.append(
+        session, actor="system", action=AuditAction.breaker(state), reason=reason, data={"channel": channel}
+    )
     _announce(session, effects, f"breaker.{state}", {"channel": channel, "reason": reason})
 
 
@@ -548,7 +551,7 @@ def record_confirmation(
         audit.append(
             session,
             actor="system",
-            action="channel.flag",
+            action=AuditAction.CHANNEL_FLAG,
             reason=flag,
             data={"channel": d.channel, "delivery": d.id},
         )
@@ -625,7 +628,10 @@ def expedite(session: Session, channel: str, actor: str, now: datetime | None = 
             .execution_options(synchronize_session=False)
         )
         audit.append(
-            session, actor=actor, action="channel.retry_now", data={"channel": channel, "count": len(ids)}
+            session,
+            actor=actor,
+            action=AuditAction.CHANNEL_RETRY_NOW,
+            data={"channel": channel, "count": len(ids)},
         )
     return ids
 
@@ -749,7 +755,9 @@ def pause(session: Session, channel: str, reason: str, actor: str, now: datetime
     if not st.paused:
         st.paused, st.pause_reason, st.updated_at = True, reason[:1000], now
         log.warning("channel %s paused: %s", channel, reason)
-        audit.append(session, actor=actor, action="channel.pause", reason=reason, data={"channel": channel})
+        audit.append(
+            session, actor=actor, action=AuditAction.CHANNEL_PAUSE, reason=reason, data={"channel": channel}
+        )
         _announce(session, effects, "channel.paused", {"channel": channel, "reason": reason})
     return effects
 
@@ -763,7 +771,7 @@ def resume(session: Session, channel: str, actor: str, now: datetime | None = No
         st.breaker, st.opened_at, st.probe_owner, st.consecutive_failures = B.CLOSED, None, None, 0
         st.updated_at = now
         log.warning("channel %s resumed by %s", channel, actor)
-        audit.append(session, actor=actor, action="channel.resume", data={"channel": channel})
+        audit.append(session, actor=actor, action=AuditAction.CHANNEL_RESUME, data={"channel": channel})
     effects.dispatch += release_held(session, channel, now)
     return effects
 
@@ -792,7 +800,11 @@ def replay(session: Session, delivery_id: int, actor: str, now: datetime | None 
             select(Item.uid).join(Delivery, Delivery.item_id == Item.id).where(Delivery.id == delivery_id)
         ).scalar_one()
         audit.append(
-            session, actor=actor, action="delivery.replay", item_uid=uid, data={"delivery": delivery_id}
+            session,
+            actor=actor,
+            action=AuditAction.DELIVERY_REPLAY,
+            item_uid=uid,
+            data={"delivery": delivery_id},
         )
     return changed
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import ChannelError, Digesting
 from publisher.delivery.channelset import ChannelSet
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import SHANGHAI, local_today, utcnow
 from publisher.domain.item import Operation, VersionView
 from publisher.editorial import audit
@@ -54,7 +55,8 @@ def run_digests(
             (e.data or {}).get("channel") == name and (e.data or {}).get("day") == day.isoformat()
             for e in s.execute(
                 select(AuditEvent).where(
-                    AuditEvent.action == "channel.digest", AuditEvent.at >= start - timedelta(days=1)
+                    AuditEvent.action == AuditAction.CHANNEL_DIGEST,
+                    AuditEvent.at >= start - timedelta(days=1),
                 )
             ).scalars()
         )
@@ -110,7 +112,7 @@ def run_digests(
                 "accepted": receipt.accepted,
                 "receipt": dict(receipt.data),
             }
-            db.run(partial(audit.append, actor="system", action="channel.digest", data=data))
+            db.run(partial(audit.append, actor="system", action=AuditAction.CHANNEL_DIGEST, data=data))
             log.info("digest of %s on %s sent: %s", day, name, receipt.external_id)
             outcomes[name] = "sent"
         except Exception as exc:
@@ -122,7 +124,7 @@ def run_digests(
                     partial(
                         audit.append,
                         actor="system",
-                        action="channel.digest_failed",
+                        action=AuditAction.CHANNEL_DIGEST_FAILED,
                         reason=message[:500],
                         data={"channel": name, "day": day.isoformat()},
                     )

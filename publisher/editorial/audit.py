@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Required, TypedDict, Unpack
 
-from sqlalchemy import BindParameter, bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import PublisherError
-from publisher.store.models import AuditEvent, AuditHead, JSONType, UTCDateTime
+from publisher.store import auditlog
+from publisher.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 # Session.info key under which publisher.store.db.Database hands the keyring to appenders
@@ -107,44 +109,11 @@ def hashed_text_parts(fields: dict[str, Any]) -> tuple[str, str]:
     return pre, post
 
 
-def append_sql(dialect: str, prefix: str = "") -> str:
-    """The one statement that appends an event, its parameters named `prefix` + field (see
-    `event_params`). It reads the head under its row lock (FOR UPDATE on PostgreSQL; SQLite
-    writers hold the database lock), takes the next seq and the previous hash from it, and
-    has the database hash the event's canonical text around that seq: PostgreSQL with its
-    own `sha256`, SQLite with `publisher_sha256` (registered on each connection by
-    `publisher.store.db`). The audit_head_follows trigger (migration 0006) then moves the head to
-    the new event. `publisher.store.outbox` runs it inside an approval's single statement."""
-    hashed = f"h.hash || :{prefix}pre || CAST(h.seq + 1 AS VARCHAR) || :{prefix}post"
-    if dialect == "postgresql":
-        digest, lock = f"encode(sha256(convert_to({hashed}, 'UTF8')), 'hex')", " FOR UPDATE"
-    else:
-        digest, lock = f"publisher_sha256({hashed})", ""
-    values = ", ".join(
-        f":{prefix}{name}" for name in ("at", "actor", "action", "item_uid", "version_hash", "reason", "data")
-    )
-    return (
-        "INSERT INTO audit_events (seq, at, actor, action, item_uid, version_hash, reason, data, prev_hash, hash) "
-        f"SELECT h.seq + 1, {values}, h.hash, {digest} FROM audit_head h WHERE h.id = 1{lock}"
-        " RETURNING seq, hash"
-    )
-
-
-def typed_params(prefix: str = "") -> list[BindParameter[Any]]:
-    """The parameters of `append_sql` that need the store's types (time and JSON)."""
-    return [bindparam(f"{prefix}at", type_=UTCDateTime()), bindparam(f"{prefix}data", type_=JSONType)]
-
-
-APPEND = {
-    dialect: text(append_sql(dialect)).bindparams(*typed_params()) for dialect in ("postgresql", "sqlite")
-}
-
-
 class EventFields(TypedDict, total=False):
     """What an event says; the database adds seq, the previous hash and its own hash."""
 
     actor: Required[str]
-    action: Required[str]
+    action: Required[AuditAction]
     item_uid: str | None
     version_hash: str | None
     reason: str | None
@@ -152,9 +121,11 @@ class EventFields(TypedDict, total=False):
 
 
 def event_params(**event: Unpack[EventFields]) -> dict[str, Any]:
-    """The parameters of `append_sql` for one event."""
+    """The parameters of `publisher.store.auditlog.append_sql` for one event."""
     at = utcnow()
     fields: dict[str, Any] = {"item_uid": None, "version_hash": None, "reason": None, "data": None, **event}
+    # stored and hashed as its value; a string that is no action is refused here, not written
+    fields["action"] = AuditAction(fields["action"]).value
     pre, post = hashed_text_parts({**fields, "at": at.isoformat()})
     return {**fields, "at": at, "pre": pre, "post": post}
 
@@ -163,9 +134,7 @@ def append(session: Session, **event: Unpack[EventFields]) -> None:
     """Append one event. One prebuilt statement (and, keyed, one more to store the mac):
     this runs in every transition."""
     session.flush()  # everything else first: the head lock below is then held only until commit
-    conn = session.connection()
-    seq, hash = conn.execute(APPEND[conn.dialect.name], event_params(**event)).one()
-    seal(session, seq, hash)
+    seal(session, *auditlog.append(session.connection(), event_params(**event)))
 
 
 _SEAL = update(AuditEvent).where(AuditEvent.seq == bindparam("s_seq")).values(mac=bindparam("s_mac"))
@@ -346,7 +315,7 @@ def seal_all(session: Session, keys: Keyring, *, actor: str, rekey: bool = False
     append(
         session,
         actor=actor,
-        action="audit.rekey" if rekey else "audit.seal",
+        action=AuditAction.AUDIT_REKEY if rekey else AuditAction.AUDIT_SEAL,
         data={"events": len(targets), "key_id": keys.current},
     )
     return len(targets)

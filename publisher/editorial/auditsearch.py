@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import SHANGHAI
 from publisher.editorial.service import Service
 from publisher.store.models import AuditEvent, Item
@@ -17,38 +18,39 @@ from publisher.store.models import AuditEvent, Item
 PAGE_SIZE = 100
 MAX_TITLE_MATCHES = 500
 
-ACTION_LABELS = {
-    "create": "新建",
-    "edit": "修改",
-    "submit": "提交审查",
-    "review": "通过保密审查",
-    "reject": "退回",
-    "approve": "批准发布",
-    "release": "定时发布",
-    "withdraw": "撤回",
-    "validity": "变更有效性",
-    "delivery.replay": "重放投递",
-    "delivery.release": "放行投递",
-    "delivery.exclude": "排除投递",
-    "channel.pause": "暂停渠道",
-    "channel.resume": "恢复渠道",
-    "channel.retry_now": "立即重试",
-    "channel.flag": "渠道标记线上副本",
-    "channel.digest": "公众号合集",
-    "channel.digest_failed": "公众号合集失败",
-    "breaker.open": "熔断打开",
-    "breaker.half_open": "熔断半开",
-    "breaker.closed": "熔断闭合",
-    "check.accept": "接受检查提醒",
-    "check.word.add": "添加词库条目",
-    "check.word.remove": "删除词库条目",
-    "check.person.add": "添加人员任职",
-    "check.person.remove": "删除人员任职",
-    "alert.silence": "静默告警",
-    "alert.unsilence": "解除静默",
-    "annual_report.edit": "填报年度报告",
-    "audit.rekey": "更换审计密钥",
-    "login.throttled": "登录受限",
+# keyed by AuditAction; a plain str key type so that a stored value looks its label up as it is
+ACTION_LABELS: dict[str, str] = {
+    AuditAction.CREATE: "新建",
+    AuditAction.EDIT: "修改",
+    AuditAction.SUBMIT: "提交审查",
+    AuditAction.REVIEW: "通过保密审查",
+    AuditAction.REJECT: "退回",
+    AuditAction.APPROVE: "批准发布",
+    AuditAction.RELEASE: "定时发布",
+    AuditAction.WITHDRAW: "撤回",
+    AuditAction.VALIDITY: "变更有效性",
+    AuditAction.DELIVERY_REPLAY: "重放投递",
+    AuditAction.DELIVERY_RELEASE: "放行投递",
+    AuditAction.DELIVERY_EXCLUDE: "排除投递",
+    AuditAction.CHANNEL_PAUSE: "暂停渠道",
+    AuditAction.CHANNEL_RESUME: "恢复渠道",
+    AuditAction.CHANNEL_RETRY_NOW: "立即重试",
+    AuditAction.CHANNEL_FLAG: "渠道标记线上副本",
+    AuditAction.CHANNEL_DIGEST: "公众号合集",
+    AuditAction.CHANNEL_DIGEST_FAILED: "公众号合集失败",
+    AuditAction.BREAKER_OPEN: "熔断打开",
+    AuditAction.BREAKER_HALF_OPEN: "熔断半开",
+    AuditAction.BREAKER_CLOSED: "熔断闭合",
+    AuditAction.CHECK_ACCEPT: "接受检查提醒",
+    AuditAction.CHECK_WORD_ADD: "添加词库条目",
+    AuditAction.CHECK_WORD_REMOVE: "删除词库条目",
+    AuditAction.CHECK_PERSON_ADD: "添加人员任职",
+    AuditAction.CHECK_PERSON_REMOVE: "删除人员任职",
+    AuditAction.ALERT_SILENCE: "静默告警",
+    AuditAction.ALERT_UNSILENCE: "解除静默",
+    AuditAction.ANNUAL_REPORT_EDIT: "填报年度报告",
+    AuditAction.AUDIT_REKEY: "更换审计密钥",
+    AuditAction.LOGIN_THROTTLED: "登录受限",
 }
 
 
@@ -56,7 +58,7 @@ ACTION_LABELS = {
 class AuditQuery:
     q: str | None = None  # item title contains
     actor: str | None = None
-    action: str | None = None
+    action: AuditAction | None = None
     day_from: date | None = None  # Beijing days, inclusive
     day_to: date | None = None
     item: str | None = None  # an item's uid
@@ -101,7 +103,11 @@ def search_audit(service: Service, f: AuditQuery, limit: int = PAGE_SIZE) -> lis
         out = []
         for e in events:
             data = dict(e.data or {})
-            changes = data.pop("changes", None) if e.action in ("edit", "annual_report.edit") else None
+            changes = (
+                data.pop("changes", None)
+                if e.action in (AuditAction.EDIT, AuditAction.ANNUAL_REPORT_EDIT)
+                else None
+            )
             out.append(
                 {
                     "seq": e.seq,

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import AuthError, NotFoundError, PermissionDeniedError, ValidationError
 from publisher.domain.ids import hash_token, new_token
@@ -119,7 +120,7 @@ def _user(session: Session, name: str, *, lock: bool = False) -> User:
     return user
 
 
-def _audit(session: Session, by: str, action: str, user: User, **data: Any) -> None:
+def _audit(session: Session, by: str, action: AuditAction, user: User, **data: Any) -> None:
     audit.append(session, actor=by, action=action, data={"user": user.name, **data})
 
 
@@ -145,7 +146,7 @@ def add_user(
     )
     session.add(user)
     session.flush()
-    _audit(session, by, "user.add", user, role=parsed.value, password=password is not None)
+    _audit(session, by, AuditAction.USER_ADD, user, role=parsed.value, password=password is not None)
     return user, token
 
 
@@ -162,7 +163,7 @@ def set_active(session: Session, by: Actor, name: str, active: bool) -> User:
     if user.active != active:
         user.active = active
         user.session_epoch += 1
-        _audit(session, by.name, "user.enable" if active else "user.disable", user)
+        _audit(session, by.name, AuditAction.USER_ENABLE if active else AuditAction.USER_DISABLE, user)
     return user
 
 
@@ -176,7 +177,7 @@ def set_role(session: Session, by: Actor, name: str, role: str) -> User:
         user.session_epoch += 1
         # the old token spoke for the old role: it ends now; rotate-token issues a new one
         user.token_hash = hash_token(new_token())
-        _audit(session, by.name, "user.role", user, **{"from": was, "to": parsed.value})
+        _audit(session, by.name, AuditAction.USER_ROLE, user, **{"from": was, "to": parsed.value})
     return user
 
 
@@ -184,7 +185,7 @@ def rotate_token(session: Session, by: Actor, name: str) -> tuple[User, str]:
     user = _user(session, name, lock=True)
     token = new_token()
     user.token_hash = hash_token(token)
-    _audit(session, by.name, "user.token", user)
+    _audit(session, by.name, AuditAction.USER_TOKEN, user)
     return user, token
 
 
@@ -193,7 +194,7 @@ def set_password(session: Session, by: Actor, name: str, password: str) -> User:
     check_password_policy(user.name, password)
     user.password_hash = hash_password(password)
     user.session_epoch += 1
-    _audit(session, by.name, "user.password", user)
+    _audit(session, by.name, AuditAction.USER_PASSWORD, user)
     return user
 
 

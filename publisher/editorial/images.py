@@ -8,6 +8,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from publisher.domain.actions import AuditAction
 from publisher.domain.errors import NotFoundError, ValidationError
 from publisher.domain.permissions import Permission
 from publisher.editorial import audit
@@ -63,7 +64,11 @@ def store_image(service: Service, actor: Actor, uid: str, data: bytes) -> str:
             partial.write_bytes(data)
             partial.replace(target)
         audit.append(
-            s, actor=actor.name, action="image.upload", item_uid=uid, data={"name": name, "bytes": len(data)}
+            s,
+            actor=actor.name,
+            action=AuditAction.IMAGE_UPLOAD,
+            item_uid=uid,
+            data={"name": name, "bytes": len(data)},
         )
     return f"/media/{uid}/{name}"
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from publisher.domain.actions import AuditAction
 from publisher.editorial.service import Service
 from publisher.store.models import AuditEvent
 
@@ -32,7 +33,7 @@ def latest_pauses(service: Service, channels: list[str]) -> dict[str, Pause]:
     with service.db.reader() as s:
         rows = s.execute(
             select(AuditEvent)
-            .where(AuditEvent.action == "channel.pause")
+            .where(AuditEvent.action == AuditAction.CHANNEL_PAUSE)
             .order_by(AuditEvent.seq.desc())
             .limit(RECENT)
         ).scalars()

@@ -20,6 +20,7 @@ from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from publisher.alerting.record import record as record_alert
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import NotFoundError, ThrottledError, ValidationError
 from publisher.domain.item import DeliveryState, ItemState
@@ -177,7 +178,7 @@ class Service:
                         audit.append(
                             s,
                             actor="anonymous",
-                            action="login.throttled",
+                            action=AuditAction.LOGIN_THROTTLED,
                             data={"user": name[:64], "address": address[:64], "by": by},
                         )
                 if failure.burst:

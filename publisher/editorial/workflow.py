@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import as_utc, local, utcnow
 from publisher.domain.errors import (
     FieldError,
@@ -196,7 +197,7 @@ def create_item(session: Session, settings: Settings, actor: Actor, data: dict[s
     session.add(item)
     session.flush()
     _apply(session, item, parsed, settings)
-    audit.append(session, actor=actor.name, action="create", item_uid=item.uid)
+    audit.append(session, actor=actor.name, action=AuditAction.CREATE, item_uid=item.uid)
     return item
 
 
@@ -236,7 +237,7 @@ def update_item(session: Session, settings: Settings, actor: Actor, uid: str, pa
     audit.append(
         session,
         actor=actor.name,
-        action="edit",
+        action=AuditAction.EDIT,
         item_uid=item.uid,
         # only what changed (a form posts every field), each value shortened for the log
         data={
@@ -291,7 +292,11 @@ def import_index_number(session: Session, settings: Settings, actor: Actor, uid:
     item.content = {**item.content, "index_number": number}
     indexno.reserve_existing(session, settings.agency, number)
     audit.append(
-        session, actor=actor.name, action="import-index-no", item_uid=item.uid, data={"index_number": number}
+        session,
+        actor=actor.name,
+        action=AuditAction.IMPORT_INDEX_NO,
+        item_uid=item.uid,
+        data={"index_number": number},
     )
     return item
 
@@ -303,7 +308,7 @@ def submit(session: Session, actor: Actor, uid: str) -> Item:
         raise _refuse(item, "submit")
     item.state = ItemState.IN_REVIEW.value
     item.updated_at = utcnow()
-    audit.append(session, actor=actor.name, action="submit", item_uid=item.uid)
+    audit.append(session, actor=actor.name, action=AuditAction.SUBMIT, item_uid=item.uid)
     return item
 
 
@@ -341,7 +346,7 @@ def review(session: Session, actor: Actor, uid: str) -> Item:
         raise ValidationError(blockers)
     item.state = ItemState.AWAITING_APPROVAL.value
     item.updated_at = utcnow()
-    audit.append(session, actor=actor.name, action="review", item_uid=item.uid)
+    audit.append(session, actor=actor.name, action=AuditAction.REVIEW, item_uid=item.uid)
     return item
 
 
@@ -359,7 +364,9 @@ def reject(session: Session, actor: Actor, uid: str, reason: str) -> Item:
     item.state = ItemState.DRAFT.value
     item.reject_reason = reason[:2000]
     item.updated_at = utcnow()
-    audit.append(session, actor=actor.name, action="reject", item_uid=item.uid, reason=item.reject_reason)
+    audit.append(
+        session, actor=actor.name, action=AuditAction.REJECT, item_uid=item.uid, reason=item.reject_reason
+    )
     return item
 
 
@@ -387,12 +394,12 @@ def _group_of(session: Session, item: AnyItem) -> list[AnyItem]:
 
 # What makes someone a maker of the version under approval (the audit log is the record of
 # who did what; "approve" closes a version, so only events after the last one count).
-_MAKER_ACTIONS = ("create", "edit", "import-index-no")
+_MAKER_ACTIONS = (AuditAction.CREATE, AuditAction.EDIT, AuditAction.IMPORT_INDEX_NO)
 _HISTORY = (
     select(AuditEvent.actor, AuditEvent.action)
     .where(
         AuditEvent.item_uid == bindparam("uid"),
-        AuditEvent.action.in_((*_MAKER_ACTIONS, "review", "approve")),
+        AuditEvent.action.in_((*_MAKER_ACTIONS, AuditAction.REVIEW, AuditAction.APPROVE)),
     )
     .order_by(AuditEvent.seq)
 )
@@ -406,10 +413,10 @@ def _check_four_eyes(session: Session, actor: Actor, item: AnyItem) -> None:
     makers: set[str] = set()
     reviewers: set[str] = set()
     for name, action in session.connection().execute(_HISTORY, {"uid": item.uid}).tuples():
-        if action == "approve":
+        if action == AuditAction.APPROVE:
             makers.clear()
             reviewers.clear()
-        elif action == "review":
+        elif action == AuditAction.REVIEW:
             reviewers.add(name)
         else:
             makers.add(name)
@@ -480,7 +487,7 @@ def _write_version(
     after: dict[str, int] | None = None,
     supersede: bool = True,
     release: dict[str, Any] | None = None,
-    audit_action: str | None = None,
+    audit_action: AuditAction | None = None,
     audit_data: dict[str, Any] | None = None,
 ) -> tuple[Frozen, dict[str, int]]:
     """Freeze `content` as the item's next version and queue one delivery of it per channel
@@ -534,9 +541,12 @@ def _write_version(
             data={"version": number, **(audit_data or {})},
         )
     )
-    _, rows = outbox.write(
+    written = outbox.write(
         session, values, op.value, planned, due_at=max(now, not_before), now=now, release=release, event=event
     )
+    if written.event is not None:
+        audit.seal(session, *written.event)
+    rows = written.deliveries
     if release is not None:
         # the object now holds the values just written (an ORM object: as committed values)
         for key, value in release.items():
@@ -763,7 +773,7 @@ def approve(
                 published_at=(m.published_at or now) if released else m.published_at,
                 updated_at=now,
             ),
-            audit_action="approve",
+            audit_action=AuditAction.APPROVE,
             audit_data={
                 "operation": op.value,
                 "channels": channels,
@@ -860,7 +870,7 @@ def _exclude(
         audit.append(
             session,
             actor=actor.name,
-            action="delivery.exclude",
+            action=AuditAction.DELIVERY_EXCLUDE,
             item_uid=item.uid,
             reason=reason or None,
             data={"delivery": delivery_id, "channel": channel, "problems": problems},
@@ -899,7 +909,7 @@ def release_excluded(
     audit.append(
         session,
         actor=actor.name,
-        action="delivery.release",
+        action=AuditAction.DELIVERY_RELEASE,
         item_uid=item.uid,
         data={"delivery": delivery_id, "channel": d.channel},
     )
@@ -945,7 +955,7 @@ def _change_validity(
     audit.append(
         session,
         actor=actor.name,
-        action="validity",
+        action=AuditAction.VALIDITY,
         item_uid=item.uid,
         version_hash=version.content_hash,
         data={"validity": validity.value, "on": on.isoformat(), "by": by, "version": version.number},
@@ -1020,7 +1030,7 @@ def withdraw(session: Session, settings: Settings, actor: Actor, uid: str, reaso
     audit.append(
         session,
         actor=actor.name,
-        action="withdraw",
+        action=AuditAction.WITHDRAW,
         item_uid=item.uid,
         version_hash=version.content_hash,
         reason=item.withdraw_reason,
@@ -1047,7 +1057,7 @@ def release_due(session: Session, now: datetime | None = None) -> Outcome:
         item.state = ItemState.PUBLISHED.value
         item.published_at = item.published_at or now
         item.updated_at = now
-        audit.append(session, actor="system", action="release", item_uid=item.uid)
+        audit.append(session, actor="system", action=AuditAction.RELEASE, item_uid=item.uid)
         outcome.items.append(item)
         outcome.deliveries += (
             session.execute(

@@ -20,13 +20,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import TextClause, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from publisher.domain.item import DeliveryState
-from publisher.editorial import audit
+from publisher.store import auditlog
 from publisher.store.models import Delivery, Item, ItemVersion, JSONType, UTCDateTime
 
 
@@ -37,6 +37,15 @@ class Planned:
     channel: str
     key: str
     after: int | None = None
+
+
+class Written(NamedTuple):
+    """What `write` wrote: the version's id, {channel: delivery id} and, given an event, its
+    (seq, hash) for the caller to seal with the audit key (`publisher.editorial.audit.seal`)."""
+
+    version_id: int
+    deliveries: dict[str, int]
+    event: tuple[int, str] | None
 
 
 # -- PostgreSQL: one statement -------------------------------------------------------------
@@ -78,8 +87,8 @@ def _pg_statement(release: bool, event: bool) -> TextClause:
         binds += [bindparam(t, type_=UTCDateTime()) for t in ("r_published_at", "r_updated_at")]
     if event:
         # last: the audit head's lock is then taken at the very end, as audit.append does
-        sql += f", a AS ({audit.append_sql('postgresql', 'a_')})"
-        binds += audit.typed_params("a_")
+        sql += f", a AS ({auditlog.append_sql('postgresql', 'a_')})"
+        binds += auditlog.typed_params("a_")
     return text(sql + (_PG_RESULT_EVENT if event else _PG_RESULT)).bindparams(*binds)
 
 
@@ -118,12 +127,12 @@ def write(
     now: datetime,
     release: dict[str, Any] | None = None,
     event: dict[str, Any] | None = None,
-) -> tuple[int, dict[str, int]]:
+) -> Written:
     """Insert the version (`version`: its column values), one queued delivery per planned
     channel, due at `due_at`; given `release` (index_number, live_version, state,
     published_at, updated_at), update the item's release columns; given `event`
-    (`audit.event_params`), append that audit event last. Returns the version's id and
-    {channel: delivery id}."""
+    (`audit.event_params`), append that audit event last. Returns what it wrote (`Written`);
+    an event's keyed hash is the caller's to store, in the same transaction."""
     if event is not None:
         session.flush()  # as audit.append does: the audit head's lock is the last one taken
     conn = session.connection()
@@ -143,9 +152,11 @@ def write(
         if event is not None:
             params.update({f"a_{k}": v for k, v in event.items()})
         rows = conn.execute(_pg_statement(release is not None, event is not None), params).all()
-        if event is not None:
-            audit.seal(session, rows[0].a_seq, rows[0].a_hash)
-        return rows[0].version_id, {r.channel: r.delivery_id for r in rows if r.channel is not None}
+        return Written(
+            rows[0].version_id,
+            {r.channel: r.delivery_id for r in rows if r.channel is not None},
+            (rows[0].a_seq, rows[0].a_hash) if event is not None else None,
+        )
 
     key = conn.execute(_VERSION, version).inserted_primary_key  # lastrowid: no RETURNING
     assert key is not None
@@ -180,9 +191,7 @@ def write(
         written = json.loads(found).items() if found else ()
     elif planned:
         written = conn.execute(_DELIVERY_IDS, ids_of).tuples()
-    if event is not None:
-        seq, hash = conn.execute(audit.APPEND["sqlite"], event).one()
-        audit.seal(session, seq, hash)
+    appended = auditlog.append(conn, event) if event is not None else None
     # (an IN list of the channels would have SQLAlchemy render the statement anew each time)
     wanted = {p.channel for p in planned}
-    return version_id, {channel: did for channel, did in written if channel in wanted}
+    return Written(version_id, {channel: did for channel, did in written if channel in wanted}, appended)

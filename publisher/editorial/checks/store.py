@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from publisher.domain.actions import AuditAction
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import NotFoundError, TransitionError, ValidationError
 from publisher.domain.item import ItemState
@@ -149,7 +150,7 @@ def add_term(
     audit.append(
         session,
         actor=actor.name,
-        action="check.word.add",
+        action=AuditAction.CHECK_WORD_ADD,
         data={
             "term": text,
             "kind": parsed.value,
@@ -204,7 +205,7 @@ def remove_term(session: Session, actor: Actor, term: str, *, starter: dict[str,
     audit.append(
         session,
         actor=actor.name,
-        action="check.word.remove",
+        action=AuditAction.CHECK_WORD_REMOVE,
         data={"term": term.strip(), "version": version, "starter": switched_off},
     )
     return {"term": term.strip(), "version": version, "starter_switched_off": switched_off}
@@ -270,7 +271,7 @@ def add_person(
     audit.append(
         session,
         actor=actor.name,
-        action="check.person.add",
+        action=AuditAction.CHECK_PERSON_ADD,
         data={
             "id": row.id,
             "name": clean_name,
@@ -297,7 +298,7 @@ def remove_person(session: Session, actor: Actor, entry_id: int) -> dict[str, An
     audit.append(
         session,
         actor=actor.name,
-        action="check.person.remove",
+        action=AuditAction.CHECK_PERSON_REMOVE,
         data={"id": entry_id, "name": row.name, "title": row.title, "version": version},
     )
     return {"id": entry_id, "version": version}
@@ -365,7 +366,7 @@ def accept(
     audit.append(
         session,
         actor=actor.name,
-        action="check.accept",
+        action=AuditAction.CHECK_ACCEPT,
         item_uid=uid,
         reason=why,
         data={

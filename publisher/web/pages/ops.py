@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from publisher.domain.actions import AuditAction
 from publisher.domain.errors import NotFoundError, PublisherError, TransitionError, ValidationError
 from publisher.domain.numbers import ascii_digits
 from publisher.domain.permissions import Permission
@@ -183,7 +184,7 @@ def audit_log(
     query = AuditQuery(
         q=q.strip()[:100] or None,
         actor=actor.strip()[:64] or None,
-        action=action or None,
+        action=AuditAction(action) if action else None,
         day_from=days["date_from"],
         day_to=days["date_to"],
         item=chosen,

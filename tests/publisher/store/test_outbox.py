@@ -35,14 +35,14 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
     now = utcnow()
     due = now + timedelta(minutes=5)
     with service.db.transaction() as s:
-        _, earlier = outbox.write(
+        earlier = outbox.write(
             s,
             _version(item.id, team.editor.id, 1, now),
             "publish",
             [outbox.Planned("wechat", "k0.wechat")],
             due_at=now,
             now=now,
-        )
+        ).deliveries
     planned = [
         outbox.Planned("rss", "k.rss"),
         outbox.Planned("cms", "k.cms", after=None),
@@ -54,7 +54,7 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
     event.listen(engine, "before_cursor_execute", listener)
     try:
         with service.db.transaction() as s:
-            version_id, ids = outbox.write(
+            version_id, ids, appended = outbox.write(
                 s,
                 _version(item.id, team.editor.id, 2, now),
                 "update",
@@ -76,6 +76,8 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
                     data={"version": 2},
                 ),
             )
+            assert appended is not None
+            audit.seal(s, *appended)  # the caller's part: the keyed hash, when a key is configured
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     # then PostgreSQL did it all in one statement
@@ -101,6 +103,7 @@ def test_version_deliveries_and_release_columns_are_written_together(service: Se
     # and the audit event was appended last, chained and hashed as verify expects
     last = service.audit_events()[-1]
     assert (last["action"], last["actor"], last["data"]) == ("approve", "approver", {"version": 2})
+    assert appended == (last["seq"], last["hash"])
     assert service.verify_audit()[1] == []
     # and the item carries its release columns
     assert stored is not None
@@ -116,10 +119,10 @@ def test_a_version_without_channels_writes_no_delivery(service: Service, team: T
     item = service.create_item(team.editor, policy())
     now = utcnow()
     with service.db.transaction() as s:
-        version_id, ids = outbox.write(
+        version_id, ids, appended = outbox.write(
             s, _version(item.id, team.editor.id, 1, now), "publish", [], due_at=now, now=now
         )
-    assert ids == {}
+    assert ids == {} and appended is None
     with service.db.reader() as s:
         assert s.get(ItemVersion, version_id) is not None
         assert s.execute(select(Delivery)).first() is None
