@@ -4,7 +4,9 @@ publish: cover → permanent material; each in-article image → media/uploadimg
 freepublish/submit → `accepted` with the publish_id. `confirm` polls freepublish/get (the
 PUBLISHJOBFINISH callback, parsed in callback.py, says the same thing sooner).
 update: a correction article beside the original, or delete-and-republish (settings); a
-change of validity (废止/失效/修订) always deletes the original and republishes (docs/wechat.md).
+change of validity (废止/失效/修订) always deletes the original, then republishes the full text
+under 【已废止】 etc. or (`abolition_mode = "notice"`) publishes only a short notice in its
+place, linking to the abolishing document (docs/wechat.md).
 withdraw: freepublish/delete of exactly this item's article(s), always with an explicit
 index ≥ 1 (index 0 or none deletes every article of that publish).
 
@@ -93,6 +95,10 @@ class WechatSettings(ChannelSettings):
     callback_aes_key: SecretStr | None = None
     allowed_image_hosts: list[str] = Field(default_factory=list)
     update_mode: Literal["correction", "republish"] = "correction"
+    # A change of validity always deletes the original (it says 有效); in its place either the
+    # full text under 【已废止】 etc. ("republish") or a short notice that links to the
+    # abolishing document ("notice"), so the abolished text is no longer read as current.
+    abolition_mode: Literal["republish", "notice"] = "republish"
     # The daily digest broadcast (群发) is opt-in per item type: empty means no broadcast.
     broadcast_types: list[str] = Field(default_factory=list)
     # Hour (Asia/Shanghai) from which the day's digest goes out: late enough that the day's
@@ -248,6 +254,34 @@ class WechatChannel(Channel):
             return "【更新】", "本文内容已更新，以下为更新后的全文。"
         return "", None
 
+    def _abolition_notice(self, version: VersionView) -> tuple[str, str]:
+        """(content, digest) of the short article left in place of an abolished one: what
+        happened and when, the abolishing document's address, the metadata block (whose
+        validity line reconcile reads) — no body, no images, no attachments."""
+        changed = version.validity_changed_on.isoformat() if version.validity_changed_on else ""
+        what = f"本文件{('已于' + changed) if changed else '现'}{version.validity.change}。"
+        lines = [f'<p style="{NOTICE}">{escape(what)}原文已删除，不再作为依据。</p>']
+        by = version.abolished_by_url
+        if by:
+            # WeChat drops links to outside pages from article bodies: the address is shown
+            # as text, and “阅读原文” leads to this item's own page, which links to it too
+            lines.append(
+                f'<p style="font-size:15px;line-height:1.6;">{version.validity.change}依据：'
+                f'<span style="color:#576b95;word-break:break-all;">{escape(by)}</span></p>'
+            )
+        names = version.labels
+        meta = [
+            (names["index_number"], version.index_number),
+            (names["issuing_body"], version.issuing_body),
+            (names["doc_number"], version.doc_number),
+            (names["issue_date"], version.issue_date.isoformat()),
+            (names["validity"], version.validity),
+        ]
+        block = "<br/>".join(f"{label}：{escape(value)}" for label, value in meta if value)
+        lines.append(f'<p style="{META}">{block}</p>')
+        lines.append('<p style="font-size:15px;line-height:1.6;">原文信息及其有效性见“阅读原文”。</p>')
+        return clean_output("".join(lines)), what[:DIGEST_MAX]
+
     def _author(self, version: VersionView) -> str:
         author = self.settings.author or version.issuing_body or ""
         return author if len(author) <= AUTHOR_MAX else ""
@@ -275,11 +309,19 @@ class WechatChannel(Channel):
             if (correction or version.validity is not Validity.VALID)
             else ("", None)
         )
-        content, images, dropped = self._content(version, notice)
+        # notice mode: only a short notice takes the abolished article's place
+        short = version.validity is not Validity.VALID and self.settings.abolition_mode == "notice"
+        if short:
+            content, digest = self._abolition_notice(version)
+            images: tuple[str, ...] = ()
+            dropped: tuple[str, ...] = ()
+        else:
+            content, images, dropped = self._content(version, notice)
+            digest = version.description
         article = {
             "title": _fit(prefix, title) if prefix else title,
             "author": self._author(version),
-            "digest": version.description,
+            "digest": digest,
             "content": content,
             "content_source_url": self.source_url(version),
             "need_open_comment": 0,
@@ -291,7 +333,9 @@ class WechatChannel(Channel):
             "article": article,
             "images": list(images),
             "dropped_images": list(dropped),
-            "cover_url": version.cover_url,
+            "notice": short,
+            # a notice has no pictures of the document: its cover is generated, never fetched
+            "cover_url": None if short else version.cover_url,
             "cover_caption": f"{version.index_number}  {version.issue_date.isoformat()}",
             "cover_seed": f"{version.uid}:{version.version}",
             "item_type": version.type.value,

@@ -393,5 +393,13 @@ class VersionView:
         return self.description or text_of(self.body_html)[:200]
 
     @property
+    def abolished_by_url(self) -> str | None:
+        """The public page of the document that abolished this one, beside this item's own
+        (`public_url` is <public base>/items/<uid>)."""
+        if not self.abolished_by or not self.public_url.endswith("/" + self.uid):
+            return None
+        return self.public_url[: -len(self.uid)] + self.abolished_by
+
+    @property
     def type_label(self) -> str:
         return ITEM_TYPE_LABELS[self.type]

@@ -425,3 +425,65 @@ def test_abolition_never_leaves_the_original_live_even_in_correction_mode(
     assert [d["index"] for d in state["delete_log"]] == [1]
     live = [h for h in channel.inventory() if h.live]
     assert [(h.uid, h.validity) for h in live] == [(abolished.uid, "已废止")]
+
+
+def test_abolition_in_notice_mode_leaves_only_a_short_notice_linking_to_the_abolishing_document(
+    make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost
+) -> None:
+    from datetime import date
+
+    # given a policy with pictures live on WeChat, and an account set to leave a notice
+    channel = make_channel(update_mode="correction", abolition_mode="notice")
+    original = policy(image_host)
+    first = publish(channel, original)
+    assert wait_confirmed(channel, first).delivered
+    uploads = wechat.state()["counters"]["api_calls"]["media/uploadimg"]
+
+    # when it is abolished by another document
+    by = "01abolishingnotice000000001"
+    abolished = policy(
+        image_host, version=2, validity="已废止", validity_changed_on=date(2026, 12, 1), abolished_by=by
+    )
+    second = channel.send(channel.render(abolished, Operation.UPDATE), key="v2:abolish")
+    assert wait_confirmed(channel, second).delivered
+
+    # then the original is deleted (it said 有效) and the one live article is a short notice
+    state = wechat.state()
+    assert state["publishes"][first.external_id]["publish_status"] == 5
+    assert [d["index"] for d in state["delete_log"]] == [1]
+    [article] = state["publishes"][second.external_id]["articles"]
+    assert article["title"] == "【已废止】关于规范政府购买服务预算管理的通知"
+    text = BeautifulSoup(article["content"], "html.parser").get_text()
+    assert "本文件已于2026-12-01废止" in text and "原文已删除" in text
+    assert f"http://127.0.0.1:8000/items/{by}" in text  # the abolishing document
+    assert "坚持公开为常态" not in text and "<img" not in article["content"]  # no body, no pictures
+    assert article["digest"].startswith("本文件已于2026-12-01废止")
+    # “阅读原文” stays this item's own address: withdrawal and reconcile find the notice by it
+    assert article["content_source_url"] == original.channel_urls["cms"]
+    assert state["counters"]["api_calls"]["media/uploadimg"] == uploads  # nothing fetched or uploaded again
+    live = [h for h in channel.inventory() if h.live]
+    assert [(h.uid, h.validity) for h in live] == [(abolished.uid, "已废止")]
+
+    # and a later withdrawal deletes the notice too: nothing of the item is left live
+    gone = channel.send(channel.render(abolished, Operation.WITHDRAW), key="v3:withdraw")
+    assert gone.data["deleted"] == [
+        {"article_id": state["publishes"][second.external_id]["article_id"], "index": 1}
+    ]
+    assert [h for h in channel.inventory() if h.live] == []
+
+
+def test_abolition_in_republish_mode_keeps_the_full_text_under_the_mark(
+    make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost
+) -> None:
+    from datetime import date
+
+    channel = make_channel(abolition_mode="republish")
+    first = publish(channel, policy(image_host))
+    assert wait_confirmed(channel, first).delivered
+    abolished = policy(image_host, version=2, validity="已废止", validity_changed_on=date(2026, 12, 1))
+    second = channel.send(channel.render(abolished, Operation.UPDATE), key="v2:abolish")
+    assert wait_confirmed(channel, second).delivered
+    [article] = wechat.state()["publishes"][second.external_id]["articles"]
+    text = BeautifulSoup(article["content"], "html.parser").get_text()
+    assert article["title"].startswith("【已废止】") and "坚持公开为常态" in text
+    assert "原文已删除" not in text

@@ -86,6 +86,7 @@ def deploy(
         redis: str | None = None,
         rss: bool = False,
         hosts: list[str] | None = None,
+        **extra: Any,
     ) -> Deployment:
         section: dict[str, Any] = {
             "enabled": True,
@@ -99,6 +100,7 @@ def deploy(
             "retry": retry or RETRY,
             "breaker": BREAKER,
             "confirm_interval_seconds": poll,
+            **extra,  # any other key of [channels.wechat]
         }
         if aes:
             section["callback_aes_key_env"] = AES_ENV
@@ -523,3 +525,40 @@ def audit_of(rt: Runtime, uid: str) -> list[tuple[str, Any]]:
     with rt.db.reader() as s:
         events = s.execute(select(AuditEvent).where(AuditEvent.item_uid == uid)).scalars().all()
         return [(e.action, (e.data or {}).get("channel")) for e in events]
+
+
+def test_an_abolishing_notice_leaves_only_a_short_wechat_notice_in_place_of_the_original(
+    deploy: Deploy, team: Team, wechat: RunningServer
+) -> None:
+    from publisher.domain.item import Validity
+
+    # given a policy live on WeChat, with the account set to leave a notice on abolition
+    dep = deploy(abolition_mode="notice")
+    old = approve(dep.rt, team, title="关于旧预算办法的通知")
+    wait_for(lambda: state_of(dep.rt, old) == "delivered")
+    first_job = the_delivery(dep.rt, old)["external_id"]
+
+    # when a notice that abolishes it is approved (one approval: its own article, and the
+    # change of validity of the old one)
+    new = approve(dep.rt, team, title="关于废止旧预算办法的通知", abolishes=[old])
+    assert dep.rt.service.item_detail(old)["validity"] == Validity.ABOLISHED
+    wait_for(
+        lambda: (
+            [d["state"] for d in deliveries(dep.rt, old)] == ["delivered", "delivered"]
+            and state_of(dep.rt, new) == "delivered"
+        ),
+        what="the abolition and the new notice delivered",
+    )
+
+    # then the original is deleted, and in its place a short notice points to the new notice
+    state = wechat.state()
+    assert state["publishes"][first_job]["publish_status"] == 5
+    notice_job = deliveries(dep.rt, old)[1]["external_id"]
+    [article] = state["publishes"][notice_job]["articles"]
+    assert article["title"] == "【已废止】关于旧预算办法的通知"
+    text = BeautifulSoup(article["content"], "html.parser").get_text()
+    assert f"/items/{new}" in text and "原文已删除" in text and "正文" not in text
+    assert article["content_source_url"].endswith(f"/items/{old}")
+    # reconcile agrees: one live copy per item, the old one saying 已废止 as the ledger does
+    [report] = dep.rt.deliveries.reconcile(["wechat"])
+    assert report.checked and report.problems == [] and report.held_live == 2
