@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from publisher.compliance.annual import _bounds
 from publisher.domain.errors import FieldError, ValidationError
-from publisher.domain.item import ItemState, ItemType, Validity
-from publisher.store.models import AnnualReportInput, Application, Item
+from publisher.domain.item import Validity
+from publisher.store import counters
+from publisher.store.models import AnnualReportInput, Application
 
 # Numbers staff enter: key -> label (the template's row or column).
 NUMBERS: dict[str, str] = {
@@ -106,38 +106,33 @@ class Report:
         return [p.strip() for p in str(self.inputs.get(key) or "").splitlines() if p.strip()]
 
 
+def policy_figures(policies: dict[tuple[str, str, bool], int], year: int) -> tuple[int, int, int]:
+    """(made, abolished, valid) for `year` from the maintained policy counts (migration 0017:
+    publication year, '<validity>|<year of its change>', withdrawn), so the report costs the
+    number of years, not a read of every policy ever published:
+
+    - made: first published in the year (withdrawn ones included: they were made);
+    - abolished: abolished or expired in the year;
+    - valid: in force at the end of the year — published by then, not withdrawn, and either
+      still 有效 or changed only after the year.
+    """
+    made = abolished = valid = 0
+    ended = (Validity.ABOLISHED.value, Validity.EXPIRED.value)
+    for (published, change, withdrawn), n in policies.items():
+        validity, _, changed = change.partition("|")
+        if published == str(year):
+            made += n
+        if validity in ended and changed == str(year):
+            abolished += n
+        if published and int(published) <= year and not withdrawn:
+            if validity == Validity.VALID or (changed and int(changed) > year):
+                valid += n
+    return made, abolished, valid
+
+
 def build(session: Session, year: int) -> Report:
-    start, end = _bounds(year)
     first, last = date(year, 1, 1), date(year, 12, 31)
-    made = session.execute(
-        select(func.count())
-        .select_from(Item)
-        .where(Item.type == ItemType.POLICY, Item.published_at >= start, Item.published_at < end)
-    ).scalar_one()
-    abolished = session.execute(
-        select(func.count())
-        .select_from(Item)
-        .where(
-            Item.type == ItemType.POLICY,
-            Item.validity.in_([Validity.ABOLISHED.value, Validity.EXPIRED.value]),
-            Item.validity_changed_on >= first.isoformat(),
-            Item.validity_changed_on <= last.isoformat(),
-        )
-    ).scalar_one()
-    # in force at the end of the year: published by then and not abolished or expired within it
-    candidates = session.execute(
-        select(Item.validity, Item.validity_changed_on).where(
-            Item.type == ItemType.POLICY,
-            Item.published_at.is_not(None),
-            Item.published_at < end,
-            Item.state != ItemState.WITHDRAWN,
-        )
-    ).all()
-    valid = sum(
-        1
-        for validity, changed in candidates
-        if validity == Validity.VALID or (changed and str(changed) > last.isoformat())
-    )
+    made, abolished, valid = policy_figures(counters.read(session, counters.POLICY).policies, year)
     received = session.execute(
         select(func.count())
         .select_from(Application)

@@ -1,4 +1,4 @@
-"""The maintained counts (table `counters`, kept by the triggers of migration 0008).
+"""The maintained counts (table `counters`, kept by the triggers of migrations 0008 and 0017).
 
 Reading them costs the number of (channel, state) pairs, not the number of deliveries: this
 is what /metrics and the ops pages use instead of COUNT(*) over the ledger. On PostgreSQL the
@@ -21,6 +21,8 @@ from publisher.store.models import Counter, CounterDelta
 DELIVERY = "delivery"
 ITEM = "item"
 ATTEMPT = "attempt"
+RELEASED = "released"
+POLICY = "policy"
 # any constant of our own: one folder at a time, the others skip (their read stays exact)
 _FOLD_LOCK = 0x70756263  # "pubc"
 
@@ -43,6 +45,9 @@ class Counts:
     attempts: dict[tuple[str, str], dict[int, tuple[int, float]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    released: dict[str, int] = field(default_factory=dict)  # type -> items the public sees
+    # (publication year or '', '<validity>|<year of its change or ''>', withdrawn) -> policies
+    policies: dict[tuple[str, str, bool], int] = field(default_factory=dict)
 
     def by_channel(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = defaultdict(dict)
@@ -52,7 +57,8 @@ class Counts:
         return out
 
 
-def read(session: Session) -> Counts:
+def read(session: Session, *families: str) -> Counts:
+    """Every family, or only the ones named (the others stay empty)."""
     parts = [
         select(Counter.family, Counter.a, Counter.b, Counter.c, Counter.n, Counter.total),
         select(
@@ -64,6 +70,11 @@ def read(session: Session) -> Counts:
             CounterDelta.total,
         ),
     ]
+    if families:
+        parts = [
+            parts[0].where(Counter.family.in_(families)),
+            parts[1].where(CounterDelta.family.in_(families)),
+        ]
     u = union_all(*parts).subquery()
     rows = session.execute(
         select(u.c.family, u.c.a, u.c.b, u.c.c, func.sum(u.c.n), func.sum(u.c.total)).group_by(
@@ -78,6 +89,10 @@ def read(session: Session) -> Counts:
             counts.items[(a, b)] = int(n)
         elif family == ATTEMPT:
             counts.attempts[(a, b)][int(c)] = (int(n), float(total or 0.0))
+        elif family == RELEASED:
+            counts.released[a] = int(n)
+        elif family == POLICY:
+            counts.policies[(a, b, bool(c))] = int(n)
     return counts
 
 

@@ -247,9 +247,10 @@ class ChannelState(Base):
 
 
 class Counter(Base):
-    """A count kept by triggers (migration 0008) as rows change: deliveries per (channel,
+    """A count kept by triggers (migrations 0008, 0017) as rows change: deliveries per (channel,
     state), items per (type, state), attempts per (channel, outcome, latency bucket) with
-    their summed duration. Read through `publisher.store.counters`, never written by code."""
+    their summed duration, released items per type and policies per publication year (the
+    public pages). Read through `publisher.store.counters`, never written by code."""
 
     __tablename__ = "counters"
     family: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup
 
+from publisher.compliance import report
 from publisher.domain.clock import local, utcnow
 from publisher.domain.errors import PermissionDeniedError, ValidationError
 from publisher.editorial.service import Service
@@ -134,3 +135,21 @@ def test_staff_fill_in_what_the_service_cannot_know_and_the_audit_keeps_only_cha
     assert len(events) == 2
     assert events[-1]["data"]["changes"] == {"permits": [12, 13]}
     assert events[-1]["actor"] == team.approver.name
+
+
+def test_policy_figures_from_the_kept_counts_by_year_change_and_withdrawal() -> None:
+    # (publication year, '<validity>|<year of change>', withdrawn) -> policies, as migration 0017 keeps them
+    kept = {
+        ("2024", "有效|", False): 5,
+        ("2025", "有效|", False): 3,
+        ("2025", "有效|", True): 1,  # withdrawn: made, never in force
+        ("2024", "已废止|2025", False): 2,  # abolished in 2025: in force at the end of 2024 only
+        ("2025", "已失效|2026", False): 4,  # expired the year after: in force at the end of 2025
+        ("2024", "已修订|2025", False): 6,  # amended is not abolished, and not in force after
+        ("2026", "有效|", False): 7,  # later: not in 2025's figures
+        ("", "有效|", False): 8,  # never published
+        ("2023", "已废止|", False): 9,  # abolished without a date: never counted in force
+    }
+    assert report.policy_figures(kept, 2025) == (3 + 1 + 4, 2, 5 + 3 + 4)
+    assert report.policy_figures(kept, 2024) == (5 + 2 + 6, 0, 5 + 2 + 6)
+    assert report.policy_figures(kept, 2026) == (7, 4, 5 + 3 + 7)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, insert, select, update
 
+from publisher.domain.clock import SHANGHAI
 from publisher.observe.metrics import LATENCY_BUCKETS
 from publisher.store import counters
 from publisher.store.db import Database
@@ -32,6 +33,12 @@ TYPES = ("policy", "notice")
 # durations on and around the bucket bounds, where an off-by-one would show
 DURATIONS = st.sampled_from([0.1, 4.9, 5.0, 5.1, 10.0, 99.9, 100.0, 2500.0, 30000.0, 30000.5, 99999.0])
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+PUBLISHED = [
+    None,
+    datetime(2025, 12, 31, 15, 59, 59, 999_900, tzinfo=UTC),
+    datetime(2025, 12, 31, 16, 0, 0, tzinfo=UTC),
+    datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC),
+]
 
 op = st.one_of(
     st.tuples(st.just("items"), st.integers(1, 3), st.sampled_from(TYPES), st.sampled_from(ITEM_STATES)),
@@ -43,6 +50,16 @@ op = st.one_of(
     st.tuples(st.just("delete"), st.integers(0, 6)),
     st.tuples(st.just("touch"), st.integers(1, 5)),  # an UPDATE that leaves every state alone
     st.tuples(st.just("fold")),
+    # what the public-count families (migration 0017) follow: publication around Shanghai's new
+    # year (16:00 UTC; the fraction that rounds up in SQLite), validity and its change date
+    st.tuples(st.just("publish"), st.integers(1, 3), st.integers(0, 2), st.sampled_from(PUBLISHED)),
+    st.tuples(
+        st.just("validity"),
+        st.integers(1, 3),
+        st.integers(0, 2),
+        st.sampled_from(["有效", "已废止", "已失效", "已修订"]),
+        st.sampled_from([None, "2025-12-31", "2026-01-01"]),
+    ),
 )
 
 
@@ -126,6 +143,20 @@ def _apply(db: Database, user: int, step: tuple) -> None:  # type: ignore[type-a
         elif kind == "move_item":
             _, modulo, rest, state = step
             s.execute(update(Item).where(Item.id % modulo == rest % modulo).values(state=state))
+        elif kind == "publish":
+            _, modulo, rest, at = step
+            s.execute(
+                update(Item)
+                .where(Item.id % modulo == rest % modulo)
+                .values(published_at=at, live_version=None if at is None else 1)
+            )
+        elif kind == "validity":
+            _, modulo, rest, validity, changed = step
+            s.execute(
+                update(Item)
+                .where(Item.id % modulo == rest % modulo)
+                .values(validity=validity, validity_changed_on=changed)
+            )
         elif kind == "touch":
             _, modulo = step
             s.execute(update(Delivery).where(Delivery.id % modulo == 0).values(updated_at=NOW))
@@ -165,6 +196,22 @@ def _truth(db: Database) -> counters.Counts:
             select(Item.type, Item.state, func.count()).group_by(Item.type, Item.state)
         ):
             truth.items[(item_type, state)] = n
+        for item_type, state, live, published, validity, changed in s.execute(
+            select(
+                Item.type,
+                Item.state,
+                Item.live_version,
+                Item.published_at,
+                Item.validity,
+                Item.validity_changed_on,
+            )
+        ):
+            if live is not None and published is not None and state != "withdrawn":
+                truth.released[item_type] = truth.released.get(item_type, 0) + 1
+            if item_type == "policy":
+                year = str(published.astimezone(SHANGHAI).year) if published is not None else ""
+                key = (year, f"{validity}|{(changed or '')[:4]}", state == "withdrawn")
+                truth.policies[key] = truth.policies.get(key, 0) + 1
         bounds = [b * 1000.0 for b in LATENCY_BUCKETS]
         tally: Tally[tuple[str, str, int]] = Tally()
         sums: dict[tuple[str, str, int], float] = {}
@@ -181,12 +228,15 @@ def _truth(db: Database) -> counters.Counts:
     return truth
 
 
-def _assert_equal(db: Database) -> None:
+def _assert_equal(db: Database, public: bool = True) -> None:
     with db.reader() as s:
         kept = counters.read(s)
     truth = _truth(db)
     assert {k: v for k, v in kept.deliveries.items() if v} == truth.deliveries
     assert {k: v for k, v in kept.items.items() if v} == truth.items
+    if public:  # the families of the later migration (0017)
+        assert {k: v for k, v in kept.released.items() if v} == truth.released
+        assert {k: v for k, v in kept.policies.items() if v} == truth.policies
     kept_attempts = {
         (ch, out, b): (n, round(total, 3))
         for (ch, out), buckets in kept.attempts.items()
@@ -240,12 +290,12 @@ def test_fold_moves_deltas_without_changing_a_read(db: Database) -> None:
 
 
 # -- the backfill ------------------------------------------------------------------------------
-def _counts_revision(url: str) -> tuple[str, str]:
+def _counts_revision(url: str, doc: str = "maintained counts") -> tuple[str, str]:
     """(the counters migration, the one before it): found by content, so a renumbering of the
     migrations does not break the test."""
     script = ScriptDirectory.from_config(alembic_config(url))
     for rev in script.walk_revisions():
-        if rev.module.__doc__ and rev.module.__doc__.startswith("maintained counts"):
+        if rev.module.__doc__ and rev.module.__doc__.startswith(doc):
             assert isinstance(rev.down_revision, str)
             return rev.revision, rev.down_revision
     raise AssertionError("no counters migration")
@@ -294,9 +344,44 @@ def test_the_migration_backfills_the_counts_from_existing_rows(fresh_url: str) -
             kept = counters.read(s)
         assert kept.deliveries == {("rss", "delivered"): 4, ("cms", "failed"): 2}
         assert kept.items == {("policy", "published"): 3, ("notice", "draft"): 1}
-        _assert_equal(db)
+        _assert_equal(db, public=False)
         # and the triggers count from there on
         _apply(db, user, ("move", 1, 0, "queued"))
+        _assert_equal(db, public=False)
+    finally:
+        db.dispose()
+
+
+def test_the_public_counts_migration_backfills_from_existing_rows(fresh_url: str) -> None:
+    counts_rev, before = _counts_revision(fresh_url, "public counts")
+    upgrade(fresh_url, before)
+    db = Database(fresh_url)
+    try:
+        user = _user(db)
+        for step in (
+            ("items", 3, "policy", "published"),
+            ("items", 2, "notice", "published"),
+            ("publish", 1, 0, PUBLISHED[2]),
+            ("items", 1, "policy", "withdrawn"),
+            ("publish", 6, 0, PUBLISHED[1]),  # item 6, the withdrawn policy
+            ("validity", 3, 1, "已废止", "2026-01-01"),  # items 1 and 4
+        ):
+            _apply(db, user, step)
+    finally:
+        db.dispose()
+    upgrade(fresh_url, counts_rev)
+    db = Database(fresh_url)
+    try:
+        with db.reader() as s:
+            kept = counters.read(s)
+        assert kept.released == {"policy": 3, "notice": 2}  # validity leaves it public
+        assert kept.policies == {
+            ("2026", "有效|", False): 2,
+            ("2026", "已废止|2026", False): 1,
+            ("2025", "有效|", True): 1,
+        }
+        _assert_equal(db)
+        _apply(db, user, ("move_item", 1, 0, "withdrawn"))
         _assert_equal(db)
     finally:
         db.dispose()
