@@ -472,11 +472,16 @@ def test_a_problem_only_wechat_has_holds_only_wechat_when_the_approver_excludes_
     # when approved over HTTP with WeChat left out: RSS goes out, WeChat waits as excluded
     approver = {"Authorization": f"Bearer {team.tokens['approver']}"}
     ops = {"Authorization": f"Bearer {team.tokens['ops']}"}
-    r = httpx.post(f"{dep.url}/api/items/{uid}/approve", json={"exclude": ["wechat"]}, headers=approver)
+    url = f"{dep.url}/api/items/{uid}/approve"
+    r = httpx.post(url, json={"exclude": ["wechat"], "exclude_reason": "长" * 501}, headers=approver)
+    assert r.status_code == 422 and "exclude_reason" in r.text  # named, nothing written
+    assert rt.service.deliveries(uid) == []
+    r = httpx.post(url, json={"exclude": ["wechat"], "exclude_reason": "封面待换"}, headers=approver)
     assert r.status_code == 200, r.text
     wait_for(lambda: state_of_channel(rt, uid, "rss") == "delivered")
     held = next(d for d in deliveries(rt, uid) if d["channel"] == "wechat")
     assert held["state"] == "excluded" and "封面图片来源不在允许列表" in held["last_error"]
+    assert "封面待换" in held["last_error"]
     # several sweeps later (each would send what is due) it is still not sent
     executor = rt.executor
     assert executor is not None

@@ -68,17 +68,25 @@ def test_approve_excluding_a_channel_with_its_own_problem_and_release(
     refused = run(env, "item", "approve", uid, "--as", "approver")
     assert refused.exit_code == 2 and "微信" in refused.output and service.deliveries(uid) == []
 
-    approved = run(env, "item", "approve", uid, "--exclude", "wechat", "--as", "approver")
+    too_long = run(
+        env, "item", "approve", uid, "--exclude", "wechat", "--exclude-reason", "长" * 501, "--as", "approver"
+    )
+    assert too_long.exit_code == 2 and "exclude_reason" in too_long.output and service.deliveries(uid) == []
+    reason = "短标题待确认"
+    approved = run(
+        env, "item", "approve", uid, "--exclude", "wechat", "--exclude-reason", reason, "--as", "approver"
+    )
     assert approved.exit_code == 0, approved.output
-    assert "排除 / excluded: wechat" in approved.output
+    assert "排除 / excluded: wechat" in approved.output and reason in approved.output
     states = {d["channel"]: d["state"] for d in service.deliveries(uid)}
     assert states == {"rss": "queued", "wechat": "excluded"}
     [held] = [d for d in service.deliveries(uid) if d["channel"] == "wechat"]
-    assert "标题超过32字" in held["last_error"]
+    assert "标题超过32字" in held["last_error"] and reason in held["last_error"]
 
     # the problem is still there: release refuses it, naming it; ops may not release at all
     again = run(env, "release", str(held["id"]), "--as", "approver")
     assert again.exit_code == 2 and "标题超过32字" in again.output
     assert run(env, "release", str(held["id"]), "--as", "ops").exit_code == 2
     assert {d["channel"]: d["state"] for d in service.deliveries(uid)}["wechat"] == "excluded"
-    assert "delivery.exclude" in [e["action"] for e in service.audit_events()]
+    [excluded] = [e for e in service.audit_events() if e["action"] == "delivery.exclude"]
+    assert excluded["reason"] == reason and excluded["actor"] == "approver"
