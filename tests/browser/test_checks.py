@@ -4,9 +4,12 @@ the page runs no inline script (a CSP forbidding inline script is what issue 16 
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.test_pages import Live, live, login  # noqa: F401  (live is a fixture)
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # as `live` is
 
 
 def test_problems_appear_as_the_editor_types_and_point_at_the_text(browser: Browser, live: Live) -> None:  # noqa: F811

@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.test_pages import Live, live, login  # noqa: F401  (live is a fixture)
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # as `live` is
 
 WORD = (
     "<html xmlns:o='urn:schemas-microsoft-com:office:office' xmlns:w='urn:schemas-microsoft-com:office:word'>"

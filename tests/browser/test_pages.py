@@ -12,20 +12,17 @@ tests/artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.publisher.web.live import serve
-from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.receiver import Receiver, webhook_channels
 
 PASSWORD = "浏览器测试-密码-2026"
 TIMEOUT = 20_000
@@ -38,21 +35,18 @@ class Live:
     receiver: Receiver
 
 
+# what a browser sees does not depend on the database: SQLite only (also in the modules that
+# use `live`)
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-def live(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
-    shutil.copy(sqlite_template, tmp_path / "publisher.db")
-    receiver = Receiver().start()
+def live(receiver: Receiver, make_runtime: Callable[..., Runtime]) -> Iterator[Live]:
     channels = {
         "rss": {"enabled": True},
         **webhook_channels(receiver.url, retry={"base_seconds": 0.05, "cap_seconds": 0.1, "max_attempts": 2}),
     }
-    settings = Settings(
-        data_dir=tmp_path, channels=channels, routing={"policy": ["rss"], "interpretation": ["rss"]}
-    )
-    rt = build_runtime(settings)
-    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.1))
-    rt.start()
+    rt = make_runtime(channels, routing={"policy": ["rss"], "interpretation": ["rss"]}, threads=1, sweep=0.1)
     for name, role in (
         ("editor", "editor"),
         ("reviewer", "reviewer"),
@@ -60,12 +54,8 @@ def live(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch)
         ("ops", "ops"),
     ):
         rt.service.add_user(name, role, PASSWORD)
-    try:
-        with serve(create_app(rt)) as base:
-            yield Live(base, rt, receiver)
-    finally:
-        rt.close()
-        receiver.stop()
+    with serve(create_app(rt)) as base:
+        yield Live(base, rt, receiver)
 
 
 def login(browser: Browser, live: Live, name: str) -> Page:

@@ -8,15 +8,12 @@ so none could have approved anything with the approver's session."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from publisher.runtime import Runtime, build_runtime
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.browser.test_pages import PASSWORD, Live, login
 from tests.conftest import redis_url
@@ -37,27 +34,24 @@ BODY = (
 )
 
 
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-def hostile_live(tmp_path: Path, sqlite_template: Path) -> Iterator[Live]:
-    shutil.copy(sqlite_template, tmp_path / "publisher.db")
-    settings = Settings(
-        data_dir=tmp_path,
-        channels={
+def hostile_live(make_runtime: Callable[..., Runtime]) -> Iterator[Live]:
+    rt = make_runtime(
+        {
             "rss": {"enabled": True},
             "cms": {"enabled": True},
             "wechat": {"enabled": True, "redis_url": redis_url(9)},
         },
+        executor=False,
         routing={"policy": ["rss", "cms", "wechat"]},
     )
-    rt: Runtime = build_runtime(settings)
     for name, role in (("editor", "editor"), ("approver", "approver")):
         rt.service.add_user(name, role, PASSWORD)
-    receiver = Receiver()
-    try:
-        with serve(create_app(rt)) as base:
-            yield Live(base, rt, receiver)
-    finally:
-        rt.close()
+    with serve(create_app(rt)) as base:
+        yield Live(base, rt, Receiver())  # (not started: nothing here is delivered)
 
 
 def test_a_malicious_body_in_the_preview_runs_no_script(browser: Browser, hostile_live: Live) -> None:

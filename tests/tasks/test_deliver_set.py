@@ -5,20 +5,19 @@ own lane) on SQLite and PostgreSQL against real receivers, no broker traffic."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import select
 
 from publisher.delivery.engine import Engine
-from publisher.runtime import Runtime, build_runtime
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.store.models import Attempt, Delivery
 from tasks.config import SET_QUEUE, CeleryOptions, make_app, queue_for
 from tasks.executor import CeleryExecutor
 from tasks.worker import WorkerState
 from tests.conftest import Team, redis_url
-from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.receiver import Receiver, webhook_channels
 from tests.samples import policy
 from tests.support import approve_existing, wait_for
 
@@ -33,31 +32,21 @@ def slow_receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def deployment(
-    settings: Settings, receiver: Receiver, slow_receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
+def rt(make_runtime: Callable[..., Runtime], receiver: Receiver, slow_receiver: Receiver) -> Runtime:
     """webhook.a (instant), webhook.b (instant) and webhook.slow; a broker URL that is never
     used here (nothing is dispatched: every test hands ids to the worker state itself)."""
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     channels = {
         **webhook_channels(receiver.url + "/a", "a"),
         **webhook_channels(receiver.url + "/b", "b"),
         **webhook_channels(slow_receiver.url + "/slow", "slow"),
     }
-    return settings.replace(channels=channels, broker={"url": redis_url(9)})
+    return make_runtime(channels, executor=False, broker={"url": redis_url(9)})
 
 
 @pytest.fixture
-def rt(deployment: Settings) -> Iterator[Runtime]:
-    runtime = build_runtime(deployment)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def worker(deployment: Settings) -> Iterator[WorkerState]:
+def worker(rt: Runtime) -> Iterator[WorkerState]:
     options = CeleryOptions(lane_slots=1)
-    state = WorkerState(deployment, make_app(deployment), options)
+    state = WorkerState(rt.settings, make_app(rt.settings), options)
     yield state
     state.close()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -20,30 +20,9 @@ from tests.conftest import Team
 from tests.receiver import SECRET, Receiver, webhook_channels
 from tests.support import publish, wait_for
 
-from .support import Ops, SmtpSink, ops_runtime
+from .support import Ops, SmtpSink
 
 CH = "webhook.hooks"
-
-
-@pytest.fixture
-def subscriber() -> Iterator[Receiver]:
-    """The channel's subscriber: refuses every delivery with 400 (a permanent failure)."""
-    r = Receiver(default=400).start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def alerts_rx() -> Iterator[Receiver]:
-    """Where alerts go: checks the Standard Webhooks signature of every request."""
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def o(make_runtime: Callable[..., Runtime], subscriber: Receiver, alerts_rx: Receiver) -> Ops:
-    return ops_runtime(make_runtime, subscriber, alerts_rx)
 
 
 def after(seconds: float) -> object:

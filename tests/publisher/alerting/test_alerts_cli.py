@@ -5,10 +5,7 @@ command line, audited; bad input is exit code 2 with the field named."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from publisher.editorial.service import Service
 from tests.conftest import Team
@@ -16,13 +13,6 @@ from tests.publisher.cli_support import cli_env, run
 from tests.publisher.compliance.support import draft
 from tests.receiver import SECRET, Receiver
 from tests.samples import policy
-
-
-@pytest.fixture
-def alerts_rx() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def test_compliance_check_from_the_cli_is_alerted_as_overdue(

@@ -4,23 +4,21 @@ stopped before group_wait has passed; the alert is in the store, and the next `s
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from publisher.runtime import build_runtime
-from publisher.settings import load_settings
 from publisher.store.models import AlertEvent, Delivery
-from tests.receiver import SECRET, Receiver
-from tests.samples import policy
-from tests.support import wait_for
+from tests.conftest import Team
+from tests.receiver import SECRET
+from tests.support import publish, wait_for
+
+from .support import Ops
 
 ROOT = Path(__file__).resolve().parents[3]
 GROUP_WAIT = 8.0  # longer than serve takes to stop, even on a busy machine
@@ -32,36 +30,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def subscriber() -> Iterator[Receiver]:
-    r = Receiver(default=400).start()
-    yield r
-    r.stop()
+# `publisher serve` runs on the runtime's SQLite file
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def alerts_rx() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-def test_sigterm_before_group_wait_loses_no_alert(
-    tmp_path: Path,
-    sqlite_template: Path,
-    subscriber: Receiver,
-    alerts_rx: Receiver,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    db = tmp_path / "publisher.db"
-    shutil.copy(sqlite_template, db)
+def test_sigterm_before_group_wait_loses_no_alert(o: Ops, team: Team, tmp_path: Path) -> None:
+    # this process approves only (o.rt has no executor); `publisher serve` delivers and alerts
+    rt = o.rt
     config = tmp_path / "publisher.toml"
     config.write_text(
         "\n".join(
             [
-                f'data_dir = "{tmp_path / "data"}"',
+                f'data_dir = "{rt.settings.data_dir}"',
                 "[database]",
-                f'url = "sqlite:///{db}"',
+                f'url = "{rt.settings.db_url}"',
                 "[executor]",
                 "sweep_interval_seconds = 0.2",
                 "[channels.rss]",
@@ -71,10 +53,10 @@ def test_sigterm_before_group_wait_loses_no_alert(
                 'secret_env = "PUBLISHER_TEST_WEBHOOK_SECRET"',
                 "[[channels.webhook.subscribers]]",
                 'name = "hooks"',
-                f'url = "{subscriber.url}"',
+                f'url = "{o.subscriber.url}"',
                 "[alerts]",
                 f"group_wait_seconds = {GROUP_WAIT}",
-                f'webhooks = ["{alerts_rx.url}"]',
+                f'webhooks = ["{o.alerts.url}"]',
                 'webhook_secret_env = "PUBLISHER_TEST_WEBHOOK_SECRET"',
             ]
         )
@@ -85,18 +67,11 @@ def test_sigterm_before_group_wait_loses_no_alert(
     env.update(
         {"PUBLISHER_CONFIG": str(config), "PUBLISHER_TEST_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
     )
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
-    rt = build_runtime(load_settings(env={}, path=config))  # this process approves only
     serve_argv = [sys.executable, "-c", "from publisher.cli import main; main()", "serve", "--port"]
     log = (tmp_path / "serve.log").open("ab")
     proc: subprocess.Popen[bytes] | None = None
     try:
-        svc = rt.service
-        actors = {r: svc.add_user(r, r)[0] for r in ("editor", "reviewer", "approver")}
-        item = svc.create_item(actors["editor"], policy(title="停机前失败的投递"))
-        svc.submit(actors["editor"], item.uid)
-        svc.review(actors["reviewer"], item.uid)
-        svc.approve(actors["approver"], item.uid)
+        publish(rt, team, title="停机前失败的投递")
 
         def count(model: type) -> int:
             with rt.db.reader() as s:
@@ -114,13 +89,13 @@ def test_sigterm_before_group_wait_loses_no_alert(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=GROUP_WAIT - 2) is not None
         # then nothing was sent before it stopped (group_wait had not passed)
-        assert alerts_rx.hits == []
+        assert o.alerts.hits == []
         # when serve starts again, the alert from the store is told, once
         proc = subprocess.Popen(
             [*serve_argv, str(free_port())], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        wait_for(lambda: len(alerts_rx.hits) == 1, 30, "the alert after the restart")
-        [hit] = alerts_rx.hits
+        wait_for(lambda: len(o.alerts.hits) == 1, 30, "the alert after the restart")
+        [hit] = o.alerts.hits
         assert hit.signature_ok and hit.body["kind"] == "delivery.failed"
         assert [i["title"] for i in hit.body["items"]] == ["停机前失败的投递"]
     finally:
@@ -128,4 +103,3 @@ def test_sigterm_before_group_wait_loses_no_alert(
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
         log.close()
-        rt.close()

@@ -14,12 +14,37 @@ from publisher.delivery.reconcile import reconcile
 from publisher.runtime import Runtime
 from publisher.settings import Settings
 from tests.conftest import Team
+from tests.publisher.cli_support import run
 from tests.support import publish, wait_for
 
 
 @pytest.fixture
 def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
     return make_runtime({"rss": {"enabled": True}}, threads=1)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Path:
+    """The rss channel's own store, which the tests tamper with."""
+    return Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3"
+
+
+@pytest.fixture
+def cli(
+    runtime: Runtime, team: Team, settings: Settings, db_url: str, tmp_path: Path
+) -> dict[str, str | None]:
+    """One item published and delivered; the environment of `publisher reconcile` over the same
+    store with only the rss channel configured."""
+    uid = publish(runtime.service, team)
+    wait_for(lambda: all_delivered(runtime, [uid]))
+    config = tmp_path / "rss-only.toml"
+    config.write_text("[channels.rss]\nenabled = true\n", encoding="utf-8")
+    return {
+        "PUBLISHER_CONFIG": str(config),
+        "PUBLISHER_DATABASE_URL": db_url,
+        "PUBLISHER_DATA_DIR": str(settings.data_dir),
+        "PUBLISHER_BROKER_URL": None,
+    }
 
 
 def all_delivered(rt: Runtime, uids: list[str]) -> bool:
@@ -43,13 +68,12 @@ def test_consistent_after_publish_update_abolish_withdraw(runtime: Runtime, team
     assert report.expected_live == 2 and report.held_live == 2
 
 
-def test_every_kind_of_drift_is_found(runtime: Runtime, team: Team, settings: Settings) -> None:
+def test_every_kind_of_drift_is_found(runtime: Runtime, team: Team, store: Path) -> None:
     rt = runtime
     gone, old, back, kept = (publish(rt.service, team, title=f"漂移{i}") for i in range(4))
     rt.service.abolish(team.approver, old, on=date(2026, 12, 1))
     rt.service.withdraw(team.approver, back, "撤回")
     wait_for(lambda: all_delivered(rt, [gone, old, back, kept]))
-    store = Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3"
     with sqlite3.connect(store) as conn:  # tamper with the channel's own store
         conn.execute("DELETE FROM entries WHERE uid = ?", (gone,))
         conn.execute("UPDATE entries SET version = 1 WHERE uid = ?", (old,))
@@ -69,47 +93,21 @@ def test_every_kind_of_drift_is_found(runtime: Runtime, team: Team, settings: Se
     )
 
 
-def test_cli_exit_codes(
-    runtime: Runtime, team: Team, settings: Settings, db_url: str, tmp_path: Path
-) -> None:
-    from tests.publisher.cli_support import run
-
-    uid = publish(runtime.service, team)
-    wait_for(lambda: all_delivered(runtime, [uid]))
-    config = tmp_path / "rss-only.toml"
-    config.write_text("[channels.rss]\nenabled = true\n", encoding="utf-8")
-    env = {
-        "PUBLISHER_CONFIG": str(config),
-        "PUBLISHER_DATABASE_URL": db_url,
-        "PUBLISHER_DATA_DIR": str(settings.data_dir),
-        "PUBLISHER_BROKER_URL": None,
-    }
-    ok = run(env, "reconcile", "--json")
+def test_cli_exit_codes(cli: dict[str, str | None], store: Path) -> None:
+    ok = run(cli, "reconcile", "--json")
     assert ok.exit_code == 0 and json.loads(ok.output)["ok"] is True
-    with sqlite3.connect(Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3") as conn:
+    with sqlite3.connect(store) as conn:
         conn.execute("DELETE FROM entries")
-    bad = run(env, "reconcile")
+    bad = run(cli, "reconcile")
     assert bad.exit_code == 1 and "[missing]" in bad.output
 
 
 def test_a_store_that_cannot_be_read_is_not_checked_never_consistent(
-    runtime: Runtime, team: Team, settings: Settings, db_url: str, tmp_path: Path
+    runtime: Runtime, cli: dict[str, str | None], store: Path
 ) -> None:
-    from tests.publisher.cli_support import run
-
-    uid = publish(runtime.service, team)
-    wait_for(lambda: all_delivered(runtime, [uid]))
-    config = tmp_path / "rss-only.toml"
-    config.write_text("[channels.rss]\nenabled = true\n", encoding="utf-8")
-    env = {
-        "PUBLISHER_CONFIG": str(config),
-        "PUBLISHER_DATABASE_URL": db_url,
-        "PUBLISHER_DATA_DIR": str(settings.data_dir),
-        "PUBLISHER_BROKER_URL": None,
-    }
+    env = cli
     assert "rss: 已核对 / checked" in run(env, "reconcile").output
     # the channel's own store broken underneath it: reading it fails (not a ChannelError)
-    store = Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3"
     runtime.channels.get("rss").close()
     for extra in store.parent.glob(store.name + "-*"):
         extra.unlink()

@@ -6,8 +6,7 @@ folder it writes to and the folder the server reads are the defaults of each sid
 from __future__ import annotations
 
 import gzip
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +17,7 @@ import httpx
 import pytest
 
 from channels.base import Operation
-from publisher.runtime import Runtime, build_runtime
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web.app import create_app
 from publisher.web.feeds import read_index
 from tests.factories import make_version
@@ -28,13 +26,13 @@ from tests.publisher.web.live import serve
 IDENTITY = {"Accept-Encoding": "identity"}
 
 
+# the feed files and their serving do not depend on the database: SQLite only
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-def runtime(tmp_path: Path, sqlite_template: Path) -> Iterator[Runtime]:
-    shutil.copy(sqlite_template, tmp_path / "publisher.db")
-    settings = Settings(data_dir=tmp_path, channels={"rss": {"enabled": True}})
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
+def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime({"rss": {"enabled": True}}, executor=False)
 
 
 @pytest.fixture
@@ -149,18 +147,15 @@ def test_gzip_when_accepted(runtime: Runtime, base: str) -> None:
         )
 
 
-def test_configured_output_dir_is_where_the_server_looks(tmp_path: Path, sqlite_template: Path) -> None:
-    shutil.copy(sqlite_template, tmp_path / "publisher.db")
+def test_configured_output_dir_is_where_the_server_looks(
+    make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> None:
     out = tmp_path / "www" / "feeds"
-    settings = Settings(data_dir=tmp_path, channels={"rss": {"enabled": True, "output_dir": str(out)}})
-    rt = build_runtime(settings)
-    try:
-        with serve(create_app(rt)) as url:
-            publish(rt, 1)
-            assert (out / "all.rss").is_file()
-            assert httpx.get(f"{url}/feeds/all.rss").status_code == 200
-    finally:
-        rt.close()
+    rt = make_runtime({"rss": {"enabled": True, "output_dir": str(out)}}, executor=False)
+    with serve(create_app(rt)) as url:
+        publish(rt, 1)
+        assert (out / "all.rss").is_file()
+        assert httpx.get(f"{url}/feeds/all.rss").status_code == 200
 
 
 def test_settings_max_age(runtime: Runtime) -> None:
