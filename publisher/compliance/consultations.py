@@ -14,12 +14,12 @@ recognised by its link, so it is never itself treated as a consultation that clo
 from __future__ import annotations
 
 import html
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from publisher.compliance.alerts import emit_after_commit
@@ -27,7 +27,7 @@ from publisher.compliance.calendar import WorkCalendar
 from publisher.compliance.config import ComplianceSettings
 from publisher.compliance.released import released, released_stmt
 from publisher.domain.actions import AuditAction
-from publisher.domain.clock import local, local_today, utcnow
+from publisher.domain.clock import as_utc, local, local_today, utcnow
 from publisher.domain.errors import TransitionError, ValidationError
 from publisher.domain.item import ItemState, ItemType
 from publisher.domain.permissions import Permission
@@ -35,7 +35,7 @@ from publisher.domain.validation import field_errors
 from publisher.editorial import audit, workflow
 from publisher.editorial.auth import Actor
 from publisher.settings import Settings
-from publisher.store.models import Item, ItemLink, Reminder
+from publisher.store.models import Item, ItemLink, JobMark, Reminder
 
 LINK = "adoption_report"
 REMINDER = "adoption_report"
@@ -49,8 +49,16 @@ class AdoptionReportIn(BaseModel):
     issue_date: date | None = None
 
 
-def report_uids(session: Session) -> set[str]:
-    return set(session.execute(select(ItemLink.item_uid).where(ItemLink.kind == LINK)).scalars())
+def report_uids(session: Session, uids: list[str] | None = None) -> set[str]:
+    """The items that are adoption reports (of all, or among `uids`)."""
+    stmt = select(ItemLink.item_uid).where(ItemLink.kind == LINK)
+    if uids is None:
+        return set(session.execute(stmt).scalars())
+    return {
+        uid
+        for start in range(0, len(uids), 500)
+        for uid in session.execute(stmt.where(ItemLink.item_uid.in_(uids[start : start + 500]))).scalars()
+    }
 
 
 def reports_of(session: Session, consultation_uid: str) -> list[Item]:
@@ -64,25 +72,64 @@ def reports_of(session: Session, consultation_uid: str) -> list[Item]:
     )
 
 
+MARK = "consultations"  # job_marks row: the consultations still open, and how far updates were read
+# Items are stamped updated_at by the transaction that changes them and become visible when it
+# commits, a moment later: the next check reads an hour back from the newest stamp it saw.
+OVERLAP = timedelta(hours=1)
+
+
+def _candidates(session: Session, today: date) -> tuple[Select[tuple[Item]], JobMark | None]:
+    """The consultations this check must look at: those still open at the last check and
+    those changed since (released, edited, withdrawn, reported on). Every other consultation
+    was closed and settled (reminded, a report, or withdrawn) by an earlier check. Without a
+    mark, or with a clock set before the last check (a test, a restore), everything."""
+    stmt = released_stmt().where(Item.type == ItemType.CONSULTATION)
+    mark = session.get(JobMark, MARK)
+    if mark is None or mark.at is None or date.fromisoformat(mark.data["day"]) > today:
+        return stmt, mark
+    changed = select(Item.id).where(
+        Item.type == ItemType.CONSULTATION, Item.updated_at >= as_utc(mark.at) - OVERLAP
+    )
+    ids = set(mark.data["open"]) | set(session.execute(changed).scalars())
+    return stmt.where(Item.id.in_(sorted(ids))), mark
+
+
 def check_consultations(
     session: Session, now: datetime, config: ComplianceSettings | None = None
 ) -> list[Reminder]:
     """Remind about every published consultation whose close date has passed (once each),
-    and close reminders whose adoption report is out. Returns the reminders it added."""
+    and close reminders whose adoption report is out. Returns the reminders it added.
+    Reads only the consultations open at the last check or changed since (`job_marks`)."""
     config = config or ComplianceSettings()
     today = local(now).date()
-    reports = report_uids(session)
+    seen_until = session.execute(
+        select(func.max(Item.updated_at)).where(Item.type == ItemType.CONSULTATION)
+    ).scalar_one_or_none()
+    stmt, mark = _candidates(session, today)
+    candidates = released(session, now, stmt)
+    uids = [r.item.uid for r in candidates]
+    reports = report_uids(session, uids)
     existing = {
-        r.item_uid: r for r in session.execute(select(Reminder).where(Reminder.kind == REMINDER)).scalars()
+        r.item_uid
+        for start in range(0, len(uids), 500)
+        for r in session.execute(
+            select(Reminder).where(
+                Reminder.kind == REMINDER, Reminder.item_uid.in_(uids[start : start + 500])
+            )
+        ).scalars()
     }
     calendar: WorkCalendar | None = None
     added = []
-    for r in released(session, now, released_stmt().where(Item.type == ItemType.CONSULTATION)):
+    still_open = []
+    for r in candidates:
         if r.item.uid in reports or r.item.uid in existing:
             continue
         block = r.content.get("consultation") or {}
         closes = date.fromisoformat(block["closes"]) if block.get("closes") else None
-        if closes is None or closes >= today:
+        if closes is None:
+            continue
+        if closes >= today:
+            still_open.append(r.item.id)
             continue
         calendar = calendar or WorkCalendar.from_store(session)
         # the report is information formed when the consultation closed: the usual 20 working days
@@ -113,6 +160,11 @@ def check_consultations(
             },
         )
     _close_done(session, now)
+    data = {"day": today.isoformat(), "open": sorted(still_open)}
+    if mark is None:
+        session.add(JobMark(name=MARK, at=seen_until, data=data))
+    else:
+        mark.at, mark.data = seen_until, data
     return added
 
 
@@ -174,7 +226,7 @@ def create_adoption_report(
         raise ValidationError.one(
             "uid", "只有征求意见才有采纳情况 / only a consultation has an adoption report"
         )
-    if consultation.uid in report_uids(session):
+    if consultation.uid in report_uids(session, [consultation.uid]):
         raise ValidationError.one(
             "uid", "这是一份采纳情况说明，不是征求意见 / this item is itself an adoption report"
         )

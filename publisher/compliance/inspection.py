@@ -6,6 +6,10 @@ delivery confirmed `delivered`; corrections and withdrawals do not count as new 
 Where a rule gives a threshold, the column is `ok`, `at_risk` once its age passes the warning
 ratio of the threshold (75 % by default), or `breach`; a column with nothing delivered yet is
 `empty`. `check_inspection` raises `inspection.at_risk` once per level and newest item.
+
+The newest times are not aggregated over the ledger on every read: `check_inspection` folds
+them into `inspection_newest`, and a read adds only the deliveries confirmed since (an index
+range on `delivered_at`), so a check costs what was delivered lately whatever the archive holds.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from publisher.compliance.alerts import raise_once
@@ -23,7 +28,7 @@ from publisher.compliance.config import ComplianceSettings, InspectionRule
 from publisher.domain.clock import as_utc
 from publisher.domain.item import ITEM_TYPE_LABELS, SITE_PAGE_TYPES, DeliveryState, ItemType, Operation
 from publisher.settings import Settings
-from publisher.store.models import Delivery, Item
+from publisher.store.models import Delivery, InspectionNewest, Item
 
 ANY = "*"
 STATUS_LABELS = {
@@ -69,8 +74,15 @@ class ColumnWatch:
         }
 
 
-def _newest(session: Session) -> dict[tuple[str, str], datetime]:
-    rows = session.execute(
+# How far before the newest delivery already folded a check reads again: a delivery is stamped
+# when its worker records it and becomes visible when that transaction commits, a moment later
+# (and worker hosts' clocks differ a little). Reading the overlap again costs an hour of
+# deliveries; missing one would leave a column looking older than it is.
+OVERLAP = timedelta(hours=1)
+
+
+def _delivered_since(session: Session, since: datetime | None) -> list[tuple[str, str, datetime]]:
+    stmt = (
         select(Delivery.channel, Item.type, func.max(Delivery.delivered_at))
         .join(Item, Item.id == Delivery.item_id)
         .where(
@@ -79,14 +91,54 @@ def _newest(session: Session) -> dict[tuple[str, str], datetime]:
             Delivery.delivered_at.is_not(None),
         )
         .group_by(Delivery.channel, Item.type)
-    ).all()
+    )
+    if since is not None:  # ix_deliveries_delivered: the recent range only
+        stmt = stmt.where(Delivery.delivered_at >= since)
+    return [
+        (channel, kind, as_utc(at)) for channel, kind, at in session.execute(stmt).tuples() if at is not None
+    ]
+
+
+def _newest(session: Session, *, fold: bool = False) -> dict[tuple[str, str], datetime]:
+    """The newest delivery per (channel, item type), and per channel under ANY: the folded
+    table (`inspection_newest`) plus the deliveries confirmed since its newest entry (less
+    OVERLAP), so the cost follows what was delivered lately, not the archive. With `fold`
+    (the periodic check, in its write transaction) what was found is stored."""
+    stored = {
+        (channel, kind): as_utc(at)
+        for channel, kind, at in session.execute(
+            select(InspectionNewest.channel, InspectionNewest.item_type, InspectionNewest.newest_at)
+        ).tuples()
+    }
+    since = max(stored.values()) - OVERLAP if stored else None
+    fresh = {
+        (channel, kind): at
+        for channel, kind, at in _delivered_since(session, since)
+        if (channel, kind) not in stored or stored[(channel, kind)] < at
+    }
+    if fold and fresh:
+        _store(session, fresh)
     out: dict[tuple[str, str], datetime] = {}
-    for channel, kind, at in rows:
-        at = as_utc(at)
+    for (channel, kind), at in {**stored, **fresh}.items():
         out[(channel, kind)] = at
         if (channel, ANY) not in out or out[(channel, ANY)] < at:
             out[(channel, ANY)] = at
     return out
+
+
+def _store(session: Session, fresh: dict[tuple[str, str], datetime]) -> None:
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(InspectionNewest).values(
+        [{"channel": c, "item_type": k, "newest_at": at} for (c, k), at in sorted(fresh.items())]
+    )
+    # two checkers at once (beat and the CLI): the later time wins, never the later writer
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["channel", "item_type"],
+            set_={"newest_at": stmt.excluded.newest_at},
+            where=InspectionNewest.newest_at < stmt.excluded.newest_at,
+        )
+    )
 
 
 def _watch(
@@ -115,11 +167,17 @@ def _watch(
 
 
 def inspection_status(
-    session: Session, settings: Settings, now: datetime, config: ComplianceSettings | None = None
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    config: ComplianceSettings | None = None,
+    *,
+    fold: bool = False,
 ) -> list[ColumnWatch]:
-    """One row per enabled channel and column: the channel as a whole first, then each type."""
+    """One row per enabled channel and column: the channel as a whole first, then each type.
+    With `fold` (a write transaction) the newest deliveries found are stored for the next read."""
     config = config or ComplianceSettings()
-    newest = _newest(session)
+    newest = _newest(session, fold=fold)
     rules = {(r.channel, r.column): r for r in config.inspection}
     channels = sorted(set(settings.enabled_channels()) | {c for c, _ in newest})
     out = []
@@ -140,7 +198,9 @@ def check_inspection(
     """Raise `inspection.at_risk` once per column, level and newest item; returns the columns
     at risk or in breach (events go out after the caller's commit)."""
     risky = [
-        w for w in inspection_status(session, settings, now, config) if w.status in ("at_risk", "breach")
+        w
+        for w in inspection_status(session, settings, now, config, fold=True)
+        if w.status in ("at_risk", "breach")
     ]
     for w in risky:
         assert w.newest_at is not None

@@ -191,6 +191,14 @@ class Delivery(Base):
         Index("ix_deliveries_channel_state", "channel", "state"),
         # the latest delivery per item and channel (status columns, matrix, reconciliation)
         Index("ix_deliveries_item_channel", "item_id", "channel", "id"),
+        # what was delivered since a moment (the inspection watch's fold, the daily digests;
+        # migration 0018): a range of recent rows, never the archive
+        Index(
+            "ix_deliveries_delivered",
+            "delivered_at",
+            postgresql_where=text("delivered_at IS NOT NULL"),
+            sqlite_where=text("delivered_at IS NOT NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
@@ -317,6 +325,8 @@ class AuditHead(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # one action's recent events (a digest sent today?) without reading the log (migration 0018)
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, unique=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -381,7 +391,16 @@ class Reminder(Base):
     """Something the office must still do, e.g. publish a closed consultation's adoption report."""
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("kind", "item_uid"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "item_uid"),
+        # the few still open, among every reminder ever done (migration 0018)
+        Index(
+            "ix_reminders_open",
+            "kind",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     item_uid: Mapped[str] = mapped_column(String(26))
@@ -391,6 +410,27 @@ class Reminder(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by_uid: Mapped[str | None] = mapped_column(String(26))
+
+
+class InspectionNewest(Base):
+    """The newest `publish` delivery confirmed on each channel per item type, folded from the
+    ledger by the inspection check (publisher.compliance.inspection), which then reads only
+    the deliveries confirmed since. Only ever moves forward."""
+
+    __tablename__ = "inspection_newest"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    newest_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobMark(Base):
+    """Where a periodic job got to (publisher.compliance.consultations): what it must look at
+    again next time, so a tick reads what changed since, not the archive."""
+
+    __tablename__ = "job_marks"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
 class AlertMark(Base):

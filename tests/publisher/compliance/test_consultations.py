@@ -4,15 +4,19 @@ executor + rss); the reminder then closes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import delete, update
 
 from publisher.compliance import check_consultations
-from publisher.compliance.consultations import reminders
+from publisher.compliance.consultations import MARK, reminders
 from publisher.compliance.links import item_links
+from publisher.domain.clock import utcnow
 from publisher.runtime import Runtime
+from publisher.store.models import Item, JobMark, Reminder
 from publisher.web.app import create_app
 from tests.conftest import Team
 from tests.publisher.compliance.engine_support import delivered, live  # noqa: F401
@@ -116,3 +120,56 @@ def test_a_withdrawn_consultation_needs_no_report(live: Runtime, team: Team) -> 
         assert reminders(s) == []
         [done] = reminders(s, include_done=True)
     assert done["item"] == consultation and done["done_at"] and done["done_by"] is None
+
+
+@pytest.fixture
+def quiet(make_runtime: Callable[..., Runtime]) -> Runtime:
+    """No executor: nothing runs the periodic checks behind the test's back."""
+    return make_runtime({"rss": {"enabled": True}}, executor=False)
+
+
+def test_the_check_reads_open_and_changed_consultations_only(quiet: Runtime, team: Team) -> None:
+    # given a check that read up to half an hour ago, and then a consultation released after
+    # it closed
+    with quiet.db.transaction() as s:
+        assert check_consultations(s, at(2019, 8, 1)) == []
+        s.execute(update(JobMark).where(JobMark.name == MARK).values(at=utcnow() - timedelta(minutes=30)))
+    late = release(quiet.service, team, sample("consult-2019-01"))  # closes 2019-08-31
+    # when the next check runs, the late one is read (it changed since) and reminded
+    with quiet.db.transaction() as s:
+        [reminder] = check_consultations(s, at(2019, 9, 1))
+    assert reminder.item_uid == late
+    # a settled consultation is not read again: with its reminder gone and nothing about it
+    # changed for hours, the next check does not look at it (it reads the open and the changed)
+    with quiet.db.transaction() as s:
+        s.execute(delete(Reminder).where(Reminder.item_uid == late))
+        s.execute(update(Item).where(Item.uid == late).values(updated_at=utcnow() - timedelta(hours=2)))
+        mark = s.get(JobMark, MARK)
+        assert mark is not None and mark.data == {"day": "2019-09-01", "open": []}
+    with quiet.db.transaction() as s:
+        assert check_consultations(s, at(2019, 9, 2)) == []
+    # without a mark (a fresh store), the check reads every consultation once
+    with quiet.db.transaction() as s:
+        s.execute(delete(JobMark).where(JobMark.name == MARK))
+    with quiet.db.transaction() as s:
+        assert [r.item_uid for r in check_consultations(s, at(2019, 9, 3))] == [late]
+
+
+def test_a_consultation_open_at_one_check_is_reminded_when_it_closes(quiet: Runtime, team: Team) -> None:
+    consultation = release(quiet.service, team, sample("consult-2019-01"))
+    with quiet.db.transaction() as s:
+        assert check_consultations(s, at(2019, 8, 30)) == []
+        mark = s.get(JobMark, MARK)
+        assert mark is not None and len(mark.data["open"]) == 1
+    # hours later, the consultation has not changed: it is read because it was open
+    with quiet.db.transaction() as s:
+        s.execute(
+            update(Item).where(Item.uid == consultation).values(updated_at=utcnow() - timedelta(hours=2))
+        )
+    with quiet.db.transaction() as s:
+        assert check_consultations(s, at(2019, 8, 31)) == []
+    with quiet.db.transaction() as s:
+        # as if newer items had been seen since: only the open list brings this one back
+        s.execute(update(JobMark).where(JobMark.name == MARK).values(at=utcnow()))
+    with quiet.db.transaction() as s:
+        assert [r.item_uid for r in check_consultations(s, at(2019, 9, 1))] == [consultation]
