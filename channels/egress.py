@@ -54,9 +54,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any, Literal
 
 import httpcore
@@ -307,14 +309,24 @@ class _Backend(httpcore.SyncBackend):
         raise httpcore.ConnectError(f"{host} has no address")
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """One verifying TLS context (certifi's roots, nothing from the environment) for every
+    guard in the process: building one loads the whole CA bundle, some 20-40 ms of CPU, and
+    each adapter instance (one per worker thread) builds a guard. A context is safe to share
+    between threads and connections."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class _Transport(httpx.HTTPTransport):
     """httpx's transport over a connection pool whose sockets come from `_Backend`. httpx
-    takes no network backend, so the pool it built is replaced before first use."""
+    takes no network backend, so the pool it built is replaced before first use (both with
+    the shared context, so neither builds one of its own)."""
 
     def __init__(self, settings: EgressSettings) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_tls(), trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_tls(),
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
             keepalive_expiry=4.0,

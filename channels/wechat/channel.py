@@ -461,7 +461,12 @@ class WechatChannel(Channel):
         self, body: Mapping[str, Any], progress: dict[str, Any], save: Callable[[], None]
     ) -> dict[str, Any]:
         """Upload the cover and images of one rendered article (resuming from `progress`,
-        calling `save` after each step) and return the article as draft/add takes it."""
+        calling `save` after the cover) and return the article as draft/add takes it.
+
+        The cover is a permanent material (a quota WeChat counts), so it is saved at once. An
+        in-body image is not saved one by one: `_rehost` records every upload in the shared
+        image cache (by content hash) as it happens, so a retry finds it there instead of
+        uploading it again, and `progress["images"]` goes out with the next save."""
         if not progress.get("thumb_media_id"):
             progress["thumb_media_id"] = self._upload_cover(body)
             save()
@@ -469,7 +474,6 @@ class WechatChannel(Channel):
         for url in body.get("images", []):
             if url not in hosted:
                 hosted[url] = self._rehost(url)
-                save()
         article = dict(body["article"])
         article["content"] = rewrite_images(article["content"], hosted)
         article["thumb_media_id"] = progress["thumb_media_id"]
@@ -516,8 +520,8 @@ class WechatChannel(Channel):
         if not progress.get("media_id"):
             article = self.prepare_article(body, progress, lambda: self.save_progress(key, progress))
             result = self.api.post("draft/add", "draft/add", {"articles": [article]})
+            # saved together with `submitting` just below: nothing remote happens in between
             progress["media_id"] = str(result["media_id"])
-            self.save_progress(key, progress)
         progress["submitting"] = True
         # what a lost answer is recognised by later: publications of this source URL since now
         progress["submitted_at"] = int(time.time()) - SUBMIT_CLOCK_SLACK

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -182,6 +182,27 @@ class Database:
                 log.warning("transaction retried after %s (attempt %d)", type(exc.orig).__name__, attempt)
                 time.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
+
+    def run_core(self, fn: Callable[[Connection], T], *, attempts: int = 5) -> T:
+        """`fn` on a bare connection in one transaction whose commit waits for the flush,
+        retried as `run` is: for small hot writes built as Core statements, where a Session
+        per call would cost more CPU than the statement (publisher/store/channel_values.py)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except DBAPIError as exc:
+                if attempt == attempts or not is_retryable(exc):
+                    raise
+                log.warning("transaction retried after %s (attempt %d)", type(exc.orig).__name__, attempt)
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def core_reader(self) -> Iterator[Connection]:
+        """A bare connection for reads (the counterpart of `reader` for Core statements)."""
+        with self.read_engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

@@ -137,6 +137,24 @@ def test_retry_after_lost_answer_does_not_publish_twice(
     )
 
 
+def test_retry_after_a_failed_draft_uploads_nothing_again(
+    make_channel: ChannelFactory, wechat: RunningServer, image_host: ImageHost
+) -> None:
+    # given: the cover and both in-body images uploaded, then draft/add refused (system busy)
+    channel = make_channel()
+    version = policy(image_host, cover_url=image_host.url("/img/cover.jpg"))
+    wechat.fault(errcode=-1, count=1, paths=["draft/add"])
+    with pytest.raises(TransientError):
+        publish(channel, version, key="draft-busy")
+    # when: the ledger retries the delivery
+    receipt = publish(channel, version, key="draft-busy")
+    # then: the cover comes from the checkpoint and the images from the shared image cache
+    # (they are not checkpointed one by one): each was uploaded once, the draft made once
+    calls = wechat.state()["counters"]["api_calls"]
+    assert receipt.accepted and calls["draft/add"] == 2 and calls["freepublish/submit"] == 1
+    assert calls["material/add_material"] == 1 and calls["media/uploadimg"] == 2
+
+
 def _submit_and_lose_the_answer(channel: WechatChannel, version: VersionView, key: str) -> None:
     """What an attempt leaves behind when freepublish/submit went through but its answer
     never arrived: the draft, the saved progress marked submitting, no publish_id."""
