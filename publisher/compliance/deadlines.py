@@ -61,8 +61,13 @@ class Deadline:
         return data
 
 
+def _formed(formed_at: str | None, issue_date: str) -> date:
+    """When the information was formed (形成日期): its own date, else the issue date."""
+    return date.fromisoformat(formed_at or issue_date)
+
+
 def formed_on(content: dict[str, Any]) -> date:
-    return date.fromisoformat(content.get("formed_at") or content["issue_date"])
+    return _formed(content.get("formed_at"), content["issue_date"])
 
 
 class _ItemFacts(NamedTuple):
@@ -84,10 +89,6 @@ class _ItemFacts(NamedTuple):
     issue_date: str
     disclosure: str | None
 
-    @property
-    def formed(self) -> date:
-        return date.fromisoformat(self.formed_at or self.issue_date)
-
 
 class _VersionFacts(NamedTuple):
     item_id: int
@@ -97,10 +98,6 @@ class _VersionFacts(NamedTuple):
     formed_at: str | None
     issue_date: str
     validity_changed_on: str | None
-
-    @property
-    def formed(self) -> date:
-        return date.fromisoformat(self.formed_at or self.issue_date)
 
 
 # A published item's working copy is its live version (an edit takes it back to draft) and
@@ -208,9 +205,9 @@ def _item_deadlines(
     out: list[Deadline] = []
     released = _released_versions(item, versions, now)
 
-    started = item.formed
+    started = _formed(item.formed_at, item.issue_date)
     due, provisional = calendar.add_working_days(started, n)
-    met_at = next((at for v, at in released if v.formed == started), None)
+    met_at = next((at for v, at in released if _formed(v.formed_at, v.issue_date) == started), None)
     status, left = _status(calendar, today, due, met_at, config.warn_working_days)
     out.append(
         Deadline(

@@ -453,7 +453,19 @@ class CheckList(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class CheckTerm(Base):
+class _ListEntry:
+    """The history of an entry of an ops-maintained list: the list version that added it and
+    the one that removed it (None while it is active), by whom and when. Removed entries stay."""
+
+    added_version: Mapped[int] = mapped_column(Integer)
+    removed_version: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(64))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckTerm(_ListEntry, Base):
     """A dictionary entry ops added (kind wrong / normative / forbidden / allow), or `off`: a
     starter entry switched off. Removed entries stay, with the version that removed them."""
 
@@ -466,15 +478,9 @@ class CheckTerm(Base):
     suggestion: Mapped[str | None] = mapped_column(String(200))
     severity: Mapped[str] = mapped_column(String(8))
     note: Mapped[str | None] = mapped_column(Text)
-    added_version: Mapped[int] = mapped_column(Integer)
-    removed_version: Mapped[int | None] = mapped_column(Integer)
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    removed_by: Mapped[str | None] = mapped_column(String(64))
-    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class CheckPerson(Base):
+class CheckPerson(_ListEntry, Base):
     """One title a person held, and when (the names and titles register)."""
 
     __tablename__ = "check_people"
@@ -485,12 +491,6 @@ class CheckPerson(Base):
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
-    added_version: Mapped[int] = mapped_column(Integer)
-    removed_version: Mapped[int | None] = mapped_column(Integer)
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    removed_by: Mapped[str | None] = mapped_column(String(64))
-    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CheckAcceptance(Base):
