@@ -35,7 +35,9 @@ if TYPE_CHECKING:  # channels.egress imports this module
 
 __all__ = [
     "CallbackRequest",
+    "CopyRef",
     "Holding",
+    "Inspecting",
     "CallbackResponse",
     "Channel",
     "Checkpoints",
@@ -168,6 +170,22 @@ class Holding:
     live: bool
     external_id: str | None = None
     url: str | None = None
+    # when the copy last changed, by the provider's clock (None: the channel cannot tell);
+    # later than our delivery means someone edited it by hand
+    modified_at: datetime | None = None
+    # why it is not live, in the provider's words (trashed, banned, revoked), for ops
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class CopyRef:
+    """One delivered copy, as the ledger knows it: what `Inspecting.inspect` looks up."""
+
+    uid: str
+    version: int
+    external_id: str | None = None
+    url: str | None = None
+    item_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -398,6 +416,18 @@ class Listing(Protocol):
     def inventory(self) -> Iterable[Holding]:
         """Everything this channel holds for our items, read from the channel's own store
         (posts, articles, records, feed entries)."""
+        ...
+
+
+@runtime_checkable
+class Inspecting(Protocol):
+    """A channel that can read back one delivered copy (post-publication inspection). It
+    reads through the same client and mapping as `inventory`: one read path per channel."""
+
+    def inspect(self, ref: CopyRef) -> Holding | None:
+        """What the channel holds for this copy now; None when the channel has no trace of it
+        (deleted for good). Raises the classified errors when the channel cannot be read
+        (the copy is then not checked, never counted as fine)."""
         ...
 
 

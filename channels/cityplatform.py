@@ -18,8 +18,10 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -33,6 +35,7 @@ from channels.base import (
     ChannelError,
     ChannelSettings,
     Confirmation,
+    CopyRef,
     Holding,
     Operation,
     Payload,
@@ -503,37 +506,50 @@ class CityPlatformChannel(Channel):
                 uid = str(body.get("source_id") or "")
                 if not uid:
                     continue
-                live = rec.get("status") != "revoked"
-                version = rec.get("version")
-                validity = body.get("validity") if live else None
-                by_uid.setdefault(uid, {})[target.name] = Holding(
-                    uid=uid,
-                    version=int(version) if isinstance(version, int) else None,
-                    validity=str(validity) if validity else None,
-                    live=live,
-                    external_id=f"{target.name}:{rec.get('index_number')}",
-                    url=str(body.get("url") or "") or None,
-                )
+                by_uid.setdefault(uid, {})[target.name] = _record_holding(target, rec)
                 types[uid] = str(body.get("item_type") or "")
         holdings: list[Holding] = []
         for uid, held in by_uid.items():
-            wanted = {t.name for t in self.targets_for(types[uid])}
-            views = {(h.live, h.version, h.validity) for h in held.values()}
-            if len(views) == 1 and wanted <= set(held):
-                first = next(iter(held.values()))
-                holdings.append(
-                    Holding(
-                        uid=uid,
-                        version=first.version,
-                        validity=first.validity,
-                        live=first.live,
-                        external_id=",".join(h.external_id or "" for h in held.values()),
-                        url=first.url,
-                    )
-                )
-            else:
-                holdings.extend(held.values())
+            holdings.extend(self._merged(uid, types[uid], held))
         return holdings
+
+    def _merged(self, uid: str, item_type: str, held: Mapping[str, Holding]) -> list[Holding]:
+        wanted = {t.name for t in self.targets_for(item_type)}
+        views = {(h.live, h.version, h.validity) for h in held.values()}
+        if len(views) == 1 and wanted <= set(held):
+            first = next(iter(held.values()))
+            return [replace(first, external_id=",".join(h.external_id or "" for h in held.values()))]
+        return list(held.values())
+
+    def inspect(self, ref: CopyRef) -> Holding | None:
+        """The item's record on every target that takes its type (GET …/records/{索引号},
+        signed like every read), merged as `inventory` merges them: one holding when the
+        targets agree; when they do not, the first that is missing or differs. None: no
+        target has the record."""
+        if not ref.external_id:
+            return None
+        targets = self.targets_for(ref.item_type) if ref.item_type else list(self.cfg.targets)
+        held: dict[str, Holding] = {}
+        for target in targets:
+            headers = self._headers(target, "read_" + uuid.uuid4().hex, b"")
+            url = f"{target.url.rstrip('/')}/{quote(ref.external_id, safe='')}"
+            response = request(self.client, "GET", url, headers=headers)
+            if response.status_code == 404:
+                continue
+            self._raise_for(target, response, "记录查询 / read record")
+            rec = _json(response)
+            if not isinstance(rec, dict):
+                raise TransientError(
+                    f"{target.name}: 记录不是 JSON / record is not JSON",
+                    http_status=response.status_code,
+                    response_excerpt=excerpt(response),
+                )
+            held[target.name] = replace(_record_holding(target, rec), uid=ref.uid)
+        if not held or len(held) < len(targets):
+            return None  # a target that should hold it does not
+        merged = self._merged(ref.uid, ref.item_type or "", held)
+        # targets that disagree: the worst of them (revoked, then the oldest version)
+        return min(merged, key=lambda h: (h.live, h.version or 0))
 
     def _records(self, target: CityPlatformTarget) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -582,3 +598,21 @@ class CityPlatformChannel(Channel):
                 response_excerpt=excerpt(response),
             )
         return data
+
+
+def _record_holding(target: CityPlatformTarget, rec: Mapping[str, Any]) -> Holding:
+    """One record of one target as a holding: live unless revoked."""
+    raw = rec.get("record")
+    body: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    live = rec.get("status") != "revoked"
+    version = rec.get("version")
+    validity = body.get("validity") if live else None
+    return Holding(
+        uid=str(body.get("source_id") or ""),
+        version=int(version) if isinstance(version, int) else None,
+        validity=str(validity) if validity else None,
+        live=live,
+        external_id=f"{target.name}:{rec.get('index_number')}",
+        url=str(body.get("url") or "") or None,
+        status=None if live else f"已撤销 / revoked: {rec.get('revoke_reason') or ''}".strip(),
+    )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
+from publisher.delivery.inspection import Inspector
 from publisher.delivery.service import DeliveryService
 from publisher.editorial.checks import ContentChecks, Fetcher
 from publisher.editorial.checks.service import CheckService
@@ -106,7 +107,10 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
     service = Service(db, settings, preflight=channels.preflight, checks=checks)
     db.use_audit_keys(service.audit_keys)  # every event this process appends is keyed
     engine = Engine(db, settings, channels)
-    deliveries = DeliveryService(db, settings, engine, channels, service)
+    inspector = Inspector(
+        db, settings, channels, guarded_fetcher(settings, settings.inspection.link_timeout_seconds)
+    )
+    deliveries = DeliveryService(db, settings, engine, channels, service, inspector)
     runtime = Runtime(
         settings=settings,
         db=db,
@@ -119,6 +123,8 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
     _ = runtime.alerts  # a bad [alerts] section (unknown kind, broken secret) fails at start-up
     # the alert clock ticks after every sweep of whichever executor clock runs (embedded, beat)
     engine.after_sweep.append(lambda now: runtime.alerts.clock.tick(now))
+    # post-publication inspection on the same clock (it runs in its own thread)
+    engine.after_sweep.append(inspector.on_sweep)
     if executor is not None:
         use_executor(runtime, executor)
     return runtime
@@ -129,6 +135,12 @@ def link_fetcher(settings: Settings) -> Fetcher | None:
     within `[checks] link_timeout_seconds` (None: links are not probed)."""
     if not settings.checks.links:
         return None
+    return guarded_fetcher(settings, settings.checks.link_timeout_seconds)
+
+
+def guarded_fetcher(settings: Settings, limit: float) -> Fetcher:
+    """A link prober through the egress guard (`[egress]`), each link within `limit` seconds:
+    the content checks' and post-publication inspection's."""
     from dataclasses import replace
 
     from channels.egress import EgressGuard, egress_settings
@@ -138,7 +150,6 @@ def link_fetcher(settings: Settings) -> Fetcher | None:
         egress = egress_settings(settings.egress.model_dump())
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
-    limit = settings.checks.link_timeout_seconds
     return GuardedFetcher(
         EgressGuard(
             replace(

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ from channels.base import (
     ChannelContext,
     ChannelError,
     ChannelSettings,
+    CopyRef,
     Holding,
     Operation,
     Payload,
@@ -311,7 +313,7 @@ class CmsChannel(Channel):
                 "orderby": "id",
                 "order": "asc",
                 "per_page": 20,
-                "_fields": "id,status,link,meta,title",
+                "_fields": "id,status,link,meta,title,modified_gmt",
             },
         )
         posts = self._json(response, what)
@@ -632,7 +634,7 @@ class CmsChannel(Channel):
                     "order": "asc",
                     "per_page": self.inventory_page,
                     "page": page,
-                    "_fields": "id,status,link,meta,title",
+                    "_fields": "id,status,link,meta,title,modified_gmt",
                 },
             )
             posts = self._json(response, what)
@@ -646,26 +648,46 @@ class CmsChannel(Channel):
                 meta = post.get("meta")
                 if not isinstance(meta, dict) or "publisher_uid" not in meta:
                     raise _plugin_missing()
-                uid = meta.get("publisher_uid")
-                if not uid:
-                    continue  # a post written by hand, not one of ours
-                title = post.get("title") if isinstance(post.get("title"), dict) else {}
-                raw_title = str(title.get("raw") or title.get("rendered") or "")
-                live = post.get("status") == "publish" and not raw_title.startswith(WITHDRAWN_PREFIX)
-                version = meta.get("publisher_version")
-                validity = str(meta.get("validity") or "") if live else ""
-                holdings.append(
-                    Holding(
-                        uid=str(uid),
-                        version=int(version) if isinstance(version, int) and version > 0 else None,
-                        validity=validity or None,
-                        live=live,
-                        external_id=str(post["id"]),
-                        url=str(post.get("link") or "") or None,
-                    )
-                )
+                if meta.get("publisher_uid"):  # else a post written by hand, not one of ours
+                    holdings.append(self._holding(post))
             page += 1
         return holdings
+
+    def inspect(self, ref: CopyRef) -> Holding | None:
+        """The item's post, by the same look-up by uid that `send` makes before writing (any
+        status, the trash included; `context=edit` refuses an anonymous caller, so a bad
+        Application Password is an error, not an empty answer). None: no post carries the
+        uid (deleted for good)."""
+        post = self._find(ref.uid)
+        return None if post is None else self._holding(post)
+
+    @staticmethod
+    def _holding(post: Mapping[str, Any]) -> Holding:
+        """One post of ours as a holding. Live: published, and not a withdrawal notice
+        (withdraw_mode "notice" keeps the post up under the 【已撤回】 title)."""
+        meta = post["meta"]
+        found = post.get("title")
+        title: Mapping[str, Any] = found if isinstance(found, dict) else {}
+        raw_title = str(title.get("raw") or title.get("rendered") or "")
+        status = str(post.get("status") or "")
+        live = status == "publish" and not raw_title.startswith(WITHDRAWN_PREFIX)
+        version = meta.get("publisher_version")
+        validity = str(meta.get("validity") or "") if live else ""
+        modified = str(post.get("modified_gmt") or "")
+        try:
+            modified_at = datetime.fromisoformat(modified).replace(tzinfo=UTC) if modified else None
+        except ValueError:
+            modified_at = None
+        return Holding(
+            uid=str(meta.get("publisher_uid")),
+            version=int(version) if isinstance(version, int) and version > 0 else None,
+            validity=validity or None,
+            live=live,
+            external_id=str(post["id"]),
+            url=str(post.get("link") or "") or None,
+            modified_at=modified_at,
+            status=None if live else (status if status != "publish" else "notice"),
+        )
 
     @staticmethod
     def _check_meta(result: Mapping[str, Any], uid: str) -> None:

@@ -27,6 +27,7 @@ from channels.base import (
     ChannelContext,
     ChannelError,
     ChannelSettings,
+    CopyRef,
     Holding,
     Operation,
     Payload,
@@ -245,16 +246,22 @@ class RssChannel(Channel):
 
     def inventory(self) -> Iterable[Holding]:
         """The channel's own entry store: every item it publishes, tombstones as not live."""
-        return [
-            Holding(
-                uid=uid,
-                version=version,
-                validity=None if withdrawn else validity,
-                live=not withdrawn,
-                external_id=uid,
-            )
-            for uid, version, withdrawn, validity in self.store.holdings()
-        ]
+        return [self._holding(*row) for row in self.store.holdings()]
+
+    def inspect(self, ref: CopyRef) -> Holding | None:
+        """The entry of one item in the same store (None: the feeds no longer carry it)."""
+        return next((self._holding(*row) for row in self.store.holdings(ref.uid)), None)
+
+    @staticmethod
+    def _holding(uid: str, version: int, withdrawn: bool, validity: str | None) -> Holding:
+        return Holding(
+            uid=uid,
+            version=version,
+            validity=None if withdrawn else validity,
+            live=not withdrawn,
+            external_id=uid,
+            status="撤回 / withdrawn" if withdrawn else None,
+        )
 
     def close(self) -> None:
         if self._store is not None:

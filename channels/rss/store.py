@@ -226,10 +226,18 @@ class FeedStore:
         row = self._conn().execute("SELECT data FROM entries WHERE uid = ?", (uid,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def holdings(self) -> Iterator[tuple[str, int, bool, str | None]]:
-        """(uid, version, withdrawn, validity) of every entry, tombstones included."""
+    def holdings(self, uid: str | None = None) -> Iterator[tuple[str, int, bool, str | None]]:
+        """(uid, version, withdrawn, validity) of every entry, tombstones included (of the
+        one entry `uid` when given)."""
         with self.transaction() as conn:
-            rows = conn.execute("SELECT uid, version, withdrawn, data FROM entries ORDER BY uid").fetchall()
+            if uid is None:
+                rows = conn.execute(
+                    "SELECT uid, version, withdrawn, data FROM entries ORDER BY uid"
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT uid, version, withdrawn, data FROM entries WHERE uid = ?", (uid,)
+                ).fetchall()
         for uid, version, withdrawn, data in rows:
             entry = json.loads(data)
             yield uid, int(version), bool(withdrawn), (entry.get("disclosure") or {}).get("validity")

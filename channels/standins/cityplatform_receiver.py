@@ -13,7 +13,8 @@ strict on purpose, for tests, demos and the platform's own developers.
 * accepted records are stored (SQLite, a file or memory): one row per index number, latest
   version wins, revoked records stay listed as revoked; `/` shows them (Chinese);
 * `/_admin/faults` makes it reject every record, or answer 503/429 for a while;
-  `/_admin/state` shows (GET) or clears (DELETE) everything. Admin endpoints are unauthenticated:
+  `/_admin/state` shows (GET) or clears (DELETE) everything; `POST /_admin/records/{索引号}/revoke`
+  revokes a record as the platform itself would. Admin endpoints are unauthenticated:
   bind to 127.0.0.1 only.
 
 Run: python -m channels.standins.cityplatform_receiver --port 8102 --secret-file var/city.secret
@@ -527,6 +528,18 @@ class Receiver:
             ).fetchall()
         return [self.receipt_json(r) for r in rows]
 
+    def platform_revoke(self, index_number: str, reason: str) -> bool:
+        """The platform revokes a record on its own (a fault for post-publication inspection:
+        not a message of ours). False when there is no such live record."""
+        now = self.config.clock()
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE records SET status = 'revoked', revoked_at = ?, revoke_reason = ?, updated_at = ?"
+                " WHERE index_number = ? AND status <> 'revoked'",
+                (now, reason, now, index_number),
+            )
+            return cur.rowcount == 1
+
     def reset(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM receipts")
@@ -716,6 +729,12 @@ def create_app(config: ReceiverConfig) -> Starlette:
             }
         )
 
+    async def admin_revoke(request: Request) -> Response:
+        spec = await request.json() if await request.body() else {}
+        reason = str(spec.get("reason") or "平台撤销 / revoked by the platform")
+        done = receiver.platform_revoke(request.path_params["index_number"], reason)
+        return JSONResponse({"ok": done}, status_code=200 if done else 404)
+
     async def page(request: Request) -> Response:
         records, total = receiver.records(limit=500)
         return HTMLResponse(_page(config, records, total, receiver.receipts(limit=50)))
@@ -729,6 +748,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
         Route("/receipts/{receipt_id}", get_receipt, methods=["GET"]),
         Route("/_admin/faults", admin_faults, methods=["GET", "POST", "DELETE"]),
         Route("/_admin/state", admin_state, methods=["GET", "DELETE"]),
+        Route("/_admin/records/{index_number:path}/revoke", admin_revoke, methods=["POST"]),
     ]
 
     @contextlib.asynccontextmanager

@@ -44,6 +44,7 @@ from channels.base import (
     ChannelContext,
     ChannelSettings,
     Confirmation,
+    CopyRef,
     Holding,
     Payload,
     PermanentError,
@@ -58,7 +59,7 @@ from channels.wechat.callback import CallbackError, MassEvent, PublishEvent, par
 from channels.wechat.html import host_allowed, rewrite_images, to_wechat_html
 from channels.wechat.media import fetch_image, for_cover, for_uploadimg, generate_cover
 from channels.wechat.probe import probe_token
-from channels.wechat.status import confirmation_for
+from channels.wechat.status import AFTER_SUCCESS, FAILED, confirmation_for
 from publisher.domain.item import Operation, Validity, VersionView
 from publisher.domain.sanitize import clean_output
 
@@ -830,19 +831,10 @@ class WechatChannel(Channel):
                     uid = owners.get(article_id) or (
                         source[len(prefix) :] if source.startswith(prefix) else ""
                     )
-                    live = not article.get("is_deleted")
-                    match = VALIDITY_LINE.search(str(article.get("content") or "")) if live else None
                     found.append(
                         (
                             updated,
-                            Holding(
-                                uid=uid or f"wechat:{article_id}:{idx}",
-                                version=None,
-                                validity=match.group(1) if match else None,
-                                live=live,
-                                external_id=f"{article_id}:{idx}",
-                                url=str(article.get("url") or "") or None,
-                            ),
+                            _article_holding(uid or f"wechat:{article_id}:{idx}", article_id, idx, article),
                         )
                     )
             offset += len(page)
@@ -858,6 +850,41 @@ class WechatChannel(Channel):
             h if not h.live or newest[h.uid] == h.external_id else replace(h, live=False, validity=None)
             for _at, h in found
         ]
+
+    def inspect(self, ref: CopyRef) -> Holding | None:
+        """One delivered article: its publication's status (freepublish/get by the publish_id
+        the delivery's receipt carries), then the article itself (freepublish/getarticle),
+        mapped like `inventory` maps it. Deleted by the account (status 5, or the article
+        marked deleted): None. Banned by WeChat (6): not live, with the reason."""
+        if not ref.external_id:
+            return None
+        article_id, status = ref.external_id, 0
+        try:
+            result = self.api.post("freepublish/get", "freepublish/get", {"publish_id": ref.external_id})
+        except PermanentError:
+            result = None  # not a publish_id: a publication found after a lost submit keeps its article_id
+        if result is not None:
+            status = int(result.get("publish_status", 3))
+            article_id = str(result.get("article_id") or "")
+        if status == 5:
+            return None
+        if status != 0:
+            reason = AFTER_SUCCESS.get(status) or FAILED.get(status) or f"publish_status {status}"
+            return Holding(ref.uid, None, None, live=False, external_id=ref.external_id, status=reason)
+        if not article_id:
+            return None
+        try:
+            found = self.api.post(
+                "freepublish/getarticle", "freepublish/getarticle", {"article_id": article_id}
+            )
+        except PermanentError as exc:
+            if exc.provider_code == "53600":  # the article is gone
+                return None
+            raise
+        news = found.get("news_item") or []
+        if not news or news[0].get("is_deleted"):
+            return None
+        return _article_holding(ref.uid, article_id, 1, news[0])
 
     def _remembered_owners(self) -> dict[str, str]:
         """article_id -> uid from the articles remembered (name article:<uid>:<article_id>)."""
@@ -887,3 +914,19 @@ class WechatChannel(Channel):
         for name in self.context.shared.items(f"article:{uid}:"):
             self.context.shared.delete(name)
         return deleted
+
+
+def _article_holding(uid: str, article_id: str, idx: int, article: Mapping[str, Any]) -> Holding:
+    """One article of a publication as a holding: live unless deleted; the version is not
+    recoverable from an article (None), the validity is read from its metadata block."""
+    live = not article.get("is_deleted")
+    match = VALIDITY_LINE.search(str(article.get("content") or "")) if live else None
+    return Holding(
+        uid=uid,
+        version=None,
+        validity=match.group(1) if match else None,
+        live=live,
+        external_id=f"{article_id}:{idx}",
+        url=str(article.get("url") or "") or None,
+        status=None if live else "已删除 / deleted",
+    )

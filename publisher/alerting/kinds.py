@@ -44,6 +44,14 @@ KINDS: dict[str, Kind] = {
         ),
         Kind("login.burst", "登录失败激增（疑似口令猜测）/ a burst of failed logins", condition=False),
         Kind("item.flagged", "渠道标记异常 / a channel flagged a live copy", condition=False),
+        # post-publication inspection found a live copy changed, gone or with a dead link;
+        # news (one record per difference), grouped per channel by the alert clock
+        Kind(
+            "inspection.drift",
+            "在线副本偏差 / a live copy drifted from the ledger",
+            condition=False,
+            inhibited_by=("breaker.open", "channel.paused", "channel.credentials_rejected"),
+        ),
         Kind("deadline.at_risk", "公开时限临近 / disclosure deadline at risk", condition=False),
         Kind("deadline.overdue", "公开时限已超期 / disclosure deadline overdue", condition=False),
         Kind("inspection.at_risk", "栏目更新即将超期 / column update due soon", condition=False),

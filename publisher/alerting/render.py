@@ -39,6 +39,12 @@ def fixes(kind: str, channel: str) -> list[str]:
         return ["publisher config check --live", f"publisher channel resume {ch}"]
     if kind == "item.flagged":
         return [f"publisher reconcile --channel {ch}"]
+    if kind == "inspection.drift":
+        return [
+            f"publisher drifts --channel {ch}",
+            "publisher drift repush <ID>",
+            "publisher drift accept <ID> --reason <原因>",
+        ]
     if kind.startswith("deadline."):
         return ["publisher compliance deadlines"]
     return []
@@ -134,6 +140,7 @@ def _detail(kind: str, d: dict[str, Any]) -> str:
         ("closes", "截止"),
         ("report_due_on", "反馈期限"),
         ("flag", "标记"),
+        ("url", "链接"),
         ("reason", "原因"),
         ("error", "错误"),
     ):

@@ -15,6 +15,7 @@ check exit with 1. Unexpected errors are bugs and keep their traceback.
     items       item create|show|list|submit|review|approve|reject|abolish|withdraw
     samples     load-samples
     deliveries  deliveries, replay, replay-failed, retry-now, channel list|pause|resume, reconcile
+    inspect     inspect, drifts, drift repush|accept (post-publication inspection)
     audit       audit verify|list
     config      config check [--live]
     alerts      alerts list|silence|unsilence|send
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import click
 
-from publisher.cli import alerts, audit, checks, config, deliveries, items, samples, serve, users
+from publisher.cli import alerts, audit, checks, config, deliveries, inspect, items, samples, serve, users
 from publisher.cli.common import Cli, Fail, PublisherGroup
 from publisher.compliance import cli as compliance
 
@@ -78,6 +79,9 @@ for command in (
     deliveries.retry_now,
     deliveries.channel,
     deliveries.reconcile_cmd,
+    inspect.inspect_cmd,
+    inspect.drifts,
+    inspect.drift,
     audit.audit,
     config.config,
     alerts.alerts,

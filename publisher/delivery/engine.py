@@ -32,7 +32,7 @@ from channels.base import (
     Receipt,
 )
 from publisher.alerting.record import record as record_alert
-from publisher.delivery import ledger
+from publisher.delivery import drift, ledger
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.ledger import AdapterError, AttemptInfo, Effects
 from publisher.delivery.policy import ChannelPolicy, channel_policy
@@ -435,6 +435,16 @@ class Engine:
     def replay(self, delivery_id: int, actor: str) -> bool:
         with self.db.transaction() as s:
             ok = ledger.replay(s, delivery_id, actor)
+        if ok:
+            self._dispatch([delivery_id])
+        return ok
+
+    def repush(self, delivery_id: int, actor: str) -> bool:
+        """A delivered copy that drifted, sent again (its open drifts end as re-pushed)."""
+        with self.db.transaction() as s:
+            ok = ledger.repush(s, delivery_id, actor)
+            if ok:
+                drift.resolve_repushed(s, delivery_id, actor, utcnow())
         if ok:
             self._dispatch([delivery_id])
         return ok

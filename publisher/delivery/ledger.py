@@ -6,6 +6,7 @@
                          ├─ permanent / exhausted ─▶ failed ─(replay)─▶ queued
                          └─ breaker open / paused ─▶ held ─(closed, resumed)─▶ queued
     queued/retry_wait/held ─(newer version or withdrawal)─▶ superseded   (workflow._enqueue)
+    delivered ─(ops re-push after inspection found the live copy drifted)─▶ queued
 
 Every function takes an open session and never commits; events to announce are returned
 so the caller emits them after commit. Claims are conditional UPDATEs: a claim that changes
@@ -34,8 +35,9 @@ from publisher.domain.item import DeliveryState as S
 from publisher.domain.item import Outcome as O
 from publisher.domain.item import Verdict as V
 from publisher.editorial import audit
+from publisher.store import copies
 from publisher.store.channel_values import clear_checkpoint
-from publisher.store.models import Attempt, ChannelState, Delivery, Item
+from publisher.store.models import Attempt, ChannelState, Delivery, Item, LiveCopy
 
 log = logging.getLogger(__name__)
 
@@ -450,6 +452,7 @@ def record_successes(
         conn.execute(_SUCCESS_UPDATE, updates)
     if delivered:
         effects.dispatch += list(conn.execute(_DEPENDENTS, {"ids": delivered}).scalars())
+        copies.enroll(session, delivered, now)
     for channel in sorted(touched):
         _breaker_success(session, channel, now, effects)
     return effects
@@ -572,6 +575,8 @@ def record_confirmation(
         d.delivered_at = now
         d.url = url or d.url
         effects.dispatch += _dependents(session, d.id)
+        session.flush()
+        copies.enroll(session, [d.id], now)
     else:
         d.state = S.FAILED.value
         d.last_error = (error or "渠道拒绝 / rejected by the channel")[:1000]
@@ -803,6 +808,45 @@ def replay(session: Session, delivery_id: int, actor: str, now: datetime | None 
             session,
             actor=actor,
             action=AuditAction.DELIVERY_REPLAY,
+            item_uid=uid,
+            data={"delivery": delivery_id},
+        )
+    return changed
+
+
+def repush(session: Session, delivery_id: int, actor: str, now: datetime | None = None) -> bool:
+    """delivered → queued: the same version sent again as a normal delivery (fresh attempt
+    budget, no adapter checkpoint, so WeChat starts a new draft and publication), because
+    inspection found the live copy changed or gone. Only the item's current copy on that
+    channel (a newer version's delivery supersedes an older copy; it is never re-sent)."""
+    now = now or utcnow()
+    current = select(LiveCopy.delivery_id).where(LiveCopy.delivery_id == delivery_id).exists()
+    changed = (
+        _rows(
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state == S.DELIVERED, current)
+                .values(
+                    state=S.QUEUED.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                    last_error=None,
+                    updated_at=now,
+                    dispatched_at=None,
+                )
+            )
+        )
+        == 1
+    )
+    if changed:
+        clear_checkpoint(session, delivery_id)
+        uid = session.execute(
+            select(Item.uid).join(Delivery, Delivery.item_id == Item.id).where(Delivery.id == delivery_id)
+        ).scalar_one()
+        audit.append(
+            session,
+            actor=actor,
+            action=AuditAction.DELIVERY_REPUSH,
             item_uid=uid,
             data={"delivery": delivery_id},
         )

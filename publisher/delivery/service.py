@@ -18,30 +18,43 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from channels.base import CallbackRequest, CallbackResponse, TakingCallbacks
+from publisher.delivery import drift
 from publisher.delivery.channelset import ChannelSet
 from publisher.delivery.engine import Engine
+from publisher.delivery.inspection import Inspector, Progress, Report
 from publisher.delivery.reconcile import ChannelReport, reconcile
-from publisher.domain.errors import NotFoundError, TransitionError
+from publisher.domain.clock import utcnow
+from publisher.domain.errors import NotFoundError, TransitionError, ValidationError
 from publisher.domain.permissions import Permission
 from publisher.editorial.auth import Actor
 from publisher.editorial.service import Service, delivery_json
 from publisher.settings import Settings, SettingsError
 from publisher.store.db import Database
-from publisher.store.models import Delivery
+from publisher.store.models import Delivery, Drift, Item
 
 log = logging.getLogger(__name__)
 
 
 class DeliveryService:
     def __init__(
-        self, db: Database, settings: Settings, engine: Engine, channels: ChannelSet, editorial: Service
+        self,
+        db: Database,
+        settings: Settings,
+        engine: Engine,
+        channels: ChannelSet,
+        editorial: Service,
+        inspector: Inspector,
     ) -> None:
         self.db = db
         self.settings = settings
         self.engine = engine
         self.channels = channels
         self.editorial = editorial
+        self.inspector = inspector
 
     # -- reads ----------------------------------------------------------------------------------
     def listing(
@@ -70,6 +83,88 @@ class DeliveryService:
     def reconcile(self, names: list[str] | None = None) -> list[ChannelReport]:
         """Every channel's own store compared with the ledger (read-only)."""
         return reconcile(self.db, self.channels, names or self.settings.enabled_channels())
+
+    # -- post-publication inspection --------------------------------------------------------------
+    def inspect(
+        self,
+        names: list[str] | None = None,
+        item: str | None = None,
+        *,
+        progress: Progress | None = None,
+        rate: float | None = None,
+    ) -> Report:
+        """Post-publication inspection of every live copy now (of `names`, or of one item by
+        uid or ref); differences are recorded as drift (publisher/delivery/inspection.py)."""
+        for name in names or []:
+            if name not in self.settings.enabled_channels():
+                raise ValidationError.one("channel", f"未启用的渠道 / not an enabled channel: {name}")
+        uid = self.editorial.uid_of(item) if item else None
+        return self.inspector.run(names or None, uid, progress=progress, rate=rate)
+
+    def drifts(
+        self,
+        *,
+        open_only: bool = True,
+        channel: str | None = None,
+        item: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Drift records, newest first (open ones only by default)."""
+        stmt = select(Drift, Item.uid).join(Item, Item.id == Drift.item_id)
+        if open_only:
+            stmt = stmt.where(Drift.resolved_at.is_(None))
+        if channel:
+            stmt = stmt.where(Drift.channel == channel)
+        if item:
+            stmt = stmt.where(Item.uid == self.editorial.uid_of(item))
+        with self.db.reader() as s:
+            rows = s.execute(stmt.order_by(Drift.id.desc()).limit(limit)).all()
+        return [drift.as_dict(row, uid) for row, uid in rows]
+
+    def open_drift_counts(self) -> dict[tuple[str, str], int]:
+        """Open drift records per (channel, kind): the dashboard and /metrics."""
+        with self.db.reader() as s:
+            rows = s.execute(
+                select(Drift.channel, Drift.kind, func.count())
+                .where(Drift.resolved_at.is_(None))
+                .group_by(Drift.channel, Drift.kind)
+            ).all()
+        return {(c, k): int(n) for c, k, n in rows}
+
+    def repush(self, actor: Actor, drift_id: int) -> int:
+        """Send the drifted copy's version again as a normal delivery (its delivery back to
+        the queue); its open drifts end as re-pushed. Returns the delivery id."""
+        actor.require(Permission.DELIVERY_OPERATE)
+        with self.db.reader() as s:
+            row = s.get(Drift, drift_id)
+            if row is None:
+                raise NotFoundError(f"未找到偏差记录 {drift_id} / drift not found")
+            delivery_id, resolution = row.delivery_id, row.resolution
+        if resolution is not None:
+            raise TransitionError(
+                f"偏差记录已处理（{resolution}）/ drift already resolved ({resolution})", resolution
+            )
+        if not self.engine.repush(delivery_id, actor.name):
+            raise TransitionError(
+                "该投递不是此渠道当前的已送达副本 / the delivery is not the channel's current delivered copy "
+                "(a newer version replaced it, or it is being sent)",
+                "not_current",
+            )
+        return delivery_id
+
+    def accept_drift(self, actor: Actor, drift_id: int, reason: str) -> dict[str, Any]:
+        """Leave the copy as it is: the drift is accepted with a reason (audited)."""
+        actor.require(Permission.DELIVERY_OPERATE)
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError.one("reason", "请填写原因 / a reason is required")
+        if len(reason) > 1000:
+            raise ValidationError.one("reason", "原因过长（至多 1000 字）/ reason too long (1000 at most)")
+
+        def do(s: Session) -> dict[str, Any]:
+            return drift.as_dict(drift.accept(s, drift_id, actor.name, reason, utcnow()))
+
+        return self.db.run(do)
 
     # -- ops actions ----------------------------------------------------------------------------
     def replay(self, actor: Actor, delivery_id: int) -> list[int]:

@@ -30,6 +30,10 @@ class AuditAction(StrEnum):
     DELIVERY_REPLAY = "delivery.replay"
     DELIVERY_RELEASE = "delivery.release"
     DELIVERY_EXCLUDE = "delivery.exclude"
+    # post-publication inspection (publisher/delivery/drift.py): a drift found, accepted, re-pushed
+    DELIVERY_DRIFT = "delivery.drift"
+    DELIVERY_DRIFT_ACCEPT = "delivery.drift_accept"
+    DELIVERY_REPUSH = "delivery.repush"
     # a channel, by ops or the system
     CHANNEL_PAUSE = "channel.pause"
     CHANNEL_RESUME = "channel.resume"

@@ -17,6 +17,8 @@ Families (see docs/operations.md):
     publisher_breaker_open{channel}                    gauge     1 while the breaker is open or half-open
     publisher_channel_paused{channel}                  gauge     1 while paused
     publisher_items{type,state}                        gauge     items by workflow state
+    publisher_drifts_open{channel,kind}                gauge     live copies drifted, not yet resolved
+    publisher_inspection_behind_seconds{channel}       gauge     how long the most overdue copy has waited
     publisher_alert_*, publisher_alerts_firing          the alert outbox (publisher/alerting/metrics.py)
 """
 
@@ -40,7 +42,10 @@ from publisher.domain.item import DeliveryState
 from publisher.settings import Settings
 from publisher.store import counters
 from publisher.store.db import Database
-from publisher.store.models import Attempt, ChannelState, Delivery
+from publisher.store.models import Attempt, ChannelState, Delivery, Drift, LiveCopy
+
+# publisher.delivery.drift.DriftKind's values (observe does not import the delivery package)
+DRIFT_KINDS = ("missing", "unpublished", "stale", "link_dead", "link_moved")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # Not yet handed to the channel: what an outbox age means.
@@ -158,6 +163,46 @@ class StoreCollector(Collector):
         for (item_type, state), count in sorted(counts.items.items()):
             item_gauge.add_metric([item_type, state], count)
         yield item_gauge
+        yield from inspection_metrics(self.db, sorted(channels), now)
+
+
+def inspection_metrics(db: Database, channels: list[str], now: datetime) -> Iterator[Metric]:
+    """Open drift records (the open rows of ix_drifts_open only) and, per channel, how far the
+    inspection clock is behind (one index probe of ix_live_copies_due per channel)."""
+    with db.reader() as s:
+        open_rows = s.execute(
+            select(Drift.channel, Drift.kind, func.count())
+            .where(Drift.resolved_at.is_(None))
+            .group_by(Drift.channel, Drift.kind)
+        ).all()
+        earliest = {
+            c: s.execute(
+                select(LiveCopy.next_inspect_at)
+                .where(LiveCopy.channel == c)
+                .order_by(LiveCopy.next_inspect_at)
+                .limit(1)
+            ).scalar_one_or_none()
+            for c in channels
+        }
+    drifts = GaugeMetricFamily(
+        "publisher_drifts_open",
+        "Live copies found different from the ledger and not yet cleared, re-pushed or accepted.",
+        labels=["channel", "kind"],
+    )
+    found = {(c, k): int(n) for c, k, n in open_rows}
+    for channel in sorted(set(channels) | {c for c, _ in found}):
+        for kind in DRIFT_KINDS:
+            drifts.add_metric([channel, kind], float(found.get((channel, kind), 0)))
+    yield drifts
+    behind = GaugeMetricFamily(
+        "publisher_inspection_behind_seconds",
+        "How long the channel's most overdue live copy has been due for inspection (0 when none).",
+        labels=["channel"],
+    )
+    for channel in channels:
+        due = earliest.get(channel)
+        behind.add_metric([channel], max(0.0, (now - due).total_seconds()) if due else 0.0)
+    yield behind
 
 
 def oldest_pending(s: Session, channels: Iterable[str]) -> dict[str, datetime]:

@@ -336,6 +336,33 @@ class ChecksSettings(Section):
     page_background: str = "#ffffff"
 
 
+class InspectionSettings(Section):
+    """`[inspection]`: post-publication inspection of the live copies (docs/operations.md
+    "Post-publication inspection"); not the column-update watch of `[compliance]`."""
+
+    enabled: bool = True
+    # every live copy is inspected at least this often
+    interval_seconds: float = Field(default=86400.0, gt=0)
+    # copies younger than this are inspected every new_copy_interval_seconds instead
+    new_copy_days: float = Field(default=3.0, ge=0)
+    new_copy_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # a new copy's first inspection, this long after it was delivered
+    first_after_seconds: float = Field(default=3600.0, ge=0)
+    # each date moves by up to this fraction of its interval, so copies do not bunch up
+    jitter: float = Field(default=0.1, ge=0, lt=1)
+    # how often the executor's clock looks for copies due, and at most how many copies per
+    # second it inspects on one channel (each tick takes at most rate * tick of a channel)
+    tick_seconds: float = Field(default=30.0, gt=0)
+    rate_per_second: float = Field(default=2.0, gt=0)
+    # a copy that could not be read (the channel answered an error) is tried again after this
+    unchecked_retry_seconds: float = Field(default=600.0, gt=0)
+    # a copy changed on the channel this long after our delivery was edited by hand
+    modified_tolerance_seconds: float = Field(default=120.0, ge=0)
+    # check the outbound links of the body (through the egress guard)
+    links: bool = True
+    link_timeout_seconds: float = Field(default=5.0, gt=0)
+
+
 class InspectionRuleSettings(Section):
     channel: str = Field(min_length=1)  # a channel instance name
     column: str = "*"  # an item type, or "*" for the channel as a whole
@@ -459,6 +486,7 @@ class Settings(BaseSettings):
     compliance: ComplianceSection = Field(default_factory=ComplianceSection)
     egress: EgressSection = Field(default_factory=EgressSection)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
+    inspection: InspectionSettings = Field(default_factory=InspectionSettings)
     routing: dict[ItemType, list[str]] = Field(
         default_factory=lambda: {ItemType(k): v for k, v in DEFAULT_ROUTING.items()}
     )

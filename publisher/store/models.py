@@ -618,3 +618,52 @@ class AnnualReportInput(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LiveCopy(Base):
+    """The newest delivered copy of an item on a channel, which post-publication inspection
+    re-reads: written by the ledger when a publish/update becomes delivered, removed when a
+    withdrawal does. The inspection clock reads only rows due (ix_live_copies_due)."""
+
+    __tablename__ = "live_copies"
+    __table_args__ = (
+        UniqueConstraint("item_id", "channel"),
+        Index("ix_live_copies_due", "channel", "next_inspect_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_inspect_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_inspected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_outcome: Mapped[str | None] = mapped_column(String(16))  # ok | drift | unchecked
+    inspections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Drift(Base):
+    """A live copy found different from what the ledger delivered (missing, unpublished,
+    stale, a dead or moved link): open until an inspection finds it right again (cleared),
+    ops re-push the version (repushed) or accept it with a reason (accepted)."""
+
+    __tablename__ = "drifts"
+    __table_args__ = (
+        Index("ix_drifts_delivery", "delivery_id", "kind"),
+        Index("ix_drifts_item", "item_id", "id"),
+        Index("ix_drifts_open", "resolved_at", "channel"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    expected: Mapped[str] = mapped_column(Text)
+    found: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    accepted_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)

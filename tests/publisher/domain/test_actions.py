@@ -15,7 +15,7 @@ from publisher.editorial.auditsearch import ACTION_LABELS
 STORED = {
     "create", "edit", "import-index-no", "submit", "review", "reject", "approve", "release",
     "withdraw", "validity", "image.upload", "delivery.replay", "delivery.release",
-    "delivery.exclude", "channel.pause", "channel.resume", "channel.retry_now", "channel.flag",
+    "delivery.exclude", "delivery.drift", "delivery.drift_accept", "delivery.repush", "channel.pause", "channel.resume", "channel.retry_now", "channel.flag",
     "channel.digest", "channel.digest_failed", "breaker.closed", "breaker.open",
     "breaker.half_open", "check.accept", "check.word.add", "check.word.remove",
     "check.person.add", "check.person.remove", "user.add", "user.enable", "user.disable",
