@@ -1,8 +1,8 @@
 """post-publication inspection: the live copies to inspect (one per item and channel, with
 when each is next due) and drift records
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 
 `live_copies` holds the newest delivered publish/update per item and channel; the ledger
 writes it when a delivery becomes delivered (a withdrawal removes it). The inspection
@@ -18,8 +18,8 @@ from alembic import op
 
 import publisher.store.models
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
