@@ -83,8 +83,13 @@
       if (cls) { b.setAttribute("aria-label", names[cls]); b.title = names[cls]; }
       if (b.classList.contains("ql-list")) { b.setAttribute("aria-label", b.value === "ordered" ? "编号列表" : "项目符号列表"); }
     });
+    // Quill 2 draws the table button with its own icon (an <svg>, which has no text: testing
+    // textContent here once replaced the icon with a white character on a white toolbar)
     var tableButton = toolbar.querySelector(".ql-table");
-    if (tableButton && !tableButton.textContent) { tableButton.textContent = "表"; }
+    if (tableButton && !tableButton.querySelector("svg") && !tableButton.textContent.trim()) {
+      tableButton.textContent = "表格";
+      tableButton.classList.add("text-button");
+    }
   }
 
   var syncing = false;

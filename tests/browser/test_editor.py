@@ -4,6 +4,7 @@ and table, an image with its alt text, and what is saved is the cleaned HTML."""
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -23,6 +24,31 @@ WORD = (
     "<tr><td><p>办公经费</p></td><td><p>12万元</p></td></tr></table>"
     "<p class=MsoNormal><o:p>保障措施。</o:p></p></body></html>"
 )
+
+
+def _ink(browser: Browser, png: bytes) -> int:
+    """How many pixels of a screenshot differ clearly from its corner (the background): a
+    button whose icon or label is invisible has none."""
+    blank = browser.new_page()
+    try:
+        return int(
+            blank.evaluate(
+                """async (b64) => {
+                    const img = new Image(); img.src = 'data:image/png;base64,' + b64; await img.decode();
+                    const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+                    const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+                    const d = g.getImageData(0, 0, c.width, c.height).data;
+                    let n = 0;
+                    for (let i = 0; i < d.length; i += 4) {
+                        if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 120) n++;
+                    }
+                    return n;
+                }""",
+                base64.b64encode(png).decode(),
+            )
+        )
+    finally:
+        blank.close()
 
 
 def test_rich_text_editor_keeps_structure_and_saves_clean_html(
@@ -69,6 +95,15 @@ def test_rich_text_editor_keeps_structure_and_saves_clean_html(
     page.click(".ql-toolbar button.ql-image")
     expect(source).to_have_value(re.compile(r'alt="2026年预算支出结构图"'))
     page.screenshot(path=str(screenshots / "editor-rich.png"), full_page=True)
+    # every toolbar button shows something (the table button once rendered blank: a white
+    # character on the white toolbar); the table button inserts a table
+    for button in page.locator(".ql-toolbar button").all():
+        name = button.get_attribute("aria-label") or button.get_attribute("class")
+        ink = _ink(browser, button.screenshot())
+        assert ink > 20, f"toolbar button {name} draws nothing"
+    expect(page.locator(".ql-toolbar button.ql-table")).to_have_attribute("aria-label", "表格")
+    page.click(".ql-toolbar button.ql-table")
+    expect(source).to_have_value(re.compile(r"<table"))
     # saving stores the cleaned structure
     page.fill("#f-title", "关于做好预算编制工作的通知")
     page.fill("#f-issue_date", "2026-11-20")

@@ -78,7 +78,7 @@ def test_timeline_lists_audit_events_and_attempts_with_errors_and_receipts(site:
     timeline = html.split('id="timeline"')[1]
     # events and outcomes in Chinese; the technical text only behind its toggle
     for action in ("新建", "提交审查", "通过保密审查", "批准发布"):
-        assert f"<td>{action}</td>" in timeline
+        assert f'<td data-label="事件">{action}</td>' in timeline
     assert "被拒绝" in timeline and "对方拒绝了这条内容（HTTP 400）" in timeline
     assert "<summary>技术详情</summary><code>HTTP 400" in timeline and ">permanent<" not in timeline
     [failed] = re.findall(
@@ -112,7 +112,7 @@ def test_pause_and_resume_from_the_channel_page(site: Site) -> None:
     uid = approve_through_pages(site, "暂停期间的政策")
     wait_for(lambda: delivery_states(site, uid)["webhook.hooks"] == "held")
     row = health_row(ops.get("/app/ops").text, "webhook.hooks")
-    assert re.search(r"<td>1</td>", row)  # queue depth
+    assert '<td data-label="队列">1</td>' in row  # queue depth
     post(ops, "/app/ops/channels/webhook.hooks/resume", {}, "/app/ops")
     assert "放行 1 条" in " ".join(flashes(ops.get("/app/ops").text))
     wait_for(lambda: delivery_states(site, uid)["webhook.hooks"] == "delivered")
