@@ -7,22 +7,19 @@ an item sent back with a long reason, an edit with a diff in the audit log."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.browser.test_pages import PASSWORD, TIMEOUT
 from tests.publisher.web.live import serve
-from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.receiver import Receiver, webhook_channels
 from tests.samples import policy
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -49,10 +46,12 @@ def _settle(rt: Runtime, uid: str, channel: str, states: set[str]) -> None:
     raise AssertionError(f"{uid} on {channel} never reached {states}: {rt.service.deliveries(uid)}")
 
 
+# what a browser sees does not depend on the database: SQLite only (as tests/browser/test_pages.py)
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-def staff(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Staff]:
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
-    shutil.copy(sqlite_template, tmp_path / "publisher.db")
+def staff(make_runtime: Callable[..., Runtime]) -> Iterator[Staff]:
     hooks, crm = Receiver().start(), Receiver().start()
     slow = {"base_seconds": 600, "cap_seconds": 600, "max_attempts": 5}
     channels = {
@@ -61,12 +60,7 @@ def staff(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
         **webhook_channels(crm.url, name="crm", retry=slow),
     }
     routes = ["rss", "webhook.hooks", "webhook.crm"]
-    settings = Settings(
-        data_dir=tmp_path, channels=channels, routing={"policy": routes, "interpretation": routes}
-    )
-    rt = build_runtime(settings)
-    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.1))
-    rt.start()
+    rt = make_runtime(channels, routing={"policy": routes, "interpretation": routes}, threads=1, sweep=0.1)
     who = {}
     for name, role in (("editor", "editor"), ("reviewer", "reviewer"), ("approver", "approver")):
         who[name], _ = rt.service.add_user(name, role, PASSWORD)
@@ -113,16 +107,9 @@ def staff(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
         service.submit(who["editor"], rejected.uid)
         service.reject(who["reviewer"], rejected.uid, "文号与正文落款不一致，请核对后重新提交。" * 3)
         rt.deliveries.pause(who["ops"], "rss", "网站改版期间暂停订阅源，预计周五 18:00 恢复")
-    except Exception:
-        rt.close()
-        hooks.stop()
-        crm.stop()
-        raise
-    try:
         with serve(create_app(rt)) as base:
             yield Staff(base, rt, first.uid, second.uid, pending.uid, rejected.uid)
     finally:
-        rt.close()
         hooks.stop()
         crm.stop()
 
