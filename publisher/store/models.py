@@ -75,6 +75,10 @@ class Item(Base):
         # the item list's orders, newest first, continued by keyset
         Index("ix_items_updated", "updated_at", "id"),
         Index("ix_items_published", "published_at", "id"),
+        # the same orders under a type filter: SQLite only, which has no statistics to prefer
+        # walking the order over sorting the type (migration 0019)
+        Index("ix_items_type_updated", "type", "updated_at", "id").ddl_if(dialect="sqlite"),
+        Index("ix_items_type_published", "type", "published_at", "id").ddl_if(dialect="sqlite"),
         # the few abolished by a notice, read by the compliance check (migration 0014)
         Index(
             "ix_items_abolished_by",
@@ -325,7 +329,7 @@ class AuditHead(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
-    # one action's recent events (a digest sent today?) without reading the log (migration 0018)
+    # one action's recent events (a digest sent today?) without reading the log (migration 0019)
     __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, unique=True)
@@ -393,7 +397,7 @@ class Reminder(Base):
     __tablename__ = "reminders"
     __table_args__ = (
         UniqueConstraint("kind", "item_uid"),
-        # the few still open, among every reminder ever done (migration 0018)
+        # the few still open, among every reminder ever done (migration 0019)
         Index(
             "ix_reminders_open",
             "kind",

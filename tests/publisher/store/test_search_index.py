@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, event, insert, select, text, update
 
 from publisher.editorial.paging import contains
 from publisher.editorial.readmodels import ItemFilters, search_items
@@ -107,3 +107,32 @@ def test_the_search_index_follows_changes_and_short_text_still_matches(
     assert found("第8号政府") == []  # and so is the deleted item
     assert found("停车") == [uid]  # two characters make no trigram: matched by scanning
     assert found("第1") == [f"01search{i:018d}" for i in (1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19)]
+
+
+def test_sqlite_lists_a_type_in_order_from_its_index_not_a_sort(make_runtime: Callable[..., Runtime]) -> None:
+    # SQLite has no statistics: without (type, time, id) it sorted every item of the type
+    # (migration 0019); the plan of the list's own query must read the page in index order
+    runtime = make_runtime()
+    if runtime.db.postgres:
+        return
+    _seed(runtime.db, 50)
+    seen: list[tuple[str, object]] = []
+
+    def keep(_conn: object, _cur: object, statement: str, params: object, _ctx: object, _many: bool) -> None:
+        if statement.lstrip().startswith("SELECT items.id"):
+            seen.append((statement, params))
+
+    engines = {id(e): e for e in (runtime.db.engine, runtime.db.read_engine) if e is not None}
+    for engine in engines.values():
+        event.listen(engine, "before_cursor_execute", keep)
+    for date_field in ("updated", "published"):
+        seen.clear()
+        search_items(
+            runtime.service,
+            ItemFilters(type="policy", state="published", date_field=date_field),
+        )
+        statement, params = seen[-1]
+        with runtime.db.reader() as s:
+            raw = s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)  # type: ignore[arg-type]
+            plan = " / ".join(str(r[-1]) for r in raw)
+        assert f"INDEX ix_items_type_{date_field}" in plan and "TEMP B-TREE" not in plan, plan
