@@ -7,7 +7,7 @@ accepts by leaving that channel out (`exclude`). Reads only; the approval itself
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from publisher.domain.errors import NotFoundError
@@ -73,8 +73,8 @@ def _preflight(checks: CheckService, members: list[Member], channels: list[str])
     for m in members:
         for p in checks.item_report(m.uid)[1].problems:
             channel = channel_of(p.field, channels) if p.source == "channel" else None
-            if channel is not None:
-                found.setdefault(channel, []).append(p)
+            if channel is not None:  # named by its item: a release group has several
+                found.setdefault(channel, []).append(replace(p, item_uid=m.uid, item_title=m.title))
     return found
 
 

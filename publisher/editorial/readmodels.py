@@ -327,7 +327,7 @@ def excluded_deliveries(service: Service, limit: int = 50) -> tuple[int, list[di
         # let the (channel, state) index find the rows
         held = {
             name: n
-            for (name, state), n in counters.read(s).deliveries.items()
+            for (name, state), n in counters.read(s, counters.DELIVERY).deliveries.items()
             if state == DeliveryState.EXCLUDED and n > 0
         }
         if not held:

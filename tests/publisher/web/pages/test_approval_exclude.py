@@ -83,7 +83,11 @@ def deploy(
         rt = build_runtime(
             settings.replace(
                 channels={"rss": {"enabled": True}, "wechat": section},
-                routing={**settings.routing, "policy": ["rss", "wechat"]},
+                routing={
+                    **settings.routing,
+                    "policy": ["rss", "wechat"],
+                    "interpretation": ["rss", "wechat"],
+                },
                 checks=settings.checks.model_copy(update={"links": False}),
                 # the image host is on loopback: allow-listed as an operator would
                 egress=settings.egress.model_copy(update={"allow_hosts": [image_host.netloc]}),
@@ -264,6 +268,38 @@ def test_the_release_button_sends_an_excluded_delivery_once_the_channel_can_take
     assert wechat.state()["counters"]["api_calls"]["freepublish/submit"] == 1
     actions = [(e["action"], e["actor"]) for e in fixed.rt.service.audit_events(uid)]
     assert ("delivery.exclude", "approver") in actions and ("delivery.release", "approver") in actions
+
+
+def test_in_a_release_group_the_page_names_the_member_with_the_problem_and_both_wait_for_wechat(
+    deploy: Deploy, wechat: RunningServer
+) -> None:
+    dep = deploy(hosts=[])
+    editor, reviewer, approver = dep.login("editor"), dep.login("reviewer"), dep.login("approver")
+    policy = create(editor, title="关于预算绩效管理的通知", release_group="g-2026-9")
+    interp = create(
+        editor,
+        type="interpretation",
+        title=LONG_TITLE + "的解读",
+        interprets=policy,
+        release_group="g-2026-9",
+    )
+    for uid in (policy, interp):
+        assert post(editor, f"/app/items/{uid}/submit", page=f"/app/items/{uid}").status_code == 303
+        assert post(reviewer, f"/app/items/{uid}/review", page=f"/app/items/{uid}").status_code == 303
+
+    # the page names the member whose WeChat title is too long
+    box = BeautifulSoup(approver.get(f"/app/items/{policy}/approve").text, "html.parser").select_one(
+        '#approve-exclude .exclude-channel[data-channel="wechat"]'
+    )
+    assert f"《{LONG_TITLE}的解读》" in box.get_text() and "《关于预算绩效管理的通知》" not in box.get_text()
+
+    # leaving WeChat out leaves it out for the whole group, which goes out together elsewhere
+    assert _confirm(approver, policy, exclude="wechat", exclude_reason=REASON).status_code == 303
+    wait_for(lambda: dep.state(policy, "rss") == dep.state(interp, "rss") == "delivered", what="RSS")
+    assert dep.state(policy, "wechat") == dep.state(interp, "wechat") == "excluded"
+    board = BeautifulSoup(approver.get("/app/ops").text, "html.parser")
+    assert len(board.select("#excluded tr[data-delivery]")) == 2
+    assert wechat.state()["counters"]["api_calls"].get("draft/add", 0) == 0
 
 
 def _edit_form(item: dict[str, Any]) -> dict[str, str]:
