@@ -76,7 +76,7 @@ class Item(Base):
         Index("ix_items_updated", "updated_at", "id"),
         Index("ix_items_published", "published_at", "id"),
         # the same orders under a type filter: SQLite only, which has no statistics to prefer
-        # walking the order over sorting the type (migration 0019)
+        # walking the order over sorting the type (migration 0020)
         Index("ix_items_type_updated", "type", "updated_at", "id").ddl_if(dialect="sqlite"),
         Index("ix_items_type_published", "type", "published_at", "id").ddl_if(dialect="sqlite"),
         # the few abolished by a notice, read by the compliance check (migration 0014)

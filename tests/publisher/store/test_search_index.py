@@ -111,7 +111,7 @@ def test_the_search_index_follows_changes_and_short_text_still_matches(
 
 def test_sqlite_lists_a_type_in_order_from_its_index_not_a_sort(make_runtime: Callable[..., Runtime]) -> None:
     # SQLite has no statistics: without (type, time, id) it sorted every item of the type
-    # (migration 0019); the plan of the list's own query must read the page in index order
+    # (migration 0020); the plan of the list's own query must read the page in index order
     runtime = make_runtime()
     if runtime.db.postgres:
         return

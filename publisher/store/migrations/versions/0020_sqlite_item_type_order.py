@@ -1,8 +1,8 @@
 """SQLite: the item list filtered by type, in its two orders: (type, updated_at, id) and
 (type, published_at, id)
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 
 SQLite keeps no statistics unless ANALYZE runs, and without them it answers "type = ? ORDER BY
 published_at DESC LIMIT 51" from ix_items_type and sorts every item of the type (a sixth of
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
