@@ -307,7 +307,7 @@ def _check(fn: Callable[..., object]) -> Callable[[Runtime], object]:
 # (label, job, rounds); the sweeper's first tick releases the held and reclaims the lease, the
 # median is of the steady state (what is due stays due: nothing sends it)
 JOBS: list[tuple[str, Callable[[Runtime], object], int]] = [
-    ("sweeper tick (leases, gates, due, confirmations)", lambda rt: rt.engine.sweep(), 7),
+    ("sweeper tick (leases, gates, due, confirmations)", lambda rt: rt.engine.sweep(), 15),
     ("deadline clocks (check_deadlines)", _check(check_deadlines), 7),
     ("inspection watch (check_inspection)", _check(check_inspection), 7),
     ("closed consultations (check_consultations)", _check(check_consultations), 7),

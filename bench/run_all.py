@@ -21,11 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHES = ["approve", "fanout", "scaleout", "feeds", "cms", "wechat", "pages", "pages-pg", "checks"]
+BENCHES = ["approve", "fanout", "scaleout", "feeds", "cms", "wechat", "pages", "pages-pg", "jobs", "checks"]
 # a bench name with its arguments: the pages at a bureau's scale on SQLite and at a city's on
 # PostgreSQL, each with the flatness table against 10,000 items in the same run (the seeded
 # databases are kept and reused). The 1,000,000-item run is by hand:
 #     .venv/bin/python bench/pages.py --db postgres --items 1000000 --jobs
+# The periodic jobs (bench/jobs.py) at 200,000 items beside 10,000 on PostgreSQL; a city by hand:
+#     .venv/bin/python bench/jobs.py --items 1000000
 VARIANTS = {
     "pages": ("pages", ["--db", "sqlite", "--items", "100000"]),
     "pages-pg": ("pages", ["--db", "postgres", "--items", "200000"]),
