@@ -329,7 +329,7 @@ class AuditHead(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
-    # one action's recent events (a digest sent today?) without reading the log (migration 0019)
+    # one action's recent events (a digest sent today?) without reading the log (migration 0018)
     __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, unique=True)
@@ -397,7 +397,7 @@ class Reminder(Base):
     __tablename__ = "reminders"
     __table_args__ = (
         UniqueConstraint("kind", "item_uid"),
-        # the few still open, among every reminder ever done (migration 0019)
+        # the few still open, among every reminder ever done (migration 0018)
         Index(
             "ix_reminders_open",
             "kind",
