@@ -21,7 +21,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHES = ["approve", "fanout", "scaleout", "feeds", "cms", "wechat", "pages", "pages-pg", "jobs", "checks"]
+BENCHES = [
+    "approve",
+    "fanout",
+    "scaleout",
+    "feeds",
+    "cms",
+    "wechat",
+    "pages",
+    "pages-pg",
+    "jobs",
+    "checks",
+    "inspect",
+]
 # a bench name with its arguments: the pages at a bureau's scale on SQLite and at a city's on
 # PostgreSQL, each with the flatness table against 10,000 items in the same run (the seeded
 # databases are kept and reused). The 1,000,000-item run is by hand:

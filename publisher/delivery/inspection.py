@@ -44,13 +44,17 @@ from publisher.domain.clock import utcnow
 from publisher.editorial.checks.fields import subject_of
 from publisher.editorial.checks.links import Fetcher, Probe, site_of, targets
 from publisher.settings import Settings
-from publisher.store.db import Database
+from publisher.store.db import Database, Flush
 from publisher.store.models import Delivery, Item, ItemVersion, LiveCopy
 
 log = logging.getLogger(__name__)
 
 # a claimed copy is not handed out again for this long (a tick that dies leaves it due later)
 CLAIM_SECONDS = 900.0
+
+
+# results recorded per transaction (a drift is recorded at once, with what came before it)
+WRITE_BATCH = 50
 
 
 class Outcome:
@@ -76,6 +80,17 @@ class Target:
     delivered_at: datetime
     content: dict[str, Any]
     last_inspected_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Result:
+    """What reading one copy found, until it is stored."""
+
+    target: Target
+    now: datetime
+    outcome: str
+    findings: list[Finding] = field(default_factory=list)
+    checked: frozenset[DriftKind] = frozenset()
 
 
 @dataclass
@@ -384,15 +399,40 @@ class Inspector:
     ) -> None:
         started = time.monotonic()
         probes: dict[str, Probe] = {}  # one answer per URL within a run
+        batch: list[_Result] = []
         for n, target in enumerate(self._targets(ids), start=1):
             if pace > 0:
                 wait = started + (n - 1) / pace - time.monotonic()
                 if wait > 0:
                     self.sleep(wait)
-            outcome = self.inspect_one(adapter, target, summary, probes, now=now)
+            result = self.inspect_one(adapter, target, summary, probes, now=now)
+            batch.append(result)
+            if len(batch) >= WRITE_BATCH or result.findings:
+                self._store(batch, summary)
             if progress is not None:
-                progress(summary.channel, n, len(ids), outcome, target.uid)
+                progress(summary.channel, n, len(ids), result.outcome, target.uid)
+        self._store(batch, summary)
         summary.seconds = time.monotonic() - started
+
+    def _store(self, batch: list[_Result], summary: ChannelSummary) -> None:
+        """Record a batch of results in one transaction. Without a drift in it the commit
+        does not wait for the WAL flush: losing a schedule update in a crash only makes those
+        copies due again."""
+        if not batch:
+            return
+        drifted = any(r.findings for r in batch)
+
+        def store(s: Session) -> int:
+            new = 0
+            for r in batch:
+                if r.outcome != Outcome.UNCHECKED:
+                    copy = drift.Copy(r.target.delivery_id, r.target.item_id, r.target.uid, r.target.channel)
+                    new += len(drift.record(s, copy, r.findings, r.checked, r.now))
+                self._schedule(s, r.target, r.now, r.outcome)
+            return new
+
+        summary.new_drifts += self.db.run(store, flush=Flush.WAIT if drifted else Flush.LATER)
+        batch.clear()
 
     def inspect_one(
         self,
@@ -402,9 +442,9 @@ class Inspector:
         probes: dict[str, Probe],
         *,
         now: datetime | None = None,
-    ) -> str:
-        """Read one copy, compare, record; returns the outcome. `now`: the clock's time (the
-        tick's), else the wall clock."""
+    ) -> _Result:
+        """Read one copy and compare it (nothing is stored here: see `_store`). `now`: the
+        clock's time (the tick's), else the wall clock."""
         now = now or utcnow()
         ref = CopyRef(
             uid=target.uid,
@@ -419,14 +459,12 @@ class Inspector:
         except ChannelError as exc:
             summary.unchecked += 1
             summary.errors.append(exc.message[:300])
-            self.db.run(lambda s: self._schedule(s, target, now, Outcome.UNCHECKED))
-            return Outcome.UNCHECKED
+            return _Result(target, now, Outcome.UNCHECKED)
         except Exception as exc:  # an answer the adapter could not make sense of is no answer
             log.exception("inspection of %s on %s failed", target.uid, target.channel)
             summary.unchecked += 1
             summary.errors.append(f"{type(exc).__name__}: {exc}"[:300])
-            self.db.run(lambda s: self._schedule(s, target, now, Outcome.UNCHECKED))
-            return Outcome.UNCHECKED
+            return _Result(target, now, Outcome.UNCHECKED)
         findings = compare(target, held, self.cfg.modified_tolerance_seconds)
         checked = set(drift.COPY_KINDS)
         if not findings and self.fetcher is not None:
@@ -439,20 +477,11 @@ class Inspector:
 
             findings += link_findings(outbound_links(target, self.settings.public_base_url), probe)
             checked |= drift.LINK_KINDS
-        copy = drift.Copy(target.delivery_id, target.item_id, target.uid, target.channel)
-        outcome = Outcome.DRIFT if findings else Outcome.OK
-
-        def store(s: Session) -> int:
-            new = drift.record(s, copy, findings, checked, now)
-            self._schedule(s, target, now, outcome)
-            return len(new)
-
-        summary.new_drifts += self.db.run(store)
         if findings:
             summary.drifted += 1
         else:
             summary.ok += 1
-        return outcome
+        return _Result(target, now, Outcome.DRIFT if findings else Outcome.OK, findings, frozenset(checked))
 
     def _schedule(self, s: Session, target: Target, now: datetime, outcome: str) -> None:
         if outcome == Outcome.UNCHECKED:

@@ -1,7 +1,9 @@
 """The periodic scheduler's work, run by the executor's clock (the embedded sweeper, or
 Celery beat's `publisher.compliance_checks`): each enabled channel's daily digest broadcast,
 then the compliance checks (statutory deadlines, inspection watch, closed consultations).
-Not the engine's business: the engine moves single deliveries through the ledger."""
+Not the engine's business: the engine moves single deliveries through the ledger.
+Post-publication inspection runs on the same clock, after every sweep, in rounds of its own
+(`publisher/delivery/inspection.py`, hooked in by `publisher.runtime.build_runtime`)."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ class DeliveryService:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """Drift records, newest first (open ones only by default)."""
-        stmt = select(Drift, Item.uid).join(Item, Item.id == Drift.item_id)
+        stmt = select(Drift, Item.uid, Item.title).join(Item, Item.id == Drift.item_id)
         if open_only:
             stmt = stmt.where(Drift.resolved_at.is_(None))
         if channel:
@@ -119,7 +119,7 @@ class DeliveryService:
             stmt = stmt.where(Item.uid == self.editorial.uid_of(item))
         with self.db.reader() as s:
             rows = s.execute(stmt.order_by(Drift.id.desc()).limit(limit)).all()
-        return [drift.as_dict(row, uid) for row, uid in rows]
+        return [{**drift.as_dict(row, uid), "title": title} for row, uid, title in rows]
 
     def open_drift_counts(self) -> dict[tuple[str, str], int]:
         """Open drift records per (channel, kind): the dashboard and /metrics."""

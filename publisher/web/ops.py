@@ -114,3 +114,43 @@ def resume(channel: str, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]
 @router.get("/channels", summary="各渠道状态 / channel states")
 def channels(runtime: RuntimeDep, actor: OpsDep) -> list[dict[str, Any]]:
     return runtime.deliveries.channel_states()
+
+
+# -- post-publication inspection (docs/operations.md) -------------------------------------------
+DriftId = Annotated[int, Path(ge=1, le=2**62, description="偏差记录编号 / drift record id")]
+
+
+class AcceptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000, description="原因（记入审计）/ reason (audited)")
+
+
+@router.get("/drifts", summary="在线副本偏差记录 / drift records of live copies")
+def list_drifts(
+    runtime: RuntimeDep,
+    actor: OpsDep,
+    all: Annotated[bool, Query(description="含已处理的 / resolved ones too")] = False,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    item: Annotated[str | None, Query(max_length=100, description="uid 或 ref / uid or ref")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    return {"drifts": runtime.deliveries.drifts(open_only=not all, channel=channel, item=item, limit=limit)}
+
+
+@router.post(
+    "/drifts/{drift_id}/repush",
+    responses=NOT_FOUND,
+    summary="重新投递偏差副本的版本（正常投递）/ send the drifted copy's version again",
+)
+def repush(drift_id: DriftId, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    return {"queued": runtime.deliveries.repush(actor, drift_id)}
+
+
+@router.post(
+    "/drifts/{drift_id}/accept",
+    responses=NOT_FOUND,
+    summary="接受偏差，保留副本现状（记入审计）/ accept a drift, leave the copy as it is (audited)",
+)
+def accept_drift(drift_id: DriftId, body: AcceptBody, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    return runtime.deliveries.accept_drift(actor, drift_id, body.reason)

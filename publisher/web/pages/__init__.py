@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from publisher.observe.metrics import registry_for
-from publisher.web.pages import alerts, approval, items, login, observe, ops, reports
+from publisher.web.pages import alerts, approval, drifts, items, login, observe, ops, reports
 from publisher.web.pages.common import (
     CsrfRejected,
     LoginRequired,
@@ -29,6 +29,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(login.router)
 router.include_router(items.router)
 router.include_router(ops.router)
+router.include_router(drifts.router)
 router.include_router(approval.router)
 router.include_router(reports.router)
 router.include_router(alerts.router)

@@ -67,6 +67,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
             "excluded": excluded,
             "excluded_total": excluded_total,
             "can_release": allowed(session, Permission.ITEM_APPROVE),
+            "drifts": runtime.deliveries.open_drift_counts(),
         },
         session,
     )
@@ -128,6 +129,7 @@ def item_timeline(request: Request, uid: str, session: SessionDep) -> HTMLRespon
             "item": item,
             "deliveries": deliveries,
             "entries": entries,
+            "drifts": runtime.deliveries.drifts(open_only=False, item=uid, limit=100),
             "can_act": allowed(session, Permission.DELIVERY_OPERATE),
             "can_release": allowed(session, Permission.ITEM_APPROVE),
         },
