@@ -567,3 +567,6 @@ def test_an_abolishing_notice_leaves_only_a_short_wechat_notice_in_place_of_the_
     # reconcile agrees: one live copy per item, the old one saying 已废止 as the ledger does
     [report] = dep.rt.deliveries.reconcile(["wechat"])
     assert report.checked and report.problems == [] and report.held_live == 2
+    # and inspection reads the notice as the abolished item's right copy
+    inspected = dep.rt.deliveries.inspect(["wechat"])
+    assert inspected.inspected == 2 and inspected.unchecked == 0 and inspected.drifted == 0
