@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# A bench script is run as `python bench/NAME.py`, so bench/ is first on sys.path: NAME must
+# never be a standard-library module (bench/inspect.py shadowed `inspect` and broke them all).
 BENCHES = [
     "approve",
     "fanout",
@@ -32,7 +34,7 @@ BENCHES = [
     "pages-pg",
     "jobs",
     "checks",
-    "inspect",
+    "inspection",
 ]
 # a bench name with its arguments: the pages at a bureau's scale on SQLite and at a city's on
 # PostgreSQL, each with the flatness table against 10,000 items in the same run (the seeded

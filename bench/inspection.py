@@ -2,7 +2,7 @@
 the local servers, and delivery latency at 50 items/s with and without inspection running, in
 one run.
 
-    .venv/bin/python bench/inspect.py [--items 40] [--rate 50] [--seconds 6] [--inspect-rate 10] [--db postgres]
+    .venv/bin/python bench/inspection.py [--items 40] [--rate 50] [--seconds 6] [--inspect-rate 10] [--db postgres]
 
 1. **Copies per second per channel.** `--items` items are published to every channel — the
    feeds (rss), the real WordPress of scripts/setup-wordpress.sh (cms), the local WeChat
