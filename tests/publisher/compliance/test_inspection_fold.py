@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +20,7 @@ from publisher.compliance.inspection import ANY, OVERLAP, _delivered_since, _new
 from publisher.store.db import Database
 from publisher.store.migrate import alembic_config, upgrade
 from publisher.store.models import Delivery, InspectionNewest, Item, ItemVersion, User
-from tests.conftest import PG_ADMIN_URL, _pg_url
+from tests.conftest import scratch_pg_database
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 CHANNELS = ("rss", "cms")
@@ -181,18 +180,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'backfill.db'}"
         return
-    name = f"pubfold_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with scratch_pg_database("pubfold") as url:
+        yield url
 
 
 def test_the_migration_backfills_the_fold_from_existing_rows(fresh_url: str) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -16,7 +14,7 @@ from sqlalchemy import inspect
 from publisher.store.db import make_engine
 from publisher.store.migrate import alembic_config, current_revision, upgrade
 from publisher.store.models import Base
-from tests.conftest import PG_ADMIN_URL, _pg_url
+from tests.conftest import scratch_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -25,18 +23,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"pubmig_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with scratch_pg_database("pubmig") as url:
+        yield url
 
 
 def test_upgrade_from_empty_creates_every_table(empty_url: str) -> None:
