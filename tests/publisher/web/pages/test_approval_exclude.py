@@ -207,6 +207,12 @@ def test_the_approver_leaves_wechat_out_for_its_own_problem_and_a_new_version_re
     assert any("需要角色" in m for m in _messages(ops, "/app/ops"))
     assert dep.state(uid, "wechat") == "excluded"
 
+    # the item's own page offers the release to approvers only
+    item_page = BeautifulSoup(approver.get(f"/app/items/{uid}").text, "html.parser")
+    assert item_page.select_one('#deliveries tr[data-channel="wechat"] button.release-one') is not None
+    editor_page = BeautifulSoup(dep.login("editor").get(f"/app/items/{uid}").text, "html.parser")
+    assert editor_page.select_one("#deliveries button.release-one") is None
+
     # the approver's release button: refused while the frozen version still has the problem
     board = BeautifulSoup(approver.get("/app/ops").text, "html.parser")
     assert board.select_one(f'#excluded tr[data-delivery="{held["id"]}"] button.release-one') is not None
