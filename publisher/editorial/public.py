@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from publisher.domain.clock import local, utcnow
 from publisher.domain.item import ITEM_TYPE_LABELS, SITE_PAGE_TYPES, ItemState, ItemType, VersionView
@@ -158,18 +158,30 @@ class Site:
         with self.db.reader() as session:
             return self._list(session, type=type, page=page, size=PAGE_SIZE)
 
-    def _list(self, session: Session, *, type: str | None, page: int, size: int) -> tuple[int, list[ListRow]]:
+    def _list(
+        self,
+        session: Session,
+        *,
+        type: str | None,
+        page: int,
+        size: int,
+        released: dict[str, int] | None = None,
+    ) -> tuple[int, list[ListRow]]:
         stmt = _released(select(Item))
         if type:
             stmt = stmt.where(Item.type == type)
         else:
             stmt = stmt.where(Item.type.not_in([t.value for t in SITE_PAGE_TYPES]))
         # the maintained count (migration 0017), not a COUNT(*) over the archive
-        released = _released_counts(session)
+        released = _released_counts(session) if released is None else released
         total = released.get(type, 0) if type else sum(released.get(t.value, 0) for t in DOCUMENT_TYPES)
         items = (
             session.execute(
-                stmt.order_by(Item.published_at.desc(), Item.id.desc()).limit(size).offset((page - 1) * size)
+                stmt.order_by(Item.published_at.desc(), Item.id.desc())
+                .limit(size)
+                .offset((page - 1) * size)
+                # the page's versions in one read, not one per row
+                .options(selectinload(Item.versions))
             )
             .scalars()
             .all()
@@ -185,9 +197,9 @@ class Site:
     def home(self, latest: int = 8) -> Home:
         with self.db.reader() as session:
             counts = _released_counts(session)
-            _, guides = self._list(session, type=ItemType.GUIDE.value, page=1, size=1)
-            _, rules = self._list(session, type=ItemType.RULES.value, page=1, size=50)
-            total, newest = self._list(session, type=None, page=1, size=latest)
+            _, guides = self._list(session, type=ItemType.GUIDE.value, page=1, size=1, released=counts)
+            _, rules = self._list(session, type=ItemType.RULES.value, page=1, size=50, released=counts)
+            total, newest = self._list(session, type=None, page=1, size=latest, released=counts)
         return Home(
             guide=guides[0] if guides else None,
             rules=sorted(rules, key=lambda r: r.title),

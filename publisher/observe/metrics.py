@@ -317,7 +317,11 @@ def channel_health(
         ):
             if len(recent_by[channel]) < sample:
                 recent_by[channel].append((outcome, float(duration)))
-        for name in channels:
+        names = list(channels)
+        # one statement of index probes for every channel with a queue, not one per channel
+        waiting = [n for n in names if any(counts.get(n, {}).get(x, 0) for x in OUTBOX_STATES)]
+        oldest = oldest_pending(s, waiting)
+        for name in names:
             h = ChannelHealth(channel=name, enabled=name in enabled, counts=counts.get(name, {}))
             st = states.get(name)
             if st is not None:
@@ -330,7 +334,7 @@ def channel_health(
                 h.p50_ms, h.p95_ms = _percentile(durations, 0.50), _percentile(durations, 0.95)
             h.queue_depth = sum(h.counts.get(x, 0) for x in OUTBOX_STATES)
             if h.queue_depth:
-                created = oldest_pending(s, [name]).get(name)
+                created = oldest.get(name)
                 h.oldest_pending_seconds = (now - created).total_seconds() if created else None
             out.append(h)
     return out
