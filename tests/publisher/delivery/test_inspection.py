@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from publisher.delivery.drift import DriftKind
 from publisher.delivery.inspection import Inspector
@@ -377,3 +377,29 @@ def test_the_command_reports_progress_and_exits_non_zero_on_drift(
     [d] = json.loads(listed.output)
     assert d["kind"] == "missing" and d["item"] == uid
     assert run(env, "inspect", "--channel", "nosuch").exit_code == 2
+
+
+def test_the_executor_clock_starts_one_round_at_a_time_in_its_own_thread(
+    runtime: Runtime, team: Team, settings: Settings
+) -> None:
+    rt = runtime
+    uid = publish(rt.service, team)
+    wait_for(lambda: delivered(rt, [uid]))
+    with rt.db.transaction() as s:
+        s.execute(
+            update(LiveCopy).values(
+                delivered_at=utcnow() - timedelta(days=2), next_inspect_at=utcnow() - timedelta(minutes=1)
+            )
+        )
+    inspector = Inspector(rt.db, settings.replace(inspection={"tick_seconds": 3600}), rt.channels, None)
+    inspector.on_sweep(utcnow())
+    inspector.on_sweep(utcnow())  # a round runs (or ran): no second one before tick_seconds
+    assert inspector._running is not None
+    inspector._running.join(10)
+    assert inspector.last_report is not None and inspector.last_report.inspected == 1
+    first = inspector._running
+    inspector.on_sweep(utcnow())
+    assert inspector._running is first  # not due again yet
+    off = Inspector(rt.db, settings.replace(inspection={"enabled": False}), rt.channels, None)
+    off.on_sweep(utcnow())
+    assert off._running is None
