@@ -196,9 +196,12 @@ class Delivery(Base):
         # the latest delivery per item and channel (status columns, matrix, reconciliation)
         Index("ix_deliveries_item_channel", "item_id", "channel", "id"),
         # what was delivered since a moment (the inspection watch's fold, the daily digests;
-        # migration 0018): a range of recent rows, never the archive
+        # migrations 0018, 0021): a range of recent rows, never the archive. The equalities
+        # come first, or SQLite (no statistics) prefers another index's equality on state
         Index(
             "ix_deliveries_delivered",
+            "state",
+            "operation",
             "delivered_at",
             postgresql_where=text("delivered_at IS NOT NULL"),
             sqlite_where=text("delivered_at IS NOT NULL"),
