@@ -26,6 +26,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session
 from channels.base import ChannelError, CopyRef, Holding, Inspecting
 from publisher.delivery import drift
 from publisher.delivery.channelset import ChannelSet
+from publisher.delivery.checkpoints import DbValues
 from publisher.delivery.drift import DriftKind, Finding
 from publisher.domain.clock import utcnow
 from publisher.editorial.checks.fields import subject_of
@@ -225,6 +227,8 @@ class Inspector:
         self._lock = threading.Lock()
         self._running: threading.Thread | None = None
         self._next_tick = 0.0
+        self._leases = DbValues(db, "inspection")
+        self._owner = uuid.uuid4().hex
         self.last_report: Report | None = None
 
     # -- the clock ---------------------------------------------------------------------------
@@ -237,6 +241,15 @@ class Inspector:
             if time.monotonic() < self._next_tick or (self._running and self._running.is_alive()):
                 return
             self._next_tick = time.monotonic() + self.cfg.tick_seconds
+            # one round per tick across every process of the deployment (Celery workers run the
+            # sweep in turn): whoever takes the round's lease in the store runs it, so a
+            # channel's rate is the configured one however many workers there are
+            try:
+                if not self._leases.claim("round", self._owner, self.cfg.tick_seconds):
+                    return
+            except ChannelError as exc:
+                log.warning("inspection: cannot take the round's lease: %s", exc.message)
+                return
             t = threading.Thread(target=self._tick_logged, args=(now,), name="publisher-inspect", daemon=True)
             self._running = t
         t.start()
