@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from publisher.compliance import check_consultations
+from publisher.compliance import check_consultations, check_deadlines
 from publisher.compliance.inspection import _newest
 from publisher.delivery.periodic import run_digests
 from publisher.runtime import Runtime
@@ -114,3 +114,15 @@ def test_the_consultation_check_reads_what_changed_through_a_time_index(db: Data
     [(statement, params)] = seen
     shown = plan(db, statement, params)
     assert "ix_items_updated" in shown or "ix_items_type_updated" in shown, shown
+
+
+def test_the_deadline_check_reads_the_items_in_the_works_through_indexes(db: Database) -> None:
+    user = _user(db)
+    for k in range(40):
+        _deliver(db, user, "rss", "policy", "publish", "delivered", T0 + timedelta(hours=k))
+    with statements(db, "abolished_by IS NOT NULL") as seen, db.transaction() as s:
+        check_deadlines(s, T0 + timedelta(days=3))
+    [(statement, params)] = seen
+    shown = plan(db, statement, params)
+    # SQLite answered an OR of the two conditions with a scan of every item
+    assert "ix_items_state" in shown and "SCAN items" not in shown and "Seq Scan" not in shown, shown
