@@ -7,6 +7,8 @@
 #   scripts/mutation.sh                  every group (long: see docs/testing.md for times)
 #   scripts/mutation.sh policy signing   the named groups
 #   KEEP=1 scripts/mutation.sh policy    keep the scratch copy (inspect with `mutmut show <name>`)
+#   ONLY='channels.egress.x_address_problem*' scripts/mutation.sh egress
+#                                        only the mutants of the functions named (mutmut's globs)
 # Needs the dev install (mutmut) and, for the store-backed groups, PostgreSQL as for the tests.
 # ARGS[group] adds pytest arguments (TOML list items): the store-backed groups run their tests
 # on SQLite only ("-k not postgres"), which halves the run; the rules are the same SQL.
@@ -62,8 +64,8 @@ also_copy = ["config", "docs", "scripts", "bench"]
 TOML
     echo "== $g: ${MODULE[$g]} against ${TESTS[$g]}"
     started=$(date +%s)
-    (cd "$work" && "$ROOT/.venv/bin/mutmut" run --max-children "${JOBS:-2}" >/dev/null 2>&1 || true)
-    (cd "$work" && "$ROOT/.venv/bin/mutmut" results --all true 2>/dev/null) > "$work/results.txt" || true
+    (cd "$work" && set -f && "$ROOT/.venv/bin/mutmut" run --max-children "${JOBS:-2}" ${ONLY:-} >/dev/null 2>&1 || true)
+    (cd "$work" && "$ROOT/.venv/bin/mutmut" results --all true 2>/dev/null) | { if [ -n "${ONLY:-}" ]; then grep -v ': not checked'; else cat; fi; } > "$work/results.txt" || true
     total=$(grep -c ': ' "$work/results.txt" || true)
     killed=$(grep -c ': killed' "$work/results.txt" || true)
     echo "   $killed of $total mutants killed in $(( $(date +%s) - started )) s; survivors:"
