@@ -264,8 +264,8 @@ class WechatChannel(Channel):
         lines = [f'<p style="{NOTICE}">{escape(what)}原文已删除，不再作为依据。</p>']
         by = version.abolished_by_url
         if by:
-            # WeChat drops links to outside pages from article bodies: the address is shown
-            # as text, and “阅读原文” leads to this item's own page, which links to it too
+            # WeChat lets an article link only to other WeChat articles (html.py): the
+            # address is shown as text, and “阅读原文” leads to this item's own page
             lines.append(
                 f'<p style="font-size:15px;line-height:1.6;">{version.validity.change}依据：'
                 f'<span style="color:#576b95;word-break:break-all;">{escape(by)}</span></p>'
