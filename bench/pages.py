@@ -450,6 +450,8 @@ def pages_of(url: str) -> list[tuple[str, str]]:
         ("item timeline", f"/app/ops/items/{failed}"),
         ("failed queue", "/app/ops/failed"),
         ("audit log", "/app/ops/audit"),
+        ("audit search", "/app/ops/audit?q=第1234号&action=approve"),
+        ("alerts", "/app/ops/alerts"),
         ("retry queue", "/app/ops/retrying"),
         ("work queues (/app/)", "/app/"),
         ("approval confirmation", f"/app/items/{uid}/approve"),
