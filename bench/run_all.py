@@ -40,11 +40,13 @@ BENCHES = [
 # PostgreSQL, each with the flatness table against 10,000 items in the same run (the seeded
 # databases are kept and reused). The 1,000,000-item run is by hand:
 #     .venv/bin/python bench/pages.py --db postgres --items 1000000 --jobs
-# The periodic jobs (bench/jobs.py) at 200,000 items beside 10,000 on PostgreSQL; a city by hand:
+# The periodic jobs (bench/jobs.py) at 200,000 items beside 10,000 on PostgreSQL and at 100,000
+# on SQLite; a city by hand:
 #     .venv/bin/python bench/jobs.py --items 1000000
 VARIANTS = {
     "pages": ("pages", ["--db", "sqlite", "--items", "100000"]),
     "pages-pg": ("pages", ["--db", "postgres", "--items", "200000"]),
+    "jobs-sqlite": ("jobs", ["--db", "sqlite", "--items", "100000"]),
 }
 OUT = ROOT / "docs" / "benchmarks.md"
 
