@@ -80,6 +80,8 @@ class Item(Base):
         # item of the type (migration 0022)
         Index("ix_items_type_updated", "type", "updated_at", "id"),
         Index("ix_items_type_published", "type", "published_at", "id"),
+        # the work queues (drafts, review, approval), newest first: PostgreSQL only (migration 0023)
+        Index("ix_items_state_updated", "state", "updated_at", "id").ddl_if(dialect="postgresql"),
         # the few abolished by a notice, read by the compliance check (migration 0014)
         Index(
             "ix_items_abolished_by",
