@@ -55,6 +55,9 @@ MIN_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     # an excluded channel's delivery let go after all: the approver's call (workflow.release_excluded)
     ("POST", "/api/deliveries/{delivery_id}/release"): frozenset({Role.APPROVER}),
     ("POST", "/api/channels/{channel}/replay-failed"): frozenset({Role.OPS}),
+    # a live copy that drifted from the ledger: sent again, or its state accepted (ops)
+    ("POST", "/api/drifts/{drift_id}/repush"): frozenset({Role.OPS}),
+    ("POST", "/api/drifts/{drift_id}/accept"): frozenset({Role.OPS}),
     ("POST", "/api/channels/{channel}/pause"): frozenset({Role.OPS, Role.SYSADMIN}),
     ("POST", "/api/channels/{channel}/resume"): frozenset({Role.OPS, Role.SYSADMIN}),
     ("POST", "/api/channels/{channel}/retry-now"): frozenset({Role.OPS}),
@@ -86,6 +89,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/items/{uid}/abolish"): {"date": "2026-12-20"},
     ("POST", "/api/items/{uid}/withdraw"): {"reason": "撤回"},
     ("POST", "/api/channels/{channel}/replay-failed"): {},
+    ("POST", "/api/drifts/{drift_id}/accept"): {"reason": "人工改动已核实"},
     ("POST", "/api/channels/{channel}/pause"): {"reason": "维护"},
     ("PUT", "/api/compliance/calendar/{year}"): {},
     ("POST", "/api/compliance/applications"): {},
@@ -153,6 +157,7 @@ def concrete(path: str, api: Api) -> str:
         .replace("{year}", "2026")
         .replace("{number}", "A-2026-001")
         .replace("{entry_id}", "1")
+        .replace("{drift_id}", "1")
         .replace("{name}", "editor2")
     )
 
