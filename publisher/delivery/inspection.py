@@ -266,18 +266,23 @@ class Inspector:
         budget = max(1, int(self.cfg.rate_per_second * self.cfg.tick_seconds))
         names = self.settings.enabled_channels()
         report = Report()
+        # one answer per link within a round, shared by the channels (the same body's links
+        # would otherwise be asked once per channel)
+        probes: dict[str, Probe] = {}
         with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="inspect") as pool:
-            for summary in pool.map(lambda n: self._tick_channel(n, now, budget), names):
+            for summary in pool.map(lambda n: self._tick_channel(n, now, budget, probes), names):
                 report.channels.append(summary)
         return report
 
-    def _tick_channel(self, name: str, now: datetime, budget: int) -> ChannelSummary:
+    def _tick_channel(
+        self, name: str, now: datetime, budget: int, probes: dict[str, Probe]
+    ) -> ChannelSummary:
         summary = ChannelSummary(name)
         adapter = self._adapter(name, summary)
         if adapter is None:
             return summary
         ids = self.db.run(lambda s: self._claim_due(s, name, now, budget))
-        self._inspect_ids(adapter, ids, summary, pace=self.cfg.rate_per_second, now=now)
+        self._inspect_ids(adapter, ids, summary, probes, pace=self.cfg.rate_per_second, now=now)
         return summary
 
     def _claim_due(self, s: Session, channel: str, now: datetime, budget: int) -> list[int]:
@@ -324,6 +329,7 @@ class Inspector:
         channel answers). Channels run side by side."""
         names = names or self.settings.enabled_channels()
         report = Report()
+        probes: dict[str, Probe] = {}  # one answer per link within the run, for every channel
 
         def one(name: str) -> ChannelSummary:
             summary = ChannelSummary(name)
@@ -331,7 +337,7 @@ class Inspector:
             if adapter is None:
                 return summary
             ids = self._all_ids(name, item_uid)
-            self._inspect_ids(adapter, ids, summary, pace=rate or 0.0, progress=progress)
+            self._inspect_ids(adapter, ids, summary, probes, pace=rate or 0.0, progress=progress)
             return summary
 
         with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="inspect") as pool:
@@ -405,13 +411,13 @@ class Inspector:
         adapter: Inspecting,
         ids: list[int],
         summary: ChannelSummary,
+        probes: dict[str, Probe],
         *,
         pace: float,
         progress: Progress | None = None,
         now: datetime | None = None,
     ) -> None:
         started = time.monotonic()
-        probes: dict[str, Probe] = {}  # one answer per URL within a run
         batch: list[_Result] = []
         for n, target in enumerate(self._targets(ids), start=1):
             if pace > 0:
