@@ -298,15 +298,15 @@ class Inspector:
         ).all()
         first = timedelta(seconds=self.cfg.first_after_seconds)
         claimed: list[int] = []
+        dated: list[dict[str, Any]] = []
         for r in rows:
             if r.last_inspected_at is None and now - r.delivered_at < first:
-                s.execute(
-                    update(LiveCopy)
-                    .where(LiveCopy.id == r.id)
-                    .values(next_inspect_at=r.delivered_at + self._jittered(self.cfg.first_after_seconds))
-                )
+                later = r.delivered_at + self._jittered(self.cfg.first_after_seconds)
+                dated.append({"id": r.id, "next_inspect_at": later})
             elif len(claimed) < budget:
                 claimed.append(r.id)
+        if dated:  # one executemany by primary key
+            s.execute(update(LiveCopy), dated)
         if claimed:
             s.execute(
                 update(LiveCopy)
