@@ -83,19 +83,27 @@ class Expectation:
 def expectations(db: Database, channel: str) -> dict[str, Expectation]:
     """Per item uid, what `channel` should hold according to the ledger."""
     with db.reader() as s:
+        # the version's validity only, never its content: at a city's scale decoding every
+        # version's whole body made this read most of a reconcile (47 s for 200,000 items)
         rows = s.execute(
-            select(Item.uid, Delivery.operation, Delivery.state, ItemVersion.number, ItemVersion.content)
+            select(
+                Item.uid,
+                Delivery.operation,
+                Delivery.state,
+                ItemVersion.number,
+                ItemVersion.content["validity"].as_string(),
+            )
             .join(Item, Item.id == Delivery.item_id)
             .join(ItemVersion, ItemVersion.id == Delivery.version_id)
             .where(Delivery.channel == channel, Delivery.state != DeliveryState.SUPERSEDED)
             .order_by(Delivery.id)
         ).all()
     out: dict[str, Expectation] = {}
-    for uid, op, state, number, content in rows:  # later deliveries override earlier ones
+    for uid, op, state, number, validity in rows:  # later deliveries override earlier ones
         out[uid] = Expectation(
             live=op != Operation.WITHDRAW,
             version=number,
-            validity=None if op == Operation.WITHDRAW else content.get("validity"),
+            validity=None if op == Operation.WITHDRAW else validity,
             delivered=state == DeliveryState.DELIVERED,
             state=state,
         )

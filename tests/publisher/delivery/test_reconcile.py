@@ -93,6 +93,24 @@ def test_every_kind_of_drift_is_found(runtime: Runtime, team: Team, store: Path)
     )
 
 
+def test_a_copy_showing_the_old_validity_is_stale(runtime: Runtime, team: Team, store: Path) -> None:
+    # the ledger's side reads each version's validity (not its whole content): an abolished
+    # item whose copy still says 有效 is found, with the validity named
+    rt = runtime
+    uid = publish(rt.service, team, title="有效性")
+    rt.service.abolish(team.approver, uid, on=date(2026, 12, 1))
+    wait_for(lambda: all_delivered(rt, [uid]))
+    assert findings(rt) == []
+    with sqlite3.connect(store) as conn:
+        data = json.loads(conn.execute("SELECT data FROM entries WHERE uid = ?", (uid,)).fetchone()[0])
+        data["disclosure"]["validity"] = "有效"
+        conn.execute("UPDATE entries SET data = ? WHERE uid = ?", (json.dumps(data, ensure_ascii=False), uid))
+    [report] = reconcile(rt.db, rt.channels, ["rss"])
+    [finding] = report.findings
+    assert (finding.problem, finding.uid) == ("stale", uid)
+    assert "有效性为 有效，应为 已废止" in finding.detail
+
+
 def test_cli_exit_codes(cli: dict[str, str | None], store: Path) -> None:
     ok = run(cli, "reconcile", "--json")
     assert ok.exit_code == 0 and json.loads(ok.output)["ok"] is True
