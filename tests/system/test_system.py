@@ -19,6 +19,7 @@ are the product's own: resume a paused subscription, retry-now a channel.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections import Counter
@@ -28,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from channels import signing
 from channels.base import Holding
@@ -39,6 +41,7 @@ from publisher.delivery.reconcile import reconcile
 from publisher.domain.item import ItemType
 from publisher.runtime import build_runtime, use_executor
 from publisher.settings import load_settings
+from publisher.store.models import Delivery, Item, LiveCopy
 from publisher.web import create_app
 from tasks.executor import CeleryExecutor
 from tests.conftest import _reset_pg
@@ -321,6 +324,28 @@ def test_whole_system_under_faults(
                     if f.problem == "pending" and not any(t["key"].startswith(f.uid + ".") for t in tolerated)
                 ] == []
 
+            # ---- post-publication inspection: one live copy of each channel changed on the
+            # channel's side (feed entry gone, post trashed by hand, article banned by WeChat,
+            # record revoked by the platform); inspection finds each, reconcile the same copies
+            injected = inject_copy_faults(rt, wp, wechat, city)
+            for uid in {u for _c, u in injected}:
+                rt.deliveries.inspect(item=uid)
+            found = {
+                (d["channel"], d["item"]): d["kind"]
+                for d in rt.deliveries.drifts(limit=1000)
+                if d["kind"] in ("missing", "unpublished", "stale")
+            }
+            assert found == injected, (found, injected)
+            after = reconcile(rt.db, rt.channels, rt.settings.enabled_channels())
+            named = {
+                (r.channel, f.uid)
+                for r in after
+                if r.listed
+                for f in r.problems
+                if not (f.problem == "extra" and f.uid in foreign)
+            }
+            assert named == set(injected), (named, injected)
+
             outcomes = attempt_outcomes(rt)
             print_summary(
                 items,
@@ -353,6 +378,46 @@ def _revoke_of_never_created(d: dict[str, Any]) -> bool:
         and d["operation"] == "withdraw"
         and ("unknown_record" in error or "撤销的信息不存在" in error)
     )
+
+
+def inject_copy_faults(rt: Any, wp: WordPress, wechat: Any, city: Any) -> dict[tuple[str, str], str]:
+    """Change one live copy on each channel's own side, each of a different item; what
+    inspection should call each: {(channel, uid): drift kind}."""
+    with rt.db.reader() as s:
+        rows = s.execute(
+            select(LiveCopy.channel, Item.uid, Item.index_number, Delivery.external_id)
+            .join(Item, Item.id == LiveCopy.item_id)
+            .join(Delivery, Delivery.id == LiveCopy.delivery_id)
+            .where(Item.withdrawn_at.is_(None))
+            .order_by(LiveCopy.id)
+        ).all()
+    publishes = wechat.state()["publishes"]
+    chosen: dict[str, tuple[str, str | None, str | None]] = {}
+    used: set[str] = set()
+    for channel, uid, index_number, external_id in rows:
+        if channel in chosen or uid in used or channel not in ("rss", "cms", "wechat", "cityplatform"):
+            continue
+        if channel == "wechat" and external_id not in publishes:
+            continue  # a publication recovered after a lost answer carries its article_id
+        chosen[channel] = (uid, index_number, external_id)
+        used.add(uid)
+    assert set(chosen) == {"rss", "cms", "wechat", "cityplatform"}, chosen
+    uid, _index, _ext = chosen["rss"]
+    with sqlite3.connect(rt.settings.data_dir / "channels" / "rss" / "entries.sqlite3") as conn:
+        conn.execute("DELETE FROM entries WHERE uid = ?", (uid,))
+    _uid, _index, post_id = chosen["cms"]
+    trashed = httpx.delete(
+        f"{wp.url}/wp-json/wp/v2/posts/{post_id}", auth=(wp.user, wp.app_password), timeout=30
+    )
+    assert trashed.status_code == 200, trashed.text
+    wechat.admin("POST", f"publishes/{chosen['wechat'][2]}/ban")
+    assert city.admin("POST", f"records/{chosen['cityplatform'][1]}/revoke", {"reason": "系统运行注入"})["ok"]
+    return {
+        ("rss", chosen["rss"][0]): "missing",
+        ("cms", chosen["cms"][0]): "unpublished",
+        ("wechat", chosen["wechat"][0]): "unpublished",
+        ("cityplatform", chosen["cityplatform"][0]): "unpublished",
+    }
 
 
 def foreign_cms_uids(
