@@ -10,6 +10,7 @@
   if (!source || !window.Quill) { return; }
   var host = document.createElement("div");
   host.id = "body-editor";
+  host.setAttribute("role", "group"); // a name on a bare div is not announced (axe: aria-prohibited-attr)
   host.setAttribute("aria-label", "正文编辑器");
   var details = document.createElement("details");
   details.id = "body-source";
@@ -82,6 +83,10 @@
       var cls = Array.prototype.find.call(b.classList, function (c) { return names[c]; });
       if (cls) { b.setAttribute("aria-label", names[cls]); b.title = names[cls]; }
       if (b.classList.contains("ql-list")) { b.setAttribute("aria-label", b.value === "ordered" ? "编号列表" : "项目符号列表"); }
+    });
+    // the heading picker's label is a span acting as a button, unnamed by Quill
+    toolbar.querySelectorAll(".ql-header .ql-picker-label").forEach(function (label) {
+      label.setAttribute("aria-label", "标题级别");
     });
     // Quill 2 draws the table button with its own icon (an <svg>, which has no text: testing
     // textContent here once replaced the icon with a white character on a white toolbar)
