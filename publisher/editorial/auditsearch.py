@@ -54,6 +54,18 @@ ACTION_LABELS: dict[str, str] = {
     AuditAction.ANNUAL_REPORT_EDIT: "填报年度报告",
     AuditAction.AUDIT_REKEY: "更换审计密钥",
     AuditAction.LOGIN_THROTTLED: "登录受限",
+    AuditAction.IMPORT_INDEX_NO: "导入索取号",
+    AuditAction.IMAGE_UPLOAD: "上传图片",
+    AuditAction.USER_ADD: "新建用户",
+    AuditAction.USER_ENABLE: "启用用户",
+    AuditAction.USER_DISABLE: "停用用户",
+    AuditAction.USER_ROLE: "变更用户角色",
+    AuditAction.USER_TOKEN: "更换用户令牌",
+    AuditAction.USER_PASSWORD: "修改用户口令",
+    AuditAction.APPLICATION_RECORD: "登记依申请公开",
+    AuditAction.APPLICATION_CONVERT: "依申请转主动公开",
+    AuditAction.ADOPTION_REPORT_DRAFT: "起草意见采纳情况",
+    AuditAction.AUDIT_SEAL: "审计日志封存锚点",
 }
 
 

@@ -33,8 +33,10 @@ def test_a_breaker_state_names_its_event() -> None:
     assert [AuditAction.breaker(b) for b in Breaker] == [f"breaker.{b.value}" for b in Breaker]
 
 
-def test_the_audit_search_labels_only_actions() -> None:
-    assert set(ACTION_LABELS) <= set(AuditAction)
+def test_the_audit_search_labels_every_action_and_only_actions() -> None:
+    # an unlabelled action shows raw on the audit page and its filter refuses it
+    assert set(ACTION_LABELS) == set(AuditAction)
+    assert len(set(ACTION_LABELS.values())) == len(ACTION_LABELS)  # no two read the same
 
 
 def test_an_event_is_stored_with_the_plain_value_and_an_unknown_action_is_refused() -> None:
