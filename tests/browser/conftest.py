@@ -10,7 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Playwright, expect, sync_playwright
+
+# expect() retries its assertion until this timeout; Playwright's 5 s default is too short for
+# a Chromium sharing 2 cores with the rest of the suite (an editor test failed so in CI).
+# Assertions that hold return at once, so a wide bound costs nothing when all is well.
+expect.set_options(timeout=20_000)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
