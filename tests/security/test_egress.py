@@ -18,12 +18,15 @@ import pytest
 
 from channels.base import ChannelConfigError, PermanentError, RateLimitedError, TransientError
 from channels.egress import (
+    MAX_URL,
     EgressGuard,
     EgressRefusedError,
     EgressSettings,
     EgressTooLargeError,
     address_problem,
+    check_url,
     egress_settings,
+    static_problem,
 )
 from tests.security.origin import Origin, serve
 
@@ -369,3 +372,118 @@ def test_environment_proxy_is_ignored(origin: Origin, monkeypatch: pytest.Monkey
         allowed = guard(allow_hosts=frozenset({f"127.0.0.1:{origin.port}"}))
         assert allowed.fetch(origin.url("/img.png")).content == PNG
         assert proxy.hits == []
+
+
+# ---------------------------------------------------------------- the rules as tables (issue 22)
+def test_settings_read_every_key_and_check_each_bound() -> None:
+    got = egress_settings(
+        {
+            "allow_hosts": ["Files.Intranet.", "[::1]:8080"],
+            "connect_timeout": "2.5",
+            "read_timeout": 7,
+            "total_seconds": "30",
+            "max_redirects": "0",
+            "max_bytes": "1",
+            "max_connections": 1,
+        }
+    )
+    assert got == EgressSettings(
+        allow_hosts=frozenset({"files.intranet", "::1:8080"}),
+        connect_timeout=2.5,
+        read_timeout=7.0,
+        total_seconds=30.0,
+        max_redirects=0,
+        max_bytes=1,
+        max_connections=1,
+    )
+    assert egress_settings({}) == EgressSettings()
+    assert egress_settings({"allow_hosts": " a.test ,, b.test:81 ,"}).allow_hosts == {"a.test", "b.test:81"}
+    with pytest.raises(ValueError, match=r"^egress: unknown key\(s\) allow_host, max_byte$"):
+        egress_settings({"max_byte": 1, "allow_host": ["x"]})
+    for bad in ({"allow_hosts": 5}, {"allow_hosts": ["a", 5]}):
+        with pytest.raises(
+            ValueError, match=r"^egress.allow_hosts must be a list of host or host:port strings$"
+        ):
+            egress_settings(bad)
+    for key in ("connect_timeout", "read_timeout", "total_seconds"):
+        assert getattr(egress_settings({key: "0.5"}), key) == 0.5
+        with pytest.raises(ValueError, match=rf"^egress.{key} must be positive$"):
+            egress_settings({key: 0})
+    for key, lowest in (("max_redirects", 0), ("max_bytes", 1), ("max_connections", 1)):
+        assert getattr(egress_settings({key: lowest}), key) == lowest
+        with pytest.raises(ValueError, match=rf"^egress.{key} is out of range$"):
+            egress_settings({key: lowest - 1})
+
+
+def test_allow_list_entries_are_normalised() -> None:
+    hosts = EgressSettings().allowing("Files.Example.", " [::1]:8080 ", "[fe80::1]", "", "[::2]x").allow_hosts
+    assert hosts == {"files.example", "::1:8080", "fe80::1", "::2"}
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://x.example/", "只允许 http/https / scheme 'ftp' not allowed"),
+        ("http:///x", "缺少主机名 / no host"),
+        ("http://u:p@x.example/", "地址含用户名或密码 / URL carries credentials"),
+        ("http://x.example/" + "a" * 2048, "地址过长 / URL longer than 2048 characters"),
+        ("http://localhost/", "回环地址 / loopback name localhost"),
+        ("http://LocalHost./", "回环地址 / loopback name localhost"),
+        ("http://a.localhost/", "回环地址 / loopback name a.localhost"),
+        ("http://127.0.0.1/", "回环地址 / loopback address 127.0.0.1"),
+        ("https://10.0.0.1:8443/", "内网地址 / private address 10.0.0.1"),
+        ("http://x.example/", None),  # a name: only known at connect time
+        ("http://8.8.8.8/", None),
+    ],
+)
+def test_static_problem_tells_the_approver_what_needs_no_network(url: str, reason: str | None) -> None:
+    assert static_problem(url) == reason
+
+
+def test_static_problem_honours_the_allow_list_by_host_and_by_port() -> None:
+    by_host = EgressSettings(allow_hosts=frozenset({"localhost", "10.0.0.1"}))
+    assert static_problem("http://localhost:9/", by_host) is None
+    assert static_problem("https://10.0.0.1:8443/", by_host) is None
+    by_port = EgressSettings(allow_hosts=frozenset({"10.0.0.1:443", "10.0.0.2:80", "10.0.0.3:8080"}))
+    assert static_problem("https://10.0.0.1/", by_port) is None  # the scheme's default port
+    assert static_problem("http://10.0.0.2/", by_port) is None
+    assert static_problem("http://10.0.0.3:8080/", by_port) is None
+    assert static_problem("http://10.0.0.1/", by_port) == "内网地址 / private address 10.0.0.1"
+    assert static_problem("http://10.0.0.3:8081/", by_port) == "内网地址 / private address 10.0.0.3"
+
+
+def test_a_refusal_names_the_url_and_the_reason() -> None:
+    with pytest.raises(EgressRefusedError) as info:
+        check_url("gopher://x.example/")
+    err = info.value
+    assert (err.url, err.reason) == ("gopher://x.example/", "只允许 http/https / scheme 'gopher' not allowed")
+    assert (
+        err.message
+        == "外部地址被拒绝 / egress refused: gopher://x.example/: 只允许 http/https / scheme 'gopher' not allowed"
+    )
+    assert check_url("https://X.example/a?b=1").host == "x.example"
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        # a zone index is not part of the address (IPv4 has none: ipaddress refuses one)
+        ("10.0.0.1%eth0", "内网地址 / private address 10.0.0.1"),
+        ("fe80::1%a%b", "链路本地地址 / link-local address fe80::1"),
+        # a Teredo address embedding public addresses is refused as what it is itself
+        ("2001:0:808:808:0:0:fefe:fefe", "非公网地址 / not a public address 2001:0:808:808::fefe:fefe"),
+        # IPv4-compatible is ::a.b.c.d above ::1; 2**32 and up is not
+        ("::2", "IPv4 兼容地址 / IPv4-compatible address ::2"),
+        ("::1:0:0", "非公网地址 / not a public address ::1:0:0"),
+        ("x" * 80, f"不是 IP 地址 / not an IP address ({'x' * 60})"),
+    ],
+)
+def test_address_problem_edges(address: str, problem: str) -> None:
+    assert address_problem(address) == problem
+
+
+def test_url_length_and_scheme_edges() -> None:
+    longest = "http://x.example/" + "a" * (MAX_URL - len("http://x.example/"))
+    assert len(longest) == MAX_URL and check_url(longest).host == "x.example"
+    assert static_problem(longest + "a") == f"地址过长 / URL longer than {MAX_URL} characters"
+    assert static_problem("//x.example/a") == "只允许 http/https / scheme '(none)' not allowed"
