@@ -175,6 +175,9 @@ class Holding:
     modified_at: datetime | None = None
     # why it is not live, in the provider's words (trashed, banned, revoked), for ops
     status: str | None = None
+    # False: this copy does not carry the version's body (a notice left in place of an
+    # abolished article), so the body's outbound links are not in it
+    body: bool = True
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,10 @@ class Channel(ABC):
     settings_model: ClassVar[type[ChannelSettings]] = ChannelSettings
     # Asynchronous channels (accepted → delivered later) set this and implement `Confirming`.
     asynchronous: ClassVar[bool] = False
+    # Whether the copies carry the body with its outbound links, and which carrier comes
+    # first: inspection records an item's link drifts once, on the live copy of the lowest
+    # rank. None: the copies never carry the body's links (a catalogue record of metadata).
+    link_rank: ClassVar[int | None] = None
 
     def __init__(self, settings: ChannelSettings, context: ChannelContext) -> None:
         self.settings = settings

@@ -110,6 +110,7 @@ class CmsSettings(ChannelSettings):
 
 class CmsChannel(Channel):
     kind: ClassVar[str] = KIND
+    link_rank: ClassVar[int | None] = 0  # the website: the body as the public reads it, links live
     settings_model: ClassVar[type[ChannelSettings]] = CmsSettings
 
     def __init__(

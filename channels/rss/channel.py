@@ -69,6 +69,7 @@ def default_output_dir(data_dir: Path) -> Path:
 
 class RssChannel(Channel):
     kind: ClassVar[str] = "rss"
+    link_rank: ClassVar[int | None] = 1  # the feeds carry the full body
     capabilities: ClassVar[frozenset[Operation]] = frozenset(Operation)
     settings_model: ClassVar[type[ChannelSettings]] = RssSettings
 

@@ -127,6 +127,9 @@ def _fit(prefix: str, title: str) -> str:
 
 class WechatChannel(Channel):
     kind: ClassVar[str] = "wechat"
+    # outbound links are shown as text and images re-hosted or left out: a copy on the
+    # website or in the feeds is the better carrier of the body's links
+    link_rank: ClassVar[int | None] = 2
     asynchronous: ClassVar[bool] = True
     settings_model: ClassVar[type[ChannelSettings]] = WechatSettings
     settings: WechatSettings
@@ -884,7 +887,11 @@ class WechatChannel(Channel):
         news = found.get("news_item") or []
         if not news or news[0].get("is_deleted"):
             return None
-        return _article_holding(ref.uid, article_id, 1, news[0])
+        held = _article_holding(ref.uid, article_id, 1, news[0])
+        if self.settings.abolition_mode == "notice" and held.validity not in (None, Validity.VALID):
+            # in notice mode an abolished item's article is the short notice: no body
+            held = replace(held, body=False)
+        return held
 
     def _remembered_owners(self) -> dict[str, str]:
         """article_id -> uid from the articles remembered (name article:<uid>:<article_id>)."""

@@ -7,7 +7,8 @@ lookup and record what differs as drift (publisher/delivery/drift.py).
     adapter.inspect(CopyRef)      the same client and mapping as its `inventory` (reconcile)
         │  None → missing · not live → unpublished · other version / validity, or changed
         │  after our delivery → stale · outbound links of the body (egress guard) → link_dead,
-        │  link_moved · the channel answered an error → not checked (never "fine")
+        │  link_moved, on one copy per item only (`links_on`) · the channel answered an
+        │  error → not checked (never "fine")
         ▼
     drift records + audit + `inspection.drift` alert; the copy's next date
 
@@ -82,6 +83,7 @@ class Target:
     delivered_at: datetime
     content: dict[str, Any]
     last_inspected_at: datetime | None
+    links: bool = True  # this copy is the item's carrier of the body's links (`links_on`)
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,15 @@ def outbound_links(target: Target, public_base_url: str) -> list[str]:
     return urls
 
 
+def links_on(channels: set[str], ranks: dict[str, int | None]) -> str | None:
+    """The channel whose copy of an item carries its link drifts, of the channels holding a
+    live copy: the lowest `link_rank` (the website before the feeds before WeChat), None when
+    no copy carries the body. A dead link is a fact of the version's body, so it is recorded
+    once, on a copy that shows it, never on a notice or a metadata record without it."""
+    ranked = [(rank, name) for name in channels if (rank := ranks.get(name)) is not None]
+    return min(ranked)[1] if ranked else None
+
+
 def link_findings(urls: list[str], probe: Callable[[str], Probe]) -> list[Finding]:
     out: list[Finding] = []
     for url in urls:
@@ -229,6 +240,7 @@ class Inspector:
         self._next_tick = 0.0
         self._leases = DbValues(db, "inspection")
         self._owner = uuid.uuid4().hex
+        self._ranks: dict[str, int | None] | None = None
         self.last_report: Report | None = None
 
     # -- the clock ---------------------------------------------------------------------------
@@ -363,7 +375,22 @@ class Inspector:
             return None
         return adapter
 
+    def _link_ranks(self) -> dict[str, int | None]:
+        """Each enabled channel's `link_rank` (None: its copies carry no body links)."""
+        if self._ranks is None:
+            ranks: dict[str, int | None] = {}
+            for name in self.settings.enabled_channels():
+                try:
+                    adapter = self.channels.get(name)
+                except Exception:  # reported by `_adapter` for its own channel
+                    ranks[name] = None
+                    continue
+                ranks[name] = getattr(adapter, "link_rank", None) if isinstance(adapter, Inspecting) else None
+            self._ranks = ranks
+        return self._ranks
+
     def _targets(self, ids: list[int]) -> Iterator[Target]:
+        ranks = self._link_ranks()
         for start in range(0, len(ids), 200):
             chunk = ids[start : start + 200]
             with self.db.reader() as s:
@@ -388,6 +415,12 @@ class Inspector:
                     .where(LiveCopy.id.in_(chunk))
                     .order_by(LiveCopy.id)
                 ).all()
+                held: dict[int, set[str]] = {}
+                item_ids = {r.item_id for r in rows}
+                for item_id, channel in s.execute(
+                    select(LiveCopy.item_id, LiveCopy.channel).where(LiveCopy.item_id.in_(item_ids))
+                ):
+                    held.setdefault(item_id, set()).add(channel)
             for r in rows:
                 content = dict(r.content or {})
                 yield Target(
@@ -404,6 +437,7 @@ class Inspector:
                     delivered_at=r.delivered_at,
                     content=content,
                     last_inspected_at=r.last_inspected_at,
+                    links=links_on(held.get(r.item_id, {r.channel}), ranks) == r.channel,
                 )
 
     def _inspect_ids(
@@ -486,7 +520,12 @@ class Inspector:
             return _Result(target, now, Outcome.UNCHECKED)
         findings = compare(target, held, self.cfg.modified_tolerance_seconds)
         checked = set(drift.COPY_KINDS)
-        if not findings and self.fetcher is not None:
+        carrier = held is not None and held.body and target.links
+        if not findings and self.fetcher is not None and not carrier:
+            # not the item's carrier of its links, or a copy without the body (a notice): the
+            # links are not this copy's to report, and any it still has open are cleared
+            checked |= drift.LINK_KINDS
+        elif not findings and self.fetcher is not None:
             fetcher = self.fetcher
 
             def probe(url: str) -> Probe:

@@ -570,3 +570,56 @@ def test_an_abolishing_notice_leaves_only_a_short_wechat_notice_in_place_of_the_
     # and inspection reads the notice as the abolished item's right copy
     inspected = dep.rt.deliveries.inspect(["wechat"])
     assert inspected.inspected == 2 and inspected.unchecked == 0 and inspected.drifted == 0
+
+
+def test_a_dead_link_of_an_abolished_policy_is_one_drift_on_the_feed_copy_never_on_the_wechat_notice(
+    deploy: Deploy, team: Team
+) -> None:
+    # given a policy whose body links to an address the egress guard refuses (a dead link),
+    # live in the feeds and on WeChat, where abolition leaves only a notice
+    dep = deploy(abolition_mode="notice", rss=True)
+    dead = "http://169.254.169.254/latest"
+    old = approve(
+        dep.rt, team, title="关于旧预算办法的通知", body_html=f'<p>见<a href="{dead}">细则</a>。</p>'
+    )
+    new = approve(dep.rt, team, title="关于废止旧预算办法的通知", abolishes=[old])
+    wait_for(
+        lambda: all(
+            d["state"] in ("delivered", "superseded") for u in (old, new) for d in deliveries(dep.rt, u)
+        ),
+        what="both items and the abolition delivered on both channels",
+    )
+
+    # when every copy is inspected
+    report = dep.rt.deliveries.inspect(["wechat", "rss"])
+
+    # then the dead link is reported once, on the feed copy that carries the body; the
+    # WeChat notice, which does not, has no drift at all
+    assert report.unchecked == 0
+    found = [(d["item"], d["channel"], d["kind"], d["subject"]) for d in dep.rt.deliveries.drifts()]
+    assert found == [(old, "rss", "link_dead", dead)]
+
+
+def test_with_wechat_alone_the_full_article_carries_the_dead_link_and_the_notice_does_not(
+    deploy: Deploy, team: Team
+) -> None:
+    # given a policy with a dead link live only on WeChat, as the full article
+    dep = deploy(abolition_mode="notice")
+    dead = "http://169.254.169.254/latest"
+    old = approve(
+        dep.rt, team, title="关于旧预算办法的通知", body_html=f'<p>见<a href="{dead}">细则</a>。</p>'
+    )
+    wait_for(lambda: state_of(dep.rt, old) == "delivered")
+    dep.rt.deliveries.inspect(["wechat"])
+    first = the_delivery(dep.rt, old)["id"]
+    assert [(d["delivery"], d["kind"]) for d in dep.rt.deliveries.drifts()] == [(first, "link_dead")]
+
+    # when it is abolished and the article replaced by the short notice
+    approve(dep.rt, team, title="关于废止旧预算办法的通知", abolishes=[old])
+    wait_for(lambda: [d["state"] for d in deliveries(dep.rt, old)] == ["delivered", "delivered"])
+    report = dep.rt.deliveries.inspect(["wechat"])
+
+    # then the notice, which shows no body, has no link drift of its own
+    assert report.unchecked == 0
+    notice = deliveries(dep.rt, old)[1]["id"]
+    assert [d for d in dep.rt.deliveries.drifts() if d["delivery"] == notice] == []
