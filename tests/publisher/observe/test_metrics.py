@@ -4,15 +4,18 @@ cannot be), and the values read back match the ledger. Also the dashboard's chan
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from publisher.observe.metrics import channel_health
 from publisher.runtime import Runtime
+from publisher.store.models import Attempt
 from publisher.web import create_app
 from tests.conftest import Team
 from tests.receiver import Receiver, webhook_channels
@@ -81,6 +84,17 @@ def test_channel_health_ratio_latency_queue_and_age(runtime: tuple[Runtime, Rece
     [h] = channel_health(rt.db, rt.settings, ["webhook.hooks"])
     assert h.sampled == 4 and h.success_ratio == 0.75
     assert h.p50_ms is not None and h.p95_ms is not None and 0 < h.p50_ms <= h.p95_ms
+    # the database ranks the sample; the figures are statistics.quantiles' over the same attempts
+    with rt.db.reader() as s:
+        durations = [float(d) for d in s.execute(select(Attempt.duration_ms).order_by(Attempt.id)).scalars()]
+    cuts = statistics.quantiles(durations, n=100, method="inclusive")
+    assert (h.p50_ms, h.p95_ms) == (cuts[49], cuts[94])
+    # a smaller sample keeps the newest attempts only (the three successes), and one is itself
+    [h3] = channel_health(rt.db, rt.settings, ["webhook.hooks"], sample=3)
+    cuts = statistics.quantiles(durations[-3:], n=100, method="inclusive")
+    assert h3.sampled == 3 and h3.success_ratio == 1.0 and (h3.p50_ms, h3.p95_ms) == (cuts[49], cuts[94])
+    [h1] = channel_health(rt.db, rt.settings, ["webhook.hooks"], sample=1)
+    assert h1.sampled == 1 and h1.p50_ms == h1.p95_ms == durations[-1]
     assert (
         h.queue_depth == 0 and h.oldest_pending_seconds is None and h.counts == {"failed": 1, "delivered": 3}
     )
