@@ -35,6 +35,7 @@ BENCHES = [
     "jobs",
     "checks",
     "inspection",
+    "sweep",
 ]
 # a bench name with its arguments: the pages at a bureau's scale on SQLite and at a city's on
 # PostgreSQL, each with the flatness table against 10,000 items in the same run (the seeded

@@ -121,8 +121,9 @@ def build_runtime(settings: Settings, *, migrate: bool = False, executor: Execut
         checks=checks,
     )
     _ = runtime.alerts  # a bad [alerts] section (unknown kind, broken secret) fails at start-up
-    # the alert clock ticks after every sweep of whichever executor clock runs (embedded, beat)
-    engine.after_sweep.append(lambda now: runtime.alerts.clock.tick(now))
+    # the alert clock looks after every sweep of whichever executor clock runs (embedded, beat)
+    # and ticks when something can be due (AlertClockRunner.on_sweep)
+    engine.after_sweep.append(lambda now: runtime.alerts.clock.on_sweep(now))
     # post-publication inspection on the same clock (it runs in its own thread)
     engine.after_sweep.append(inspector.on_sweep)
     if executor is not None:

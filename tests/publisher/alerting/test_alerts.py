@@ -397,3 +397,42 @@ def test_a_rolled_back_cause_records_no_alert(o: Ops) -> None:
     with o.rt.db.reader() as s:
         kinds = s.execute(select(AlertEvent.kind, func.count()).group_by(AlertEvent.kind)).all()
     assert [tuple(k) for k in kinds] == [("consultation.closed", 1)]
+
+
+def test_a_sweep_ticks_the_clock_only_when_something_can_be_due(
+    make_runtime: Callable[..., Runtime], subscriber: Receiver, alerts_rx: Receiver
+) -> None:
+    from publisher.alerting.record import record
+
+    # given a clock that ticks after sweeps at most every 0.3 s (group_wait is longer)
+    rt = make_runtime(
+        channels=webhook_channels(subscriber.url),
+        executor=False,
+        alerts={"group_wait_seconds": 30, "tick_interval_seconds": 0.3, "webhooks": [alerts_rx.url]},
+    )
+    clock = rt.alerts.clock
+    started = time.monotonic()
+    # the first sweep ticks; the next ones within the interval, with nothing recorded, do not
+    assert clock.on_sweep() is not None
+    skipped = [clock.on_sweep() for _ in range(5)]
+    if time.monotonic() - started < 0.3:  # a very slow machine may reach the interval
+        assert skipped == [None] * 5
+    # when this process records an alert, the next sweep ticks at once and folds it
+    with rt.db.transaction() as s:
+        record(s, "consultation.closed", {"uid": "u1", "title": "征集"})
+    folded = clock.on_sweep()
+    assert folded is not None and folded.folded == 1
+    # and once the interval passed, a sweep ticks again with nothing recorded
+    time.sleep(0.35)
+    assert clock.on_sweep() is not None
+
+
+def test_the_sweeps_tick_interval_is_never_longer_than_group_wait(
+    make_runtime: Callable[..., Runtime], subscriber: Receiver
+) -> None:
+    rt = make_runtime(
+        channels=webhook_channels(subscriber.url),
+        executor=False,
+        alerts={"group_wait_seconds": 0.2, "tick_interval_seconds": 5},
+    )
+    assert rt.alerts.clock.tick_every == 0.2
