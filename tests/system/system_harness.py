@@ -105,6 +105,7 @@ def write_system_config(
     webhook: dict[str, Any],
     lease_seconds: int,
     sweep_interval: float,
+    inspection: dict[str, Any] | None = None,
 ) -> Path:
     lines = [
         f"data_dir = {toml_value(str(path.parent / 'data'))}",
@@ -117,6 +118,9 @@ def write_system_config(
         f"lease_seconds = {lease_seconds}",
         f"sweep_interval_seconds = {sweep_interval}",
     ]
+    if inspection:
+        lines.append("[inspection]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in inspection.items()]
     for name, section in channels.items():
         lines.append(f"[channels.{name}]")
         nested = {k: v for k, v in section.items() if isinstance(v, list) and v and isinstance(v[0], dict)}

@@ -14,7 +14,11 @@ answering 410 (its subscription pauses; ops resume it once the endpoint is back)
 Then every delivery must end delivered (or superseded), and what each channel holds, read
 back from its own store, must match the items: every approved item exactly once with its
 latest version and validity, every withdrawn item gone, nothing else. The ops actions used
-are the product's own: resume a paused subscription, retry-now a channel.
+are the product's own: resume a paused subscription, retry-now a channel. Mid-run, while
+items still flow, live copies of five release-group items are changed on the channels' own
+side (feed entry deleted, WordPress post trashed, another edited by hand, WeChat publication
+banned, record revoked): inspection finds each then and after the drain, and reconcile names
+the same copies (all but the hand edit, which keeps version and validity).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ from channels.standins.cityplatform_receiver import start_in_thread as start_rec
 from channels.standins.wechat_server import ServerConfig
 from channels.standins.wechat_server import start_in_thread as start_wechat
 from publisher.delivery.reconcile import reconcile
+from publisher.domain.clock import utcnow
 from publisher.domain.item import ItemType
 from publisher.runtime import build_runtime, use_executor
 from publisher.settings import load_settings
@@ -80,6 +86,12 @@ GROUPS, SINGLES = 50, 80
 ROUND_SECONDS = 0.9  # one round: a new group, a new single, and changes to older singles
 RETRY = {"base_seconds": 0.3, "cap_seconds": 3.0, "jitter": 0.2, "max_attempts": 30}
 BREAKER = {"cooldown_seconds": 3.0}
+# the copies changed on the channels' side mid-run: from this round on (about 36 s in, while
+# items and faults still flow), as soon as every channel has a live copy old enough to pick
+INJECT_ROUND = 40
+# a WordPress post changed this long after our delivery reads as edited by hand (default 120 s,
+# longer than the run)
+EDIT_TOLERANCE = 3
 LEASE_SECONDS = 20  # longer than the slowest send under load: a live send is never taken over
 ENV = {
     "PUBLISHER_SYS_WP_PASSWORD": "",
@@ -198,6 +210,7 @@ def test_whole_system_under_faults(
         webhook={"secret_env": "PUBLISHER_TEST_WEBHOOK_SECRET", **fast},
         lease_seconds=LEASE_SECONDS,
         sweep_interval=0.5,
+        inspection={"modified_tolerance_seconds": EDIT_TOLERANCE},
     )
     settings = load_settings(env={}, path=config)
     rt = build_runtime(settings)
@@ -248,11 +261,15 @@ def test_whole_system_under_faults(
             t0 = time.monotonic()
             faults.start(t0)
             singles: list[str] = []
+            groups: list[str] = []  # release groups are never changed later: their copies stay put
             pending: list[tuple[int, str]] = []  # (round due, action) per single
             work: dict[int, list[tuple[int, str]]] = {}
+            injected: dict[tuple[str, str], str] = {}
+            found_mid: dict[tuple[str, str], str] = {}
+            inject_at = 0.0
             for r in range(max(GROUPS, SINGLES) + 16):
                 if r < GROUPS:
-                    approve_new(rt, actors, *group_items(r))
+                    groups += approve_new(rt, actors, *group_items(r))
                 if r < SINGLES:
                     uid = approve_new(rt, actors, single_item(r))[0]
                     singles.append(uid)
@@ -261,8 +278,17 @@ def test_whole_system_under_faults(
                 for n, what in work.pop(r, []):
                     change(rt, actors, singles[n], what, r)
                     pending.append((r, what))
+                if r >= INJECT_ROUND and not injected:
+                    # takedowns and hand edits while deliveries are still flowing; inspection
+                    # of those items, right away, finds each
+                    injected = inject_copy_faults(rt, wp, wechat, city, among=set(groups))
+                    if injected:
+                        inject_at = time.monotonic() - t0
+                        found_mid = inspect_items(rt, {u for _c, u in injected})
                 time.sleep(max(0.0, t0 + (r + 1) * ROUND_SECONDS - time.monotonic()))
             assert not work
+            assert injected, "no live copy on every channel to change mid-run"
+            assert found_mid == injected, ("mid-run", found_mid, injected)
             faults.join(120)
             produced_at = time.monotonic() - t0
 
@@ -305,18 +331,23 @@ def test_whole_system_under_faults(
                 assert inventory is not None
                 held[name] = list(inventory)
             foreign = foreign_cms_uids(wp, held["cms"], items, category_slugs(run))
-            problems = compare(rt.settings, items, held, foreign)
+            # (the copies changed mid-run on purpose are inspection's and reconcile's, below)
+            problems = compare(rt.settings, items, held, foreign, changed=set(injected))
             assert problems == [], "\n".join(problems[:30] + explain(rt, problems[:10]))
             webhook_problems = check_webhooks(rt, hooks)
             assert webhook_problems == [], webhook_problems[:20]
 
-            # ---- and the product's own reconciliation agrees
+            # ---- and the product's own reconciliation agrees: nothing wrong but the copies
+            # changed on purpose (named below)
             reports = reconcile(rt.db, rt.channels, rt.settings.enabled_channels())
+            named: set[tuple[str, str]] = set()
             for report in reports:
                 if report.channel.startswith("webhook."):
                     assert not report.listed  # a push channel cannot be listed
                     continue
                 real = [f for f in report.problems if not (f.problem == "extra" and f.uid in foreign)]
+                named |= {(report.channel, f.uid) for f in real if (report.channel, f.uid) in injected}
+                real = [f for f in real if (report.channel, f.uid) not in injected]
                 assert report.listed and real == [], (report.channel, real[:20])
                 assert [
                     f
@@ -324,27 +355,15 @@ def test_whole_system_under_faults(
                     if f.problem == "pending" and not any(t["key"].startswith(f.uid + ".") for t in tolerated)
                 ] == []
 
-            # ---- post-publication inspection: one live copy of each channel changed on the
-            # channel's side (feed entry gone, post trashed by hand, article banned by WeChat,
-            # record revoked by the platform); inspection finds each, reconcile the same copies
-            injected = inject_copy_faults(rt, wp, wechat, city)
-            for uid in {u for _c, u in injected}:
-                rt.deliveries.inspect(item=uid)
-            found = {
-                (d["channel"], d["item"]): d["kind"]
-                for d in rt.deliveries.drifts(limit=1000)
-                if d["kind"] in ("missing", "unpublished", "stale")
-            }
+            # ---- post-publication inspection: the copies changed on the channels' side mid-run
+            # (feed entry gone, post trashed by hand, post edited by hand, article banned by
+            # WeChat, record revoked by the platform) are still the drifts inspection finds
+            # after the drain, and nothing else; reconcile names the same copies, except the
+            # hand edit, which keeps version and validity (only inspection reads the time a
+            # post was changed)
+            found = inspect_items(rt, {u for _c, u in injected})
             assert found == injected, (found, injected)
-            after = reconcile(rt.db, rt.channels, rt.settings.enabled_channels())
-            named = {
-                (r.channel, f.uid)
-                for r in after
-                if r.listed
-                for f in r.problems
-                if not (f.problem == "extra" and f.uid in foreign)
-            }
-            assert named == set(injected), (named, injected)
+            assert named == {k for k, kind in injected.items() if kind != "stale"}, (named, injected)
 
             outcomes = attempt_outcomes(rt)
             print_summary(
@@ -361,6 +380,7 @@ def test_whole_system_under_faults(
                 total=time.monotonic() - began,
                 restarts={p.log.name: p.starts for p in procs},
                 wechat=wechat.state()["counters"],
+                injected=(inject_at, injected),
             )
     finally:
         for p in procs:
@@ -380,43 +400,77 @@ def _revoke_of_never_created(d: dict[str, Any]) -> bool:
     )
 
 
-def inject_copy_faults(rt: Any, wp: WordPress, wechat: Any, city: Any) -> dict[tuple[str, str], str]:
-    """Change one live copy on each channel's own side, each of a different item; what
-    inspection should call each: {(channel, uid): drift kind}."""
+def inject_copy_faults(
+    rt: Any, wp: WordPress, wechat: Any, city: Any, *, among: set[str]
+) -> dict[tuple[str, str], str]:
+    """Change live copies on each channel's own side, each of a different item of `among`
+    delivered at least EDIT_TOLERANCE * 3 s ago: a feed entry deleted, a WordPress post
+    trashed and another edited by hand, a WeChat publication banned, a record revoked. What
+    inspection should call each: {(channel, uid): drift kind}; {} (nothing changed) while
+    some channel has no such copy yet."""
+    old_enough = utcnow() - timedelta(seconds=EDIT_TOLERANCE * 3)
     with rt.db.reader() as s:
         rows = s.execute(
-            select(LiveCopy.channel, Item.uid, Item.index_number, Delivery.external_id)
+            select(LiveCopy.channel, Item.uid, Item.index_number, Delivery.external_id, LiveCopy.delivered_at)
             .join(Item, Item.id == LiveCopy.item_id)
             .join(Delivery, Delivery.id == LiveCopy.delivery_id)
             .where(Item.withdrawn_at.is_(None))
             .order_by(LiveCopy.id)
         ).all()
     publishes = wechat.state()["publishes"]
+    wanted = ["rss", "cms", "cms:edit", "wechat", "cityplatform"]
     chosen: dict[str, tuple[str, str | None, str | None]] = {}
     used: set[str] = set()
-    for channel, uid, index_number, external_id in rows:
-        if channel in chosen or uid in used or channel not in ("rss", "cms", "wechat", "cityplatform"):
+    for channel, uid, index_number, external_id, delivered_at in rows:
+        if (
+            uid not in among
+            or uid in used
+            or delivered_at.replace(tzinfo=None) > old_enough.replace(tzinfo=None)
+        ):
             continue
         if channel == "wechat" and external_id not in publishes:
             continue  # a publication recovered after a lost answer carries its article_id
-        chosen[channel] = (uid, index_number, external_id)
-        used.add(uid)
-    assert set(chosen) == {"rss", "cms", "wechat", "cityplatform"}, chosen
+        slot = next((w for w in wanted if w.split(":")[0] == channel and w not in chosen), None)
+        if slot is not None:
+            chosen[slot] = (uid, index_number, external_id)
+            used.add(uid)
+    if set(chosen) != set(wanted):
+        return {}
     uid, _index, _ext = chosen["rss"]
-    with sqlite3.connect(rt.settings.data_dir / "channels" / "rss" / "entries.sqlite3") as conn:
+    with sqlite3.connect(rt.settings.data_dir / "channels" / "rss" / "entries.sqlite3", timeout=30) as conn:
         conn.execute("DELETE FROM entries WHERE uid = ?", (uid,))
-    _uid, _index, post_id = chosen["cms"]
-    trashed = httpx.delete(
-        f"{wp.url}/wp-json/wp/v2/posts/{post_id}", auth=(wp.user, wp.app_password), timeout=30
-    )
+    auth = (wp.user, wp.app_password)
+    trashed = httpx.delete(f"{wp.url}/wp-json/wp/v2/posts/{chosen['cms'][2]}", auth=auth, timeout=30)
     assert trashed.status_code == 200, trashed.text
+    edited = httpx.post(
+        f"{wp.url}/wp-json/wp/v2/posts/{chosen['cms:edit'][2]}",
+        auth=auth,
+        json={"content": "<p>编辑在 WordPress 后台直接改写的正文。</p>"},
+        timeout=30,
+    )
+    assert edited.status_code == 200, edited.text
     wechat.admin("POST", f"publishes/{chosen['wechat'][2]}/ban")
     assert city.admin("POST", f"records/{chosen['cityplatform'][1]}/revoke", {"reason": "系统运行注入"})["ok"]
     return {
         ("rss", chosen["rss"][0]): "missing",
         ("cms", chosen["cms"][0]): "unpublished",
+        ("cms", chosen["cms:edit"][0]): "stale",
         ("wechat", chosen["wechat"][0]): "unpublished",
         ("cityplatform", chosen["cityplatform"][0]): "unpublished",
+    }
+
+
+def inspect_items(rt: Any, uids: set[str]) -> dict[tuple[str, str], str]:
+    """`publisher inspect --item` of each item (once more after a pause if a channel could
+    not be read); the open drifts of its copies: {(channel, uid): kind}."""
+    for uid in sorted(uids):
+        if rt.deliveries.inspect(item=uid).unchecked:
+            time.sleep(2)
+            rt.deliveries.inspect(item=uid)
+    return {
+        (d["channel"], d["item"]): d["kind"]
+        for d in rt.deliveries.drifts(limit=1000)
+        if d["kind"] in ("missing", "unpublished", "stale") and d["item"] in uids
     }
 
 
@@ -445,15 +499,23 @@ def foreign_cms_uids(
 
 
 def compare(
-    settings: Any, items: dict[str, Truth], held: dict[str, list[Holding]], foreign: set[str]
+    settings: Any,
+    items: dict[str, Truth],
+    held: dict[str, list[Holding]],
+    foreign: set[str],
+    *,
+    changed: set[tuple[str, str]],
 ) -> list[str]:
-    """Each channel against the items themselves (independently of the ledger)."""
+    """Each channel against the items themselves (independently of the ledger), except the
+    copies `changed` on the channel's side on purpose: (channel, uid)."""
     problems: list[str] = []
     for name, holdings in held.items():
         by_uid: dict[str, list[Holding]] = {}
         for h in holdings:
             by_uid.setdefault(h.uid, []).append(h)
         for uid, t in items.items():
+            if (name, uid) in changed:
+                continue
             if name not in settings.routed_channels(t.type):
                 if any(h.live for h in by_uid.get(uid, [])):
                     problems.append(f"{name} {uid}: shown but {t.type} is not routed there")
@@ -523,6 +585,7 @@ def print_summary(
     total: float,
     restarts: dict[str, int],
     wechat: dict[str, Any],
+    injected: tuple[float, dict[tuple[str, str], str]],
 ) -> None:
     kinds = Counter(t.type for t in items.values())
     lines = [
@@ -550,7 +613,9 @@ def print_summary(
             for k, v in held.items()
         )
         + f" (foreign cms posts ignored: {len(foreign)})",
-        "reconciliation: nothing missing, nothing duplicated, nothing extra",
+        "reconciliation: nothing missing, nothing duplicated, nothing extra but the copies changed on purpose",
+        f"copies changed on the channels' side at t+{injected[0]:.1f}s, found by inspection then and "
+        f"after the drain: {', '.join(f'{c} {k}' for (c, _u), k in sorted(injected[1].items()))}",
         f"time: approvals {produced:.0f} s, all terminal at {drained:.0f} s, whole test {total:.0f} s",
         "=" * 72,
     ]
