@@ -231,12 +231,16 @@ def _filters(type: str | None, subject: str | None, year: str | None) -> Filters
 
 @pages.get("/catalogue", response_class=HTMLResponse)
 def catalogue_page(
-    request: Request, type: str | None = None, subject: str | None = None, year: str | None = None
+    request: Request,
+    type: str | None = None,
+    subject: str | None = None,
+    year: str | None = None,
+    page: str = "1",
 ) -> HTMLResponse:
     runtime = _runtime(request)
     filters = _filters(type, subject, year)
-    rows = runtime.compliance.catalogue(filters)
-    everything = runtime.compliance.catalogue()
+    number = int(page) if ascii_digits(page) and 0 < int(page) < 100_000 else 1
+    found, subjects, years = runtime.compliance.catalogue_page(filters, number)
     query = "&".join(
         f"{k}={quote(str(v))}"
         for k, v in (("type", filters.type), ("subject", filters.subject), ("year", filters.year))
@@ -246,12 +250,15 @@ def catalogue_page(
         request,
         "compliance/catalogue.html",
         {
-            "rows": rows,
+            "rows": found.rows,
+            "total": found.total,
+            "page": found.page,
+            "pages": found.pages,
             "filters": filters,
             "query": query,
             "types": [(t.value, label) for t, label in ITEM_TYPE_LABELS.items()],
-            "subjects": sorted({r["subject"] for r in everything}),
-            "years": sorted({r["published_on"][:4] for r in everything if r["published_on"]}, reverse=True),
+            "subjects": subjects,
+            "years": years,
         },
     )
 

@@ -14,7 +14,14 @@ from typing import Any
 from publisher.compliance import applications, consultations, run_checks
 from publisher.compliance.annual import Figure, annual_figures
 from publisher.compliance.calendar import ScheduleFile, WorkCalendar, parse_schedule
-from publisher.compliance.catalogue import Filters, catalogue_rows
+from publisher.compliance.catalogue import (
+    PAGE_SIZE,
+    CataloguePage,
+    Filters,
+    catalogue_options,
+    catalogue_page,
+    catalogue_rows,
+)
 from publisher.compliance.config import ComplianceSettings, compliance_settings
 from publisher.compliance.deadlines import deadlines, load_calendar, overdue
 from publisher.compliance.fees import FeeChange, fee_history
@@ -145,9 +152,18 @@ class ComplianceService:
 
     # -- catalogues and figures -----------------------------------------------------------------
     def catalogue(self, filters: Filters | None = None) -> list[dict[str, Any]]:
-        """The active-disclosure catalogue (主动公开目录), optionally filtered."""
+        """The active-disclosure catalogue (主动公开目录), optionally filtered: every row (exports)."""
         with self.db.reader() as s:
             return catalogue_rows(s, self.now(), self.settings.public_base_url, filters)
+
+    def catalogue_page(
+        self, filters: Filters, page: int, page_size: int = PAGE_SIZE
+    ) -> tuple[CataloguePage, list[str], list[str]]:
+        """One page of the catalogue and the filter form's subjects and years (the public page)."""
+        with self.db.reader() as s:
+            found = catalogue_page(s, self.now(), self.settings.public_base_url, filters, page, page_size)
+            subjects, years = catalogue_options(s)
+        return found, subjects, years
 
     def fee_history(self, as_of: date | None = None) -> list[FeeChange]:
         with self.db.reader() as s:

@@ -10,10 +10,11 @@ import json
 import httpx
 from bs4 import BeautifulSoup
 
-from publisher.compliance.catalogue import COLUMNS
+from publisher.compliance.catalogue import COLUMNS, Filters
 from publisher.compliance.tabular import FORMATS, read_xlsx
 from publisher.domain.clock import local_today
 from publisher.editorial.service import Service
+from publisher.runtime import Runtime
 from tests.conftest import Team
 from tests.publisher.compliance.support import draft, release
 from tests.publisher.compliance.web_support import base, runtime  # noqa: F401
@@ -113,3 +114,46 @@ def test_public_page_marks_abolished_and_omits_withdrawn(service: Service, team:
         json.loads(httpx.get(f"{base}/catalogue.json", params={"type": "policy"}).text)["filters"]["type"]
         == "policy"
     )
+
+
+def test_the_page_reads_one_page_and_the_pages_add_up_to_the_export(
+    service: Service,
+    team: Team,
+    runtime: Runtime,  # noqa: F811
+    base: str,  # noqa: F811
+) -> None:
+    subjects = ["财政\\预算", "财政\\收费", "财政\\预算", "政府采购", "财政\\预算"]
+    for i, subject in enumerate(subjects):
+        release(service, team, policy(ref=f"pg{i}", doc_number=None, title=f"第{i}份文件", subject=subject))
+    compliance = runtime.compliance
+    for filters in (
+        Filters(),
+        Filters(subject="财政\\预算"),
+        Filters(subject="财政"),
+        Filters(type="notice"),
+    ):
+        everything = compliance.catalogue(filters)
+        first, found_subjects, years = compliance.catalogue_page(filters, 1, page_size=2)
+        assert first.total >= len(everything) and first.pages >= 1
+        seen: list[str] = []
+        for number in range(1, first.pages + 2):  # one past the end clamps to the last page
+            page, _, _ = compliance.catalogue_page(filters, number, page_size=2)
+            assert len(page.rows) <= 2
+            if number <= first.pages:
+                seen += [r["uid"] for r in page.rows]
+            else:
+                assert page.page == first.pages
+        assert len(seen) == len(set(seen))  # no row on two pages
+        assert sorted(seen) == sorted(r["uid"] for r in everything), filters
+    assert found_subjects == ["政府采购", "财政\\收费", "财政\\预算"]
+    assert years == [str(local_today().year)]
+    with httpx.Client(base_url=base) as client:
+        # the page says how many and where it is; a bad page number is page 1, never an error
+        for query in ("", "?page=abc", "?page=%C2%B2", "?page=99999"):
+            r = client.get(f"/catalogue{query}")
+            assert r.status_code == 200
+            assert "共 5 条" in r.text
+        page = BeautifulSoup(client.get("/catalogue?subject=财政").text, "html.parser")
+        assert len(page.select("#catalogue tbody tr")) == 4
+        options = [o.get("value") for o in page.select("select[name=subject] option")]
+        assert options == ["", "政府采购", "财政\\收费", "财政\\预算"]
