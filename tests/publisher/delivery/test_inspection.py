@@ -19,8 +19,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
+from channels.registry import channel_class
 from publisher.delivery.drift import DriftKind
-from publisher.delivery.inspection import Inspector
+from publisher.delivery.inspection import Inspector, links_on
 from publisher.domain.clock import utcnow
 from publisher.domain.errors import PermissionDeniedError, TransitionError, ValidationError
 from publisher.observe.metrics import DRIFT_KINDS, registry_for
@@ -407,3 +408,20 @@ def test_the_executor_clock_starts_one_round_at_a_time_in_its_own_thread(
     off = Inspector(rt.db, settings.replace(inspection={"enabled": False}), rt.channels, None)
     off.on_sweep(utcnow())
     assert off._running is None
+
+
+@pytest.mark.parametrize(
+    ("held", "carrier"),
+    [
+        ({"cms", "rss", "wechat", "cityplatform"}, "cms"),  # the website's copy first
+        ({"rss", "wechat", "cityplatform"}, "rss"),  # then the feeds'
+        ({"wechat", "cityplatform"}, "wechat"),  # WeChat only when no site copy is live
+        ({"cityplatform", "webhook.a"}, None),  # a metadata record or a push carries no body
+        (set(), None),
+    ],
+)
+def test_an_items_link_drifts_belong_to_one_copy_that_carries_the_body(
+    held: set[str], carrier: str | None
+) -> None:
+    ranks = {kind: channel_class(kind).link_rank for kind in ("cms", "rss", "wechat", "cityplatform")}
+    assert links_on(held, {**ranks, "webhook.a": None}) == carrier
