@@ -66,10 +66,6 @@ def _formed(formed_at: str | None, issue_date: str) -> date:
     return date.fromisoformat(formed_at or issue_date)
 
 
-def formed_on(content: dict[str, Any]) -> date:
-    return _formed(content.get("formed_at"), content["issue_date"])
-
-
 class _ItemFacts(NamedTuple):
     """The columns a clock needs: read with JSON paths, so bodies are never loaded."""
 
