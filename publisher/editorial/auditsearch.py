@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from publisher.domain.actions import AuditAction
 from publisher.domain.clock import SHANGHAI
+from publisher.editorial.paging import title_contains
 from publisher.editorial.service import Service
 from publisher.store.models import AuditEvent, Item
 
@@ -90,7 +91,9 @@ def search_audit(service: Service, f: AuditQuery, limit: int = PAGE_SIZE) -> lis
         if f.q:
             uids = list(
                 s.execute(
-                    select(Item.uid).where(Item.title.contains(f.q, autoescape=True)).limit(MAX_TITLE_MATCHES)
+                    select(Item.uid)
+                    .where(title_contains(f.q, postgres=service.db.postgres))
+                    .limit(MAX_TITLE_MATCHES)
                 ).scalars()
             )
             if not uids:

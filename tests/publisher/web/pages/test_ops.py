@@ -182,6 +182,17 @@ def test_audit_log_search_by_title_user_action_and_time_with_only_changes(site: 
     diff = table.split('class="diff"')[1].split("</table>")[0]
     assert "内容描述" in diff and "规范财政资金管理。" in diff and "加强预算绩效管理。" in diff
     assert "信息名称" not in diff and "正文" not in diff  # unchanged fields are not listed
+    # the title search: from the trigram index at three characters or more, by scanning below
+    # that; the title alone (not the 文号), and a LIKE wildcard is a plain character
+    for q, found in (
+        ("预算绩效管理", True),
+        ("绩效", True),
+        ("沪财预", False),
+        ("%", False),
+        ("预算_效", False),
+    ):
+        table = ops.get("/app/ops/audit", params={"q": q}).text.split('id="audit"')[1]
+        assert ("关于预算绩效管理的通知" in table) is found, q
     # time bounds and the user filter narrow it; a bad date is a clear error
     assert (
         "data-action="
