@@ -1,6 +1,7 @@
 """The periodic scheduler's work, run by the executor's clock (the embedded sweeper, or
 Celery beat's `publisher.compliance_checks`): each enabled channel's daily digest broadcast,
-then the compliance checks (statutory deadlines, inspection watch, closed consultations).
+then the compliance checks (statutory deadlines, inspection watch, closed consultations), and
+on PostgreSQL a bounded fold of the maintained counters' deltas (publisher/store/counters.py).
 Not the engine's business: the engine moves single deliveries through the ledger.
 Post-publication inspection runs on the same clock, after every sweep, in rounds of its own
 (`publisher/delivery/inspection.py`, hooked in by `publisher.runtime.build_runtime`)."""
@@ -23,6 +24,7 @@ from publisher.domain.item import DeliveryState, Operation, VersionView
 from publisher.editorial import audit
 from publisher.editorial.views import views_of
 from publisher.settings import Settings
+from publisher.store import counters
 from publisher.store.db import Database
 from publisher.store.models import AuditEvent, Delivery, Item, ItemVersion
 
@@ -30,12 +32,17 @@ log = logging.getLogger(__name__)
 
 
 def run_periodic(db: Database, settings: Settings, channels: ChannelSet, now: datetime | None = None) -> None:
-    """The digests, then the compliance checks."""
+    """The digests, then the compliance checks, then the counters' fold."""
     from publisher.compliance import run_checks  # compliance needs the store only when this runs
 
     moment = now or utcnow()
     run_digests(db, settings, channels, moment)  # never raises: a failing broadcast must not stop the checks
-    db.run(lambda s: run_checks(s, settings, moment))
+    try:
+        db.run(lambda s: run_checks(s, settings, moment))
+    finally:
+        # /metrics and the ops pages fold too, but a deployment nobody scrapes would otherwise
+        # grow counter_deltas (and every counted read's cost) without bound
+        counters.fold_batches(db)
 
 
 def run_digests(

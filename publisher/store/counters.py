@@ -26,13 +26,22 @@ POLICY = "policy"
 # any constant of our own: one folder at a time, the others skip (their read stays exact)
 _FOLD_LOCK = 0x70756263  # "pubc"
 
-_FOLD = text(
-    "WITH moved AS (DELETE FROM counter_deltas RETURNING family, a, b, c, n, total) "
-    "INSERT INTO counters (family, a, b, c, n, total) "
+# How many deltas one transaction of the periodic fold moves: a short lock on a bounded set
+FOLD_BATCH = 10_000
+# The periodic fold stops after this many batches (500,000 deltas); the next run continues
+FOLD_MAX_BATCHES = 50
+
+# (deltas moved, counter rows changed); {where} limits the deltas taken to the oldest batch
+_FOLD = (
+    "WITH moved AS (DELETE FROM counter_deltas {where} RETURNING family, a, b, c, n, total), "
+    "changed AS (INSERT INTO counters (family, a, b, c, n, total) "
     "SELECT family, a, b, c, sum(n), sum(total) FROM moved GROUP BY family, a, b, c "
     "ON CONFLICT (family, a, b, c) DO UPDATE "
-    "SET n = counters.n + excluded.n, total = counters.total + excluded.total"
+    "SET n = counters.n + excluded.n, total = counters.total + excluded.total RETURNING 1) "
+    "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM changed)"
 )
+_FOLD_ALL = text(_FOLD.format(where=""))
+_FOLD_SOME = text(_FOLD.format(where="WHERE id IN (SELECT id FROM counter_deltas ORDER BY id LIMIT :limit)"))
 
 
 @dataclass
@@ -100,12 +109,32 @@ def fold(db: Database) -> int:
     """Move PostgreSQL's pending deltas into the counters; the number of counter rows changed
     (0 on SQLite, whose triggers write the counters directly). Costs what changed since the
     last fold."""
+    return _fold(db, None)[1]
+
+
+def fold_batches(db: Database, batch: int = FOLD_BATCH, max_batches: int = FOLD_MAX_BATCHES) -> int:
+    """The periodic jobs' fold, so the deltas never pile up when nobody scrapes /metrics or
+    opens the ops pages: the oldest `batch` deltas per transaction, until fewer are left or
+    after `max_batches`. Returns the deltas moved (0 on SQLite, or while another process folds)."""
+    moved = 0
+    for _ in range(max_batches):
+        n = _fold(db, batch)[0]
+        moved += n
+        if n < batch:
+            break
+    return moved
+
+
+def _fold(db: Database, limit: int | None) -> tuple[int, int]:
+    """(deltas moved, counter rows changed); (0, 0) when another folder holds the lock."""
     if not db.postgres:
-        return 0
+        return 0, 0
     with db.transaction(flush=Flush.LATER) as s:
         if not s.execute(select(func.pg_try_advisory_xact_lock(literal(_FOLD_LOCK)))).scalar_one():
-            return 0
-        return int(s.connection().execute(_FOLD).rowcount or 0)
+            return 0, 0
+        conn = s.connection()
+        row = (conn.execute(_FOLD_ALL) if limit is None else conn.execute(_FOLD_SOME, {"limit": limit})).one()
+        return int(row[0]), int(row[1])
 
 
 def snapshot(db: Database) -> Counts:
