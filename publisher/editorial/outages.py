@@ -95,13 +95,13 @@ def _next_retry(s: Session, channel: str) -> datetime | None:
     ).scalar_one()
 
 
-def outages(service: Service, channels: list[str]) -> list[Outage]:
+def outages(service: Service, channels: list[str], counts: counters.Counts | None = None) -> list[Outage]:
     out: list[Outage] = []
     with service.db.reader() as s:
         states = {st.channel: st for st in s.execute(select(ChannelState)).scalars()}
         # the maintained counts, not a GROUP BY over the ledger
         waiting: dict[str, int] = {}
-        for (name, state), n in counters.read(s).deliveries.items():
+        for (name, state), n in (counts or counters.read(s)).deliveries.items():
             if state in (DeliveryState.RETRY_WAIT, DeliveryState.HELD):
                 waiting[name] = waiting.get(name, 0) + n
         candidates = [

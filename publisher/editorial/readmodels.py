@@ -274,8 +274,11 @@ def timeline(service: Service, uid: str) -> tuple[list[dict[str, Any]], list[Tim
     return deliveries, entries
 
 
-def matrix(service: Service, limit: int = 30) -> tuple[list[str], list[dict[str, Any]]]:
-    """Recently changed items with the latest delivery state per channel."""
+def matrix(
+    service: Service, limit: int = 30, counts: counters.Counts | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Recently changed items with the latest delivery state per channel (`counts`: the
+    page's snapshot of the maintained counts, taken once for all its panels)."""
     with service.db.reader() as s:
         items = (
             s.execute(
@@ -289,7 +292,7 @@ def matrix(service: Service, limit: int = 30) -> tuple[list[str], list[dict[str,
         )
         latest = service.latest_delivery_states(s, [i.id for i in items])
         rows = [item_json(i, overall_status(i.state, latest[i.id]), latest[i.id], full=False) for i in items]
-    channels = sorted(set(service.channel_names()) | {c for r in rows for c in r["channels"]})
+    channels = sorted(set(service.channel_names(counts)) | {c for r in rows for c in r["channels"]})
     return channels, rows
 
 
@@ -319,7 +322,9 @@ def failed_deliveries(service: Service, channel: str | None, page: int) -> tuple
         ]
 
 
-def excluded_deliveries(service: Service, limit: int = 50) -> tuple[int, list[dict[str, Any]]]:
+def excluded_deliveries(
+    service: Service, limit: int = 50, counts: counters.Counts | None = None
+) -> tuple[int, list[dict[str, Any]]]:
     """Deliveries the approver left out at approval (`excluded`), newest first: they wait for
     someone to release them, so the dashboard lists them with their reason."""
     with service.db.reader() as s:
@@ -327,7 +332,7 @@ def excluded_deliveries(service: Service, limit: int = 50) -> tuple[int, list[di
         # let the (channel, state) index find the rows
         held = {
             name: n
-            for (name, state), n in counters.read(s, counters.DELIVERY).deliveries.items()
+            for (name, state), n in (counts or counters.read(s, counters.DELIVERY)).deliveries.items()
             if state == DeliveryState.EXCLUDED and n > 0
         }
         if not held:

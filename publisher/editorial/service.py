@@ -452,10 +452,16 @@ class Service:
             "counts": counts,
         }
 
-    def channel_names(self) -> list[str]:
+    def counts(self) -> counters.Counts:
+        """One snapshot of the maintained counts (fold, then read), for a page to share
+        among its panels."""
+        return counters.snapshot(self.db)
+
+    def channel_names(self, counts: counters.Counts | None = None) -> list[str]:
         """The enabled channels and every channel the ledger holds deliveries of (from the
-        maintained counts: a DISTINCT over the ledger would read all of it)."""
-        known = set(counters.snapshot(self.db).by_channel())
+        maintained counts: a DISTINCT over the ledger would read all of it). A page that
+        already took a snapshot passes it (one fold and read per page, not one per panel)."""
+        known = set((counts or counters.snapshot(self.db)).by_channel())
         return sorted(set(self.settings.enabled_channels()) | known)
 
     def audit_events(

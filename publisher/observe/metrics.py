@@ -167,22 +167,25 @@ class StoreCollector(Collector):
 
 def inspection_metrics(db: Database, channels: list[str], now: datetime) -> Iterator[Metric]:
     """Open drift records (the open rows of ix_drifts_open only) and, per channel, how far the
-    inspection clock is behind (one index probe of ix_live_copies_due per channel)."""
+    inspection clock is behind (one index probe of ix_live_copies_due per channel, all in one
+    statement)."""
     with db.reader() as s:
         open_rows = s.execute(
             select(Drift.channel, Drift.kind, func.count())
             .where(Drift.resolved_at.is_(None))
             .group_by(Drift.channel, Drift.kind)
         ).all()
-        earliest = {
-            c: s.execute(
-                select(LiveCopy.next_inspect_at)
+        # one statement of one index probe per channel, not a round trip per channel
+        earliest: dict[str, datetime | None] = {}
+        if channels:
+            probes = [
+                select(func.min(LiveCopy.next_inspect_at))
                 .where(LiveCopy.channel == c)
-                .order_by(LiveCopy.next_inspect_at)
-                .limit(1)
-            ).scalar_one_or_none()
-            for c in channels
-        }
+                .scalar_subquery()
+                .label(f"c{i}")
+                for i, c in enumerate(channels)
+            ]
+            earliest = dict(zip(channels, s.execute(select(*probes)).one(), strict=True))
     drifts = GaugeMetricFamily(
         "publisher_drifts_open",
         "Live copies found different from the ledger and not yet cleared, re-pushed or accepted.",
@@ -356,7 +359,11 @@ def _samples(s: Session, sample: int) -> dict[str, tuple[int, int, dict[int, flo
 
 
 def channel_health(
-    db: Database, settings: Settings, channels: Iterable[str], sample: int = HEALTH_SAMPLE
+    db: Database,
+    settings: Settings,
+    channels: Iterable[str],
+    sample: int = HEALTH_SAMPLE,
+    counts: counters.Counts | None = None,
 ) -> list[ChannelHealth]:
     """Per channel: success ratio and p50/p95 latency over its last `sample` attempts among
     the store's most recent HEALTH_WINDOW (one index-ordered read, not one scan per channel),
@@ -364,16 +371,16 @@ def channel_health(
     now = utcnow()
     out = []
     enabled = set(settings.enabled_channels())
-    counts = counters.snapshot(db).by_channel()
+    by_channel = (counts or counters.snapshot(db)).by_channel()
     with db.reader() as s:
         states = {st.channel: st for st in s.execute(select(ChannelState)).scalars()}
         summaries = _samples(s, sample)
         names = list(channels)
         # one statement of index probes for every channel with a queue, not one per channel
-        waiting = [n for n in names if any(counts.get(n, {}).get(x, 0) for x in OUTBOX_STATES)]
+        waiting = [n for n in names if any(by_channel.get(n, {}).get(x, 0) for x in OUTBOX_STATES)]
         oldest = oldest_pending(s, waiting)
         for name in names:
-            h = ChannelHealth(channel=name, enabled=name in enabled, counts=counts.get(name, {}))
+            h = ChannelHealth(channel=name, enabled=name in enabled, counts=by_channel.get(name, {}))
             st = states.get(name)
             if st is not None:
                 h.paused, h.pause_reason, h.breaker = st.paused, st.pause_reason, st.breaker
