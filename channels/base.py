@@ -352,6 +352,9 @@ class Channel(ABC):
     # first: inspection records an item's link drifts once, on the live copy of the lowest
     # rank. None: the copies never carry the body's links (a catalogue record of metadata).
     link_rank: ClassVar[int | None] = None
+    # False: the copies never show the body's images from their own addresses (re-hosted or
+    # left out), so a dead image address is not in them
+    link_images: ClassVar[bool] = True
 
     def __init__(self, settings: ChannelSettings, context: ChannelContext) -> None:
         self.settings = settings

@@ -130,6 +130,7 @@ class WechatChannel(Channel):
     # outbound links are shown as text and images re-hosted or left out: a copy on the
     # website or in the feeds is the better carrier of the body's links
     link_rank: ClassVar[int | None] = 2
+    link_images: ClassVar[bool] = False  # uploaded to WeChat (media/uploadimg) or left out
     asynchronous: ClassVar[bool] = True
     settings_model: ClassVar[type[ChannelSettings]] = WechatSettings
     settings: WechatSettings

@@ -181,13 +181,16 @@ def compare(target: Target, held: Holding | None, tolerance: float) -> list[Find
     return []
 
 
-def outbound_links(target: Target, public_base_url: str) -> list[str]:
+def outbound_links(target: Target, public_base_url: str, *, images: bool = True) -> list[str]:
     """The http(s) links and images of the version's body and attachments that leave our own
-    site (our own pages are the channels' business, inspected as copies)."""
+    site (our own pages are the channels' business, inspected as copies); `images` False:
+    links only (the copy shows no image from its own address)."""
     own = urlsplit(public_base_url).netloc.lower()
     subject = subject_of(target.content, uid=target.uid, type=target.item_type)
     urls: list[str] = []
-    for _link, url in targets(subject, public_base_url):
+    for link, url in targets(subject, public_base_url):
+        if link.image and not images:
+            continue
         parts = urlsplit(url)
         if parts.scheme in ("http", "https") and parts.netloc.lower() != own and url not in urls:
             urls.append(url)
@@ -533,7 +536,10 @@ class Inspector:
                     probes[url] = fetcher.probe(url)
                 return probes[url]
 
-            findings += link_findings(outbound_links(target, self.settings.public_base_url), probe)
+            images = bool(getattr(adapter, "link_images", True))
+            findings += link_findings(
+                outbound_links(target, self.settings.public_base_url, images=images), probe
+            )
             checked |= drift.LINK_KINDS
         if findings:
             summary.drifted += 1

@@ -623,3 +623,23 @@ def test_with_wechat_alone_the_full_article_carries_the_dead_link_and_the_notice
     assert report.unchecked == 0
     notice = deliveries(dep.rt, old)[1]["id"]
     assert [d for d in dep.rt.deliveries.drifts() if d["delivery"] == notice] == []
+
+
+def test_an_image_wechat_re_hosted_is_not_a_dead_link_of_the_article_when_its_source_dies(
+    deploy: Deploy, team: Team, image_host: ImageHost
+) -> None:
+    # given a policy live only on WeChat whose body links to a dead address and shows an image
+    # that WeChat took (uploaded to its own media host)
+    dep = deploy()
+    link, image = "http://169.254.169.254/latest", image_host.url("/img/chart.png")
+    uid = approve(
+        dep.rt, team, body_html=f'<p>见<a href="{link}">细则</a>。</p><p><img src="{image}" alt="图表"></p>'
+    )
+    wait_for(lambda: state_of(dep.rt, uid) == "delivered")
+
+    # when the image's own address dies, and the copy is inspected
+    image_host.routes["/img/chart.png"] = (404, {"Content-Type": "text/plain"}, b"gone")
+    dep.rt.deliveries.inspect(["wechat"])
+
+    # then the dead link shown in the article is a drift; the image address, not in it, is not
+    assert [(d["kind"], d["subject"]) for d in dep.rt.deliveries.drifts()] == [("link_dead", link)]

@@ -109,6 +109,7 @@ class Link:
     start: int | None = None
     end: int | None = None
     text: str = ""
+    image: bool = False  # an image shown from this address (an <img>, the cover), not a link
 
 
 @dataclass
@@ -223,7 +224,7 @@ def subject_of(
     if body := _str(content.get("body_html")):
         fields.append(TextField("body_html", body, html=True))
     if cover := _str(content.get("cover_url")):
-        links.append(Link("cover_url", cover, 0, len(cover)))
+        links.append(Link("cover_url", cover, 0, len(cover), image=True))
     item_type = None
     raw_type = type or content.get("type")
     if isinstance(raw_type, str) and raw_type in ItemType._value2member_map_:
@@ -255,7 +256,9 @@ def _body_links(subject: Subject) -> list[Link]:
             out.append(Link("body_html", href, start, el.end, text.visible[text_at : el.text_at]))
             open_a = None
         elif el.tag == "img" and el.attrs.get("src"):
-            out.append(Link("body_html", el.attrs["src"], el.start, el.end, el.attrs.get("alt", "")))
+            out.append(
+                Link("body_html", el.attrs["src"], el.start, el.end, el.attrs.get("alt", ""), image=True)
+            )
     if open_a is not None:
         href, start, _ = open_a
         out.append(Link("body_html", href, start, len(text.source)))
