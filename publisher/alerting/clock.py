@@ -130,9 +130,10 @@ class AlertClockRunner:
         )
         self.sender = sender if sender is not None else sender_from_settings(settings)
         self.dashboard = (a.dashboard_url or settings.public_base_url or "").rstrip("/")
-        # a sweep's tick waits at most this long (never longer than group_wait, so a short
-        # group_wait keeps its precision); monotonic, so a wall-clock step changes nothing
-        self.tick_every = min(a.tick_interval_seconds, a.group_wait_seconds)
+        # a sweep's tick waits at most this long (never longer than group_wait or
+        # group_interval, so short ones keep their precision); monotonic, so a wall-clock
+        # step changes nothing
+        self.tick_every = min(a.tick_interval_seconds, a.group_wait_seconds, a.group_interval_seconds)
         self._next_tick = 0.0  # monotonic; 0: the first sweep ticks
         self._seen_writes = -1
         self._gate = threading.Lock()
@@ -161,21 +162,28 @@ class AlertClockRunner:
         # An idle tick (nothing new, nothing firing) only reads, so a sweep every 2 s costs no
         # write; the clock's stamp (the executor clock's heartbeat metric) is renewed every
         # STAMP_EVERY even then.
-        report = TickReport() if self._idle(now) else self.db.run(lambda s: self._decide(s, now))
+        idle, sendable = self._probe(now)
+        report = TickReport() if idle else self.db.run(lambda s: self._decide(s, now))
+        if idle and not sendable:
+            return report  # the common case: one read session, four indexed probes at most
         sent, failed = self.send_due(now)
         report.sent, report.failed = sent, failed
         return report
 
-    def _idle(self, now: datetime) -> bool:
+    def _probe(self, now: datetime) -> tuple[bool, bool]:
+        """(idle: nothing to decide, sendable: a notification is due), in one read session;
+        sendable is only looked up when idle (a deciding tick sends in any case)."""
         with self.db.reader() as s:
             stamp = s.execute(select(AlertClock.ticked_at).where(AlertClock.id == 1)).scalar_one_or_none()
             if stamp is None or now - stamp >= STAMP_EVERY:
-                return False
+                return False, True
             work = (
                 s.execute(select(AlertEvent.id).where(AlertEvent.folded_at.is_(None)).limit(1)).first()
                 or s.execute(select(AlertGroup.id).where(AlertGroup.status == "firing").limit(1)).first()
             )
-            return work is None
+            if work is not None:
+                return False, True
+            return True, s.execute(select(AlertNotification.id).where(_due(now)).limit(1)).first() is not None
 
     def _decide(self, s: Session, now: datetime) -> TickReport:
         report = TickReport()
@@ -392,9 +400,7 @@ class AlertClockRunner:
     # -- sending -------------------------------------------------------------------------------
     def send_due(self, now: datetime | None = None, limit: int = 100) -> tuple[int, int]:
         now = now or utcnow()
-        due = ((AlertNotification.status == "pending") & (AlertNotification.next_attempt_at <= now)) | (
-            (AlertNotification.status == "sending") & (AlertNotification.lease_expires_at < now)
-        )
+        due = _due(now)
 
         with self.db.reader() as s:
             if s.execute(select(AlertNotification.id).where(due).limit(1)).first() is None:
@@ -456,6 +462,14 @@ class AlertClockRunner:
         else:
             n.status, n.last_error = "pending", error
             n.next_attempt_at = now + timedelta(seconds=self.retry.delay(n.attempts))
+
+
+def _due(now: datetime) -> Any:
+    """A notification to send now: pending and its time come, or its send lease expired (the
+    sender died mid-send); ix_alert_notifications_due answers it."""
+    return ((AlertNotification.status == "pending") & (AlertNotification.next_attempt_at <= now)) | (
+        (AlertNotification.status == "sending") & (AlertNotification.lease_expires_at < now)
+    )
 
 
 def _silenced(silences: list[AlertSilence], g: AlertGroup) -> AlertSilence | None:

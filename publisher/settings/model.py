@@ -260,8 +260,9 @@ class AlertsSettings(Section):
     group_interval_seconds: float = Field(default=300.0, gt=0)
     # a condition still firing (breaker open, channel paused, failures not replayed) is told again after this
     repeat_interval_seconds: float = Field(default=4 * 3600.0, gt=0)
-    # after an executor sweep the clock ticks at most this often (and at least every group_wait),
-    # or at once when this process recorded an alert; `publisher alerts send` always ticks
+    # after an executor sweep the clock ticks at most this often (capped at group_wait and
+    # group_interval), or at once when this process recorded an alert; `publisher alerts send`
+    # always ticks
     tick_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     webhooks: list[str] = Field(default_factory=list)  # JSON POST targets, signed when a secret is set
     # Standard Webhooks secrets (whsec_…, several space-separated during rotation)

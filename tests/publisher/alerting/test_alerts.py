@@ -427,12 +427,29 @@ def test_a_sweep_ticks_the_clock_only_when_something_can_be_due(
     assert clock.on_sweep() is not None
 
 
-def test_the_sweeps_tick_interval_is_never_longer_than_group_wait(
+def test_the_sweeps_tick_interval_is_never_longer_than_group_wait_or_group_interval(
     make_runtime: Callable[..., Runtime], subscriber: Receiver
 ) -> None:
-    rt = make_runtime(
-        channels=webhook_channels(subscriber.url),
-        executor=False,
-        alerts={"group_wait_seconds": 0.2, "tick_interval_seconds": 5},
-    )
-    assert rt.alerts.clock.tick_every == 0.2
+    def every(**timing: float) -> float:
+        rt = make_runtime(channels=webhook_channels(subscriber.url), executor=False, alerts=timing)
+        return rt.alerts.clock.tick_every
+
+    assert every(group_wait_seconds=0.2, tick_interval_seconds=5) == 0.2
+    assert every(group_wait_seconds=30, group_interval_seconds=0.4, tick_interval_seconds=5) == 0.4
+    assert every(group_wait_seconds=30, tick_interval_seconds=2) == 2
+
+
+def test_an_idle_tick_still_sends_a_retry_that_fell_due(o: Ops, team: Team) -> None:
+    # given a paused channel told, and its resolved message, both refused once by the target
+    o.alerts.answer(500, 500)
+    o.rt.deliveries.pause(team.ops, CH, "维护")
+    t0 = utcnow()
+    assert o.tick(t0 + timedelta(seconds=31)).failed == 1
+    o.rt.deliveries.resume(team.ops, CH)
+    assert o.tick(t0 + timedelta(seconds=32)).failed == 1
+    assert o.groups()[("channel.paused", CH)].status == "resolved"
+    # when the clock ticks with nothing new and nothing firing (an idle tick) after the
+    # retries fell due, it still sends them
+    report = o.tick(t0 + timedelta(seconds=45))
+    assert report.notified == 0 and report.sent == 2
+    assert [b["status"] for b in o.bodies()] == ["firing", "resolved"]
