@@ -135,9 +135,14 @@ def test_release_group_is_approved_atomically_and_ordered(service: Service, team
     service.review(team.reviewer, pol.uid)
     # the interpretation is still a draft: approving the policy alone is refused, nothing written
     before = counts(service)
-    with pytest.raises(TransitionError, match="发布组"):
+    with pytest.raises(TransitionError) as refused:
         service.approve(team.approver, pol.uid)
     assert counts(service) == before
+    # the refusal names the member not ready and its state; the clicked item's state is given
+    assert str(refused.value).startswith(
+        f"同一发布组的信息须一并批准，以下尚未就绪：《{interp.title}》(草稿) / "
+    )
+    assert refused.value.current_state == "awaiting_approval"
     service.submit(team.editor, interp.uid)
     service.review(team.reviewer, interp.uid)
     # approving either member approves both
