@@ -53,6 +53,7 @@ class Resolution(StrEnum):
     CLEARED = "cleared"
     REPUSHED = "repushed"
     ACCEPTED = "accepted"
+    SUPERSEDED = "superseded"  # a newer delivery replaced the copy, or a withdrawal removed it
 
 
 @dataclass(frozen=True)

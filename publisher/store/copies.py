@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from publisher.domain.item import Operation
-from publisher.store.models import Delivery, LiveCopy
+from publisher.store.models import Delivery, Drift, LiveCopy
+
+# drifts.resolution of a drift whose copy a newer delivery replaced or a withdrawal removed
+# (publisher/delivery/drift.Resolution.SUPERSEDED; the store names the value, not the enum)
+SUPERSEDED = "superseded"
 
 
 def enroll(session: Session, delivery_ids: Sequence[int], now: datetime) -> None:
@@ -31,6 +35,23 @@ def enroll(session: Session, delivery_ids: Sequence[int], now: datetime) -> None
         )
     ).all()
     gone = [(r.item_id, r.channel) for r in rows if r.operation == Operation.WITHDRAW]
+    # what an inspection found wrong with the copy these deliveries replace is no longer
+    # anyone's to fix: the older delivery's open drifts close with it
+    newest = {(r.item_id, r.channel): r.id for r in sorted(rows, key=lambda r: r.id)}
+    session.execute(
+        update(Drift)
+        .where(
+            Drift.resolved_at.is_(None),
+            or_(
+                *(
+                    and_(Drift.item_id == i, Drift.channel == c, Drift.delivery_id < d)
+                    for (i, c), d in newest.items()
+                )
+            ),
+        )
+        .values(resolved_at=now, resolution=SUPERSEDED, resolved_by="system")
+        .execution_options(synchronize_session=False)
+    )
     if gone:
         session.execute(
             delete(LiveCopy).where(

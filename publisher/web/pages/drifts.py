@@ -25,7 +25,12 @@ KIND_LABELS = {
     "link_dead": "外链失效",
     "link_moved": "外链跳转到其他网站",
 }
-RESOLUTION_LABELS = {"cleared": "已恢复正常", "repushed": "已重新投递", "accepted": "已接受"}
+RESOLUTION_LABELS = {
+    "cleared": "已恢复正常",
+    "repushed": "已重新投递",
+    "accepted": "已接受",
+    "superseded": "已由新版本取代",
+}
 
 
 @router.get("/app/ops/drifts", response_class=HTMLResponse)

@@ -172,6 +172,26 @@ def test_every_kind_of_copy_drift_is_a_ledger_fact_audited_and_alerted(
     assert cleared["resolution"] == "cleared" and cleared["resolved_by"] == "system"
 
 
+def test_a_copy_replaced_by_a_newer_delivery_or_withdrawn_closes_its_open_drifts(
+    runtime: Runtime, team: Team, settings: Settings
+) -> None:
+    rt = runtime
+    changed, pulled, other = (publish(rt.service, team, title=f"取代{i}") for i in range(3))
+    wait_for(lambda: delivered(rt, [changed, pulled, other]))
+    with sqlite3.connect(store_path(settings)) as conn:
+        conn.executemany("DELETE FROM entries WHERE uid = ?", [(changed,), (pulled,), (other,)])
+    assert rt.deliveries.inspect(["rss"]).drifted == 3
+    # a new version of one goes out, another is withdrawn: their drifts were about copies that
+    # are no longer the ledger's; the third stays open
+    rt.service.abolish(team.approver, changed, on=date(2026, 12, 1))
+    rt.service.withdraw(team.approver, pulled, "撤回")
+    wait_for(lambda: delivered(rt, [changed, pulled]))
+    assert kinds(rt) == [("missing", other)]
+    closed = {d["item"]: d for d in rt.deliveries.drifts(open_only=False) if d["item"] != other}
+    assert {d["resolution"] for d in closed.values()} == {"superseded"} and set(closed) == {changed, pulled}
+    assert rt.deliveries.inspect(["rss"]).drifted == 1  # the new version's copy is fine
+
+
 def test_ops_accept_a_drift_with_a_reason_and_it_is_not_raised_again(
     runtime: Runtime, team: Team, settings: Settings
 ) -> None:
