@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, expect
 
 from tests.browser.test_pages import Live, live, login  # noqa: F401  (live is a fixture)
 
@@ -49,6 +50,18 @@ def _ink(browser: Browser, png: bytes) -> int:
         )
     finally:
         blank.close()
+
+
+def _shown_ink(browser: Browser, button: Locator, timeout: float = 10.0) -> int:
+    """The button's ink once it is painted: measured again until it shows or `timeout` passes
+    (in CI one button once measured 0 with its icon drawn a moment later). A button that
+    never shows anything, the bug this looks for, still ends at 0."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ink = _ink(browser, button.screenshot())
+        if ink > 20 or time.monotonic() > deadline:
+            return ink
+        time.sleep(0.2)
 
 
 def test_rich_text_editor_keeps_structure_and_saves_clean_html(
@@ -97,9 +110,13 @@ def test_rich_text_editor_keeps_structure_and_saves_clean_html(
     page.screenshot(path=str(screenshots / "editor-rich.png"), full_page=True)
     # every toolbar button shows something (the table button once rendered blank: a white
     # character on the white toolbar); the table button inserts a table
+    page.keyboard.press("Escape")  # no tooltip or hover state over the toolbar
+    page.mouse.move(0, 0)
     for button in page.locator(".ql-toolbar button").all():
         name = button.get_attribute("aria-label") or button.get_attribute("class")
-        ink = _ink(browser, button.screenshot())
+        ink = _shown_ink(browser, button)
+        if ink <= 20:
+            page.screenshot(path=str(screenshots / "editor-toolbar-blank.png"), full_page=True)
         assert ink > 20, f"toolbar button {name} draws nothing"
     expect(page.locator(".ql-toolbar button.ql-table")).to_have_attribute("aria-label", "表格")
     page.click(".ql-toolbar button.ql-table")
