@@ -40,11 +40,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 import bench.pages as pages  # noqa: E402
-from bench._common import PG_ADMIN, Row, report, scratch_database  # noqa: E402
+from bench._common import Row, kept_database_url, report, scratch_database  # noqa: E402
 from publisher.compliance import check_consultations, check_deadlines, check_inspection  # noqa: E402
 from publisher.compliance.config import compliance_settings  # noqa: E402
 from publisher.delivery.periodic import run_digests, run_periodic  # noqa: E402
@@ -129,16 +128,7 @@ def seeded(kind: str, items: int, reuse: bool) -> Iterator[tuple[str, dict[str, 
         with scratch_database(kind) as url:
             yield url, {**seed_archive(url, items), "reused": False}
         return
-    name = f"bench_jobs_{items}_v{SEED_VERSION}"
-    if kind == "sqlite":
-        folder = Path(os.environ.get("BENCH_DATA_DIR", tempfile.gettempdir()))
-        folder.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{folder / (name + '.db')}"
-    else:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = kept_database_url(kind, f"bench_jobs_{items}_v{SEED_VERSION}")
     db = Database(url)
     try:  # the marker is written last: an interrupted seeding starts over
         with db.engine.begin() as conn:

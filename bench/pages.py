@@ -44,11 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-import psycopg  # noqa: E402
 import uvicorn  # noqa: E402
 from sqlalchemy import insert, select, text, update  # noqa: E402
 
-from bench._common import PG_ADMIN, Row, report, scratch_database  # noqa: E402
+from bench._common import Row, kept_database_url, report, scratch_database  # noqa: E402
 from publisher.delivery.periodic import run_periodic  # noqa: E402
 from publisher.domain.ids import hash_token  # noqa: E402
 from publisher.editorial.views import content_hash  # noqa: E402
@@ -336,16 +335,7 @@ def seeded_database(kind: str, items: int, reuse: bool) -> Iterator[tuple[str, d
             counts = seed(url, items, len(CHANNELS))
             yield url, {**counts, "reused": False}
         return
-    name = f"bench_pages_{items}_v{SEED_VERSION}"
-    if kind == "sqlite":
-        folder = Path(os.environ.get("BENCH_DATA_DIR", tempfile.gettempdir()))
-        folder.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{folder / (name + '.db')}"
-    else:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = kept_database_url(kind, f"bench_pages_{items}_v{SEED_VERSION}")
     # seeded once: the marker table is written last, so an interrupted seeding starts over
     db = Database(url)
     try:
