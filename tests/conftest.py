@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 
 from publisher.delivery.executor import EmbeddedExecutor
 from publisher.editorial.auth import Actor
@@ -25,7 +26,7 @@ from publisher.editorial.service import Service
 from publisher.runtime import Runtime, build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.store.db import Database
-from publisher.store.migrate import upgrade
+from publisher.store.migrate import alembic_config, upgrade
 from tests.receiver import SECRET, Receiver
 
 PG_ADMIN_URL = os.environ.get("PUBLISHER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -67,6 +68,41 @@ def pg_database() -> Iterator[str]:
     with scratch_pg_database() as url:
         upgrade(url)
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A brand-new, empty database (not the migrated template the other tests use), for the
+    tests of the migrations themselves."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with scratch_pg_database("pubmig") as url:
+        yield url
+
+
+@contextmanager
+def backfilled(url: str, opening: str, seed: Callable[[Database], None]) -> Iterator[Database]:
+    """The database at `url` (empty) migrated up to the migration whose docstring starts with
+    `opening` (found by content, so a renumbering does not break the test), seeded there by
+    `seed`, then migrated through that migration: a test of what the migration backfills."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    found = [r for r in script.walk_revisions() if (r.module.__doc__ or "").startswith(opening)]
+    assert len(found) == 1, f"{len(found)} migrations start with {opening!r}"
+    before = found[0].down_revision
+    assert isinstance(before, str)
+    upgrade(url, before)
+    db = Database(url)
+    try:
+        seed(db)
+    finally:
+        db.dispose()
+    upgrade(url, found[0].revision)
+    db = Database(url)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 @pytest.fixture(scope="session")

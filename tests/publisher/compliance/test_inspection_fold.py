@@ -6,21 +6,16 @@ reads only the recent range; and the migration backfills it from rows that exist
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select, update
 
 from publisher.compliance.inspection import ANY, OVERLAP, _delivered_since, _newest
 from publisher.store.db import Database
-from publisher.store.migrate import alembic_config, upgrade
 from publisher.store.models import Delivery, InspectionNewest, Item, ItemVersion, User
-from tests.conftest import scratch_pg_database
+from tests.conftest import backfilled
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 CHANNELS = ("rss", "cms")
@@ -164,45 +159,18 @@ def test_a_read_after_the_fold_skips_what_is_older_than_the_overlap(db: Database
 
 
 # -- the backfill ------------------------------------------------------------------------------
-def _fold_revision(url: str) -> tuple[str, str]:
-    """(the migration that adds the fold, the one before it), found by content so a
-    renumbering does not break the test."""
-    script = ScriptDirectory.from_config(alembic_config(url))
-    for rev in script.walk_revisions():
-        if rev.module.__doc__ and "inspection watch's newest delivery" in rev.module.__doc__:
-            assert isinstance(rev.down_revision, str)
-            return rev.revision, rev.down_revision
-    raise AssertionError("no inspection fold migration")
+def _seed_before_the_fold(db: Database) -> None:
+    user = _user(db)
+    _deliver(db, user, "rss", "policy", "publish", "delivered", T0)
+    _deliver(db, user, "rss", "policy", "publish", "delivered", T0 + timedelta(days=1))
+    _deliver(db, user, "rss", "notice", "update", "delivered", T0 + timedelta(days=2))  # not new content
+    _deliver(db, user, "cms", "notice", "publish", "failed", T0 + timedelta(days=3))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'backfill.db'}"
-        return
-    with scratch_pg_database("pubfold") as url:
-        yield url
-
-
-def test_the_migration_backfills_the_fold_from_existing_rows(fresh_url: str) -> None:
-    fold_rev, before = _fold_revision(fresh_url)
-    upgrade(fresh_url, before)
-    db = Database(fresh_url)
-    try:
-        user = _user(db)
-        _deliver(db, user, "rss", "policy", "publish", "delivered", T0)
-        _deliver(db, user, "rss", "policy", "publish", "delivered", T0 + timedelta(days=1))
-        _deliver(db, user, "rss", "notice", "update", "delivered", T0 + timedelta(days=2))  # not new content
-        _deliver(db, user, "cms", "notice", "publish", "failed", T0 + timedelta(days=3))
-    finally:
-        db.dispose()
-    upgrade(fresh_url, fold_rev)
-    db = Database(fresh_url)
-    try:
+def test_the_migration_backfills_the_fold_from_existing_rows(empty_url: str) -> None:
+    with backfilled(empty_url, "the periodic jobs read what changed", _seed_before_the_fold) as db:
         with db.reader() as s:
             folded = {
                 (r.channel, r.item_type): r.newest_at for r in s.execute(select(InspectionNewest)).scalars()
             }
         assert folded == {("rss", "policy"): T0 + timedelta(days=1)}
-    finally:
-        db.dispose()

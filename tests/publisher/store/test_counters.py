@@ -7,12 +7,9 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections import Counter as Tally
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, insert, select, update
@@ -22,9 +19,8 @@ from publisher.observe.metrics import LATENCY_BUCKETS
 from publisher.runtime import Runtime
 from publisher.store import counters
 from publisher.store.db import Database
-from publisher.store.migrate import alembic_config, upgrade
 from publisher.store.models import Attempt, Delivery, Item, ItemVersion, User
-from tests.conftest import Team, scratch_pg_database
+from tests.conftest import Team, backfilled
 
 CHANNELS = ("rss", "cms", "wechat")
 STATES = ("queued", "sending", "retry_wait", "held", "accepted", "delivered", "failed", "superseded")
@@ -290,78 +286,46 @@ def test_fold_moves_deltas_without_changing_a_read(db: Database) -> None:
 
 
 # -- the backfill ------------------------------------------------------------------------------
-def _counts_revision(url: str, doc: str = "maintained counts") -> tuple[str, str]:
-    """(the counters migration, the one before it): found by content, so a renumbering of the
-    migrations does not break the test."""
-    script = ScriptDirectory.from_config(alembic_config(url))
-    for rev in script.walk_revisions():
-        if rev.module.__doc__ and rev.module.__doc__.startswith(doc):
-            assert isinstance(rev.down_revision, str)
-            return rev.revision, rev.down_revision
-    raise AssertionError("no counters migration")
+def _seed_before_the_counts(db: Database) -> None:
+    user = _user(db)
+    for step in (
+        ("items", 3, "policy", "published"),
+        ("items", 1, "notice", "draft"),
+        ("deliveries", 4, "rss", "delivered"),
+        ("deliveries", 2, "cms", "failed"),
+        ("attempts", 3, 0, 5.0),
+        ("attempts", 3, 2, 40000.0),
+    ):
+        _apply(db, user, step)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'backfill.db'}"
-        return
-    with scratch_pg_database("pubcnt") as url:
-        yield url
-
-
-def test_the_migration_backfills_the_counts_from_existing_rows(fresh_url: str) -> None:
-    counts_rev, before = _counts_revision(fresh_url)
-    upgrade(fresh_url, before)
-    db = Database(fresh_url)
-    try:
-        user = _user(db)
-        for step in (
-            ("items", 3, "policy", "published"),
-            ("items", 1, "notice", "draft"),
-            ("deliveries", 4, "rss", "delivered"),
-            ("deliveries", 2, "cms", "failed"),
-            ("attempts", 3, 0, 5.0),
-            ("attempts", 3, 2, 40000.0),
-        ):
-            _apply(db, user, step)
-    finally:
-        db.dispose()
-    upgrade(fresh_url, counts_rev)
-    db = Database(fresh_url)
-    try:
+def test_the_migration_backfills_the_counts_from_existing_rows(empty_url: str) -> None:
+    with backfilled(empty_url, "maintained counts", _seed_before_the_counts) as db:
         with db.reader() as s:
             kept = counters.read(s)
         assert kept.deliveries == {("rss", "delivered"): 4, ("cms", "failed"): 2}
         assert kept.items == {("policy", "published"): 3, ("notice", "draft"): 1}
         _assert_equal(db, public=False)
         # and the triggers count from there on
-        _apply(db, user, ("move", 1, 0, "queued"))
+        _apply(db, _user(db), ("move", 1, 0, "queued"))
         _assert_equal(db, public=False)
-    finally:
-        db.dispose()
 
 
-def test_the_public_counts_migration_backfills_from_existing_rows(fresh_url: str) -> None:
-    counts_rev, before = _counts_revision(fresh_url, "public counts")
-    upgrade(fresh_url, before)
-    db = Database(fresh_url)
-    try:
-        user = _user(db)
-        for step in (
-            ("items", 3, "policy", "published"),
-            ("items", 2, "notice", "published"),
-            ("publish", 1, 0, PUBLISHED[2]),
-            ("items", 1, "policy", "withdrawn"),
-            ("publish", 6, 0, PUBLISHED[1]),  # item 6, the withdrawn policy
-            ("validity", 3, 1, "已废止", "2026-01-01"),  # items 1 and 4
-        ):
-            _apply(db, user, step)
-    finally:
-        db.dispose()
-    upgrade(fresh_url, counts_rev)
-    db = Database(fresh_url)
-    try:
+def _seed_before_the_public_counts(db: Database) -> None:
+    user = _user(db)
+    for step in (
+        ("items", 3, "policy", "published"),
+        ("items", 2, "notice", "published"),
+        ("publish", 1, 0, PUBLISHED[2]),
+        ("items", 1, "policy", "withdrawn"),
+        ("publish", 6, 0, PUBLISHED[1]),  # item 6, the withdrawn policy
+        ("validity", 3, 1, "已废止", "2026-01-01"),  # items 1 and 4
+    ):
+        _apply(db, user, step)
+
+
+def test_the_public_counts_migration_backfills_from_existing_rows(empty_url: str) -> None:
+    with backfilled(empty_url, "public counts", _seed_before_the_public_counts) as db:
         with db.reader() as s:
             kept = counters.read(s)
         assert kept.released == {"policy": 3, "notice": 2}  # validity leaves it public
@@ -371,10 +335,8 @@ def test_the_public_counts_migration_backfills_from_existing_rows(fresh_url: str
             ("2025", "有效|", True): 1,
         }
         _assert_equal(db)
-        _apply(db, user, ("move_item", 1, 0, "withdrawn"))
+        _apply(db, _user(db), ("move_item", 1, 0, "withdrawn"))
         _assert_equal(db)
-    finally:
-        db.dispose()
 
 
 def _pending(db: Database) -> int:

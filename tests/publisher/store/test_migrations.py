@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -14,17 +12,6 @@ from sqlalchemy import inspect
 from publisher.store.db import make_engine
 from publisher.store.migrate import alembic_config, current_revision, upgrade
 from publisher.store.models import Base
-from tests.conftest import scratch_pg_database
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A brand-new, empty database (not the migrated template the other tests use)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    with scratch_pg_database("pubmig") as url:
-        yield url
 
 
 def test_upgrade_from_empty_creates_every_table(empty_url: str) -> None:
