@@ -798,19 +798,7 @@ def replay(session: Session, delivery_id: int, actor: str, now: datetime | None 
         == 1
     )
     if changed:
-        # a fresh start: the adapter must not resume the attempt that failed (WeChat would
-        # otherwise re-read the publication the platform refused)
-        clear_checkpoint(session, delivery_id)
-        uid = session.execute(
-            select(Item.uid).join(Delivery, Delivery.item_id == Item.id).where(Delivery.id == delivery_id)
-        ).scalar_one()
-        audit.append(
-            session,
-            actor=actor,
-            action=AuditAction.DELIVERY_REPLAY,
-            item_uid=uid,
-            data={"delivery": delivery_id},
-        )
+        _restarted(session, delivery_id, actor, AuditAction.DELIVERY_REPLAY)
     return changed
 
 
@@ -839,18 +827,20 @@ def repush(session: Session, delivery_id: int, actor: str, now: datetime | None 
         == 1
     )
     if changed:
-        clear_checkpoint(session, delivery_id)
-        uid = session.execute(
-            select(Item.uid).join(Delivery, Delivery.item_id == Item.id).where(Delivery.id == delivery_id)
-        ).scalar_one()
-        audit.append(
-            session,
-            actor=actor,
-            action=AuditAction.DELIVERY_REPUSH,
-            item_uid=uid,
-            data={"delivery": delivery_id},
-        )
+        _restarted(session, delivery_id, actor, AuditAction.DELIVERY_REPUSH)
     return changed
+
+
+def _restarted(session: Session, delivery_id: int, actor: str, action: AuditAction) -> None:
+    """The tail of replay and repush, once the row is queued again: a fresh start, so the
+    adapter must not resume the attempt before it (WeChat would otherwise re-read the
+    publication the platform refused, or the draft already published), and the audit entry
+    under the item's uid."""
+    clear_checkpoint(session, delivery_id)
+    uid = session.execute(
+        select(Item.uid).join(Delivery, Delivery.item_id == Item.id).where(Delivery.id == delivery_id)
+    ).scalar_one()
+    audit.append(session, actor=actor, action=action, item_uid=uid, data={"delivery": delivery_id})
 
 
 def failed_ids(session: Session, channel: str, since: datetime | None, until: datetime | None) -> list[int]:
