@@ -1,19 +1,37 @@
-"""Shared bench helpers: throwaway databases and a result table."""
+"""Shared bench helpers: throwaway databases, the local stand-ins as subprocesses, and a result
+table."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+ROOT = Path(__file__).resolve().parents[1]
+# the WeChat stand-in's credentials and where the adapter keeps its token and image cache
+WECHAT_APPID, WECHAT_SECRET, WECHAT_TOKEN = (
+    "wx0000localstandin",
+    "bench-standin-secret",
+    "bench-callback-token",
+)
+WECHAT_SECRET_ENV, WECHAT_TOKEN_ENV = "PUBLISHER_BENCH_WECHAT_SECRET", "PUBLISHER_BENCH_WECHAT_TOKEN"
+WECHAT_REDIS_URL = "redis://127.0.0.1:6379/5"
+CITY_SECRET_ENV = "PUBLISHER_BENCH_CITY_SECRET"
+ITEM_TYPES = ["policy", "interpretation", "fee_change", "consultation", "notice", "procurement_result"]
 
 
 @contextmanager
@@ -68,6 +86,100 @@ def kept_database_url(kind: str, name: str) -> str:
             else:
                 conn.execute(f'CREATE DATABASE "{full}"')
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{full}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LocalServer:
+    """A module of this checkout (`python -m module --port N ...`) run as a subprocess on a free
+    port, so its work does not compete for this process's GIL; ready once `/` answers."""
+
+    name = "local server"
+
+    def __init__(self, module: str, *args: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, "--port", str(self.port), *args],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.base = f"http://127.0.0.1:{self.port}/"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(self.base, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"the {self.name} did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class WechatStandin(LocalServer):
+    """The local WeChat stand-in (channels/standins/wechat_server.py); sets the secret and the
+    callback token in the environment the channel section names."""
+
+    name = "WeChat stand-in"
+
+    def __init__(self) -> None:
+        os.environ[WECHAT_SECRET_ENV], os.environ[WECHAT_TOKEN_ENV] = WECHAT_SECRET, WECHAT_TOKEN
+        super().__init__(
+            "channels.standins.wechat_server",
+            *("--appid", WECHAT_APPID, "--secret", WECHAT_SECRET, "--token", WECHAT_TOKEN),
+            *("--publish-delay", "0.05"),
+        )
+
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        res = httpx.request(method, f"{self.base}_admin/{path}", json=body, timeout=30)
+        res.raise_for_status()
+        return res.json()
+
+    def section(self, key_prefix: str, **extra: Any) -> dict[str, Any]:
+        """The `wechat` channel's settings against this stand-in, plus `extra`."""
+        return {
+            "enabled": True,
+            "api_base_url": f"{self.base}cgi-bin/",
+            "appid": WECHAT_APPID,
+            "secret_env": WECHAT_SECRET_ENV,
+            "callback_token_env": WECHAT_TOKEN_ENV,
+            "redis_url": WECHAT_REDIS_URL,
+            "key_prefix": key_prefix,
+            **extra,
+        }
+
+
+class CityReceiver(LocalServer):
+    """The city platform's reference receiver (channels/standins/cityplatform_receiver.py),
+    confirming each record after 50 ms; its signing secret is put in the environment."""
+
+    name = "reference receiver"
+
+    def __init__(self, folder: Path) -> None:
+        secret = folder / "city.secret"
+        super().__init__(
+            "channels.standins.cityplatform_receiver", "--secret-file", str(secret), "--delay", "0.05"
+        )
+        os.environ[CITY_SECRET_ENV] = secret.read_text(encoding="utf-8").split()[0]
+
+    def section(self) -> dict[str, Any]:
+        """The `cityplatform` channel's settings: one target taking every item type."""
+        target = {"name": "disclosure", "url": f"{self.base}records", "secret_env": CITY_SECRET_ENV}
+        return {
+            "enabled": True,
+            "targets": [{**target, "types": ITEM_TYPES}],
+            "confirm_interval_seconds": 0.2,
+        }
 
 
 def median(values: list[float]) -> float:

@@ -36,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import report  # noqa: E402
+from bench._common import free_port, report  # noqa: E402
 from channels.base import ChannelContext, Operation  # noqa: E402
 from channels.rss import RssChannel, render_entry  # noqa: E402
 from channels.rss.entry import feed_labels  # noqa: E402
@@ -170,13 +170,6 @@ def serve(feed_folder: str, port: int) -> None:
         return Response(data, media_type="application/rss+xml; charset=utf-8")
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_for(port: int) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,9 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from bench._common import report, scratch_database  # noqa: E402
+from bench._common import CityReceiver, WechatStandin, report, scratch_database  # noqa: E402
 from bench.cms import PASSWORD_ENV, wordpress  # noqa: E402
-from bench.wechat import APPID, REDIS_URL, SECRET, SECRET_ENV, TOKEN, TOKEN_ENV, Standin, free_port  # noqa: E402
 from channels.base import Listing  # noqa: E402
 from publisher.delivery.executor import EmbeddedExecutor  # noqa: E402
 from publisher.delivery.inspection import Inspector  # noqa: E402
@@ -52,61 +50,8 @@ from publisher.runtime import Runtime, build_runtime, use_executor  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
 from publisher.store.models import Delivery, Item  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-CITY_SECRET_ENV = "PUBLISHER_BENCH_CITY_SECRET"
 DRIVER_THREADS = 2
 CHANNELS = ("rss", "cms", "wechat", "cityplatform")
-
-
-class Receiver:
-    """The city platform's reference receiver as a subprocess."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        secret = folder / "city.secret"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "channels.standins.cityplatform_receiver",
-                "--port",
-                str(self.port),
-                "--secret-file",
-                str(secret),
-                "--delay",
-                "0.05",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{self.port}/records"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("the reference receiver did not start") from None
-                time.sleep(0.2)
-        os.environ[CITY_SECRET_ENV] = secret.read_text(encoding="utf-8").split()[0]
-
-    def section(self) -> dict[str, Any]:
-        return {
-            "enabled": True,
-            "targets": [
-                {"name": "disclosure", "url": self.url, "secret_env": CITY_SECRET_ENV, "types": TYPES}
-            ],
-            "confirm_interval_seconds": 0.2,
-        }
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-TYPES = ["policy", "interpretation", "fee_change", "consultation", "notice", "procurement_result"]
 
 
 def users(rt: Runtime) -> tuple[Any, Any, Any]:
@@ -159,8 +104,7 @@ def throughput(kind: str, items: int, folder: Path) -> dict[str, tuple[float, fl
     """Per channel: (copies inspected per second, holdings listed per second)."""
     wp = wordpress()
     os.environ[PASSWORD_ENV] = wp["WP_APP_PASSWORD"]
-    os.environ[SECRET_ENV], os.environ[TOKEN_ENV] = SECRET, TOKEN
-    standin, receiver = Standin(), Receiver(folder)
+    standin, receiver = WechatStandin(), CityReceiver(folder)
     marker = f"bench-inspect-{uuid.uuid4().hex[:8]}"
     out: dict[str, tuple[float, float]] = {}
     try:
@@ -173,16 +117,7 @@ def throughput(kind: str, items: int, folder: Path) -> dict[str, tuple[float, fl
                     "user": wp["WP_USER"],
                     "app_password_env": PASSWORD_ENV,
                 },
-                "wechat": {
-                    "enabled": True,
-                    "api_base_url": f"{standin.base}cgi-bin/",
-                    "appid": APPID,
-                    "secret_env": SECRET_ENV,
-                    "callback_token_env": TOKEN_ENV,
-                    "redis_url": REDIS_URL,
-                    "key_prefix": marker,
-                    "confirm_interval_seconds": 0.3,
-                },
+                "wechat": standin.section(marker, confirm_interval_seconds=0.3),
                 "cityplatform": receiver.section(),
             }
             settings = Settings(
@@ -274,7 +209,7 @@ def latencies(rt: Runtime, started: dict[str, float]) -> list[float]:
 
 def latency(kind: str, rate: float, seconds: float, inspect_rate: float, folder: Path) -> dict[str, Any]:
     n = int(rate * seconds)
-    receiver = Receiver(folder)
+    receiver = CityReceiver(folder)
     try:
         with scratch_database(kind) as url:
             settings = Settings(

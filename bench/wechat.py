@@ -27,7 +27,6 @@ import argparse
 import io
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -46,23 +45,20 @@ from PIL import Image  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from wechatpy import WeChatClient  # noqa: E402
 
-from bench._common import median, report, scratch_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    WECHAT_APPID,
+    WECHAT_REDIS_URL,
+    WECHAT_SECRET,
+    WechatStandin,
+    median,
+    report,
+    scratch_database,
+)
 from publisher.delivery.executor import EmbeddedExecutor  # noqa: E402
 from publisher.runtime import Runtime, build_runtime, use_executor  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
 from publisher.store.models import Delivery  # noqa: E402
 from publisher.web import create_app  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-APPID, SECRET, TOKEN = "wx0000localstandin", "bench-standin-secret", "bench-callback-token"
-REDIS_URL = "redis://127.0.0.1:6379/5"
-SECRET_ENV, TOKEN_ENV = "PUBLISHER_BENCH_WECHAT_SECRET", "PUBLISHER_BENCH_WECHAT_TOKEN"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def picture(fmt: str, size: tuple[int, int], n: int) -> bytes:
@@ -103,50 +99,6 @@ class ImageHost:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class Standin:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "channels.standins.wechat_server",
-                "--port",
-                str(self.port),
-                "--appid",
-                APPID,
-                "--secret",
-                SECRET,
-                "--token",
-                TOKEN,
-                "--publish-delay",
-                "0.05",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.base = f"http://127.0.0.1:{self.port}/"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(self.base, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("the WeChat stand-in did not start") from None
-                time.sleep(0.1)
-
-    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        res = httpx.request(method, f"{self.base}_admin/{path}", json=body, timeout=30)
-        res.raise_for_status()
-        return res.json()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 class App:
@@ -212,7 +164,12 @@ def wait_states(rt: Runtime, n: int, states: tuple[str, ...], timeout: float = 3
 
 
 def ledger_round(
-    settings: Settings, host: ImageHost, standin: Standin, tags: list[str], threads: int, callbacks: bool
+    settings: Settings,
+    host: ImageHost,
+    standin: WechatStandin,
+    tags: list[str],
+    threads: int,
+    callbacks: bool,
 ) -> tuple[float, float]:
     """Articles per second through the ledger: to `accepted`, or with `callbacks` to
     `delivered` by the stand-in's pushes to the app."""
@@ -252,7 +209,9 @@ def ledger_round(
     return len(tags) / elapsed, cpu * 1000 / len(tags)
 
 
-def baseline_round(host: ImageHost, standin: Standin, tags: list[str], threads: int) -> tuple[float, float]:
+def baseline_round(
+    host: ImageHost, standin: WechatStandin, tags: list[str], threads: int
+) -> tuple[float, float]:
     """The same fetches, uploads, drafts and submits with bare wechatpy, articles per second."""
     local = threading.local()
     fetch = httpx.Client(timeout=20)
@@ -261,10 +220,12 @@ def baseline_round(host: ImageHost, standin: Standin, tags: list[str], threads: 
         if not hasattr(local, "client"):
             token = httpx.get(
                 f"{standin.base}cgi-bin/token",
-                params={"grant_type": "client_credential", "appid": APPID, "secret": SECRET},
+                params={"grant_type": "client_credential", "appid": WECHAT_APPID, "secret": WECHAT_SECRET},
                 timeout=20,
             ).json()
-            c = WeChatClient(APPID, SECRET, access_token=token["access_token"], timeout=20, auto_retry=False)
+            c = WeChatClient(
+                WECHAT_APPID, WECHAT_SECRET, access_token=token["access_token"], timeout=20, auto_retry=False
+            )
             c.API_BASE_URL = f"{standin.base}cgi-bin/"
             local.client = c
         result: WeChatClient = local.client
@@ -308,35 +269,26 @@ def baseline_round(host: ImageHost, standin: Standin, tags: list[str], threads: 
 
 
 def clean_redis(prefix: str) -> None:
-    client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_URL)
+    client: redis.Redis[bytes] = redis.Redis.from_url(WECHAT_REDIS_URL)
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
     client.close()
 
 
 def run(kind: str, articles: int, rounds: int, threads: int) -> dict[str, float]:
-    os.environ[SECRET_ENV], os.environ[TOKEN_ENV] = SECRET, TOKEN
     prefix = f"bench:wechat:{uuid.uuid4().hex[:10]}"
     all_tags = [[f"r{r}{side}{i:03d}" for i in range(articles)] for r in range(rounds) for side in "lbc"]
     images: dict[str, tuple[str, bytes]] = {}
     for n, tags in enumerate(all_tags):
         images.update(images_for(tags, n * articles * 3))
-    host, standin = ImageHost(images), Standin()
+    host, standin = ImageHost(images), WechatStandin()
     ours, delivered, base, ours_cpu, base_cpu = [], [], [], [], []
     try:
         for r in range(rounds):
             with scratch_database(kind) as url:  # a fresh store per round: counts start at zero
-                section = {
-                    "enabled": True,
-                    "api_base_url": f"{standin.base}cgi-bin/",
-                    "appid": APPID,
-                    "secret_env": SECRET_ENV,
-                    "callback_token_env": TOKEN_ENV,
-                    "redis_url": REDIS_URL,
-                    "key_prefix": prefix,
-                    "allowed_image_hosts": [host.netloc],
-                    "confirm_interval_seconds": 3600,
-                }
+                section = standin.section(
+                    prefix, allowed_image_hosts=[host.netloc], confirm_interval_seconds=3600
+                )
                 # the image host is on loopback (allow-listed as an operator would); the body's
                 # gov.cn link is unreachable offline, so the approval's link probe is off
                 settings = Settings(
