@@ -92,6 +92,34 @@ def store_path(settings: Settings) -> Path:
     return Path(settings.data_dir) / "channels" / "rss" / "entries.sqlite3"
 
 
+DELETE = "DELETE FROM entries WHERE uid = ?"
+HIDE = "UPDATE entries SET withdrawn = 1 WHERE uid = ?"
+
+
+def published(rt: Runtime, team: Team, *titles: str, **fields: Any) -> list[str]:
+    """One item per title (one with `fields` when none is given) approved, and delivered."""
+    uids = [publish(rt.service, team, title=t, **fields) for t in titles] or [
+        publish(rt.service, team, **fields)
+    ]
+    wait_for(lambda: delivered(rt, uids))
+    return uids
+
+
+def change_entries(settings: Settings, sql: str, *uids: str) -> None:
+    """The feed's own store changed underneath the channel: `sql` run once per uid (`?`)."""
+    with sqlite3.connect(store_path(settings)) as conn:
+        conn.executemany(sql, [(u,) for u in uids])
+
+
+def one_drift(rt: Runtime, team: Team, settings: Settings, sql: str) -> tuple[str, dict[str, Any]]:
+    """An item delivered, its entry changed by `sql`, the feeds inspected: (uid, its one drift)."""
+    [uid] = published(rt, team)
+    change_entries(settings, sql, uid)
+    rt.deliveries.inspect(["rss"])
+    [d] = rt.deliveries.drifts()
+    return uid, d
+
+
 def kinds(rt: Runtime, **filters: Any) -> list[tuple[str, str]]:
     return sorted((d["kind"], d["item"]) for d in rt.deliveries.drifts(**filters))
 
@@ -118,8 +146,7 @@ def test_a_delivered_copy_is_enrolled_replaced_by_a_newer_version_and_removed_by
     runtime: Runtime, team: Team
 ) -> None:
     rt = runtime
-    a, b = publish(rt.service, team, title="副本甲"), publish(rt.service, team, title="副本乙")
-    wait_for(lambda: delivered(rt, [a, b]))
+    a, b = published(rt, team, "副本甲", "副本乙")
     assert count(rt, LiveCopy) == 2
     rt.service.abolish(team.approver, a, on=date(2026, 12, 1))
     rt.service.withdraw(team.approver, b, "撤回")
@@ -136,14 +163,13 @@ def test_every_kind_of_copy_drift_is_a_ledger_fact_audited_and_alerted(
     runtime: Runtime, team: Team, settings: Settings
 ) -> None:
     rt = runtime
-    gone, hidden, old, kept = (publish(rt.service, team, title=f"偏差{i}") for i in range(4))
+    gone, hidden, old, kept = published(rt, team, *(f"偏差{i}" for i in range(4)))
     rt.service.abolish(team.approver, old, on=date(2026, 12, 1))
-    wait_for(lambda: delivered(rt, [gone, hidden, old, kept]))
+    wait_for(lambda: delivered(rt, [old]))
     assert rt.deliveries.inspect(["rss"]).drifted == 0
-    with sqlite3.connect(store_path(settings)) as conn:  # the feed's own store changed underneath
-        conn.execute("DELETE FROM entries WHERE uid = ?", (gone,))
-        conn.execute("UPDATE entries SET withdrawn = 1 WHERE uid = ?", (hidden,))
-        conn.execute("UPDATE entries SET version = 1 WHERE uid = ?", (old,))
+    change_entries(settings, DELETE, gone)
+    change_entries(settings, HIDE, hidden)
+    change_entries(settings, "UPDATE entries SET version = 1 WHERE uid = ?", old)
     report = rt.deliveries.inspect(["rss"])
     [rss] = report.channels
     assert (rss.inspected, rss.ok, rss.drifted, rss.new_drifts) == (4, 1, 3, 3)
@@ -164,8 +190,7 @@ def test_every_kind_of_copy_drift_is_a_ledger_fact_audited_and_alerted(
     assert len(rt.deliveries.drifts()) == 3
 
     # put right on the channel: the next inspection clears the record
-    with sqlite3.connect(store_path(settings)) as conn:
-        conn.execute("UPDATE entries SET withdrawn = 0 WHERE uid = ?", (hidden,))
+    change_entries(settings, "UPDATE entries SET withdrawn = 0 WHERE uid = ?", hidden)
     rt.deliveries.inspect(["rss"])
     assert kinds(rt) == sorted([("missing", gone), ("stale", old)])
     [cleared] = [d for d in rt.deliveries.drifts(open_only=False) if d["item"] == hidden]
@@ -176,10 +201,8 @@ def test_a_copy_replaced_by_a_newer_delivery_or_withdrawn_closes_its_open_drifts
     runtime: Runtime, team: Team, settings: Settings
 ) -> None:
     rt = runtime
-    changed, pulled, other = (publish(rt.service, team, title=f"取代{i}") for i in range(3))
-    wait_for(lambda: delivered(rt, [changed, pulled, other]))
-    with sqlite3.connect(store_path(settings)) as conn:
-        conn.executemany("DELETE FROM entries WHERE uid = ?", [(changed,), (pulled,), (other,)])
+    changed, pulled, other = published(rt, team, *(f"取代{i}" for i in range(3)))
+    change_entries(settings, DELETE, changed, pulled, other)
     assert rt.deliveries.inspect(["rss"]).drifted == 3
     # a new version of one goes out, another is withdrawn: their drifts were about copies that
     # are no longer the ledger's; the third stays open
@@ -196,12 +219,7 @@ def test_ops_accept_a_drift_with_a_reason_and_it_is_not_raised_again(
     runtime: Runtime, team: Team, settings: Settings
 ) -> None:
     rt = runtime
-    uid = publish(rt.service, team)
-    wait_for(lambda: delivered(rt, [uid]))
-    with sqlite3.connect(store_path(settings)) as conn:
-        conn.execute("UPDATE entries SET withdrawn = 1 WHERE uid = ?", (uid,))
-    rt.deliveries.inspect(["rss"])
-    [d] = rt.deliveries.drifts()
+    uid, d = one_drift(rt, team, settings, HIDE)
     with pytest.raises(PermissionDeniedError):
         rt.deliveries.accept_drift(team.editor, d["id"], "无所谓")
     with pytest.raises(ValidationError) as bad:
@@ -222,12 +240,7 @@ def test_a_re_push_is_a_normal_delivery_that_puts_the_copy_back(
     runtime: Runtime, team: Team, settings: Settings
 ) -> None:
     rt = runtime
-    uid = publish(rt.service, team)
-    wait_for(lambda: delivered(rt, [uid]))
-    with sqlite3.connect(store_path(settings)) as conn:
-        conn.execute("DELETE FROM entries WHERE uid = ?", (uid,))
-    rt.deliveries.inspect(["rss"])
-    [d] = rt.deliveries.drifts()
+    _, d = one_drift(rt, team, settings, DELETE)
     with pytest.raises(PermissionDeniedError):
         rt.deliveries.repush(team.editor, d["id"])
     delivery_id = rt.deliveries.repush(team.ops, d["id"])
@@ -252,8 +265,7 @@ def test_dead_and_moved_links_are_drift_through_the_egress_guard(
         f'<a href="{links.url("/moved")}">解读</a>。</p>'
     )
     links.routes["/gone"] = (200, "")
-    uid = publish(rt.service, team, body_html=body)
-    wait_for(lambda: delivered(rt, [uid]))
+    published(rt, team, body_html=body)
     assert rt.deliveries.inspect(["rss"]).drifted == 0
     links.routes["/gone"] = (404, "")
     links.routes["/moved"] = (302, "http://localhost:PORT/ok")  # hijacked to another site
@@ -271,8 +283,7 @@ def test_dead_and_moved_links_are_drift_through_the_egress_guard(
 
 def test_a_link_the_egress_guard_refuses_is_dead(make_runtime: Callable[..., Runtime], team: Team) -> None:
     rt = make_runtime({"rss": {"enabled": True}}, threads=1, checks={"links": False})
-    uid = publish(rt.service, team, body_html='<p><a href="http://169.254.169.254/latest">元数据</a></p>')
-    wait_for(lambda: delivered(rt, [uid]))
+    published(rt, team, body_html='<p><a href="http://169.254.169.254/latest">元数据</a></p>')
     rt.deliveries.inspect(["rss"])
     [d] = rt.deliveries.drifts()
     assert d["kind"] == "link_dead" and d["subject"] == "http://169.254.169.254/latest"
@@ -282,8 +293,7 @@ def test_a_channel_that_cannot_be_read_leaves_copies_unchecked_never_fine(
     runtime: Runtime, team: Team, settings: Settings
 ) -> None:
     rt = runtime
-    uid = publish(rt.service, team)
-    wait_for(lambda: delivered(rt, [uid]))
+    published(rt, team)
     store = store_path(settings)
     rt.channels.get("rss").close()
     for extra in store.parent.glob(store.name + "-*"):
@@ -312,8 +322,7 @@ def test_a_push_only_channel_is_not_inspectable(
         },
         threads=1,
     )
-    uid = publish(rt.service, team)
-    wait_for(lambda: delivered(rt, [uid]))
+    published(rt, team)
     report = rt.deliveries.inspect()
     by = {c.channel: c for c in report.channels}
     assert by["webhook.a"].not_inspectable and by["webhook.a"].inspected == 0
@@ -324,8 +333,7 @@ def test_the_clock_inspects_only_copies_due_within_the_channel_budget(
     runtime: Runtime, team: Team, settings: Settings
 ) -> None:
     rt = runtime
-    uids = [publish(rt.service, team, title=f"节奏{i}") for i in range(5)]
-    wait_for(lambda: delivered(rt, uids))
+    published(rt, team, *(f"节奏{i}" for i in range(5)))
     cfg = {
         "first_after_seconds": 3600,
         "interval_seconds": 86400,
@@ -376,8 +384,7 @@ def test_the_command_reports_progress_and_exits_non_zero_on_drift(
 ) -> None:
     from tests.publisher.cli_support import run
 
-    uid = publish(runtime.service, team)
-    wait_for(lambda: delivered(runtime, [uid]))
+    [uid] = published(runtime, team)
     config = tmp_path / "rss-only.toml"
     config.write_text("[channels.rss]\nenabled = true\n", encoding="utf-8")
     env = {
@@ -389,8 +396,7 @@ def test_the_command_reports_progress_and_exits_non_zero_on_drift(
     ok = run(env, "inspect", "--json")
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["inspected"] == 1
-    with sqlite3.connect(store_path(settings)) as conn:
-        conn.execute("DELETE FROM entries")
+    change_entries(settings, DELETE, uid)
     bad = run(env, "inspect", "--item", uid)
     assert bad.exit_code == 1, bad.output
     assert "rss: 检查 1，正常 0，偏差 1" in bad.output
@@ -405,8 +411,7 @@ def test_the_executor_clock_starts_one_round_at_a_time_in_its_own_thread(
 ) -> None:
     # the runtime's own clock stays out of it: the inspectors below are the clocks
     rt = make_runtime({"rss": {"enabled": True}}, threads=1, inspection={"enabled": False})
-    uid = publish(rt.service, team)
-    wait_for(lambda: delivered(rt, [uid]))
+    published(rt, team)
     with rt.db.transaction() as s:
         s.execute(
             update(LiveCopy).values(
