@@ -39,7 +39,7 @@ MODULE[ledger]="publisher/delivery/ledger.py"
 TESTS[ledger]="tests/publisher/delivery/test_engine.py tests/publisher/delivery/test_engine_ordering.py tests/publisher/delivery/test_service.py"
 ARGS[ledger]='"-k", "not postgres"'
 MODULE[workflow]="publisher/editorial/workflow.py"
-TESTS[workflow]="tests/publisher/editorial/test_four_eyes.py tests/publisher/editorial/test_workflow.py"
+TESTS[workflow]="tests/publisher/editorial/test_four_eyes.py tests/publisher/editorial/test_workflow.py tests/publisher/editorial/test_workflow_rules.py"
 ARGS[workflow]='"-k", "not postgres"'
 ALL="policy signing webhook docnumber sanitize egress calendar deadlines ledger workflow"
 
