@@ -7,6 +7,7 @@ from sqlalchemy import func, select, text
 
 from publisher.domain.errors import FieldError, PermissionDeniedError, TransitionError, ValidationError
 from publisher.domain.item import DeliveryState
+from publisher.editorial.readmodels import group_members
 from publisher.editorial.service import Service
 from publisher.store.models import AuditEvent, Delivery, Item, ItemVersion
 from tests.conftest import Team
@@ -154,6 +155,22 @@ def test_release_group_is_approved_atomically_and_ordered(service: Service, team
     with service.db.reader() as s:
         rows = s.execute(select(Delivery).where(Delivery.item_id == interp.id)).scalars().all()
         assert {d.channel: d.after_delivery_id for d in rows} == pol_d
+
+
+def test_a_release_groups_members_are_listed_in_the_order_they_were_created(
+    service: Service, team: Team
+) -> None:
+    first, second = (
+        service.create_item(team.editor, policy(title=t, release_group="g-order")) for t in "甲乙"
+    )
+    third = to_awaiting(service, team, policy(title="丙", release_group="g-order"))
+    # the first member is edited after the others were written: PostgreSQL keeps the new row
+    # version after theirs, so an unordered read would list it last
+    service.update_item(team.editor, first.uid, {"title": "甲（改）"})
+    with pytest.raises(TransitionError) as refused:
+        service.approve(team.approver, third)
+    assert "以下尚未就绪：《甲（改）》(草稿)；《乙》(草稿) /" in str(refused.value)
+    assert [m["uid"] for m in group_members(service, "g-order")] == [first.uid, second.uid, third]
 
 
 def test_interpretation_never_released_before_its_policy(service: Service, team: Team) -> None:
