@@ -820,11 +820,8 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
                     "item": [
                         {
                             "article_id": j["article_id"],
-                            "content": {
-                                "news_item": _news_items(j, no_content),
-                                "create_time": j["create_time"],
-                                "update_time": j["create_time"],
-                            },
+                            # as documented: content holds news_item only, the time is the item's
+                            "content": {"news_item": _news_items(j, no_content)},
                             "update_time": j["create_time"],
                         }
                         for j in page

@@ -25,7 +25,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from html import escape
@@ -70,6 +70,7 @@ CONTENT_MAX_CHARS = 20_000
 CONTENT_MAX_BYTES = 1024 * 1024
 SOURCE_URL_MAX = 1024
 PROGRESS_TTL = 30 * 24 * 3600
+BATCHGET_COUNT = 20  # freepublish/batchget's `count` takes 1 to 20
 # A lost freepublish/submit answer: publications this many seconds before the saved submit
 # time still count (clocks differ), and one that has not appeared after LOST_SUBMIT_PATIENCE
 # seconds is left to ops.
@@ -114,7 +115,7 @@ class WechatSettings(ChannelSettings):
     read_timeout: float = 20.0
     image_max_bytes: int = 5 * 1024 * 1024
     token_margin: float = 300.0
-    lookup_pages: int = 10  # freepublish/batchget pages (20 each) searched when withdrawing
+    lookup_pages: int = 10  # freepublish/batchget pages (BATCHGET_COUNT each) searched when withdrawing
     # Plain-mode signatures do not cover the body: a captured one is only accepted this long.
     callback_max_age: float = Field(default=600.0, gt=0, le=86_400)
 
@@ -605,21 +606,13 @@ class WechatChannel(Channel):
         """The newest live publication of this item's source URL made at or after `since`
         (unix seconds): (article_id, article URL)."""
         sources = set(locate.get("source_urls") or [])
-        for page in range(self.settings.lookup_pages):
-            result = self.api.post(
-                "freepublish/batchget",
-                "freepublish/batchget",
-                {"offset": page * 20, "count": 20, "no_content": 1},
-            )
-            for item in result.get("item") or []:
-                if int(item.get("update_time") or 0) < since:
-                    continue
-                news = (item.get("content") or {}).get("news_item") or []
-                for article in news:
-                    if not article.get("is_deleted") and article.get("content_source_url") in sources:
-                        return str(item["article_id"]), str(article.get("url") or "")
-            if (page + 1) * 20 >= int(result.get("total_count") or 0):
-                break
+        for item in self._publications(pages=self.settings.lookup_pages):
+            if int(item.get("update_time") or 0) < since:
+                continue
+            news = (item.get("content") or {}).get("news_item") or []
+            for article in news:
+                if not article.get("is_deleted") and article.get("content_source_url") in sources:
+                    return str(item["article_id"]), str(article.get("url") or "")
         return None
 
     def confirm(self, receipt: Receipt) -> Confirmation | None:
@@ -789,22 +782,35 @@ class WechatChannel(Channel):
         urls = set(locate.get("urls") or [])
         sources = set(locate.get("source_urls") or [])
         found: list[tuple[str, int]] = []
-        for page in range(self.settings.lookup_pages):
+        for item in self._publications(pages=self.settings.lookup_pages):
+            news = (item.get("content") or {}).get("news_item") or []
+            for idx, article in enumerate(news, start=1):
+                if article.get("is_deleted"):
+                    continue
+                if article.get("url") in urls or article.get("content_source_url") in sources:
+                    found.append((str(item["article_id"]), idx))
+        return found
+
+    def _publications(
+        self, *, pages: int | None = None, content: bool = False
+    ) -> Iterator[Mapping[str, Any]]:
+        """The account's successful publications, newest first as the account lists them, one
+        freepublish/batchget page at a time: `offset` from 0 advanced by the items returned,
+        `count` 20 (the most it takes), until an empty page or `total_count`; `pages` bounds
+        the pages read (None: all). Without `content` (`no_content: 1`) each article comes
+        without its HTML. https://developers.weixin.qq.com/doc/offiaccount/Publish/Get_publication_records.html"""
+        offset, read = 0, 0
+        while pages is None or read < pages:
             result = self.api.post(
                 "freepublish/batchget",
                 "freepublish/batchget",
-                {"offset": page * 20, "count": 20, "no_content": 1},
+                {"offset": offset, "count": BATCHGET_COUNT, "no_content": 0 if content else 1},
             )
-            for item in result.get("item") or []:
-                news = (item.get("content") or {}).get("news_item") or []
-                for idx, article in enumerate(news, start=1):
-                    if article.get("is_deleted"):
-                        continue
-                    if article.get("url") in urls or article.get("content_source_url") in sources:
-                        found.append((str(item["article_id"]), idx))
-            if (page + 1) * 20 >= int(result.get("total_count") or 0):
-                break
-        return found
+            page = result.get("item") or []
+            yield from page
+            offset, read = offset + len(page), read + 1
+            if not page or offset >= int(result.get("total_count") or 0):
+                return
 
     def inventory(self) -> Iterable[Holding]:
         """The account's publications (freepublish/batchget, every page) mapped back to item
@@ -818,32 +824,16 @@ class WechatChannel(Channel):
         owners = self._remembered_owners()
         prefix = self.context.public_base_url.rstrip("/") + "/items/"
         found: list[tuple[int, Holding]] = []
-        offset = 0
-        while True:
-            result = self.api.post(
-                "freepublish/batchget",
-                "freepublish/batchget",
-                {"offset": offset, "count": 20, "no_content": 0},
-            )
-            page = result.get("item") or []
-            for item in page:
-                article_id = str(item.get("article_id") or "")
-                updated = int(item.get("update_time") or 0)
-                news = (item.get("content") or {}).get("news_item") or []
-                for idx, article in enumerate(news, start=1):
-                    source = str(article.get("content_source_url") or "")
-                    uid = owners.get(article_id) or (
-                        source[len(prefix) :] if source.startswith(prefix) else ""
-                    )
-                    found.append(
-                        (
-                            updated,
-                            _article_holding(uid or f"wechat:{article_id}:{idx}", article_id, idx, article),
-                        )
-                    )
-            offset += len(page)
-            if not page or offset >= int(result.get("total_count") or 0):
-                break
+        for item in self._publications(content=True):
+            article_id = str(item.get("article_id") or "")
+            updated = int(item.get("update_time") or 0)
+            news = (item.get("content") or {}).get("news_item") or []
+            for idx, article in enumerate(news, start=1):
+                source = str(article.get("content_source_url") or "")
+                uid = owners.get(article_id) or (source[len(prefix) :] if source.startswith(prefix) else "")
+                found.append(
+                    (updated, _article_holding(uid or f"wechat:{article_id}:{idx}", article_id, idx, article))
+                )
         if self.settings.update_mode != "correction":
             return [h for _at, h in found]
         newest: dict[str, str | None] = {}
