@@ -64,7 +64,7 @@ from typing import Any, Literal
 import httpcore
 import httpx
 
-from channels._http import CONTENT
+from channels._http import CONTENT, KEEPALIVE_EXPIRY
 from channels.base import PermanentError, TransientError
 from publisher.domain.numbers import ascii_digits
 
@@ -329,7 +329,7 @@ class _Transport(httpx.HTTPTransport):
             ssl_context=_tls(),
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
-            keepalive_expiry=4.0,
+            keepalive_expiry=KEEPALIVE_EXPIRY,  # a second before servers drop idle ones
             network_backend=_Backend(settings),
         )
 

@@ -70,6 +70,13 @@ URL_SCHEMES = {"http", "https", "mailto"}
 _DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "template"}
 
 
+# nh3's own defaults are relied on, not restated: comments stripped (`strip_comments=True`),
+# links given `rel="noopener noreferrer"` (`link_rel`), and `<script>`/`<style>` dropped with
+# their content (`clean_content_tags`, for `text_of`). Restating them changed nothing a mutant
+# could show (checked on 20,000 generated fragments for issue 22); tests/publisher/domain/
+# test_sanitize.py pins each behaviour, so a release of nh3 that changed one fails there.
+
+
 def clean_html(html: str) -> str:
     """Keep the allow-listed structure; drop scripts, styles, event handlers and unsafe URLs."""
     return nh3.clean(
@@ -78,8 +85,6 @@ def clean_html(html: str) -> str:
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
-        link_rel="noopener noreferrer",
-        strip_comments=True,
     )
 
 
@@ -128,12 +133,11 @@ def clean_output(html: str) -> str:
         attributes=OUTPUT_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel=None,
-        strip_comments=True,
         filter_style_properties=STYLE_PROPERTIES,
     )
 
 
 def text_of(html: str) -> str:
     """The visible text of clean HTML (for summaries, search and length checks)."""
-    stripped = nh3.clean(html, tags=set(), clean_content_tags={"script", "style"})
+    stripped = nh3.clean(html, tags=set())
     return _html.unescape(stripped).strip()

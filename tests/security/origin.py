@@ -4,6 +4,7 @@ prove that a refused fetch never reached it."""
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -79,3 +80,48 @@ def serve(routes: dict[str, Answer] | None = None, host: str = "127.0.0.1") -> I
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A port whose listen queue is full: a connect to it hangs (SYNs are dropped) until
+    the socket closes."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    queued = []
+    try:
+        for _ in range(8):  # queue connections until one is left hanging
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            queued.append(c)
+            if not select.select([], [c], [], 0.2)[1]:
+                break
+        else:
+            raise RuntimeError("the listen queue never filled")
+        yield port
+    finally:
+        for c in queued:
+            c.close()
+        server.close()
+
+
+def bounded(fn: Any, seconds: float = 5.0) -> Any:
+    """Run `fn` in a thread; fail (not hang) if it takes longer than `seconds`."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            result["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
