@@ -1,7 +1,8 @@
 """The periodic scheduler's work, run by the executor's clock (the embedded sweeper, or
 Celery beat's `publisher.compliance_checks`): each enabled channel's daily digest broadcast,
-then the compliance checks (statutory deadlines, inspection watch, closed consultations), and
-on PostgreSQL a bounded fold of the maintained counters' deltas (publisher/store/counters.py).
+then the compliance checks (statutory deadlines, inspection watch, closed consultations), then
+a bounded fold of the maintained counters' deltas (PostgreSQL's; publisher/store/counters.py)
+and a bounded pruning of the newest attempts' copies (publisher/store/recent.py).
 Not the engine's business: the engine moves single deliveries through the ledger.
 Post-publication inspection runs on the same clock, after every sweep, in rounds of its own
 (`publisher/delivery/inspection.py`, hooked in by `publisher.runtime.build_runtime`)."""
@@ -24,7 +25,7 @@ from publisher.domain.item import DeliveryState, Operation, VersionView
 from publisher.editorial import audit
 from publisher.editorial.views import views_of
 from publisher.settings import Settings
-from publisher.store import counters
+from publisher.store import counters, recent
 from publisher.store.db import Database
 from publisher.store.models import AuditEvent, Delivery, Item, ItemVersion
 
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 
 def run_periodic(db: Database, settings: Settings, channels: ChannelSet, now: datetime | None = None) -> None:
-    """The digests, then the compliance checks, then the counters' fold."""
+    """The digests, then the compliance checks, then the counters' fold and the pruning of the
+    recent attempts."""
     from publisher.compliance import run_checks  # compliance needs the store only when this runs
 
     moment = now or utcnow()
@@ -43,6 +45,8 @@ def run_periodic(db: Database, settings: Settings, channels: ChannelSet, now: da
         # /metrics and the ops pages fold too, but a deployment nobody scrapes would otherwise
         # grow counter_deltas (and every counted read's cost) without bound
         counters.fold_batches(db)
+        # the copies of the newest attempts below the newest few thousand (no reader needs them)
+        recent.prune(db)
 
 
 def run_digests(

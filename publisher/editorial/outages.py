@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from publisher.domain.item import DeliveryState
 from publisher.editorial.service import Service
 from publisher.store import counters
-from publisher.store.models import Attempt, ChannelState, Delivery, Item
+from publisher.store.models import Attempt, ChannelState, Delivery, Item, RecentAttempt
 
 RECENT_ATTEMPTS = 100  # per channel, to find the current run of failures
 RECENT_WINDOW = 500  # the newest attempts over all channels they come from
@@ -110,20 +110,20 @@ def outages(service: Service, channels: list[str], counts: counters.Counts | Non
             if (states.get(c) is not None and (states[c].paused or states[c].breaker != "closed"))
             or waiting.get(c)
         ]
-        # one index-ordered read of the newest attempts over all channels, not one per channel
+        # one index-ordered read of the newest attempts over all channels, not one per channel,
+        # from the copies kept with their channel (publisher.store.recent): no join to the ledger
         recent: dict[str, list[Any]] = {c: [] for c in candidates}
         if candidates:
             for row in s.execute(
                 select(
-                    Attempt.outcome,
-                    Attempt.http_status,
-                    Attempt.provider_code,
-                    Attempt.error,
-                    Attempt.started_at,
-                    Delivery.channel,
+                    RecentAttempt.outcome,
+                    RecentAttempt.http_status,
+                    RecentAttempt.provider_code,
+                    RecentAttempt.error,
+                    RecentAttempt.started_at,
+                    RecentAttempt.channel,
                 )
-                .join(Delivery, Delivery.id == Attempt.delivery_id)
-                .order_by(Attempt.id.desc())
+                .order_by(RecentAttempt.attempt_id.desc())
                 .limit(RECENT_WINDOW)
             ):
                 if row.channel in recent and len(recent[row.channel]) < RECENT_ATTEMPTS:

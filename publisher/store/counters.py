@@ -3,8 +3,8 @@
 Reading them costs the number of (channel, state) pairs, not the number of deliveries: this
 is what /metrics and the ops pages use instead of COUNT(*) over the ledger. On PostgreSQL the
 triggers append deltas (see the migration for why); a read adds the pending deltas to the
-counters in one statement, so it is exact for everything committed, and `fold` moves them
-over so the delta table stays short.
+counters in one statement, so it is exact for everything committed; a read folds a bounded
+batch first and the periodic jobs fold the rest (`fold_batches`), so the delta table stays short.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ _FOLD_LOCK = 0x70756263  # "pubc"
 FOLD_BATCH = 10_000
 # The periodic fold stops after this many batches (500,000 deltas); the next run continues
 FOLD_MAX_BATCHES = 50
+# What a read (a scrape, an ops page) folds before it reads: the oldest this many deltas
+READ_FOLD_BATCH = 1_000
 
 # (deltas moved, counter rows changed); {where} limits the deltas taken to the oldest batch
 _FOLD = (
@@ -138,7 +140,10 @@ def _fold(db: Database, limit: int | None) -> tuple[int, int]:
 
 
 def snapshot(db: Database) -> Counts:
-    """Fold, then read: what /metrics and the ops pages call."""
-    fold(db)
+    """Fold the oldest deltas (at most READ_FOLD_BATCH), then read: what /metrics and the ops
+    pages call. The read adds whatever deltas are left, so it is exact either way; the bounded
+    fold keeps a scrape or a page from moving a whole backlog (a burst of writes, a long time
+    nobody looked) inside its own request — the periodic jobs fold the rest in batches."""
+    _fold(db, READ_FOLD_BATCH)
     with db.reader() as s:
         return read(s)

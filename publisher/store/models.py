@@ -250,6 +250,24 @@ class Attempt(Base):
     worker: Mapped[str | None] = mapped_column(String(64))
 
 
+class RecentAttempt(Base):
+    """A copy of one of the newest attempts with its delivery's channel, written by the
+    attempts' triggers (migration 0024) and pruned to the newest `publisher.store.recent.KEPT`
+    by the periodic jobs: what channel health and the outage banners read, newest first by
+    the key, without joining the ledger. Never written by code."""
+
+    __tablename__ = "recent_attempts"
+    __table_args__ = (Index("ix_recent_attempts_channel", "channel", "attempt_id"),)
+    attempt_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    duration_ms: Mapped[float] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    provider_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class ChannelState(Base):
     """Per-channel switch and circuit breaker, shared by every worker through the store."""
 

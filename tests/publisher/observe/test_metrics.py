@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from publisher.observe import metrics
 from publisher.observe.metrics import channel_health
 from publisher.runtime import Runtime
 from publisher.store.models import Attempt
@@ -73,7 +74,9 @@ def test_metrics_pass_promtool_and_match_the_ledger(
     assert m[("publisher_items", (("state", "published"), ("type", "policy")))] == 3
 
 
-def test_channel_health_ratio_latency_queue_and_age(runtime: tuple[Runtime, Receiver], team: Team) -> None:
+def test_channel_health_ratio_latency_queue_and_age(
+    runtime: tuple[Runtime, Receiver], team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rt, receiver = runtime
     receiver.answer(400)
     failed = publish(rt.service, team, title="失败")
@@ -95,6 +98,12 @@ def test_channel_health_ratio_latency_queue_and_age(runtime: tuple[Runtime, Rece
     assert h3.sampled == 3 and h3.success_ratio == 1.0 and (h3.p50_ms, h3.p95_ms) == (cuts[49], cuts[94])
     [h1] = channel_health(rt.db, rt.settings, ["webhook.hooks"], sample=1)
     assert h1.sampled == 1 and h1.p50_ms == h1.p95_ms == durations[-1]
+    # the sample comes from the store's newest HEALTH_WINDOW attempts over all channels
+    with monkeypatch.context() as m:
+        m.setattr(metrics, "HEALTH_WINDOW", 2)
+        [h2] = channel_health(rt.db, rt.settings, ["webhook.hooks"])
+    cuts = statistics.quantiles(durations[-2:], n=100, method="inclusive")
+    assert h2.sampled == 2 and (h2.p50_ms, h2.p95_ms) == (cuts[49], cuts[94])
     assert (
         h.queue_depth == 0 and h.oldest_pending_seconds is None and h.counts == {"failed": 1, "delivered": 3}
     )
