@@ -7,19 +7,19 @@ ones stay listed with their validity and the date it changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from publisher.compliance.released import Released, released, released_stmt
+from publisher.compliance.released import Released, released, released_stmt, with_public
 from publisher.compliance.tabular import Table
 from publisher.domain.clock import SHANGHAI, local
 from publisher.domain.item import DEFAULT_LABELS, ITEM_TYPE_LABELS, Disclosure, ItemType
-from publisher.store.models import Item
+from publisher.store.models import Item, UTCDateTime
 
 PAGE_SIZE = 50
 
@@ -98,15 +98,62 @@ def _order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def catalogue_rows(
     session: Session, now: datetime, public_base_url: str, filters: Filters | None = None
 ) -> list[dict[str, Any]]:
-    """The whole catalogue (the exports): every row, newest first."""
+    """The whole catalogue as a list, newest first (tests and small callers; the exports
+    stream it with `catalogue_stream`)."""
+    return list(catalogue_stream(lambda fn: fn(session), now, public_base_url, filters))
+
+
+EXPORT_BATCH = 500  # released items read per statement by an export
+
+
+def catalogue_stream(
+    reading: Callable[[Callable[[Session], Any]], Any],
+    now: datetime,
+    public_base_url: str,
+    filters: Filters | None = None,
+    batch: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every catalogue row, newest first, read `batch` released items at a time along the
+    publication-time index (keyset: each batch starts where the last one stopped), so an
+    export holds a batch, never the archive. `reading(fn)` runs `fn` with a session: a
+    streamed answer reads each batch in a short read transaction of its own, and holds no
+    connection while the client downloads.
+
+    The order is the catalogue's (publication date, then 索取号, newest first): items come by
+    publication time, and the rows of one day are sorted together before they are given out, so
+    what is held is a batch and the rows of the day being read (a day's releases)."""
+    batch = batch or EXPORT_BATCH
     filters = filters or Filters()
     base = public_base_url.rstrip("/")
-    rows = [
-        row
-        for r in released(session, now, _narrowed(filters))
-        if (row := _row(r, base)) and filters.matches(row)
-    ]
-    return _order(rows)
+    ordered = _narrowed(filters).order_by(Item.published_at.desc(), Item.id.desc()).limit(batch)
+    after: tuple[datetime, int] | None = None
+    day: str | None = None
+    pending: list[dict[str, Any]] = []
+    while True:
+        stmt = ordered
+        if after is not None:
+            key = tuple_(Item.published_at, Item.id)
+            stmt = stmt.where(key < tuple_(literal(after[0], UTCDateTime()), literal(after[1])))
+
+        def read(
+            s: Session, stmt: Select[tuple[Item]] = stmt
+        ) -> list[tuple[datetime, int, dict[str, Any] | None]]:
+            items = list(s.execute(stmt).scalars().all())
+            shown = {r.item.id: _row(r, base) for r in with_public(s, now, items)}
+            return [(i.published_at, i.id, shown.get(i.id)) for i in items if i.published_at is not None]
+
+        chunk = reading(read)
+        for published_at, _id, row in chunk:
+            on = local(published_at).date().isoformat()
+            if on != day:
+                yield from _order(pending)
+                pending, day = [], on
+            if row is not None and filters.matches(row):
+                pending.append(row)
+        if len(chunk) < batch:
+            break
+        after = (chunk[-1][0], chunk[-1][1])
+    yield from _order(pending)
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -197,7 +244,7 @@ def catalogue_options(session: Session) -> tuple[list[str], list[str]]:
 
 
 def catalogue_table(
-    rows: list[dict[str, Any]], agency: str, labels: Mapping[str, str] | None = None
+    rows: Iterable[dict[str, Any]], agency: str, labels: Mapping[str, str] | None = None
 ) -> Table:
     """The catalogue as a table; its headers use the agency's vocabulary ([agency.labels])."""
     names = {**DEFAULT_LABELS, **(labels or {}), "published_on": (labels or DEFAULT_LABELS)["published"]}

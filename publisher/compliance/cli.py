@@ -3,6 +3,7 @@ the main `publisher` group; they call publisher.compliance.service."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -198,13 +199,23 @@ def compliance_catalogue(
 ) -> None:
     """导出主动公开目录 / export the active-disclosure catalogue."""
     from publisher.compliance.catalogue import Filters, catalogue_table
-    from publisher.compliance.tabular import render
+    from publisher.compliance.tabular import stream
 
-    rows = cli.runtime().compliance.catalogue(Filters(type=type_, subject=subject, year=year))
-    Path(output).write_bytes(
-        render(catalogue_table(rows, cli.settings.agency.name, cli.settings.agency.labels.model_dump()), fmt)
-    )
-    click.echo(f"已导出 {len(rows)} 条到 {output} / exported {len(rows)} rows")
+    count = 0
+
+    def counted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
+
+    # streamed into the file a batch of rows at a time, as the web export is
+    rows = counted(cli.runtime().compliance.catalogue_stream(Filters(type=type_, subject=subject, year=year)))
+    table = catalogue_table(rows, cli.settings.agency.name, cli.settings.agency.labels.model_dump())
+    with Path(output).open("wb") as out:
+        for chunk in stream(table, fmt):
+            out.write(chunk)
+    click.echo(f"已导出 {count} 条到 {output} / exported {count} rows")
 
 
 @compliance_group.command("annual")

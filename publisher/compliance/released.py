@@ -67,6 +67,11 @@ def public_of(item: Item, versions: list[ItemVersion], now: datetime) -> ItemVer
 def released(session: Session, now: datetime, stmt: Select[tuple[Item]] | None = None) -> list[Released]:
     """Released items (optionally narrowed by `stmt`, a select of Item) with their public version."""
     items = session.execute((stmt if stmt is not None else released_stmt()).order_by(Item.id)).scalars().all()
+    return with_public(session, now, list(items))
+
+
+def with_public(session: Session, now: datetime, items: list[Item]) -> list[Released]:
+    """These items, in their order, with the version the public sees (those without one left out)."""
     versions = versions_of(session, [i.id for i in items])
     out = []
     for item in items:

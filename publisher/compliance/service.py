@@ -8,8 +8,11 @@ adoption reports: editor, in the modules below), so the web and the CLI refuse t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
 
 from publisher.compliance import applications, consultations, run_checks
 from publisher.compliance.annual import Figure, annual_figures
@@ -21,6 +24,7 @@ from publisher.compliance.catalogue import (
     catalogue_options,
     catalogue_page,
     catalogue_rows,
+    catalogue_stream,
 )
 from publisher.compliance.config import ComplianceSettings, compliance_settings
 from publisher.compliance.deadlines import deadlines, load_calendar, overdue
@@ -39,6 +43,8 @@ from publisher.editorial.workflow import get_item
 from publisher.settings import Settings
 from publisher.store.db import Database
 from publisher.store.models import AnnualReportInput
+
+T = TypeVar("T")
 
 
 class ComplianceService:
@@ -152,9 +158,19 @@ class ComplianceService:
 
     # -- catalogues and figures -----------------------------------------------------------------
     def catalogue(self, filters: Filters | None = None) -> list[dict[str, Any]]:
-        """The active-disclosure catalogue (主动公开目录), optionally filtered: every row (exports)."""
+        """The active-disclosure catalogue (主动公开目录), optionally filtered: every row, as a list."""
         with self.db.reader() as s:
             return catalogue_rows(s, self.now(), self.settings.public_base_url, filters)
+
+    def catalogue_stream(self, filters: Filters | None = None) -> Iterator[dict[str, Any]]:
+        """The same rows for the exports, read a batch at a time as they are consumed (each
+        batch in its own read transaction), so memory stays bounded whatever the archive holds."""
+
+        def reading(fn: Callable[[Session], T]) -> T:
+            with self.db.reader() as s:
+                return fn(s)
+
+        return catalogue_stream(reading, self.now(), self.settings.public_base_url, filters)
 
     def catalogue_page(
         self, filters: Filters, page: int, page_size: int = PAGE_SIZE

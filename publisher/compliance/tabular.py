@@ -17,11 +17,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, islice
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -44,7 +48,9 @@ def as_text(value: Any) -> Any:
 class Table:
     title: str
     columns: Sequence[tuple[str, str]]  # (key, header)
-    rows: Sequence[dict[str, Any]]
+    # a list, or an iterator read once (the catalogue's exports stream their rows from the
+    # database: a file of 100,000 rows is written without holding them)
+    rows: Iterable[dict[str, Any]]
 
     def cell(self, row: dict[str, Any], key: str) -> Any:
         value = row.get(key)
@@ -53,55 +59,98 @@ class Table:
         return "" if value is None else value
 
 
-def to_csv(table: Table) -> bytes:
+CHUNK_ROWS = 200  # rows per chunk of a streamed CSV or JSON file
+FILE_CHUNK = 64 * 1024  # bytes per chunk of a streamed XLSX file
+
+
+def stream_csv(table: Table) -> Iterator[bytes]:
+    """The CSV file in chunks of CHUNK_ROWS rows; only a chunk is held at a time."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
+    buf.write("\ufeff")
     writer.writerow([header for _, header in table.columns])
-    for row in table.rows:
+    for n, row in enumerate(table.rows, start=1):
         writer.writerow([as_text(table.cell(row, key)) for key, _ in table.columns])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+        if n % CHUNK_ROWS == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+
+
+def stream_xlsx(table: Table) -> Iterator[bytes]:
+    """The XLSX file: rows go through openpyxl's write-only mode (each row is written to a
+    temporary file as it comes, none is kept in memory), then the finished file is read out in
+    chunks. The column widths follow the first 200 rows, read ahead before any is written."""
+    rows = iter(table.rows)
+    first = list(islice(rows, 200))
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(table.title[:31])  # Excel's sheet-name limit
+    ws.freeze_panes = "A2"
+    for i, (key, header) in enumerate(table.columns, start=1):
+        longest = max([len(header)] + [len(str(table.cell(r, key))) for r in first])
+        ws.column_dimensions[get_column_letter(i)].width = min(60, 4 + 2 * longest)
+
+    def text_cells(values: list[Any]) -> list[Any]:
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(ws, value=as_text(value))
+            if isinstance(value, str):
+                cell.data_type = "s"  # openpyxl would guess a formula from a leading '='
+            cells.append(cell)
+        return cells
+
+    ws.append(text_cells([header for _, header in table.columns]))
+    for row in chain(first, rows):
+        ws.append(text_cells([table.cell(row, key) for key, _ in table.columns]))
+    with tempfile.TemporaryFile() as out:
+        wb.save(out)
+        out.seek(0)
+        while chunk := out.read(FILE_CHUNK):
+            yield chunk
+
+
+def stream_json(table: Table, **extra: Any) -> Iterator[bytes]:
+    """The JSON document with its rows written CHUNK_ROWS at a time (the same document
+    `json.loads` reads as the one built at once)."""
+    head = {"title": table.title, **extra, "columns": [{"key": k, "label": h} for k, h in table.columns]}
+    text = json.dumps(head, ensure_ascii=False, indent=1, default=str)
+    parts = [text[: text.rindex("}")].rstrip() + ',\n "rows": [']
+    for n, row in enumerate(table.rows):
+        doc = json.dumps({k: row.get(k) for k, _ in table.columns}, ensure_ascii=False, default=str)
+        parts.append(("\n  " if n == 0 else ",\n  ") + doc)
+        if len(parts) >= CHUNK_ROWS:
+            yield "".join(parts).encode("utf-8")
+            parts = []
+    parts.append("\n ]\n}")
+    yield "".join(parts).encode("utf-8")
+
+
+def stream(table: Table, fmt: str, **extra: Any) -> Iterator[bytes]:
+    """The file of `table` in `fmt`, in chunks (a streamed HTTP answer, a file written as it comes)."""
+    if fmt == "csv":
+        return stream_csv(table)
+    if fmt == "xlsx":
+        return stream_xlsx(table)
+    if fmt == "json":
+        return stream_json(table, **extra)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def to_csv(table: Table) -> bytes:
+    return b"".join(stream_csv(table))
 
 
 def to_xlsx(table: Table) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = table.title[:31]  # Excel's sheet-name limit
-    for r, values in enumerate(
-        [[header for _, header in table.columns]]
-        + [[table.cell(row, key) for key, _ in table.columns] for row in table.rows],
-        start=1,
-    ):
-        for c, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=c, value=as_text(value))
-            if isinstance(value, str):
-                cell.data_type = "s"  # openpyxl would guess a formula from a leading '='
-    ws.freeze_panes = "A2"
-    for i, (key, header) in enumerate(table.columns, start=1):
-        longest = max([len(header)] + [len(str(table.cell(r, key))) for r in table.rows[:200]])
-        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, 4 + 2 * longest)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return b"".join(stream_xlsx(table))
 
 
 def to_json(table: Table, **extra: Any) -> bytes:
-    doc = {
-        "title": table.title,
-        **extra,
-        "columns": [{"key": k, "label": h} for k, h in table.columns],
-        "rows": [{k: row.get(k) for k, _ in table.columns} for row in table.rows],
-    }
-    return json.dumps(doc, ensure_ascii=False, indent=1, default=str).encode("utf-8")
+    return b"".join(stream_json(table, **extra))
 
 
 def render(table: Table, fmt: str, **extra: Any) -> bytes:
-    if fmt == "csv":
-        return to_csv(table)
-    if fmt == "xlsx":
-        return to_xlsx(table)
-    if fmt == "json":
-        return to_json(table, **extra)
-    raise ValueError(f"unknown format {fmt!r}")
+    return b"".join(stream(table, fmt, **extra))
 
 
 def read_xlsx(data: bytes) -> list[list[Any]]:

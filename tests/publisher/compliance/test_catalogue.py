@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import httpx
+import pytest
 from bs4 import BeautifulSoup
+from sqlalchemy import event
 
 from publisher.compliance.catalogue import COLUMNS, Filters
 from publisher.compliance.tabular import FORMATS, read_xlsx
@@ -157,3 +160,72 @@ def test_the_page_reads_one_page_and_the_pages_add_up_to_the_export(
         assert len(page.select("#catalogue tbody tr")) == 4
         options = [o.get("value") for o in page.select("select[name=subject] option")]
         assert options == ["", "政府采购", "财政\\收费", "财政\\预算"]
+
+
+def _spread_over_days(runtime: Runtime, uids: list[str]) -> None:  # noqa: F811
+    """Give the items publication times a day apart, newest first in `uids` order (the item's
+    time and its released content's, as a release on that day would have left them)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from publisher.domain.clock import utcnow
+    from publisher.store.models import Item, ItemVersion
+
+    with runtime.db.transaction() as s:
+        for n, uid in enumerate(uids):
+            at = utcnow() - timedelta(days=n, hours=1)
+            item = s.execute(select(Item).where(Item.uid == uid)).scalar_one()
+            item.published_at = at
+            for version in s.execute(select(ItemVersion).where(ItemVersion.item_id == item.id)).scalars():
+                version.content = {**version.content, "published_at": at.isoformat()}
+
+
+def test_a_large_export_streams_a_batch_at_a_time(
+    service: Service,
+    team: Team,
+    runtime: Runtime,  # noqa: F811
+    base: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The exports read the catalogue a batch of items at a time as the file is written out
+    (the whole list built in memory took minutes and grew with the archive): the first row comes
+    after one batch is read, the rows stay in the catalogue's order across batches, and the
+    HTTP answer is streamed (chunked, no Content-Length)."""
+    import publisher.compliance.catalogue as catalogue
+
+    uids = [
+        release(service, team, policy(ref=f"s{i}", doc_number=None, title=f"流式第{i}份")) for i in range(7)
+    ]
+    _spread_over_days(runtime, uids)
+    monkeypatch.setattr(catalogue, "EXPORT_BATCH", 3)
+    batches: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("SELECT items.") and "ORDER BY items.published_at DESC" in statement:
+            batches.append(statement)
+
+    engine = runtime.db.read_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        rows = runtime.compliance.catalogue_stream()
+        first = next(rows)
+        assert first["uid"] == uids[0] and len(batches) == 1  # one batch read, not the archive
+        rest = list(rows)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(batches) == 3  # 3 + 3 + 1 items
+    streamed = [first["uid"], *(r["uid"] for r in rest)]
+    assert streamed == uids  # newest first, across the batches
+    assert streamed == [r["uid"] for r in runtime.compliance.catalogue()]
+    with httpx.Client(base_url=base) as client:
+        for fmt in ("csv", "json", "xlsx"):
+            r = client.get(f"/catalogue.{fmt}")
+            assert r.status_code == 200 and "content-length" not in r.headers, fmt
+            assert r.headers["transfer-encoding"] == "chunked"
+        doc = client.get("/catalogue.json").json()
+        assert [row["uid"] for row in doc["rows"]] == uids
+        sheet = read_xlsx(client.get("/catalogue.xlsx").content)
+        assert [row[HEADERS.index("标识")] for row in sheet[1:]] == uids
+        lines = list(csv.reader(io.StringIO(client.get("/catalogue.csv").content.decode("utf-8-sig"))))
+        assert [row[HEADERS.index("标识")] for row in lines[1:]] == uids
