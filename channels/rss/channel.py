@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,6 +38,7 @@ from channels.base import (
 )
 from channels.rss import writer
 from channels.rss.entry import feed_labels, render_entry
+from channels.rss.served import ServedFiles
 from channels.rss.store import Change, FeedStore
 from publisher.domain.item import VersionView
 
@@ -84,6 +86,7 @@ class RssChannel(Channel):
         self.clock = clock
         self._lock = threading.Lock()
         self._store: FeedStore | None = None
+        self._served = ServedFiles()
 
     def probe(self) -> str:
         """Live check: the feed directory and the entry store are writable."""
@@ -175,7 +178,14 @@ class RssChannel(Channel):
                 meta, self.store.recent(key, size), tombstones=not self.rss_settings.withdrawal_notice
             )
             rss_hash, atom_hash = writer.digest(rss), writer.digest(atom)
-            on_disk = all((self.output_dir / f"{key}.{ext}").exists() for ext in FORMATS)
+            # the files as this writer left them (size and time), so a file lost or changed on
+            # disk is written again (a re-push after inspection found it drifted)
+            on_disk = all(
+                writer.intact(
+                    self.output_dir / f"{key}.{ext}", data, row.changed_at, gz=self.rss_settings.precompress
+                )
+                for ext, data in (("rss", rss), ("atom", atom))
+            )
             if on_disk and (row.rss_hash, row.atom_hash) == (rss_hash, atom_hash):
                 continue
             for ext, data in (("rss", rss), ("atom", atom)):
@@ -250,8 +260,46 @@ class RssChannel(Channel):
         return [self._holding(*row) for row in self.store.holdings()]
 
     def inspect(self, ref: CopyRef) -> Holding | None:
-        """The entry of one item in the same store (None: the feeds no longer carry it)."""
-        return next((self._holding(*row) for row in self.store.holdings(ref.uid)), None)
+        """What subscribers get of one item: its entry in every feed file that should carry it
+        (each feed it is among the newest `feed_size` of, RSS and Atom, and their `.gz` when
+        precompressed), parsed and held against the entry store the files are made from.
+
+        None: no trace (not in the store, or in none of those files). Missing from some of
+        them: not public, naming the files. Another version or validity, or withdrawn, in a
+        file: what that file shows. The store's own entry when it already differs from the
+        delivery, or when the entry has aged out of every feed's window (no file carries it
+        by design)."""
+        stored = next((self._holding(*row) for row in self.store.holdings(ref.uid)), None)
+        if stored is None or not stored.live or stored.version != ref.version:
+            return stored
+        entry = self.store.entry(ref.uid)
+        keys = self.store.windows(ref.uid, self.rss_settings.feed_size)
+        if entry is None or not keys:
+            return stored
+        names = [f"{key}.{ext}" for key in keys for ext in FORMATS]
+        if self.rss_settings.precompress:
+            names += [f"{name}.gz" for name in names]
+        missing: list[str] = []
+        for name in names:
+            try:
+                entries = self._served.entries(self.output_dir / name)
+            except OSError as exc:
+                raise TransientError(f"读取订阅源失败 / cannot read {name}: {exc}"[:300]) from exc
+            shown = (entries or {}).get(entry["id"])
+            if shown is None:
+                missing.append(name)
+            elif shown.withdrawn:
+                return replace(
+                    stored, live=False, validity=None, status=f"{name} 中已撤回 / withdrawn in {name}"
+                )
+            elif (shown.version, shown.validity) != (stored.version, stored.validity):
+                return replace(stored, version=shown.version, validity=shown.validity)
+        if len(missing) == len(names):
+            return None
+        if missing:
+            listed = ", ".join(missing[:4]) + ("…" if len(missing) > 4 else "")
+            return replace(stored, live=False, validity=None, status=f"订阅源缺少此条 / not in {listed}")
+        return stored
 
     @staticmethod
     def _holding(uid: str, version: int, withdrawn: bool, validity: str | None) -> Holding:

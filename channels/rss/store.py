@@ -242,5 +242,19 @@ class FeedStore:
             entry = json.loads(data)
             yield uid, int(version), bool(withdrawn), (entry.get("disclosure") or {}).get("validity")
 
+    def windows(self, uid: str, limit: int) -> list[str]:
+        """The feeds whose newest `limit` members include `uid`: the feed files that carry its
+        entry (each count of newer members stops at `limit`, through the `(feed, sort)` index)."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT m.feed FROM members AS m WHERE m.uid = ? AND (SELECT count(*) FROM "
+                "(SELECT 1 FROM members AS n WHERE n.feed = m.feed AND n.sort > m.sort LIMIT ?)) < ?",
+                (uid, limit, limit),
+            )
+            .fetchall()
+        )
+        return sorted(r[0] for r in rows)
+
     def count(self) -> int:
         return int(self._conn().execute("SELECT count(*) FROM entries").fetchone()[0])

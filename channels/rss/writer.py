@@ -215,6 +215,18 @@ def write_feed(out_dir: Path, key: str, ext: str, data: bytes, *, mtime: float, 
         write_atomic(path.with_name(path.name + ".gz"), gzip.compress(data, 6, mtime=0), mtime=mtime)
 
 
+def intact(path: Path, data: bytes, mtime: float, *, gz: bool) -> bool:
+    """`path` holds `data` as `write_feed` left it, by one stat: its size and modification time
+    (and its `.gz` beside it with that time, when precompressed). A file lost, replaced or
+    edited in place fails it; an edit that keeps both size and time does not."""
+    try:
+        st = path.stat()
+        zipped = path.with_name(path.name + ".gz").stat() if gz else st
+    except FileNotFoundError:
+        return False
+    return st.st_size == len(data) and abs(st.st_mtime - mtime) < 1e-3 and abs(zipped.st_mtime - mtime) < 1e-3
+
+
 def index_document(feeds: list[dict[str, Any]]) -> bytes:
     """index.json: every feed with its label and files, and the subject id → name map the
     service's pages use for discovery links (the core never imports this adapter)."""

@@ -4,8 +4,10 @@ accepted and re-pushed; the cadence reads only copies due."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -213,6 +215,60 @@ def test_a_copy_replaced_by_a_newer_delivery_or_withdrawn_closes_its_open_drifts
     closed = {d["item"]: d for d in rt.deliveries.drifts(open_only=False) if d["item"] != other}
     assert {d["resolution"] for d in closed.values()} == {"superseded"} and set(closed) == {changed, pulled}
     assert rt.deliveries.inspect(["rss"]).drifted == 1  # the new version's copy is fine
+
+
+def edit_served(settings: Settings, name: str, edit: Callable[[str], str]) -> None:
+    """A feed file as subscribers get it (gzip for a `.gz`) changed by `edit` on disk."""
+    path = Path(settings.data_dir) / "channels" / "rss" / "feeds" / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(edit(gzip.decompress(path.read_bytes()).decode()).encode()))
+    else:
+        path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def without_item(uid: str) -> Callable[[str], str]:
+    return lambda xml: re.sub(rf"<item>((?!</item>).)*?/items/{uid}.*?</item>", "", xml, count=1, flags=re.S)
+
+
+def test_a_feed_file_that_lost_or_altered_an_entry_is_drift_until_a_re_push_writes_it_again(
+    runtime: Runtime, team: Team, settings: Settings
+) -> None:
+    rt = runtime
+    lost, altered, unzipped, kept = published(rt, team, *(f"订阅{i}" for i in range(4)))
+    assert rt.deliveries.inspect(["rss"]).drifted == 0
+    # the entry store is untouched: only what subscribers are served changes
+    edit_served(settings, "all.rss", without_item(lost))
+    edit_served(
+        settings,
+        "all.atom",
+        lambda xml: re.sub(
+            rf"(<entry>((?!</entry>).)*?/items/{altered}.*?<disclosure:version>)1<",
+            r"\g<1>7<",
+            xml,
+            flags=re.S,
+        ),
+    )
+    edit_served(settings, "type/policy.rss.gz", without_item(unzipped))
+    report = rt.deliveries.inspect(["rss"])
+    assert (report.inspected, report.drifted) == (4, 3)
+    found = {d["item"]: d for d in rt.deliveries.drifts()}
+    assert {u: d["kind"] for u, d in found.items()} == {
+        lost: "unpublished",
+        altered: "stale",
+        unzipped: "unpublished",
+    }
+    assert "all.rss" in found[lost]["found"] and "第 7 版" in found[altered]["found"]
+    assert "type/policy.rss.gz" in found[unzipped]["found"]
+    # a file that no longer parses leaves every entry out of it
+    edit_served(settings, "all.rss", lambda xml: xml[: len(xml) // 2])
+    rt.deliveries.inspect(["rss"])
+    assert kinds(rt, item=kept) == [("unpublished", kept)]
+    # a re-push writes the files again though the entries did not change
+    for d in rt.deliveries.drifts():
+        rt.deliveries.repush(team.ops, d["id"])
+    wait_for(lambda: delivered(rt, [lost, altered, unzipped, kept]))
+    assert rt.deliveries.inspect(["rss"]).drifted == 0
+    assert rt.deliveries.drifts() == []
 
 
 def test_ops_accept_a_drift_with_a_reason_and_it_is_not_raised_again(
