@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -180,6 +180,59 @@ class CityReceiver(LocalServer):
             "targets": [{**target, "types": ITEM_TYPES}],
             "confirm_interval_seconds": 0.2,
         }
+
+
+# what a seeding fills, emptied (children first) before a kept database is seeded again
+SEEDED_TABLES = ("reminders", "audit_events", "attempts", "deliveries", "item_versions", "items", "users")
+
+
+@contextmanager
+def seeded_database(
+    kind: str, name: str, seed: Callable[[str], dict[str, Any]], *, reuse: bool
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A migrated database filled by `seed(url)`, and the counts it returned. With `reuse`, the
+    kept database `name` (`kept_database_url`) is seeded once — its marker table is written
+    last, so an interrupted seeding starts over — and a later run only migrates it ("reused",
+    "migrated" seconds); without, a throwaway one."""
+    from sqlalchemy import text
+
+    from publisher.store.db import Database
+    from publisher.store.migrate import upgrade
+
+    if not reuse:
+        with scratch_database(kind) as url:
+            yield url, {**seed(url), "reused": False}
+        return
+    url = kept_database_url(kind, name)
+    db = Database(url)
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_seeded (info TEXT NOT NULL)")
+            marker = conn.exec_driver_sql("SELECT info FROM bench_seeded").scalar()
+    finally:
+        db.dispose()
+    started = time.perf_counter()
+    upgrade(url)
+    migrated = round(time.perf_counter() - started, 1)
+    if marker is not None:
+        yield url, {**json.loads(marker), "reused": True, "migrated": migrated}
+        return
+    db = Database(url)
+    try:
+        with db.engine.begin() as conn:  # a half-seeded database: the schema stays
+            for table in SEEDED_TABLES:
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+    finally:
+        db.dispose()
+    counts = seed(url)
+    db = Database(url)
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM bench_seeded")
+            conn.execute(text("INSERT INTO bench_seeded (info) VALUES (:i)"), {"i": json.dumps(counts)})
+    finally:
+        db.dispose()
+    yield url, {**counts, "reused": False}
 
 
 def median(values: list[float]) -> float:

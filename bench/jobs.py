@@ -25,7 +25,6 @@ Each job is timed at both sizes in the same run, the two sides interleaved round
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -34,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 import bench.pages as pages  # noqa: E402
-from bench._common import Row, kept_database_url, report, scratch_database  # noqa: E402
+from bench._common import Row, report, seeded_database  # noqa: E402
 from publisher.compliance import check_consultations, check_deadlines, check_inspection  # noqa: E402
 from publisher.compliance.config import compliance_settings  # noqa: E402
 from publisher.delivery.periodic import run_digests, run_periodic  # noqa: E402
@@ -51,7 +51,6 @@ from publisher.editorial.views import content_hash  # noqa: E402
 from publisher.runtime import Runtime, build_runtime  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
 from publisher.store.db import Database  # noqa: E402
-from publisher.store.migrate import upgrade  # noqa: E402
 from publisher.store.models import (  # noqa: E402
     AlertMark,
     Attempt,
@@ -120,55 +119,6 @@ def seed_archive(url: str, items: int) -> dict[str, Any]:
     finally:
         db.dispose()
     return counts
-
-
-@contextmanager
-def seeded(kind: str, items: int, reuse: bool) -> Iterator[tuple[str, dict[str, Any]]]:
-    if not reuse:
-        with scratch_database(kind) as url:
-            yield url, {**seed_archive(url, items), "reused": False}
-        return
-    url = kept_database_url(kind, f"bench_jobs_{items}_v{SEED_VERSION}")
-    db = Database(url)
-    try:  # the marker is written last: an interrupted seeding starts over
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_seeded (info TEXT NOT NULL)")
-            marker = conn.exec_driver_sql("SELECT info FROM bench_seeded").scalar()
-    finally:
-        db.dispose()
-    started = time.perf_counter()
-    upgrade(url)
-    migrated = round(time.perf_counter() - started, 1)
-    if marker is not None:
-        yield url, {**json.loads(marker), "reused": True, "migrated": migrated}
-        return
-    _wipe(url)
-    counts = seed_archive(url, items)
-    db = Database(url)
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(text("INSERT INTO bench_seeded (info) VALUES (:i)"), {"i": json.dumps(counts)})
-    finally:
-        db.dispose()
-    yield url, {**counts, "reused": False}
-
-
-def _wipe(url: str) -> None:
-    db = Database(url)
-    try:
-        with db.engine.begin() as conn:
-            for table in (
-                "reminders",
-                "audit_events",
-                "attempts",
-                "deliveries",
-                "item_versions",
-                "items",
-                "users",
-            ):
-                conn.exec_driver_sql(f"DELETE FROM {table}")
-    finally:
-        db.dispose()
 
 
 def lay_work(url: str, now: datetime) -> dict[str, int]:
@@ -383,7 +333,14 @@ def run(kind: str, items: int, small: int, reuse: bool, only: str | None) -> boo
         runtimes = []
         now = datetime.now(UTC)
         for size in sizes:
-            url, counts = stack.enter_context(seeded(kind, size, reuse))
+            url, counts = stack.enter_context(
+                seeded_database(
+                    kind,
+                    f"bench_jobs_{size}_v{SEED_VERSION}",
+                    partial(seed_archive, items=size),
+                    reuse=reuse,
+                )
+            )
             how = (
                 f"reused (seeded earlier in {counts['seconds']} s; migrated in {counts.get('migrated', 0)} s)"
                 if counts["reused"]

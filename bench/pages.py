@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +48,13 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from sqlalchemy import insert, select, text, update  # noqa: E402
 
-from bench._common import Row, kept_database_url, report, scratch_database  # noqa: E402
+from bench._common import Row, report, seeded_database  # noqa: E402
 from publisher.delivery.periodic import run_periodic  # noqa: E402
 from publisher.domain.ids import hash_token  # noqa: E402
 from publisher.editorial.views import content_hash  # noqa: E402
 from publisher.runtime import Runtime, build_runtime  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
 from publisher.store.db import Database  # noqa: E402
-from publisher.store.migrate import upgrade  # noqa: E402
 from publisher.store.models import Attempt, AuditEvent, AuditHead, Delivery, Item, ItemVersion, User  # noqa: E402
 from publisher.web import create_app  # noqa: E402
 
@@ -323,54 +323,6 @@ def _samples(url: str) -> tuple[str, str]:
 
 
 SEED_VERSION = 2  # bump when the seeded shape changes, so an old reusable database is reseeded
-
-
-@contextmanager
-def seeded_database(kind: str, items: int, reuse: bool) -> Iterator[tuple[str, dict[str, Any]]]:
-    """A migrated, seeded database of `items` items. With `reuse`, a named database (PostgreSQL
-    `bench_pages_<items>`, SQLite under BENCH_DATA_DIR or the temp dir) is kept after the run
-    and a later run only migrates it to the current schema; without, a throwaway one."""
-    if not reuse:
-        with scratch_database(kind) as url:
-            counts = seed(url, items, len(CHANNELS))
-            yield url, {**counts, "reused": False}
-        return
-    url = kept_database_url(kind, f"bench_pages_{items}_v{SEED_VERSION}")
-    # seeded once: the marker table is written last, so an interrupted seeding starts over
-    db = Database(url)
-    try:
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_seeded (info TEXT NOT NULL)")
-            marker = conn.exec_driver_sql("SELECT info FROM bench_seeded").scalar()
-    finally:
-        db.dispose()
-    started = time.perf_counter()
-    upgrade(url)
-    migrated = round(time.perf_counter() - started, 1)
-    if marker is not None:
-        yield url, {**json.loads(marker), "reused": True, "migrated": migrated}
-        return
-    _wipe(url)
-    counts = seed(url, items, len(CHANNELS))
-    db = Database(url)
-    try:
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM bench_seeded")
-            conn.execute(text("INSERT INTO bench_seeded (info) VALUES (:i)"), {"i": json.dumps(counts)})
-    finally:
-        db.dispose()
-    yield url, {**counts, "reused": False}
-
-
-def _wipe(url: str) -> None:
-    """Empty the seeded tables of a half-seeded reusable database (the schema stays)."""
-    db = Database(url)
-    try:
-        with db.engine.begin() as conn:
-            for table in ("audit_events", "attempts", "deliveries", "item_versions", "items", "users"):
-                conn.exec_driver_sql(f"DELETE FROM {table}")
-    finally:
-        db.dispose()
 
 
 class _Beating:
@@ -649,7 +601,14 @@ def run(kind: str, items: int, rounds: int, reuse: bool, flat_base: int, with_jo
     with ExitStack() as stack:
         sites = []
         for size in sizes:
-            url, counts = stack.enter_context(seeded_database(kind, size, reuse))
+            url, counts = stack.enter_context(
+                seeded_database(
+                    kind,
+                    f"bench_pages_{size}_v{SEED_VERSION}",
+                    partial(seed, items=size, per_item=len(CHANNELS)),
+                    reuse=reuse,
+                )
+            )
             print("\n" + _describe(kind, counts), flush=True)
             sites.append(stack.enter_context(site(url)))
         results = measure_sites(sites, rounds)
