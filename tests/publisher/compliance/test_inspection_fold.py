@@ -5,7 +5,6 @@ reads only the recent range; and the migration backfills it from rows that exist
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -14,8 +13,9 @@ from sqlalchemy import insert, select, update
 
 from publisher.compliance.inspection import ANY, OVERLAP, _delivered_since, _newest
 from publisher.store.db import Database
-from publisher.store.models import Delivery, InspectionNewest, Item, ItemVersion, User
+from publisher.store.models import Delivery, InspectionNewest, Item
 from tests.conftest import backfilled
+from tests.rows import admin_user, delivery_row, first_version, item_row
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 CHANNELS = ("rss", "cms")
@@ -37,61 +37,16 @@ step = st.one_of(
 
 
 def _user(db: Database) -> int:
-    with db.transaction() as s:
-        found = s.execute(select(User.id).where(User.name == "watch")).scalar_one_or_none()
-        if found is not None:
-            return found
-        return s.execute(
-            insert(User)
-            .values(name="watch", role="admin", token_hash=uuid.uuid4().hex, active=True, created_at=T0)
-            .returning(User.id)
-        ).scalar_one()
+    return admin_user(db, "watch", T0)
 
 
 def _deliver(db: Database, user: int, channel: str, kind: str, op: str, state: str, at: datetime) -> None:
     with db.transaction() as s:
-        item = s.execute(
-            insert(Item)
-            .values(
-                uid=uuid.uuid4().hex[:26],
-                type=kind,
-                state="published",
-                title="巡查",
-                content={},
-                validity="有效",
-                created_by=user,
-                created_at=at,
-                updated_at=at,
-            )
-            .returning(Item.id)
-        ).scalar_one()
-        version = s.execute(
-            insert(ItemVersion)
-            .values(
-                item_id=item,
-                number=1,
-                content={},
-                content_hash="0" * 64,
-                reason="publish",
-                created_by=user,
-                created_at=at,
-            )
-            .returning(ItemVersion.id)
-        ).scalar_one()
-        s.execute(
-            insert(Delivery).values(
-                item_id=item,
-                version_id=version,
-                channel=channel,
-                operation=op,
-                state=state,
-                key=uuid.uuid4().hex,
-                next_attempt_at=at,
-                created_at=at,
-                updated_at=at,
-                delivered_at=at if state == "delivered" else None,
-            )
-        )
+        values = item_row(user, at, type=kind, state="published", title="巡查")
+        item = s.execute(insert(Item).values(**values).returning(Item.id)).scalar_one()
+        delivered_at = at if state == "delivered" else None
+        row = delivery_row(item, first_version(s, item, user, at), channel, state, at, operation=op)
+        s.execute(insert(Delivery).values(**row, delivered_at=delivered_at))
 
 
 def _truth(db: Database) -> dict[tuple[str, str], datetime]:

@@ -20,8 +20,9 @@ from publisher.observe.metrics import LATENCY_BUCKETS
 from publisher.runtime import Runtime
 from publisher.store import counters
 from publisher.store.db import Database
-from publisher.store.models import Attempt, Delivery, Item, ItemVersion, User
+from publisher.store.models import Attempt, Delivery, Item, ItemVersion
 from tests.conftest import Team, backfilled
+from tests.rows import admin_user, delivery_row, first_version, item_row
 
 CHANNELS = ("rss", "cms", "wechat")
 STATES = ("queued", "sending", "retry_wait", "held", "accepted", "delivered", "failed", "superseded")
@@ -61,15 +62,7 @@ op = st.one_of(
 
 
 def _user(db: Database) -> int:
-    with db.transaction() as s:
-        found = s.execute(select(User.id).where(User.name == "counter")).scalar_one_or_none()
-        if found is not None:
-            return found
-        return s.execute(
-            insert(User)
-            .values(name="counter", role="admin", token_hash=uuid.uuid4().hex, active=True, created_at=NOW)
-            .returning(User.id)
-        ).scalar_one()
+    return admin_user(db, "counter", NOW)
 
 
 def _apply(db: Database, user: int, step: tuple) -> None:  # type: ignore[type-arg]
@@ -82,20 +75,7 @@ def _apply(db: Database, user: int, step: tuple) -> None:  # type: ignore[type-a
             _, k, item_type, state = step
             s.execute(
                 insert(Item),
-                [
-                    dict(
-                        uid=uuid.uuid4().hex[:26],
-                        type=item_type,
-                        state=state,
-                        title="计数",
-                        content={},
-                        validity="有效",
-                        created_by=user,
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
-                    for _ in range(k)
-                ],
+                [item_row(user, NOW, type=item_type, state=state, title="计数") for _ in range(k)],
             )
         elif kind == "deliveries":
             _, k, channel, state = step
@@ -104,33 +84,12 @@ def _apply(db: Database, user: int, step: tuple) -> None:  # type: ignore[type-a
                 return
             version = s.execute(select(ItemVersion.id).where(ItemVersion.item_id == item)).scalar()
             if version is None:
-                version = s.execute(
-                    insert(ItemVersion)
-                    .values(
-                        item_id=item,
-                        number=1,
-                        content={},
-                        content_hash="0" * 64,
-                        reason="publish",
-                        created_by=user,
-                        created_at=NOW,
-                    )
-                    .returning(ItemVersion.id)
-                ).scalar_one()
+                version = first_version(s, item, user, NOW)
+            # (version, channel, operation) is unique
             s.execute(
                 insert(Delivery),
                 [
-                    dict(
-                        item_id=item,
-                        version_id=version,
-                        channel=channel,
-                        operation=uuid.uuid4().hex[:16],  # (version, channel, operation) is unique
-                        state=state,
-                        key=uuid.uuid4().hex,
-                        next_attempt_at=NOW,
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
+                    delivery_row(item, version, channel, state, NOW, operation=uuid.uuid4().hex[:16])
                     for _ in range(k)
                 ],
             )

@@ -14,32 +14,25 @@ from publisher.editorial.paging import contains
 from publisher.editorial.readmodels import ItemFilters, search_items
 from publisher.runtime import Runtime
 from publisher.store.db import Database
-from publisher.store.models import Item, User
+from publisher.store.models import Item
+from tests.rows import admin_user, item_row
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def _seed(db: Database, n: int) -> None:
+    user = admin_user(db, "search", NOW)
     with db.transaction() as s:
-        user = s.execute(
-            insert(User)
-            .values(name="search", role="admin", token_hash="s" * 64, active=True, created_at=NOW)
-            .returning(User.id)
-        ).scalar_one()
         s.execute(
             insert(Item),
             [
-                dict(
+                item_row(
+                    user,
+                    NOW,
                     uid=f"01search{i:018d}",
-                    type="policy",
                     state="published",
                     title=f"关于第{i}号政府信息公开事项的通知",
                     index_number=f"AB1900010-2026-{i:05d}",
-                    content={},
-                    validity="有效",
-                    created_by=user,
-                    created_at=NOW,
-                    updated_at=NOW,
                 )
                 for i in range(n)
             ],
