@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from sqlalchemy import func, select
@@ -39,31 +39,7 @@ class PersistentRedis(RedisServer):
     adapter keeps its per-delivery progress and article memory here (state, not a queue), so
     a restart must not lose it. The broker is the other, non-persistent RedisServer."""
 
-    def start(self) -> PersistentRedis:
-        log = (self.dir / f"redis-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--dir",
-                str(self.dir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        wait_until(self.ping, 10, "redis-server (persistent) did not start")
-        return self
+    persistence: ClassVar[tuple[str, ...]] = ("--appendonly", "yes", "--appendfsync", "always")
 
 
 def wordpress() -> WordPress:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import redis
 
@@ -187,33 +187,24 @@ class RedisServer:
     dir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # redis-server's persistence options (a subclass keeps an append-only file)
+    persistence: ClassVar[tuple[str, ...]] = ("--appendonly", "no")
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
+    def start(self) -> Self:
         log = (self.dir / f"redis-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-            ],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            + [*self.persistence, "--dir", str(self.dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
-        wait_until(self.ping, 10, "redis-server did not start")
+        wait_until(self.ping, 10, f"redis-server {' '.join(self.persistence)} did not start")
         return self
 
     def ping(self) -> bool:
