@@ -120,6 +120,21 @@ class WechatSettings(ChannelSettings):
     callback_max_age: float = Field(default=600.0, gt=0, le=86_400)
 
 
+def metadata_block(version: VersionView) -> str:
+    """The article's metadata paragraph (索引号, 发布机构, 文号, 成文日期, 有效性, in the agency's
+    own names from [agency.labels], as on its pages); inventory reads the validity back from it."""
+    names = version.labels
+    meta = [
+        (names["index_number"], version.index_number),
+        (names["issuing_body"], version.issuing_body),
+        (names["doc_number"], version.doc_number),
+        (names["issue_date"], version.issue_date.isoformat()),
+        (names["validity"], version.validity),
+    ]
+    lines = "<br/>".join(f"{label}：{escape(value)}" for label, value in meta if value)
+    return f'<p style="{META}">{lines}</p>'
+
+
 def _fit(prefix: str, title: str) -> str:
     if len(prefix) + len(title) <= TITLE_MAX:
         return prefix + title
@@ -224,19 +239,10 @@ class WechatChannel(Channel):
         transformed = to_wechat_html(
             version.body_html, base_url=version.public_url, allowed_hosts=self.settings.allowed_image_hosts
         )
-        names = version.labels  # the agency's vocabulary ([agency.labels]), as on its pages
-        meta = [
-            (names["index_number"], version.index_number),
-            (names["issuing_body"], version.issuing_body),
-            (names["doc_number"], version.doc_number),
-            (names["issue_date"], version.issue_date.isoformat()),
-            (names["validity"], version.validity),
-        ]
-        lines = "<br/>".join(f"{label}：{escape(value)}" for label, value in meta if value)
         parts = []
         if notice:
             parts.append(f'<p style="{NOTICE}">{escape(notice)}</p>')
-        parts.append(f'<p style="{META}">{lines}</p>')
+        parts.append(metadata_block(version))
         parts.append(transformed.content)
         if version.attachments:
             items = "".join(
@@ -275,16 +281,7 @@ class WechatChannel(Channel):
                 f'<p style="font-size:15px;line-height:1.6;">{version.validity.change}依据：'
                 f'<span style="color:#576b95;word-break:break-all;">{escape(by)}</span></p>'
             )
-        names = version.labels
-        meta = [
-            (names["index_number"], version.index_number),
-            (names["issuing_body"], version.issuing_body),
-            (names["doc_number"], version.doc_number),
-            (names["issue_date"], version.issue_date.isoformat()),
-            (names["validity"], version.validity),
-        ]
-        block = "<br/>".join(f"{label}：{escape(value)}" for label, value in meta if value)
-        lines.append(f'<p style="{META}">{block}</p>')
+        lines.append(metadata_block(version))
         lines.append('<p style="font-size:15px;line-height:1.6;">原文信息及其有效性见“阅读原文”。</p>')
         return clean_output("".join(lines)), what[:DIGEST_MAX]
 
