@@ -178,6 +178,14 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+def _not_json(target: CityPlatformTarget, response: httpx.Response, zh: str, en: str) -> TransientError:
+    return TransientError(
+        f"{target.name}: {zh}不是 JSON / {en} is not JSON",
+        http_status=response.status_code,
+        response_excerpt=excerpt(response),
+    )
+
+
 class CityPlatformChannel(Channel):
     kind: ClassVar[str] = KIND
     settings_model: ClassVar[type[ChannelSettings]] = CityPlatformSettings
@@ -531,19 +539,13 @@ class CityPlatformChannel(Channel):
         targets = self.targets_for(ref.item_type) if ref.item_type else list(self.cfg.targets)
         held: dict[str, Holding] = {}
         for target in targets:
-            headers = self._headers(target, "read_" + uuid.uuid4().hex, b"")
-            url = f"{target.url.rstrip('/')}/{quote(ref.external_id, safe='')}"
-            response = request(self.client, "GET", url, headers=headers)
+            response = self._read(target, f"{target.url.rstrip('/')}/{quote(ref.external_id, safe='')}")
             if response.status_code == 404:
                 continue
             self._raise_for(target, response, "记录查询 / read record")
             rec = _json(response)
             if not isinstance(rec, dict):
-                raise TransientError(
-                    f"{target.name}: 记录不是 JSON / record is not JSON",
-                    http_status=response.status_code,
-                    response_excerpt=excerpt(response),
-                )
+                raise _not_json(target, response, "记录", "record")
             held[target.name] = replace(_record_holding(target, rec), uid=ref.uid)
         if not held or len(held) < len(targets):
             return None  # a target that should hold it does not
@@ -555,23 +557,12 @@ class CityPlatformChannel(Channel):
         out: list[dict[str, Any]] = []
         offset = 0
         while True:
-            headers = self._headers(target, "read_" + uuid.uuid4().hex, b"")
-            response = request(
-                self.client,
-                "GET",
-                target.url,
-                headers=headers,
-                params={"limit": str(self.INVENTORY_PAGE), "offset": str(offset)},
-            )
+            response = self._read(target, target.url, limit=str(self.INVENTORY_PAGE), offset=str(offset))
             self._raise_for(target, response, "目录查询 / list records")
             data = _json(response)
             page = data.get("records") if isinstance(data, dict) else None
             if not isinstance(page, list):
-                raise TransientError(
-                    f"{target.name}: 目录不是 JSON / record list is not JSON",
-                    http_status=response.status_code,
-                    response_excerpt=excerpt(response),
-                )
+                raise _not_json(target, response, "目录", "record list")
             out.extend(r for r in page if isinstance(r, dict))
             total = data.get("total") if isinstance(data, dict) else None
             offset += len(page)
@@ -579,10 +570,7 @@ class CityPlatformChannel(Channel):
                 return out
 
     def _receipt(self, target: CityPlatformTarget, receipt_id: str) -> dict[str, Any]:
-        # reads are signed over an empty body, each with a fresh id (not de-duplicated)
-        headers = self._headers(target, "read_" + uuid.uuid4().hex, b"")
-        url = f"{target.base_url}/receipts/{receipt_id}"
-        response = request(self.client, "GET", url, headers=headers)
+        response = self._read(target, f"{target.base_url}/receipts/{receipt_id}")
         if response.status_code == 404:
             raise PermanentError(
                 f"{target.name}: 回执 {receipt_id} 不存在 / receipt not found",
@@ -592,12 +580,14 @@ class CityPlatformChannel(Channel):
         self._raise_for(target, response, "回执查询 / receipt")
         data = _json(response)
         if not isinstance(data, dict):
-            raise TransientError(
-                f"{target.name}: 回执不是 JSON / receipt is not JSON",
-                http_status=response.status_code,
-                response_excerpt=excerpt(response),
-            )
+            raise _not_json(target, response, "回执", "receipt")
         return data
+
+    def _read(self, target: CityPlatformTarget, url: str, **params: str) -> httpx.Response:
+        """A GET of the platform's, signed over an empty body with a fresh id (reads are not
+        de-duplicated); the status is the caller's to classify."""
+        headers = self._headers(target, "read_" + uuid.uuid4().hex, b"")
+        return request(self.client, "GET", url, headers=headers, params=params or None)
 
 
 def _record_holding(target: CityPlatformTarget, rec: Mapping[str, Any]) -> Holding:
