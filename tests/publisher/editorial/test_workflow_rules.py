@@ -21,6 +21,7 @@ from publisher.domain.errors import (
 )
 from publisher.domain.item import VersionView
 from publisher.editorial import workflow
+from publisher.editorial.checks.problem import Problem
 from publisher.editorial.service import Service
 from publisher.store.models import Delivery, Item
 from tests.conftest import Team
@@ -216,6 +217,10 @@ def test_an_excluded_channel_waits_with_the_reason_and_its_problems(service: Ser
     (view, kinds) = seen[0]
     assert kinds == CHANNELS and view.version == 1
     assert view.index_number == f"AB1900010-{local(datetime.now(UTC)).year}-001"
+    # what the channels checked is what was frozen (the first number of the year is the one
+    # the check was shown)
+    assert view.uid == uid
+    assert view.content_hash == service.item_detail(uid)["versions"][0]["content_hash"]
     rows = by_channel(service, uid)
     assert rows["wechat"]["state"] == "excluded"
     assert rows["wechat"]["last_error"] == (
@@ -308,6 +313,31 @@ def test_a_content_check_refuses_the_approval(service: Service, team: Team) -> N
     assert checked == [uid]
     assert refusal(exc) == [("body_html", "含有错别字")]
     assert service.item_detail(uid)["state"] == "awaiting_approval"
+
+
+def test_content_problems_join_the_channels_and_name_the_group_member(service: Service, team: Team) -> None:
+    pol, interp = group_of_two(service, team)
+
+    def content_check(session: Any, item: Any) -> list[FieldError]:
+        stored = session.execute(select(Item.title).where(Item.uid == item.uid)).scalar_one()
+        return [Problem("body_html", f"{stored}：含有错别字")] if item.uid == interp else []
+
+    def preflight(view: VersionView, kinds: list[str]) -> list[FieldError]:
+        return [FieldError("channels.cms", "栏目缺失")] if view.uid == interp else []
+
+    with pytest.raises(ValidationError) as exc, service.db.transaction() as s:
+        workflow.approve(
+            s, service.settings, team.approver, pol, preflight=preflight, content_check=content_check
+        )
+    title = service.item_detail(interp)["title"]
+    assert [
+        (e.field, e.message, getattr(e, "item_uid", None), getattr(e, "item_title", None))
+        for e in exc.value.errors
+    ] == [
+        (f"group[{interp}].channels.cms", "栏目缺失", interp, title),
+        (f"group[{interp}].body_html", f"{title}：含有错别字", interp, title),
+    ]
+    assert service.item_detail(pol)["state"] == "awaiting_approval"
 
 
 def group_of_two(service: Service, team: Team) -> tuple[str, str]:
@@ -849,3 +879,216 @@ def test_who_may_reject_depends_on_the_stage(service: Service, team: Team) -> No
 )
 def test_channel_of_a_preflight_problem(field: str, channel: str | None) -> None:
     assert workflow.channel_of(field, ["wechat", "webhook", "webhook.crm"]) == channel
+
+
+def interpretation_of(policy_uid: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "type": "interpretation",
+        "title": "解读",
+        "issue_date": "2026-11-20",
+        "subject": "财政\\预算",
+        "interprets": policy_uid,
+        "body_html": "<p>解读</p>",
+        **overrides,
+    }
+
+
+NOT_BEFORE_POLICY = (
+    "政策解读不能先于所解读的政策发布，请与政策一并批准 / an interpretation is never released before its "
+    "policy: approve them together"
+)
+
+
+def test_an_interpretation_of_an_unreleased_or_unknown_policy_is_refused(
+    service: Service, team: Team
+) -> None:
+    pol = service.create_item(team.editor, policy()).uid
+    interp = to_awaiting(service, team, interpretation_of(pol))
+    with pytest.raises(ValidationError) as exc:
+        service.approve(team.approver, interp)
+    assert refusal(exc) == [("interprets", NOT_BEFORE_POLICY)]
+    set_columns(service, interp, interprets_uid=None)  # no policy at all (the form requires one)
+    with pytest.raises(ValidationError) as none:
+        service.approve(team.approver, interp)
+    assert refusal(none) == [("interprets", NOT_BEFORE_POLICY)]
+
+
+def test_a_scheduled_interpretation_of_a_published_policy_goes_ahead(service: Service, team: Team) -> None:
+    pol = published(service, team)  # released at once: no publish_at
+    later = datetime.now(UTC) + timedelta(hours=1)
+    interp = to_awaiting(service, team, interpretation_of(pol, publish_at=later.isoformat()))
+    service.approve(team.approver, interp)
+    assert service.item_detail(interp)["state"] == "approved"
+
+
+# -- create, edit, import ------------------------------------------------------------------
+
+
+def test_create_fills_the_agency_and_refuses_a_taken_ref(service: Service, team: Team) -> None:
+    item = service.create_item(team.editor2, policy(ref="p-1", issuing_body=None, release_group="g-1"))
+    detail = service.item_detail(item.uid)
+    assert detail["issuing_body"] == service.settings.agency.name
+    assert detail["release_group"] == "g-1" and detail["state"] == "draft" and detail["index_number"] is None
+    assert detail["content"]["index_number"] is None and detail["content"]["abolishes"] == []
+    with service.db.reader() as s:
+        assert workflow.get_item(s, item.uid).created_by == team.editor2.id
+    assert [(e["actor"], e["action"]) for e in service.audit_events(item.uid)] == [("editor2", "create")]
+    with pytest.raises(ValidationError) as taken:
+        service.create_item(team.editor, policy(ref="p-1"))
+    assert refusal(taken) == [("ref", "引用标识 p-1 已存在 / ref already exists")]
+    with pytest.raises(ValidationError) as numbered:
+        service.create_item(team.editor, policy(index_number="AB1900010-2026-009"))
+    assert [e.field for e in numbered.value.errors] == ["index_number"]
+    with pytest.raises(ValidationError) as not_policy:
+        service.create_item(
+            team.editor,
+            interpretation_of(service.create_item(team.editor, sample("notice-abolish", abolishes=[])).uid),
+        )
+    assert refusal(not_policy) == [
+        ("interprets", "政策解读只能关联政策文件 / an interpretation interprets a policy")
+    ]
+    with pytest.raises(ValidationError) as unknown:
+        service.create_item(team.editor, {**sample("notice-abolish", abolishes=["p-404"]), "ref": "n-2"})
+    assert refusal(unknown) == [("abolishes", "关联的信息 p-404 不存在 / no item p-404")]
+
+
+def test_references_resolve_by_ref_to_uids(service: Service, team: Team) -> None:
+    pol = service.create_item(team.editor, policy(ref="p-ref")).uid
+    interp = service.create_item(team.editor, interpretation_of("p-ref")).uid
+    notice = service.create_item(team.editor, sample("notice-abolish", abolishes=["p-ref", pol])).uid
+    at = "2030-01-02T08:00:00+08:00"
+    service.update_item(team.editor, notice, {"publish_at": at})
+    detail = service.item_detail(interp)
+    assert detail["content"]["interprets"] == pol
+    with service.db.reader() as s:
+        assert workflow.get_item(s, interp).interprets_uid == pol
+        stored = workflow.get_item(s, notice).publish_at
+    assert service.item_detail(notice)["content"]["abolishes"] == [pol, pol]
+    assert stored.replace(tzinfo=stored.tzinfo or UTC) == datetime(2030, 1, 2, tzinfo=UTC)
+
+
+def test_what_an_edit_may_not_change(service: Service, team: Team) -> None:
+    uid = service.create_item(team.editor, policy(ref="p-2")).uid
+    for patch, field, message in [
+        ({"type": "notice"}, "type", "创建后不可更改 / cannot be changed after creation"),
+        ({"ref": "p-3"}, "ref", "创建后不可更改 / cannot be changed after creation"),
+        (
+            {"validity": "已废止"},
+            "validity",
+            "有效性须通过“废止/失效”操作变更 / use abolish to change validity",
+        ),
+        ({"index_number": "AB1900010-2026-009"}, "index_number", None),
+    ]:
+        with pytest.raises(ValidationError) as exc:
+            service.update_item(team.editor, uid, patch)
+        assert [e.field for e in exc.value.errors] == [field]
+        if message:
+            assert exc.value.errors[0].message == message
+    # the same values are no change
+    service.update_item(
+        team.editor, uid, {"type": "policy", "ref": "p-2", "validity": "有效", "title": "新标题"}
+    )
+    assert service.item_detail(uid)["title"] == "新标题"
+    service.submit(team.editor, uid)
+    with pytest.raises(TransitionError) as exc2:
+        service.update_item(team.editor, uid, {"title": "x"})
+    assert str(exc2.value) == "当前状态“待保密审查”不能编辑 / cannot edit an item in state in_review"
+
+
+def test_an_answer_to_an_applicant_keeps_its_scope(service: Service, team: Team) -> None:
+    uid = service.create_item(team.editor, policy(scope="面向申请人")).uid
+    with pytest.raises(ValidationError) as exc:
+        service.update_item(team.editor, uid, {"scope": "面向社会"})
+    assert refusal(exc) == [("scope", workflow._APPLICANT_ONLY)]
+    service.update_item(team.editor, uid, {"title": "答复（更正）"})
+    service.update_item(team.editor, uid, {"scope": "面向申请人", "title": "答复（再更正）"})
+    public = service.create_item(team.editor, policy()).uid
+    service.update_item(team.editor, public, {"scope": "面向申请人"})
+
+
+def test_an_edit_is_audited_with_what_changed(service: Service, team: Team) -> None:
+    uid = service.create_item(team.editor, policy()).uid
+    long = "长" * 250
+    service.update_item(team.editor2, uid, {"description": long, "keywords": ["预算", "资金"]})
+    (edit,) = events(service, uid, "edit")
+    assert edit["actor"] == "editor2"
+    assert edit["data"] == {
+        "fields": ["description", "keywords"],
+        "changes": {
+            "description": ["规范财政资金管理。", "长" * 200 + "…"],
+            "keywords": ["[]", '["预算", "资金"]'],
+        },
+        "revision": False,
+    }
+    # a published item's edit is a revision; an approved one's unsent deliveries end
+    later = datetime.now(UTC) + timedelta(hours=3)
+    scheduled = to_awaiting(service, team, policy(title="定时", publish_at=later.isoformat()))
+    service.approve(team.approver, scheduled)
+    service.update_item(team.editor, scheduled, {"title": "定时（修改）"})
+    (revision,) = events(service, scheduled, "edit")
+    assert revision["data"]["revision"] is True and revision["data"]["superseded"] == 4
+    assert revision["data"]["changes"]["title"] == ["定时", "定时（修改）"]
+    assert {d["state"] for d in service.deliveries(scheduled)} == {"superseded"}
+    assert service.item_detail(scheduled)["state"] == "draft"
+    live = published(service, team, title="已发布")
+    service.update_item(team.editor, live, {"title": "已发布（修订）"})
+    (live_edit,) = events(service, live, "edit")
+    assert live_edit["data"]["revision"] is True and "superseded" not in live_edit["data"]
+    assert {d["state"] for d in service.deliveries(live)} == {"queued"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("短", "短"),
+        ("长" * 200, "长" * 200),
+        ("长" * 201, "长" * 200 + "…"),
+        (["a"], '["a"]'),
+        ({"b": 1, "a": "é"}, '{"a": "é", "b": 1}'),
+        (["长" * 300], '["' + "长" * 198 + "…"),
+        (7, 7),
+        (None, None),
+    ],
+)
+def test_an_audited_value_is_shortened_to_200_characters(value: Any, expected: Any) -> None:
+    assert workflow._short(value) == expected
+
+
+def test_import_index_number_rules(service: Service, team: Team) -> None:
+    uid = service.create_item(team.editor, policy()).uid
+    year = local(datetime.now(UTC)).year
+    with pytest.raises(PermissionDeniedError):
+        service.import_index_number(team.editor, uid, "AB1900010-2019-146")
+    for bad in ("AB1900010-2019-14", "XX1900010-2019-146", "AB1900010-2019-146x", "", None):
+        with pytest.raises(ValidationError) as exc:
+            service.import_index_number(team.admin, uid, bad)  # type: ignore[arg-type]
+        assert refusal(exc) == [
+            (
+                "index_number",
+                "索取号格式应为 AB1900010-年份-序号（如 AB1900010-2019-146）/ expected AB1900010-YYYY-serial",
+            )
+        ]
+    for year_bad in (1989, year + 1):
+        with pytest.raises(ValidationError) as implausible:
+            service.import_index_number(team.admin, uid, f"AB1900010-{year_bad}-146")
+        assert refusal(implausible) == [
+            ("index_number", f"索取号年份 {year_bad} 不合理 / implausible year {year_bad}")
+        ]
+    other = service.create_item(team.editor, policy(title="另一份")).uid
+    service.import_index_number(team.admin, other, " AB1900010-1990-00001 ")
+    with pytest.raises(ValidationError) as used:
+        service.import_index_number(team.admin, uid, "AB1900010-1990-00001")
+    assert refusal(used) == [("index_number", "索取号已被使用 / index number already in use")]
+    service.import_index_number(team.admin, uid, f"AB1900010-{year}-146")
+    with pytest.raises(ValidationError) as has:
+        service.import_index_number(team.admin, uid, f"AB1900010-{year}-147")
+    assert refusal(has) == [("index_number", "该信息已有索取号，不可更改 / the item has its number already")]
+    detail = service.item_detail(other)
+    assert detail["index_number"] == "AB1900010-1990-00001"
+    assert detail["content"]["index_number"] == "AB1900010-1990-00001"
+    (event,) = events(service, other, "import-index-no")
+    assert event["actor"] == "admin" and event["data"] == {"index_number": "AB1900010-1990-00001"}
+    # the counter moved past the imported number of this year
+    fresh = to_awaiting(service, team, policy(title="新的"))
+    service.approve(team.approver, fresh)
+    assert service.item_detail(fresh)["index_number"] == f"AB1900010-{year}-147"
