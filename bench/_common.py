@@ -182,6 +182,37 @@ class CityReceiver(LocalServer):
         }
 
 
+def wait_deliveries(
+    rt: Any,
+    n: int,
+    states: tuple[str, ...] = ("delivered",),
+    *,
+    bad: tuple[str, ...] = ("failed", "held"),
+    where: tuple[Any, ...] = (),
+    timeout: float = 600.0,
+    poll: float = 0.02,
+) -> None:
+    """Wait until `n` deliveries (of those `where` selects) are in `states`; raises as soon as
+    any is in a `bad` state, or at `timeout` seconds."""
+    from sqlalchemy import func, select
+
+    from publisher.store.models import Delivery
+
+    deadline = time.monotonic() + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        with rt.db.reader() as s:
+            count = select(func.count()).select_from(Delivery).where(*where)
+            done = s.execute(count.where(Delivery.state.in_(states))).scalar_one()
+            failed = s.execute(count.where(Delivery.state.in_(bad))).scalar_one() if bad else 0
+        if failed:
+            raise RuntimeError(f"{failed} deliveries are {', '.join(bad)}")
+        if done >= n:
+            return
+        time.sleep(poll)
+    raise RuntimeError(f"only {done} of {n} deliveries reached {', '.join(states)} in {timeout} s")
+
+
 # what a seeding fills, emptied (children first) before a kept database is seeded again
 SEEDED_TABLES = ("reminders", "audit_events", "attempts", "deliveries", "item_versions", "items", "users")
 
@@ -233,6 +264,48 @@ def seeded_database(
     finally:
         db.dispose()
     yield url, {**counts, "reused": False}
+
+
+FLAT_RATIO = 1.5  # a median at the large size over its median at the small one, at most
+
+
+def flatness(
+    kind: str,
+    small: int,
+    large: int,
+    pairs: list[tuple[str, float, float]],
+    into: list[Row],
+    *,
+    what: str,
+    baseline: str | None = None,
+) -> bool:
+    """Print each (label, median ms at `small` items, median ms at `large`) with its ratio
+    against FLAT_RATIO, add the rows to `into`; True when every row met it (the `baseline`
+    row is printed only)."""
+    width = max(len(p[0]) for p in pairs)
+    head, big = f"{small:,} items", f"{large:,} items"
+    print(
+        f"\n[{kind}] flatness of the {what}: median ms at {head} and at {big} (target: ratio <= {FLAT_RATIO}x)"
+    )
+    print(f"{what[:-1].ljust(width)} | {head:>12} | {big:>13} | ratio | met")
+    print("-" * (width + 44))
+    ok = True
+    for label, a, b in pairs:
+        ratio = b / a if a else float("inf")
+        good = ratio <= FLAT_RATIO
+        if label != baseline:
+            ok = ok and good
+            into.append(
+                (
+                    f"{label} ({kind}) median at {large:,} items",
+                    f"{b:.1f} ms",
+                    f"{a:.1f} ms at {small:,} items",
+                    ratio,
+                    f"<= {FLAT_RATIO}x",
+                )
+            )
+        print(f"{label.ljust(width)} | {a:12.1f} | {b:13.1f} | {ratio:5.2f} | {'yes' if good else 'NO'}")
+    return ok
 
 
 def median(values: list[float]) -> float:

@@ -40,9 +40,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from bench._common import median, report, scratch_database  # noqa: E402
+from bench._common import median, report, scratch_database, wait_deliveries  # noqa: E402
 from publisher.delivery.executor import EmbeddedExecutor  # noqa: E402
 from publisher.runtime import build_runtime, use_executor  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
@@ -133,24 +133,6 @@ class Posts:
         return deleted
 
 
-def wait_delivered(rt: Any, n: int, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with rt.db.reader() as s:
-            done = s.execute(
-                select(func.count()).select_from(Delivery).where(Delivery.state == "delivered")
-            ).scalar_one()
-            bad = s.execute(
-                select(func.count()).select_from(Delivery).where(Delivery.state.in_(("failed", "held")))
-            ).scalar_one()
-        if bad:
-            raise RuntimeError(f"{bad} deliveries failed or were held")
-        if done >= n:
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"not all {n} deliveries were delivered in {timeout} s")
-
-
 def ledger_round(
     kind: str, wp: dict[str, str], posts: Posts, n: int, threads: int, live: str, tag: str
 ) -> float:
@@ -190,7 +172,7 @@ def ledger_round(
             t0 = time.perf_counter()
             use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=threads, sweep_interval=0.05))
             rt.start()
-            wait_delivered(rt, n)
+            wait_deliveries(rt, n)
             elapsed = time.perf_counter() - t0
         finally:
             rt.close()

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from bench._common import CityReceiver, WechatStandin, report, scratch_database  # noqa: E402
+from bench._common import CityReceiver, WechatStandin, report, scratch_database, wait_deliveries  # noqa: E402
 from bench.cms import PASSWORD_ENV, wordpress  # noqa: E402
 from channels.base import Listing  # noqa: E402
 from publisher.delivery.executor import EmbeddedExecutor  # noqa: E402
@@ -76,20 +76,9 @@ def reviewed(rt: Runtime, who: tuple[Any, Any, Any], n: int, label: str) -> list
     return uids
 
 
-def wait_delivered(rt: Runtime, uids: list[str], channels: tuple[str, ...], timeout: float = 900) -> None:
-    deadline = time.monotonic() + timeout
-    want = len(uids) * len(channels)
-    while time.monotonic() < deadline:
-        with rt.db.reader() as s:
-            done = s.execute(
-                select(Delivery.id)
-                .join(Item, Item.id == Delivery.item_id)
-                .where(Item.uid.in_(uids), Delivery.state == "delivered", Delivery.channel.in_(channels))
-            ).all()
-        if len(done) >= want:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"only {len(done)} of {want} deliveries were delivered in {timeout} s")
+def wait_delivered(rt: Runtime, uids: list[str], channels: tuple[str, ...]) -> None:
+    mine = (Delivery.item_id.in_(select(Item.id).where(Item.uid.in_(uids))), Delivery.channel.in_(channels))
+    wait_deliveries(rt, len(uids) * len(channels), bad=(), where=mine, timeout=900, poll=0.2)
 
 
 def pct(values: list[float], p: float) -> float:

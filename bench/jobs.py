@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 import bench.pages as pages  # noqa: E402
-from bench._common import Row, report, seeded_database  # noqa: E402
+from bench._common import Row, flatness, report, seeded_database  # noqa: E402
 from publisher.compliance import check_consultations, check_deadlines, check_inspection  # noqa: E402
 from publisher.compliance.config import compliance_settings  # noqa: E402
 from publisher.delivery.periodic import run_digests, run_periodic  # noqa: E402
@@ -62,7 +62,6 @@ from publisher.store.models import (  # noqa: E402
     User,
 )
 
-FLAT_RATIO = 1.5
 SEED_VERSION = 1  # bump when the seeded shape changes
 WORK = "01work"  # uid prefix of the current work, replaced on every run
 CLOSED = "2026-03-31"  # the archive's consultations all closed then
@@ -303,30 +302,6 @@ def measure(runtimes: list[Runtime], only: str | None) -> list[list[Timing]]:
 COLLECTED: list[Row] = []
 
 
-def print_flatness(kind: str, small: int, large: int, low: list[Timing], high: list[Timing]) -> bool:
-    width = max(len(r[0]) for r in low)
-    head, big = f"{small:,} items", f"{large:,} items"
-    print(f"\n[{kind}] the periodic jobs: median ms at {head} and at {big} (target: ratio <= {FLAT_RATIO}x)")
-    print(f"{'job'.ljust(width)} | {head:>12} | {big:>13} | ratio | met")
-    print("-" * (width + 44))
-    ok = True
-    for (label, a, _), (_l, b, _p) in zip(low, high, strict=True):
-        ratio = b / a if a else float("inf")
-        good = ratio <= FLAT_RATIO
-        ok = ok and good
-        COLLECTED.append(
-            (
-                f"{label} ({kind}) median at {large:,} items",
-                f"{b:.1f} ms",
-                f"{a:.1f} ms at {small:,} items",
-                ratio,
-                f"<= {FLAT_RATIO}x",
-            )
-        )
-        print(f"{label.ljust(width)} | {a:12.1f} | {b:13.1f} | {ratio:5.2f} | {'yes' if good else 'NO'}")
-    return ok
-
-
 def run(kind: str, items: int, small: int, reuse: bool, only: str | None) -> bool:
     sizes = [small, items]
     with ExitStack() as stack:
@@ -351,7 +326,8 @@ def run(kind: str, items: int, small: int, reuse: bool, only: str | None) -> boo
             print(f"  current work laid: {laid}", flush=True)
             runtimes.append(stack.enter_context(runtime(url)))
         results = measure(runtimes, only)
-    return print_flatness(kind, small, items, results[0], results[1])
+    pairs = [(label, a, b) for (label, a, _), (_l, b, _p) in zip(results[0], results[1], strict=True)]
+    return flatness(kind, small, items, pairs, COLLECTED, what="periodic jobs")
 
 
 def main() -> None:

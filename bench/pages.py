@@ -48,7 +48,7 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from sqlalchemy import insert, select, text, update  # noqa: E402
 
-from bench._common import Row, report, seeded_database  # noqa: E402
+from bench._common import Row, flatness, report, seeded_database  # noqa: E402
 from publisher.delivery.periodic import run_periodic  # noqa: E402
 from publisher.domain.ids import hash_token  # noqa: E402
 from publisher.editorial.views import content_hash  # noqa: E402
@@ -63,7 +63,6 @@ TYPES = ("policy", "interpretation", "notice", "fee_change", "consultation", "pr
 PASSWORD = "bench-password"
 TOKEN = "bench-token-for-the-api-list"
 TARGET_MS = 200.0
-FLAT_RATIO = 1.5
 
 
 def content(n: int, item_type: str) -> dict[str, Any]:
@@ -567,32 +566,11 @@ def print_table(kind: str, items: int, rows: list[Timing]) -> bool:
 def print_flatness(
     kind: str, small: int, large: int, low: list[Timing], high: list[Timing], what: str = "pages"
 ) -> bool:
-    """Each page's (or job's) median at `large` items against its median at `small`, from one run."""
-    width = max(len(r[0]) for r in low)
-    head = f"{small:,} items"
-    big = f"{large:,} items"
-    print(
-        f"\n[{kind}] flatness of the {what}: median ms at {head} and at {big} (target: ratio <= {FLAT_RATIO}x)"
-    )
-    print(f"{what[:-1].ljust(width)} | {head:>12} | {big:>13} | ratio | met")
-    print("-" * (width + 44))
-    ok = True
-    for (label, _s, a, _p), (_l, _s2, b, _p2) in zip(low, high, strict=True):
-        ratio = b / a if a else float("inf")
-        good = ratio <= FLAT_RATIO
-        if what != "pages" or label != low[0][0]:  # the pages' first row is the baseline
-            ok = ok and good
-            COLLECTED.append(
-                (
-                    f"{label} ({kind}) median at {large:,} items",
-                    f"{b:.1f} ms",
-                    f"{a:.1f} ms at {small:,} items",
-                    ratio,
-                    f"<= {FLAT_RATIO}x",
-                )
-            )
-        print(f"{label.ljust(width)} | {a:12.1f} | {b:13.1f} | {ratio:5.2f} | {'yes' if good else 'NO'}")
-    return ok
+    """Each page's (or job's) median at `large` items against its median at `small`, from one
+    run; the pages' first row is the baseline."""
+    pairs = [(label, a, b) for (label, _s, a, _p), (_l, _s2, b, _p2) in zip(low, high, strict=True)]
+    baseline = low[0][0] if what == "pages" else None
+    return flatness(kind, small, large, pairs, COLLECTED, what=what, baseline=baseline)
 
 
 def run(kind: str, items: int, rounds: int, reuse: bool, flat_base: int, with_jobs: bool) -> bool:

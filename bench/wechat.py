@@ -42,7 +42,6 @@ import httpx  # noqa: E402
 import redis  # noqa: E402
 import uvicorn  # noqa: E402
 from PIL import Image  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
 from wechatpy import WeChatClient  # noqa: E402
 
 from bench._common import (  # noqa: E402
@@ -53,11 +52,11 @@ from bench._common import (  # noqa: E402
     median,
     report,
     scratch_database,
+    wait_deliveries,
 )
 from publisher.delivery.executor import EmbeddedExecutor  # noqa: E402
 from publisher.runtime import Runtime, build_runtime, use_executor  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
-from publisher.store.models import Delivery  # noqa: E402
 from publisher.web import create_app  # noqa: E402
 
 
@@ -143,26 +142,6 @@ def images_for(tags: list[str], start: int) -> dict[str, tuple[str, bytes]]:
     return out
 
 
-def wait_states(rt: Runtime, n: int, states: tuple[str, ...], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with rt.db.reader() as s:
-            done = s.execute(
-                select(func.count()).select_from(Delivery).where(Delivery.state.in_(states))
-            ).scalar_one()
-            bad = s.execute(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.state.in_(("failed", "held", "retry_wait")))
-            ).scalar_one()
-        if bad:
-            raise RuntimeError(f"{bad} deliveries failed, were held or are waiting to retry")
-        if done >= n:
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"not all {n} deliveries reached {states} in {timeout} s")
-
-
 def ledger_round(
     settings: Settings,
     host: ImageHost,
@@ -200,7 +179,8 @@ def ledger_round(
         t0, c0 = time.perf_counter(), time.process_time()
         use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=threads, sweep_interval=0.05))
         rt.start()
-        wait_states(rt, len(tags), ("delivered",) if callbacks else ("accepted", "delivered"))
+        states = ("delivered",) if callbacks else ("accepted", "delivered")
+        wait_deliveries(rt, len(tags), states, bad=("failed", "held", "retry_wait"), timeout=300)
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         if app is not None:
