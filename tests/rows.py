@@ -45,13 +45,13 @@ def item_row(user: int, at: datetime, **values: Any) -> dict[str, Any]:
     return {**row, **values}
 
 
-def first_version(s: Session, item: int, user: int, at: datetime) -> int:
-    """A first, published version of `item` (empty content); its id."""
+def published_version(s: Session, item: int, user: int, at: datetime, number: int = 1) -> int:
+    """A published version of `item` (the first unless `number` says; empty content); its id."""
     return s.execute(
         insert(ItemVersion)
         .values(
             item_id=item,
-            number=1,
+            number=number,
             content={},
             content_hash="0" * 64,
             reason="publish",

@@ -15,7 +15,7 @@ from publisher.compliance.inspection import ANY, OVERLAP, _delivered_since, _new
 from publisher.store.db import Database
 from publisher.store.models import Delivery, InspectionNewest, Item
 from tests.conftest import backfilled
-from tests.rows import admin_user, delivery_row, first_version, item_row
+from tests.rows import admin_user, delivery_row, item_row, published_version
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 CHANNELS = ("rss", "cms")
@@ -45,7 +45,7 @@ def _deliver(db: Database, user: int, channel: str, kind: str, op: str, state: s
         values = item_row(user, at, type=kind, state="published", title="巡查")
         item = s.execute(insert(Item).values(**values).returning(Item.id)).scalar_one()
         delivered_at = at if state == "delivered" else None
-        row = delivery_row(item, first_version(s, item, user, at), channel, state, at, operation=op)
+        row = delivery_row(item, published_version(s, item, user, at), channel, state, at, operation=op)
         s.execute(insert(Delivery).values(**row, delivered_at=delivered_at))
 
 

@@ -16,7 +16,8 @@ from publisher.domain.item import DeliveryState
 from publisher.editorial import paging, readmodels
 from publisher.editorial.readmodels import OVERALL_FILTERS, ItemFilters, search_items
 from publisher.editorial.service import Service, overall_status
-from publisher.store.models import Delivery, Item, ItemVersion, User
+from publisher.store.models import Delivery, Item
+from tests.rows import admin_user, delivery_row, item_row, published_version
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CHANNELS = ("rss", "cms", "wechat")
@@ -26,62 +27,23 @@ ITEM_STATES = ("draft", "in_review", "approved", "published", "published", "publ
 
 def _ledger(service: Service, n: int, seed: int) -> None:
     rng = random.Random(seed)
+    user = admin_user(service.db, "status", NOW)
     with service.db.transaction() as s:
-        user = s.execute(
-            insert(User)
-            .values(name="status", role="admin", token_hash="t" * 64, active=True, created_at=NOW)
-            .returning(User.id)
-        ).scalar_one()
         for i in range(n):
             state = rng.choice(ITEM_STATES)
             at = NOW - timedelta(minutes=i)
-            item_id = s.execute(
-                insert(Item)
-                .values(
-                    uid=f"01status{i:018d}",
-                    type="policy",
-                    state=state,
-                    title=f"第{i}号",
-                    content={},
-                    validity="有效",
-                    created_by=user,
-                    created_at=at,
-                    updated_at=at,
-                )
-                .returning(Item.id)
-            ).scalar_one()
+            values = item_row(user, at, uid=f"01status{i:018d}", state=state, title=f"第{i}号")
+            item_id = s.execute(insert(Item).values(**values).returning(Item.id)).scalar_one()
             if state in ("draft", "in_review") and rng.random() < 0.7:
                 continue
             for number in range(1, rng.randint(1, 3) + 1):
-                version = s.execute(
-                    insert(ItemVersion)
-                    .values(
-                        item_id=item_id,
-                        number=number,
-                        content={},
-                        content_hash="0" * 64,
-                        reason="publish",
-                        created_by=user,
-                        created_at=at,
-                    )
-                    .returning(ItemVersion.id)
-                ).scalar_one()
+                version = published_version(s, item_id, user, at, number)
                 for channel in rng.sample(CHANNELS, rng.randint(0, len(CHANNELS))):
                     # mostly delivered, as a ledger is; the rest spread over every state
                     st = DeliveryState.DELIVERED if rng.random() < 0.5 else rng.choice(STATES)
+                    key = f"{item_id}.{number}.{channel}"
                     s.execute(
-                        insert(Delivery).values(
-                            item_id=item_id,
-                            version_id=version,
-                            channel=channel,
-                            operation="publish",
-                            state=st,
-                            key=f"{item_id}.{number}.{channel}",
-                            attempts=0,
-                            next_attempt_at=at,
-                            created_at=at,
-                            updated_at=at,
-                        )
+                        insert(Delivery).values(**delivery_row(item_id, version, channel, st, at, key=key))
                     )
 
 

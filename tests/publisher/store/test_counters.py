@@ -22,7 +22,7 @@ from publisher.store import counters
 from publisher.store.db import Database
 from publisher.store.models import Attempt, Delivery, Item, ItemVersion
 from tests.conftest import Team, backfilled
-from tests.rows import admin_user, delivery_row, first_version, item_row
+from tests.rows import admin_user, delivery_row, item_row, published_version
 
 CHANNELS = ("rss", "cms", "wechat")
 STATES = ("queued", "sending", "retry_wait", "held", "accepted", "delivered", "failed", "superseded")
@@ -84,7 +84,7 @@ def _apply(db: Database, user: int, step: tuple) -> None:  # type: ignore[type-a
                 return
             version = s.execute(select(ItemVersion.id).where(ItemVersion.item_id == item)).scalar()
             if version is None:
-                version = first_version(s, item, user, NOW)
+                version = published_version(s, item, user, NOW)
             # (version, channel, operation) is unique
             s.execute(
                 insert(Delivery),
