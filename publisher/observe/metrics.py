@@ -28,12 +28,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, String, bindparam, case, func, literal, or_, select, union_all
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy import CompoundSelect, Select, String, bindparam, case, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
 
 from publisher.alerting.metrics import AlertCollector
 from publisher.domain.clock import utcnow
@@ -215,33 +217,35 @@ def oldest_pending(s: Session, channels: Iterable[str]) -> dict[str, datetime]:
     one index probe per (channel, state) — the first entry of the outbox index under that
     prefix — so the cost follows the number of channels, not the ledger or the backlog (a
     GROUP BY, or a min over `state IN (...)`, reads every pending row)."""
-    return _earliest_per_channel(s, channels, Delivery.created_at, OUTBOX_STATES)
+    names = tuple(sorted(channels))
+    if not names:
+        return {}
+    return _earliest(s.execute(_earliest_statement(names, "created_at", OUTBOX_STATES, False)).one(), names)
 
 
 def oldest_due(s: Session, channels: Iterable[str], now: datetime) -> dict[str, datetime]:
     """Each channel's earliest due time among its due deliveries: one probe of the partial due
     index per (channel, state), in one statement, so the cost follows the channels, not the
     backlog (a GROUP BY would read every due row)."""
-    return _earliest_per_channel(
-        s, channels, Delivery.next_attempt_at, DUE_STATES, Delivery.next_attempt_at <= now
-    )
-
-
-def _earliest_per_channel(
-    s: Session,
-    channels: Iterable[str],
-    column: QueryableAttribute[datetime],
-    states: Iterable[str],
-    *also: ColumnElement[bool],
-) -> dict[str, datetime]:
-    """min(column) per channel over the given states, as one scalar subquery per (channel,
-    state) in a single SELECT: each is one probe of a partial index."""
-    names = sorted(channels)
-    wanted = list(states)
+    names = tuple(sorted(channels))
     if not names:
         return {}
+    stmt = _earliest_statement(names, "next_attempt_at", DUE_STATES, True)
+    return _earliest(s.execute(stmt, {"now": now}).one(), names)
+
+
+@lru_cache(maxsize=64)
+def _earliest_statement(
+    names: tuple[str, ...], column: str, states: tuple[str, ...], due: bool
+) -> Select[Any]:
+    """min(column) per channel over the given states (and, with `due`, next_attempt_at <= the
+    parameter `now`), as one scalar subquery per (channel, state) in a single SELECT: each is
+    one probe of a partial index. Built once per set of channels: building and keying twenty
+    subqueries cost more Python than the probes cost the database."""
+    attr = getattr(Delivery, column)
+    also = [Delivery.next_attempt_at <= bindparam("now")] if due else []
     probes = [
-        select(func.min(column))
+        select(func.min(attr))
         # the state inline, not a parameter: a prepared statement's generic plan cannot
         # prove a parameter inside the partial index's predicate and would pass it by
         .where(
@@ -252,11 +256,15 @@ def _earliest_per_channel(
         .scalar_subquery()
         .label(f"p{i}_{j}")
         for i, channel in enumerate(names)
-        for j, state in enumerate(wanted)
+        for j, state in enumerate(states)
     ]
-    row = s.execute(select(*probes)).one()
+    return select(*probes)
+
+
+def _earliest(row: Any, names: tuple[str, ...]) -> dict[str, datetime]:
+    """The earliest of each channel's per-state minima in `row` (channel-major, as built)."""
     out = {}
-    width = len(wanted)
+    width = len(row) // len(names)
     for i, channel in enumerate(names):
         found = [t for t in row[i * width : (i + 1) * width] if t is not None]
         if found:
@@ -320,10 +328,23 @@ def _samples(s: Session, sample: int, channels: list[str]) -> dict[str, tuple[in
     the ledger (it was 5,000 index probes a page) and no sort of the window by channel name."""
     if not channels:
         return {}
+    out: dict[str, tuple[int, int, dict[int, float]]] = {}
+    for channel, duration, pos, n, ok in s.execute(
+        _samples_statement(tuple(channels), sample, HEALTH_WINDOW)
+    ):
+        entry = out.setdefault(channel, (int(n), int(ok), {}))
+        entry[2][int(pos)] = float(duration)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _samples_statement(channels: tuple[str, ...], sample: int, window_size: int) -> CompoundSelect[Any]:
+    """`_samples`' statement, built once per set of channels (building and keying it cost more
+    Python than the database spends on it)."""
     oldest = (
         select(RecentAttempt.attempt_id)
         .order_by(RecentAttempt.attempt_id.desc())
-        .offset(HEALTH_WINDOW - 1)
+        .offset(window_size - 1)
         .limit(1)
         .scalar_subquery()
     )
@@ -355,11 +376,7 @@ def _samples(s: Session, sample: int, channels: list[str]) -> dict[str, tuple[in
                 ranked.c.oks,
             ).where(or_(*wanted))
         )
-    out: dict[str, tuple[int, int, dict[int, float]]] = {}
-    for channel, duration, pos, n, ok in s.execute(union_all(*branches)):
-        entry = out.setdefault(channel, (int(n), int(ok), {}))
-        entry[2][int(pos)] = float(duration)
-    return out
+    return union_all(*branches)
 
 
 def channel_health(

@@ -3,8 +3,9 @@
 Reading them costs the number of (channel, state) pairs, not the number of deliveries: this
 is what /metrics and the ops pages use instead of COUNT(*) over the ledger. On PostgreSQL the
 triggers append deltas (see the migration for why); a read adds the pending deltas to the
-counters in one statement, so it is exact for everything committed; a read folds a bounded
-batch first and the periodic jobs fold the rest (`fold_batches`), so the delta table stays short.
+counters in one statement, so it is exact for everything committed; a read that met a
+backlog folds a bounded batch, and the periodic jobs fold the rest (`fold_batches`), so the
+delta table stays short.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ _FOLD_LOCK = 0x70756263  # "pubc"
 FOLD_BATCH = 10_000
 # The periodic fold stops after this many batches (500,000 deltas); the next run continues
 FOLD_MAX_BATCHES = 50
-# What a read (a scrape, an ops page) folds before it reads: the oldest this many deltas
+# A read (a scrape, an ops page) that met this many pending deltas folds the oldest
+# READ_FOLD_BATCH of them after it has read
+READ_FOLD_AT = 500
 READ_FOLD_BATCH = 1_000
 
 # (deltas moved, counter rows changed); {where} limits the deltas taken to the oldest batch
@@ -59,6 +62,7 @@ class Counts:
     released: dict[str, int] = field(default_factory=dict)  # type -> items the public sees
     # (publication year or '', '<validity>|<year of its change or ''>', withdrawn) -> policies
     policies: dict[tuple[str, str, bool], int] = field(default_factory=dict)
+    pending: int = 0  # delta rows the read added (PostgreSQL's, not yet folded)
 
     def by_channel(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = defaultdict(dict)
@@ -71,7 +75,9 @@ class Counts:
 def read(session: Session, *families: str) -> Counts:
     """Every family, or only the ones named (the others stay empty)."""
     parts = [
-        select(Counter.family, Counter.a, Counter.b, Counter.c, Counter.n, Counter.total),
+        select(
+            Counter.family, Counter.a, Counter.b, Counter.c, Counter.n, Counter.total, literal(0).label("k")
+        ),
         select(
             CounterDelta.family,
             CounterDelta.a,
@@ -79,6 +85,7 @@ def read(session: Session, *families: str) -> Counts:
             CounterDelta.c,
             CounterDelta.n,
             CounterDelta.total,
+            literal(1).label("k"),
         ),
     ]
     if families:
@@ -88,12 +95,13 @@ def read(session: Session, *families: str) -> Counts:
         ]
     u = union_all(*parts).subquery()
     rows = session.execute(
-        select(u.c.family, u.c.a, u.c.b, u.c.c, func.sum(u.c.n), func.sum(u.c.total)).group_by(
-            u.c.family, u.c.a, u.c.b, u.c.c
-        )
+        select(
+            u.c.family, u.c.a, u.c.b, u.c.c, func.sum(u.c.n), func.sum(u.c.total), func.sum(u.c.k)
+        ).group_by(u.c.family, u.c.a, u.c.b, u.c.c)
     ).all()
     counts = Counts()
-    for family, a, b, c, n, total in rows:
+    for family, a, b, c, n, total, deltas in rows:
+        counts.pending += int(deltas or 0)
         if family == DELIVERY:
             counts.deliveries[(a, b)] = int(n)
         elif family == ITEM:
@@ -140,10 +148,13 @@ def _fold(db: Database, limit: int | None) -> tuple[int, int]:
 
 
 def snapshot(db: Database) -> Counts:
-    """Fold the oldest deltas (at most READ_FOLD_BATCH), then read: what /metrics and the ops
-    pages call. The read adds whatever deltas are left, so it is exact either way; the bounded
-    fold keeps a scrape or a page from moving a whole backlog (a burst of writes, a long time
-    nobody looked) inside its own request — the periodic jobs fold the rest in batches."""
-    _fold(db, READ_FOLD_BATCH)
+    """Read, exact (the pending deltas added in): what /metrics and the ops pages call. Only
+    when the read met READ_FOLD_AT deltas or more does it fold, the oldest READ_FOLD_BATCH:
+    a page or scrape never pays a write transaction (four round trips and a lock) for a
+    handful of deltas, and never moves a whole backlog (a burst of writes, a long time nobody
+    looked) inside its own request — the periodic jobs fold the rest in batches."""
     with db.reader() as s:
-        return read(s)
+        counts = read(s)
+    if counts.pending >= READ_FOLD_AT:
+        _fold(db, READ_FOLD_BATCH)
+    return counts

@@ -7,18 +7,21 @@ from __future__ import annotations
 import statistics
 import subprocess
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from publisher.observe import metrics
-from publisher.observe.metrics import channel_health
+from publisher.observe.metrics import channel_health, oldest_due, oldest_pending
 from publisher.runtime import Runtime
-from publisher.store.models import Attempt
+from publisher.store.db import Database
+from publisher.store.models import Attempt, Delivery
 from publisher.web import create_app
 from tests.conftest import Team
+from tests.publisher.store.test_counters import NOW, _apply, _user
 from tests.receiver import Receiver, webhook_channels
 from tests.support import publish, wait_for
 
@@ -113,3 +116,23 @@ def test_channel_health_ratio_latency_queue_and_age(
     [h] = channel_health(rt.db, rt.settings, ["webhook.hooks"])
     assert h.paused and h.pause_reason == "维护" and h.queue_depth == 1
     assert h.oldest_pending_seconds is not None and h.oldest_pending_seconds >= 0
+
+
+def test_oldest_due_follows_the_moment_asked_about(db: Database) -> None:
+    """The due probe's statement is built once per set of channels and takes `now` as a
+    parameter: each call answers for its own moment."""
+    user = _user(db)
+    _apply(db, user, ("items", 1, "policy", "published"))
+    _apply(db, user, ("deliveries", 1, "rss", "retry_wait"))
+    _apply(db, user, ("deliveries", 1, "rss", "queued"))
+    _apply(db, user, ("deliveries", 1, "cms", "delivered"))
+    with db.transaction() as s:
+        ids = s.execute(select(Delivery.id).order_by(Delivery.id)).scalars().all()
+        for d, at in zip(ids, (NOW, NOW + timedelta(hours=1), NOW - timedelta(hours=2)), strict=True):
+            s.execute(update(Delivery).where(Delivery.id == d).values(next_attempt_at=at))
+    with db.reader() as s:
+        assert oldest_due(s, ["rss", "cms"], NOW - timedelta(minutes=1)) == {}
+        assert oldest_due(s, ["rss", "cms"], NOW) == {"rss": NOW}
+        assert oldest_due(s, ["rss", "cms"], NOW + timedelta(hours=3)) == {"rss": NOW}
+        assert oldest_pending(s, ["rss", "cms"]) == {"rss": NOW}
+        assert oldest_pending(s, []) == {} and oldest_due(s, [], NOW) == {}

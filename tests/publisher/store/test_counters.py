@@ -245,10 +245,12 @@ def test_fold_moves_deltas_without_changing_a_read(db: Database) -> None:
     _assert_equal(db)
 
 
-def test_a_read_folds_a_bounded_batch_and_stays_exact(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A scrape or an ops page folds at most READ_FOLD_BATCH deltas (the periodic jobs fold the
-    rest) and still reads what a fresh COUNT(*) gives."""
-    monkeypatch.setattr(counters, "READ_FOLD_BATCH", 2)
+def test_a_read_folds_only_a_backlog_and_a_bounded_batch_of_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scrape or an ops page reads the pending deltas in (exact without a fold); only a
+    read that met READ_FOLD_AT of them folds, and at most READ_FOLD_BATCH (the periodic jobs
+    fold the rest)."""
     user = _user(db)
     for step in (
         ("items", 2, "policy", "published"),
@@ -263,14 +265,23 @@ def test_a_read_folds_a_bounded_batch_and_stays_exact(db: Database, monkeypatch:
         with db.reader() as s:
             return s.execute(select(func.count()).select_from(counters.CounterDelta)).scalar_one()
 
+    def check(kept: counters.Counts) -> None:
+        truth = _truth(db)
+        assert {k: v for k, v in kept.deliveries.items() if v} == truth.deliveries
+        assert {k: v for k, v in kept.items.items() if v} == truth.items
+        _assert_equal(db)
+
     before = pending()
-    assert (before > 2) == db.postgres
+    assert (before > 3) == db.postgres
+    monkeypatch.setattr(counters, "READ_FOLD_AT", before + 1)  # below the threshold: no fold
     kept = counters.snapshot(db)
-    assert pending() == max(0, before - 2)
-    truth = _truth(db)
-    assert {k: v for k, v in kept.deliveries.items() if v} == truth.deliveries
-    assert {k: v for k, v in kept.items.items() if v} == truth.items
-    _assert_equal(db)
+    assert kept.pending == before and pending() == before
+    check(kept)
+    monkeypatch.setattr(counters, "READ_FOLD_AT", 1)
+    monkeypatch.setattr(counters, "READ_FOLD_BATCH", 2)
+    kept = counters.snapshot(db)
+    assert kept.pending == before and pending() == max(0, before - 2)
+    check(kept)
 
 
 # -- the backfill ------------------------------------------------------------------------------
