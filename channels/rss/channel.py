@@ -285,6 +285,8 @@ class RssChannel(Channel):
                 entries = self._served.entries(self.output_dir / name)
             except OSError as exc:
                 raise TransientError(f"读取订阅源失败 / cannot read {name}: {exc}"[:300]) from exc
+            if entries is None and name.endswith(".gz"):
+                continue  # none precompressed: a web server's gzip_static serves the file itself
             shown = (entries or {}).get(entry["id"])
             if shown is None:
                 missing.append(name)

@@ -32,8 +32,8 @@ class Shown:
     withdrawn: bool
 
 
-# entry id -> what the file shows; None: the file is missing, or not a feed a reader can parse
-Entries = dict[str, Shown] | None
+# entry id -> what a feed document shows
+Entries = dict[str, Shown]
 
 
 def _version(text: str | None) -> int | None:
@@ -52,7 +52,7 @@ def _shown(element: ElementTree.Element, *, withdrawn: bool) -> Shown:
     )
 
 
-def parse(data: bytes) -> Entries:
+def parse(data: bytes) -> Entries | None:
     """Entry id -> what an RSS or Atom document shows of it; None when `data` is not one."""
     try:
         root = ElementTree.fromstring(data)
@@ -81,9 +81,10 @@ class ServedFiles:
         self._lock = threading.Lock()
         self._parsed: dict[Path, tuple[tuple[int, int, int], Entries]] = {}
 
-    def entries(self, path: Path) -> Entries:
-        """What the file at `path` shows (a `.gz` is read decompressed). Raises OSError when it
-        exists but cannot be read."""
+    def entries(self, path: Path) -> Entries | None:
+        """What the file at `path` shows (a `.gz` is read decompressed; a file that is not a
+        feed shows nothing); None when there is no such file. Raises OSError when it exists
+        but cannot be read."""
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -99,7 +100,7 @@ class ServedFiles:
                 data = gzip.decompress(data)
             except (OSError, EOFError, zlib.error):
                 data = b""
-        parsed = parse(data)
+        parsed = parse(data) or {}
         with self._lock:
             self._parsed[path] = (stamp, parsed)
         return parsed

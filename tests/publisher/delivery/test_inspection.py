@@ -259,6 +259,9 @@ def test_a_feed_file_that_lost_or_altered_an_entry_is_drift_until_a_re_push_writ
     }
     assert "all.rss" in found[lost]["found"] and "第 7 版" in found[altered]["found"]
     assert "type/policy.rss.gz" in found[unzipped]["found"]
+    # a .gz that is not there is no drift: the plain file is served in its place
+    (Path(settings.data_dir) / "channels" / "rss" / "feeds" / "all.atom.gz").unlink()
+    assert rt.deliveries.inspect(["rss"]).drifted == 3
     # a file that no longer parses leaves every entry out of it
     edit_served(settings, "all.rss", lambda xml: xml[: len(xml) // 2])
     rt.deliveries.inspect(["rss"])
