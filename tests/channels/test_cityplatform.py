@@ -17,7 +17,6 @@ import pytest
 from channels import signing
 from channels.base import (
     ChannelConfigError,
-    ChannelContext,
     ChannelError,
     Operation,
     PermanentError,
@@ -28,29 +27,14 @@ from channels.base import (
 from channels.cityplatform import CityPlatformChannel, CityPlatformSettings, classify
 from channels.standins.cityplatform_receiver import Contract
 from publisher.domain.item import ItemType, VersionView
-from publisher.settings import resolve_secret
 from tests.factories import make_version
+
+from .test_cityplatform_e2e import CONTEXT, DISCLOSED, PROCUREMENT
 
 SECRET = signing.generate_secret()
 TRADING_SECRET = signing.generate_secret()
-DISCLOSED = ["policy", "interpretation", "fee_change", "procurement_result", "consultation", "notice"]
-CONTEXT = ChannelContext(
-    public_base_url="http://127.0.0.1:8000",
-    data_dir=Path("/nonexistent"),
-    agency_name="上海市财政局",
-    resolve_secret=resolve_secret,
-)
 CONTRACT = Contract()
 
-PROCUREMENT = {
-    "project_number": "SH-2019-EXAMPLE-001",
-    "project_name": "某信息化运维服务项目",
-    "purchaser": "示例采购单位",
-    "supplier": "示例供应商有限公司",
-    "amount_yuan": "1280000.00",
-    "award_date": "2019-05-18",
-    "method": "公开招标",
-}
 FEE = {
     "catalogue": "行政事业性收费目录",
     "effective_date": "2019-07-01",
