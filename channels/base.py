@@ -432,7 +432,8 @@ class Listing(Protocol):
 @runtime_checkable
 class Inspecting(Protocol):
     """A channel that can read back one delivered copy (post-publication inspection). It
-    reads through the same client and mapping as `inventory`: one read path per channel."""
+    reads through the same client and mapping as `inventory`: one read path per channel; a
+    channel that serves files of its own (the feeds) also reads what it serves."""
 
     def inspect(self, ref: CopyRef) -> Holding | None:
         """What the channel holds for this copy now; None when the channel has no trace of it

@@ -4,7 +4,8 @@ lookup and record what differs as drift (publisher/delivery/drift.py).
     live_copies (one per item and channel, written by the ledger on delivery)
         │  due: next_inspect_at <= now (index on channel, next_inspect_at)
         ▼
-    adapter.inspect(CopyRef)      the same client and mapping as its `inventory` (reconcile)
+    adapter.inspect(CopyRef)      the same client and mapping as its `inventory` (reconcile);
+        │                         the feeds also parse the files they serve
         │  None → missing · not live → unpublished · other version / validity, or changed
         │  after our delivery → stale · outbound links of the body (egress guard) → link_dead,
         │  link_moved, on one copy per item only (`links_on`) · the channel answered an
