@@ -79,13 +79,41 @@ def kept_database_url(kind: str, name: str) -> str:
             shutil.copyfile(folder / f"{name}.db", folder / f"{full}.db")
         return f"sqlite:///{folder / (full + '.db')}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        exists = "SELECT 1 FROM pg_database WHERE datname = %s"
-        if conn.execute(exists, (full,)).fetchone() is None:
-            if tag and conn.execute(exists, (name,)).fetchone() is not None:
-                conn.execute(f'CREATE DATABASE "{full}" TEMPLATE "{name}"')
+        if not pg_exists(conn, full):
+            if tag and pg_exists(conn, name):
+                clone_database(conn, full, name)
             else:
                 conn.execute(f'CREATE DATABASE "{full}"')
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{full}"
+    return pg_url(full)
+
+
+def pg_url(name: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def pg_exists(conn: psycopg.Connection, name: str) -> bool:  # type: ignore[type-arg]
+    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+CLONE_WAIT = float(os.environ.get("BENCH_CLONE_WAIT", "1800"))
+
+
+def clone_database(conn: psycopg.Connection, name: str, source: str) -> None:  # type: ignore[type-arg]
+    """CREATE DATABASE `name` TEMPLATE `source`. PostgreSQL refuses while anyone is connected
+    to the source (another engineer's bench timing on it): retried every 15 s for up to
+    BENCH_CLONE_WAIT seconds (30 minutes)."""
+    deadline = time.monotonic() + CLONE_WAIT
+    started = time.perf_counter()
+    while True:
+        try:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+            break
+        except psycopg.errors.ObjectInUse:
+            if time.monotonic() > deadline:
+                raise
+            print(f"  {source} is in use; cloning it again in 15 s", flush=True)
+            time.sleep(15)
+    print(f"  {name}: cloned from {source} in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def free_port() -> int:

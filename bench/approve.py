@@ -2,6 +2,11 @@
 beside a baseline of plain INSERTs of the same rows in the same run (issue #2).
 
     .venv/bin/python bench/approve.py [--items 200] [--rounds 7] [--db sqlite,postgres]
+    BENCH_DB_TAG=me .venv/bin/python bench/approve.py --db postgres --seeded 1000000
+
+With --seeded ITEMS the same rounds also run, interleaved, on bench/pages.py's kept seeded
+database of that size (issue 21: an approval must cost the same on a city's archive): both
+sides are printed with the ratio big/empty.
 
 Target: the approval path at least 0.5x the bare-INSERT baseline. The ratio printed is the
 median of per-round ratios: each round times the approvals and the baseline back to back.
@@ -18,6 +23,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -26,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Connection, bindparam, insert, select, text, update  # noqa: E402
 
+import bench.pages as pages  # noqa: E402
 from bench._common import Row, median, report, scratch_database  # noqa: E402
 from publisher.editorial.service import Service  # noqa: E402
 from publisher.settings import Settings  # noqa: E402
@@ -188,49 +196,92 @@ def bare_rows(svc: Service, editor, n: int, tag: str) -> tuple[list[int], dict]:
     return [r.id for r in rows], rows[0].content
 
 
-def run(kind: str, items: int, rounds: int) -> tuple[float, float, float, float, float]:
-    """Rates (median over rounds) of ours, the baseline and the bare statements, and the
-    median of the per-round ratios ours/baseline and bare/baseline. The three run back to back
-    in each round, in a rotating order, so that a ratio compares runs that met the same load
-    on this shared machine; every round's rows are created before any timing starts."""
-    rates: dict[str, list[float]] = {"ours": [], "base": [], "separate": []}
-    with scratch_database(kind) as url:
+Rates = dict[str, list[float]]
+
+
+class Side:
+    """One database the rounds run on: its service, users and each round's prepared rows."""
+
+    def __init__(self, url: str, items: int, rounds: int) -> None:
         settings = Settings(database={"url": url}, channels=CHANNELS)
-        db = Database(url)
-        svc = Service(db, settings)
-        editor, _ = svc.add_user("bench-editor", "editor")
-        approver, _ = svc.add_user("bench-approver", "approver")
-        inputs = [
+        self.db = Database(url)
+        self.svc = Service(self.db, settings)
+        # a kept seeded database is used again by later runs: names of this run's own
+        run = uuid.uuid4().hex[:6]
+        self.editor, _ = self.svc.add_user(f"bench-editor-{run}", "editor")
+        self.approver, _ = self.svc.add_user(f"bench-approver-{run}", "approver")
+        self.inputs = [
             (
-                prepare(svc, editor, items, f"a{r}-"),
-                bare_rows(svc, editor, items, f"b{r}-"),
-                bare_rows(svc, editor, items, f"s{r}-"),
+                prepare(self.svc, self.editor, items, f"a{r}-{run}-"),
+                bare_rows(self.svc, self.editor, items, f"b{r}-{run}-"),
+                bare_rows(self.svc, self.editor, items, f"s{r}-{run}-"),
             )
             for r in range(rounds)
         ]
-        for r, (uids, (base_ids, content), (separate_ids, _)) in enumerate(inputs):
-            runs = [
-                ("ours", partial(approve_all, svc, approver, uids)),
-                ("base", partial(bare_inserts, db, base_ids, content, editor.id)),
-                ("separate", partial(bare_statements, db, separate_ids, content, editor.id)),
-            ]
-            for name, fn in runs[r % 3 :] + runs[: r % 3]:
-                rates[name].append(fn())
-        db.dispose()
-    ratio = median([o / b for o, b in zip(rates["ours"], rates["base"], strict=True)])
-    ceiling = median([s / b for s, b in zip(rates["separate"], rates["base"], strict=True)])
-    return median(rates["ours"]), median(rates["base"]), median(rates["separate"]), ratio, ceiling
+        self.rates: Rates = {"ours": [], "base": [], "separate": []}
+
+    def round(self, r: int) -> None:
+        uids, (base_ids, content), (separate_ids, _) = self.inputs[r]
+        runs = [
+            ("ours", partial(approve_all, self.svc, self.approver, uids)),
+            ("base", partial(bare_inserts, self.db, base_ids, content, self.editor.id)),
+            ("separate", partial(bare_statements, self.db, separate_ids, content, self.editor.id)),
+        ]
+        for name, fn in runs[r % 3 :] + runs[: r % 3]:
+            self.rates[name].append(fn())
+
+    def figures(self) -> tuple[float, float, float, float, float]:
+        """Rates (median over rounds) of ours, the baseline and the bare statements, and the
+        median of the per-round ratios ours/baseline and bare/baseline."""
+        rates = self.rates
+        ratio = median([o / b for o, b in zip(rates["ours"], rates["base"], strict=True)])
+        ceiling = median([s / b for s, b in zip(rates["separate"], rates["base"], strict=True)])
+        return median(rates["ours"]), median(rates["base"]), median(rates["separate"]), ratio, ceiling
+
+
+def run(
+    kind: str, items: int, rounds: int, seeded: int = 0
+) -> list[tuple[float, float, float, float, float]]:
+    """The figures on a scratch database, and with `seeded` also on bench/pages.py's kept
+    seeded database of that many items (BENCH_DB_TAG: a private copy), the two interleaved
+    round by round. The three runs of a side go back to back in each round, in a rotating
+    order, so that a ratio compares runs that met the same load on this shared machine; every
+    round's rows are created before any timing starts."""
+    with ExitStack() as stack:
+        urls = [stack.enter_context(scratch_database(kind))]
+        if seeded:
+            url, counts = stack.enter_context(pages.archive(kind, seeded))
+            print(pages._describe(kind, counts), flush=True)
+            urls.append(url)
+        sides = [Side(url, items, rounds) for url in urls]
+        try:
+            for r in range(rounds):
+                for side in sides if r % 2 == 0 else reversed(sides):
+                    side.round(r)
+        finally:
+            for side in sides:
+                side.db.dispose()
+    return [side.figures() for side in sides]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", type=int, default=200, help="approvals per round and kind")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--db", default="sqlite,postgres")
+    ap.add_argument(
+        "--seeded",
+        type=int,
+        default=0,
+        metavar="ITEMS",
+        help="also run on bench/pages.py's kept database of ITEMS items (seeded once, BENCH_DB_TAG "
+        "for a private copy) and print both sides with their ratio",
+    )
     args = ap.parse_args()
     rows: list[Row] = []
     for kind in args.db.split(","):
-        ours, base, separate, ratio, ceiling = run(kind, args.items, args.rounds)
+        sides = run(kind, args.items, args.rounds, args.seeded)
+        ours, base, separate, ratio, ceiling = sides[0]
         rows.append(
             (
                 f"approvals/s, {kind} (version + audit + 4 deliveries)",
@@ -254,6 +305,36 @@ def main() -> None:
             f"{separate:.0f}/s; median per-round ratios {ratio:.2f}x and {ceiling:.2f}x",
             flush=True,
         )
+        if len(sides) == 2:
+            big = sides[1]
+            size = f"{args.seeded:,} items"
+            print(f"\n[{kind}] the same rounds on an empty database and on {size}, interleaved")
+            print(f"{'figure':<40} | {'empty':>8} | {size:>16} | ratio")
+            for label, a, b in (
+                ("approvals/s", ours, big[0]),
+                ("bare INSERTs/s", base, big[1]),
+                (f"the {STATEMENTS} writes bare/s", separate, big[2]),
+                ("approvals / bare INSERTs (x)", ratio, big[3]),
+            ):
+                print(f"{label:<40} | {a:8.2f} | {b:16.2f} | {b / a:5.2f}")
+            rows.append(
+                (
+                    f"approvals/s, {kind}, on {size}",
+                    f"{big[0]:.0f}",
+                    f"{ours:.0f} (empty database)",
+                    big[0] / ours,
+                    "(hold: ~1.0x)",
+                )
+            )
+            rows.append(
+                (
+                    f"  approvals / bare INSERTs, {kind}, on {size}",
+                    f"{big[3]:.2f}x",
+                    f"{ratio:.2f}x (empty database)",
+                    big[3] / ratio,
+                    "(hold: ~1.0x)",
+                )
+            )
     report(rows)
 
 

@@ -25,7 +25,9 @@ Each job is timed at both sizes in the same run, the two sides interleaved round
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,13 +39,24 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 import bench.pages as pages  # noqa: E402
-from bench._common import Row, flatness, report, seeded_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    PG_ADMIN,
+    Row,
+    clone_database,
+    flatness,
+    pg_exists,
+    pg_url,
+    report,
+    seeded_database,
+)
 from publisher.compliance import check_consultations, check_deadlines, check_inspection  # noqa: E402
 from publisher.compliance.config import compliance_settings  # noqa: E402
 from publisher.delivery.periodic import run_digests, run_periodic  # noqa: E402
@@ -118,6 +131,168 @@ def seed_archive(url: str, items: int) -> dict[str, Any]:
     finally:
         db.dispose()
     return counts
+
+
+def _pages_source(kind: str, items: int) -> str | None:
+    """The bench/pages.py database of this size when it is completely seeded (its marker
+    written): the shared one, else this engineer's copy (BENCH_DB_TAG); its URL, or None."""
+    tag = os.environ.get("BENCH_DB_TAG", "").strip()
+    base = f"bench_pages_{items}_v{pages.SEED_VERSION}"
+    for name in [base, f"{base}_{tag}"] if tag else [base]:
+        if kind == "sqlite":
+            path = Path(os.environ.get("BENCH_DATA_DIR", tempfile.gettempdir())) / f"{name}.db"
+            if not path.exists():
+                continue
+            url = f"sqlite:///{path}"
+        else:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                if not pg_exists(conn, name):
+                    continue
+            url = pg_url(name)
+        db = Database(url)
+        try:
+            with db.engine.connect() as conn:
+                marker = conn.exec_driver_sql("SELECT info FROM bench_seeded").scalar()
+        except Exception:  # no marker table: never seeded
+            marker = None
+        finally:
+            db.dispose()
+        if marker:
+            return url
+    return None
+
+
+def clone_pages(kind: str, name: str, items: int) -> bool:
+    """Make the missing jobs database `name` (with its BENCH_DB_TAG) a copy of the pages
+    bench's seeded database of the same size, settled by `settle_archive` and marked seeded
+    (so `seeded_database` only migrates it): copying takes minutes (PostgreSQL TEMPLATE, SQLite a file copy) where seeding a million items took
+    an hour and more under load. False when the jobs database exists already (or its
+    untagged shared one, which kept_database_url copies instead) or no pages database is
+    seeded."""
+    tag = os.environ.get("BENCH_DB_TAG", "").strip()
+    full = f"{name}_{tag}" if tag else name
+    folder = Path(os.environ.get("BENCH_DATA_DIR", tempfile.gettempdir()))
+    if kind == "sqlite":
+        if (folder / f"{full}.db").exists() or (tag and (folder / f"{name}.db").exists()):
+            return False
+    else:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            if pg_exists(conn, full) or (tag and pg_exists(conn, name)):
+                return False
+    source = _pages_source(kind, items)
+    if source is None:
+        return False
+    started = time.perf_counter()
+    if kind == "sqlite":
+        shutil.copyfile(source.removeprefix("sqlite:///"), folder / f"{full}.db")
+        print(f"  {full}: copied from {source} in {time.perf_counter() - started:.0f} s", flush=True)
+        target = f"sqlite:///{folder / (full + '.db')}"
+    else:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            clone_database(conn, full, source.rsplit("/", 1)[1])
+        target = pg_url(full)
+    db = Database(target)
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM bench_seeded")  # the pages marker: not settled yet
+    finally:
+        db.dispose()
+    counts = settle_archive(target, items)
+    db = Database(target)
+    try:  # marked last, as seeded_database does: an interrupted settling is seeded over
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO bench_seeded (info) VALUES (:i)"), {"i": json.dumps(counts)})
+    finally:
+        db.dispose()
+    return True
+
+
+def settle_archive(url: str, items: int) -> dict[str, Any]:
+    """Turn a copy of bench/pages.py's seeded database into what `seed_archive` makes of the
+    same size, in SQL: the drafts and their audit events go, the deliveries left
+    queued, held or retrying are delivered (with the attempt a delivery has), the consultations
+    get the archive's consultation block (items and versions, hash recomputed), and their
+    reminders are done. The rows are the seeder's own (the same generator by item number), so
+    only those differences are written."""
+    started = time.perf_counter()
+    db = Database(url)
+    try:
+        with db.transaction() as s:
+            conn = s.connection()
+            drafts = select(Item.uid).where(Item.state == "draft").scalar_subquery()
+            s.execute(delete(AuditEvent).where(AuditEvent.item_uid.in_(drafts)))
+            s.execute(delete(Item).where(Item.state == "draft"))
+            s.execute(
+                text(
+                    "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, outcome, "
+                    "http_status, worker) SELECT id, 1, created_at, 33.0, 'success', 200, 'bench' "
+                    "FROM deliveries WHERE state = 'queued'"
+                )
+            )
+            s.execute(
+                text(
+                    "UPDATE attempts SET outcome = 'success', http_status = 200, error = NULL "
+                    "WHERE outcome = 'transient'"
+                )
+            )
+            s.execute(
+                text(
+                    "UPDATE deliveries SET state = 'delivered', attempts = 1, "
+                    "delivered_at = deliveries.updated_at, last_error = NULL, "
+                    "url = 'https://example.gov.cn/' || deliveries.channel || '/' || items.uid "
+                    "FROM items WHERE items.id = deliveries.item_id "
+                    "AND deliveries.state IN ('queued', 'held', 'retry_wait')"
+                )
+            )
+            kind = pages.TYPES.index("consultation")
+            postgres = db.engine.dialect.name == "postgresql"
+            content_type = "json" if postgres else "text"
+            s.execute(
+                text(f"CREATE TEMP TABLE settled (id bigint PRIMARY KEY, content {content_type}, hash text)")
+            )
+            rows = [
+                (n + 1, json.dumps(c, ensure_ascii=False), content_hash(c))
+                for n in range(kind, items, len(pages.TYPES))
+                if n % 200 != 0  # a draft: gone
+                for c in [_archive_content(n, "consultation")]
+            ]
+            raw = conn.connection.dbapi_connection
+            if postgres:
+                with raw.cursor() as cur, cur.copy("COPY settled (id, content, hash) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                raw.executemany("INSERT INTO settled (id, content, hash) VALUES (?, ?, ?)", rows)
+            s.execute(text("UPDATE items SET content = t.content FROM settled t WHERE items.id = t.id"))
+            s.execute(
+                text(
+                    "UPDATE item_versions SET content = t.content, content_hash = t.hash "
+                    "FROM settled t WHERE item_versions.id = t.id"
+                )
+            )
+            s.execute(
+                insert(Reminder).from_select(
+                    ["kind", "item_uid", "title", "message", "created_at", "done_at"],
+                    select(
+                        text("'adoption_report'"),
+                        Item.uid,
+                        Item.title,
+                        text("'seeded'"),
+                        Item.published_at,
+                        Item.published_at,
+                    ).where(Item.type == "consultation", Item.state == "published"),
+                )
+            )
+            counts = {
+                "items": s.execute(select(func.count()).select_from(Item)).scalar_one(),
+                "deliveries": s.execute(select(func.count()).select_from(Delivery)).scalar_one(),
+            }
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql("VACUUM ANALYZE")
+    finally:
+        db.dispose()
+    return {**counts, "seconds": round(time.perf_counter() - started, 1), "settled_from_pages": True}
 
 
 def lay_work(url: str, now: datetime) -> dict[str, int]:
@@ -308,6 +483,8 @@ def run(kind: str, items: int, small: int, reuse: bool, only: str | None) -> boo
         runtimes = []
         now = datetime.now(UTC)
         for size in sizes:
+            if reuse and not os.environ.get("BENCH_JOBS_SEED"):
+                clone_pages(kind, f"bench_jobs_{size}_v{SEED_VERSION}", size)
             url, counts = stack.enter_context(
                 seeded_database(
                     kind,

@@ -573,20 +573,24 @@ def print_flatness(
     return flatness(kind, small, large, pairs, COLLECTED, what=what, baseline=baseline)
 
 
+def archive(kind: str, items: int, *, reuse: bool = True) -> Any:
+    """The seeded archive of `items` items (`bench_pages_<items>_v<SEED_VERSION>`, kept unless
+    not `reuse`): a context manager giving (url, counts); other benches time on it too."""
+    return seeded_database(
+        kind,
+        f"bench_pages_{items}_v{SEED_VERSION}",
+        partial(seed, items=items, per_item=len(CHANNELS)),
+        reuse=reuse,
+    )
+
+
 def run(kind: str, items: int, rounds: int, reuse: bool, flat_base: int, with_jobs: bool) -> bool:
     sizes = [items] if items <= flat_base else [flat_base, items]
     ok = True
     with ExitStack() as stack:
         sites = []
         for size in sizes:
-            url, counts = stack.enter_context(
-                seeded_database(
-                    kind,
-                    f"bench_pages_{size}_v{SEED_VERSION}",
-                    partial(seed, items=size, per_item=len(CHANNELS)),
-                    reuse=reuse,
-                )
-            )
+            url, counts = stack.enter_context(archive(kind, size, reuse=reuse))
             print("\n" + _describe(kind, counts), flush=True)
             sites.append(stack.enter_context(site(url)))
         results = measure_sites(sites, rounds)

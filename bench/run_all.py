@@ -33,6 +33,7 @@ BENCHES = [
     "pages",
     "pages-pg",
     "jobs",
+    "exports",
     "checks",
     "inspection",
     "sweep",
@@ -44,6 +45,9 @@ BENCHES = [
 # The periodic jobs (bench/jobs.py) at 200,000 items beside 10,000 on PostgreSQL and at 100,000
 # on SQLite; a city by hand:
 #     .venv/bin/python bench/jobs.py --items 1000000
+# Approvals and fan-out on the 1,000,000-item archive beside an empty database, by hand:
+#     .venv/bin/python bench/approve.py --db postgres --seeded 1000000
+#     .venv/bin/python bench/fanout.py --seeded 1000000
 VARIANTS = {
     "pages": ("pages", ["--db", "sqlite", "--items", "100000"]),
     "pages-pg": ("pages", ["--db", "postgres", "--items", "200000"]),
