@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 from publisher.domain.actions import AuditAction
 from publisher.domain.clock import SHANGHAI
@@ -104,7 +104,14 @@ def search_audit(service: Service, f: AuditQuery, limit: int = PAGE_SIZE) -> lis
         if f.actor:
             stmt = stmt.where(AuditEvent.actor == f.actor)
         if f.action:
-            stmt = stmt.where(AuditEvent.action == f.action)
+            # with the events narrowed to a few items (a title search reads at most
+            # MAX_TITLE_MATCHES, or one uid), those items' events are few: SQLite, without
+            # statistics, preferred the action index's equality (every approval in the archive,
+            # then sorted: 589 ms at 100,000 items against 0.2 ms by the items). `+` takes the
+            # action index out of its choice; PostgreSQL chooses by its statistics.
+            narrowed = bool(f.q or f.item) and not service.db.postgres
+            action = literal_column("+audit_events.action") if narrowed else AuditEvent.action
+            stmt = stmt.where(action == f.action)
         if f.day_from:
             stmt = stmt.where(AuditEvent.at >= _bound(f.day_from))
         if f.day_to:

@@ -126,3 +126,25 @@ def test_the_deadline_check_reads_the_items_in_the_works_through_indexes(db: Dat
     shown = plan(db, statement, params)
     # SQLite answered an OR of the two conditions with a scan of every item
     assert "ix_items_state" in shown and "SCAN items" not in shown and "Seq Scan" not in shown, shown
+
+
+def test_an_audit_search_by_title_and_action_reads_the_items_events(db: Database) -> None:
+    """The audit search for an item title and an action reads the matching items' events
+    through `ix_audit_events_item_uid`, not every event of the action through
+    `ix_audit_events_action_at` (SQLite, without statistics, chose the latter: 589 ms at
+    100,000 items, 5.75x the 10,000-item time)."""
+    from publisher.domain.actions import AuditAction
+    from publisher.editorial.auditsearch import AuditQuery, search_audit
+    from publisher.editorial.service import Service
+    from publisher.settings import Settings
+
+    user = _user(db)
+    for k in range(30):
+        _deliver(db, user, "rss", "policy", "publish", "delivered", T0 + timedelta(hours=k))
+    service = Service(db, Settings(database={"url": str(db.engine.url)}))
+    with statements(db, "FROM audit_events") as seen:
+        search_audit(service, AuditQuery(q="巡查", action=AuditAction.APPROVE))
+    statement, params = next((st, p) for st, p in seen if "ORDER BY audit_events.seq DESC" in st)
+    found = plan(db, statement, params)
+    if not db.postgres:  # PostgreSQL picks by its statistics (a small table here)
+        assert "ix_audit_events_item_uid" in found and "ix_audit_events_action_at" not in found, found
