@@ -28,7 +28,7 @@ from channels.egress import (
     egress_settings,
     static_problem,
 )
-from tests.security.origin import Origin, serve
+from tests.security.origin import Origin, bounded, serve
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 
@@ -240,7 +240,10 @@ def test_redirect_loops_and_long_chains_are_refused(origin: Origin) -> None:
     assert len(origin.hits) == 4
     # a link check sees the redirect itself instead
     seen = g.fetch(origin.url("/loop"), max_redirects=0, check_status=False)
-    assert seen.status == 302 and seen.headers["Location"] == "/loop"
+    assert seen.status == 302 and seen.headers["Location"] == "/loop" and seen.redirects == ()
+    assert len(origin.hits) == 5  # the call's max_redirects, not the guard's 3
+    seen = g.fetch(origin.url("/loop"), max_redirects=1, check_status=False)
+    assert seen.redirects == (origin.url("/loop"),) and len(origin.hits) == 7
 
 
 # ---------------------------------------------------------------- size and time
@@ -303,7 +306,7 @@ def test_read_timeout_is_transient(origin: Origin) -> None:
     g = guard(allow_hosts=frozenset({f"127.0.0.1:{origin.port}"}), read_timeout=0.3)
     try:
         with pytest.raises(TransientError) as info:
-            g.fetch(origin.url("/hang"))
+            bounded(lambda: g.fetch(origin.url("/hang")), 3)
         assert info.value.message == f"外部地址超时 / fetch timed out (ReadTimeout): {origin.url('/hang')}"
     finally:
         release.set()
@@ -336,8 +339,19 @@ def test_status_classification_never_blames_our_credentials(origin: Origin, stat
 def test_content_type_must_match_accept(origin: Origin) -> None:
     origin.routes["/page"] = (200, {"Content-Type": "text/html"}, b"<html>")
     g = guard(allow_hosts=frozenset({f"127.0.0.1:{origin.port}"}))
-    with pytest.raises(PermanentError, match="text/html"):
+    with pytest.raises(PermanentError) as info:
         g.fetch(origin.url("/page"), accept=("image/",))
+    assert info.value.message == f"内容类型不符 / unexpected content type text/html: {origin.url('/page')}"
+    assert info.value.http_status == 200
+
+    def untyped(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    origin.routes["/untyped"] = untyped
+    with pytest.raises(PermanentError, match=r"^内容类型不符 / unexpected content type \(none\): "):
+        g.fetch(origin.url("/untyped"), accept=("image/",))
 
 
 @pytest.mark.parametrize(
@@ -559,3 +573,52 @@ def test_a_refusal_message_is_capped_at_400_characters() -> None:
     err = EgressRefusedError("http://x.example/", "原因" * 300)
     assert len(err.message) == 400 and err.reason == "原因" * 300
     assert err.message.startswith("外部地址被拒绝 / egress refused: http://x.example/: 原因")
+
+
+def test_a_refusal_on_the_first_hop_names_no_redirect() -> None:
+    with pytest.raises(EgressRefusedError) as info:
+        guard().fetch("http://127.0.0.1:1/a")
+    assert info.value.reason == "回环地址 / loopback address 127.0.0.1"
+
+
+def test_only_a_redirect_status_with_a_location_is_followed(origin: Origin) -> None:
+    origin.routes["/created"] = (200, {"Location": "/img.png"}, b"page")
+    origin.routes["/bare"] = (302, {}, b"")
+    g = guard(allow_hosts=frozenset({f"127.0.0.1:{origin.port}"}))
+    got = g.fetch(origin.url("/created"))
+    assert (got.content, got.redirects) == (b"page", ())
+    assert g.fetch(origin.url("/bare"), check_status=False).status == 302
+    assert origin.hits == ["/created", "/bare"]
+
+
+def test_only_a_303_turns_the_request_into_a_get(origin: Origin) -> None:
+    methods: list[tuple[str, str]] = []
+
+    def record(handler: BaseHTTPRequestHandler) -> None:
+        methods.append((handler.command, handler.path))
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    origin.routes["/target"] = record
+    for code in (302, 303, 307):
+        origin.routes[f"/r{code}"] = (code, {"Location": "/target"}, b"")
+    g = guard(allow_hosts=frozenset({f"127.0.0.1:{origin.port}"}))
+    for code in (302, 303, 307):
+        assert g.fetch(origin.url(f"/r{code}"), method="HEAD").status == 200
+    assert methods == [("HEAD", "/target"), ("GET", "/target"), ("HEAD", "/target")]
+
+
+def test_the_callers_accept_header_replaces_the_guards(origin: Origin) -> None:
+    seen: list[list[str]] = []
+
+    def echo(handler: BaseHTTPRequestHandler) -> None:
+        seen.append(handler.headers.get_all("Accept") or [])
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    origin.routes["/echo"] = echo
+    g = guard(allow_hosts=frozenset({f"127.0.0.1:{origin.port}"}))
+    g.fetch(origin.url("/echo"), headers={"Accept": "text/html"})
+    assert seen == [["text/html"]]

@@ -174,7 +174,7 @@ def test_max_connections_bounds_the_pool(origin: Origin) -> None:
     try:
         wait_for(lambda: origin.hits == ["/hold"], 5, "the first fetch held")
         with pytest.raises(TransientError, match=r"timed out \(PoolTimeout\)"):
-            bounded(lambda: g.fetch(origin.url("/a")))
+            bounded(lambda: g.fetch(origin.url("/a")), 2)
         assert origin.hits == ["/hold"]
     finally:
         release.set()
