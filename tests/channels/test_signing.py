@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import pytest
 
@@ -228,3 +229,54 @@ def test_verify_headers_reads_the_three_returns_the_id_and_passes_the_tolerance(
             signing.verify_headers([SPEC_SECRET], partial, SPEC_BODY, now=SPEC_TS)
     with pytest.raises(SignatureError, match="no signature matches"):
         signing.verify_headers([SPEC_SECRET], headers, SPEC_BODY + b" ", now=SPEC_TS)
+
+
+def test_each_refusal_says_exactly_what_is_wrong() -> None:
+    """The messages are what a subscriber's or our operator's log shows: pinned whole."""
+    cases: list[tuple[type[Exception], str, Callable[[], object]]] = [
+        (
+            ValueError,
+            "密钥不是有效的 base64 / the secret is not valid base64",
+            lambda: signing.parse_secret("whsec_!"),
+        ),
+        (ValueError, "未配置密钥 / no secret given", lambda: signing.parse_secrets(" ")),
+        (
+            ValueError,
+            "未配置密钥 / no secret given",
+            lambda: signing.signed_headers([], SPEC_ID, SPEC_TS, b""),
+        ),
+        (
+            ValueError,
+            "webhook-id must be 1-200 printable ASCII characters without spaces",
+            lambda: signing.sign(SPEC_SECRET, "a b", SPEC_TS, b""),
+        ),
+        (
+            SignatureError,
+            "webhook-id 无效 / webhook-id must be 1-200 printable ASCII characters without spaces",
+            lambda: signing.verify([SPEC_SECRET], "a b", str(SPEC_TS), b"", SPEC_SIG, now=SPEC_TS),
+        ),
+        (
+            SignatureError,
+            "缺少签名请求头 / missing webhook-id, webhook-timestamp or webhook-signature",
+            lambda: signing.verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), b"", "", now=SPEC_TS),
+        ),
+        (
+            SignatureError,
+            "webhook-timestamp 须为整数秒 / webhook-timestamp must be integer seconds",
+            lambda: signing.verify([SPEC_SECRET], SPEC_ID, "1.5", b"", SPEC_SIG, now=SPEC_TS),
+        ),
+        (
+            SignatureError,
+            "没有可识别的 v1 签名 / no v1 signature in webhook-signature",
+            lambda: signing.verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), b"", "v2,abc", now=SPEC_TS),
+        ),
+        (
+            SignatureError,
+            "签名不匹配 / no signature matches",
+            lambda: signing.verify([SPEC_SECRET], SPEC_ID, str(SPEC_TS), b"x", SPEC_SIG, now=SPEC_TS),
+        ),
+    ]
+    for kind, message, call in cases:
+        with pytest.raises(kind) as info:
+            call()
+        assert type(info.value) is kind and str(info.value) == message

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from channels import signing
@@ -26,6 +28,7 @@ from channels.webhook import WebhookChannel, WebhookSettings
 from publisher.domain.item import ItemType, Operation
 from tests.factories import make_version
 from tests.receiver import SECRET, Receiver
+from tests.security.origin import bounded, unanswered_port
 
 OLD = SECRET
 NEW = "whsec_" + base64.b64encode(b"the-next-secret-after-rotation!!").decode()
@@ -164,8 +167,12 @@ def test_a_bad_or_missing_secret_is_a_configuration_error(tmp_path: Path) -> Non
     with pytest.raises(ChannelConfigError, match="invalid webhook secret"):
         channel("http://127.0.0.1:9/hook", "whsec_tooshort")
     context = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=tmp_path, agency_name="测试局")
-    with pytest.raises(ChannelConfigError, match="no secret"):
+    with pytest.raises(ChannelConfigError) as info:
         WebhookChannel.from_config({"url": "http://127.0.0.1:9/hook"}, context)
+    assert (
+        info.value.message
+        == "webhook 未配置密钥 / webhook subscriber has no secret (secret_env or secret_file)"
+    )
 
 
 def test_the_request_is_compact_utf8_json_signed_now(receiver: Receiver) -> None:
@@ -322,3 +329,64 @@ def test_from_config_takes_an_inline_secret_and_a_secret_file(receiver: Receiver
         inline.close()
         filed.close()
     assert [h.signature_ok for h in receiver.hits] == [True, True]
+
+
+# -- the client and the base class (written against mutmut's survivors: docs/testing.md) -------
+
+
+def test_the_connect_timeout_is_the_channels_timeout_under_5_s() -> None:
+    with unanswered_port() as port:
+        ch = channel(f"http://127.0.0.1:{port}/hook", timeout_seconds=0.3)
+        try:
+            started = time.monotonic()
+            with pytest.raises(TransientError, match="ConnectTimeout"):
+                bounded(lambda: ch.send(payload(ch), key="delivery_1"), 3)
+            assert time.monotonic() - started < 2
+        finally:
+            ch.close()
+
+
+def test_max_connections_bounds_the_requests_in_flight(receiver: Receiver) -> None:
+    receiver.answer((200, {}, 0.5), (200, {}, 0.5))
+    ch = channel(receiver.url, max_connections=1, timeout_seconds=3)
+    try:
+        sends = [
+            threading.Thread(target=ch.send, args=(payload(ch),), kwargs={"key": f"d{i}"}) for i in (1, 2)
+        ]
+        for t in sends:
+            t.start()
+        for t in sends:
+            t.join(5)
+    finally:
+        ch.close()
+    first, second = sorted(h.at for h in receiver.hits)
+    assert second - first >= 0.4  # the second waited for the one connection
+
+
+def test_a_transport_replaces_the_network_and_the_channel_keeps_its_settings_and_context(
+    tmp_path: Path,
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    context = ChannelContext(public_base_url="http://127.0.0.1:8000", data_dir=tmp_path, agency_name="测试局")
+    settings = WebhookSettings.model_validate({"url": "http://hooks.invalid/h", "secret": SECRET})
+    ch = WebhookChannel(settings, context, transport=httpx.MockTransport(answer))
+    try:
+        assert ch.send(payload(ch), key="delivery_1").http_status == 200
+        assert ch.probe() == "端点可达（HTTP 200）/ endpoint reachable (HTTP 200)"
+        assert (ch.settings, ch.context) == (settings, context)
+    finally:
+        ch.close()
+    assert [(r.method, str(r.url)) for r in seen] == [
+        ("POST", "http://hooks.invalid/h"),
+        ("HEAD", "http://hooks.invalid/h"),
+    ]
+    configured = WebhookChannel.from_config({"url": "http://hooks.invalid/h", "secret": SECRET}, context)
+    try:
+        assert configured.context is context
+    finally:
+        configured.close()
