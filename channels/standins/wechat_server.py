@@ -14,13 +14,19 @@ Tests and demos cannot reach api.weixin.qq.com, so this server speaks the same p
   server POSTs a signed PUBLISHJOBFINISH event to the callback URL (plain or AES safe mode);
 - freepublish/delete with index 0 or no index deletes every article of that publish;
 - message/mass/sendall is limited to `mass_quota_per_day` (45028) and ends with a signed
-  MASSSENDJOBFINISH event.
+  MASSSENDJOBFINISH event;
+- freepublish/batchget lists the account's publications newest first by default, but WeChat's
+  documentation promises no order: `publication_order` "oldest" lists them oldest first,
+  "shuffled" in an order that has nothing to do with time (stable from one page to the next,
+  fixed by `publication_seed`), so client code can be tested against either.
 
 Fault injection and inspection live under /_admin/ (never part of WeChat's API):
 POST /_admin/faults {"errcode": -1, "count": 5, "paths": ["draft/add"]} | {"http_status": 500}
 | {"delay": 2.0} | {"publish_status": 4}; DELETE /_admin/faults; GET /_admin/state;
 POST /_admin/expire_tokens; POST /_admin/config {...}; POST /_admin/reset;
-POST /_admin/publishes/{publish_id}/ban.
+POST /_admin/publishes/{publish_id}/ban; POST /_admin/publications {"count": 250} (that many
+finished one-article publications of other items, older than anything published so far, so a
+test can put an item beyond a page bound without publishing hundreds of drafts).
 
 The AES safe-mode encryption is written here from the protocol description (AES-256-CBC, IV =
 the key's first 16 bytes, PKCS#7 to 32-byte blocks) rather than borrowed from wechatpy, so the
@@ -111,6 +117,9 @@ class ServerConfig:
     callback_retry_delay: float = 0.5
     mass_quota_per_day: int = 1
     followers: int = 1000
+    # freepublish/batchget's order: "newest" (first), "oldest" (first) or "shuffled"
+    publication_order: str = "newest"
+    publication_seed: int = 0  # which shuffled order
     daily_limits: dict[str, int] = field(default_factory=lambda: {"token": 2000})
 
 
@@ -432,6 +441,19 @@ class WechatStandin:
                 )
             )
             return snap
+
+
+def listed(jobs: list[dict[str, Any]], order: str, seed: int = 0) -> list[dict[str, Any]]:
+    """The publications as freepublish/batchget lists them (`publication_order`): newest first
+    (ties in the order they were submitted), oldest first, or shuffled — by a hash of the seed
+    and the publish_id, so every page of one listing comes from the same order."""
+    if order == "oldest":
+        return sorted(jobs, key=lambda j: j["create_time"])
+    if order == "shuffled":
+        return sorted(jobs, key=lambda j: hashlib.sha256(f"{seed}:{j['publish_id']}".encode()).digest())
+    if order != "newest":
+        raise ValueError(f"publication_order must be newest, oldest or shuffled, not {order!r}")
+    return sorted(jobs, key=lambda j: j["create_time"], reverse=True)
 
 
 async def _json_body(request: Request) -> dict[str, Any] | None:
@@ -809,9 +831,13 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             return error(40007, "invalid count")
         no_content = bool(body.get("no_content"))
         with s.lock:
-            # Newest first, like the account's publication list; fully deleted publishes drop out.
-            jobs = [j for j in s.publishes.values() if j["publish_status"] == 0]
-            jobs.sort(key=lambda j: j["create_time"], reverse=True)
+            # Fully deleted publishes drop out; the order is `publication_order` (newest first
+            # by default, as the account's list shows them, though nothing documents it).
+            jobs = listed(
+                [j for j in s.publishes.values() if j["publish_status"] == 0],
+                cfg.publication_order,
+                cfg.publication_seed,
+            )
             page = jobs[offset : offset + count]
             return JSONResponse(
                 {
@@ -934,6 +960,52 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             job["publish_status"] = 6
         return JSONResponse({"ok": True})
 
+    async def admin_publications(request: Request) -> Response:
+        """`count` finished one-article publications of other items (source URLs
+        `source_prefix` + n), all older than every publication so far."""
+        body = await _json_body(request) or {}
+        count = int(body.get("count") or 0)
+        prefix = str(body.get("source_prefix") or "http://filler.invalid/items/filler")
+        base = str(request.base_url)
+        with standin.lock:
+            oldest = min((j["create_time"] for j in standin.publishes.values()), default=int(time.time()))
+            made = []
+            for n in range(count):
+                publish_id = str(2247480000 + standin._next())
+                msg_data_id = standin._next()
+                article_id = secrets.token_urlsafe(33)
+                sn = hashlib.md5(f"{article_id}1".encode()).hexdigest()
+                standin.publishes[publish_id] = {
+                    "publish_id": publish_id,
+                    "media_id": None,
+                    "msg_data_id": msg_data_id,
+                    "publish_status": 0,
+                    "article_id": article_id,
+                    "fail_idx": [],
+                    "articles": [
+                        {
+                            "title": f"填充文章{n}",
+                            "author": "",
+                            "digest": "",
+                            "content": f"<p>填充文章{n}</p>",
+                            "content_source_url": f"{prefix}{n}",
+                            "thumb_media_id": "",
+                            "thumb_url": "",
+                            "need_open_comment": 0,
+                            "only_fans_can_comment": 0,
+                            "show_cover_pic": 0,
+                            "url": f"{base}s?__biz=MzAwMDAwMDAwMA==&mid={msg_data_id}&idx=1&sn={sn}",
+                            "is_deleted": False,
+                        }
+                    ],
+                    # one second apart, the newest a minute before the oldest publication so far
+                    "create_time": oldest - 60 - (count - n),
+                    "base": base,
+                }
+                standin.articles[article_id] = publish_id
+                made.append(publish_id)
+        return JSONResponse({"ok": True, "publish_ids": made})
+
     async def index(request: Request) -> Response:
         return PlainTextResponse(BANNER + "\n")
 
@@ -962,6 +1034,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         Route("/_admin/config", admin_config, methods=["POST"]),
         Route("/_admin/reset", admin_reset, methods=["POST"]),
         Route("/_admin/publishes/{publish_id}/ban", admin_ban, methods=["POST"]),
+        Route("/_admin/publications", admin_publications, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
     app.state.standin = standin
@@ -1027,6 +1100,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--aes-key", default=None, help="EncodingAESKey (43 characters): safe mode")
     parser.add_argument("--publish-delay", type=float, default=ServerConfig.publish_delay)
     parser.add_argument("--token-ttl", type=float, default=ServerConfig.token_ttl)
+    parser.add_argument(
+        "--publication-order",
+        choices=("newest", "oldest", "shuffled"),
+        default=ServerConfig.publication_order,
+        help="the order freepublish/batchget lists publications in (WeChat documents none)",
+    )
     args = parser.parse_args(argv)
     config = ServerConfig(
         appid=args.appid,
@@ -1036,6 +1115,7 @@ def main(argv: list[str] | None = None) -> None:
         aes_key=args.aes_key,
         publish_delay=args.publish_delay,
         token_ttl=args.token_ttl,
+        publication_order=args.publication_order,
     )
     line = "=" * len(BANNER)
     print(f"{line}\n{BANNER}\n{line}", flush=True)

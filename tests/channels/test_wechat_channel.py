@@ -26,7 +26,7 @@ from publisher.domain.item import Operation, VersionView
 from tests.factories import make_version
 
 from .wechat_support import *  # noqa: F403  (fixtures)
-from .wechat_support import AES_KEY, CALLBACK_TOKEN, ChannelFactory, ImageHost
+from .wechat_support import AES_KEY, CALLBACK_TOKEN, ChannelFactory, ImageHost, submit_and_lose_the_answer
 from .wechat_support import CallbackReceiver as Receiver
 
 LONG_TITLE = "上海市财政局关于进一步加强和规范政府购买服务预算管理有关事项的通知（2019年修订版本）"
@@ -155,21 +155,6 @@ def test_retry_after_a_failed_draft_uploads_nothing_again(
     assert calls["material/add_material"] == 1 and calls["media/uploadimg"] == 2
 
 
-def _submit_and_lose_the_answer(channel: WechatChannel, version: VersionView, key: str) -> None:
-    """What an attempt leaves behind when freepublish/submit went through but its answer
-    never arrived: the draft, the saved progress marked submitting, no publish_id."""
-    payload = channel.render(version, Operation.PUBLISH)
-    progress: dict[str, Any] = {}
-    article = channel.prepare_article(payload.body, progress, lambda: None)
-    progress["media_id"] = str(
-        channel.api.post("draft/add", "draft/add", {"articles": [article]})["media_id"]
-    )
-    progress["submitting"] = True
-    progress["submitted_at"] = int(time.time()) - 5
-    channel.save_progress(key, progress)
-    channel.api.post("freepublish/submit", "freepublish/submit", {"media_id": progress["media_id"]})
-
-
 def test_lost_submit_answer_is_recovered_from_the_publication(
     make_channel: ChannelFactory, wechat: RunningServer
 ) -> None:
@@ -178,7 +163,7 @@ def test_lost_submit_answer_is_recovered_from_the_publication(
     version = make_version(uid="lostsubmit0000000000000001")
     older = publish(channel, version, key="older")
     assert wait_confirmed(channel, older).delivered is True
-    _submit_and_lose_the_answer(channel, version, "lost-1")
+    submit_and_lose_the_answer(channel, version, "lost-1")
     # when: the ledger retries the delivery (the publication may take a moment to appear)
     deadline = time.monotonic() + 10
     while True:

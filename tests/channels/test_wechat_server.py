@@ -184,6 +184,37 @@ def test_freepublish_delete_index_semantics(wechat: RunningServer) -> None:
     )
 
 
+def test_batchget_lists_in_the_configured_order_and_fillers_are_older(wechat: RunningServer) -> None:
+    tok = token(wechat)["access_token"]
+    t = thumb(wechat, tok)
+    _pid, first = publish(wechat, tok, [article(t, title="一")])
+    time.sleep(1.1)  # create_time is in whole seconds
+    _pid, second = publish(wechat, tok, [article(t, title="二")])
+    fillers = wechat.admin("POST", "publications", {"count": 25})["publish_ids"]
+    assert len(fillers) == 25
+
+    def listing(order: str, seed: int = 0) -> list[str]:
+        wechat.admin("POST", "config", {"publication_order": order, "publication_seed": seed})
+        ids: list[str] = []
+        while True:
+            body = {"offset": len(ids), "count": 20, "no_content": 1}
+            page = post_raw(wechat, "freepublish/batchget", tok, json.dumps(body).encode())
+            assert page["total_count"] == 27 and page["item_count"] == len(page["item"])
+            if not page["item"]:
+                return ids
+            assert all("content" not in a for i in page["item"] for a in i["content"]["news_item"])
+            ids += [i["article_id"] for i in page["item"]]
+
+    newest = listing("newest")
+    assert newest[:2] == [second, first] and len(set(newest)) == 27
+    oldest = listing("oldest")
+    assert oldest[-2:] == [first, second] and sorted(oldest) == sorted(newest)
+    shuffled = listing("shuffled")
+    # every publication once across the pages, in another order, the same again for that seed
+    assert sorted(shuffled) == sorted(newest) and shuffled not in (newest, oldest)
+    assert listing("shuffled") == shuffled and listing("shuffled", seed=1) != shuffled
+
+
 def test_faults_fire_count_times_then_clear(wechat: RunningServer) -> None:
     tok = token(wechat)["access_token"]
     wechat.fault(errcode=-1, count=2, paths=["draft/count"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from channels.base import ChannelContext, MemoryCheckpoints, MemoryValues
 from channels.egress import EgressSettings
 from channels.standins.wechat_server import RunningServer, ServerConfig, start_in_thread
 from channels.wechat import WechatChannel, WechatSettings
+from publisher.domain.item import Operation, VersionView
 from tests.conftest import redis_url
 
 # Test modules star-import these fixtures (pytest finds fixtures by name in the module).
@@ -221,3 +223,18 @@ def make_channel(wechat: RunningServer, image_host: ImageHost, redis_prefix: str
     yield factory
     for channel in made:
         channel.close()
+
+
+def submit_and_lose_the_answer(channel: WechatChannel, version: VersionView, key: str) -> None:
+    """What an attempt leaves behind when freepublish/submit went through but its answer
+    never arrived: the draft, the saved progress marked submitting, no publish_id."""
+    payload = channel.render(version, Operation.PUBLISH)
+    progress: dict[str, Any] = {}
+    article = channel.prepare_article(payload.body, progress, lambda: None)
+    progress["media_id"] = str(
+        channel.api.post("draft/add", "draft/add", {"articles": [article]})["media_id"]
+    )
+    progress["submitting"] = True
+    progress["submitted_at"] = int(time.time()) - 5
+    channel.save_progress(key, progress)
+    channel.api.post("freepublish/submit", "freepublish/submit", {"media_id": progress["media_id"]})
