@@ -26,7 +26,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from html import escape
 from typing import Any, ClassVar, Literal
@@ -115,7 +115,11 @@ class WechatSettings(ChannelSettings):
     read_timeout: float = 20.0
     image_max_bytes: int = 5 * 1024 * 1024
     token_margin: float = 300.0
-    lookup_pages: int = 10  # freepublish/batchget pages (BATCHGET_COUNT each) searched when withdrawing
+    # The most freepublish/batchget pages (BATCHGET_COUNT each) read when searching the account
+    # for an item's articles (withdrawal, republish, a lost submit); None: the whole list.
+    # WeChat documents no order for the list, so only the whole list proves an article absent:
+    # a search stopped here fails, naming this setting, instead of answering "not found".
+    lookup_pages: int | None = Field(default=None, ge=1)
     # Plain-mode signatures do not cover the body: a captured one is only accepted this long.
     callback_max_age: float = Field(default=600.0, gt=0, le=86_400)
 
@@ -559,7 +563,17 @@ class WechatChannel(Channel):
         except PermanentError as exc:
             gone = exc
         since = int(progress.get("submitted_at") or 0)
-        found = self._published_since(payload.body["locate"], since) if since else None
+        found: tuple[str, str] | None = None
+        whole, unread = True, ""
+        if since:
+            found, listing = self._published_since(payload.body["locate"], since)
+            whole = listing.whole
+            unread = (
+                f"发布记录只读了前 lookup_pages = {listing.pages} 页（共 {listing.total} 条），"
+                "未读部分可能已有这次发布 / only the first "
+                f"lookup_pages = {listing.pages} pages of {listing.total} publications were read: "
+                "the publication may be in the rest"
+            )
         if found is not None:
             article_id, url = found
             progress["recovered"] = {"article_id": article_id, "url": url}
@@ -571,7 +585,16 @@ class WechatChannel(Channel):
         self.save_progress(key, progress)
         if now - first < LOST_SUBMIT_PATIENCE:
             raise TransientError(
-                "已提交发布，发布记录尚未出现 / submitted; the publication has not appeared yet",
+                "已提交发布，发布记录尚未出现 / submitted; the publication has not appeared yet"
+                + ("" if whole else f"（{unread}）"),
+                provider_code=gone.provider_code,
+            )
+        if not whole:
+            raise PermanentError(
+                f"草稿已提交发布但未收到发布编号；{unread}。请调大或删除 [channels.wechat] lookup_pages，"
+                "并在公众号后台核对是否已发布，切勿直接重放（重放会再发布一次） / the draft was submitted "
+                "but the publish_id was lost and the publication list was not read to its end: "
+                "raise or remove lookup_pages and check the account; a replay publishes again",
                 provider_code=gone.provider_code,
             )
         raise PermanentError(
@@ -599,18 +622,26 @@ class WechatChannel(Channel):
             },
         )
 
-    def _published_since(self, locate: Mapping[str, Any], since: int) -> tuple[str, str] | None:
+    def _published_since(
+        self, locate: Mapping[str, Any], since: int
+    ) -> tuple[tuple[str, str] | None, _Listing]:
         """The newest live publication of this item's source URL made at or after `since`
-        (unix seconds): (article_id, article URL)."""
+        (unix seconds), as (article_id, article URL), among the publications read (the whole
+        list unless `lookup_pages` stopped it: the listing says which). Newest by its
+        update_time, not by its place in the list, whose order WeChat does not document."""
         sources = set(locate.get("source_urls") or [])
-        for item in self._publications(pages=self.settings.lookup_pages):
-            if int(item.get("update_time") or 0) < since:
+        listing = self._search_list()
+        best: tuple[int, str, str] | None = None
+        for item in listing.items:
+            at = int(item.get("update_time") or 0)
+            if at < since or (best is not None and at <= best[0]):
                 continue
             news = (item.get("content") or {}).get("news_item") or []
             for article in news:
                 if not article.get("is_deleted") and article.get("content_source_url") in sources:
-                    return str(item["article_id"]), str(article.get("url") or "")
-        return None
+                    best = (at, str(item["article_id"]), str(article.get("url") or ""))
+                    break
+        return (None if best is None else (best[1], best[2])), listing
 
     def confirm(self, receipt: Receipt) -> Confirmation | None:
         if not receipt.accepted or not receipt.external_id:
@@ -773,41 +804,63 @@ class WechatChannel(Channel):
             (str(entry["article_id"]), 1) for entry in self.context.shared.items(f"article:{uid}:").values()
         ]
 
-    def _scan(self, locate: Mapping[str, Any]) -> list[tuple[str, int]]:
+    def _scan(self, locate: Mapping[str, Any]) -> tuple[list[tuple[str, int]], _Listing]:
         """Search the account's publications for this item's articles (by its WeChat URL, or
-        by the source URL we set as content_source_url), newest first, bounded."""
+        by the source URL we set as content_source_url): every one in the list read, which is
+        the whole list unless `lookup_pages` stopped it (the listing says which)."""
         urls = set(locate.get("urls") or [])
         sources = set(locate.get("source_urls") or [])
+        listing = self._search_list()
         found: list[tuple[str, int]] = []
-        for item in self._publications(pages=self.settings.lookup_pages):
+        for item in listing.items:
             news = (item.get("content") or {}).get("news_item") or []
             for idx, article in enumerate(news, start=1):
                 if article.get("is_deleted"):
                     continue
                 if article.get("url") in urls or article.get("content_source_url") in sources:
                     found.append((str(item["article_id"]), idx))
-        return found
+        return found, listing
 
-    def _publications(
-        self, *, pages: int | None = None, content: bool = False
-    ) -> Iterator[Mapping[str, Any]]:
-        """The account's successful publications, newest first as the account lists them, one
-        freepublish/batchget page at a time: `offset` from 0 advanced by the items returned,
-        `count` 20 (the most it takes), until an empty page or `total_count`; `pages` bounds
-        the pages read (None: all). Without `content` (`no_content: 1`) each article comes
-        without its HTML. https://developers.weixin.qq.com/doc/offiaccount/Publish/Get_publication_records.html"""
-        offset, read = 0, 0
-        while pages is None or read < pages:
+    def _pages(self, *, content: bool = False) -> Iterator[tuple[list[Mapping[str, Any]], int, bool]]:
+        """The account's successful publications, one freepublish/batchget page at a time, as
+        (items, total_count, last): `offset` from 0 advanced by the items returned, `count` 20
+        (the most it takes), until an empty page or `total_count`. In the order WeChat lists
+        them, which its documentation does not state: nothing here relies on one. Without `content` (`no_content: 1`) each article comes without its
+        HTML. https://developers.weixin.qq.com/doc/offiaccount/Publish/Get_publication_records.html"""
+        offset = 0
+        while True:
             result = self.api.post(
                 "freepublish/batchget",
                 "freepublish/batchget",
                 {"offset": offset, "count": BATCHGET_COUNT, "no_content": 0 if content else 1},
             )
             page = result.get("item") or []
-            yield from page
-            offset, read = offset + len(page), read + 1
-            if not page or offset >= int(result.get("total_count") or 0):
+            total = int(result.get("total_count") or 0)
+            offset += len(page)
+            last = not page or offset >= total
+            yield page, total, last
+            if last:
                 return
+
+    def _publications(self, *, content: bool = False) -> Iterator[Mapping[str, Any]]:
+        """Every publication of the account (all pages)."""
+        for page, _total, _last in self._pages(content=content):
+            yield from page
+
+    def _search_list(self) -> _Listing:
+        """The publications without content, for a search that must not miss one: every page,
+        or the first `lookup_pages` when that is set (then `whole` says whether they were all)."""
+        limit = self.settings.lookup_pages
+        items: list[Mapping[str, Any]] = []
+        pages, total = 0, 0
+        for page, total, last in self._pages():
+            items += page
+            pages += 1
+            if last:
+                return _Listing(items, True, pages, total)
+            if limit is not None and pages >= limit:
+                break
+        return _Listing(items, False, pages, total)
 
     def inventory(self) -> Iterable[Holding]:
         """The account's publications (freepublish/batchget, every page) mapped back to item
@@ -890,10 +943,14 @@ class WechatChannel(Channel):
         return owners
 
     def _delete_item(self, locate: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Delete every article of this item: those remembered and those the account's list
+        shows. A list not read to its end (`lookup_pages`) may hide more of them: what was
+        found is deleted, then the attempt fails naming the setting, never "done"."""
         uid = str(locate["uid"])
-        # Both sources: a remembered article may be older than the list's window, and an
-        # article confirmed only by callback was never remembered.
-        targets = self._remembered(uid) + self._scan(locate)
+        # Both sources: the list may hold articles never remembered (confirmed only by a push
+        # that could not be attributed), and a remembered one is deleted even if unlisted.
+        scanned, listing = self._scan(locate)
+        targets = self._remembered(uid) + scanned
         deleted = []
         for article_id, index in dict.fromkeys(targets):
             if index < 1:  # index 0 would delete every article of that publish
@@ -906,9 +963,29 @@ class WechatChannel(Channel):
                 if exc.provider_code != "53600":  # already gone: that is what we wanted
                     raise
             deleted.append({"article_id": article_id, "index": index})
+        if not listing.whole:
+            raise PermanentError(
+                f"公众号发布记录未读完（lookup_pages = {listing.pages} 页，每页 {BATCHGET_COUNT} 条，"
+                f"共 {listing.total} 条），无法确认本条目的文章已全部删除（已删除 {len(deleted)} 篇）："
+                "请调大或删除 [channels.wechat] lookup_pages 后重放 / the account's publication list was "
+                f"not read to its end (lookup_pages = {listing.pages} pages of {BATCHGET_COUNT}, "
+                f"{listing.total} publications): this item may still have live articles "
+                f"({len(deleted)} deleted); raise or remove lookup_pages and replay"
+            )
         for name in self.context.shared.items(f"article:{uid}:"):
             self.context.shared.delete(name)
         return deleted
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """What a search read of the account's list: the publications, whether that was the whole
+    list (else `lookup_pages` stopped it), the pages read and the list's total_count."""
+
+    items: list[Mapping[str, Any]]
+    whole: bool
+    pages: int
+    total: int
 
 
 def _article_holding(uid: str, article_id: str, idx: int, article: Mapping[str, Any]) -> Holding:

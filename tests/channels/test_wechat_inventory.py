@@ -132,8 +132,8 @@ def test_inventory_pages_through_more_than_twenty_publications(
     assert sorted(h.uid for h in held) == uids  # by source URL: none was confirmed through us
     assert all(h.live and h.validity == "有效" for h in held)
     assert wechat.state()["counters"]["api_calls"]["freepublish/batchget"] == 2
-    # a withdrawal finds an article that nothing remembered through the same pages (bounded by
-    # lookup_pages), wherever it stands among the 23
+    # a withdrawal finds an article that nothing remembered through the same pages (the whole
+    # list), wherever it stands among the 23
     deliver(channel, version(uids[0]), Operation.WITHDRAW)
     assert wechat.state()["counters"]["api_calls"]["freepublish/batchget"] == 4
     assert sorted(h.uid for h in channel.inventory() if h.live) == uids[1:]
