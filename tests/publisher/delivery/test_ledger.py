@@ -506,6 +506,8 @@ def test_a_failed_probe_opens_again_and_a_successful_one_closes_and_releases(lg:
         assert ledger.gate(s, "rss", POLICY, W, at(121))[0] == "probe"
     lg.set(rss, next_attempt_at=at(121))
     lg.claim(rss, at(121))
+    dependent = lg.ids["cms"]
+    lg.set(dependent, after_delivery_id=rss)
     effects = lg.succeed(Success(rss, info(None), accepted=False), now=at(122))
     st = lg.channel("rss")
     assert st is not None and (st.breaker, st.opened_at, st.probe_owner, st.consecutive_failures) == (
@@ -516,7 +518,7 @@ def test_a_failed_probe_opens_again_and_a_successful_one_closes_and_releases(lg:
     )
     assert st.updated_at == at(122)
     assert effects.events == [("breaker.closed", {"channel": "rss", "reason": "探测成功 / probe succeeded"})]
-    assert effects.dispatch == [cms]
+    assert effects.dispatch == [dependent, cms]  # the probe's dependent, then the released
     held = lg.row(cms)
     assert (held.state, held.next_attempt_at, held.updated_at) == ("queued", at(122), at(122))
 
@@ -718,6 +720,7 @@ def test_an_expired_lease_is_retried_now_with_a_lost_attempt(lg: Ledger) -> None
     lg.claim(rss, at(0))  # lease until 100
     lg.claim(cms, at(50))  # lease until 150
     lg.set(rss, dispatched_at=at(0))
+    lg.another("rss")  # a later delivery of another item on the channel: no reason to supersede
     with lg.db.transaction() as s:
         effects = ledger.reclaim_expired(s, at(100), {}, POLICY)  # not expired at exactly 100
     assert effects.dispatch == []
@@ -1011,3 +1014,25 @@ def test_every_channel_failure_counts_for_the_breaker(lg: Ledger, error: Channel
     lg.fail(rss, error, at(0))
     st = lg.channel("rss")
     assert st is not None and st.consecutive_failures == 1
+
+
+def test_the_probe_is_taken_on_its_own_channel_only(lg: Ledger, caplog: pytest.LogCaptureFixture) -> None:
+    _open(lg, "rss", at(0))
+    _open(lg, "cms", at(0))
+    with caplog.at_level("WARNING", logger="publisher.delivery.ledger"):
+        with lg.db.transaction() as s:
+            assert ledger.gate(s, "rss", POLICY, W, at(60))[0] == "probe"
+    cms = lg.channel("cms")
+    assert cms is not None and (cms.breaker, cms.probe_owner) == ("open", None)
+    assert "channel rss breaker -> half_open: 冷却结束，发送探测 / cooldown over, probing" in caplog.messages
+
+
+def test_a_success_on_a_clean_channel_writes_nothing_to_it(lg: Ledger) -> None:
+    rss = lg.ids["rss"]
+    lg.do(ledger.channel_state, "rss")
+    created = lg.channel("rss")
+    assert created is not None
+    lg.claim(rss, at(0))
+    lg.succeed(Success(rss, info(None), accepted=False), now=at(5))
+    st = lg.channel("rss")
+    assert st is not None and st.updated_at == created.updated_at
