@@ -851,7 +851,10 @@ def test_hold_takes_only_waiting_rows(lg: Ledger) -> None:
 # -- ops actions --------------------------------------------------------------------------------
 
 
-def test_pause_once_and_resume_resets_the_breaker_and_releases(lg: Ledger) -> None:
+def test_pause_once_and_resume_resets_the_breaker_and_releases(
+    lg: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="publisher.delivery.ledger")
     rss = lg.ids["rss"]
     effects = lg.do(ledger.pause, "rss", "p" * 1200, "ops", at(1))
     st = lg.channel("rss")
@@ -888,6 +891,7 @@ def test_pause_once_and_resume_resets_the_breaker_and_releases(lg: Ledger) -> No
     )
     assert st.updated_at == at(3)
     assert effects.dispatch == [rss] and lg.row(rss).state == "queued"
+    assert caplog.messages == ["channel rss paused: " + "p" * 1200, "channel rss resumed by ops"]
     [resumed] = lg.audit("channel.resume")
     assert (resumed.actor, resumed.data) == ("ops", {"channel": "rss"})
     # resuming a channel that is neither paused nor open only releases
@@ -919,8 +923,9 @@ def test_expedite_makes_waiting_retries_due_now(lg: Ledger) -> None:
 
 
 def test_replay_starts_a_failed_delivery_afresh(lg: Ledger) -> None:
-    rss, cms = lg.ids["rss"], lg.ids["cms"]
+    rss, cms, other = lg.ids["rss"], lg.ids["cms"], lg.ids["wechat"]
     lg.set(rss, state="failed", attempts=5, last_error="x", dispatched_at=at(0))
+    lg.set(other, state="failed", attempts=5)
     with lg.db.transaction() as s:
         key = s.get(Delivery, rss).key  # type: ignore[union-attr]
         save_checkpoint(s.connection(), key, {"step": 2}, at(0))
@@ -937,6 +942,7 @@ def test_replay_starts_a_failed_delivery_afresh(lg: Ledger) -> None:
         assert load_checkpoint(s.connection(), key) == {}
     [e] = lg.audit("delivery.replay")
     assert (e.actor, e.item_uid, e.data) == ("ops", lg.uid, {"delivery": rss})
+    assert lg.row(other).state == "failed"  # only the one replayed
     assert not lg.do(ledger.replay, rss, "ops", at(10))  # not failed any more
     assert not lg.do(ledger.replay, cms, "ops", at(10))
     assert len(lg.audit("delivery.replay")) == 1
