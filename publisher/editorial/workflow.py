@@ -233,7 +233,9 @@ def update_item(session: Session, settings: Settings, actor: Actor, uid: str, pa
     merged.update(patch)
     parsed = _validate(merged)
     was = item.state
-    before = dict(item.content)
+    # the approval writes the 索取号 to the item's column only (its working copy is not
+    # rewritten on the hot path), so the column is what the item had before this edit
+    before = {**item.content, "index_number": item.index_number}
     _apply(session, item, parsed, settings)
     item.state = ItemState.DRAFT.value
     item.reject_reason = None

@@ -1028,6 +1028,8 @@ def test_an_edit_is_audited_with_what_changed(service: Service, team: Team) -> N
     service.update_item(team.editor, scheduled, {"title": "定时（修改）"})
     (revision,) = events(service, scheduled, "edit")
     assert revision["data"]["revision"] is True and revision["data"]["superseded"] == 4
+    # the number the approval gave is the item's, not an edit's change
+    assert revision["data"]["fields"] == ["title"]
     assert revision["data"]["changes"]["title"] == ["定时", "定时（修改）"]
     assert {d["state"] for d in service.deliveries(scheduled)} == {"superseded"}
     assert service.item_detail(scheduled)["state"] == "draft"
@@ -1035,6 +1037,7 @@ def test_an_edit_is_audited_with_what_changed(service: Service, team: Team) -> N
     service.update_item(team.editor, live, {"title": "已发布（修订）"})
     (live_edit,) = events(service, live, "edit")
     assert live_edit["data"]["revision"] is True and "superseded" not in live_edit["data"]
+    assert live_edit["data"]["fields"] == ["title"]
     assert {d["state"] for d in service.deliveries(live)} == {"queued"}
 
 
