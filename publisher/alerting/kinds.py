@@ -55,6 +55,8 @@ KINDS: dict[str, Kind] = {
         Kind("deadline.at_risk", "公开时限临近 / disclosure deadline at risk", condition=False),
         Kind("deadline.overdue", "公开时限已超期 / disclosure deadline overdue", condition=False),
         Kind("inspection.at_risk", "栏目更新即将超期 / column update due soon", condition=False),
+        # a column past its threshold is overdue, never "due soon" (as deadline.overdue)
+        Kind("inspection.overdue", "栏目更新已超期 / column update overdue", condition=False),
         Kind(
             "consultation.closed",
             "意见征集已截止，待发布反馈 / consultation closed, feedback due",

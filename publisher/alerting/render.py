@@ -47,6 +47,12 @@ def fixes(kind: str, channel: str) -> list[str]:
         ]
     if kind.startswith("deadline."):
         return ["publisher compliance deadlines"]
+    if kind.startswith("inspection."):  # at_risk, overdue: publish something new in the column
+        return ["publisher compliance inspection"]
+    if kind == "consultation.closed":  # the adoption report to draft and publish
+        return ["publisher compliance reminders"]
+    if kind == "login.burst":  # who was throttled, then lock the account if it is being guessed
+        return ["publisher audit list --limit 50", "publisher user disable <用户名>"]
     return []
 
 
@@ -137,6 +143,7 @@ def _detail(kind: str, d: dict[str, Any]) -> str:
         ("working_days_left", "剩余工作日"),
         ("label", "栏目"),
         ("age_days", "天数"),
+        ("threshold", "阈值"),
         ("closes", "截止"),
         ("report_due_on", "反馈期限"),
         ("flag", "标记"),

@@ -5,7 +5,8 @@ the home page, the WeChat account), the age of the newest item delivered there (
 delivery confirmed `delivered`; corrections and withdrawals do not count as new content).
 Where a rule gives a threshold, the column is `ok`, `at_risk` once its age passes the warning
 ratio of the threshold (75 % by default), or `breach`; a column with nothing delivered yet is
-`empty`. `check_inspection` raises `inspection.at_risk` once per level and newest item.
+`empty`. `check_inspection` raises `inspection.at_risk` once per level and newest item, as
+`inspection.overdue` once the column is in breach.
 
 The newest times are not aggregated over the ledger on every read: `check_inspection` folds
 them into `inspection_newest`, and a read adds only the deliveries confirmed since (an index
@@ -195,8 +196,9 @@ def inspection_status(
 def check_inspection(
     session: Session, settings: Settings, now: datetime, config: ComplianceSettings | None = None
 ) -> list[ColumnWatch]:
-    """Raise `inspection.at_risk` once per column, level and newest item; returns the columns
-    at risk or in breach (events go out after the caller's commit)."""
+    """Raise `inspection.at_risk` (`inspection.overdue` in breach) once per column, level and
+    newest item; returns the columns at risk or in breach (events go out after the caller's
+    commit)."""
     risky = [
         w
         for w in inspection_status(session, settings, now, config, fold=True)
@@ -206,7 +208,8 @@ def check_inspection(
         assert w.newest_at is not None
         raise_once(
             session,
-            "inspection.at_risk",
+            # a breached column is alerted as overdue, never as "due soon" (即将超期)
+            "inspection.overdue" if w.status == "breach" else "inspection.at_risk",
             f"{w.channel}:{w.column}:{w.newest_at.isoformat()}:{w.status}",
             w.as_dict(),
         )

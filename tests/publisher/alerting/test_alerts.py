@@ -453,3 +453,42 @@ def test_an_idle_tick_still_sends_a_retry_that_fell_due(o: Ops, team: Team) -> N
     report = o.tick(t0 + timedelta(seconds=45))
     assert report.notified == 0 and report.sent == 2
     assert [b["status"] for b in o.bodies()] == ["firing", "resolved"]
+
+
+def test_compliance_alerts_say_what_is_due_and_the_fix(o: Ops, team: Team) -> None:
+    from publisher.compliance import check_consultations, check_inspection
+    from publisher.compliance.config import ComplianceSettings, InspectionRule
+    from tests.publisher.compliance.support import at
+    from tests.samples import sample
+
+    # given a published consultation that closed on 2019-08-31, and an item delivered to the
+    # channel whose home page must get something new every 14 days
+    consultation = publish(o.rt, team, sample("consult-2019-01"))
+    o.subscriber.default = 200
+    o.deliver_all()
+    rules = ComplianceSettings(inspection=(InspectionRule(CH, "*", "首页", days=14),))
+    t0 = utcnow()
+    # when the periodic checks run the day after the close, at 11 days (past 75 %) and at 15
+    with o.rt.db.transaction() as s:
+        check_consultations(s, at(2019, 9, 1))
+    with o.rt.db.transaction() as s:
+        check_inspection(s, o.rt.settings, t0 + timedelta(days=11), rules)
+    o.tick(t0 + timedelta(seconds=31))
+    with o.rt.db.transaction() as s:
+        check_inspection(s, o.rt.settings, t0 + timedelta(days=15), rules)
+    o.tick(t0 + timedelta(seconds=62))
+    told = {b["kind"]: b for b in o.bodies()}
+    assert sorted(told) == ["consultation.closed", "inspection.at_risk", "inspection.overdue"]
+    # then the consultation's message names it, its close and the report's due date, and the fix
+    closed = told["consultation.closed"]
+    assert closed["title"] == "[发布平台告警] 意见征集已截止，待发布反馈 · 1 条"
+    assert closed["items"] == [{"uid": consultation, "title": sample("consult-2019-01")["title"]}]
+    assert "截止 2019-08-31" in closed["text"] and "反馈期限 2019-09-29" in closed["text"]
+    assert "publisher compliance reminders" in closed["text"]
+    # and a column past its threshold is overdue (已超期), never "due soon" (即将超期)
+    soon, late = told["inspection.at_risk"], told["inspection.overdue"]
+    assert soon["title"] == f"[发布平台告警] 栏目更新即将超期 · {CH} · 1 条"
+    assert late["title"] == f"[发布平台告警] 栏目更新已超期 · {CH} · 1 条"
+    assert "即将超期" not in late["text"] and "状态 已超期" in late["text"]
+    assert "栏目 首页" in late["text"] and "阈值 14 天" in late["text"]
+    assert all("publisher compliance inspection" in b["text"] for b in (soon, late))

@@ -56,11 +56,14 @@ def test_warnings_fire_at_the_right_age(live: Runtime, team: Team) -> None:  # n
     assert status(live, breach)["policy"]["status"] == "breach"
 
     # alerts: raised once per level, after commit
-    with caught("inspection.at_risk") as got:
+    with caught("inspection.at_risk", "inspection.overdue") as got:
         for days in (11, 12, 15, 16):
             with live.db.transaction() as s:
                 check_inspection(s, live.settings, t0 + timedelta(days=days), RULES)
-        assert [(e["column"], e["status"]) for _, e in got] == [("*", "at_risk"), ("*", "breach")]
+        assert [(n, e["column"], e["status"]) for n, e in got] == [
+            ("inspection.at_risk", "*", "at_risk"),
+            ("inspection.overdue", "*", "breach"),
+        ]
 
     # a new item resets the home page clock
     notice = release(live.service, team, sample("notice-abolish", abolishes=[]))
