@@ -245,6 +245,9 @@ def _system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
 class _AddressRefused(Exception):
     """Raised inside the connection pool; the guard turns it into EgressRefusedError with
     the URL (the pool knows only host and port)."""
@@ -333,6 +336,20 @@ class _Transport(httpx.HTTPTransport):
             network_backend=_Backend(settings),
         )
 
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        location = response.headers.get("Location")
+        if response.status_code in _REDIRECTS and location is not None:
+            # httpx parses a redirect's Location even when it does not follow it, and calls an
+            # unparsable one a protocol error, which reads as a network fault worth retrying;
+            # a server that answers so will answer so again: refuse it here, permanently.
+            try:
+                request.url.join(httpx.URL(location))
+            except (httpx.InvalidURL, ValueError) as exc:
+                response.close()
+                raise _AddressRefused(f"重定向地址无效 / bad redirect Location: {str(exc)[:100]}") from None
+        return response
+
 
 # ---------------------------------------------------------------- the guard
 
@@ -343,11 +360,13 @@ def check_url(url: str) -> httpx.URL:
         raise EgressRefusedError(url, f"地址过长 / URL longer than {MAX_URL} characters")
     try:
         parsed = httpx.URL(url)
+        # the host is decoded on access: a malformed IDNA label ("xn--") fails only here
+        host = parsed.host
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
-        raise EgressRefusedError(url, f"地址无效 / invalid URL: {exc}") from exc
+        raise EgressRefusedError(url, f"地址无效 / invalid URL: {str(exc)[:100]}") from exc
     if parsed.scheme not in ("http", "https"):
         raise EgressRefusedError(url, f"只允许 http/https / scheme {parsed.scheme or '(none)'!r} not allowed")
-    if not parsed.host:
+    if not host:
         raise EgressRefusedError(url, "缺少主机名 / no host")
     if parsed.userinfo:
         raise EgressRefusedError(url, "地址含用户名或密码 / URL carries credentials")
@@ -428,7 +447,7 @@ class EgressGuard:
             except EgressRefusedError as exc:
                 raise EgressRefusedError(url, exc.reason + via) from None
             location = fetched.headers.get("Location")
-            if fetched.status in (301, 302, 303, 307, 308) and location:
+            if fetched.status in _REDIRECTS and location:
                 if len(redirects) >= hops:
                     if not check_status:  # the caller looks at the redirect itself
                         return replace(fetched, redirects=tuple(redirects))
@@ -463,7 +482,7 @@ class EgressGuard:
     ) -> Fetched:
         try:
             with self._client.stream(method, target, headers=headers) as response:
-                redirect = response.status_code in (301, 302, 303, 307, 308)
+                redirect = response.status_code in _REDIRECTS
                 declared = response.headers.get("Content-Length", "")
                 if not redirect and ascii_digits(declared) and int(declared) > limit:
                     raise EgressTooLargeError(url, limit)

@@ -246,6 +246,28 @@ def test_redirect_loops_and_long_chains_are_refused(origin: Origin) -> None:
     assert seen.redirects == (origin.url("/loop"),) and len(origin.hits) == 7
 
 
+@pytest.mark.parametrize("location", ["http://[::1", "http://a.example:abc/", "\x7f"])
+def test_an_unparsable_redirect_is_refused_for_good(origin: Origin, location: str) -> None:
+    # httpx calls such a Location a protocol error, which would read as a fault worth retrying
+    origin.routes["/bad"] = (302, {"Location": location}, b"")
+    g = guard(allow_hosts=frozenset({f"127.0.0.1:{origin.port}"}))
+    with pytest.raises(EgressRefusedError, match="bad redirect Location") as exc:
+        g.fetch(origin.url("/bad"))
+    assert isinstance(exc.value, PermanentError) and exc.value.url == origin.url("/bad")
+    assert len(origin.hits) == 1
+    # the same answer is fine when it is not a redirect
+    origin.routes["/fine"] = (200, {"Location": location, "Content-Type": "text/plain"}, b"ok")
+    assert g.fetch(origin.url("/fine")).content == b"ok"
+
+
+@pytest.mark.parametrize("url", ["http://xn--/", "http://xn--a/", "https://xn--zz.example/x"])
+def test_a_malformed_idna_host_is_an_invalid_url(url: str) -> None:
+    # the host is decoded only when read: it used to escape as a bare IDNAError (a 500)
+    with pytest.raises(EgressRefusedError, match="invalid URL"):
+        check_url(url)
+    assert (static_problem(url) or "").startswith("地址无效 / invalid URL")
+
+
 # ---------------------------------------------------------------- size and time
 def _chunked(total: int, chunk: int = 4096, pause: float = 0.0) -> object:
     def answer(handler: BaseHTTPRequestHandler) -> None:

@@ -247,11 +247,16 @@ def test_cms_preflight_names_media_the_guard_will_refuse() -> None:
     version = make_version(
         body_html='<p>正文</p><img src="http://localhost:6379/x.png"><img src="http://127.0.0.1:8080/wp-content/a.png">'
         '<img src="http://files.intranet/ok.png">',
-        attachments=({"title": "附件", "url": "http://[::ffff:10.0.0.1]/a.pdf"},),
+        attachments=(
+            {"title": "附件", "url": "http://[::ffff:10.0.0.1]/a.pdf"},
+            # a malformed IDNA label: named like any invalid URL, never an exception
+            {"title": "附件二", "url": "http://xn--/b.pdf"},
+        ),
     )
     problems = [(p.field, p.message) for p in channel.check(version)]
-    assert [f for f, _ in problems] == ["body_html", "attachments"]
+    assert [f for f, _ in problems] == ["body_html", "attachments", "attachments"]
     assert "localhost:6379" in problems[0][1] and "::ffff:10.0.0.1" in problems[1][1]
+    assert "http://xn--/b.pdf" in problems[2][1] and "invalid URL" in problems[2][1]
 
 
 def test_the_approver_is_told_before_approving(make_runtime: Any, team: Any) -> None:
@@ -264,13 +269,20 @@ def test_the_approver_is_told_before_approving(make_runtime: Any, team: Any) -> 
 
     rt = make_runtime(channels={"rss": {"enabled": True}, "cms": {"enabled": True}}, checks={"links": False})
     item = rt.service.create_item(
-        team.editor, policy(attachments=[{"title": "实施细则", "url": "http://10.20.30.40/rules.pdf"}])
+        team.editor,
+        policy(
+            attachments=[
+                {"title": "实施细则", "url": "http://10.20.30.40/rules.pdf"},
+                {"title": "附表", "url": "http://xn--/table.pdf"},
+            ]
+        ),
     )
     rt.service.submit(team.editor, item.uid)
     rt.service.review(team.reviewer, item.uid)
     with TestClient(create_app(rt), headers={"Authorization": f"Bearer {team.tokens['approver']}"}) as client:
         r = client.post(f"/api/items/{item.uid}/approve")
     assert r.status_code == 422, r.text
-    problems = {e["field"]: e["message"] for e in r.json()["errors"]}
-    assert "http://10.20.30.40/rules.pdf" in problems["channels.cms.attachments"]
+    cms = [e["message"] for e in r.json()["errors"] if e["field"] == "channels.cms.attachments"]
+    assert len(cms) == 2
+    assert "http://10.20.30.40/rules.pdf" in cms[0] and "http://xn--/table.pdf" in cms[1]
     assert rt.service.deliveries(item.uid) == []
