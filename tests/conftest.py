@@ -145,6 +145,15 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
+def alerts_rx() -> Iterator[Receiver]:
+    """A second endpoint, where alerts go (the alert modules and the Celery alert test); the
+    receiver checks the Standard Webhooks signature of every request."""
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path,

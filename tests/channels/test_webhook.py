@@ -9,7 +9,6 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,6 @@ from tests.security.origin import bounded, unanswered_port
 
 OLD = SECRET
 NEW = "whsec_" + base64.b64encode(b"the-next-secret-after-rotation!!").decode()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def channel(url: str, secret: str = SECRET, tmp: Path = Path("/tmp"), **extra: Any) -> WebhookChannel:

@@ -1,5 +1,5 @@
 """The alert modules' shared pieces: the channel's subscriber (refusing every delivery for
-good), the signed-webhook receiver alerts go to, and the one ops runtime over both."""
+good) and the one ops runtime over it and `alerts_rx` (tests/conftest.py), where alerts go."""
 
 from __future__ import annotations
 
@@ -17,14 +17,6 @@ from .support import Ops, ops_runtime
 def subscriber() -> Iterator[Receiver]:
     """The channel's subscriber: refuses every delivery with 400 (a permanent failure)."""
     r = Receiver(default=400).start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def alerts_rx() -> Iterator[Receiver]:
-    """Where alerts go: checks the Standard Webhooks signature of every request."""
-    r = Receiver().start()
     yield r
     r.stop()
 

@@ -492,3 +492,56 @@ def test_compliance_alerts_say_what_is_due_and_the_fix(o: Ops, team: Team) -> No
     assert "即将超期" not in late["text"] and "状态 已超期" in late["text"]
     assert "栏目 首页" in late["text"] and "阈值 14 天" in late["text"]
     assert all("publisher compliance inspection" in b["text"] for b in (soon, late))
+
+
+def test_an_open_breaker_inhibits_its_failures_counts_the_held_and_resolves_when_it_closes(
+    make_runtime: Callable[..., Runtime], subscriber: Receiver, alerts_rx: Receiver, team: Team
+) -> None:
+    # given a subscriber that is down, one try per delivery, a breaker that opens after two
+    # failures and probes after 4 s, and the embedded executor's clock telling ops
+    subscriber.default = 503
+    rt = make_runtime(
+        channels=webhook_channels(
+            subscriber.url,
+            retry={"max_attempts": 1},
+            breaker={"failures": 2, "cooldown_seconds": 4, "min_samples": 100},
+        ),
+        threads=1,
+        alerts={
+            "group_wait_seconds": 1.5,
+            "group_interval_seconds": 1,
+            "repeat_interval_seconds": 3600,
+            "webhooks": [alerts_rx.url],
+            "webhook_secret": SECRET,
+        },
+    )
+    # when two deliveries fail for good, the breaker opens and holds the third
+    for title in ("熔断前失败一", "熔断前失败二", "熔断后暂缓"):
+        publish(rt, team, title=title)
+
+    def told() -> list[tuple[str, str]]:
+        return [(h.body["kind"], h.body["status"]) for h in alerts_rx.hits if h.status == 200]
+
+    wait_for(lambda: told() != [], 20, "the first alert")
+    # then ops hear of the breaker, with the held delivery counted; its failures are inhibited
+    assert told() == [("breaker.open", "firing")]
+    first = alerts_rx.hits[0].body
+    assert (first["failed"], first["held"]) == (2, 1) and "暂缓 / held: 1" in first["text"]
+    assert f"publisher retry-now {CH}" in first["text"]
+    # when the subscriber recovers, the probe after the cooldown succeeds and closes the breaker
+    subscriber.default = 200
+    wait_for(lambda: len(told()) >= 3, 30, "the resolved message and the failures")
+    # then the breaker's resolved message, and only now the failures it had inhibited
+    assert told() == [
+        ("breaker.open", "firing"),
+        ("breaker.open", "resolved"),
+        ("delivery.failed", "firing"),
+    ]
+    bodies = [h.body for h in alerts_rx.hits if h.status == 200]
+    assert "熔断器已闭合 / breaker closed" in bodies[1]["text"]
+    failed = bodies[2]
+    assert failed["events"] == 2 and sorted(i["title"] for i in failed["items"]) == [
+        "熔断前失败一",
+        "熔断前失败二",
+    ]
+    assert all(h.signature_ok for h in alerts_rx.hits)
