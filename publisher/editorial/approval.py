@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from publisher.domain.errors import NotFoundError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from publisher.domain.item import ItemState
 from publisher.editorial.checks.problem import Problem
 from publisher.editorial.checks.service import CheckService
-from publisher.editorial.readmodels import group_members
 from publisher.editorial.service import Service
-from publisher.editorial.workflow import channel_of
+from publisher.editorial.workflow import abolish_targets, channel_of, get_item
 from publisher.settings import Settings
+from publisher.store.models import Item
 
 
 @dataclass(frozen=True)
@@ -48,30 +50,35 @@ class Plan:
         return all(m.state == ItemState.AWAITING_APPROVAL for m in self.members)
 
 
-def _abolishes(service: Service, refs: list[str]) -> list[dict[str, str]]:
+def _abolishes(session: Session, item: Item) -> list[dict[str, str]]:
+    """The items `item` abolishes (its content names them by uid), as the page shows them; one
+    no longer found is shown by what the content names."""
+    found = {t["uid"]: t for t in abolish_targets(session, item)}
     out = []
-    for ref in refs:
-        try:
-            target = service.item_detail(service.uid_of(ref))
-            out.append(
-                {
-                    "uid": target["uid"],
-                    "title": target["title"],
-                    "validity": target["validity"],
-                    "doc_number": target["doc_number"] or "",
-                    "index_number": target["index_number"] or "",
-                }
-            )
-        except NotFoundError:
+    for ref in item.content.get("abolishes") or []:
+        target = found.get(ref)
+        if target is None:
             out.append({"uid": "", "title": ref, "validity": "", "doc_number": "", "index_number": ""})
+            continue
+        out.append(
+            {
+                "uid": target["uid"],
+                "title": target["title"],
+                "validity": target["validity"],
+                "doc_number": target["doc_number"] or "",
+                "index_number": target["index_number"] or "",
+            }
+        )
     return out
 
 
-def _preflight(checks: CheckService, members: list[Member], channels: list[str]) -> dict[str, list[Problem]]:
+def _preflight(
+    checks: CheckService, session: Session, members: list[tuple[Member, Item]], channels: list[str]
+) -> dict[str, list[Problem]]:
     """Each channel's own problems, by the rule the approval applies (`workflow.channel_of`)."""
     found: dict[str, list[Problem]] = {}
-    for m in members:
-        for p in checks.item_report(m.uid)[1].problems:
+    for m, row in members:
+        for p in checks.report_of(session, row).problems:
             channel = channel_of(p.field, channels) if p.source == "channel" else None
             if channel is not None:  # named by its item: a release group has several
                 found.setdefault(channel, []).append(replace(p, item_uid=m.uid, item_title=m.title))
@@ -79,34 +86,48 @@ def _preflight(checks: CheckService, members: list[Member], channels: list[str])
 
 
 def approval_plan(service: Service, settings: Settings, uid: str, checks: CheckService | None = None) -> Plan:
-    item = service.item_detail(uid)
-    rows = [item]
-    if item["release_group"]:
-        rows += [m for m in group_members(service, item["release_group"]) if m["uid"] != uid]
-    members = []
-    for row in rows:
-        detail = row if "content" in row else service.item_detail(row["uid"])
-        if detail["uid"] != uid and detail["state"] != ItemState.AWAITING_APPROVAL:
-            continue  # released already, or not ready: this approval does not carry it
-        members.append(
-            Member(
-                uid=detail["uid"],
-                title=detail["title"],
-                type=detail["type"],
-                state=detail["state"],
-                channels=settings.routed_channels(detail["type"]),
-                publish_at=detail["publish_at"],
-                abolishes=_abolishes(service, list(detail["content"].get("abolishes") or [])),
+    """Read in one session, each member once: its row serves the detail, the abolished items
+    and the checks' report (before, the item was read for its detail and again, in a session
+    of its own, for its checks; each abolished item twice more)."""
+    with service.db.reader() as s:
+        row = get_item(s, uid)
+        item = service.detail_of(s, row)
+        rows = [row]
+        if row.release_group:
+            rows += [
+                m
+                for m in s.execute(
+                    select(Item)
+                    .where(Item.release_group == row.release_group, Item.uid != uid)
+                    .order_by(Item.id)
+                ).scalars()
+                # released already, or not ready: this approval does not carry it
+                if m.state == ItemState.AWAITING_APPROVAL
+            ]
+        members = [
+            (
+                Member(
+                    uid=m.uid,
+                    title=m.title,
+                    type=m.type,
+                    state=m.state,
+                    channels=settings.routed_channels(m.type),
+                    publish_at=m.publish_at.isoformat() if m.publish_at else None,
+                    abolishes=_abolishes(s, m),
+                ),
+                m,
             )
-        )
-    channels = sorted({c for m in members for c in m.channels})
+            for m in rows
+        ]
+        channels = sorted({c for m, _ in members for c in m.channels})
+        preflight = _preflight(checks, s, members, channels) if checks is not None else {}
     return Plan(
         item=item,
         group=item["release_group"],
-        members=members,
+        members=[m for m, _ in members],
         channels=channels,
         etag=item["approval_etag"],
-        preflight=_preflight(checks, members, channels) if checks is not None else {},
+        preflight=preflight,
     )
 
 

@@ -327,13 +327,16 @@ class Service:
 
     def item_detail(self, uid: str) -> dict[str, Any]:
         with self.db.reader() as s:
-            item = workflow.get_item(s, uid)
-            latest = self.latest_delivery_states(s, [item.id])[item.id]
-            return {
-                **item_json(item, overall_status(item.state, latest), latest),
-                "abolishes_targets": workflow.abolish_targets(s, item),
-                "approval_etag": workflow.approval_etag(s, item),
-            }
+            return self.detail_of(s, workflow.get_item(s, uid))
+
+    def detail_of(self, session: Session, item: Item) -> dict[str, Any]:
+        """`item_detail` of an item the caller read in its own session."""
+        latest = self.latest_delivery_states(session, [item.id])[item.id]
+        return {
+            **item_json(item, overall_status(item.state, latest), latest),
+            "abolishes_targets": workflow.abolish_targets(session, item),
+            "approval_etag": workflow.approval_etag(session, item),
+        }
 
     def list_items(
         self,

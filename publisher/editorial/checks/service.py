@@ -51,7 +51,7 @@ class CheckService:
             self.checks.prepare(self.db, uid)
         with self.db.reader() as s:
             item = get_item(s, uid)
-            report = self.checks.for_item(s, item, channel_problems=self._channel_problems(s, item))
+            report = self.report_of(s, item)
             info = {
                 "uid": item.uid,
                 "title": item.title,
@@ -59,6 +59,11 @@ class CheckService:
                 "revision": self.checks.revision(item),
             }
         return info, report
+
+    def report_of(self, session: Session, item: Item) -> Report:
+        """`item_report` of an item the caller read in its own session (cached link results
+        only: no network)."""
+        return self.checks.for_item(session, item, channel_problems=self._channel_problems(session, item))
 
     def item_type(self, uid: str) -> str | None:
         with self.db.reader() as s:

@@ -4,7 +4,11 @@ with its reason), and the items it abolishes; the confirm button approves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from bs4 import BeautifulSoup
+from sqlalchemy import event
 
 from publisher.domain.item import Role
 from publisher.editorial.auth import Actor
@@ -41,6 +45,54 @@ def test_the_approver_sees_what_the_approval_does_before_confirming(site: Site) 
     assert site.service.item_detail(old)["validity"] == "已废止"
     # the page an editor cannot use
     assert editor.get(f"/app/items/{new}/approve").status_code == 403
+
+
+def test_the_page_reads_each_member_once(site: Site) -> None:
+    """Each member of the approval is read by its uid once, for its detail and its checks
+    together, and the items it abolishes by one look-up (issue 21: the page read the item for
+    its detail, then again in a session of its own for the checks' report, and each abolished
+    item twice more)."""
+    editor, reviewer, approver = site.login("editor"), site.login("reviewer"), site.login("approver")
+    old = create(editor, title="关于旧收费办法的通知")
+    for action, client in (("submit", editor), ("review", reviewer)):
+        post(client, f"/app/items/{old}/{action}", page=f"/app/items/{old}")
+    assert approve(approver, old).status_code == 303
+    first = create(editor, title="关于新收费办法的通知", release_group="g-2026-21")
+    second = create(editor, title="关于新收费办法的补充通知", release_group="g-2026-21")
+    site.service.update_item(_actor(site, "editor"), second, {"abolishes": [old]})
+    for uid in (first, second):
+        for action, client in (("submit", editor), ("review", reviewer)):
+            assert post(client, f"/app/items/{uid}/{action}", page=f"/app/items/{uid}").status_code == 303
+
+    with _item_reads(site) as reads:
+        page = approver.get(f"/app/items/{first}/approve")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert [tr["data-uid"] for tr in soup.select("#approve-members tr[data-uid]")] == [first, second]
+    assert "关于旧收费办法的通知" in soup.select_one("#approve-abolishes").get_text()
+    assert reads.count(first) == 1 and reads.count(second) == 0 and reads.count(old) == 0, reads
+
+
+@contextmanager
+def _item_reads(site: Site) -> Iterator[list[str]]:
+    """The uids of the statements that read one item row by its uid meanwhile (the other
+    reads take a release group or a list of uids)."""
+    seen: list[str] = []
+
+    def keep(_conn: object, _cur: object, statement: str, params: object, _ctx: object, _many: bool) -> None:
+        if "FROM items" in statement and "items.uid = " in statement:
+            values = params.values() if isinstance(params, dict) else params
+            seen.extend(str(v) for v in values or () if isinstance(v, str))  # type: ignore[union-attr]
+
+    db = site.runtime.db
+    engines = {id(e): e for e in (db.engine, db.read_engine)}
+    for engine in engines.values():
+        event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield seen
+    finally:
+        for engine in engines.values():
+            event.remove(engine, "before_cursor_execute", keep)
 
 
 def _actor(site: Site, name: str) -> Actor:
