@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from publisher.domain import docnumber
 from publisher.domain.sanitize import clean_html, text_of
+from publisher.domain.urls import web_url
 
 
 class ItemType(StrEnum):
@@ -221,6 +222,11 @@ class Attachment(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     url: str = Field(pattern=r"^https?://", max_length=1000)
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return web_url(v)
+
 
 FEE_CATALOGUES = ("政府性基金目录", "行政事业性收费目录", "涉企行政事业性收费目录")
 
@@ -288,6 +294,11 @@ class ItemIn(BaseModel):
             if k not in out:
                 out.append(k)
         return out
+
+    @field_validator("cover_url")
+    @classmethod
+    def _cover_url(cls, v: str | None) -> str | None:
+        return None if v is None else web_url(v)
 
     @field_validator("body_html")
     @classmethod

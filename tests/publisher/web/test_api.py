@@ -322,6 +322,9 @@ def test_malformed_body_is_422_naming_the_body(
             "必填",
         ),
         ({"title": "标\x00题"}, "title", "无效字符"),
+        # a URL no channel could fetch is refused at the door, never a 500 in a pre-flight
+        ({"attachments": [{"title": "附件", "url": "http://[::1/a.pdf"}]}, "attachments.0.url", "无法解析"),
+        ({"cover_url": "http://xn--/c.jpg"}, "cover_url", "主机名无效"),
     ],
 )
 def test_bad_item_is_422_naming_the_field_and_writes_nothing(
