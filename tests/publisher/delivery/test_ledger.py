@@ -8,7 +8,7 @@ run takes the SQLite half."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -348,7 +348,7 @@ def test_rejected_credentials_hold_the_delivery_and_pause_the_channel(lg: Ledger
     d = lg.row(rss)
     assert (d.state, d.last_error) == ("held", "401 bad token")
     st = lg.channel("rss")
-    assert st is not None and st.paused and st.consecutive_failures == 0
+    assert st is not None and st.paused and st.consecutive_failures == 0 and st.updated_at == at(2)
     assert st.pause_reason == "凭据或配置被拒绝 / credentials rejected: 401 bad token"
     assert names(effects) == ["channel.paused", "channel.credentials_rejected"]
     assert effects.events[1][1] == {"channel": "rss", "error": "401 bad token"}
@@ -593,6 +593,33 @@ def test_a_late_success_for_a_finished_row_is_history_only(lg: Ledger) -> None:
     assert lg.row(cms).state == "delivered"
 
 
+def test_a_finished_row_in_a_batch_spares_the_rows_after_it_and_each_channel_has_its_interval(
+    lg: Ledger,
+) -> None:
+    done, sending, accepted = sorted(lg.ids.values())[:3]
+    lg.set(done, state="delivered")
+    lg.claim(sending, at(0))
+    lg.claim(accepted, at(0))
+    channel = lg.row(accepted).channel
+    slow = replace(POLICY, confirm_interval_seconds=30.0)
+    with lg.db.transaction() as s:
+        ledger.record_successes(
+            s,
+            [
+                Success(done, info(None), accepted=False),
+                Success(sending, info(None), accepted=False),
+                Success(accepted, info(None), accepted=True),
+            ],
+            W,
+            {channel: slow},
+            POLICY,
+            now=at(1),
+        )
+    assert (lg.row(done).state, lg.row(sending).state) == ("delivered", "delivered")
+    a = lg.row(accepted)
+    assert (a.state, a.next_attempt_at) == ("accepted", at(31))  # its channel's 30 s, not the default 7
+
+
 def test_attempt_rows_keep_every_field_cut_to_1000(lg: Ledger) -> None:
     rss = lg.ids["rss"]
     lg.claim(rss, at(0))
@@ -758,28 +785,34 @@ def test_an_expired_lease_past_twice_the_budget_fails(lg: Ledger) -> None:
     assert [a.worker for a in lg.attempts(cms)] == ["?"]
 
 
-def test_an_expired_lease_with_a_newer_delivery_is_superseded(lg: Ledger) -> None:
-    rss = lg.ids["rss"]
-    lg.claim(rss, at(0))
+def _newer(lg: Ledger, delivery_id: int) -> int:
+    """A later delivery (a withdrawal, queued) of the same item on the same channel, waiting
+    for `delivery_id`."""
     with lg.db.transaction() as s:
-        d = s.get(Delivery, rss)
+        d = s.get(Delivery, delivery_id)
         assert d is not None
         newer = Delivery(
             item_id=d.item_id,
             version_id=d.version_id,
-            channel="rss",
+            channel=d.channel,
             operation="withdraw",
             state="queued",
-            key="newer-key",
+            key=f"newer-{delivery_id}",
             attempts=0,
             next_attempt_at=at(0),
-            after_delivery_id=rss,
+            after_delivery_id=delivery_id,
             created_at=at(0),
             updated_at=at(0),
         )
         s.add(newer)
         s.flush()
-        newer_id = newer.id
+        return newer.id
+
+
+def test_an_expired_lease_with_a_newer_delivery_is_superseded(lg: Ledger) -> None:
+    rss = lg.ids["rss"]
+    lg.claim(rss, at(0))
+    newer_id = _newer(lg, rss)
     with lg.db.transaction() as s:
         effects = ledger.reclaim_expired(s, at(101), {}, POLICY)
     d = lg.row(rss)
@@ -787,13 +820,68 @@ def test_an_expired_lease_with_a_newer_delivery_is_superseded(lg: Ledger) -> Non
     assert d.last_error == "工作进程中断；已有更新的投递 / worker lost; a newer delivery follows"
     assert effects.dispatch == [newer_id]
     [a] = lg.attempts(rss)
-    assert (a.outcome, a.error, a.duration_ms) == ("lost", d.last_error, 101_000.0)
+    assert (a.outcome, a.error, a.duration_ms, a.worker) == ("lost", d.last_error, 101_000.0, W)
     # a superseded newer one does not count
     lg.set(rss, state="sending", lease_expires_at=at(0))
     lg.set(newer_id, state="superseded")
     with lg.db.transaction() as s:
         ledger.reclaim_expired(s, at(101), {}, POLICY)
     assert lg.row(rss).state == "retry_wait"
+
+
+def test_one_sweep_takes_every_expired_lease_in_turn(lg: Ledger) -> None:
+    """A superseded row between two retried ones: the sweep goes on past it, and its effects
+    dispatch all of them (the retried rows and the newer delivery the superseded one frees).
+    Only `sending` rows are swept, whatever lease another row still carries."""
+    first = lg.ids["rss"]
+    middle = lg.another("rss")
+    last = lg.another("rss")
+    # claimed newest first, the newest due first: neither PostgreSQL's heap nor its index order
+    # is the id order
+    for n, d in enumerate((last, middle, first)):
+        lg.set(d, next_attempt_at=at(n - 3))
+        lg.claim(d, at(0))
+    lg.set(middle, lease_owner=None)
+    newer = _newer(lg, middle)
+    lg.set(lg.ids["cms"], state="delivered", lease_expires_at=at(0))
+    with lg.db.transaction() as s:
+        effects = ledger.reclaim_expired(s, at(101), {}, POLICY)
+    assert effects.dispatch == [first, newer, last]
+    assert [lg.row(d).state for d in (first, middle, last)] == ["retry_wait", "superseded", "retry_wait"]
+    assert [a.worker for a in lg.attempts(middle)] == ["?"]
+    assert lg.row(lg.ids["cms"]).state == "delivered" and lg.attempts(lg.ids["cms"]) == []
+
+
+def test_an_expired_lease_fails_at_exactly_twice_the_budget(lg: Ledger) -> None:
+    rss, cms = lg.ids["rss"], lg.ids["cms"]
+    lg.set(rss, attempts=5)
+    lg.claim(rss, at(0))  # the 6th = 3 × 2
+    lg.set(cms, attempts=4)
+    lg.claim(cms, at(0))  # the 5th
+    with lg.db.transaction() as s:
+        effects = ledger.reclaim_expired(s, at(101), {}, POLICY)
+    assert (lg.row(rss).state, lg.row(cms).state) == ("failed", "retry_wait")
+    assert names(effects) == ["delivery.failed"] and effects.dispatch == [cms]
+
+
+def test_reopen_gates_releases_every_closed_channel_and_probes_only_a_held_row_of_its_own(
+    lg: Ledger,
+) -> None:
+    """Two closed channels released in one sweep; the open channel's probe is its own held
+    row, not an older held row of a paused channel nor an older row of its own in another
+    state."""
+    rss, city, wechat, cms = (lg.ids[c] for c in ("rss", "cityplatform", "wechat", "cms"))
+    held_cms = lg.another("cms")  # newer than every row of the first item
+    for d in (rss, city, wechat, held_cms):
+        lg.do(ledger.hold, d, at(0))
+    lg.set(cms, state="delivered")
+    lg.do(ledger.pause, "wechat", "x", "ops", at(0))
+    _open(lg, "cms", at(0))
+    with lg.db.transaction() as s:
+        effects = ledger.reopen_gates(s, at(60), {}, POLICY)
+    assert sorted(effects.dispatch) == sorted([rss, city, held_cms])
+    assert [lg.row(d).state for d in (rss, city, held_cms)] == ["queued"] * 3
+    assert (lg.row(wechat).state, lg.row(cms).state) == ("held", "delivered")
 
 
 def test_reopen_gates_releases_closed_channels_and_lets_one_probe_through(lg: Ledger) -> None:
