@@ -46,7 +46,7 @@ from publisher.delivery.checkpoints import DbValues
 from publisher.delivery.drift import DriftKind, Finding
 from publisher.domain.clock import utcnow
 from publisher.editorial.checks.fields import subject_of
-from publisher.editorial.checks.links import Fetcher, Probe, site_of, targets
+from publisher.editorial.checks.links import Fetcher, Probe, probeable, site_of, targets
 from publisher.settings import Settings
 from publisher.store.db import Database, Flush
 from publisher.store.models import Delivery, Item, ItemVersion, LiveCopy
@@ -192,8 +192,7 @@ def outbound_links(target: Target, public_base_url: str, *, images: bool = True)
     for link, url in targets(subject, public_base_url):
         if link.image and not images:
             continue
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.netloc.lower() != own and url not in urls:
+        if probeable(url) and urlsplit(url).netloc.lower() != own and url not in urls:
             urls.append(url)
     return urls
 

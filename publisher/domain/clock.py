@@ -23,5 +23,15 @@ def local(value: datetime) -> datetime:
     return as_utc(value).astimezone(SHANGHAI)
 
 
+def representable(value: datetime) -> bool:
+    """Can the time be told in UTC and in Beijing? 0001-01-01T00:00+14:00 or
+    9999-12-31T23:59-14:00 parse, but fall outside the years a datetime can hold there."""
+    try:
+        local(value)
+    except OverflowError:
+        return False
+    return True
+
+
 def local_today(now: datetime | None = None) -> date:
     return local(now or utcnow()).date()

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from publisher.domain import docnumber
+from publisher.domain.clock import representable
 from publisher.domain.sanitize import clean_html, text_of
 from publisher.domain.urls import web_url
 
@@ -310,6 +311,8 @@ class ItemIn(BaseModel):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("发布时间须带时区，如 2026-12-01T09:00:00+08:00 / publish_at needs a UTC offset")
+        if v is not None and not representable(v):
+            raise ValueError("发布时间超出可表示的范围 / publish_at out of range")
         return v
 
     @model_validator(mode="after")

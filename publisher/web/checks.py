@@ -25,7 +25,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from publisher.domain.errors import NotFoundError, PublisherError
+from publisher.domain.errors import NotFoundError, PublisherError, ValidationError
 from publisher.domain.item import ItemType
 from publisher.web.deps import ActorDep, RuntimeDep, check_params, check_storable
 from publisher.web.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -226,6 +226,8 @@ async def page_draft(request: Request) -> Response:
     try:
         check_storable(data)
         report = await run_in_threadpool(runtime.check_service.draft_report, data, uid)
+    except ValidationError as exc:
+        return JSONResponse({"errors": [e.as_dict() for e in exc.errors]}, status_code=422)
     except PublisherError as exc:
         return JSONResponse({"errors": [{"field": "body", "message": exc.message}]}, status_code=422)
     return JSONResponse(report.as_dict(), headers={"Cache-Control": "no-store"})

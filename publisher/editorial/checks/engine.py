@@ -62,8 +62,9 @@ def check_subject(
     found += register.check(subject, people, today)
     found += wording.check(subject, dictionary)
     found += dates.check(subject, now, cfg.issue_date_margin_days)
-    if link_results:
-        found += links.check(subject, dict(link_results), public_base_url)
+    # probed links from the results given (typing: cached ones only); a link that is no
+    # http(s) URL at all is dead without a probe
+    found += links.check(subject, dict(link_results or {}), public_base_url)
     found += a11y.check(subject, cfg.page_background)
     unique: dict[str, Problem] = {}
     for p in found:
@@ -148,7 +149,7 @@ class ContentChecks:
     ) -> Report:
         """Content problems of a subject (no acceptances: see `for_item`)."""
         dictionary, people, current = self.lists(session)
-        urls = [url for _, url in links.targets(subject, self.settings.public_base_url)]
+        urls = links.probe_targets(subject, self.settings.public_base_url)
         results = self.links.probe_all(urls) if network else self.links.cached(urls)
         problems = check_subject(
             subject,
@@ -209,7 +210,7 @@ class ContentChecks:
             urls = [
                 url
                 for m in members
-                for _, url in links.targets(self.subject_of_item(m), self.settings.public_base_url)
+                for url in links.probe_targets(self.subject_of_item(m), self.settings.public_base_url)
             ]
         self.links.probe_all(urls)
 

@@ -14,6 +14,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from publisher.domain.clock import representable
+from publisher.domain.errors import FieldError
 from publisher.domain.item import ItemType
 from publisher.editorial.checks.text import Text, parse_html, plain
 
@@ -150,13 +152,13 @@ def _date(value: Any) -> date | None:
 
 def _datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else None
+        return value if value.tzinfo and representable(value) else None
     if isinstance(value, str) and value:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else None
+        return parsed if parsed.tzinfo and representable(parsed) else None
     return None
 
 
@@ -263,3 +265,120 @@ def _body_links(subject: Subject) -> list[Link]:
         href, start, _ = open_a
         out.append(Link("body_html", href, start, len(text.source)))
     return out
+
+
+# -- the shape of a draft -------------------------------------------------------------------------
+# A draft is checked as it is typed, so it may be incomplete (missing fields, a half-typed
+# date); but a value of the wrong JSON type is a client's mistake, refused naming the field.
+_TEXTS = frozenset(
+    "type title short_title ref issuing_body issue_date doc_number index_number subject disclosure "
+    "scope validity classified description body_html release_group interprets publish_at formed_at "
+    "cover_url catalogue effective_date".split()
+)
+_TEXT_LISTS = frozenset({"keywords", "abolishes"})  # keywords may also be one text
+_NUMBERS = frozenset({"procurement.amount_yuan"})  # a number or its text
+
+
+def _limits() -> dict[str, int]:
+    """The longest text (or list) each field of an item may hold: the item's own limits."""
+    from annotated_types import MaxLen
+
+    from publisher.domain.item import Attachment, Consultation, FeeChangeRow, ItemIn, Procurement
+
+    out: dict[str, int] = {}
+    models: list[tuple[str, type[Any]]] = [
+        ("", ItemIn),
+        ("attachments.*.", Attachment),
+        ("changes.*.", FeeChangeRow),
+        ("procurement.", Procurement),
+        ("consultation.", Consultation),
+    ]
+    for prefix, model in models:
+        for name, info in model.model_fields.items():
+            for m in info.metadata:
+                if isinstance(m, MaxLen):
+                    out[prefix + name] = m.max_length
+    return out
+
+
+_NESTED = {"attachments": "list", "changes": "list", "procurement": "object", "consultation": "object"}
+_LIMITS: dict[str, int] = {}
+
+
+def draft_errors(data: Mapping[str, Any]) -> list[FieldError]:
+    """Fields of a draft whose value has the wrong JSON type or is longer than an item allows
+    (null is an empty field; unknown keys are ignored: a client may post back what it read)."""
+    if not _LIMITS:
+        _LIMITS.update(_limits())
+    errors: list[FieldError] = []
+
+    def text(path: str, limit_key: str, value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, str):
+            errors.append(FieldError(path, "应为文本 / expected a string"))
+        elif (limit := _LIMITS.get(limit_key)) is not None and len(value) > limit:
+            errors.append(FieldError(path, f"长度不能超过 {limit} / length must be at most {limit}"))
+
+    def listed(path: str, value: Any) -> list[Any] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            errors.append(FieldError(path, "应为列表 / expected a list"))
+            return None
+        if (limit := _LIMITS.get(path)) is not None and len(value) > limit:
+            errors.append(FieldError(path, f"最多 {limit} 项 / at most {limit} entries"))
+            return None
+        return value
+
+    def obj(path: str, value: Any, prefix: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, Mapping):
+            errors.append(FieldError(path, "应为对象 / expected an object"))
+            return
+        for key, child in value.items():
+            name = f"{prefix}{key}"
+            if f"{path.split('.')[0]}.{key}" in _NUMBERS:
+                if child is not None and (
+                    isinstance(child, bool) or not isinstance(child, int | float | str)
+                ):
+                    errors.append(FieldError(f"{path}.{key}", "应为数字 / expected a number"))
+            elif name in _LIMITS or key in _KNOWN_NESTED.get(prefix, ()):
+                text(f"{path}.{key}", name, child)
+
+    for key, value in data.items():
+        if key in _TEXTS:
+            text(key, key, value)
+        elif key == "sample":
+            if value is not None and not isinstance(value, bool):
+                errors.append(FieldError(key, "应为 true 或 false / expected a boolean"))
+        elif key in _TEXT_LISTS:
+            if key == "keywords" and isinstance(value, str):
+                continue
+            for i, v in enumerate(listed(key, value) or []):
+                text(f"{key}.{i}", "", v)
+        elif key in _NESTED:
+            prefix = f"{key}.*." if _NESTED[key] == "list" else f"{key}."
+            if _NESTED[key] == "object":
+                obj(key, value, prefix)
+            else:
+                for i, row in enumerate(listed(key, value) or []):
+                    obj(f"{key}.{i}", row, prefix)
+    return errors[:20]
+
+
+_KNOWN_NESTED = {
+    "attachments.*.": ("title", "url"),
+    "changes.*.": ("action", "item", "department", "old_standard", "new_standard"),
+    "procurement.": (
+        "project_number",
+        "project_name",
+        "purchaser",
+        "supplier",
+        "supplier_contact",
+        "award_date",
+        "method",
+    ),
+    "consultation.": ("opens", "closes"),
+}

@@ -139,19 +139,39 @@ class LinkChecker:
 
 
 def targets(subject: Subject, public_base_url: str) -> list[tuple[Link, str]]:
-    """(link, absolute URL) for every link worth probing: http(s), relative ones resolved
-    against the public site, the item's own page (not yet published) left out."""
+    """(link, absolute URL) for every link worth checking: relative ones resolved against the
+    public site, the item's own page (not yet published) left out. A URL that cannot be parsed
+    is kept as written: `check` reports it dead without asking the network."""
     own = f"{public_base_url.rstrip('/')}/items/{subject.uid}" if subject.uid else None
     out = []
     for link in subject.links:
         raw = link.url.strip()
         if not raw or raw.startswith(("mailto:", "#", "tel:")):
             continue
-        url = urljoin(public_base_url.rstrip("/") + "/", raw)
+        try:
+            url = urljoin(public_base_url.rstrip("/") + "/", raw)
+        except ValueError:  # "http://[::1": no URL at all
+            url = raw
         if own is not None and url.split("#")[0].rstrip("/") == own:
             continue
         out.append((link, url))
     return out
+
+
+def probeable(url: str) -> bool:
+    """An http(s) URL with a host: the only kind the network is asked about. Anything else
+    (javascript:, ftp:, "http://[::1", "http:///x") is dead for every reader as written."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is not a number or out of range)
+    except ValueError:  # an unparsable host or port
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def probe_targets(subject: Subject, public_base_url: str) -> list[str]:
+    """The URLs of an item the link checker asks the network (or its cache) about."""
+    return [url for _, url in targets(subject, public_base_url) if probeable(url)]
 
 
 _SECOND_LEVEL = frozenset({"gov", "com", "org", "net", "edu", "ac", "mil"})
@@ -172,13 +192,19 @@ def site_of(url: str) -> str:
 
 def check(subject: Subject, results: dict[str, Probe], public_base_url: str) -> Iterator[Problem]:
     for link, url in targets(subject, public_base_url):
-        probe = results.get(url)
-        if probe is None:
+        valid = probeable(url)
+        probe = results.get(url) if valid else None
+        if valid and probe is None:
             continue  # not checked yet (typing uses cached results only)
         where = label_of(link.path)
         shown = link.text.strip()[:60] or url
-        if urlsplit(url).scheme not in ("http", "https") or probe.dead:
-            why = f"HTTP {probe.status}" if probe.status is not None else (probe.error or "无法访问")
+        if probe is None or probe.dead:
+            if probe is None:
+                why = "不是有效的 http(s) 地址 / not a valid http(s) URL"
+            elif probe.status is not None:
+                why = f"HTTP {probe.status}"
+            else:
+                why = probe.error or "无法访问"
             yield Problem(
                 link.path,
                 f"链接“{shown}”无法访问（{why}）：{url} / dead link",

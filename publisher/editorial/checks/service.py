@@ -15,13 +15,13 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from publisher.domain.errors import FieldError, NotFoundError
+from publisher.domain.errors import FieldError, NotFoundError, ValidationError
 from publisher.domain.item import ItemIn, VersionView
 from publisher.domain.permissions import Permission
 from publisher.editorial.auth import Actor
 from publisher.editorial.checks import store
 from publisher.editorial.checks.engine import ContentChecks, Report
-from publisher.editorial.checks.fields import subject_of
+from publisher.editorial.checks.fields import draft_errors, subject_of
 from publisher.editorial.checks.problem import Problem, from_channel
 from publisher.editorial.checks.wording import Term
 from publisher.editorial.preview import ChannelPreview, Renderers, preview, preview_view
@@ -71,7 +71,10 @@ class CheckService:
 
     def draft_report(self, data: dict[str, Any], uid: str | None = None) -> Report:
         """A draft as it is typed: content problems (cached link results only) and, when the
-        draft is a valid item, its channels' pre-flight; a saved item's acceptances apply."""
+        draft is a valid item, its channels' pre-flight; a saved item's acceptances apply. A
+        value of the wrong type (or longer than an item allows) is refused naming its field."""
+        if errors := draft_errors(data):
+            raise ValidationError(errors)
         with self.db.reader() as s:
             item = None
             if uid:

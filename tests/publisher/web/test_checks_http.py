@@ -212,3 +212,105 @@ def test_the_editor_posts_its_form_as_it_types(http: Http) -> None:
     assert editor.post("/app/checks/draft", data=form).status_code == 403  # no CSRF token
     anonymous = TestClient(http.client.app).post("/app/checks/draft", data=form, follow_redirects=False)
     assert anonymous.status_code == 303  # to the login page
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"title": 5}, "title"),
+        ({"body_html": ["<p>x</p>"]}, "body_html"),
+        ({"issue_date": 20261120}, "issue_date"),
+        ({"publish_at": {}}, "publish_at"),
+        ({"keywords": [1]}, "keywords.0"),
+        ({"attachments": {"title": "a"}}, "attachments"),
+        ({"attachments": [{"title": "a", "url": 5}]}, "attachments.0.url"),
+        ({"attachments": ["https://a.example/x.pdf"]}, "attachments.0"),
+        ({"procurement": {"supplier_contact": 13800138000}}, "procurement.supplier_contact"),
+        ({"procurement": {"amount_yuan": True}}, "procurement.amount_yuan"),
+        ({"changes": [{"item": ["x"]}]}, "changes.0.item"),
+        ({"consultation": "2026-12-01"}, "consultation"),
+        ({"sample": "yes"}, "sample"),
+        ({"body_html": "字" * 2_000_001}, "body_html"),
+        ({"keywords": ["词"] * 21}, "keywords"),
+    ],
+)
+def test_a_draft_value_of_the_wrong_type_is_a_422_naming_the_field(
+    http: Http, body: dict[str, Any], field: str
+) -> None:
+    r = http.client.post("/api/check", json={"type": "policy", **body}, headers=http.h("editor"))
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+
+
+def test_hostile_drafts_and_bodies_are_refused_or_checked_never_a_500(http: Http) -> None:
+    c, editor = http.client, http.h("editor")
+    raw = {**editor, "Content-Type": "application/json"}
+    for content in (
+        b"{bad",
+        b"[1, 2]",
+        b'"x"',
+        b"null",
+        b"",
+        b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ):
+        r = c.post("/api/check", content=content, headers=raw)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body", (content[:20], r.text)
+    # values an item could never hold: no time in any zone, no URL at all; checked, not a crash
+    for draft in (
+        {"publish_at": "0001-01-01T00:00:00+14:00"},
+        {"publish_at": "9999-12-31T23:59:59-14:00"},
+        {"issue_date": "2026-02-30", "formed_at": "x", "keywords": [None], "title": None},
+    ):
+        assert c.post("/api/check", json=draft, headers=editor).status_code == 200, draft
+    weird = {
+        "attachments": [
+            {"title": "附件", "url": "http://[::1"},
+            {"title": "端口", "url": "http://a.example:99999/"},
+        ],
+        "body_html": '<p><a href="javascript:alert(1)">《办法》全文</a>' + "<" * 5000 + "&#99999999;</p>",
+    }
+    r = c.post("/api/check", json=weird, headers=editor)
+    assert r.status_code == 200, r.text
+    dead = [p for p in r.json()["problems"] if p["rule"] == "links.dead"]
+    assert sorted(p["field"] for p in dead) == ["attachments.0.url", "attachments.1.url", "body_html"]
+    # the dictionary and register API: wrong types and shapes name the field
+    ops = http.h("ops")
+    for path, body, field in (
+        ("/api/checks/words", {"term": 5, "kind": "forbidden"}, "term"),
+        ("/api/checks/words", {"term": "甲乙", "kind": ["wrong"]}, "kind"),
+        ("/api/checks/words", {"term": "\u200b\u3000", "kind": "forbidden"}, "term"),
+        ("/api/checks/words", {"term": "甲乙", "kind": "forbidden", "severity": 1}, "severity"),
+        ("/api/checks/words/remove", {"term": None}, "term"),
+        ("/api/checks/people", {"name": ["张三"], "title": "局长", "valid_from": "2020-01-01"}, "name"),
+        ("/api/checks/people", {"name": "张三", "title": "局长", "valid_from": "2020-13-01"}, "valid_from"),
+        ("/api/checks/people", {"name": "张三", "title": " ", "valid_from": "2020-01-01"}, "title"),
+    ):
+        r = c.post(path, json=body, headers=ops)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, (body, r.text)
+    for entry in ("0", "abc", "99999999999999999999999"):
+        r = c.delete(f"/api/checks/people/{entry}", headers=ops)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "entry_id"
+    huge = c.post(
+        "/api/checks/words",
+        content=b'{"term":"' + b"a" * 17_000_000 + b'"}',
+        headers={**ops, "Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413
+
+
+def test_a_stored_item_with_a_link_that_is_no_url_is_checked_not_a_crash(http: Http) -> None:
+    c = http.client
+    data = policy(attachments=[{"title": "附件", "url": "http://[::1"}])
+    r = c.post("/api/items", json=data, headers=http.h("editor"))
+    assert r.status_code == 201, r.text
+    uid = r.json()["uid"]
+    for query in ("", "?network=true"):
+        report = c.get(f"/api/items/{uid}/check{query}", headers=http.h("editor"))
+        assert report.status_code == 200, report.text
+        [dead] = [p for p in report.json()["problems"] if p["rule"] == "links.dead"]
+        assert dead["field"] == "attachments.0.url" and dead["label"] == "附件1地址"
+    assert http.page("editor").get(f"/app/items/{uid}").status_code == 200
+    bad_time = c.post(
+        "/api/items", json=policy(publish_at="0001-01-01T00:00:00+14:00"), headers=http.h("editor")
+    )
+    assert bad_time.status_code == 422 and bad_time.json()["errors"][0]["field"] == "publish_at"

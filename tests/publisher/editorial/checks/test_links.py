@@ -10,7 +10,7 @@ import pytest
 
 from channels.egress import EgressGuard, EgressSettings
 from publisher.editorial.checks.fetch import GuardedFetcher
-from publisher.editorial.checks.links import LinkCache, LinkChecker, Probe, site_of
+from publisher.editorial.checks.links import LinkCache, LinkChecker, Probe, probeable, site_of
 from publisher.editorial.checks.problem import Severity
 from tests.publisher.editorial.checks.support import only, run
 
@@ -182,3 +182,20 @@ def test_the_egress_guard_refuses_internal_addresses_and_hops(server: str) -> No
             assert fetcher.probe(url).dead, url
     finally:
         fetcher.close()
+
+
+def test_a_link_that_is_no_http_url_is_dead_without_a_probe() -> None:
+    body = (
+        '<p><a href="javascript:alert(1)">《办法》全文</a><a href="ftp://a.example/x">清单</a>'
+        '<a href="http://[::1">旧址</a><a href="mailto:x@a.example">来信</a><a href="#top">顶部</a></p>'
+    )
+    content = {"attachments": [{"title": "细则", "url": "http://a.example:99999/x.pdf"}]}
+    dead = only(run(content, body=body, links={}), "links.dead")  # typing: nothing probed
+    assert sorted(p.matched for p in dead) == [
+        "ftp://a.example/x",
+        "http://[::1",
+        "http://a.example:99999/x.pdf",
+        "javascript:alert(1)",
+    ]
+    assert all("不是有效的 http(s) 地址" in p.message for p in dead)
+    assert not probeable("http://[::1") and not probeable("http:///x") and probeable("https://a.example/x")
