@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from publisher.runtime import Runtime, build_runtime
 from publisher.settings import ChannelSection, Settings
+from publisher.store.models import Item
 from publisher.web import create_app
 from tests.publisher.web.pages.conftest import PASSWORD, approve, csrf_of, log_in, policy_form
 from tests.samples import policy
@@ -300,16 +302,25 @@ def test_hostile_drafts_and_bodies_are_refused_or_checked_never_a_500(http: Http
 
 def test_a_stored_item_with_a_link_that_is_no_url_is_checked_not_a_crash(http: Http) -> None:
     c = http.client
-    data = policy(attachments=[{"title": "附件", "url": "http://[::1"}])
-    r = c.post("/api/items", json=data, headers=http.h("editor"))
-    assert r.status_code == 201, r.text
-    uid = r.json()["uid"]
+    refused = c.post(
+        "/api/items",
+        json=policy(attachments=[{"title": "附件", "url": "http://[::1"}]),
+        headers=http.h("editor"),
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "attachments.0.url"
+    # an item stored before attachment URLs were checked at the door
+    uid = to_review(http, policy(attachments=[{"title": "附件", "url": "https://a.example/x.pdf"}]))
+    with http.runtime.db.transaction() as s:
+        item = s.execute(select(Item).where(Item.uid == uid)).scalar_one()
+        item.content = {**item.content, "attachments": [{"title": "附件", "url": "http://[::1"}]}
     for query in ("", "?network=true"):
         report = c.get(f"/api/items/{uid}/check{query}", headers=http.h("editor"))
         assert report.status_code == 200, report.text
         [dead] = [p for p in report.json()["problems"] if p["rule"] == "links.dead"]
         assert dead["field"] == "attachments.0.url" and dead["label"] == "附件1地址"
-    assert http.page("editor").get(f"/app/items/{uid}").status_code == 200
+    assert http.page("approver").get(f"/app/items/{uid}").status_code == 200
+    approval = c.post(f"/api/items/{uid}/approve", headers=http.h("approver"))
+    assert approval.status_code == 422 and approval.json()["errors"][0]["rule"] == "links.dead"
     bad_time = c.post(
         "/api/items", json=policy(publish_at="0001-01-01T00:00:00+14:00"), headers=http.h("editor")
     )
