@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from publisher.editorial.service import Service
 from publisher.editorial.workflow import Outcome
@@ -12,14 +12,22 @@ from publisher.runtime import Runtime
 from tests.conftest import Team
 from tests.samples import policy
 
+T = TypeVar("T")
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 20.0, what: str = "condition", every: float = 0.05
+) -> T:
+    """The one polling helper: ask `predicate` every `every` seconds until it returns something
+    true, and return that (a confirmation, a response); fail naming `what` after `timeout`."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not met within {timeout} s")
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(every)
 
 
 def after_sweeps(rt: Runtime, rounds: int = 3, timeout: float = 20.0) -> None:

@@ -35,6 +35,7 @@ class EmbeddedExecutor:
         self._sweep_now = threading.Event()
         self.last_sweep: float = 0.0
         self.sweeps = 0  # rounds completed: lets a caller wait for "the sweeper has looked again"
+        self.periodic_runs = 0  # the periodic jobs' rounds completed (run_periodic), likewise
         # first run soon after start-up, not in the middle of it
         self._next_periodic = time.monotonic() + min(
             5.0, engine.settings.executor.compliance_interval_seconds
@@ -139,6 +140,7 @@ class EmbeddedExecutor:
                         time.monotonic() + self.engine.settings.executor.compliance_interval_seconds
                     )
                     run_periodic(self.engine.db, self.engine.settings, self.engine.channels)
+                    self.periodic_runs += 1
             except Exception:  # the store may be briefly unavailable: try again next round
                 log.exception("sweep failed")
             self._sweep_now.wait(self.sweep_interval)

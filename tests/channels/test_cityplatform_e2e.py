@@ -3,7 +3,6 @@ platform (every type) and the trading platform (procurement results only)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +26,7 @@ from channels.standins.cityplatform_receiver import ReceiverConfig, RunningRecei
 from publisher.domain.item import ItemType, VersionView
 from publisher.settings import resolve_secret
 from tests.factories import make_version
+from tests.support import wait_for
 
 DISCLOSED = ["policy", "interpretation", "fee_change", "procurement_result", "consultation", "notice"]
 CONTEXT = ChannelContext(
@@ -79,13 +79,7 @@ def platforms() -> Iterator[Platforms]:
 
 
 def confirmed(channel: CityPlatformChannel, receipt: Receipt) -> Confirmation:
-    deadline = time.monotonic() + 10
-    while True:
-        result = channel.confirm(receipt)
-        if result is not None:
-            return result
-        assert time.monotonic() < deadline, "receipt still processing"
-        time.sleep(0.05)
+    return wait_for(lambda: channel.confirm(receipt), 10, "the receipt processed")
 
 
 def deliver(p: Platforms, version: VersionView, op: Operation, key: str) -> Confirmation:

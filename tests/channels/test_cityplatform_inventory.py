@@ -3,7 +3,6 @@ disclosure platform (every type) and the trading platform (procurement results o
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import pytest
@@ -12,6 +11,7 @@ from channels.base import ChannelConfigError, Holding, Operation, TransientError
 from channels.cityplatform import CityPlatformChannel, CityPlatformSettings
 from publisher.domain.item import ItemType
 from tests.factories import make_version
+from tests.support import wait_for
 
 from .test_cityplatform_e2e import CONTEXT, PROCUREMENT, Platforms, deliver
 from .test_cityplatform_e2e import platforms as platforms  # noqa: F401  (fixture)
@@ -75,10 +75,7 @@ def test_targets_that_disagree_yield_one_holding_each(platforms: Platforms) -> N
         assert receipt.accepted
     finally:
         only_trading.close()
-    deadline = time.monotonic() + 10
-    while p.trading.state()["records"][0]["status"] != "revoked":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: p.trading.state()["records"][0]["status"] == "revoked", 10, "the record revoked")
     held = by_uid(list(p.channel.inventory()))["proc02"]
     assert sorted((h.external_id, h.live) for h in held) == [
         ("disclosure:AB1900010-2019-301", True),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from channels.wechat.broadcast import digest_status, pick_digest, send_digest
 from channels.wechat.callback import MassEvent, parse_event
 from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
+from tests.support import wait_for
 
 from .wechat_support import *  # noqa: F403  (fixtures)
 from .wechat_support import CALLBACK_TOKEN, CallbackReceiver, ChannelFactory
@@ -63,12 +63,8 @@ def test_digest_is_broadcast_once_a_day(
         send_digest(channel, versions(2), day=today + timedelta(days=1))
     assert caught.value.provider_code == "45028"
 
-    deadline = time.monotonic() + 5
-    confirmation = digest_status(channel, receipt)
-    while confirmation is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        confirmation = digest_status(channel, receipt)
-    assert confirmation is not None and confirmation.delivered is True
+    confirmation = wait_for(lambda: digest_status(channel, receipt), 5, "the digest's status")
+    assert confirmation.delivered is True
 
     assert receiver.arrived.wait(5)
     push = receiver.pushes[0]

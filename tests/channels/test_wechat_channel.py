@@ -24,6 +24,7 @@ from channels.wechat.callback import PublishEvent, parse_event
 from channels.wechat.errors import SHANGHAI, seconds_until_quota_reset
 from publisher.domain.item import Operation, VersionView
 from tests.factories import make_version
+from tests.support import wait_for
 
 from .wechat_support import *  # noqa: F403  (fixtures)
 from .wechat_support import AES_KEY, CALLBACK_TOKEN, ChannelFactory, ImageHost, submit_and_lose_the_answer
@@ -54,13 +55,7 @@ def policy(host: ImageHost, uid: str = "01policywithimages0000000001", **overrid
 
 
 def wait_confirmed(channel: WechatChannel, receipt: Receipt, timeout: float = 5.0) -> Confirmation:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        confirmation = channel.confirm(receipt)
-        if confirmation is not None:
-            return confirmation
-        time.sleep(0.05)
-    raise AssertionError("never confirmed")
+    return wait_for(lambda: channel.confirm(receipt), timeout, "the confirmation")
 
 
 def publish(channel: WechatChannel, version: VersionView, key: str | None = None) -> Receipt:

@@ -12,6 +12,7 @@ from channels.standins.wechat_server import RunningServer
 from channels.wechat import WechatChannel
 from publisher.domain.item import VersionView
 from tests.factories import make_version
+from tests.support import wait_for
 
 from .wechat_support import *  # noqa: F403  (fixtures)
 from .wechat_support import ChannelFactory
@@ -33,14 +34,9 @@ def deliver(channel: WechatChannel, v: VersionView, op: Operation = Operation.PU
 
 
 def wait_confirmed(channel: WechatChannel, receipt: Receipt) -> Confirmation:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        c = channel.confirm(receipt)
-        if c is not None:
-            assert c.delivered, c
-            return c
-        time.sleep(0.05)
-    raise AssertionError("never confirmed")
+    c = wait_for(lambda: channel.confirm(receipt), 5, "the confirmation")
+    assert c.delivered, c
+    return c
 
 
 def by_uid(holdings: list[Holding]) -> dict[str, list[Holding]]:
@@ -124,10 +120,11 @@ def test_inventory_pages_through_more_than_twenty_publications(
     uids = [f"many{n:02d}" for n in range(23)]
     for uid in uids:
         channel.send(channel.render(version(uid), Operation.PUBLISH), key=f"{uid}:publish")
-    deadline = time.monotonic() + 10
-    while sum(1 for j in wechat.state()["publishes"].values() if j["publish_status"] == 0) < 23:
-        assert time.monotonic() < deadline, "publish jobs did not finish"
-        time.sleep(0.1)
+    wait_for(
+        lambda: sum(1 for j in wechat.state()["publishes"].values() if j["publish_status"] == 0) >= 23,
+        10,
+        "the publish jobs finished",
+    )
     held = list(channel.inventory())
     assert sorted(h.uid for h in held) == uids  # by source URL: none was confirmed through us
     assert all(h.live and h.validity == "有效" for h in held)

@@ -7,7 +7,6 @@ article still live, a recovery found no publication (and a replay would publish 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from channels.base import PermanentError, TransientError
 from channels.standins.wechat_server import RunningServer, listed
 from publisher.domain.item import Operation, VersionView
 from tests.factories import make_version
+from tests.support import wait_for
 
 from .wechat_support import *  # noqa: F403  (fixtures)
 from .wechat_support import ChannelFactory, submit_and_lose_the_answer
@@ -31,10 +31,11 @@ def version(uid: str, **overrides: Any) -> VersionView:
 
 
 def wait_published(wechat: RunningServer, count: int) -> None:
-    deadline = time.monotonic() + 10
-    while sum(1 for j in wechat.standin.publishes.values() if j["publish_status"] == 0) < count:
-        assert time.monotonic() < deadline, "publish jobs did not finish"
-        time.sleep(0.05)
+    wait_for(
+        lambda: sum(1 for j in wechat.standin.publishes.values() if j["publish_status"] == 0) >= count,
+        10,
+        "the publish jobs finished",
+    )
 
 
 def list_it_beyond(wechat: RunningServer, order: str, article_id: str, position: int) -> None:

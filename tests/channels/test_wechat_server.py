@@ -58,13 +58,13 @@ def publish(server: RunningServer, tok: str, articles: list[dict[str, Any]]) -> 
     publish_id = post_raw(server, "freepublish/submit", tok, json.dumps({"media_id": media_id}).encode())[
         "publish_id"
     ]
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def finished() -> dict[str, Any] | None:
         got = post_raw(server, "freepublish/get", tok, json.dumps({"publish_id": publish_id}).encode())
-        if got["publish_status"] != 1:
-            return publish_id, got["article_id"]
-        time.sleep(0.05)
-    raise AssertionError("publish job never finished")
+        return got if got["publish_status"] != 1 else None
+
+    got = wait_for(finished, 5, "the publish job finished")
+    return publish_id, got["article_id"]
 
 
 def test_token_credentials_and_errcodes(wechat: RunningServer) -> None:

@@ -6,7 +6,6 @@ db 5 under this module's own prefix."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime
@@ -69,12 +68,12 @@ def deploy(
         executor = settings.executor.model_copy(update={"compliance_interval_seconds": 1e6})
         rt = build_runtime(settings.replace(channels={"wechat": section}, executor=executor))
         stack.callback(rt.close)
-        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05))
+        sweeper = EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05)
+        use_executor(rt, sweeper)
         rt.start()
-        started = time.monotonic()
         url = stack.enter_context(serve(create_app(rt)))
         wechat.admin("POST", "config", {"callback_url": f"{url}/callbacks/wechat", "aes_key": None})
-        time.sleep(max(0.0, FIRST_PERIODIC + 1.0 - (time.monotonic() - started)))
+        wait_for(lambda: sweeper.periodic_runs >= 1, FIRST_PERIODIC + 30, "the first periodic run")
         return rt
 
     with stack:

@@ -23,7 +23,8 @@ from sqlalchemy.exc import OperationalError
 from publisher.runtime import Runtime
 from publisher.store.models import Attempt, ChannelState, Delivery, Item, ItemVersion
 from tests.samples import policy, sample
-from tests.tasks.harness import ROOT, RedisServer, toml_value, wait_until
+from tests.support import wait_for
+from tests.tasks.harness import ROOT, RedisServer, toml_value
 from tests.wordpress_support import WordPress, start_wordpress
 
 T = TypeVar("T")
@@ -58,7 +59,7 @@ def restart_apache(wp: WordPress) -> None:
     """`apache2ctl restart`: every Apache child goes away (requests in flight are cut) and
     comes back; the setup script then checks everything is up as before."""
     subprocess.run(["apache2ctl", "restart"], capture_output=True, timeout=60, check=False)
-    wait_until(lambda: wordpress_answers(wp), 60, "WordPress did not come back after apache2ctl restart")
+    wait_for(lambda: wordpress_answers(wp), 60, "WordPress did not come back after apache2ctl restart")
 
 
 def ensure_wordpress_up() -> None:

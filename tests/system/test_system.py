@@ -54,7 +54,8 @@ from tests.conftest import _reset_pg
 from tests.publisher.web.live import serve
 from tests.receiver import SECRET as WEBHOOK_SECRET
 from tests.receiver import Receiver
-from tests.tasks.harness import Proc, RedisServer, celery_beat, celery_worker, process_env, wait_until
+from tests.support import wait_for
+from tests.tasks.harness import Proc, RedisServer, celery_beat, celery_worker, process_env
 
 from .system_harness import (
     DEADLOCKS,
@@ -296,7 +297,7 @@ def test_whole_system_under_faults(
             wechat.admin("DELETE", "faults")
             hooks["b"].default = 200
             ensure_wordpress_up()
-            wait_until(
+            wait_for(
                 lambda: rt.service.channel_status("webhook.b").get("paused") is True,
                 60,
                 "webhook b was never paused by its 410",
@@ -306,7 +307,7 @@ def test_whole_system_under_faults(
             # Shanghai midnight by 45009 are made due now (`publisher retry-now wechat`)
             parked = len(rt.engine.retry_now("wechat", ops_actor.name))
             try:
-                wait_until(lambda: all_terminal(rt), 420, "deliveries not terminal")
+                wait_for(lambda: all_terminal(rt), 420, "deliveries not terminal")
             except AssertionError:
                 raise AssertionError(
                     f"not terminal: {delivery_states(rt)}\n{stuck_report(rt)}\n"

@@ -20,8 +20,9 @@ from tasks.executor import CeleryExecutor
 from tests.conftest import _reset_pg, redis_url
 from tests.receiver import SECRET
 from tests.samples import policy
+from tests.support import wait_for
 
-from .harness import Proc, celery_beat, celery_worker, process_env, wait_until, write_config
+from .harness import Proc, celery_beat, celery_worker, process_env, write_config
 
 SHARED_REDIS_DB = 7  # the machine's shared Redis: DBs 7-9 are ours, and only those are flushed
 
@@ -94,7 +95,7 @@ class Cluster:
         happened" is then measured against sweeps that would have sent anything due, not
         against a sleep."""
         start = self.sweeps_done()
-        wait_until(lambda: self.sweeps_done() >= start + rounds, timeout, f"{rounds} sweeps did not run")
+        wait_for(lambda: self.sweeps_done() >= start + rounds, timeout, f"{rounds} sweeps did not run")
 
     def logs(self) -> str:
         procs = list(self.workers.values()) + ([self.beat] if self.beat else [])

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -204,7 +203,7 @@ class RedisServer:
             start_new_session=True,
         )
         log.close()
-        wait_until(self.ping, 10, f"redis-server {' '.join(self.persistence)} did not start")
+        wait_for(self.ping, 10, f"redis-server {' '.join(self.persistence)} did not start")
         return self
 
     def ping(self) -> bool:
@@ -217,8 +216,3 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=15)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, message: str = "condition") -> None:
-    """The one polling helper (tests/support.py), under the name the Celery tests use."""
-    wait_for(predicate, timeout, message)

@@ -15,9 +15,10 @@ import pytest
 
 from tasks.heartbeat import live_workers
 from tests.receiver import Receiver
+from tests.support import wait_for
 
 from .conftest import Cluster
-from .harness import RedisServer, wait_until
+from .harness import RedisServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -27,7 +28,7 @@ NO_BREAKER = {"breaker": {"failures": 1000, "min_samples": 1000}}
 
 def wait_all_final(c: Cluster, total: int, timeout: float) -> None:
     try:
-        wait_until(lambda: c.states().get("delivered", 0) + c.states().get("failed", 0) >= total, timeout)
+        wait_for(lambda: c.states().get("delivered", 0) + c.states().get("failed", 0) >= total, timeout)
     except AssertionError:
         raise AssertionError(f"not all deliveries finished: {c.states()}\n{c.logs()}") from None
 
@@ -88,7 +89,7 @@ def test_400_fails_at_once_with_one_attempt(
     w1 = c.add_worker("w1")
     c.start_beat()
     # the worker announces itself for /readyz
-    wait_until(
+    wait_for(
         lambda: any(n.startswith("w1@") for n in live_workers(shared_redis_url)), 20, "no worker heartbeat"
     )
     c.publish()
@@ -144,9 +145,9 @@ def test_worker_killed_mid_send_repeatedly_loses_nothing(
     producer.start()
     for _ in range(3):
         # w1 is up and consuming again (its log says ready), 20 more hits, then it is killed
-        wait_until(lambda: w1.ready_count() >= w1.starts, 60, "w1 never came up")
+        wait_for(lambda: w1.ready_count() >= w1.starts, 60, "w1 never came up")
         threshold = len(receiver.hits) + 20
-        wait_until(lambda t=threshold: len(receiver.hits) >= t, 90, f"receiver stuck below {threshold} hits")  # type: ignore[misc]
+        wait_for(lambda t=threshold: len(receiver.hits) >= t, 90, f"receiver stuck below {threshold} hits")  # type: ignore[misc]
         w1.kill(signal.SIGKILL)
         w1.start()
     stop.set()
@@ -181,7 +182,7 @@ def test_redis_down_for_30_seconds_loses_nothing(
         c.start_beat()
         for i in range(10):
             c.publish(title=f"停机前的通知（第{i}号）")
-        wait_until(lambda: len(receiver.hits) >= 8, 30, "nothing delivered before the outage")
+        wait_for(lambda: len(receiver.hits) >= 8, 30, "nothing delivered before the outage")
         broker.stop(signal.SIGTERM)
         down_at = time.monotonic()
         delivered_when_down = len(receiver.hits)
@@ -226,7 +227,7 @@ def test_messages_lost_with_the_broker_are_redelivered_within_10_s_of_its_recove
         broker.stop(signal.SIGKILL)
         broker.start()  # empty (no persistence): those messages are gone
         again = c.add_worker("w2", concurrency=2)
-        wait_until(lambda: again.ready_count() >= 1, 60, "w2 never became ready")
+        wait_for(lambda: again.ready_count() >= 1, 60, "w2 never became ready")
         back = time.monotonic()  # broker and worker both back
         wait_all_final(c, total, 60)
         took = time.monotonic() - back

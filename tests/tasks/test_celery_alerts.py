@@ -12,9 +12,9 @@ import pytest
 
 from tests.receiver import SECRET, Receiver
 from tests.samples import policy
+from tests.support import wait_for
 
 from .conftest import Cluster
-from .harness import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -53,7 +53,7 @@ def test_failures_a_pause_and_a_deadline_are_alerted_by_the_workers(
 
     def wait_told(kind: str) -> dict[str, Any]:
         try:
-            wait_until(lambda: told(kind) != [], 60, f"no {kind} alert")
+            wait_for(lambda: told(kind) != [], 60, f"no {kind} alert")
         except AssertionError:
             raise AssertionError(f"no {kind} alert arrived: {c.states()}\n{c.logs()}") from None
         return told(kind)[0]
@@ -64,7 +64,7 @@ def test_failures_a_pause_and_a_deadline_are_alerted_by_the_workers(
     # then the worker's clock told ops, once for the group, naming both items
     failed = wait_told("delivery.failed")
     assert failed["channel"] == "webhook.hooks"
-    wait_until(lambda: c.states().get("failed", 0) == 2, 30, "both failed")
+    wait_for(lambda: c.states().get("failed", 0) == 2, 30, "both failed")
     assert {i["title"] for b in told("delivery.failed") for i in b["items"]} == {
         "集群模式告警一",
         "集群模式告警二",

@@ -4,9 +4,6 @@ enabled channel's own dependencies (WeChat's Redis token cache, the feed folder)
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,52 +17,16 @@ from publisher.observe.health import WORKER_KEY_PREFIX, check_worker
 from publisher.runtime import build_runtime, use_executor
 from publisher.settings import Settings
 from publisher.web import create_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import wait_for
+from tests.tasks.harness import RedisServer, free_port
 
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A private redis-server on a free port: the machine's shared Redis has other workers' keys."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is required for the broker readiness tests")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    server = RedisServer(tmp_path).start()
+    yield server.url
+    server.stop()
 
 
 def readyz(settings: Settings, **kwargs: object) -> tuple[int, dict[str, dict[str, object]]]:
@@ -92,9 +53,7 @@ def test_embedded_ready_only_while_the_sweeper_runs(settings: Settings) -> None:
         use_executor(rt, executor)
         assert "尚未完成首次巡检" in client.get("/readyz").json()["checks"]["worker"]["detail"]
         rt.start()
-        deadline = time.monotonic() + 5
-        while executor.last_sweep == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: executor.last_sweep, 5, "the first sweep")
         r = client.get("/readyz")
         assert r.status_code == 200, r.json()
         assert r.json()["status"] == "ok"
@@ -126,8 +85,9 @@ def test_broker_mode_needs_redis_and_a_worker_heartbeat(settings: Settings, redi
     assert status == 200 and checks["worker"]["detail"] == "1 live: celery@host-1"
     # the key expires when the worker dies: not ready again
     r.pexpire(WORKER_KEY_PREFIX + "celery@host-1", 1)
-    time.sleep(0.05)
-    assert readyz(settings, broker={"url": redis_url})[0] == 503
+    wait_for(
+        lambda: readyz(settings, broker={"url": redis_url})[0] == 503, 5, "not ready once the key expired"
+    )
     r.close()
 
 
@@ -144,9 +104,7 @@ def ready_with_executor(settings: Settings) -> tuple[int, dict[str, dict[str, ob
     use_executor(rt, executor)
     rt.start()
     try:
-        deadline = time.monotonic() + 5
-        while executor.last_sweep == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: executor.last_sweep, 5, "the first sweep")
         with TestClient(create_app(rt)) as client:
             r = client.get("/readyz")
         return r.status_code, r.json()["checks"]
