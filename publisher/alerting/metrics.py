@@ -1,5 +1,8 @@
-"""Alert metrics for `/metrics`, read from the alert tables on scrape (like the delivery
-metrics: every process writes the store, so any web process sees the whole fleet).
+"""Alert metrics for `/metrics`, read from the store on scrape (like the delivery metrics:
+every process writes the store, so any web process sees the whole fleet). The messages per
+status and the tries come from the maintained counts (migration 0025), never from the alert
+history; the rest reads a bounded set: the unsent messages (ix_alert_notifications_due) and
+the groups, one per kind and channel.
 
     publisher_alert_notifications{status}                  gauge    messages by pending|sending|sent|failed
     publisher_alert_send_attempts_total{target,outcome}    counter  tries by target type (webhook|email), ok|error
@@ -16,11 +19,12 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from publisher.domain.clock import utcnow
+from publisher.store import counters
 from publisher.store.db import Database
-from publisher.store.models import AlertAttempt, AlertClock, AlertGroup, AlertNotification
+from publisher.store.models import AlertClock, AlertGroup, AlertNotification
 
 STATUSES = ("pending", "sending", "sent", "failed")
 
@@ -31,20 +35,8 @@ class AlertCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
-        target_type = case(
-            (AlertNotification.target.like("webhook:%"), "webhook"), else_=AlertNotification.target
-        )
         with self.db.reader() as s:
-            by_status = dict(
-                s.execute(select(AlertNotification.status, func.count()).group_by(AlertNotification.status))
-                .tuples()
-                .all()
-            )
-            tries = s.execute(
-                select(target_type, AlertAttempt.ok, func.count())
-                .join(AlertNotification, AlertNotification.id == AlertAttempt.notification_id)
-                .group_by(target_type, AlertAttempt.ok)
-            ).all()
+            kept = counters.read(s, counters.ALERT_NOTE, counters.ALERT_TRY)
             oldest = s.execute(
                 select(func.min(AlertNotification.created_at)).where(
                     AlertNotification.status.in_(("pending", "sending"))
@@ -54,6 +46,8 @@ class AlertCollector(Collector):
                 select(AlertGroup.kind, AlertGroup.channel).where(AlertGroup.status == "firing")
             ).all()
             ticked = s.execute(select(AlertClock.ticked_at).where(AlertClock.id == 1)).scalar_one_or_none()
+        by_status = kept.alert_notes
+        tries = [(target, ok == "ok", n) for (target, ok), n in kept.alert_tries.items() if n]
         notes = GaugeMetricFamily(
             "publisher_alert_notifications", "Alert messages by status.", labels=["status"]
         )

@@ -1,4 +1,4 @@
-"""The maintained counts (table `counters`, kept by the triggers of migrations 0008 and 0017).
+"""The maintained counts (table `counters`, kept by the triggers of migrations 0008, 0017 and 0025).
 
 Reading them costs the number of (channel, state) pairs, not the number of deliveries: this
 is what /metrics and the ops pages use instead of COUNT(*) over the ledger. On PostgreSQL the
@@ -24,6 +24,8 @@ ITEM = "item"
 ATTEMPT = "attempt"
 RELEASED = "released"
 POLICY = "policy"
+ALERT_NOTE = "alert_note"
+ALERT_TRY = "alert_try"
 # any constant of our own: one folder at a time, the others skip (their read stays exact)
 _FOLD_LOCK = 0x70756263  # "pubc"
 
@@ -62,6 +64,8 @@ class Counts:
     released: dict[str, int] = field(default_factory=dict)  # type -> items the public sees
     # (publication year or '', '<validity>|<year of its change or ''>', withdrawn) -> policies
     policies: dict[tuple[str, str, bool], int] = field(default_factory=dict)
+    alert_notes: dict[str, int] = field(default_factory=dict)  # status -> alert messages
+    alert_tries: dict[tuple[str, str], int] = field(default_factory=dict)  # (target type, ok|error)
     pending: int = 0  # delta rows the read added (PostgreSQL's, not yet folded)
 
     def by_channel(self) -> dict[str, dict[str, int]]:
@@ -112,6 +116,10 @@ def read(session: Session, *families: str) -> Counts:
             counts.released[a] = int(n)
         elif family == POLICY:
             counts.policies[(a, b, bool(c))] = int(n)
+        elif family == ALERT_NOTE:
+            counts.alert_notes[a] = int(n)
+        elif family == ALERT_TRY:
+            counts.alert_tries[(a, b)] = int(n)
     return counts
 
 

@@ -283,10 +283,11 @@ class ChannelState(Base):
 
 
 class Counter(Base):
-    """A count kept by triggers (migrations 0008, 0017) as rows change: deliveries per (channel,
-    state), items per (type, state), attempts per (channel, outcome, latency bucket) with
-    their summed duration, released items per type and policies per publication year (the
-    public pages). Read through `publisher.store.counters`, never written by code."""
+    """A count kept by triggers (migrations 0008, 0017, 0025) as rows change: deliveries per
+    (channel, state), items per (type, state), attempts per (channel, outcome, latency bucket)
+    with their summed duration, released items per type and policies per publication year (the
+    public pages), alert messages per status and their tries per (target type, outcome). Read
+    through `publisher.store.counters`, never written by code."""
 
     __tablename__ = "counters"
     family: Mapped[str] = mapped_column(String(16), primary_key=True)
