@@ -1,7 +1,8 @@
 """Work queues for each role's landing page: 我的草稿 and 被退回 (with the reason) for the
 editor who wrote the item, 待我审查 for reviewers, 待我批准 for approvers. An item the actor
 wrote is never in their review or approval queue (maker-checker refuses it anyway).
-Reads only, bounded per queue."""
+Reads only, bounded per queue: the editor's two read their 50 along an index of the author's
+drafts (PostgreSQL: ix_items_state_updated; SQLite: the partial indexes of migration 0026)."""
 
 from __future__ import annotations
 

@@ -82,6 +82,18 @@ class Item(Base):
         Index("ix_items_type_published", "type", "published_at", "id"),
         # the work queues (drafts, review, approval), newest first: PostgreSQL only (migration 0023)
         Index("ix_items_state_updated", "state", "updated_at", "id").ddl_if(dialect="postgresql"),
+        # SQLite: the editor's drafts and returned drafts by author, newest first, partial so that
+        # only the queues' statements (a draft, its reason tested) use them (migration 0026)
+        *(
+            Index(
+                name,
+                "created_by",
+                "updated_at",
+                "id",
+                sqlite_where=text(f"state = 'draft' AND reject_reason {test}"),
+            ).ddl_if(dialect="sqlite")
+            for name, test in (("ix_items_drafts_mine", "IS NULL"), ("ix_items_returned_mine", "IS NOT NULL"))
+        ),
         # the few abolished by a notice, read by the compliance check (migration 0014)
         Index(
             "ix_items_abolished_by",
