@@ -41,7 +41,7 @@ BENCHES = [
 # a bench name with its arguments: the pages at a bureau's scale on SQLite and at a city's on
 # PostgreSQL, each with the flatness table against 10,000 items in the same run (the seeded
 # databases are kept and reused). The 1,000,000-item run is by hand:
-#     .venv/bin/python bench/pages.py --db postgres --items 1000000 --jobs
+#     .venv/bin/python bench/pages.py --db postgres --items 1000000
 # The periodic jobs (bench/jobs.py) at 200,000 items beside 10,000 on PostgreSQL and at 100,000
 # on SQLite; a city by hand:
 #     .venv/bin/python bench/jobs.py --items 1000000
