@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing with mutmut over the modules that carry the rules (docs/testing.md has the
-# scores and every surviving mutant with why). Each group runs in a scratch copy of the
+# scores and every surviving mutant with why). A group mutates one module or a few (MODULE,
+# space-separated). Each group runs in a scratch copy of the
 # checkout, so `mutants/` and mutmut's cache never touch the working tree; only the tests
 # that exercise the module run against each mutant (mutmut picks, per mutated function, the
 # selected tests that reach it).
@@ -41,7 +42,11 @@ ARGS[ledger]='"-k", "not postgres"'
 MODULE[workflow]="publisher/editorial/workflow.py"
 TESTS[workflow]="tests/publisher/editorial/test_four_eyes.py tests/publisher/editorial/test_workflow.py tests/publisher/editorial/test_workflow_rules.py"
 ARGS[workflow]='"-k", "not postgres"'
-ALL="policy signing webhook docnumber sanitize egress calendar deadlines ledger workflow"
+# 索取号: the number's pattern and the per-year counter it takes its serials from
+MODULE[indexno]="publisher/editorial/indexno.py publisher/store/indexcounter.py"
+TESTS[indexno]="tests/publisher/store/test_indexcounter.py tests/publisher/editorial/test_workflow_rules.py tests/publisher/editorial/test_workflow.py"
+ARGS[indexno]='"-k", "not postgres"'
+ALL="policy signing webhook docnumber sanitize egress calendar deadlines ledger workflow indexno"
 
 groups=${*:-$ALL}
 for g in $groups; do
@@ -53,11 +58,12 @@ for g in $groups; do
     git ls-files -z --cached --others --exclude-standard | (cd "$ROOT" && xargs -0 cp --parents -t "$work") 2>/dev/null || true
     ln -s "$ROOT/.venv" "$work/.venv"
     tests=$(printf '"%s", ' ${TESTS[$g]})
+    modules=$(printf '"%s", ' ${MODULE[$g]})
     cat >> "$work/pyproject.toml" <<TOML
 
 [tool.mutmut]
 source_paths = ["publisher", "channels", "tasks"]
-only_mutate = ["${MODULE[$g]}"]
+only_mutate = [${modules%, }]
 pytest_add_cli_args_test_selection = [${tests%, }]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"${ARGS[$g]:+, ${ARGS[$g]}}]
 also_copy = ["config", "docs", "scripts", "bench"]

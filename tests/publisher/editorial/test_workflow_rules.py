@@ -89,6 +89,34 @@ def test_an_approval_records_what_it_released(service: Service, team: Team) -> N
     assert datetime.fromisoformat(content["published_at"]) == datetime.fromisoformat(item["published_at"])
 
 
+def test_an_approval_reads_the_items_own_makers_and_reviewers(service: Service, team: Team) -> None:
+    # the history approve() reads with the item's row (`_read_item`), for an admin, who may
+    # edit, review and approve: whoever edited or reviewed the version is refused
+    uid = service.create_item(team.editor, policy()).uid
+    service.update_item(team.admin, uid, {"title": "管理员改过的标题"})
+    service.submit(team.editor, uid)
+    service.review(team.reviewer, uid)
+    with pytest.raises(PermissionDeniedError) as edited:
+        service.approve(team.admin, uid)
+    assert str(edited.value) == (
+        "不能批准自己起草或修改过的信息《管理员改过的标题》（须由他人批准）/ the author or an editor of a "
+        f"version never approves it (item {uid})"
+    )
+    other = service.create_item(team.editor, policy(title="另一份")).uid
+    service.submit(team.editor, other)
+    service.review(team.admin, other)
+    with pytest.raises(PermissionDeniedError) as reviewed:
+        service.approve(team.admin, other)
+    assert str(reviewed.value) == (
+        f"同一人不能既审查又批准信息《另一份》 / nobody both reviews and approves the same version (item {other})"
+    )
+    assert service.deliveries(uid) == [] and service.deliveries(other) == []
+    service.approve(team.approver, other)  # anyone else may
+    with pytest.raises(NotFoundError) as missing:
+        service.approve(team.approver, "no-such-item")
+    assert str(missing.value) == "未找到信息 no-such-item / item not found"
+
+
 def test_a_revision_keeps_its_first_publication_time_and_number(service: Service, team: Team) -> None:
     uid = to_awaiting(service, team, policy())
     service.approve(team.approver, uid)
@@ -175,6 +203,25 @@ def test_release_due_wakes_only_queued_deliveries_and_keeps_a_publication_time(
     assert sorted(ids) == sorted(queued)
     item = service.item_detail(uid)
     assert datetime.fromisoformat(item["published_at"]).replace(tzinfo=UTC) == first
+
+
+def test_release_due_releases_each_due_item_with_its_own_queued_deliveries(
+    service: Service, team: Team
+) -> None:
+    later = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    first = to_awaiting(service, team, policy(title="定时一", publish_at=later.isoformat()))
+    second = to_awaiting(service, team, policy(title="定时二", publish_at=later.isoformat()))
+    service.approve(team.approver, first)
+    service.approve(team.approver, second)
+    live = to_awaiting(service, team, policy(title="已发布"))
+    service.approve(team.approver, live)  # its deliveries are queued too, and not this run's
+    with service.db.transaction() as s:
+        released = workflow.release_due(s, later)
+        uids, ids = [i.uid for i in released.items], released.deliveries
+    assert sorted(uids) == sorted([first, second])
+    # both items' deliveries, each once: none of the published item's
+    assert sorted(ids) == sorted(d["id"] for uid in (first, second) for d in service.deliveries(uid))
+    assert len(ids) == 8
 
 
 def test_exclude_reason_is_at_most_500_characters(service: Service, team: Team) -> None:
@@ -286,6 +333,14 @@ def test_an_excluded_channel_without_reason_or_problem_says_the_approver_left_it
     assert rows["cms"]["last_error"] == "审批时排除 / excluded at approval: 预检问题 / problems: 栏目缺失"
     excluded = {e["data"]["channel"]: e for e in events(service, uid, "delivery.exclude")}
     assert excluded["wechat"]["reason"] is None and excluded["wechat"]["data"]["problems"] == []
+
+
+def test_an_exclusions_recorded_error_is_cut_at_2000_characters(service: Service, team: Team) -> None:
+    uid = to_awaiting(service, team, policy())
+    service.preflight = lambda view, kinds: [FieldError("channels.cms", "问" * 2500)]
+    service.approve(team.approver, uid, ["cms"])
+    error = by_channel(service, uid)["cms"]["last_error"]
+    assert error == ("审批时排除 / excluded at approval: 预检问题 / problems: " + "问" * 2500)[:2000]
 
 
 def test_a_problem_of_a_channel_not_excluded_refuses_the_approval(service: Service, team: Team) -> None:
@@ -451,6 +506,32 @@ def test_an_interpretation_after_a_delivered_policy_waits_for_nothing(service: S
     assert after == {"rss": None, "cms": None, "wechat": None, "cityplatform": pol_rows["cityplatform"]["id"]}
 
 
+def test_an_interpretation_waits_for_its_policys_newest_delivery_on_each_channel(
+    service: Service, team: Team
+) -> None:
+    pol = to_awaiting(service, team, policy())
+    service.approve(team.approver, pol)
+    service.update_item(team.editor, pol, {"description": "第二版。"})
+    service.submit(team.editor, pol)
+    service.review(team.reviewer, pol)
+    service.approve(team.approver, pol)
+    v1, v2 = by_channel(service, pol, 1), by_channel(service, pol, 2)
+    # on rss the newest delivery is delivered: an older row still open there is not waited for
+    with service.db.transaction() as s:
+        s.execute(update(Delivery).where(Delivery.id == v1["rss"]["id"]).values(state="accepted"))
+        s.execute(update(Delivery).where(Delivery.id == v2["rss"]["id"]).values(state="delivered"))
+    interp = to_awaiting(service, team, interpretation_of(pol))
+    service.approve(team.approver, interp)
+    with service.db.reader() as s:
+        item_id = workflow.get_item(s, interp).id
+        after = dict(
+            s.execute(select(Delivery.channel, Delivery.after_delivery_id).where(Delivery.item_id == item_id))
+            .tuples()
+            .all()
+        )
+    assert after == {"rss": None, **{c: v2[c]["id"] for c in ("cms", "wechat", "cityplatform")}}
+
+
 def test_approval_etag_is_checked_against_what_the_approver_saw(service: Service, team: Team) -> None:
     pol, interp = group_of_two(service, team)
     with service.db.reader() as s:
@@ -462,7 +543,10 @@ def test_approval_etag_is_checked_against_what_the_approver_saw(service: Service
         workflow.get_item(s, interp).title = "改过的标题"
     with pytest.raises(TransitionError) as exc:
         service.approve(team.approver, pol, seen=shown)
-    assert str(exc.value).startswith("您查看该信息后，它（或其发布组、将被废止的信息）已有变更")
+    assert str(exc.value) == (
+        "您查看该信息后，它（或其发布组、将被废止的信息）已有变更；请刷新页面，重新审阅后再批准 / the item, its "
+        "release group or what it abolishes changed after you saw it: reload and review it again"
+    )
     assert exc.value.current_state == "awaiting_approval"
     with service.db.reader() as s:
         fresh = workflow.approval_etag(s, workflow.get_item(s, pol))
@@ -502,6 +586,42 @@ def test_approval_etag_covers_state_schedule_and_what_is_abolished(service: Serv
     assert etag(notice) != shown
     with service.db.reader() as s:
         assert workflow.abolish_targets(s, workflow.get_item(s, target)) == []
+
+
+def etag_of(service: Service, uid: str) -> str:
+    with service.db.reader() as s:
+        return workflow.approval_etag(s, workflow.get_item(s, uid))
+
+
+def test_approval_etag_changes_with_the_content_alone_and_with_the_schedule_alone(
+    service: Service, team: Team
+) -> None:
+    uid = to_awaiting(service, team, policy())
+    shown = etag_of(service, uid)
+    assert etag_of(service, uid) == shown  # the same item, the same digest
+    with service.db.transaction() as s:  # the body changed, nothing else
+        item = workflow.get_item(s, uid)
+        item.content = {**item.content, "body_html": "<p>改过的正文。</p>"}
+    assert etag_of(service, uid) != shown
+    shown = etag_of(service, uid)
+    set_columns(service, uid, publish_at=datetime(2030, 1, 1, tzinfo=UTC))  # the schedule alone
+    assert etag_of(service, uid) != shown
+
+
+def test_abolish_targets_show_each_targets_doc_number_and_index_number(service: Service, team: Team) -> None:
+    target = published(service, team)
+    notice = service.create_item(team.editor, sample("notice-abolish", abolishes=[target])).uid
+    with service.db.reader() as s:
+        targets = workflow.abolish_targets(s, workflow.get_item(s, notice))
+    assert targets == [
+        {
+            "uid": target,
+            "title": "关于进一步规范财政资金管理的通知",
+            "doc_number": "沪财预〔2026〕12号",
+            "index_number": service.item_detail(target)["index_number"],
+            "validity": "有效",
+        }
+    ]
 
 
 def test_a_notice_abolishes_each_valid_live_target_as_it_is_released(service: Service, team: Team) -> None:
@@ -678,6 +798,30 @@ def test_an_update_supersedes_only_the_channels_it_writes(service: Service, team
             .all()
         )
     assert owners == {"rss": None}
+
+
+def test_an_update_supersedes_only_its_own_items_unsent_deliveries(service: Service, team: Team) -> None:
+    uid = published(service, team, title="甲")
+    other = published(service, team, title="乙")
+    before = datetime.now(UTC)
+    service.abolish(team.approver, uid, on=date(2026, 12, 1))
+    assert {d["state"] for d in service.deliveries(uid) if d["version"] == 1} == {"superseded"}
+    with service.db.reader() as s:  # superseded now, and stamped so
+        stamps = s.execute(
+            select(Delivery.updated_at).where(Delivery.id.in_([d["id"] for d in service.deliveries(uid)]))
+        ).scalars()
+        assert all(t.replace(tzinfo=t.tzinfo or UTC) >= before for t in stamps)
+    assert {d["state"] for d in service.deliveries(other)} == {"queued"}
+    # a scheduled approval pulled back into editing: its own deliveries only
+    later = datetime.now(UTC) + timedelta(days=1)
+    scheduled = to_awaiting(service, team, policy(title="定时发布", publish_at=later.isoformat()))
+    service.approve(team.approver, scheduled)
+    service.update_item(team.editor, scheduled, {"description": "改。"})
+    assert {d["state"] for d in service.deliveries(scheduled)} == {"superseded"}
+    assert {d["state"] for d in service.deliveries(other)} == {"queued"}
+    assert {d["state"] for d in service.deliveries(uid) if d["version"] == 2} == {"queued"}
+    (edit,) = events(service, scheduled, "edit")
+    assert edit["data"]["superseded"] == 4
 
 
 # -- withdrawal ---------------------------------------------------------------------------
@@ -862,6 +1006,17 @@ def test_who_may_reject_depends_on_the_stage(service: Service, team: Team) -> No
     assert service.item_detail(uid)["reject_reason"] is None
 
 
+def test_a_rejection_needs_a_reason(service: Service, team: Team) -> None:
+    uid = to_awaiting(service, team, policy())
+    for blank in ("", "  \n ", None):
+        with pytest.raises(ValidationError) as exc:
+            service.reject(team.approver, uid, blank)  # type: ignore[arg-type]
+        assert refusal(exc) == [("reason", "退回须说明理由 / a rejection needs a reason")]
+    item = service.item_detail(uid)
+    assert item["state"] == "awaiting_approval" and item["reject_reason"] is None
+    assert events(service, uid, "reject") == []
+
+
 # -- channel_of ------------------------------------------------------------------------------
 
 
@@ -875,6 +1030,7 @@ def test_who_may_reject_depends_on_the_stage(service: Service, team: Team) -> No
         ("channels.webhook", "webhook"),
         ("channels.wechatx", None),
         ("wechat.short_title", None),
+        ("document.wechat", None),  # "channels." is a prefix, not just the first nine characters
         ("short_title", None),
     ],
 )
@@ -951,6 +1107,12 @@ def test_create_fills_the_agency_and_refuses_a_taken_ref(service: Service, team:
     with pytest.raises(ValidationError) as unknown:
         service.create_item(team.editor, {**sample("notice-abolish", abolishes=["p-404"]), "ref": "n-2"})
     assert refusal(unknown) == [("abolishes", "关联的信息 p-404 不存在 / no item p-404")]
+    with pytest.raises(ValidationError) as no_policy:
+        service.create_item(team.editor, interpretation_of("p-404"))
+    assert refusal(no_policy) == [("interprets", "关联的信息 p-404 不存在 / no item p-404")]
+    # an issuing body given is kept
+    own = service.create_item(team.editor, policy(issuing_body="上海市人民政府办公厅"))
+    assert service.item_detail(own.uid)["issuing_body"] == "上海市人民政府办公厅"
 
 
 def test_references_resolve_by_ref_to_uids(service: Service, team: Team) -> None:
@@ -1041,6 +1203,19 @@ def test_an_edit_is_audited_with_what_changed(service: Service, team: Team) -> N
     assert {d["state"] for d in service.deliveries(live)} == {"queued"}
 
 
+def test_an_edit_logs_a_field_the_stored_content_lacked_and_refills_the_agency(
+    service: Service, team: Team
+) -> None:
+    uid = service.create_item(team.editor, policy()).uid
+    with service.db.transaction() as s:  # an item stored without the field
+        row = workflow.get_item(s, uid)
+        row.content = {k: v for k, v in row.content.items() if k != "description"}
+    service.update_item(team.editor2, uid, {"description": "新摘要。", "issuing_body": None})
+    (edit,) = events(service, uid, "edit")
+    assert edit["data"]["changes"] == {"description": [None, "新摘要。"]}
+    assert service.item_detail(uid)["content"]["issuing_body"] == service.settings.agency.name
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -1050,6 +1225,7 @@ def test_an_edit_is_audited_with_what_changed(service: Service, team: Team) -> N
         (["a"], '["a"]'),
         ({"b": 1, "a": "é"}, '{"a": "é", "b": 1}'),
         (["长" * 300], '["' + "长" * 198 + "…"),
+        (["长" * 196], '["' + "长" * 196 + '"]'),  # exactly 200 characters: kept whole
         (7, 7),
         (None, None),
     ],
