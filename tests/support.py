@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+import httpx
 
 from publisher.editorial.service import Service
 from publisher.editorial.workflow import Outcome
@@ -28,6 +31,23 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what} not met within {timeout} s")
         time.sleep(every)
+
+
+def answering(url: str, proc: subprocess.Popen[Any] | None = None, timeout: float = 30.0) -> httpx.Response:
+    """Wait until a server started in a subprocess answers `url` 200 (with wait_for), and return
+    that answer; fail at once, with what it printed, if the process `proc` died instead."""
+
+    def up() -> httpx.Response | None:
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"the server exited ({proc.returncode}) before answering {url}: {out!r}")
+        try:
+            r = httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            return None
+        return r if r.status_code == 200 else None
+
+    return wait_for(up, timeout, f"{url} answering")
 
 
 def after_sweeps(rt: Runtime, rounds: int = 3, timeout: float = 20.0) -> None:

@@ -2,11 +2,14 @@
 server, the embedded executor, the rss channel and a real webhook receiver.
 
 An editor creates a policy with its interpretation (one release group) and submits both; a
-reviewer clears them; the author cannot approve; an approver approves the group; the
-dashboard shows every channel delivered. Then the receiver answers 400, a withdrawal fails on
-the webhook channel and shows up in the failed queue; after the fault is removed a replay
-delivers it. Screenshots of the editor, preview, dashboard and timeline go to
+reviewer clears them; the editor cannot approve (the role check); an approver approves the
+group; the dashboard shows every channel delivered. Then the receiver answers 400, a
+withdrawal fails on the webhook channel and shows up in the failed queue; after the fault is
+removed a replay delivers it. Screenshots of the editor, preview, dashboard and timeline go to
 tests/artifacts/screenshots/.
+
+Maker-checker apart from the role: an admin (who may approve) wrote one member of a release
+group and is refused approving the group from the other member.
 """
 
 from __future__ import annotations
@@ -132,7 +135,7 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(
         click_action(reviewer, "review")
         expect(reviewer.locator("#state")).to_have_text("待批准")
 
-    # -- the author cannot approve: no button, and a forged post is refused --------------------
+    # -- the editor cannot approve (no approver role): no button, a forged post is refused ----
     editor.goto(f"{live.base}/app/items/{policy}")
     expect(editor.locator("#actions button[value=approve]")).to_have_count(0)
     # (fetch follows the redirect back to the item page, which carries the refusal)
@@ -224,3 +227,40 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(
     assert statuses == {"publish": "delivered", "withdraw": "delivered"}
     for name in ("editor", "preview", "approve", "dashboard", "timeline"):
         assert (screenshots / f"{name}.png").stat().st_size > 10_000
+
+
+def test_an_approver_who_wrote_a_group_member_cannot_approve_the_group(browser: Browser, live: Live) -> None:
+    """Maker-checker, not the role check: `admin` holds item.approve (the button is there), but
+    it wrote one member of a release group, so approving the group from the other member — the
+    one it never touched — is refused, naming its own item; nothing is approved."""
+    from tests.samples import policy
+
+    svc = live.runtime.service
+    author = svc.add_user("author", "editor", PASSWORD)[0]
+    maker = svc.add_user("admin", "admin", PASSWORD)[0]
+    checker = svc.add_user("checker", "reviewer", PASSWORD)[0]
+    theirs = svc.create_item(author, policy(title="他人起草的通知", release_group="g-maker")).uid
+    mine = svc.create_item(maker, policy(title="管理员自己起草的通知", release_group="g-maker")).uid
+    for uid, who in ((theirs, author), (mine, maker)):
+        svc.submit(who, uid)
+        svc.review(checker, uid)
+
+    # the admin opens the member it did not write: it may approve by role, so it is offered
+    page = login(browser, live, "admin")
+    page.goto(f"{live.base}/app/items/{theirs}")
+    expect(page.locator("#state")).to_have_text("待批准")
+    page.click("#actions button[value=approve]")
+    expect(page.locator("#approve-members tr[data-uid]")).to_have_count(2)
+    page.click("#confirm-approve button[type=submit]")
+    # refused by maker-checker over the whole group: the message names the admin's own item
+    refusal = page.locator(".flash.error").first
+    expect(refusal).to_contain_text("不能批准自己起草或修改过的信息《管理员自己起草的通知》")
+    assert "需要角色" not in (refusal.text_content() or "")
+    expect(page.locator("#state")).to_have_text("待批准")
+    assert {svc.item_detail(u)["state"] for u in (theirs, mine)} == {"awaiting_approval"}
+    # an approver who wrote neither approves the group
+    approver = login(browser, live, "approver")
+    approver.goto(f"{live.base}/app/items/{theirs}")
+    approver.click("#actions button[value=approve]")
+    approver.click("#confirm-approve button[type=submit]")
+    expect(approver.locator("#state")).to_have_text("已发布")

@@ -22,6 +22,7 @@ from tests.browser.test_public_site import AXE
 from tests.publisher.web.live import serve
 from tests.receiver import Receiver, webhook_channels
 from tests.samples import policy
+from tests.support import wait_for
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 LONG = "关于进一步规范和加强市级财政专项资金全过程预算绩效管理工作若干问题的补充通知（征求意见稿）"
@@ -38,13 +39,11 @@ class Staff:
 
 
 def _settle(rt: Runtime, uid: str, channel: str, states: set[str]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found = {d["state"] for d in rt.service.deliveries(uid) if d["channel"] == channel}
-        if found & states:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{uid} on {channel} never reached {states}: {rt.service.deliveries(uid)}")
+    wait_for(
+        lambda: {d["state"] for d in rt.service.deliveries(uid) if d["channel"] == channel} & states,
+        20,
+        f"{uid} on {channel} reaching {states}",
+    )
 
 
 # what a browser sees does not depend on the database: SQLite only (as tests/browser/test_pages.py)

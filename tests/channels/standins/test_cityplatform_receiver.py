@@ -26,7 +26,7 @@ from channels.standins.cityplatform_receiver import (
     RunningReceiver,
     start_in_thread,
 )
-from tests.support import wait_for
+from tests.support import answering, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = signing.generate_secret()
@@ -415,15 +415,7 @@ def test_runs_on_its_own_and_says_what_it_is(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(base + "/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "receiver did not start"
-            time.sleep(0.1)
+        answering(base + "/", proc, 20)
         # it created a shared secret the publisher can be pointed at
         secret = secret_file.read_text(encoding="utf-8").strip()
         assert len(signing.parse_secret(secret)) == 32

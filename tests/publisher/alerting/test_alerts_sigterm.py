@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,17 +16,12 @@ from publisher.store.models import AlertEvent, Delivery
 from tests.conftest import Team
 from tests.receiver import SECRET
 from tests.support import publish, wait_for
+from tests.tasks.harness import free_port
 
 from .support import Ops
 
 ROOT = Path(__file__).resolve().parents[3]
 GROUP_WAIT = 8.0  # longer than serve takes to stop, even on a busy machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # `publisher serve` runs on the runtime's SQLite file

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from publisher.store.models import AuditEvent
 from tests.conftest import Team
 from tests.publisher.cli_support import cli_env, run
 from tests.samples import FIXTURES, policy
+from tests.support import answering
 
 Env = dict[str, str | None]
 
@@ -285,16 +285,7 @@ def test_serve_runs_the_api_over_real_http(env: Env, tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            assert time.monotonic() < deadline, "publisher serve did not come up"
-            time.sleep(0.2)
+        answering(f"{base}/healthz", proc, 30)
         r = httpx.post(f"{base}/api/items", json=policy(), headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 201
         r = httpx.get(f"{base}/api/items", headers={"Authorization": f"Bearer {token}"})

@@ -24,6 +24,7 @@ from tests.conftest import Team
 from tests.publisher.compliance.web_support import *  # noqa: F403  (fixtures: runtime, base)
 from tests.publisher.web.live import serve
 from tests.samples import policy
+from tests.support import answering
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 SECTIONS = [
@@ -187,15 +188,7 @@ def test_serve_on_another_port_links_there(tmp_path: Path) -> None:
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.2)
+        r = answering(f"http://127.0.0.1:{port}/", proc, 60)
         soup = BeautifulSoup(r.text, "html.parser")
         hrefs = [link["href"] for link in soup.select('head link[rel="alternate"]')]
         assert hrefs and all(h.startswith(f"http://127.0.0.1:{port}/feeds/") for h in hrefs)
