@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -131,6 +132,8 @@ class Database:
             make_engine(url, immediate=False, **kwargs) if url.startswith("sqlite") else self.engine
         )
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # the session of an open `one_read` block (this thread's), which `reader` hands out
+        self._shared: ContextVar[Session | None] = ContextVar(f"one_read_{id(self)}", default=None)
         # PostgreSQL connections whose commits do not wait for the WAL flush (Flush.LATER, .AFTER_LOCKS)
         self.unflushed_engine = (
             # (a small pool: these transactions are short, and workers hold both pools' connections)
@@ -206,8 +209,26 @@ class Database:
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
+        shared = self._shared.get()
+        if shared is not None:
+            yield shared
+            return
         with self.read_sessions() as session:
             yield session
+
+    @contextmanager
+    def one_read(self) -> Iterator[None]:
+        """Every `reader` opened in this block (this thread's) is one session: a page whose
+        panels each read in a session of their own pays one checkout and transaction."""
+        if self._shared.get() is not None:
+            yield
+            return
+        with self.read_sessions() as session:
+            token = self._shared.set(session)
+            try:
+                yield
+            finally:
+                self._shared.reset(token)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -23,6 +23,7 @@ from publisher.editorial.outages import outages, retrying
 from publisher.editorial.pauses import latest_pauses
 from publisher.editorial.readmodels import excluded_deliveries, failed_deliveries, matrix, timeline
 from publisher.observe.metrics import channel_health
+from publisher.runtime import Runtime
 from publisher.web.pages.common import (
     PostDep,
     SessionDep,
@@ -49,6 +50,11 @@ def _page_number(value: str) -> int:
 @router.get("/app/ops", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     runtime = runtime_of(request)
+    with runtime.db.one_read():  # every panel's read in one session
+        return _dashboard(request, session, runtime)
+
+
+def _dashboard(request: Request, session: SessionDep, runtime: Runtime) -> HTMLResponse:
     # one fold and read of the maintained counts for every panel: each panel taking its own
     # cost five more statements per view, one of them a second fold
     counts = runtime.service.counts()

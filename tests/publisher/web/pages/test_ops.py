@@ -4,8 +4,10 @@ errors, the failed queue with replay one / replay selected, pause and resume, th
 from __future__ import annotations
 
 import re
+import threading
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from tests.publisher.web.pages.conftest import Site, approve, create, flashes, post
 from tests.support import wait_for
@@ -203,3 +205,29 @@ def test_audit_log_search_by_title_user_action_and_time_with_only_changes(site: 
         not in ops.get("/app/ops/audit", params={"actor": "nobody"}).text.split('id="audit"')[1]
     )
     assert ops.get("/app/ops/audit", params={"date_from": "2026-13-01"}).status_code == 422
+
+
+def test_the_dashboard_reads_its_panels_in_one_session(site: Site) -> None:
+    """The ops dashboard's panels (counts, matrix, health, excluded, pauses, outages, drifts)
+    read in one session: the request checks out two connections, the login session's and the
+    page's (issue 21: six before, each panel its own session and transaction)."""
+    ops = site.login("ops")
+    ops.get("/app/ops")  # warm: the first view may build cached statements
+    taken: list[str] = []
+
+    def checkout(*_: object) -> None:
+        name = threading.current_thread().name
+        if not name.startswith("publisher-"):  # not the executor's sweeper and workers
+            taken.append(name)
+
+    db = site.runtime.db
+    engines = {id(e): e for e in (db.engine, db.read_engine)}
+    for engine in engines.values():
+        event.listen(engine, "checkout", checkout)
+    try:
+        page = ops.get("/app/ops")
+    finally:
+        for engine in engines.values():
+            event.remove(engine, "checkout", checkout)
+    assert page.status_code == 200 and "渠道" in page.text
+    assert len(taken) == 2, taken
