@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from publisher.domain.item import ItemState
+from publisher.editorial.checks.engine import Report
 from publisher.editorial.checks.problem import Problem
 from publisher.editorial.checks.service import CheckService
 from publisher.editorial.service import Service
@@ -44,6 +45,9 @@ class Plan:
     # channel -> its own pre-flight problems over every member: each refuses the approval
     # unless the approver leaves that channel out
     preflight: dict[str, list[Problem]] = field(default_factory=dict)
+    # the one problem list (content checks and channels) over every member, members named:
+    # what the item page shows, so the approver sees what would refuse the approval
+    checks: Report | None = None
 
     @property
     def ready(self) -> bool:
@@ -74,15 +78,24 @@ def _abolishes(session: Session, item: Item) -> list[dict[str, str]]:
 
 def _preflight(
     checks: CheckService, session: Session, members: list[tuple[Member, Item]], channels: list[str]
-) -> dict[str, list[Problem]]:
-    """Each channel's own problems, by the rule the approval applies (`workflow.channel_of`)."""
+) -> tuple[dict[str, list[Problem]], Report]:
+    """Each channel's own problems, by the rule the approval applies (`workflow.channel_of`),
+    and every member's whole list as one report (cached link results only: the approval
+    itself probes the links)."""
     found: dict[str, list[Problem]] = {}
+    combined = Report([])
     for m, row in members:
-        for p in checks.report_of(session, row).problems:
+        report = checks.report_of(session, row)
+        combined.versions = report.versions
+        combined.links_checked += report.links_checked
+        combined.links_unchecked += report.links_unchecked
+        for p in report.problems:
+            named = replace(p, item_uid=m.uid, item_title=m.title)  # a release group has several
+            combined.problems.append(named)
             channel = channel_of(p.field, channels) if p.source == "channel" else None
-            if channel is not None:  # named by its item: a release group has several
-                found.setdefault(channel, []).append(replace(p, item_uid=m.uid, item_title=m.title))
-    return found
+            if channel is not None:
+                found.setdefault(channel, []).append(named)
+    return found, combined
 
 
 def approval_plan(service: Service, settings: Settings, uid: str, checks: CheckService | None = None) -> Plan:
@@ -120,7 +133,7 @@ def approval_plan(service: Service, settings: Settings, uid: str, checks: CheckS
             for m in rows
         ]
         channels = sorted({c for m, _ in members for c in m.channels})
-        preflight = _preflight(checks, s, members, channels) if checks is not None else {}
+        preflight, report = _preflight(checks, s, members, channels) if checks is not None else ({}, None)
     return Plan(
         item=item,
         group=item["release_group"],
@@ -128,6 +141,7 @@ def approval_plan(service: Service, settings: Settings, uid: str, checks: CheckS
         channels=channels,
         etag=item["approval_etag"],
         preflight=preflight,
+        checks=report,
     )
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
 from tests.browser.test_pages import Live, live, login  # noqa: F401  (live is a fixture)
+from tests.support import wait_for
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # as `live` is
 
@@ -56,12 +56,17 @@ def _shown_ink(browser: Browser, button: Locator, timeout: float = 10.0) -> int:
     """The button's ink once it is painted: measured again until it shows or `timeout` passes
     (in CI one button once measured 0 with its icon drawn a moment later). A button that
     never shows anything, the bug this looks for, still ends at 0."""
-    deadline = time.monotonic() + timeout
-    while True:
-        ink = _ink(browser, button.screenshot())
-        if ink > 20 or time.monotonic() > deadline:
-            return ink
-        time.sleep(0.2)
+    measured = [0]
+
+    def painted() -> bool:
+        measured[0] = _ink(browser, button.screenshot())
+        return measured[0] > 20
+
+    try:
+        wait_for(painted, timeout, "the button painted", every=0.2)
+    except AssertionError:
+        pass  # the caller says which button showed nothing
+    return measured[0]
 
 
 def test_rich_text_editor_keeps_structure_and_saves_clean_html(

@@ -26,6 +26,7 @@ from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.publisher.web.live import serve
 from tests.receiver import Receiver, webhook_channels
+from tests.support import wait_for
 
 PASSWORD = "浏览器测试-密码-2026"
 TIMEOUT = 20_000
@@ -76,6 +77,18 @@ def uid_of(page: Page) -> str:
     m = re.search(r"/app/items/([0-9a-z]{26})$", page.url)
     assert m, page.url
     return m.group(1)
+
+
+def reload_until(page: Page, shown: Callable[[], bool], what: str) -> None:
+    """Reload a page that does not follow a state by itself until it shows it (wait_for)."""
+
+    def look() -> bool:
+        if shown():
+            return True
+        page.reload()
+        return False
+
+    wait_for(look, TIMEOUT / 1000, what, every=0.2)
 
 
 def click_action(page: Page, action: str) -> None:
@@ -174,11 +187,9 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(
     for uid in (policy, interpretation):
         for channel in ("rss", "webhook.hooks"):
             cell = ops.locator(f'#matrix tr[data-uid="{uid}"] td[data-channel="{channel}"]')
-            for _ in range(100):
-                if cell.get_attribute("data-state") == "delivered":
-                    break
-                ops.wait_for_timeout(200)
-                ops.reload()
+            reload_until(
+                ops, lambda c=cell: c.get_attribute("data-state") == "delivered", f"{uid} on {channel}"
+            )
             expect(cell).to_have_attribute("data-state", "delivered")
     expect(ops.locator('#channel-health tr[data-channel="webhook.hooks"]')).to_contain_text("100.0%")
     ops.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
@@ -194,11 +205,7 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(
 
     ops.goto(f"{live.base}/app/ops/failed")
     row = ops.locator('#failed tr[data-channel="webhook.hooks"]')
-    for _ in range(100):
-        if row.count():
-            break
-        ops.wait_for_timeout(200)
-        ops.reload()
+    reload_until(ops, lambda: row.count() > 0, "the failed withdrawal listed")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("400")
 
@@ -209,11 +216,7 @@ def test_editor_to_delivered_and_a_failed_delivery_replayed(
     expect(ops.locator(".flash.ok")).to_contain_text("已重放 1 条")
     ops.goto(f"{live.base}/app/ops/items/{interpretation}")
     withdraw = ops.locator('#deliveries tr[data-channel="webhook.hooks"]').last
-    for _ in range(100):
-        if withdraw.get_attribute("data-state") == "delivered":
-            break
-        ops.wait_for_timeout(200)
-        ops.reload()
+    reload_until(ops, lambda: withdraw.get_attribute("data-state") == "delivered", "the replayed withdrawal")
     expect(withdraw).to_have_attribute("data-state", "delivered")
     expect(ops.locator("#timeline")).to_contain_text("HTTP 400")
     expect(ops.locator("#timeline")).to_contain_text("撤回")

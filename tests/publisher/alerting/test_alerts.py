@@ -32,6 +32,7 @@ def after(seconds: float) -> object:
 def test_failures_are_one_signed_message_after_group_wait_with_what_ops_need(o: Ops, team: Team) -> None:
     # given three approved items whose deliveries the subscriber refuses for good
     titles = [f"关于告警测试的通知（第{i}号）" for i in range(3)]
+    o.subscriber.answer(400, 422, 404)  # the first and the last refusal differ
     for t in titles:
         publish(o.rt, team, title=t)
     o.deliver_all()
@@ -50,11 +51,13 @@ def test_failures_are_one_signed_message_after_group_wait_with_what_ops_need(o: 
         "firing",
         3,
     )
-    assert body["failed"] == 3 and "400" in body["first_error"] and "400" in body["last_error"]
+    assert body["failed"] == 3 and "400" in body["first_error"] and "404" in body["last_error"]
     assert sorted(i["title"] for i in body["items"]) == sorted(titles)
     text = body["text"]
     assert body["title"] == f"[发布平台告警] 投递最终失败 · {CH} · 3 条"
     assert "开始于 / firing since" in text and "当前失败 / failed now: 3" in text
+    assert f"首个错误 / first error: {body['first_error']}" in text
+    assert f"最近错误 / last error: {body['last_error']}" in text
     assert f"publisher replay-failed {CH}" in text
     assert f"https://publisher.example.gov.cn/app/ops/failed?channel={CH}" in text
     assert all(f"《{t}》" in text for t in titles)
@@ -545,3 +548,33 @@ def test_an_open_breaker_inhibits_its_failures_counts_the_held_and_resolves_when
         "熔断前失败二",
     ]
     assert all(h.signature_ok for h in alerts_rx.hits)
+
+
+def test_alerts_are_signed_with_every_secret_during_a_rotation(
+    make_runtime: Callable[..., Runtime], subscriber: Receiver, team: Team
+) -> None:
+    import base64
+
+    # given two alert receivers, one still on the old secret and one already on the new one,
+    # and the publisher holding both (whitespace-separated, as the channels' secrets)
+    new = "whsec_" + base64.b64encode(b"the-new-alert-secret-32-bytes-ok").decode()
+    old_rx, new_rx = Receiver(secret=SECRET).start(), Receiver(secret=new).start()
+    try:
+        rt = make_runtime(
+            channels=webhook_channels(subscriber.url),
+            executor=False,
+            alerts={
+                "group_wait_seconds": 1,
+                "webhooks": [old_rx.url, new_rx.url],
+                "webhook_secret": f"{SECRET} {new}",
+            },
+        )
+        rt.deliveries.pause(team.ops, CH, "轮换密钥期间")
+        rt.alerts.clock.tick(utcnow() + timedelta(seconds=2))
+    finally:
+        old_rx.stop()
+        new_rx.stop()
+    # then each receiver verifies the message with the one secret it knows
+    [old_hit], [new_hit] = old_rx.hits, new_rx.hits
+    assert old_hit.signature_ok and new_hit.signature_ok
+    assert len(new_hit.headers["webhook-signature"].split()) == 2  # v1,<old> v1,<new>

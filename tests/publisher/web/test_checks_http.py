@@ -325,3 +325,21 @@ def test_a_stored_item_with_a_link_that_is_no_url_is_checked_not_a_crash(http: H
         "/api/items", json=policy(publish_at="0001-01-01T00:00:00+14:00"), headers=http.h("editor")
     )
     assert bad_time.status_code == 422 and bad_time.json()["errors"][0]["field"] == "publish_at"
+
+
+def test_the_approval_page_shows_the_one_list_before_the_click(http: Http) -> None:
+    uid = to_review(http, policy(body_html="<p>推进一带一路战略。</p><p>再接再励。</p>"))
+    approver = http.page("approver")
+    soup = BeautifulSoup(approver.get(f"/app/items/{uid}/approve").text, "html.parser")
+    items = soup.select("#problems li.problem")
+    assert [li["data-rule"] for li in items] == ["wording.wrong", "wording.normative"]
+    assert "2 个问题阻止批准" in soup.select_one("#problems-summary").get_text()
+    assert "再接再厉" in items[0].get_text() and items[0].select_one("form") is None
+    # an approver may not accept a warning (a reviewer does): no form for them either
+    assert not soup.select("#problems form.accept")
+    clean = to_review(http, policy(title="关于做好另一项工作的通知"))
+    quiet = BeautifulSoup(approver.get(f"/app/items/{clean}/approve").text, "html.parser")
+    assert (
+        quiet.select("#problems li.problem") == []
+        and "未发现问题" in quiet.select_one("#problems-summary").get_text()
+    )

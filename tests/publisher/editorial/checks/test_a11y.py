@@ -62,3 +62,37 @@ def test_contrast_of_inline_colours() -> None:
     dark_on_dark = '<p style="background:#003366"><span style="color:navy">深字</span></p>'
     assert "a11y.contrast" in rules(run(body=dark_on_dark))
     assert "a11y.contrast" in rules(run(body='<p><font color="yellow">黄</font></p>'))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<p><span style="color:gainsboro">浅灰</span></p>',  # any CSS named colour
+        '<p><span style="color:hsl(0, 0%, 75%)">浅灰</span></p>',
+        '<p><span style="color:rgb(190 190 190)">浅灰</span></p>',
+        '<p><span style="color:rgba(0,0,0,.3)">半透明黑</span></p>',  # composed over the background
+        '<p><span style="color:#0004">半透明黑</span></p>',
+        '<p style="background:#333">默认颜色的文字</p>',  # the page's text colour on a dark background
+        '<p style="background:url(x.png) no-repeat #333333">背景简写</p>',
+        '<table><tr><td bgcolor="navy">单元格</td></tr></table>',
+        '<p style="color:#767676;background:#f0f0f0">浅底灰字</p>',
+    ],
+)
+def test_low_contrast_in_every_colour_form_warns(body: str) -> None:
+    [p] = only(run(body=body), "a11y.contrast")
+    assert p.severity is Severity.WARN and body[p.start : p.end].startswith("<")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<p><span style="color:hsl(210, 100%, 20%)">深蓝</span></p>',
+        '<p><span style="color:rgb(0 0 0 / 90%)">近黑</span></p>',
+        '<p style="background:#ffffe0">浅黄底默认文字</p>',
+        '<p style="background:#003366"><span style="color:#fff">白字</span> <b style="color:#ff0">黄字</b></p>',
+        '<p style="background:#003366"></p>',  # no text on it
+        '<p><span style="color:var(--x)">无法判断的颜色</span></p>',
+    ],
+)
+def test_enough_contrast_or_no_text_is_quiet(body: str) -> None:
+    assert only(run(body=body), "a11y.contrast") == []
