@@ -240,11 +240,9 @@ def claim_many(
     return sorted(won)
 
 
-def due_ids(
-    session: Session, now: datetime, *, channel: str | None = None, limit: int = 500, lock: bool = False
-) -> list[int]:
-    """Due, claimable deliveries, oldest first. With `lock` (inside a claiming transaction on
-    PostgreSQL) rows another claimer holds are skipped instead of waited for."""
+def due_ids(session: Session, now: datetime, *, channel: str | None = None, limit: int = 500) -> list[int]:
+    """Due, claimable deliveries, oldest first (the sweeper's read: claim_many locks and
+    re-checks the rows it takes)."""
     stmt = (
         select(Delivery.id)
         .where(Delivery.state.in_(CLAIMABLE), Delivery.next_attempt_at <= now)
@@ -253,8 +251,6 @@ def due_ids(
     )
     if channel is not None:
         stmt = stmt.where(Delivery.channel == channel)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=Delivery)
     return list(session.execute(stmt).scalars())
 
 
@@ -852,18 +848,6 @@ def failed_ids(session: Session, channel: str, since: datetime | None, until: da
     return list(session.execute(stmt.order_by(Delivery.id)).scalars())
 
 
-def _locked_ids(ids: list[int], *, skip_locked: bool) -> Any:
-    """The rows of `ids`, locked in id order (PostgreSQL; SQLite ignores FOR UPDATE): two
-    transactions locking overlapping sets in id order cannot deadlock."""
-    return (
-        select(Delivery.id)
-        .where(Delivery.id.in_(ids))
-        .order_by(Delivery.id)
-        .with_for_update(skip_locked=skip_locked)
-        .scalar_subquery()
-    )
-
-
 def mark_dispatched(session: Session, ids: list[int], now: datetime) -> None:
     """Rows another transaction holds (a claim, another dispatcher) are skipped rather than
     waited for: the mark only spares the sweeper a redundant hand-over."""
@@ -901,7 +885,8 @@ def counts_by_state(session: Session) -> dict[tuple[str, str], int]:
     return {(c, s): n for c, s, n in rows}
 
 
-# claim_many's statement, built once (it runs for every batch a worker takes)
+# claim_many's statement, built once (it runs for every batch a worker takes); the rows are
+# locked in id order, so two claimers of overlapping batches cannot deadlock
 _CLAIM = (
     update(Delivery)
     .where(

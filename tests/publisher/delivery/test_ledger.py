@@ -174,6 +174,7 @@ def test_a_held_or_failed_row_is_not_claimed_and_prerequisites_gate_claims(lg: L
     rss, cms, wechat = lg.ids["rss"], lg.ids["cms"], lg.ids["wechat"]
     lg.set(rss, state="held")
     lg.set(cms, after_delivery_id=wechat)
+    lg.set(lg.another("rss"), state="delivered")  # another row done: not cms's prerequisite
     with lg.db.transaction() as s:
         assert ledger.claim_many(s, [rss, cms], W, 100.0, at(0)) == []
     for state, ok in [("sending", False), ("failed", True), ("superseded", True), ("delivered", True)]:
@@ -203,33 +204,37 @@ def test_a_failed_prerequisite_of_another_item_blocks(lg: Ledger) -> None:
 
 
 def test_due_ids_oldest_first_by_channel_and_limit(lg: Ledger) -> None:
-    ids = lg.ids
-    lg.set(ids["rss"], next_attempt_at=at(-10))
-    lg.set(ids["cms"], next_attempt_at=at(-20))
-    lg.set(ids["wechat"], next_attempt_at=at(5))
-    lg.set(ids["cityplatform"], next_attempt_at=at(-10), state="retry_wait")
+    a, b, c, d = sorted(lg.ids.values())
+    lg.set(a, next_attempt_at=at(-10), state="retry_wait")
+    lg.set(b, next_attempt_at=at(5))
+    lg.set(c, next_attempt_at=at(-20))
+    lg.set(d, next_attempt_at=at(-10))  # due with a, which has the lower id
     with lg.db.reader() as s:
-        assert ledger.due_ids(s, at(0)) == [ids["cms"], ids["rss"], ids["cityplatform"]]
-        assert ledger.due_ids(s, at(5)) == [ids["cms"], ids["rss"], ids["cityplatform"], ids["wechat"]]
-        assert ledger.due_ids(s, at(0), limit=1) == [ids["cms"]]
-        assert ledger.due_ids(s, at(0), channel="rss", lock=True) == [ids["rss"]]
-    lg.set(ids["rss"], state="held")
+        assert ledger.due_ids(s, at(0)) == [c, a, d]
+        assert ledger.due_ids(s, at(5)) == [c, a, d, b]
+        assert ledger.due_ids(s, at(0), limit=1) == [c]
+        assert ledger.due_ids(s, at(0), channel=lg.row(d).channel) == [d]
+    lg.set(a, state="held")
     with lg.db.reader() as s:
-        assert ledger.due_ids(s, at(0)) == [ids["cms"], ids["cityplatform"]]
+        assert ledger.due_ids(s, at(0)) == [c, d]
 
 
 def test_undispatched_due_skips_rows_an_executor_holds_unless_stale(lg: Ledger) -> None:
-    ids = lg.ids
-    for ch in ids:
-        lg.set(ids[ch], next_attempt_at=at(-5))
-    lg.set(ids["cms"], dispatched_at=at(-1))  # fresh hand-over
-    lg.set(ids["wechat"], dispatched_at=at(-61))  # stale
-    lg.set(ids["cityplatform"], dispatched_at=at(-60), next_attempt_at=at(-6))  # exactly stale_after: held
+    a, b, c, d = sorted(lg.ids.values())
+    e = lg.another("rss")
+    with lg.db.transaction() as s:  # the other item's rows but e are not due
+        s.execute(update(Delivery).where(Delivery.id > d, Delivery.id != e).values(next_attempt_at=at(100)))
+    lg.set(a, next_attempt_at=at(0), state="retry_wait")  # due exactly now, never handed over
+    lg.set(b, next_attempt_at=at(-7), dispatched_at=at(-61))  # stale, and due before a
+    lg.set(c, next_attempt_at=at(-5), dispatched_at=at(-1))  # fresh hand-over
+    lg.set(d, next_attempt_at=at(-6), dispatched_at=at(-60))  # exactly stale_after: held
+    lg.set(e, next_attempt_at=at(0))  # due with a, which has the lower id
     with lg.db.reader() as s:
-        assert ledger.undispatched_due(s, at(0), 60.0) == [ids["rss"], ids["wechat"]]
-        assert ledger.undispatched_due(s, at(0), 60.0, limit=1) == [ids["rss"]]
-    lg.set(ids["rss"], next_attempt_at=at(1))
-    lg.set(ids["wechat"], state="held")
+        assert ledger.undispatched_due(s, at(0), 60.0) == [b, a, e]
+        assert ledger.undispatched_due(s, at(0), 60.0, limit=1) == [b]
+    lg.set(a, next_attempt_at=at(1))
+    lg.set(e, next_attempt_at=at(1))
+    lg.set(b, state="held")
     with lg.db.reader() as s:
         assert ledger.undispatched_due(s, at(0), 60.0) == []
 
@@ -661,6 +666,7 @@ def test_confirmation_delivers_with_the_url_and_releases_dependents(lg: Ledger) 
     rss, cms = lg.ids["rss"], lg.ids["cms"]
     _accepted(lg, rss, at(0))
     lg.set(cms, after_delivery_id=rss)
+    lg.set(lg.ids["cityplatform"], after_delivery_id=rss, state="superseded")  # nothing to send
     effects = confirm(lg, rss, at(20), delivered=True, url="https://live")
     d = lg.row(rss)
     assert (d.state, d.delivered_at, d.url, d.updated_at) == ("delivered", at(20), "https://live", at(20))
@@ -1075,6 +1081,7 @@ def test_failed_ids_between_times_and_counts_by_state(lg: Ledger) -> None:
     lg.set(ids["cms"], state="failed", updated_at=at(20))
     lg.set(ids["wechat"], state="failed", updated_at=at(30))
     lg.set(ids["cityplatform"], state="failed", updated_at=at(20))
+    lg.set(lg.another("rss"), updated_at=at(20))  # queued, in the time range: not failed
     with lg.db.reader() as s:
         assert ledger.failed_ids(s, "rss", None, None) == [ids["rss"], ids["cms"], ids["wechat"]]
         assert ledger.failed_ids(s, "rss", at(20), None) == [ids["cms"], ids["wechat"]]
@@ -1082,11 +1089,19 @@ def test_failed_ids_between_times_and_counts_by_state(lg: Ledger) -> None:
         assert ledger.failed_ids(s, "rss", at(20), at(20)) == [ids["cms"]]
         assert ledger.counts_by_state(s) == {
             ("rss", "failed"): 3,
-            ("cms", "queued"): 3,
-            ("wechat", "queued"): 3,
-            ("cityplatform", "queued"): 2,
+            ("rss", "queued"): 1,
+            ("cms", "queued"): 4,
+            ("wechat", "queued"): 4,
+            ("cityplatform", "queued"): 3,
             ("cityplatform", "failed"): 1,
         }
+
+
+def test_effects_merge_adds_to_what_is_there() -> None:
+    effects = ledger.Effects(dispatch=[1], events=[("a", {"n": 1})])
+    merged = effects.merge(ledger.Effects(dispatch=[2], events=[("b", {"n": 2})]))
+    assert merged is effects
+    assert (effects.dispatch, effects.events) == ([1, 2], [("a", {"n": 1}), ("b", {"n": 2})])
 
 
 def test_channel_state_is_created_once_closed(lg: Ledger) -> None:
