@@ -65,10 +65,17 @@ _CHANGE_LABELS = {
 }
 
 
+_BODY_PARTS = {"name": "文件名", "alt": "替代文字", "title": "提示文字"}
+
+
 def label_of(path: str) -> str:
     """'attachments.1.title' → '附件2名称'; an unknown path is shown as it is."""
     if path in LABELS:
         return LABELS[path]
+    if path.startswith(("body_html.links.", "body_html.images.")):
+        _, kind, number, part = (path.split(".") + ["", ""])[:4]
+        what = "个链接" if kind == "links" else "张图片"
+        return f"正文第{number}{what}的{_BODY_PARTS.get(part, part)}"
     head, _, rest = path.partition(".")
     index, _, leaf = rest.partition(".")
     if head in ("attachments", "keywords", "changes") and index.isdigit():
@@ -82,6 +89,8 @@ def label_of(path: str) -> str:
 
 
 def anchor_of(path: str) -> str:
+    if path.startswith("body_html."):
+        return "body_html"
     if path.startswith("procurement."):
         return path
     return path.split(".")[0]
@@ -243,7 +252,39 @@ def subject_of(
     )
     if body:
         subject.links = _body_links(subject) + links
+        extra = _body_attributes(subject)
+        subject.fields += extra
+        subject.texts.update((f.path, plain(f.value)) for f in extra)  # the body is parsed once
     return subject
+
+
+def _body_attributes(subject: Subject) -> list[TextField]:
+    """Text the body carries outside its visible text: the file names its links and images
+    point to (a secrecy mark or an ID number in "/files/机密★1年-名单.pdf" is published with
+    the link) and its images' alt and title texts (read aloud, shown when the image fails).
+    Each is a field of its own, positions in the attribute's value."""
+    out: list[TextField] = []
+    links = images = 0
+    for el in subject.texts["body_html"].elements:
+        if el.closing or el.tag not in ("a", "img"):
+            continue
+        if el.tag == "a":
+            links += 1
+            where = f"body_html.links.{links}"
+        else:
+            images += 1
+            where = f"body_html.images.{images}"
+        target = el.attrs.get("href" if el.tag == "a" else "src", "")
+        if (
+            target
+            and not target.startswith(("data:", "mailto:", "tel:", "#"))
+            and (name := file_name(target))
+        ):
+            out.append(TextField(f"{where}.name", name, prose=False))
+        for attribute in ("alt", "title"):
+            if value := el.attrs.get(attribute, "").strip():
+                out.append(TextField(f"{where}.{attribute}", value))
+    return out
 
 
 def _body_links(subject: Subject) -> list[Link]:

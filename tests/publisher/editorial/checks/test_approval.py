@@ -227,3 +227,12 @@ def test_the_samples_pass_every_check_through_the_workflow(rt: Runtime, team: Te
     uid = awaiting(rt, team, sample("fee-2019-adjust"))
     rt.service.approve(team.approver, uid)
     assert rt.service.item_detail(uid)["state"] == "published"
+
+
+def test_leaving_every_channel_out_never_clears_a_content_block(rt: Runtime, team: Team) -> None:
+    uid = awaiting(rt, team, policy(body_html="<p>本材料为内部资料。</p>"))
+    before = written(rt)
+    with pytest.raises(ValidationError) as exc:
+        rt.service.approve(team.approver, uid, ["rss"], exclude_reason="先发其他渠道")
+    assert [e.rule for e in exc.value.errors if isinstance(e, Problem)] == ["secrecy.phrase"]
+    assert written(rt) == before and rt.service.item_detail(uid)["state"] == "awaiting_approval"

@@ -77,3 +77,10 @@ def test_a_declared_field_allows_its_kind_there_and_only_there() -> None:
     assert [p.field for p in only(run(with_id), "personal.id_card")] == ["procurement.supplier_contact"]
     # and per type: the same field name on another type allows nothing
     assert only(run({"procurement": procurement, "type": "notice"}), "personal.mobile")
+
+
+def test_numbers_in_the_body_s_file_names_are_read() -> None:
+    body = f'<p><a href="https://a.example/files/{ID}-%E7%94%B3%E8%AF%B7%E8%A1%A8.pdf">申请表</a></p>'
+    [p] = [p for p in run(body=body) if p.rule.startswith("personal.")]
+    assert (p.rule, p.field, p.start, p.end) == ("personal.id_card", "body_html.links.1.name", 0, 18)
+    assert [p.rule for p in run(body='<p><a href="https://a.example/2026-12-01.pdf">通知</a></p>')] == []

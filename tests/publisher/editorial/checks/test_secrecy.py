@@ -85,3 +85,19 @@ def test_an_allowed_phrase_covers_an_internal_phrase_but_never_a_mark() -> None:
     extra = (Term("内部文件管理办法", Kind.ALLOW), Term("机密★", Kind.ALLOW))
     assert only(run(body="<p>《内部文件管理办法》</p>", extra=extra), "secrecy.phrase") == []
     assert len(only(run(body="<p>机密★1年</p>", extra=extra), "secrecy.mark")) == 1
+
+
+def test_the_body_s_link_file_names_and_image_texts_are_read() -> None:
+    body = (
+        '<p>见<a href="https://a.example/files/%E6%9C%BA%E5%AF%86%E2%98%851%E5%B9%B4-%E5%90%8D%E5%8D%95.pdf">'
+        "名单</a>。</p>"
+        '<p><img src="https://a.example/i/chart.png" alt="内部资料：预算结构" title="绝密★长期"></p>'
+        '<p><a href="https://a.example/files/2026-budget.pdf" title="2026年预算">预算表</a></p>'
+    )
+    found = {(p.rule, p.field, p.label, p.matched) for p in run(body=body) if p.rule.startswith("secrecy.")}
+    assert found == {
+        ("secrecy.mark", "body_html.links.1.name", "正文第1个链接的文件名", "机密★1年"),
+        ("secrecy.phrase", "body_html.images.1.alt", "正文第1张图片的替代文字", "内部资料"),
+        ("secrecy.mark", "body_html.images.1.title", "正文第1张图片的提示文字", "绝密★长期"),
+    }
+    assert all(p.anchor == "body_html" for p in run(body=body) if p.rule.startswith("secrecy."))
