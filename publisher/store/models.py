@@ -82,8 +82,9 @@ class Item(Base):
         Index("ix_items_type_published", "type", "published_at", "id"),
         # the work queues (drafts, review, approval), newest first: PostgreSQL only (migration 0023)
         Index("ix_items_state_updated", "state", "updated_at", "id").ddl_if(dialect="postgresql"),
-        # SQLite: the editor's drafts and returned drafts by author, newest first, partial so that
-        # only the queues' statements (a draft, its reason tested) use them (migration 0026)
+        # the editor's drafts and returned drafts by author, newest first, partial so that only
+        # the queues' statements (a draft, its reason tested) use them (migrations 0026 for
+        # SQLite, 0027 for PostgreSQL)
         *(
             Index(
                 name,
@@ -91,7 +92,8 @@ class Item(Base):
                 "updated_at",
                 "id",
                 sqlite_where=text(f"state = 'draft' AND reject_reason {test}"),
-            ).ddl_if(dialect="sqlite")
+                postgresql_where=text(f"state = 'draft' AND reject_reason {test}"),
+            )
             for name, test in (("ix_items_drafts_mine", "IS NULL"), ("ix_items_returned_mine", "IS NOT NULL"))
         ),
         # the few abolished by a notice, read by the compliance check (migration 0014)

@@ -1,8 +1,9 @@
 """The editor's work queues read the 50 they show along an index of the author's drafts, in the
 page's order — not every draft of the store sorted (issue 21: on SQLite the staff home page
 grew 1.89x from 10,000 to 100,000 items in bench/pages.py). The plans are SQLite's
-EXPLAIN QUERY PLAN of the statements the queues really run; on PostgreSQL, that they enter
-ix_items_state_updated."""
+EXPLAIN QUERY PLAN of the statements the queues really run, and PostgreSQL's EXPLAIN of the
+same (at 1,000,000 items it read all 5,000 drafts to find the returned ones before migration
+0027)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def test_the_editor_queues_read_the_authors_drafts_in_order(
             for k in range(60)
         ]
         rows += [item_row(team.editor.id, T0 + timedelta(hours=2, minutes=k)) for k in range(5)]
-        rows += [item_row(team.editor2.id, T0 + timedelta(hours=3, minutes=k)) for k in range(5)]
+        # another author's many drafts: what a plan along (state, updated_at) would read through
+        rows += [item_row(team.editor2.id, T0 + timedelta(hours=3, seconds=k)) for k in range(500)]
         rows.append(item_row(team.editor.id, T0 + timedelta(hours=4), reject_reason="请补充依据"))
         s.execute(insert(Item), rows)
 
@@ -48,8 +50,8 @@ def test_the_editor_queues_read_the_authors_drafts_in_order(
         seen, ("ix_items_returned_mine", "ix_items_drafts_mine"), strict=True
     ):
         shown = plan(db, statement, params)
-        if db.postgres:  # with its statistics of this small table it may sort the few it finds
-            assert "ix_items_state_updated" in shown, shown
+        if db.postgres:
+            assert index in shown, shown
         else:
             # the author's drafts of that kind, in the page's order: no sort of the drafts
             assert f"USING INDEX {index} (created_by=?)" in shown and "TEMP B-TREE" not in shown, shown
