@@ -159,15 +159,16 @@ def test_lost_submit_answer_is_recovered_from_the_publication(
     older = publish(channel, version, key="older")
     assert wait_confirmed(channel, older).delivered is True
     submit_and_lose_the_answer(channel, version, "lost-1")
+
     # when: the ledger retries the delivery (the publication may take a moment to appear)
-    deadline = time.monotonic() + 10
-    while True:
+    def retried() -> Receipt | None:
         try:
-            receipt = channel.send(channel.render(version, Operation.PUBLISH), key="lost-1")
-            break
+            return channel.send(channel.render(version, Operation.PUBLISH), key="lost-1")
         except TransientError as exc:
-            assert "尚未出现" in exc.message and time.monotonic() < deadline
-            time.sleep(0.2)
+            assert "尚未出现" in exc.message  # only "not there yet" is worth another try
+            return None
+
+    receipt = wait_for(retried, 10, "the lost submit's publication found", every=0.2)
     # then: delivered from the publication made by the lost submit, never submitted twice
     state = wechat.state()
     assert state["counters"]["api_calls"]["freepublish/submit"] == 2  # the older one and the lost one

@@ -70,12 +70,11 @@ def get(r: RunningReceiver, path: str, secret: str = SECRET) -> httpx.Response:
 
 
 def settle(r: RunningReceiver, receipt_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 5
-    while True:
+    def done() -> dict[str, Any] | None:
         body: dict[str, Any] = get(r, f"/receipts/{receipt_id}").json()
-        if body["status"] != "processing" or time.monotonic() > deadline:
-            return body
-        time.sleep(0.02)
+        return body if body["status"] != "processing" else None
+
+    return wait_for(done, 5, f"receipt {receipt_id} processed", every=0.02)
 
 
 def push(r: RunningReceiver, message: dict[str, Any]) -> dict[str, Any]:

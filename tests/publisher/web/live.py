@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+from tests.support import wait_for
 
 
 @contextmanager
@@ -20,11 +21,13 @@ def serve(app: Any, *, log_level: str = "warning") -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
+
+    def up() -> bool:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn stopped before it started")
+        return bool(server.started)
+
+    wait_for(up, 10, "uvicorn started", every=0.01)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
