@@ -213,8 +213,9 @@ def team(service: Service) -> Team:
 def make_runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Runtime]]:
     """The one runtime factory: `make_runtime(channels={...}, **other settings changes)` builds
     a runtime on the test's store with the embedded executor (`threads` per channel, sweeping
-    every `sweep` seconds), started unless `start=False`; `executor=False` for none. Every
-    runtime made is closed after the test. Webhook subscribers find their secret in
+    every `sweep` seconds), started unless `start=False`; `executor=False` for none;
+    `executor_section` changes `[executor]` (its periodic interval). Every runtime made is
+    closed after the test. Webhook subscribers find their secret in
     PUBLISHER_TEST_WEBHOOK_SECRET (tests/receiver.py)."""
     monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
     made: list[Runtime] = []
@@ -226,10 +227,13 @@ def make_runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
         start: bool = True,
         threads: int = 2,
         sweep: float = 0.05,
+        executor_section: dict[str, Any] | None = None,
         **changes: Any,
     ) -> Runtime:
         if channels is not None:
             changes["channels"] = channels
+        if executor_section is not None:
+            changes["executor"] = settings.executor.model_copy(update=executor_section)
         rt = build_runtime(settings.replace(**changes) if changes else settings)
         made.append(rt)
         if executor:

@@ -19,8 +19,7 @@ from channels.standins.wechat_server import RunningServer
 from publisher.delivery.executor import EmbeddedExecutor
 from publisher.delivery.periodic import run_digests, run_periodic
 from publisher.domain.clock import SHANGHAI, local_today, utcnow
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, image_host, redis_prefix)
 from tests.channels.wechat_support import REDIS_URL
@@ -42,7 +41,10 @@ Deploy = Callable[..., Runtime]
 
 @pytest.fixture
 def deploy(
-    settings: Settings, wechat: RunningServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+    make_runtime: Callable[..., Runtime],
+    wechat: RunningServer,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Deploy]:
     """The service with only the wechat channel (broadcasting policies), its web app on a free
     port receiving the stand-in's pushes; returns once the sweeper's first periodic run is over."""
@@ -65,12 +67,9 @@ def deploy(
             "broadcast_types": ["policy"],
             **section_overrides,
         }
-        executor = settings.executor.model_copy(update={"compliance_interval_seconds": 1e6})
-        rt = build_runtime(settings.replace(channels={"wechat": section}, executor=executor))
-        stack.callback(rt.close)
-        sweeper = EmbeddedExecutor(rt.engine, threads_per_channel=2, sweep_interval=0.05)
-        use_executor(rt, sweeper)
-        rt.start()
+        rt = make_runtime({"wechat": section}, executor_section={"compliance_interval_seconds": 1e6})
+        sweeper = rt.executor
+        assert isinstance(sweeper, EmbeddedExecutor)
         url = stack.enter_context(serve(create_app(rt)))
         wechat.admin("POST", "config", {"callback_url": f"{url}/callbacks/wechat", "aes_key": None})
         wait_for(lambda: sweeper.periodic_runs >= 1, FIRST_PERIODIC + 30, "the first periodic run")

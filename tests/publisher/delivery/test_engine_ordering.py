@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.store.db import Database
 from publisher.store.models import Delivery
 from tests.conftest import Team
@@ -125,30 +123,26 @@ def test_a_deadlock_is_retried_and_both_transactions_commit(db: Database, team: 
 
 
 def test_the_embedded_executor_runs_the_compliance_checks_on_its_clock(
-    settings: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
+    make_runtime: Callable[..., Runtime], team: Team
 ) -> None:
     from publisher.compliance.consultations import reminders
-    from publisher.settings import ExecutorSettings
     from tests.samples import sample
 
     # a consultation that closed long ago is published; nobody runs the checks by hand
-    s = settings.replace(
-        channels={"rss": {"enabled": True}},
-        executor=ExecutorSettings(compliance_interval_seconds=0.2),
+    rt = make_runtime(
+        {"rss": {"enabled": True}},
+        threads=1,
+        start=False,
+        executor_section={"compliance_interval_seconds": 0.2},
     )
-    rt = build_runtime(s)
-    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
-    try:
-        item = rt.service.create_item(team.editor, sample("consult-2019-01"))
-        rt.service.submit(team.editor, item.uid)
-        rt.service.review(team.reviewer, item.uid)
-        rt.service.approve(team.approver, item.uid)
-        rt.start()
+    item = rt.service.create_item(team.editor, sample("consult-2019-01"))
+    rt.service.submit(team.editor, item.uid)
+    rt.service.review(team.reviewer, item.uid)
+    rt.service.approve(team.approver, item.uid)
+    rt.start()
 
-        def reminded() -> bool:
-            with rt.db.reader() as session:
-                return any(r["item"] == item.uid for r in reminders(session))
+    def reminded() -> bool:
+        with rt.db.reader() as session:
+            return any(r["item"] == item.uid for r in reminders(session))
 
-        wait_for(reminded, what="the adoption-report reminder")
-    finally:
-        rt.close()
+    wait_for(reminded, what="the adoption-report reminder")

@@ -13,9 +13,7 @@ from fastapi.testclient import TestClient
 
 from channels.standins.wechat_server import RunningServer, sha1_signature
 from channels.wechat import WechatChannel
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, image_host, redis_prefix)
 from tests.channels.wechat_support import AES_KEY, CALLBACK_TOKEN, REDIS_URL
@@ -31,7 +29,11 @@ Setup = Callable[..., tuple[Runtime, TestClient]]
 
 @pytest.fixture
 def setup(
-    settings: Settings, team: Team, wechat: RunningServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+    make_runtime: Callable[..., Runtime],
+    team: Team,
+    wechat: RunningServer,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Setup]:
     """A runtime with the wechat channel (confirmation polling effectively off, so only a
     push can confirm) and rss (which takes no callbacks), and a client for its app."""
@@ -54,17 +56,14 @@ def setup(
             monkeypatch.setenv(AES_ENV, AES_KEY)
             section["callback_aes_key_env"] = AES_ENV
             wechat.admin("POST", "config", {"aes_key": AES_KEY})
-        rt = build_runtime(settings.replace(channels={"wechat": section, "rss": {"enabled": True}}))
-        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
-        rt.start()
+        rt = make_runtime({"wechat": section, "rss": {"enabled": True}}, threads=1)
         client = TestClient(create_app(rt))
         made.append((rt, client))
         return rt, client
 
     yield make
-    for rt, client in made:
+    for _rt, client in made:
         client.close()
-        rt.close()
 
 
 def wechat_delivery(rt: Runtime, uid: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ accept form, the editor's live endpoint), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +13,8 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from publisher.runtime import Runtime, build_runtime
-from publisher.settings import ChannelSection, Settings
+from publisher.runtime import Runtime
+from publisher.settings import ChannelSection
 from publisher.store.models import Item
 from publisher.web import create_app
 from tests.publisher.web.pages.conftest import PASSWORD, approve, csrf_of, log_in, policy_form
@@ -35,14 +35,13 @@ class Http:
 
 
 @pytest.fixture
-def http(settings: Settings) -> Iterator[Http]:
-    rt = build_runtime(settings.replace(channels={"rss": {"enabled": True}}))
+def http(make_runtime: Callable[..., Runtime]) -> Iterator[Http]:
+    rt = make_runtime(channels={"rss": {"enabled": True}}, executor=False)
     tokens = {}
     for name in ("editor", "reviewer", "approver", "ops"):
         tokens[name] = rt.service.add_user(name, name, PASSWORD)[1]
     with TestClient(create_app(rt)) as client:
         yield Http(rt, client, tokens)
-    rt.close()
 
 
 def to_review(http: Http, data: dict[str, Any], until: str = "awaiting_approval") -> str:

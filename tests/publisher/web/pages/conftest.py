@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from publisher.delivery.executor import EmbeddedExecutor
 from publisher.editorial.service import Service
-from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.runtime import Runtime
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.receiver import SECRET, Receiver, webhook_channels
+from tests.receiver import Receiver, webhook_channels
 from tests.support import policy_form
 
 PASSWORD = "correct horse 电池"
@@ -61,18 +60,14 @@ def log_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClien
 
 
 @pytest.fixture
-def site(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    monkeypatch.setenv("PUBLISHER_TEST_WEBHOOK_SECRET", SECRET)
+def site(settings: Settings, make_runtime: Callable[..., Runtime]) -> Iterator[Site]:
     receiver = Receiver().start()
     channels = {"rss": {"enabled": True}, **webhook_channels(receiver.url, **FAST_RETRY)}
-    rt = build_runtime(
-        settings.replace(
-            channels=channels,
-            routing={**settings.routing, "policy": ["rss"], "interpretation": ["rss"]},
-        )
+    rt = make_runtime(
+        channels,
+        threads=1,
+        routing={**settings.routing, "policy": ["rss"], "interpretation": ["rss"]},
     )
-    use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
-    rt.start()
     for name, role in ROLES.items():
         rt.service.add_user(name, role, PASSWORD)
     app = create_app(rt)
@@ -86,7 +81,7 @@ def site(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     yield Site(rt, receiver, app, login)
     for c in clients:
         c.close()
-    rt.close()
+    rt.close()  # before the receiver stops (make_runtime closes it again, harmlessly)
     receiver.stop()
 
 

@@ -17,8 +17,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from channels.standins.wechat_server import RunningServer
-from publisher.delivery.executor import EmbeddedExecutor
-from publisher.runtime import Runtime, build_runtime, use_executor
+from publisher.runtime import Runtime
 from publisher.settings import Settings
 from publisher.web import create_app
 from tests.channels.wechat_support import *  # noqa: F403  (fixtures: wechat, image_host, redis_prefix)
@@ -57,6 +56,7 @@ Deploy = Callable[..., Deployment]
 @pytest.fixture
 def deploy(
     settings: Settings,
+    make_runtime: Callable[..., Runtime],
     wechat: RunningServer,
     image_host: ImageHost,
     redis_prefix: str,
@@ -80,21 +80,18 @@ def deploy(
             "confirm_interval_seconds": 0.1,
             "retry": {"base_seconds": 0.05, "cap_seconds": 0.2, "jitter": 0.0, "max_attempts": 3},
         }
-        rt = build_runtime(
-            settings.replace(
-                channels={"rss": {"enabled": True}, "wechat": section},
-                routing={
-                    **settings.routing,
-                    "policy": ["rss", "wechat"],
-                    "interpretation": ["rss", "wechat"],
-                },
-                checks=settings.checks.model_copy(update={"links": False}),
-                # the image host is on loopback: allow-listed as an operator would
-                egress=settings.egress.model_copy(update={"allow_hosts": [image_host.netloc]}),
-            )
+        rt = make_runtime(
+            {"rss": {"enabled": True}, "wechat": section},
+            threads=1,
+            routing={
+                **settings.routing,
+                "policy": ["rss", "wechat"],
+                "interpretation": ["rss", "wechat"],
+            },
+            checks=settings.checks.model_copy(update={"links": False}),
+            # the image host is on loopback: allow-listed as an operator would
+            egress=settings.egress.model_copy(update={"allow_hosts": [image_host.netloc]}),
         )
-        use_executor(rt, EmbeddedExecutor(rt.engine, threads_per_channel=1, sweep_interval=0.05))
-        rt.start()
         if not users:
             for name, role in ROLES.items():
                 rt.service.add_user(name, role, PASSWORD)

@@ -5,15 +5,14 @@ maker-checker, release groups, abolish and withdraw behind a confirmation."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from publisher.runtime import build_runtime
-from publisher.settings import Settings
+from publisher.runtime import Runtime
 from publisher.web import create_app
 from tests.publisher.web.pages.conftest import (
     PASSWORD,
@@ -220,7 +219,7 @@ def test_withdraw_and_abolish_need_a_confirmation_step(site: Site) -> None:
 
 
 @pytest.fixture
-def preview_client(settings: Settings) -> Iterator[TestClient]:
+def preview_client(make_runtime: Callable[..., Runtime]) -> Iterator[TestClient]:
     """rss, cms and wechat routed, without credentials (nothing is sent: previews only render
     and check; an enabled channel naming an unset secret variable would not start)."""
     channels = {
@@ -232,11 +231,10 @@ def preview_client(settings: Settings) -> Iterator[TestClient]:
             "api_base_url": "http://127.0.0.1:9/cgi-bin/",
         },
     }
-    rt = build_runtime(settings.replace(channels=channels, routing={"policy": ["rss", "cms", "wechat"]}))
+    rt = make_runtime(channels=channels, executor=False, routing={"policy": ["rss", "cms", "wechat"]})
     rt.service.add_user("editor", "editor", PASSWORD)
     with TestClient(create_app(rt)) as client:
         yield log_in(client, "editor")
-    rt.close()
 
 
 def test_preview_renders_every_routed_channel_and_lists_preflight_problems(
