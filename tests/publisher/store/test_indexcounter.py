@@ -45,3 +45,17 @@ def test_a_rolled_back_approval_gives_its_serial_back(db: Database) -> None:
         assert indexcounter.next_serial(s, "AB1900010", 2026) == 2
         raise RuntimeError("the approval failed after taking its number")
     assert _next(db) == 2
+
+
+def test_an_import_moves_only_its_own_agencys_counter_of_its_year(db: Database) -> None:
+    for agency, year in (("AB1900010", 2019), ("AB1900010", 2026), ("CD2000020", 2019)):
+        assert _next(db, agency, year) == 1
+    _move_past(db, 146, year=2019)
+    assert _next(db, year=2019) == 147
+    assert _next(db, year=2026) == 2  # the agency's other year
+    assert _next(db, agency="CD2000020", year=2019) == 2  # another agency's same year
+
+
+def test_an_imported_serial_zero_leaves_the_first_number_free(db: Database) -> None:
+    _move_past(db, 0)  # AB1900010-2026-000, in a year without a counter yet
+    assert _next(db) == 1
