@@ -258,14 +258,15 @@ def register(main: click.Group, item: click.Group) -> None:
     ) -> None:
         """登记一人任某职务的起止日期 / register a title a person held and when."""
         actor = cli.actor(as_user)
-        start, end = parse_date(valid_from), parse_date(valid_to) if valid_to else None
+        start = parse_date(valid_from, "valid_from")
+        end = parse_date(valid_to, "valid_to") if valid_to else None
         out = cli.runtime().check_service.add_person(actor, name, title, start, end, note)
         emit_json(out) if as_json else click.echo(
             f"已登记 #{out['id']} {name} {title}，登记簿版本 v{out['version']}"
         )
 
     @person.command("remove")
-    @click.argument("entry_id", type=click.IntRange(1))
+    @click.argument("entry_id", type=click.IntRange(1, 2**62))
     @as_option
     @pass_cli
     def person_remove(cli: Cli, entry_id: int, as_user: str | None) -> None:

@@ -289,8 +289,8 @@ def items_of(data: Any) -> list[dict[str, Any]]:
     return data
 
 
-def parse_date(value: str) -> date:
+def parse_date(value: str, field: str = "date") -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValidationError.one("date", "日期格式应为 YYYY-MM-DD / expected a date YYYY-MM-DD") from None
+        raise ValidationError.one(field, "日期格式应为 YYYY-MM-DD / expected a date YYYY-MM-DD") from None

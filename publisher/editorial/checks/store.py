@@ -7,6 +7,7 @@ Functions take an open session and never commit (the caller's `Database.run` doe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -91,14 +92,24 @@ def term_rows(session: Session, *, include_removed: bool = False) -> list[dict[s
     ]
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks allowed in a note
+_LINE_BREAK = re.compile(r"[\t\n\r\u2028\u2029\x85]")
+
+
+def _text(
+    value: str | None, field: str, limit: int, *, required: bool = False, multiline: bool = False
+) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
             raise ValidationError.one(field, "不能为空 / required")
         return None
-    if len(value) > limit or "\x00" in value:
+    if len(value) > limit:
         raise ValidationError.one(field, f"不超过{limit}个字符 / at most {limit} characters")
+    if _CONTROL.search(value) or (not multiline and _LINE_BREAK.search(value)):
+        # a control character shows as nothing ("a\x01b" listed as "ab"), a tab or line break
+        # cannot be written back to the dictionary's file format
+        raise ValidationError.one(field, "含有控制字符或换行 / contains a control character or a line break")
     return value
 
 
@@ -140,7 +151,7 @@ def add_term(
         kind=parsed.value,
         suggestion=fix,
         severity=level.value if level else "",  # empty: the kind's default
-        note=_text(note, "note", 2000),
+        note=_text(note, "note", 2000, multiline=True),
         added_version=version,
         created_by=actor.name,
         created_at=now,
@@ -261,7 +272,7 @@ def add_person(
         title=clean_title,
         valid_from=valid_from,
         valid_to=valid_to,
-        note=_text(note, "note", 2000),
+        note=_text(note, "note", 2000, multiline=True),
         added_version=version,
         created_by=actor.name,
         created_at=utcnow(),

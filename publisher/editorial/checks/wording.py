@@ -23,6 +23,7 @@ so a match can only start on a character boundary.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -96,20 +97,29 @@ def read_tsv(path: Path, source: str = "starter") -> list[Term]:
     """Entries of a dictionary file: `kind<TAB>term<TAB>suggestion<TAB>severity<TAB>note`;
     blank lines and lines starting with # are skipped."""
     out: list[Term] = []
-    with path.open(encoding="utf-8", newline="") as f:
-        for n, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
-                continue
-            cells = [c.strip() for c in row] + [""] * 5
-            kind, term, suggestion, severity, note = cells[:5]
-            try:
-                parsed = parse_kind(kind)
-                level = Severity(severity) if severity else None
-            except ValueError as exc:
-                raise DictionaryError(f"{path.name}:{n}: {exc}") from None
-            if not normalise_term(term):
-                raise DictionaryError(f"{path.name}:{n}: empty term")
-            out.append(Term(term, parsed, suggestion or None, level, note or None, source))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DictionaryError(
+            f"{path.name}: 不是 UTF-8 文本 / not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    if "\x00" in text:
+        raise DictionaryError(f"{path.name}: 含有 NUL 字符 / contains a NUL character")
+    for n, row in enumerate(
+        csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE), start=1
+    ):
+        if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+            continue
+        cells = [c.strip() for c in row] + [""] * 5
+        kind, term, suggestion, severity, note = cells[:5]
+        try:
+            parsed = parse_kind(kind)
+            level = Severity(severity) if severity else None
+        except ValueError as exc:
+            raise DictionaryError(f"{path.name}:{n}: {exc}") from None
+        if not normalise_term(term):
+            raise DictionaryError(f"{path.name}:{n}: empty term")
+        out.append(Term(term, parsed, suggestion or None, level, note or None, source))
     return out
 
 

@@ -99,3 +99,37 @@ def test_a_refused_approval_names_the_item_field_and_rule(env: Env, service: Ser
     assert result.exit_code == 2
     assert "《关于进一步规范财政资金管理的通知》正文：“扫黑险恶”为错误表述，应为“扫黑除恶”" in result.output
     assert "[wording.wrong]" in result.output and "body_html" not in result.output
+
+
+def test_hostile_input_to_the_ops_commands_is_refused_never_a_traceback(
+    env: Env, service: Service, team: Team, tmp_path: Path
+) -> None:
+    binary = tmp_path / "binary.tsv"
+    binary.write_bytes(b"\xff\xfe\x00wrong\t\xe7")
+    out = run(env, "checks", "words-import", str(binary), "--as", "ops")
+    assert out.exit_code == 1 and "UTF-8" in out.output and "Traceback" not in out.output
+    control = tmp_path / "control.tsv"
+    control.write_text("forbidden\t甲\x01乙\n", encoding="utf-8")
+    out = run(env, "checks", "words-import", str(control), "--as", "ops")
+    assert out.exit_code == 2 and "控制字符" in out.output
+    out = run(env, "checks", "word", "add", "a\x01b", "--kind", "forbidden", "--as", "ops")
+    assert out.exit_code == 2 and "term" in out.output
+    out = run(env, "checks", "person", "remove", "99999999999999999999999", "--as", "ops")
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    out = run(
+        env,
+        "checks",
+        "person",
+        "add",
+        "王明",
+        "--title",
+        "局长",
+        "--from",
+        "2020-01-01",
+        "--to",
+        "x",
+        "--as",
+        "ops",
+    )
+    assert out.exit_code == 2 and "valid_to" in out.output
+    assert json.loads(run(env, "checks", "words", "--json").stdout)["version"] == 0  # nothing written
