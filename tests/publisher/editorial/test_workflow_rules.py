@@ -63,6 +63,8 @@ def test_an_approval_records_what_it_released(service: Service, team: Team) -> N
     outcome = service.approve(team.approver, uid)
     item = service.item_detail(uid)
     assert [i.uid for i in outcome.items] == [uid] and outcome.abolished == []
+    assert (outcome.items[0].state, outcome.items[0].live_version) == ("published", 1)
+    assert outcome.items[0].index_number == item["index_number"]
     assert outcome.channels == {d["id"]: c for c, d in by_channel(service, uid).items()}
     (approved,) = events(service, uid, "approve")
     assert approved["actor"] == "approver"
@@ -333,6 +335,9 @@ def test_an_excluded_channel_without_reason_or_problem_says_the_approver_left_it
     assert rows["cms"]["last_error"] == "审批时排除 / excluded at approval: 预检问题 / problems: 栏目缺失"
     excluded = {e["data"]["channel"]: e for e in events(service, uid, "delivery.exclude")}
     assert excluded["wechat"]["reason"] is None and excluded["wechat"]["data"]["problems"] == []
+    service.preflight = None  # without a pre-flight, releasing checks nothing
+    assert service.release_excluded(team.approver, rows["cms"]["id"]).deliveries == [rows["cms"]["id"]]
+    assert by_channel(service, uid)["cms"]["state"] == "queued"
 
 
 def test_an_exclusions_recorded_error_is_cut_at_2000_characters(service: Service, team: Team) -> None:
@@ -431,10 +436,37 @@ def test_a_release_group_approval_records_the_group(service: Service, team: Team
     outcome = service.approve(team.approver, interp)
     # the policy first, whichever member was clicked
     assert [i.uid for i in outcome.items] == [pol, interp]
+    # each item handed back holds what the approval wrote
+    assert [(i.state, i.live_version, i.index_number) for i in outcome.items] == [
+        ("published", 1, service.item_detail(uid)["index_number"]) for uid in (pol, interp)
+    ]
     assert {e["data"]["group"] for uid in (pol, interp) for e in events(service, uid, "approve")} == {
         "g-2019-plan"
     }
     assert len(outcome.deliveries) == 8
+
+
+@pytest.mark.parametrize("step", ["edit", "review"])
+def test_each_group_member_is_checked_against_its_own_history(
+    service: Service, team: Team, step: str
+) -> None:
+    pol = to_awaiting(service, team, sample("policy-2019-plan", index_number=None))
+    interp = service.create_item(team.editor, sample("interp-2019-plan")).uid
+    if step == "edit":  # the admin edited the other member, not the one clicked
+        service.update_item(team.admin, interp, {"title": "管理员改过的解读"})
+    service.submit(team.editor, interp)
+    service.review(team.admin if step == "review" else team.reviewer, interp)
+    title = service.item_detail(interp)["title"]
+    with pytest.raises(PermissionDeniedError) as exc:
+        service.approve(team.admin, pol)
+    assert str(exc.value) == (
+        f"不能批准自己起草或修改过的信息《{title}》（须由他人批准）/ the author or an editor of a version "
+        f"never approves it (item {interp})"
+        if step == "edit"
+        else f"同一人不能既审查又批准信息《{title}》 / nobody both reviews and approves the same version "
+        f"(item {interp})"
+    )
+    assert service.deliveries(pol) == [] and service.deliveries(interp) == []
 
 
 def test_an_interpretation_waits_for_its_policys_publication_time(service: Service, team: Team) -> None:
@@ -744,6 +776,24 @@ def test_abolish_writes_a_version_an_update_per_channel_and_its_audit_event(
     assert event["data"] == {"validity": "已废止", "on": "2026-12-01", "by": notice, "version": 2}
 
 
+def test_a_revision_of_an_abolished_item_keeps_its_change_of_validity(service: Service, team: Team) -> None:
+    notice = service.create_item(team.editor, policy(title="废止通知", ref="notice-2026-1")).uid
+    uid = published(service, team)
+    service.abolish(team.approver, uid, on=date(2026, 12, 1), by="notice-2026-1")
+    service.update_item(team.editor, uid, {"description": "废止后修订的摘要。"})
+    service.submit(team.editor, uid)
+    service.review(team.reviewer, uid)
+    service.approve(team.approver, uid)
+    with service.db.reader() as s:
+        first, abolished, revised = (v.content for v in workflow.get_item(s, uid).versions)
+    assert (revised["validity"], revised["validity_changed_on"], revised["abolished_by"]) == (
+        "已废止",
+        "2026-12-01",
+        notice,
+    )
+    assert revised.keys() == first.keys() == abolished.keys()
+
+
 def test_validity_changes_only_for_a_live_item_and_freezes_the_live_content(
     service: Service, team: Team
 ) -> None:
@@ -909,6 +959,30 @@ def test_a_withdrawal_waits_for_the_delivery_still_in_flight_on_its_channel(
     assert after == {"rss": v2["rss"], "cms": v1["cms"], "wechat": None, "cityplatform": None}
     states = {(d["channel"], d["version"]): d["state"] for d in service.deliveries(uid)}
     assert states[("wechat", 2)] == "superseded" and states[("rss", 2)] == "sending"
+
+
+def test_a_new_version_waits_only_for_its_own_items_delivery_in_flight(service: Service, team: Team) -> None:
+    other = published(service, team, title="乙")
+    uid = published(service, team, title="甲")
+    with service.db.transaction() as s:  # the other item's rss delivery is being sent
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id == by_channel(service, other)["rss"]["id"])
+            .values(state="sending")
+        )
+    service.abolish(team.approver, uid, on=date(2026, 12, 1))
+    with service.db.reader() as s:
+        item_id = workflow.get_item(s, uid).id
+        after = dict(
+            s.execute(
+                select(Delivery.channel, Delivery.after_delivery_id).where(
+                    Delivery.item_id == item_id, Delivery.operation == "update"
+                )
+            )
+            .tuples()
+            .all()
+        )
+    assert after == dict.fromkeys(CHANNELS)
 
 
 def test_release_due_leaves_what_is_already_published(service: Service, team: Team) -> None:
