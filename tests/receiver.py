@@ -28,11 +28,21 @@ class Hit:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _json_or_empty(raw: bytes) -> Any:
+    """The body as JSON, or {} when it is not JSON (a form ping; the raw body is kept too)."""
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+
+
 @dataclass
 class Receiver:
     """`script` holds (status, headers, delay) answers used in order; then `default` applies."""
 
     secret: str = SECRET
+    # False: any POST is taken (a WebSub hub's unsigned form ping); signature_ok still tells
+    verify: bool = True
     default: int = 200
     delay: float = 0.0
     hits: list[Hit] = field(default_factory=list)
@@ -80,7 +90,7 @@ class Receiver:
                         if receiver.script
                         else (receiver.default, {}, receiver.delay)
                     )
-                    if not ok:
+                    if not ok and receiver.verify:
                         status = 401
                     receiver.hits.append(
                         Hit(
@@ -88,7 +98,7 @@ class Receiver:
                             self.path,
                             self.headers.get("webhook-id", ""),
                             status,
-                            json.loads(raw or b"{}"),
+                            _json_or_empty(raw),
                             ok,
                             raw,
                             {k.lower(): v for k, v in self.headers.items()},

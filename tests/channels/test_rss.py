@@ -10,7 +10,6 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,6 +21,7 @@ from channels.base import ChannelContext, Operation, TransientError
 from channels.rss import DISCLOSURE_NS, RssChannel, subject_id
 from publisher.domain.item import ItemType, VersionView
 from tests.factories import make_version
+from tests.receiver import Receiver
 
 BASE = "http://127.0.0.1:8000"
 BUDGET, FEES, OPENNESS = "财政\\预算", "财政\\收费", "综合政务\\政务公开"
@@ -362,36 +362,19 @@ def test_unwritable_output_is_a_transient_error(tmp_path: Path) -> None:
     assert channel.store.entry(version(1).uid) is not None
 
 
-class _Hub(BaseHTTPRequestHandler):
-    received: list[list[tuple[str, str]]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        length = int(self.headers.get("Content-Length", 0))
-        self.received.append(parse_qsl(self.rfile.read(length).decode()))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def hub() -> Iterator[tuple[str, list[list[tuple[str, str]]]]]:
-    received: list[list[tuple[str, str]]] = []
-    handler = type("Hub", (_Hub,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hub", received
-    server.shutdown()
-    server.server_close()
+def hub() -> Iterator[Receiver]:
+    """A WebSub hub: the one receiver (tests/receiver.py), taking unsigned form pings."""
+    r = Receiver(verify=False, default=202).start()
+    yield r
+    r.stop()
 
 
-def test_websub_hub_is_pinged_with_every_changed_feed(tmp_path: Path, hub: tuple[str, list[Any]]) -> None:
-    url, received = hub
+def test_websub_hub_is_pinged_with_every_changed_feed(tmp_path: Path, hub: Receiver) -> None:
+    url = hub.url
     channel = make_channel(tmp_path, websub_hub_url=url)
     deliver(channel, version(1, subject="财政"))
-    (ping,) = received
+    (ping,) = [parse_qsl(h.raw.decode()) for h in hub.hits]
     assert ping[0] == ("hub.mode", "publish")
     topics = {v for k, v in ping if k == "hub.url"}
     assert topics == {
