@@ -89,6 +89,8 @@ def test_an_approval_records_what_it_released(service: Service, team: Team) -> N
     assert content["validity"] == "有效" and content["validity_changed_on"] is None
     assert content["abolished_by"] is None
     assert datetime.fromisoformat(content["published_at"]) == datetime.fromisoformat(item["published_at"])
+    # the draft's fields and the three the release decides, nothing else
+    assert set(content) == set(item["content"]) | {"published_at", "validity_changed_on", "abolished_by"}
 
 
 def test_an_approval_reads_the_items_own_makers_and_reviewers(service: Service, team: Team) -> None:
@@ -1282,6 +1284,13 @@ def test_an_edit_is_audited_with_what_changed(service: Service, team: Team) -> N
     service.update_item(team.editor, live, {"title": "已发布（修订）"})
     (live_edit,) = events(service, live, "edit")
     assert live_edit["data"]["revision"] is True and "superseded" not in live_edit["data"]
+    # an approved item with no channel routed has nothing to supersede, and says nothing of it
+    silent = Service(service.db, service.settings.replace(channels={}))
+    quiet = to_awaiting(silent, team, policy(title="无渠道", publish_at=later.isoformat()))
+    silent.approve(team.approver, quiet)
+    silent.update_item(team.editor, quiet, {"title": "无渠道（修改）"})
+    (quiet_edit,) = events(service, quiet, "edit")
+    assert "superseded" not in quiet_edit["data"] and service.deliveries(quiet) == []
     revised = service.item_detail(live)  # the draft of a revision keeps the item's 索取号
     assert revised["content"]["index_number"] == revised["index_number"] is not None
     assert live_edit["data"]["fields"] == ["title"]
