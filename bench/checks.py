@@ -32,7 +32,18 @@ from publisher.editorial.checks import check_subject, subject_of  # noqa: E402
 from publisher.editorial.checks.register import Held, Register  # noqa: E402
 from publisher.editorial.checks.wording import STARTER, Dictionary, Kind, Term, read_tsv  # noqa: E402
 
-PLAN = ROOT.parent.parent / "shared" / "reference" / "seed-2019-disclosure-plan.txt"
+# the public plan: the repository's copy (tests/data), else the workspace's shared reference
+PLAN = next(
+    (
+        p
+        for p in (
+            ROOT / "tests" / "data" / "seed-2019-disclosure-plan.txt",
+            ROOT.parent.parent / "shared" / "reference" / "seed-2019-disclosure-plan.txt",
+        )
+        if p.exists()
+    ),
+    ROOT / "tests" / "data" / "seed-2019-disclosure-plan.txt",
+)
 FALLBACK = (
     "坚持以人民为中心的发展思想，全面推进决策、执行、管理、服务、结果公开，进一步提升政务公开质量和实效。"
 )
@@ -64,6 +75,7 @@ def body_html() -> str:
         "<p>联系人身份证号 11010519491231002X。</p>",
         "<table><tr><th>项目</th><th>金额</th></tr><tr><td>一般公共预算</td><td>1,200</td></tr></table>",
         '<p>详见<a href="https://www.gov.cn/zhengce/">《条例》全文</a>。</p>',
+        '<p><img src="https://czj.sh.gov.cn/i/2019-budget-chart.png" alt="2019年预算收支结构图"></p>',
     ]
     n = 0
     while size < BODY_CHARS:

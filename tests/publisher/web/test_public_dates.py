@@ -41,6 +41,13 @@ def test_the_item_page_and_every_feed_entry_show_the_publication_date(
     assert m, "the item page shows no 发布日期"
     assert "-".join(f"{int(g):02d}" if i else g for i, g in enumerate(m.groups())) == day
 
+    for path in ("/items", "/items?type=consultation", "/"):  # the lists show it on every row too
+        soup = BeautifulSoup(httpx.get(f"{base}{path}").text, "html.parser")
+        link = soup.select_one(f'a[href="/items/{uid}"]')
+        assert link is not None, path
+        row = link.find_parent("tr")
+        assert row is not None and day in row.get_text(" "), f"{path}: the row shows no publication date"
+
     for path in ("/feeds/all.rss", "/feeds/all.atom", "/feeds/type/consultation.rss"):
         feed = feedparser.parse(httpx.get(f"{base}{path}").content)
         [entry] = [e for e in feed.entries if uid in e.get("link", "")]
