@@ -251,8 +251,8 @@ def test_an_unparsable_redirect_is_refused_for_good(origin: Origin, location: st
     # httpx calls such a Location a protocol error, which would read as a fault worth retrying
     origin.routes["/bad"] = (302, {"Location": location}, b"")
     g = guard(allow_hosts=frozenset({f"127.0.0.1:{origin.port}"}))
-    with pytest.raises(EgressRefusedError, match="bad redirect Location") as exc:
-        g.fetch(origin.url("/bad"))
+    with pytest.raises(EgressRefusedError, match="bad redirect Location: Invalid") as exc:
+        g.fetch(origin.url("/bad"))  # the parser's own words follow: "Invalid port: 'abc'"…
     assert isinstance(exc.value, PermanentError) and exc.value.url == origin.url("/bad")
     assert len(origin.hits) == 1
     # the same answer is fine when it is not a redirect
@@ -263,8 +263,8 @@ def test_an_unparsable_redirect_is_refused_for_good(origin: Origin, location: st
 @pytest.mark.parametrize("url", ["http://xn--/", "http://xn--a/", "https://xn--zz.example/x"])
 def test_a_malformed_idna_host_is_an_invalid_url(url: str) -> None:
     # the host is decoded only when read: it used to escape as a bare IDNAError (a 500)
-    with pytest.raises(EgressRefusedError, match="invalid URL"):
-        check_url(url)
+    with pytest.raises(EgressRefusedError, match="invalid URL: .*(A-label|Codepoint)"):
+        check_url(url)  # with the IDNA codec's reason
     assert (static_problem(url) or "").startswith("地址无效 / invalid URL")
 
 
