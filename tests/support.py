@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import event
 
 from publisher.editorial.service import Service
 from publisher.editorial.workflow import Outcome
 from publisher.runtime import Runtime
+from publisher.store.db import Database
 from tests.conftest import Team
 from tests.samples import policy
 
@@ -112,3 +115,21 @@ def policy_form(**overrides: str) -> dict[str, str]:
     }
     form.update(overrides)
     return form
+
+
+@contextmanager
+def on_statements(db: Database, keep: Callable[[str, Any], None]) -> Iterator[None]:
+    """Call `keep(statement, params)` for every SQL statement run on the database's engines
+    (the writer's and, where it has its own, the reader's) meanwhile."""
+
+    def listener(_conn: object, _cur: object, statement: str, params: Any, _ctx: object, _many: bool) -> None:
+        keep(statement, params)
+
+    engines = {id(e): e for e in (db.engine, db.read_engine) if e is not None}
+    for engine in engines.values():
+        event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield
+    finally:
+        for engine in engines.values():
+            event.remove(engine, "before_cursor_execute", listener)

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from prometheus_client import generate_latest
-from sqlalchemy import case, event, func, select
+from sqlalchemy import case, func, select
 
 from publisher.domain.clock import utcnow
 from publisher.observe.metrics import registry_for
 from publisher.store.db import Database
 from publisher.store.models import AlertAttempt, AlertGroup, AlertNotification
 from tests.conftest import Team, backfilled
+from tests.support import on_statements
 
 from .support import Ops
 
@@ -60,18 +61,8 @@ def _truth(db: Database) -> dict[str, dict[tuple[str, ...], int]]:
 @contextmanager
 def _statements(db: Database) -> Iterator[list[str]]:
     seen: list[str] = []
-
-    def keep(_conn: object, _cur: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    engines = {id(e): e for e in (db.engine, db.read_engine)}
-    for engine in engines.values():
-        event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with on_statements(db, lambda statement, _params: seen.append(statement)):
         yield seen
-    finally:
-        for engine in engines.values():
-            event.remove(engine, "before_cursor_execute", keep)
 
 
 def test_the_alert_metrics_equal_the_alert_tables_as_the_history_grows(o: Ops, team: Team) -> None:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from publisher.compliance import check_consultations, check_deadlines
 from publisher.compliance.inspection import _newest
@@ -21,6 +20,7 @@ from publisher.delivery.periodic import run_digests
 from publisher.runtime import Runtime
 from publisher.store.db import Database
 from tests.publisher.compliance.test_inspection_fold import _deliver, _user
+from tests.support import on_statements
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -30,18 +30,12 @@ def statements(db: Database, marker: str) -> Iterator[list[tuple[str, Any]]]:
     """The SQL statements containing `marker` run on this database meanwhile."""
     seen: list[tuple[str, Any]] = []
 
-    def keep(_conn: object, _cur: object, statement: str, params: Any, _ctx: object, _many: bool) -> None:
+    def keep(statement: str, params: Any) -> None:
         if marker in statement:
             seen.append((statement, params))
 
-    engines = {id(e): e for e in (db.engine, db.read_engine) if e is not None}
-    for engine in engines.values():
-        event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with on_statements(db, keep):
         yield seen
-    finally:
-        for engine in engines.values():
-            event.remove(engine, "before_cursor_execute", keep)
 
 
 def plan(db: Database, statement: str, params: Any) -> str:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from bs4 import BeautifulSoup
-from sqlalchemy import event
 
 from publisher.domain.item import Role
 from publisher.editorial.auth import Actor
 from tests.publisher.web.pages.conftest import Site, approve, create, post
+from tests.support import on_statements
 
 
 def test_the_approver_sees_what_the_approval_does_before_confirming(site: Site) -> None:
@@ -79,20 +80,13 @@ def _item_reads(site: Site) -> Iterator[list[str]]:
     reads take a release group or a list of uids)."""
     seen: list[str] = []
 
-    def keep(_conn: object, _cur: object, statement: str, params: object, _ctx: object, _many: bool) -> None:
+    def keep(statement: str, params: Any) -> None:
         if "FROM items" in statement and "items.uid = " in statement:
             values = params.values() if isinstance(params, dict) else params
-            seen.extend(str(v) for v in values or () if isinstance(v, str))  # type: ignore[union-attr]
+            seen.extend(str(v) for v in values or () if isinstance(v, str))
 
-    db = site.runtime.db
-    engines = {id(e): e for e in (db.engine, db.read_engine)}
-    for engine in engines.values():
-        event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with on_statements(site.runtime.db, keep):
         yield seen
-    finally:
-        for engine in engines.values():
-            event.remove(engine, "before_cursor_execute", keep)
 
 
 def _actor(site: Site, name: str) -> Actor:
